@@ -1,0 +1,46 @@
+# The README's two commands are `make run` and `make test`; everything else is a helper.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYNTH := data/synthetic/default
+
+.PHONY: run test lint typecheck bench data db clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+$(SYNTH)/children.csv: $(STAMP)
+	$(BIN)/matching generate --out $(SYNTH) --las 1 --seed 2024
+
+data: $(SYNTH)/children.csv
+
+db: data
+	$(BIN)/matching import $(SYNTH)
+
+## Set up, generate the bundled synthetic local authority, build the SQLite store, serve on :8000.
+run: db
+	$(BIN)/matching serve --host 127.0.0.1 --port 8000
+
+## Set up with the dev extras and run the whole suite (lint and types included).
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## Benchmarks (figures printed; see benchmarks/README.md).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_foundation.py
+
+clean:
+	rm -rf $(VENV) data/synthetic data/*.db data/*.db-*

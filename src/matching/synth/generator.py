@@ -1,0 +1,387 @@
+"""``matching generate``: a synthetic England written in the data contract's formats.
+
+One local authority (the default) is a mid-sized authority of ~500 children and ~250 carer
+households; 150 authorities are all of England (~84,000 children, ~43,000 households).  Each
+authority is generated from its own seeded stream, so the output is the same bytes for the
+same seed whatever the number of worker processes.  Synthetic only: no real child is in here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matching import codes
+from matching.contract.spec import FILES_BY_NAME
+from matching.coverage import CoverageTables
+from matching.synth.children import ChildArrays, make_children
+from matching.synth.geography import Agency, LocalAuthority, make_agencies, make_local_authorities
+from matching.synth.history import HouseholdArrays, History, simulate_history
+from matching.synth.households import NEVER, HouseholdProfile, Households, place_children, profile_households
+from matching.synth.outcomes import DEFAULT_COEFFICIENTS, OutcomeCoefficients
+from matching.taxonomy import Taxonomy, load_taxonomy
+
+GENERATOR_VERSION = "1"
+DEFAULT_SNAPSHOT = date(2026, 3, 31)
+DEFAULT_SEED = 2024
+#: Children per LA: a mid-sized LA for one, the national mean (83,630 / 150) for several.
+CHILDREN_ONE_LA = 500
+CHILDREN_PER_LA_NATIONAL = 83_630 / 150
+_EPOCH = date(1970, 1, 1)
+
+ProgressCallback = Callable[[int, int], None]
+
+_RISK_FROM_NEED_CHILD = {"self_harm": "self_harm", "sexual_exploitation": "sexual_exploitation",
+                         "criminal_exploitation": "criminal_exploitation", "substance_misuse": "substance_misuse",
+                         "eating_difficulties": "eating_difficulties", "going_missing": "going_missing"}
+_RISK_FROM_NEED_OTHERS = {"physical_aggression": "physical_harm", "sexualised_behaviour": "sexual_harm"}
+
+
+@dataclass(frozen=True)
+class GenerationSummary:
+    """What was written."""
+
+    out: Path
+    las: int
+    seed: int
+    rows: dict[str, int]
+
+
+def _day(d: date) -> int:
+    return (d - _EPOCH).days
+
+
+def _iso(days: np.ndarray) -> np.ndarray:
+    """Day numbers to ISO dates; negative sentinels to empty strings."""
+    days = np.asarray(days, dtype=np.int64)
+    out = days.astype("datetime64[D]").astype(str).astype(object)
+    out[days < -100_000] = ""
+    return out
+
+
+def _month(days: np.ndarray) -> np.ndarray:
+    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[M]").astype(str).astype(object)
+
+
+def _join(values: list[tuple[str, ...]] | np.ndarray) -> list[str]:
+    return [";".join(v) for v in values]
+
+
+def generate(
+    out: Path | str,
+    *,
+    las: int = 1,
+    seed: int = DEFAULT_SEED,
+    snapshot: date = DEFAULT_SNAPSHOT,
+    taxonomy: Taxonomy | None = None,
+    workers: int | None = None,
+    coefficients: OutcomeCoefficients = DEFAULT_COEFFICIENTS,
+    progress: ProgressCallback | None = None,
+) -> GenerationSummary:
+    """Write a synthetic country of ``las`` local authorities to ``out`` (contract files + truth)."""
+    if las < 1:
+        raise ValueError("las must be at least 1")
+    out = Path(out)
+    taxonomy = taxonomy or load_taxonomy()
+    root = np.random.SeedSequence(seed)
+    geo_seq, *la_seqs = root.spawn(las + 1)
+    geo_rng = np.random.default_rng(geo_seq)
+    authorities = make_local_authorities(las, geo_rng)
+    agencies = make_agencies(authorities)
+    if las == 1:
+        sizes = np.array([CHILDREN_ONE_LA])
+    else:
+        raw = geo_rng.lognormal(0.0, 0.45, las)
+        sizes = np.maximum(60, np.round(raw / raw.sum() * CHILDREN_PER_LA_NATIONAL * las)).astype(int)
+    jobs = [(authorities[i], int(sizes[i]), agencies, la_seqs[i], _day(snapshot), taxonomy, coefficients)
+            for i in range(las)]
+    workers = workers if workers is not None else (1 if las < 4 else 2)
+    parts: list[dict[str, pd.DataFrame]] = []
+    if workers <= 1:
+        for k, job in enumerate(jobs):
+            parts.append(_generate_la(*job))
+            if progress:
+                progress(k + 1, las)
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for k, part in enumerate(pool.map(_generate_la_packed, jobs, chunksize=max(1, las // (4 * workers)))):
+                parts.append(part)
+                if progress:
+                    progress(k + 1, las)
+    tables = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in parts[0]}
+    tables["local_authorities"] = pd.DataFrame(
+        {"la_code": [a.la_code for a in authorities], "name": [a.name for a in authorities],
+         "region": [a.region for a in authorities], "centre_easting": [a.centre_easting for a in authorities],
+         "centre_northing": [a.centre_northing for a in authorities],
+         "radius_miles": [f"{a.radius_miles:.1f}" for a in authorities]}
+    )
+    tables["agencies"] = pd.DataFrame(
+        {"agency_code": [a.agency_code for a in agencies], "name": [a.name for a in agencies],
+         "agency_type": [a.agency_type for a in agencies], "la_code": [a.la_code or "" for a in agencies]}
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(exist_ok=True)
+    rows: dict[str, int] = {}
+    for name, frame in tables.items():
+        if name == "placement_truth":
+            path = out / "truth" / "placement_truth.csv"
+        else:
+            frame = frame[[c.name for c in FILES_BY_NAME[name].columns]]
+            path = out / f"{name}.csv"
+        frame.to_csv(path, index=False, lineterminator="\n")
+        rows[name] = len(frame)
+    meta = {
+        "generator_version": GENERATOR_VERSION, "seed": seed, "las": las, "snapshot": snapshot.isoformat(),
+        "taxonomy_version": taxonomy.version, "outcome_coefficients": coefficients.as_dict(), "rows": rows,
+        "note": "Synthetic data only. truth/ holds the generator's true probabilities; it is not part of the "
+                "data contract and is never imported.",
+    }
+    (out / "truth" / "generator.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return GenerationSummary(out=out, las=las, seed=seed, rows=rows)
+
+
+def _generate_la_packed(job: tuple) -> dict[str, pd.DataFrame]:  # type: ignore[type-arg]
+    return _generate_la(*job)
+
+
+def _generate_la(la: LocalAuthority, n_children: int, agencies: list[Agency], seq: np.random.SeedSequence,
+                 snapshot_day: int, taxonomy: Taxonomy, coef: OutcomeCoefficients) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(seq)
+    tables = CoverageTables.from_taxonomy(taxonomy)
+    children = make_children(la, n_children, snapshot_day, taxonomy, rng)
+    in_house = next(a for a in agencies if a.la_code == la.la_code)
+    ifas = [a for a in agencies if a.agency_type == "ifa" and a.region == la.region]
+    hh, home_of = place_children(la, children, in_house, ifas, rng)
+    earliest = np.full(len(hh), snapshot_day, dtype=np.int64)
+    np.minimum.at(earliest, home_of[home_of >= 0], children.placement_start[home_of >= 0])
+    prof = profile_households(hh, snapshot_day, earliest, taxonomy, rng)
+    members, young_until = _members(la, hh, prof, snapshot_day, rng)
+    risks_child, risks_others = _risks(children, taxonomy, rng)
+    need_ids = taxonomy.need_ids
+    need_risk = [frozenset([need_ids[j] for j in np.flatnonzero(children.severity[i] >= 2)]) | frozenset(risks_child[i])
+                 | frozenset(risks_others[i]) for i in range(len(children))]
+    harr = HouseholdArrays.build(hh, prof, young_until)
+    hist = simulate_history(la.la_code, children, home_of, harr, prof, tables, need_risk, snapshot_day, coef, rng)
+    prof.approved_day[:] = harr.approved
+    return {
+        "households": _households_frame(la, hh, prof, children, hist, snapshot_day, need_ids),
+        "children": _children_frame(la, children, home_of, hh),
+        "child_needs": _needs_frame(children, need_ids, snapshot_day, rng),
+        "sdq_scores": _sdq_frame(children, snapshot_day, rng),
+        "referrals": _referrals_frame(la, children, risks_child, risks_others, need_ids, snapshot_day, rng),
+        "household_members": members,
+        "carer_training": _training_frame(hh, prof, taxonomy),
+        "placements": _placements_frame(children, hh, hist),
+        "placement_truth": pd.DataFrame({
+            "placement_id": hist.placement_id,
+            "p_unplanned_12m": np.round(hist.p_true, 6),
+            "latent_logit": np.round(hist.logit_latent, 4),
+            "unplanned_12m": ["" if v < 0 else str(v) for v in hist.unplanned_12m],
+        }),
+    }
+
+
+def _members(la: LocalAuthority, hh: Households, prof: HouseholdProfile, snapshot_day: int,
+             rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+    rows: dict[str, list[str]] = {"member_id": [], "household_id": [], "kind": [], "birth_month": [], "sex": []}
+    young_until = np.full(len(hh), -10**9, dtype=np.int64)
+    k = 0
+    for h in range(len(hh)):
+        kin = len(hh.kin_for[h]) > 0
+        births: list[int] = []
+        if rng.random() < (0.25 if kin else 0.35):
+            for _ in range(int(rng.integers(1, 4))):
+                births.append(snapshot_day - int(rng.uniform(0.2, 20.0) * 365.25))
+        adults = [snapshot_day - int(rng.uniform(18, 30) * 365.25)] if rng.random() < 0.1 else []
+        for kind, days in (("birth_child", births), ("other_adult", adults)):
+            for d in days:
+                k += 1
+                rows["member_id"].append(f"{la.la_code}-M{k:05d}")
+                rows["household_id"].append(hh.ids[h])
+                rows["kind"].append(kind)
+                rows["birth_month"].append(str(np.datetime64(d, "D").astype("datetime64[M]")))
+                rows["sex"].append("M" if rng.random() < 0.5 else "F")
+        if births:
+            young_until[h] = max(births) + int(5 * 365.25)
+    return pd.DataFrame(rows), young_until
+
+
+def _risks(children: ChildArrays, taxonomy: Taxonomy, rng: np.random.Generator
+           ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    idx = {nid: j for j, nid in enumerate(taxonomy.need_ids)}
+    n = len(children)
+    to_child: list[tuple[str, ...]] = []
+    to_others: list[tuple[str, ...]] = []
+    extra = rng.random((n, 2))
+    for i in range(n):
+        sev = children.severity[i]
+        rc = [r for need, r in _RISK_FROM_NEED_CHILD.items() if need in idx and sev[idx[need]] >= 2]
+        ro = [r for need, r in _RISK_FROM_NEED_OTHERS.items() if need in idx and sev[idx[need]] >= 2]
+        teen = children.age_months[i] >= 120
+        if teen and extra[i, 0] < 0.015 + 0.02 * (children.complexity[i] > 1):
+            ro.append("fire_setting")
+        if children.age_months[i] >= 60 and extra[i, 1] < 0.02:
+            ro.append("harm_to_animals")
+        to_child.append(tuple(r for r in codes.RISKS_TO_CHILD if r in rc))
+        to_others.append(tuple(r for r in codes.RISKS_TO_OTHERS if r in ro))
+    return to_child, to_others
+
+
+def _children_frame(la: LocalAuthority, c: ChildArrays, home_of: np.ndarray, hh: Households) -> pd.DataFrame:
+    n = len(c)
+    hid = np.array([hh.ids[k] if k >= 0 else "" for k in home_of], dtype=object)
+    school_age = c.school_e >= 0
+    return pd.DataFrame({
+        "child_id": c.child_id, "la_code": la.la_code, "birth_month": _month(c.birth_day), "sex": c.sex,
+        "ethnicity": c.ethnicity, "religion": c.religion, "first_languages": _join(c.languages),
+        "uasc": np.where(c.uasc, "true", "false"), "disability": np.where(c.disability, "true", "false"),
+        "sen": c.sen, "health_needs": _join(c.health), "legal_status": c.legal_status, "category_of_need": c.cin,
+        "care_started": _iso(c.care_started), "place": c.place, "place_provider": c.provider,
+        "placement_start": _iso(c.placement_start), "household_id": hid,
+        "home_easting": c.home_e, "home_northing": c.home_n, "school_urn": c.school_urn,
+        "school_easting": np.where(school_age, c.school_e.astype(str), ""),
+        "school_northing": np.where(school_age, c.school_n.astype(str), ""),
+        "sibling_group_id": [g or "" for g in c.sibling_group],
+        "place_with_siblings": np.where(c.place_together, "true", "false"),
+        "care_plan_goal": c.care_plan_goal,
+    }, index=range(n))
+
+
+def _needs_frame(c: ChildArrays, need_ids: tuple[str, ...], snapshot_day: int, rng: np.random.Generator) -> pd.DataFrame:
+    rows, cols = np.nonzero(c.severity)
+    assessed = np.maximum(c.care_started[rows], snapshot_day - rng.integers(7, 300, len(rows)))
+    return pd.DataFrame({"child_id": c.child_id[rows], "need": np.array(need_ids, dtype=object)[cols],
+                         "severity": c.severity[rows, cols], "assessed_on": _iso(assessed)})
+
+
+def _sdq_frame(c: ChildArrays, snapshot_day: int, rng: np.random.Generator) -> pd.DataFrame:
+    ids: list[str] = []
+    days: list[int] = []
+    scores: list[int] = []
+    for i in range(len(c)):
+        if c.age_months[i] < 48:
+            continue
+        base = 12.5 + 4.0 * c.complexity[i]
+        for k in range(int(rng.integers(1, 5))):
+            d = snapshot_day - k * 365 - int(rng.integers(5, 60))
+            if d < c.care_started[i] or d < c.birth_day[i] + 4 * 365:
+                break
+            ids.append(str(c.child_id[i]))
+            days.append(d)
+            scores.append(int(np.clip(round(base + 0.8 * k + rng.normal(0, 3)), 0, 40)))
+    return pd.DataFrame({"child_id": ids, "assessed_on": _iso(np.array(days, dtype=np.int64)), "score": scores})
+
+
+_WISHES = (
+    ("I want to stay at my school and keep my friends.", "wish_near_school"),
+    ("I want to live close to my mum and see my family.", "wish_near_family"),
+    ("I would like a family who shares my faith.", "wish_same_religion"),
+    ("I want carers who speak my language.", "wish_same_language"),
+    ("I would like a home with a dog.", "wish_pets"),
+)
+
+
+def _referrals_frame(la: LocalAuthority, c: ChildArrays, risks_child: list[tuple[str, ...]],
+                     risks_others: list[tuple[str, ...]], need_ids: tuple[str, ...], snapshot_day: int,
+                     rng: np.random.Generator) -> pd.DataFrame:
+    eligible = np.isin(c.place, ["U4", "U5", "U6", "K2", "R1", "Z11", "Z12"]) | (c.place == "P1")
+    p = np.where(c.place == "K2", 0.12, 0.09)
+    chosen = np.flatnonzero(eligible & (rng.random(len(c)) < p))
+    idx = {nid: j for j, nid in enumerate(need_ids)}
+    rows: list[dict[str, object]] = []
+    for k, i in enumerate(chosen):
+        age = c.age_months[i] / 12
+        urgency = str(rng.choice(codes.URGENCY, p=[0.15, 0.35, 0.50]))
+        if c.place[i] == "K2" and c.care_plan_goal[i] in ("foster", "kin"):
+            ptype = "step_down"
+        elif urgency == "today" and rng.random() < 0.6:
+            ptype = "emergency"
+        else:
+            ptype = str(rng.choice(["long_term", "short_term", "respite"], p=[0.55, 0.40, 0.05]))
+        ro = risks_others[i]
+        if "sexual_harm" in ro:
+            live = "solo" if rng.random() < 0.5 else "only_older"
+        elif "physical_harm" in ro:
+            live = str(rng.choice(["only_older", "solo", "any"], p=[0.5, 0.2, 0.3]))
+        else:
+            live = str(rng.choice(["any", "only_younger", "only_older"], p=[0.85, 0.08, 0.07]))
+        sev = c.severity[i]
+        wishes = [(text, flag) for text, flag in _WISHES if rng.random() < (0.35 if flag == "wish_near_school" else 0.15)]
+        row: dict[str, object] = {
+            "referral_id": f"{la.la_code}-R{k + 1:05d}", "child_id": c.child_id[i],
+            "referral_date": _iso(np.array([snapshot_day - int(rng.integers(0, 45))]))[0], "status": "open",
+            "urgency": urgency, "placement_type": ptype,
+            "expected_duration_weeks": {"emergency": 1, "short_term": 26, "respite": 2}.get(ptype, 104),
+            "live_alongside": live, "risks_to_child": ";".join(risks_child[i]), "risks_to_others": ";".join(ro),
+            "allergies": str(rng.choice(["", "cat", "dog"], p=[0.94, 0.04, 0.02])),
+            "respiratory_needs": "true" if "asthma" in c.health[i] else "false",
+            "communication_needs": "esol" if c.uasc[i] else ("makaton" if rng.random() < 0.02 else ""),
+            "needs_adaptation": "true" if ("physical_disability_medical" in idx and sev[idx["physical_disability_medical"]] >= 3
+                                           and rng.random() < 0.5) else "false",
+            "dolo": "true" if (age >= 12 and c.complexity[i] > 2.0 and rng.random() < 0.2) else "false",
+            "suitable_for": "foster" if c.place[i] != "K2" else "foster;residential",
+            "cultural_needs": "Halal diet and support to attend mosque" if c.religion[i] == "muslim" and rng.random() < 0.5 else "",
+            "wishes_text": " ".join(t for t, _ in wishes),
+            "emergency_outside_terms": "true" if ptype == "emergency" and rng.random() < 0.3 else "false",
+            "max_distance_miles": "" if rng.random() < 0.8 else "25",
+        }
+        for text, flag in _WISHES:
+            row[flag] = "true" if (text, flag) in wishes else "false"
+        rows.append(row)
+    cols = [col.name for col in FILES_BY_NAME["referrals"].columns]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _households_frame(la: LocalAuthority, hh: Households, prof: HouseholdProfile, c: ChildArrays, hist: History,
+                      snapshot_day: int, need_ids: tuple[str, ...]) -> pd.DataFrame:
+    h = len(hh)
+    cared = prof.base_experience.copy()
+    for child, k in zip(hist.child, hist.household, strict=True):
+        if k >= 0:
+            cared[k] |= c.severity[child] >= 2
+    names = np.array(need_ids, dtype=object)
+    years = (snapshot_day - prof.approved_day) / 365.25
+    return pd.DataFrame({
+        "household_id": hh.ids, "agency_code": hh.agency, "la_code": la.la_code,
+        "easting": hh.east, "northing": hh.north, "status": prof.status, "approved_on": _iso(prof.approved_day),
+        "approved_age_min": hh.age_min, "approved_age_max": hh.age_max, "approved_places": hh.places,
+        "approved_placement_types": _join(prof.types), "max_sibling_group": hh.max_siblings,
+        "usual_limit_exemption": np.where(prof.exemption, "true", "false"),
+        "connected_child_ids": _join(hh.kin_for), "carers": prof.carers, "ethnicity": prof.ethnicity,
+        "religion": prof.religion, "languages": _join(prof.languages), "pets": _join(prof.pets),
+        "smoking": np.where(prof.smoking, "true", "false"),
+        "wheelchair_accessible": np.where(prof.wheelchair, "true", "false"),
+        "bedrooms_available": prof.bedrooms, "experience_years": np.round(years, 1),
+        "experience_needs": [";".join(names[cared[k]]) for k in range(h)],
+        "will_not_consider": _join(prof.wont),
+        "preferred_age_min": np.where(prof.pref_min >= 0, prof.pref_min.astype(str), ""),
+        "preferred_age_max": np.where(prof.pref_max >= 0, prof.pref_max.astype(str), ""),
+        "support_package": _join(prof.support),
+    })
+
+
+def _training_frame(hh: Households, prof: HouseholdProfile, taxonomy: Taxonomy) -> pd.DataFrame:
+    rows, cols = np.nonzero(prof.course_done < NEVER)
+    done = prof.course_done[rows, cols]
+    done = np.maximum(done, prof.approved_day[rows] - 365)
+    return pd.DataFrame({"household_id": np.array(hh.ids, dtype=object)[rows],
+                         "course": np.array(taxonomy.course_ids, dtype=object)[cols],
+                         "completed_on": _iso(done), "expires_on": ""})
+
+
+def _placements_frame(c: ChildArrays, hh: Households, hist: History) -> pd.DataFrame:
+    end = np.array(hist.end, dtype=np.int64)
+    return pd.DataFrame({
+        "placement_id": hist.placement_id, "child_id": c.child_id[np.array(hist.child, dtype=np.int64)],
+        "household_id": [hh.ids[k] if k >= 0 else "" for k in hist.household], "place": hist.place,
+        "place_provider": hist.provider, "start_date": _iso(np.array(hist.start, dtype=np.int64)),
+        "end_date": np.where(end < 0, "", _iso(np.where(end < 0, 0, end))), "end_reason": hist.reason,
+        "distance_miles": hist.distance,
+    })
