@@ -50,9 +50,7 @@ PROVIDER_LA: Final = frozenset({"PR1", "PR2"})
 PROVIDER_IFA: Final = frozenset({"PR4", "PR5"})
 
 #: Legal status (LS).
-LEGAL_STATUS: Final = frozenset(
-    {"C1", "C2", "E1", "V2", "V3", "V4", "L1", "L2", "L3", "J1", "J2", "J3", "D1"}
-)
+LEGAL_STATUS: Final = frozenset({"C1", "C2", "E1", "V2", "V3", "V4", "L1", "L2", "L3", "J1", "J2", "J3", "D1"})
 
 #: Category of need (CIN).
 CATEGORY_OF_NEED: Final[dict[str, str]] = {

@@ -41,8 +41,7 @@ class CoverageTables:
             for other in domain.experience:
                 e[i, n_index[other]] = domain.experience_weight
         valid = np.array(
-            [np.inf if taxonomy.courses[c].valid_years is None else round(taxonomy.courses[c].valid_years * 365.25)
-             for c in courses]
+            [np.inf if (y := taxonomy.courses[c].valid_years) is None else round(y * 365.25) for c in courses]
         )  # fmt: skip
         return cls(needs, courses, w, e, valid, taxonomy.met_threshold)
 

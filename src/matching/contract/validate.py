@@ -82,7 +82,9 @@ class ContractError(ValueError):
         self.report = report
         n = len(report.problems)
         first = report.problems[0] if report.problems else None
-        super().__init__(f"{n} problem{'s' if n != 1 else ''} in {report.folder}" + (f"; first: {first}" if first else ""))
+        super().__init__(
+            f"{n} problem{'s' if n != 1 else ''} in {report.folder}" + (f"; first: {first}" if first else "")
+        )
 
 
 def validate_folder(
@@ -112,7 +114,7 @@ def validate_folder(
         report.row_counts[spec.name] = len(frame)
     _check_keys(parsed, report)
     _check_references(parsed, report)
-    _check_rules(parsed, report, today)
+    _check_rules(parsed, report)
     report.problems.sort(key=lambda p: (p.file, p.row if p.row is not None else -1, p.column or "", p.code))
     if report.ok:
         report.tables = parsed
@@ -127,28 +129,43 @@ def _read_file(folder: Path, spec: FileSpec, report: ValidationReport, max_bytes
     name = spec.filename
     if not path.exists():
         if spec.required_file:
-            report.problems.append(Problem(name, None, None, None, "this file to be present (it is required)", "missing_file"))
+            report.problems.append(
+                Problem(name, None, None, None, "this file to be present (it is required)", "missing_file")
+            )
         return None
     size = path.stat().st_size
     if size > max_bytes:
         report.problems.append(
-            Problem(name, None, None, f"{size / 2**20:,.0f} MiB",
-                    f"a file of at most {max_bytes / 2**20:,.0f} MiB (split it, or raise the limit)", "too_large")
+            Problem(
+                name,
+                None,
+                None,
+                f"{size / 2**20:,.0f} MiB",
+                f"a file of at most {max_bytes / 2**20:,.0f} MiB (split it, or raise the limit)",
+                "too_large",
+            )
         )
         return None
     if size == 0:
-        report.problems.append(Problem(name, None, None, None, "a header line naming the columns (the file is empty)", "empty_file"))
+        report.problems.append(
+            Problem(name, None, None, None, "a header line naming the columns (the file is empty)", "empty_file")
+        )
         return None
     with path.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)
     if b"\x00" in head:
-        report.problems.append(Problem(name, None, None, None, "a UTF-8 CSV text file (this looks like a binary file)", "not_csv"))
+        report.problems.append(
+            Problem(name, None, None, None, "a UTF-8 CSV text file (this looks like a binary file)", "not_csv")
+        )
         return None
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
-                            skipinitialspace=True)
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig", skipinitialspace=True
+        )
     except UnicodeDecodeError as exc:
-        report.problems.append(Problem(name, None, None, None, f"UTF-8 text (undecodable byte at offset {exc.start})", "not_csv"))
+        report.problems.append(
+            Problem(name, None, None, None, f"UTF-8 text (undecodable byte at offset {exc.start})", "not_csv")
+        )
         return None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
@@ -161,10 +178,16 @@ def _read_file(folder: Path, spec: FileSpec, report: ValidationReport, max_bytes
         report.problems.append(Problem(name, 1, col, col, "each column named once in the header", "duplicate_column"))
     missing = [c for c in spec.required_columns if c not in frame.columns]
     for col in missing:
-        report.problems.append(Problem(name, 1, col, None, f"a column named {col!r} ({spec.column_index[col].description})", "missing_column"))
+        report.problems.append(
+            Problem(
+                name, 1, col, None, f"a column named {col!r} ({spec.column_index[col].description})", "missing_column"
+            )
+        )
     unknown = [c for c in frame.columns if c not in spec.column_index]
     for col in unknown:
-        report.warnings.append(Problem(name, 1, col, col, "a column of the contract (this one is ignored)", "unknown_column"))
+        report.warnings.append(
+            Problem(name, 1, col, col, "a column of the contract (this one is ignored)", "unknown_column")
+        )
     if len(frame.columns) and not any(c in spec.column_index for c in frame.columns):
         return None
     return frame.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
@@ -195,7 +218,9 @@ def _describe_allowed(values: tuple[str, ...]) -> str:
     return f"one of {shown}" + (f" … ({len(values)} codes)" if len(values) > 15 else "")
 
 
-def _parse_columns(spec: FileSpec, frame: pd.DataFrame, report: ValidationReport, taxonomy: Taxonomy, today: date) -> pd.DataFrame:
+def _parse_columns(
+    spec: FileSpec, frame: pd.DataFrame, report: ValidationReport, taxonomy: Taxonomy, today: date
+) -> pd.DataFrame:
     out: dict[str, pd.Series] = {}
     rows = pd.Series(np.arange(len(frame)) + 2, index=frame.index)
     for column in spec.columns:
@@ -205,7 +230,15 @@ def _parse_columns(spec: FileSpec, frame: pd.DataFrame, report: ValidationReport
             raw = pd.Series([""] * len(frame), index=frame.index, dtype=object)
         blank = raw == ""
         if column.required and column.name in frame.columns and blank.any():
-            _add(report, spec.filename, rows[blank], column.name, raw[blank], f"a value ({KIND_HELP[column.kind]})", "required")
+            _add(
+                report,
+                spec.filename,
+                rows[blank],
+                column.name,
+                raw[blank],
+                f"a value ({KIND_HELP[column.kind]})",
+                "required",
+            )
         if column.default is not None:
             raw = raw.where(~blank, column.default)
             blank = raw == ""
@@ -304,10 +337,19 @@ def _range_text(column: Column) -> str:
     return ""
 
 
-def _add(report: ValidationReport, file: str, rows: pd.Series, column: str | None, values: pd.Series | None, expected: str, code: str) -> None:
+def _add(
+    report: ValidationReport,
+    file: str,
+    rows: pd.Series,
+    column: str | None,
+    values: pd.Series | None,
+    expected: str,
+    code: str,
+) -> None:
     vals = values.tolist() if values is not None else [None] * len(rows)
     report.problems.extend(
-        Problem(file, int(r), column, None if v is None else str(v), expected, code) for r, v in zip(rows.tolist(), vals, strict=True)
+        Problem(file, int(r), column, None if v is None else str(v), expected, code)
+        for r, v in zip(rows.tolist(), vals, strict=True)
     )
 
 
@@ -329,8 +371,14 @@ def _check_keys(parsed: dict[str, pd.DataFrame], report: ValidationReport) -> No
                 value = "/".join(str(v.date() if isinstance(v, pd.Timestamp) else v) for v in k)
                 first = first_rows.loc[k if len(k) > 1 else k[0]]
                 report.problems.append(
-                    Problem(spec.filename, int(row["_row"]), "+".join(key), value,
-                            f"a unique {'+'.join(key)} (already used on row {int(first)})", "duplicate_id")
+                    Problem(
+                        spec.filename,
+                        int(row["_row"]),
+                        "+".join(key),
+                        value,
+                        f"a unique {'+'.join(key)} (already used on row {int(first)})",
+                        "duplicate_id",
+                    )
                 )
 
 
@@ -348,19 +396,34 @@ def _check_references(parsed: dict[str, pd.DataFrame], report: ValidationReport)
             values = frame[column.name]
             dangling = values.notna() & ~values.isin(known)
             if dangling.any():
-                _add(report, spec.filename, frame.loc[dangling, "_row"], column.name, values[dangling],
-                     f"a {target_col} listed in {target_file}.csv", "dangling_reference")
+                _add(
+                    report,
+                    spec.filename,
+                    frame.loc[dangling, "_row"],
+                    column.name,
+                    values[dangling],
+                    f"a {target_col} listed in {target_file}.csv",
+                    "dangling_reference",
+                )
     households, children = parsed.get("households"), parsed.get("children")
     if households is not None:
         known_children = set(children["child_id"].dropna()) if children is not None else set()
         for _, row in households[households["connected_child_ids"].map(len) > 0].iterrows():
             for child in row["connected_child_ids"]:
                 if child not in known_children:
-                    report.problems.append(Problem("households.csv", int(row["_row"]), "connected_child_ids", child,
-                                                   "a child_id listed in children.csv", "dangling_reference"))
+                    report.problems.append(
+                        Problem(
+                            "households.csv",
+                            int(row["_row"]),
+                            "connected_child_ids",
+                            child,
+                            "a child_id listed in children.csv",
+                            "dangling_reference",
+                        )
+                    )
 
 
-def _check_rules(parsed: dict[str, pd.DataFrame], report: ValidationReport, today: date) -> None:
+def _check_rules(parsed: dict[str, pd.DataFrame], report: ValidationReport) -> None:
     children = parsed.get("children")
     households = parsed.get("households")
     if children is not None:
@@ -372,8 +435,16 @@ def _check_rules(parsed: dict[str, pd.DataFrame], report: ValidationReport, toda
         _check_placements(placements, report)
 
 
-def _problems_where(report: ValidationReport, file: str, frame: pd.DataFrame, mask: pd.Series, column: str,
-                    expected: str, code: str, value: Callable[[pd.Series], str] | None = None) -> None:
+def _problems_where(
+    report: ValidationReport,
+    file: str,
+    frame: pd.DataFrame,
+    mask: pd.Series,
+    column: str,
+    expected: str,
+    code: str,
+    value: Callable[[pd.Series], str] | None = None,
+) -> None:
     if not mask.any():
         return
     for _, row in frame[mask].iterrows():
@@ -388,48 +459,106 @@ def _plain(v: object) -> object:
 def _check_children(children: pd.DataFrame, report: ValidationReport) -> None:
     f = "children.csv"
     born = children["birth_month"]
-    _problems_where(report, f, children, children["care_started"].notna() & born.notna() & (children["care_started"] < born),
-                    "care_started", "a date on or after the month of birth", "inconsistent")
-    _problems_where(report, f, children,
-                    children["placement_start"].notna() & children["care_started"].notna()
-                    & (children["placement_start"] < children["care_started"]),
-                    "placement_start", "a date on or after care_started (the current placement is in this period of care)",
-                    "inconsistent")
+    _problems_where(
+        report,
+        f,
+        children,
+        children["care_started"].notna() & born.notna() & (children["care_started"] < born),
+        "care_started",
+        "a date on or after the month of birth",
+        "inconsistent",
+    )
+    _problems_where(
+        report,
+        f,
+        children,
+        children["placement_start"].notna()
+        & children["care_started"].notna()
+        & (children["placement_start"] < children["care_started"]),
+        "placement_start",
+        "a date on or after care_started (the current placement is in this period of care)",
+        "inconsistent",
+    )
     age_at_start = (children["placement_start"] - born).dt.days / 365.25
     k3_young = (children["place"] == codes.PLACE_SUPPORTED_ACCOMMODATION) & (age_at_start < 16)
-    _problems_where(report, f, children, k3_young.fillna(False).astype(bool), "place",
-                    "supported accommodation (K3) only for young people aged 16 or 17", "law")
+    _problems_where(
+        report,
+        f,
+        children,
+        k3_young.fillna(False).astype(bool),
+        "place",
+        "supported accommodation (K3) only for young people aged 16 or 17",
+        "law",
+    )
     not_foster = children["household_id"].notna() & ~children["place"].isin(codes.PLACE_FOSTER)
-    _problems_where(report, f, children, not_foster, "household_id",
-                    "a household only for a foster placement (PLACE U1-U6)", "inconsistent",
-                    value=lambda r: f"{r['household_id']} with PLACE {r['place']}")
+    _problems_where(
+        report,
+        f,
+        children,
+        not_foster,
+        "household_id",
+        "a household only for a foster placement (PLACE U1-U6)",
+        "inconsistent",
+        value=lambda r: f"{r['household_id']} with PLACE {r['place']}",
+    )
     half_home = children["home_easting"].isna() != children["home_northing"].isna()
-    _problems_where(report, f, children, half_home, "home_northing", "home_easting and home_northing both given or both empty",
-                    "inconsistent")
+    _problems_where(
+        report,
+        f,
+        children,
+        half_home,
+        "home_northing",
+        "home_easting and home_northing both given or both empty",
+        "inconsistent",
+    )
     groups = children["sibling_group_id"].dropna()
     sizes = groups.value_counts()
     lonely = children["sibling_group_id"].isin(sizes[sizes < 2].index)
-    _problems_where(report, f, children, lonely, "sibling_group_id",
-                    "a sibling group shared with at least one other child in children.csv (this group has only this child)",
-                    "dangling_reference")
+    _problems_where(
+        report,
+        f,
+        children,
+        lonely,
+        "sibling_group_id",
+        "a sibling group shared with at least one other child in children.csv (this group has only this child)",
+        "dangling_reference",
+    )
 
 
-def _check_households(households: pd.DataFrame, children: pd.DataFrame | None, members: pd.DataFrame | None,
-                      report: ValidationReport) -> None:
+def _check_households(
+    households: pd.DataFrame, children: pd.DataFrame | None, members: pd.DataFrame | None, report: ValidationReport
+) -> None:
     f = "households.csv"
-    _problems_where(report, f, households, households["approved_age_min"] > households["approved_age_max"],
-                    "approved_age_max", "approved_age_max at least approved_age_min", "inconsistent",
-                    value=lambda r: f"{r['approved_age_min']}-{r['approved_age_max']}")
+    _problems_where(
+        report,
+        f,
+        households,
+        households["approved_age_min"] > households["approved_age_max"],
+        "approved_age_max",
+        "approved_age_max at least approved_age_min",
+        "inconsistent",
+        value=lambda r: f"{r['approved_age_min']}-{r['approved_age_max']}",
+    )
     pref_bad = (households["preferred_age_min"] > households["preferred_age_max"]).fillna(False).astype(bool)
-    _problems_where(report, f, households, pref_bad, "preferred_age_max", "preferred_age_max at least preferred_age_min",
-                    "inconsistent", value=lambda r: f"{r['preferred_age_min']}-{r['preferred_age_max']}")
+    _problems_where(
+        report,
+        f,
+        households,
+        pref_bad,
+        "preferred_age_max",
+        "preferred_age_max at least preferred_age_min",
+        "inconsistent",
+        value=lambda r: f"{r['preferred_age_min']}-{r['preferred_age_max']}",
+    )
     placed = pd.Series(0, index=households["household_id"].values, dtype="int64")
     siblings_only = pd.Series(True, index=households["household_id"].values)
     if children is not None:
         fostered = children[children["household_id"].notna() & children["place"].isin(codes.PLACE_FOSTER)]
         counts = fostered.groupby("household_id").size()
         placed = placed.add(counts, fill_value=0).astype("int64")
-        groups = fostered.groupby("household_id")["sibling_group_id"].agg(lambda s: s.notna().all() and s.nunique() == 1)
+        groups = fostered.groupby("household_id")["sibling_group_id"].agg(
+            lambda s: bool(s.notna().all() and s.nunique() == 1)
+        )
         siblings_only = siblings_only & groups.reindex(siblings_only.index, fill_value=True)
     if members is not None and not members.empty:
         extra = members[members["kind"] == "foster_child"].groupby("household_id").size()
@@ -437,27 +566,64 @@ def _check_households(households: pd.DataFrame, children: pd.DataFrame | None, m
         siblings_only = siblings_only & ~siblings_only.index.isin(extra.index)
     placed = placed.reindex(households["household_id"].values, fill_value=0)
     counts = pd.Series(placed.values, index=households.index)
+    count_of = {k: int(v) for k, v in counts.items()}
     over = counts > households["approved_places"].astype("float").fillna(np.inf)
-    _problems_where(report, f, households, over, "approved_places",
-                    "no more foster children than approved places", "over_capacity",
-                    value=lambda r: f"{int(counts[r.name])} foster children, {r['approved_places']} places")
+    _problems_where(
+        report,
+        f,
+        households,
+        over,
+        "approved_places",
+        "no more foster children than approved places",
+        "over_capacity",
+        value=lambda r: f"{count_of[r.name]} foster children, {r['approved_places']} places",
+    )
     exempt = households["usual_limit_exemption"].fillna(False).astype(bool)
     all_siblings = pd.Series(siblings_only.reindex(households["household_id"].values).values, index=households.index)
     over_limit = (counts > 3) & ~exempt & ~all_siblings
-    _problems_where(report, f, households, over_limit, "usual_limit_exemption",
-                    "at most 3 foster children unless all siblings or an exemption is recorded (Children Act 1989 Sch 7)",
-                    "over_capacity", value=lambda r: f"{int(counts[r.name])} foster children, no exemption")
+    _problems_where(
+        report,
+        f,
+        households,
+        over_limit,
+        "usual_limit_exemption",
+        "at most 3 foster children unless all siblings or an exemption is recorded (Children Act 1989 Sch 7)",
+        "over_capacity",
+        value=lambda r: f"{count_of[r.name]} foster children, no exemption",
+    )
 
 
 def _check_placements(placements: pd.DataFrame, report: ValidationReport) -> None:
     f = "placements.csv"
-    _problems_where(report, f, placements,
-                    placements["end_date"].notna() & placements["start_date"].notna() & (placements["end_date"] < placements["start_date"]),
-                    "end_date", "an end date on or after start_date", "inconsistent")
-    _problems_where(report, f, placements, placements["end_date"].notna() & placements["end_reason"].isna(),
-                    "end_reason", "a REASON_PLACE_CHANGE code for an ended placement", "required")
-    _problems_where(report, f, placements, placements["end_date"].isna() & placements["end_reason"].notna(),
-                    "end_reason", "no end reason while the placement is open (no end_date)", "inconsistent")
+    _problems_where(
+        report,
+        f,
+        placements,
+        placements["end_date"].notna()
+        & placements["start_date"].notna()
+        & (placements["end_date"] < placements["start_date"]),
+        "end_date",
+        "an end date on or after start_date",
+        "inconsistent",
+    )
+    _problems_where(
+        report,
+        f,
+        placements,
+        placements["end_date"].notna() & placements["end_reason"].isna(),
+        "end_reason",
+        "a REASON_PLACE_CHANGE code for an ended placement",
+        "required",
+    )
+    _problems_where(
+        report,
+        f,
+        placements,
+        placements["end_date"].isna() & placements["end_reason"].notna(),
+        "end_reason",
+        "no end reason while the placement is open (no end_date)",
+        "inconsistent",
+    )
     open_ = placements[placements["end_date"].isna() & placements["child_id"].notna()]
     twice = open_["child_id"].duplicated(keep="first")
     _problems_where(report, f, open_, twice, "child_id", "at most one open placement per child", "inconsistent")

@@ -96,8 +96,13 @@ def measure(folder: Path | str) -> dict[str, tuple[float, int]]:
     read = lambda name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)  # noqa: E731
     ch = read("children")
     hh = read("households")
-    pl = read("placements") if (folder / "placements.csv").exists() else pd.DataFrame(
-        columns=["child_id", "household_id", "start_date", "end_date", "end_reason", "distance_miles"])
+    pl = (
+        read("placements")
+        if (folder / "placements.csv").exists()
+        else pd.DataFrame(
+            columns=["child_id", "household_id", "start_date", "end_date", "end_reason", "distance_miles"]
+        )
+    )
     snap = _snapshot(folder, ch)
     n = len(ch)
     out: dict[str, tuple[float, int]] = {}
@@ -131,7 +136,7 @@ def measure(folder: Path | str) -> dict[str, tuple[float, int]]:
         end = pd.to_datetime(pl["end_date"].replace("", None))
         overlaps = (start <= snap) & (end.isna() | (end > year_start))
         per_child = overlaps.groupby(pl["child_id"]).sum().reindex(ch["child_id"], fill_value=0)
-        per_child = np.maximum(per_child, 1)
+        per_child = per_child.clip(lower=1)
         out["one placement in the year"] = (float((per_child == 1).mean()), n)
         out["three or more placements in the year"] = (float((per_child >= 3).mean()), n)
         ended = pl[(pl["end_date"] != "") & (end > year_start)]
@@ -151,8 +156,17 @@ def calibration_table(folder: Path | str) -> list[CalibrationRow]:
         value, n = got[t.measure]
         se = float(np.sqrt(max(t.value * (1 - t.value), 1e-9) / max(n, 1)))
         tol = max(t.margin, 3 * se) if t.margin > 0 else 0.0
-        rows.append(CalibrationRow(t.measure, round(value, 4), t.value, round(tol, 4), n,
-                                   bool(abs(value - t.value) <= tol + 1e-12), t.source))
+        rows.append(
+            CalibrationRow(
+                t.measure,
+                round(value, 4),
+                t.value,
+                round(tol, 4),
+                n,
+                bool(abs(value - t.value) <= tol + 1e-12),
+                t.source,
+            )
+        )
     return rows
 
 

@@ -72,8 +72,13 @@ _RELIGION_BY_GROUP = {
     "Other": ({"muslim": 0.55, "christian": 0.25, "other": 0.08, "not_known": 0.12}),
     "Not known": ({"not_known": 1.0}),
 }
-_SECOND_LANGUAGE = {"Asian": ("urdu", "punjabi", "bengali", "gujarati"), "Black": ("somali", "yoruba", "twi"),
-                    "White": ("polish", "romanian", "lithuanian"), "Mixed": ("english",), "Other": ("arabic",)}
+_SECOND_LANGUAGE = {
+    "Asian": ("urdu", "punjabi", "bengali", "gujarati"),
+    "Black": ("somali", "yoruba", "twi"),
+    "White": ("polish", "romanian", "lithuanian"),
+    "Mixed": ("english",),
+    "Other": ("arabic",),
+}
 
 
 @dataclass
@@ -127,8 +132,9 @@ def _draw_rows(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
     return (cum < u[:, None]).sum(axis=1)
 
 
-def make_children(la: LocalAuthority, n: int, snapshot_day: int, taxonomy: Taxonomy, rng: np.random.Generator
-                  ) -> ChildArrays:
+def make_children(
+    la: LocalAuthority, n: int, snapshot_day: int, taxonomy: Taxonomy, rng: np.random.Generator
+) -> ChildArrays:
     """Generate ``n`` children looked after by ``la`` on the snapshot day."""
     shares = np.array(AGE_BAND_SHARES)
     band = rng.choice(len(AGE_BANDS_MONTHS), size=n, p=shares / shares.sum())
@@ -141,8 +147,11 @@ def make_children(la: LocalAuthority, n: int, snapshot_day: int, taxonomy: Taxon
     uasc[teen] = rng.random(teen.sum()) < 0.06
     male = np.where(uasc, rng.random(n) < 0.95, rng.random(n) < 0.541)
     sex = np.where(male, "M", "F").astype(object)
-    grp_idx = np.where(uasc, rng.choice(6, size=n, p=_GROUP_P_UASC / _GROUP_P_UASC.sum()),
-                       rng.choice(6, size=n, p=_GROUP_P_CITIZEN / _GROUP_P_CITIZEN.sum()))
+    grp_idx = np.where(
+        uasc,
+        rng.choice(6, size=n, p=_GROUP_P_UASC / _GROUP_P_UASC.sum()),
+        rng.choice(6, size=n, p=_GROUP_P_CITIZEN / _GROUP_P_CITIZEN.sum()),
+    )
 
     # Sibling groups: about 14% of children, never UASC, sharing ethnicity, home and care start.
     sibling_group = np.full(n, None, dtype=object)
@@ -203,11 +212,15 @@ def make_children(la: LocalAuthority, n: int, snapshot_day: int, taxonomy: Taxon
     w[uasc, CAT["supported_accommodation"]] *= 1.5
     category = _draw_rows(rng, w)
     for gid in {g for g in sibling_group if g is not None}:
-        members = np.flatnonzero(sibling_group == gid)
-        lead_cat = category[members[0]]
-        if place_together[members[0]] and lead_cat in (CAT["fostering_in_house"], CAT["fostering_ifa"],
-                                                       CAT["fostering_kinship"], CAT["placed_with_parents"]):
-            category[members] = lead_cat
+        group = np.flatnonzero(sibling_group == gid)
+        lead_cat = category[group[0]]
+        if place_together[group[0]] and lead_cat in (
+            CAT["fostering_in_house"],
+            CAT["fostering_ifa"],
+            CAT["fostering_kinship"],
+            CAT["placed_with_parents"],
+        ):
+            category[group] = lead_cat
     category[(category == CAT["supported_accommodation"]) & (age_m < 192)] = CAT["fostering_in_house"]
     complexity[category == CAT["childrens_home"]] += 0.6
 
@@ -249,14 +262,23 @@ def make_children(la: LocalAuthority, n: int, snapshot_day: int, taxonomy: Taxon
         if nid in idx:
             neuro |= sev[:, idx[nid]] >= 1
     sen_u = rng.random(n)
-    sen = np.where(~school_age, "none",
-                   np.where(neuro, np.where(sen_u < 0.7, "ehcp", "sen_support"),
-                            np.where(sen_u < 0.20, "ehcp", np.where(sen_u < 0.48, "sen_support", "none")))).astype(object)
+    sen = np.where(
+        ~school_age,
+        "none",
+        np.where(
+            neuro,
+            np.where(sen_u < 0.7, "ehcp", "sen_support"),
+            np.where(sen_u < 0.20, "ehcp", np.where(sen_u < 0.48, "sen_support", "none")),
+        ),
+    ).astype(object)
     health: list[tuple[str, ...]] = []
     hu = rng.random((n, 3))
     for i in range(n):
-        h = tuple(name for name, u, p in zip(("asthma", "epilepsy", "diabetes"), hu[i], (0.10, 0.02, 0.01), strict=True)
-                  if u < p)
+        h = tuple(
+            name
+            for name, u, p in zip(("asthma", "epilepsy", "diabetes"), hu[i], (0.10, 0.02, 0.01), strict=True)
+            if u < p
+        )
         health.append(h)
 
     school_e = np.full(n, -1, dtype=np.int64)
@@ -270,38 +292,64 @@ def make_children(la: LocalAuthority, n: int, snapshot_day: int, taxonomy: Taxon
     birth_day = snapshot_day - (age_m * 30.44).astype(np.int64) - rng.integers(0, 28, n)
     care_days = np.minimum(care_days, snapshot_day - birth_day - 1)
     care_started = snapshot_day - care_days
-    # Current placement: the first placement of this period of care (45%), else a later move.
-    first = rng.random(n) < 0.40
+    # Current placement: the first placement of this period of care (40%), else a later move.
+    first_placement = rng.random(n) < 0.40
     since = np.minimum(care_days, rng.exponential(1.6 * 365.25, size=n).astype(np.int64) + 7)
-    placement_start = np.where(first, care_started, snapshot_day - since)
+    placement_start = np.where(first_placement, care_started, snapshot_day - since)
     placement_start = np.maximum(placement_start, care_started)
     # Supported accommodation only from the 16th birthday.
     k3 = place == codes.PLACE_SUPPORTED_ACCOMMODATION
     sixteen = birth_day + int(16 * 365.25) + 1
     placement_start = np.where(k3, np.maximum(placement_start, sixteen), placement_start)
     for gid in {g for g in sibling_group if g is not None}:
-        members = np.flatnonzero(sibling_group == gid)
-        if place_together[members[0]] and len(set(category[members])) == 1:
-            placement_start[members] = placement_start[members].max()
+        group = np.flatnonzero(sibling_group == gid)
+        if place_together[group[0]] and len(set(category[group])) == 1:
+            placement_start[group] = placement_start[group].max()
 
     goal = np.empty(n, dtype=object)
     home_mask = category == CAT["childrens_home"]
-    goal[home_mask] = _pick(rng, {"foster": 0.35, "kin": 0.05, "return_home": 0.10, "stay_residential": 0.38,
-                                  "independence": 0.12}, int(home_mask.sum()))
+    goal[home_mask] = _pick(
+        rng,
+        {"foster": 0.35, "kin": 0.05, "return_home": 0.10, "stay_residential": 0.38, "independence": 0.12},
+        int(home_mask.sum()),
+    )
     rest = ~home_mask
-    goal[rest] = _pick(rng, {"foster": 0.55, "kin": 0.15, "return_home": 0.15, "adoption": 0.05,
-                             "independence": 0.10}, int(rest.sum()))
+    goal[rest] = _pick(
+        rng, {"foster": 0.55, "kin": 0.15, "return_home": 0.15, "adoption": 0.05, "independence": 0.10}, int(rest.sum())
+    )
     goal[category == CAT["fostering_kinship"]] = "kin"
     goal[np.isin(place, ["A3", "A4", "A5", "A6"])] = "adoption"
 
     return ChildArrays(
         child_id=np.array([f"{la.la_code}-C{i + 1:05d}" for i in range(n)], dtype=object),
-        birth_day=birth_day, age_months=age_m, sex=sex, ethnicity=ethnicity, eth_group=eth_group,
-        religion=religion, languages=languages, uasc=uasc, disability=disability, sen=sen, health=health,
-        legal_status=legal, cin=cin, care_started=care_started, category=category, place=place,
-        provider=provider, placement_start=placement_start, home_e=home_e, home_n=home_n,
-        school_urn=school_urn, school_e=school_e, school_n=school_n, sibling_group=sibling_group,
-        place_together=place_together, care_plan_goal=goal, complexity=complexity, severity=sev,
+        birth_day=birth_day,
+        age_months=age_m,
+        sex=sex,
+        ethnicity=ethnicity,
+        eth_group=eth_group,
+        religion=religion,
+        languages=languages,
+        uasc=uasc,
+        disability=disability,
+        sen=sen,
+        health=health,
+        legal_status=legal,
+        cin=cin,
+        care_started=care_started,
+        category=category,
+        place=place,
+        provider=provider,
+        placement_start=placement_start,
+        home_e=home_e,
+        home_n=home_n,
+        school_urn=school_urn,
+        school_e=school_e,
+        school_n=school_n,
+        sibling_group=sibling_group,
+        place_together=place_together,
+        care_plan_goal=goal,
+        complexity=complexity,
+        severity=sev,
     )
 
 

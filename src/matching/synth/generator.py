@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ from matching.contract.spec import FILES_BY_NAME
 from matching.coverage import CoverageTables
 from matching.synth.children import ChildArrays, make_children
 from matching.synth.geography import Agency, LocalAuthority, make_agencies, make_local_authorities
-from matching.synth.history import HouseholdArrays, History, simulate_history
+from matching.synth.history import History, HouseholdArrays, simulate_history
 from matching.synth.households import NEVER, HouseholdProfile, Households, place_children, profile_households
 from matching.synth.outcomes import DEFAULT_COEFFICIENTS, OutcomeCoefficients
 from matching.taxonomy import Taxonomy, load_taxonomy
@@ -38,9 +39,14 @@ _EPOCH = date(1970, 1, 1)
 
 ProgressCallback = Callable[[int, int], None]
 
-_RISK_FROM_NEED_CHILD = {"self_harm": "self_harm", "sexual_exploitation": "sexual_exploitation",
-                         "criminal_exploitation": "criminal_exploitation", "substance_misuse": "substance_misuse",
-                         "eating_difficulties": "eating_difficulties", "going_missing": "going_missing"}
+_RISK_FROM_NEED_CHILD = {
+    "self_harm": "self_harm",
+    "sexual_exploitation": "sexual_exploitation",
+    "criminal_exploitation": "criminal_exploitation",
+    "substance_misuse": "substance_misuse",
+    "eating_difficulties": "eating_difficulties",
+    "going_missing": "going_missing",
+}
 _RISK_FROM_NEED_OTHERS = {"physical_aggression": "physical_harm", "sexualised_behaviour": "sexual_harm"}
 
 
@@ -100,8 +106,10 @@ def generate(
     else:
         raw = geo_rng.lognormal(0.0, 0.45, las)
         sizes = np.maximum(60, np.round(raw / raw.sum() * CHILDREN_PER_LA_NATIONAL * las)).astype(int)
-    jobs = [(authorities[i], int(sizes[i]), agencies, la_seqs[i], _day(snapshot), taxonomy, coefficients)
-            for i in range(las)]
+    jobs = [
+        (authorities[i], int(sizes[i]), agencies, la_seqs[i], _day(snapshot), taxonomy, coefficients)
+        for i in range(las)
+    ]
     workers = workers if workers is not None else (1 if las < 4 else 2)
     parts: list[dict[str, pd.DataFrame]] = []
     if workers <= 1:
@@ -117,42 +125,61 @@ def generate(
                     progress(k + 1, las)
     tables = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in parts[0]}
     tables["local_authorities"] = pd.DataFrame(
-        {"la_code": [a.la_code for a in authorities], "name": [a.name for a in authorities],
-         "region": [a.region for a in authorities], "centre_easting": [a.centre_easting for a in authorities],
-         "centre_northing": [a.centre_northing for a in authorities],
-         "radius_miles": [f"{a.radius_miles:.1f}" for a in authorities]}
+        {
+            "la_code": [a.la_code for a in authorities],
+            "name": [a.name for a in authorities],
+            "region": [a.region for a in authorities],
+            "centre_easting": [a.centre_easting for a in authorities],
+            "centre_northing": [a.centre_northing for a in authorities],
+            "radius_miles": [f"{a.radius_miles:.1f}" for a in authorities],
+        }
     )
     tables["agencies"] = pd.DataFrame(
-        {"agency_code": [a.agency_code for a in agencies], "name": [a.name for a in agencies],
-         "agency_type": [a.agency_type for a in agencies], "la_code": [a.la_code or "" for a in agencies]}
+        {
+            "agency_code": [a.agency_code for a in agencies],
+            "name": [a.name for a in agencies],
+            "agency_type": [a.agency_type for a in agencies],
+            "la_code": [a.la_code or "" for a in agencies],
+        }
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(exist_ok=True)
     rows: dict[str, int] = {}
     for name, frame in tables.items():
         if name == "placement_truth":
-            path = out / "truth" / "placement_truth.csv"
+            path, ordered = out / "truth" / "placement_truth.csv", frame
         else:
-            frame = frame[[c.name for c in FILES_BY_NAME[name].columns]]
-            path = out / f"{name}.csv"
-        frame.to_csv(path, index=False, lineterminator="\n")
-        rows[name] = len(frame)
+            path, ordered = out / f"{name}.csv", frame[[c.name for c in FILES_BY_NAME[name].columns]]
+        ordered.to_csv(path, index=False, lineterminator="\n")
+        rows[name] = len(ordered)
     meta = {
-        "generator_version": GENERATOR_VERSION, "seed": seed, "las": las, "snapshot": snapshot.isoformat(),
-        "taxonomy_version": taxonomy.version, "outcome_coefficients": coefficients.as_dict(), "rows": rows,
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "las": las,
+        "snapshot": snapshot.isoformat(),
+        "taxonomy_version": taxonomy.version,
+        "outcome_coefficients": coefficients.as_dict(),
+        "rows": rows,
         "note": "Synthetic data only. truth/ holds the generator's true probabilities; it is not part of the "
-                "data contract and is never imported.",
+        "data contract and is never imported.",
     }
     (out / "truth" / "generator.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return GenerationSummary(out=out, las=las, seed=seed, rows=rows)
 
 
-def _generate_la_packed(job: tuple) -> dict[str, pd.DataFrame]:  # type: ignore[type-arg]
+def _generate_la_packed(job: tuple[Any, ...]) -> dict[str, pd.DataFrame]:
     return _generate_la(*job)
 
 
-def _generate_la(la: LocalAuthority, n_children: int, agencies: list[Agency], seq: np.random.SeedSequence,
-                 snapshot_day: int, taxonomy: Taxonomy, coef: OutcomeCoefficients) -> dict[str, pd.DataFrame]:
+def _generate_la(
+    la: LocalAuthority,
+    n_children: int,
+    agencies: list[Agency],
+    seq: np.random.SeedSequence,
+    snapshot_day: int,
+    taxonomy: Taxonomy,
+    coef: OutcomeCoefficients,
+) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(seq)
     tables = CoverageTables.from_taxonomy(taxonomy)
     children = make_children(la, n_children, snapshot_day, taxonomy, rng)
@@ -162,13 +189,25 @@ def _generate_la(la: LocalAuthority, n_children: int, agencies: list[Agency], se
     earliest = np.full(len(hh), snapshot_day, dtype=np.int64)
     np.minimum.at(earliest, home_of[home_of >= 0], children.placement_start[home_of >= 0])
     prof = profile_households(hh, snapshot_day, earliest, taxonomy, rng)
-    members, young_until = _members(la, hh, prof, snapshot_day, rng)
+    # Connected-person carers are family or friends: they share the child's identity.
+    index_of = {cid: i for i, cid in enumerate(children.child_id)}
+    for k, kids in enumerate(hh.kin_for):
+        if kids:
+            i = index_of[kids[0]]
+            prof.ethnicity[k] = children.ethnicity[i]
+            prof.religion[k] = children.religion[i]
+            prof.languages[k] = children.languages[i]
+    members, young_until = _members(la, hh, snapshot_day, rng)
     risks_child, risks_others = _risks(children, taxonomy, rng)
     need_ids = taxonomy.need_ids
-    need_risk = [frozenset([need_ids[j] for j in np.flatnonzero(children.severity[i] >= 2)]) | frozenset(risks_child[i])
-                 | frozenset(risks_others[i]) for i in range(len(children))]
+    need_risk = [
+        frozenset([need_ids[j] for j in np.flatnonzero(children.severity[i] >= 2)])
+        | frozenset(risks_child[i])
+        | frozenset(risks_others[i])
+        for i in range(len(children))
+    ]
     harr = HouseholdArrays.build(hh, prof, young_until)
-    hist = simulate_history(la.la_code, children, home_of, harr, prof, tables, need_risk, snapshot_day, coef, rng)
+    hist = simulate_history(la.la_code, children, home_of, harr, prof, tables, need_risk, coef, rng)
     prof.approved_day[:] = harr.approved
     return {
         "households": _households_frame(la, hh, prof, children, hist, snapshot_day, need_ids),
@@ -179,19 +218,22 @@ def _generate_la(la: LocalAuthority, n_children: int, agencies: list[Agency], se
         "household_members": members,
         "carer_training": _training_frame(hh, prof, taxonomy),
         "placements": _placements_frame(children, hh, hist),
-        "placement_truth": pd.DataFrame({
-            "placement_id": hist.placement_id,
-            "p_unplanned_12m": np.round(hist.p_true, 6),
-            "latent_logit": np.round(hist.logit_latent, 4),
-            "unplanned_12m": ["" if v < 0 else str(v) for v in hist.unplanned_12m],
-        }),
+        "placement_truth": pd.DataFrame(
+            {
+                "placement_id": hist.placement_id,
+                "p_unplanned_12m": np.round(hist.p_true, 6),
+                "latent_logit": np.round(hist.logit_latent, 4),
+                "unplanned_12m": ["" if v < 0 else str(v) for v in hist.unplanned_12m],
+            }
+        ),
     }
 
 
-def _members(la: LocalAuthority, hh: Households, prof: HouseholdProfile, snapshot_day: int,
-             rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+def _members(
+    la: LocalAuthority, hh: Households, snapshot_day: int, rng: np.random.Generator
+) -> tuple[pd.DataFrame, np.ndarray]:
     rows: dict[str, list[str]] = {"member_id": [], "household_id": [], "kind": [], "birth_month": [], "sex": []}
-    young_until = np.full(len(hh), -10**9, dtype=np.int64)
+    young_until = np.full(len(hh), -(10**9), dtype=np.int64)
     k = 0
     for h in range(len(hh)):
         kin = len(hh.kin_for[h]) > 0
@@ -213,8 +255,9 @@ def _members(la: LocalAuthority, hh: Households, prof: HouseholdProfile, snapsho
     return pd.DataFrame(rows), young_until
 
 
-def _risks(children: ChildArrays, taxonomy: Taxonomy, rng: np.random.Generator
-           ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+def _risks(
+    children: ChildArrays, taxonomy: Taxonomy, rng: np.random.Generator
+) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     idx = {nid: j for j, nid in enumerate(taxonomy.need_ids)}
     n = len(children)
     to_child: list[tuple[str, ...]] = []
@@ -238,27 +281,52 @@ def _children_frame(la: LocalAuthority, c: ChildArrays, home_of: np.ndarray, hh:
     n = len(c)
     hid = np.array([hh.ids[k] if k >= 0 else "" for k in home_of], dtype=object)
     school_age = c.school_e >= 0
-    return pd.DataFrame({
-        "child_id": c.child_id, "la_code": la.la_code, "birth_month": _month(c.birth_day), "sex": c.sex,
-        "ethnicity": c.ethnicity, "religion": c.religion, "first_languages": _join(c.languages),
-        "uasc": np.where(c.uasc, "true", "false"), "disability": np.where(c.disability, "true", "false"),
-        "sen": c.sen, "health_needs": _join(c.health), "legal_status": c.legal_status, "category_of_need": c.cin,
-        "care_started": _iso(c.care_started), "place": c.place, "place_provider": c.provider,
-        "placement_start": _iso(c.placement_start), "household_id": hid,
-        "home_easting": c.home_e, "home_northing": c.home_n, "school_urn": c.school_urn,
-        "school_easting": np.where(school_age, c.school_e.astype(str), ""),
-        "school_northing": np.where(school_age, c.school_n.astype(str), ""),
-        "sibling_group_id": [g or "" for g in c.sibling_group],
-        "place_with_siblings": np.where(c.place_together, "true", "false"),
-        "care_plan_goal": c.care_plan_goal,
-    }, index=range(n))
+    return pd.DataFrame(
+        {
+            "child_id": c.child_id,
+            "la_code": la.la_code,
+            "birth_month": _month(c.birth_day),
+            "sex": c.sex,
+            "ethnicity": c.ethnicity,
+            "religion": c.religion,
+            "first_languages": _join(c.languages),
+            "uasc": np.where(c.uasc, "true", "false"),
+            "disability": np.where(c.disability, "true", "false"),
+            "sen": c.sen,
+            "health_needs": _join(c.health),
+            "legal_status": c.legal_status,
+            "category_of_need": c.cin,
+            "care_started": _iso(c.care_started),
+            "place": c.place,
+            "place_provider": c.provider,
+            "placement_start": _iso(c.placement_start),
+            "household_id": hid,
+            "home_easting": c.home_e,
+            "home_northing": c.home_n,
+            "school_urn": c.school_urn,
+            "school_easting": np.where(school_age, c.school_e.astype(str), ""),
+            "school_northing": np.where(school_age, c.school_n.astype(str), ""),
+            "sibling_group_id": [g or "" for g in c.sibling_group],
+            "place_with_siblings": np.where(c.place_together, "true", "false"),
+            "care_plan_goal": c.care_plan_goal,
+        },
+        index=range(n),
+    )
 
 
-def _needs_frame(c: ChildArrays, need_ids: tuple[str, ...], snapshot_day: int, rng: np.random.Generator) -> pd.DataFrame:
+def _needs_frame(
+    c: ChildArrays, need_ids: tuple[str, ...], snapshot_day: int, rng: np.random.Generator
+) -> pd.DataFrame:
     rows, cols = np.nonzero(c.severity)
     assessed = np.maximum(c.care_started[rows], snapshot_day - rng.integers(7, 300, len(rows)))
-    return pd.DataFrame({"child_id": c.child_id[rows], "need": np.array(need_ids, dtype=object)[cols],
-                         "severity": c.severity[rows, cols], "assessed_on": _iso(assessed)})
+    return pd.DataFrame(
+        {
+            "child_id": c.child_id[rows],
+            "need": np.array(need_ids, dtype=object)[cols],
+            "severity": c.severity[rows, cols],
+            "assessed_on": _iso(assessed),
+        }
+    )
 
 
 def _sdq_frame(c: ChildArrays, snapshot_day: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -288,9 +356,15 @@ _WISHES = (
 )
 
 
-def _referrals_frame(la: LocalAuthority, c: ChildArrays, risks_child: list[tuple[str, ...]],
-                     risks_others: list[tuple[str, ...]], need_ids: tuple[str, ...], snapshot_day: int,
-                     rng: np.random.Generator) -> pd.DataFrame:
+def _referrals_frame(
+    la: LocalAuthority,
+    c: ChildArrays,
+    risks_child: list[tuple[str, ...]],
+    risks_others: list[tuple[str, ...]],
+    need_ids: tuple[str, ...],
+    snapshot_day: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     eligible = np.isin(c.place, ["U4", "U5", "U6", "K2", "R1", "Z11", "Z12"]) | (c.place == "P1")
     p = np.where(c.place == "K2", 0.12, 0.09)
     chosen = np.flatnonzero(eligible & (rng.random(len(c)) < p))
@@ -313,21 +387,35 @@ def _referrals_frame(la: LocalAuthority, c: ChildArrays, risks_child: list[tuple
         else:
             live = str(rng.choice(["any", "only_younger", "only_older"], p=[0.85, 0.08, 0.07]))
         sev = c.severity[i]
-        wishes = [(text, flag) for text, flag in _WISHES if rng.random() < (0.35 if flag == "wish_near_school" else 0.15)]
+        wishes = [
+            (text, flag) for text, flag in _WISHES if rng.random() < (0.35 if flag == "wish_near_school" else 0.15)
+        ]
         row: dict[str, object] = {
-            "referral_id": f"{la.la_code}-R{k + 1:05d}", "child_id": c.child_id[i],
-            "referral_date": _iso(np.array([snapshot_day - int(rng.integers(0, 45))]))[0], "status": "open",
-            "urgency": urgency, "placement_type": ptype,
+            "referral_id": f"{la.la_code}-R{k + 1:05d}",
+            "child_id": c.child_id[i],
+            "referral_date": _iso(np.array([snapshot_day - int(rng.integers(0, 45))]))[0],
+            "status": "open",
+            "urgency": urgency,
+            "placement_type": ptype,
             "expected_duration_weeks": {"emergency": 1, "short_term": 26, "respite": 2}.get(ptype, 104),
-            "live_alongside": live, "risks_to_child": ";".join(risks_child[i]), "risks_to_others": ";".join(ro),
+            "live_alongside": live,
+            "risks_to_child": ";".join(risks_child[i]),
+            "risks_to_others": ";".join(ro),
             "allergies": str(rng.choice(["", "cat", "dog"], p=[0.94, 0.04, 0.02])),
             "respiratory_needs": "true" if "asthma" in c.health[i] else "false",
             "communication_needs": "esol" if c.uasc[i] else ("makaton" if rng.random() < 0.02 else ""),
-            "needs_adaptation": "true" if ("physical_disability_medical" in idx and sev[idx["physical_disability_medical"]] >= 3
-                                           and rng.random() < 0.5) else "false",
+            "needs_adaptation": "true"
+            if (
+                "physical_disability_medical" in idx
+                and sev[idx["physical_disability_medical"]] >= 3
+                and rng.random() < 0.5
+            )
+            else "false",
             "dolo": "true" if (age >= 12 and c.complexity[i] > 2.0 and rng.random() < 0.2) else "false",
             "suitable_for": "foster" if c.place[i] != "K2" else "foster;residential",
-            "cultural_needs": "Halal diet and support to attend mosque" if c.religion[i] == "muslim" and rng.random() < 0.5 else "",
+            "cultural_needs": "Halal diet and support to attend mosque"
+            if c.religion[i] == "muslim" and rng.random() < 0.5
+            else "",
             "wishes_text": " ".join(t for t, _ in wishes),
             "emergency_outside_terms": "true" if ptype == "emergency" and rng.random() < 0.3 else "false",
             "max_distance_miles": "" if rng.random() < 0.8 else "25",
@@ -339,8 +427,15 @@ def _referrals_frame(la: LocalAuthority, c: ChildArrays, risks_child: list[tuple
     return pd.DataFrame(rows, columns=cols)
 
 
-def _households_frame(la: LocalAuthority, hh: Households, prof: HouseholdProfile, c: ChildArrays, hist: History,
-                      snapshot_day: int, need_ids: tuple[str, ...]) -> pd.DataFrame:
+def _households_frame(
+    la: LocalAuthority,
+    hh: Households,
+    prof: HouseholdProfile,
+    c: ChildArrays,
+    hist: History,
+    snapshot_day: int,
+    need_ids: tuple[str, ...],
+) -> pd.DataFrame:
     h = len(hh)
     cared = prof.base_experience.copy()
     for child, k in zip(hist.child, hist.household, strict=True):
@@ -348,40 +443,66 @@ def _households_frame(la: LocalAuthority, hh: Households, prof: HouseholdProfile
             cared[k] |= c.severity[child] >= 2
     names = np.array(need_ids, dtype=object)
     years = (snapshot_day - prof.approved_day) / 365.25
-    return pd.DataFrame({
-        "household_id": hh.ids, "agency_code": hh.agency, "la_code": la.la_code,
-        "easting": hh.east, "northing": hh.north, "status": prof.status, "approved_on": _iso(prof.approved_day),
-        "approved_age_min": hh.age_min, "approved_age_max": hh.age_max, "approved_places": hh.places,
-        "approved_placement_types": _join(prof.types), "max_sibling_group": hh.max_siblings,
-        "usual_limit_exemption": np.where(prof.exemption, "true", "false"),
-        "connected_child_ids": _join(hh.kin_for), "carers": prof.carers, "ethnicity": prof.ethnicity,
-        "religion": prof.religion, "languages": _join(prof.languages), "pets": _join(prof.pets),
-        "smoking": np.where(prof.smoking, "true", "false"),
-        "wheelchair_accessible": np.where(prof.wheelchair, "true", "false"),
-        "bedrooms_available": prof.bedrooms, "experience_years": np.round(years, 1),
-        "experience_needs": [";".join(names[cared[k]]) for k in range(h)],
-        "will_not_consider": _join(prof.wont),
-        "preferred_age_min": np.where(prof.pref_min >= 0, prof.pref_min.astype(str), ""),
-        "preferred_age_max": np.where(prof.pref_max >= 0, prof.pref_max.astype(str), ""),
-        "support_package": _join(prof.support),
-    })
+    return pd.DataFrame(
+        {
+            "household_id": hh.ids,
+            "agency_code": hh.agency,
+            "la_code": la.la_code,
+            "easting": hh.east,
+            "northing": hh.north,
+            "status": prof.status,
+            "approved_on": _iso(prof.approved_day),
+            "approved_age_min": hh.age_min,
+            "approved_age_max": hh.age_max,
+            "approved_places": hh.places,
+            "approved_placement_types": _join(prof.types),
+            "max_sibling_group": hh.max_siblings,
+            "usual_limit_exemption": np.where(prof.exemption, "true", "false"),
+            "connected_child_ids": _join(hh.kin_for),
+            "carers": prof.carers,
+            "ethnicity": prof.ethnicity,
+            "religion": prof.religion,
+            "languages": _join(prof.languages),
+            "pets": _join(prof.pets),
+            "smoking": np.where(prof.smoking, "true", "false"),
+            "wheelchair_accessible": np.where(prof.wheelchair, "true", "false"),
+            "bedrooms_available": prof.bedrooms,
+            "experience_years": np.round(years, 1),
+            "experience_needs": [";".join(names[cared[k]]) for k in range(h)],
+            "will_not_consider": _join(prof.wont),
+            "preferred_age_min": np.where(prof.pref_min >= 0, prof.pref_min.astype(str), ""),
+            "preferred_age_max": np.where(prof.pref_max >= 0, prof.pref_max.astype(str), ""),
+            "support_package": _join(prof.support),
+        }
+    )
 
 
 def _training_frame(hh: Households, prof: HouseholdProfile, taxonomy: Taxonomy) -> pd.DataFrame:
     rows, cols = np.nonzero(prof.course_done < NEVER)
     done = prof.course_done[rows, cols]
     done = np.maximum(done, prof.approved_day[rows] - 365)
-    return pd.DataFrame({"household_id": np.array(hh.ids, dtype=object)[rows],
-                         "course": np.array(taxonomy.course_ids, dtype=object)[cols],
-                         "completed_on": _iso(done), "expires_on": ""})
+    return pd.DataFrame(
+        {
+            "household_id": np.array(hh.ids, dtype=object)[rows],
+            "course": np.array(taxonomy.course_ids, dtype=object)[cols],
+            "completed_on": _iso(done),
+            "expires_on": "",
+        }
+    )
 
 
 def _placements_frame(c: ChildArrays, hh: Households, hist: History) -> pd.DataFrame:
     end = np.array(hist.end, dtype=np.int64)
-    return pd.DataFrame({
-        "placement_id": hist.placement_id, "child_id": c.child_id[np.array(hist.child, dtype=np.int64)],
-        "household_id": [hh.ids[k] if k >= 0 else "" for k in hist.household], "place": hist.place,
-        "place_provider": hist.provider, "start_date": _iso(np.array(hist.start, dtype=np.int64)),
-        "end_date": np.where(end < 0, "", _iso(np.where(end < 0, 0, end))), "end_reason": hist.reason,
-        "distance_miles": hist.distance,
-    })
+    return pd.DataFrame(
+        {
+            "placement_id": hist.placement_id,
+            "child_id": c.child_id[np.array(hist.child, dtype=np.int64)],
+            "household_id": [hh.ids[k] if k >= 0 else "" for k in hist.household],
+            "place": hist.place,
+            "place_provider": hist.provider,
+            "start_date": _iso(np.array(hist.start, dtype=np.int64)),
+            "end_date": np.where(end < 0, "", _iso(np.where(end < 0, 0, end))),
+            "end_reason": hist.reason,
+            "distance_miles": hist.distance,
+        }
+    )

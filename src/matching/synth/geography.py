@@ -82,14 +82,16 @@ def make_agencies(las: list[LocalAuthority]) -> list[Agency]:
     return agencies
 
 
-def distance_miles(e1: np.ndarray | float, n1: np.ndarray | float, e2: np.ndarray | float,
-                   n2: np.ndarray | float) -> np.ndarray:
+def distance_miles(
+    e1: np.ndarray | float, n1: np.ndarray | float, e2: np.ndarray | float, n2: np.ndarray | float
+) -> np.ndarray:
     """DfE distance in miles between grid points: Euclidean metres / 1000 / 1.6093."""
     return np.hypot(np.asarray(e1, dtype=float) - e2, np.asarray(n1, dtype=float) - n2) / 1000.0 / 1.6093
 
 
-def scatter_around(e: float, n: float, radius_miles: float, size: int, rng: np.random.Generator
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def scatter_around(
+    e: float, n: float, radius_miles: float, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Grid points spread uniformly over a disc around (e, n)."""
     r = radius_miles * METRES_PER_MILE * np.sqrt(rng.uniform(0, 1, size))
     theta = rng.uniform(0, 2 * np.pi, size)

@@ -65,9 +65,19 @@ class HouseholdArrays:
     @classmethod
     def build(cls, hh: Households, prof: HouseholdProfile, young_until: np.ndarray) -> HouseholdArrays:
         """Collect the arrays from the household store and profile."""
-        return cls(np.array(hh.east), np.array(hh.north), np.array(hh.age_min), np.array(hh.age_max),
-                   np.array([len(k) > 0 for k in hh.kin_for]), np.array(hh.agency_type), prof.approved_day.copy(),
-                   prof.pref_min, prof.pref_max, young_until, [frozenset(w) for w in prof.wont])
+        return cls(
+            np.array(hh.east),
+            np.array(hh.north),
+            np.array(hh.age_min),
+            np.array(hh.age_max),
+            np.array([len(k) > 0 for k in hh.kin_for]),
+            np.array(hh.agency_type),
+            prof.approved_day.copy(),
+            prof.pref_min,
+            prof.pref_max,
+            young_until,
+            [frozenset(w) for w in prof.wont],
+        )
 
 
 def simulate_history(
@@ -78,7 +88,6 @@ def simulate_history(
     prof: HouseholdProfile,
     tables: CoverageTables,
     need_risk_codes: list[frozenset[str]],
-    snapshot_day: int,
     coef: OutcomeCoefficients,
     rng: np.random.Generator,
 ) -> History:
@@ -88,7 +97,9 @@ def simulate_history(
     mainstream = np.flatnonzero(~hh.kin)
     need_ids = tables.need_ids
     idx = {nid: j for j, nid in enumerate(need_ids)}
-    aggression = children.severity[:, idx["physical_aggression"]] >= 2 if "physical_aggression" in idx else np.zeros(n, bool)
+    aggression = (
+        children.severity[:, idx["physical_aggression"]] >= 2 if "physical_aggression" in idx else np.zeros(n, bool)
+    )
     valid = tables.valid_days
     birth = children.birth_day
     for i in range(n):
@@ -128,11 +139,20 @@ def simulate_history(
             sib_sep = bool(children.sibling_group[i] is not None and (not children.place_together[i] or separated_hist))
             latent = float(rng.normal(0.0, coef.latent_sd))
             logit = unplanned_logit(
-                age_at_start=np.array(age), previous_moves=np.array(moves), coverage=np.array(coverage),
-                complexity=np.array(complexity), distance_miles=np.array(dist), sibling_separated=np.array(sib_sep),
-                kinship=np.array(kin), outside_preferred_age=np.array(outside), aggression_with_young=np.array(young),
-                preference_conflict=np.array(conflict), experience_years=np.array(exp_years),
-                previous_residential=np.array(prev_res), latent=np.array(latent), coef=coef,
+                age_at_start=np.array(age),
+                previous_moves=np.array(moves),
+                coverage=np.array(coverage),
+                complexity=np.array(complexity),
+                distance_miles=np.array(dist),
+                sibling_separated=np.array(sib_sep),
+                kinship=np.array(kin),
+                outside_preferred_age=np.array(outside),
+                aggression_with_young=np.array(young),
+                preference_conflict=np.array(conflict),
+                experience_years=np.array(exp_years),
+                previous_residential=np.array(prev_res),
+                latent=np.array(latent),
+                coef=coef,
             )
             p = float(sigmoid(logit))
             breaks = bool(rng.random() < p)
@@ -160,13 +180,13 @@ def simulate_history(
             moves += 1
             prev_res = prev_res or place == codes.PLACE_CHILDRENS_HOME
             t = end
-            if t >= cur_start:
-                t = cur_start
+            t = min(cur_start, t)
     return hist
 
 
-def _previous_placement(i: int, t: int, children: ChildArrays, hh: HouseholdArrays, mainstream: np.ndarray,
-                        rng: np.random.Generator) -> tuple[str, str, int]:
+def _previous_placement(
+    i: int, t: int, children: ChildArrays, hh: HouseholdArrays, mainstream: np.ndarray, rng: np.random.Generator
+) -> tuple[str, str, int]:
     age = (t - children.birth_day[i]) / 365.25
     u = rng.random()
     teen = age >= 11

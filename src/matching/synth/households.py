@@ -22,13 +22,40 @@ _PLACES = (1, 2, 3, 4, 5)
 _PLACES_P = (0.50, 0.33, 0.12, 0.04, 0.01)
 _AGE_RANGES = ((0, 4), (0, 10), (0, 17), (5, 17), (8, 17), (11, 17), (2, 12))
 _AGE_RANGES_P = (0.08, 0.18, 0.30, 0.14, 0.12, 0.12, 0.06)
-_WONT = {"sexualised_behaviour": 0.18, "sexual_harm": 0.2, "fire_setting": 0.22, "substance_misuse": 0.1,
-         "offending": 0.1, "criminal_exploitation": 0.07, "self_harm": 0.05, "physical_harm": 0.07,
-         "going_missing": 0.04}
-_THERAPEUTIC = {"secure_base", "pace_ddp", "theraplay", "foundations_for_attachment", "trauma_informed",
-                "de_escalation_pbs", "step_down_therapeutic", "social_pedagogy"}
-_CARER_ETHNIC = {"WBRI": 0.76, "WOTH": 0.04, "WIRI": 0.02, "MWBC": 0.02, "MOTH": 0.01, "APKN": 0.04, "AIND": 0.03,
-                 "ABAN": 0.01, "BCRB": 0.03, "BAFR": 0.03, "OOTH": 0.01}
+_WONT = {
+    "sexualised_behaviour": 0.18,
+    "sexual_harm": 0.2,
+    "fire_setting": 0.22,
+    "substance_misuse": 0.1,
+    "offending": 0.1,
+    "criminal_exploitation": 0.07,
+    "self_harm": 0.05,
+    "physical_harm": 0.07,
+    "going_missing": 0.04,
+}
+_THERAPEUTIC = {
+    "secure_base",
+    "pace_ddp",
+    "theraplay",
+    "foundations_for_attachment",
+    "trauma_informed",
+    "de_escalation_pbs",
+    "step_down_therapeutic",
+    "social_pedagogy",
+}
+_CARER_ETHNIC = {
+    "WBRI": 0.76,
+    "WOTH": 0.04,
+    "WIRI": 0.02,
+    "MWBC": 0.02,
+    "MOTH": 0.01,
+    "APKN": 0.04,
+    "AIND": 0.03,
+    "ABAN": 0.01,
+    "BCRB": 0.03,
+    "BAFR": 0.03,
+    "OOTH": 0.01,
+}
 
 
 @dataclass
@@ -47,8 +74,18 @@ class Households:
     kin_for: list[tuple[str, ...]] = field(default_factory=list)
     used: list[int] = field(default_factory=list)
 
-    def add(self, hid: str, agency: Agency, e: int, n: int, amin: int, amax: int, places: int, max_sib: int,
-            kin_for: tuple[str, ...] = ()) -> int:
+    def add(
+        self,
+        hid: str,
+        agency: Agency,
+        e: int,
+        n: int,
+        amin: int,
+        amax: int,
+        places: int,
+        max_sib: int,
+        kin_for: tuple[str, ...] = (),
+    ) -> int:
         """Append one household and return its index."""
         self.ids.append(hid)
         self.agency.append(agency.agency_code)
@@ -103,18 +140,27 @@ def place_children(
     paired = {tuple(a) for a in singles}
     merged = [a + b for a, b in zip(singles[0::2], singles[1::2], strict=False)]
     kin_units = [u for u in kin_units if tuple(u) not in paired] + merged
-    kin_units += [u for u in singles[len(merged) * 2:]]
+    kin_units += list(singles[len(merged) * 2 :])
     for unit in kin_units:
         e, no = scatter_around(children.home_e[unit[0]], children.home_n[unit[0]], 6.0, 1, rng)
         ages = age_y[unit]
-        k = hh.add(f"{la.la_code}-H{len(hh) + 1:05d}", in_house, e[0], no[0], max(0, ages.min() - 1),
-                   min(17, ages.max() + 2), len(unit), len(unit), tuple(children.child_id[unit]))
+        k = hh.add(
+            f"{la.la_code}-H{len(hh) + 1:05d}",
+            in_house,
+            e[0],
+            no[0],
+            max(0, ages.min() - 1),
+            min(17, ages.max() + 2),
+            len(unit),
+            len(unit),
+            tuple(children.child_id[unit]),
+        )
         hh.used[k] = len(unit)
         home_of[unit] = k
 
     # Mainstream households sized so that ~16% of all approved places end up vacant.
     kin_places = sum(hh.places)
-    fostered = {t: int(((cat == CAT[c])).sum()) for t, c in (("la", "fostering_in_house"), ("ifa", "fostering_ifa"))}
+    fostered = {t: int((cat == CAT[c]).sum()) for t, c in (("la", "fostering_in_house"), ("ifa", "fostering_ifa"))}
     total_needed = (sum(fostered.values()) + kin_places) / (1 - VACANCY_TARGET)
     main_places = total_needed - kin_places
     share_la = fostered["la"] / max(1, sum(fostered.values()))
@@ -142,15 +188,24 @@ def place_children(
                 agency = in_house if kind == "la" else ifas[int(rng.integers(len(ifas)))]
                 e, no = scatter_around(la.centre_easting, la.centre_northing, la.radius_miles * 1.5, 1, rng)
                 ages = age_y[unit]
-                k = hh.add(f"{la.la_code}-H{len(hh) + 1:05d}", agency, e[0], no[0], max(0, int(ages.min()) - 2),
-                           min(17, int(ages.max()) + 3), max(len(unit), 2), len(unit))
+                k = hh.add(
+                    f"{la.la_code}-H{len(hh) + 1:05d}",
+                    agency,
+                    e[0],
+                    no[0],
+                    max(0, int(ages.min()) - 2),
+                    min(17, int(ages.max()) + 3),
+                    max(len(unit), 2),
+                    len(unit),
+                )
             hh.used[k] += len(unit)
             home_of[unit] = k
     return hh, home_of
 
 
-def _choose_household(hh: Households, kind: str, unit: list[int], age_y: np.ndarray, children: ChildArrays,
-                      rng: np.random.Generator) -> int:
+def _choose_household(
+    hh: Households, kind: str, unit: list[int], age_y: np.ndarray, children: ChildArrays, rng: np.random.Generator
+) -> int:
     size = len(unit)
     ages = age_y[unit]
     places = np.array(hh.places)
@@ -167,8 +222,9 @@ def _choose_household(hh: Households, kind: str, unit: list[int], age_y: np.ndar
     cand = np.flatnonzero(ok)
     if len(cand) == 0:
         return -1
-    d = distance_miles(children.home_e[unit[0]], children.home_n[unit[0]], np.array(hh.east)[cand],
-                       np.array(hh.north)[cand])
+    d = distance_miles(
+        children.home_e[unit[0]], children.home_n[unit[0]], np.array(hh.east)[cand], np.array(hh.north)[cand]
+    )
     w = np.exp(-d / 12.0) + 1e-12
     return int(cand[rng.choice(len(cand), p=w / w.sum())])
 
@@ -202,8 +258,9 @@ class HouseholdProfile:
 NEVER = np.iinfo(np.int64).max // 4
 
 
-def profile_households(hh: Households, snapshot_day: int, earliest_use: np.ndarray, taxonomy: Taxonomy,
-                       rng: np.random.Generator) -> HouseholdProfile:
+def profile_households(
+    hh: Households, snapshot_day: int, earliest_use: np.ndarray, taxonomy: Taxonomy, rng: np.random.Generator
+) -> HouseholdProfile:
     """Draw the profile of each household; approval predates every placement it has had."""
     h = len(hh)
     kin = np.array([len(k) > 0 for k in hh.kin_for])
@@ -238,16 +295,23 @@ def profile_households(hh: Households, snapshot_day: int, earliest_use: np.ndarr
     ethnicity = np.array(list(_CARER_ETHNIC), dtype=object)[
         rng.choice(len(_CARER_ETHNIC), size=h, p=np.array(list(_CARER_ETHNIC.values())) / sum(_CARER_ETHNIC.values()))
     ]
-    religion = np.where(np.isin(ethnicity, ["APKN", "ABAN"]), "muslim",
-                        np.where(ethnicity == "AIND", "hindu",
-                                 np.where(rng.random(h) < 0.45, "christian", "none"))).astype(object)
-    languages = [("english", {"APKN": "urdu", "AIND": "gujarati", "ABAN": "bengali", "BAFR": "yoruba",
-                              "WOTH": "polish"}[e]) if e in ("APKN", "AIND", "ABAN", "BAFR", "WOTH") and
-                 rng.random() < 0.6 else ("english",) for e in ethnicity]
+    religion = np.where(
+        np.isin(ethnicity, ["APKN", "ABAN"]),
+        "muslim",
+        np.where(ethnicity == "AIND", "hindu", np.where(rng.random(h) < 0.45, "christian", "none")),
+    ).astype(object)
+    languages: list[tuple[str, ...]] = [
+        ("english", {"APKN": "urdu", "AIND": "gujarati", "ABAN": "bengali", "BAFR": "yoruba", "WOTH": "polish"}[e])
+        if e in ("APKN", "AIND", "ABAN", "BAFR", "WOTH") and rng.random() < 0.6
+        else ("english",)
+        for e in ethnicity
+    ]
     pets = []
     pu = rng.random((h, 5))
     for i in range(h):
-        pets.append(tuple(p for p, u, q in zip(codes.PETS, pu[i], (0.30, 0.25, 0.10, 0.03, 0.02), strict=True) if u < q))
+        pets.append(
+            tuple(p for p, u, q in zip(codes.PETS, pu[i], (0.30, 0.25, 0.10, 0.03, 0.02), strict=True) if u < q)
+        )
     smoking = rng.random(h) < 0.08
     wheelchair = rng.random(h) < 0.05
     bedrooms = places + (rng.random(h) < 0.15)
@@ -257,7 +321,11 @@ def profile_households(hh: Households, snapshot_day: int, earliest_use: np.ndarr
     wont = []
     wu = rng.random((h, len(_WONT)))
     for i in range(h):
-        wont.append(() if kin[i] else tuple(k for k, u in zip(_WONT, wu[i], strict=True) if u < _WONT[k] * (1.3 - 0.3 * step_down[i])))
+        wont.append(
+            ()
+            if kin[i]
+            else tuple(k for k, u in zip(_WONT, wu[i], strict=True) if u < _WONT[k] * (1.3 - 0.3 * step_down[i]))
+        )
     pref = (rng.random(h) < 0.35) & ~kin
     span = np.array(hh.age_max) - amin
     pmin = np.where(pref, amin + (rng.random(h) * span * 0.3).astype(int), -1)
@@ -296,9 +364,24 @@ def profile_households(hh: Households, snapshot_day: int, earliest_use: np.ndarr
             when = approved + (rng.random(h) * np.maximum(since, 1)).astype(np.int64)
         done[has, j] = np.minimum(when[has], snapshot_day - 1)
     return HouseholdProfile(
-        approved_day=approved, status=np.where(rng.random(h) < 0.03, "on_hold", "active").astype(object),
-        types=types, exemption=exemption, carers=carers, ethnicity=ethnicity, religion=religion,
-        languages=languages, pets=pets, smoking=smoking, wheelchair=wheelchair, bedrooms=bedrooms,
-        base_experience=base_exp, wont=wont, pref_min=pmin, pref_max=pmax, support=support, course_done=done,
-        skill=skill, step_down=step_down,
+        approved_day=approved,
+        status=np.where(rng.random(h) < 0.03, "on_hold", "active").astype(object),
+        types=types,
+        exemption=exemption,
+        carers=carers,
+        ethnicity=ethnicity,
+        religion=religion,
+        languages=languages,
+        pets=pets,
+        smoking=smoking,
+        wheelchair=wheelchair,
+        bedrooms=bedrooms,
+        base_experience=base_exp,
+        wont=wont,
+        pref_min=pmin,
+        pref_max=pmax,
+        support=support,
+        course_done=done,
+        skill=skill,
+        step_down=step_down,
     )

@@ -1,0 +1,30 @@
+"""Dependencies shared by the routes: the store connection and the caller's scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection
+
+from api.settings import Settings
+from matching.domain import Scope
+
+
+def get_connection(request: Request) -> Iterator[Connection]:
+    """A read connection to the store for the duration of the request."""
+    with request.app.state.engine.connect() as conn:
+        yield conn
+
+
+def get_scope(request: Request) -> Scope:
+    """The caller's remit.  Until authentication lands: the deployment's configured remit."""
+    settings: Settings = request.app.state.settings
+    las = frozenset(x.strip() for x in settings.scope_las.split(",") if x.strip()) or None
+    agencies = frozenset(x.strip() for x in settings.scope_agencies.split(",") if x.strip()) or None
+    return Scope(la_codes=las, agency_codes=agencies)
+
+
+ConnectionDep = Annotated[Connection, Depends(get_connection)]
+ScopeDep = Annotated[Scope, Depends(get_scope)]

@@ -1,0 +1,39 @@
+"""Children looked after (read only)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import ConnectionDep, ScopeDep
+from api.schemas import ChildPublic, Page
+from matching.store import queries
+
+router = APIRouter(prefix="/v1/children", tags=["children"])
+
+
+@router.get("")
+def list_children(
+    conn: ConnectionDep,
+    scope: ScopeDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    la_code: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[ChildPublic]:
+    """Children in the caller's scope, by id."""
+    children, total = queries.list_children(conn, scope=scope, offset=offset, limit=limit, la_code=la_code)
+    today = date.today()
+    return Page[ChildPublic](
+        items=[ChildPublic.of(c, today) for c in children], total=total, offset=offset, limit=limit
+    )
+
+
+@router.get("/{child_id}")
+def get_child(child_id: str, conn: ConnectionDep, scope: ScopeDep) -> ChildPublic:
+    """One child; 404 when unknown or outside the caller's scope."""
+    child = queries.get_child(conn, scope=scope, child_id=child_id)
+    if child is None:
+        raise HTTPException(status_code=404, detail=f"no child with id {child_id!r}")
+    return ChildPublic.of(child, date.today())

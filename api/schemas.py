@@ -1,0 +1,185 @@
+"""JSON shapes the API returns.  Public schemas are separate from the store's tables, so a field
+that must not leave the service cannot leak by being added to a table."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from matching.domain import CarerHousehold, Child
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of results."""
+
+    items: list[T]
+    total: int = Field(description="Items in the caller's scope.")
+    offset: int
+    limit: int
+
+
+class Health(BaseModel):
+    """Service health."""
+
+    status: str
+    database: str
+    version: str
+
+
+class LocationPublic(BaseModel):
+    """Grid point of a postcode sector (metres)."""
+
+    easting: int
+    northing: int
+
+
+class ChildPublic(BaseModel):
+    """A child as the API shows it: pseudonymous, month of birth only."""
+
+    child_id: str
+    la_code: str
+    birth_month: str = Field(description="YYYY-MM")
+    age: int
+    sex: str
+    ethnicity: str
+    ethnicity_group: str
+    religion: str
+    first_languages: list[str]
+    uasc: bool
+    disability: bool
+    sen: str
+    legal_status: str
+    category_of_need: str
+    care_started: date
+    place: str
+    place_provider: str | None
+    placement_category: str
+    placement_start: date
+    household_id: str | None
+    sibling_group_id: str | None
+    place_with_siblings: bool
+    care_plan_goal: str | None
+    needs: dict[str, int]
+    latest_sdq: int | None = Field(description="Latest SDQ total difficulties; null when not known.")
+
+    @classmethod
+    def of(cls, child: Child, today: date) -> ChildPublic:
+        """Public view of a domain Child."""
+        sdq = child.latest_sdq
+        return cls(
+            child_id=child.child_id,
+            la_code=child.la_code,
+            birth_month=child.birth_month.strftime("%Y-%m"),
+            age=child.age_on(today),
+            sex=child.sex,
+            ethnicity=child.ethnicity,
+            ethnicity_group=child.ethnicity_group,
+            religion=child.religion,
+            first_languages=list(child.first_languages),
+            uasc=child.uasc,
+            disability=child.disability,
+            sen=child.sen,
+            legal_status=child.legal_status,
+            category_of_need=child.category_of_need,
+            care_started=child.care_started,
+            place=child.place,
+            place_provider=child.place_provider,
+            placement_category=child.placement_category,
+            placement_start=child.placement_start,
+            household_id=child.household_id,
+            sibling_group_id=child.sibling_group_id,
+            place_with_siblings=child.place_with_siblings,
+            care_plan_goal=child.care_plan_goal,
+            needs=dict(sorted(child.needs.items())),
+            latest_sdq=sdq.score if sdq else None,
+        )
+
+
+class TermsPublic(BaseModel):
+    """Terms of approval."""
+
+    age_min: int
+    age_max: int
+    places: int
+    placement_types: list[str]
+    max_sibling_group: int
+    usual_limit_exemption: bool
+    connected_child_ids: list[str]
+
+
+class TrainingPublic(BaseModel):
+    """A training record and whether it is current today."""
+
+    course: str
+    completed_on: date
+    expires_on: date | None
+    current: bool
+
+
+class HouseholdPublic(BaseModel):
+    """A carer household as the API shows it."""
+
+    household_id: str
+    agency_code: str
+    agency_type: str
+    la_code: str
+    status: str
+    approved_on: date
+    terms: TermsPublic
+    is_kinship: bool
+    foster_children: int
+    vacancies: int
+    experience_years: float
+    experience_needs: list[str]
+    will_not_consider: list[str]
+    languages: list[str]
+    religion: str
+    pets: list[str]
+    smoking: bool
+    wheelchair_accessible: bool
+    support_package: list[str]
+    training: list[TrainingPublic]
+
+    @classmethod
+    def of(cls, h: CarerHousehold, today: date) -> HouseholdPublic:
+        """Public view of a domain CarerHousehold."""
+        t = h.terms
+        return cls(
+            household_id=h.household_id,
+            agency_code=h.agency_code,
+            agency_type=h.agency_type,
+            la_code=h.la_code,
+            status=h.status,
+            approved_on=h.approved_on,
+            terms=TermsPublic(
+                age_min=t.age_min,
+                age_max=t.age_max,
+                places=t.places,
+                placement_types=list(t.placement_types),
+                max_sibling_group=t.max_sibling_group,
+                usual_limit_exemption=t.usual_limit_exemption,
+                connected_child_ids=list(t.connected_child_ids),
+            ),
+            is_kinship=h.is_kinship,
+            foster_children=h.foster_children_count,
+            vacancies=h.vacancies,
+            experience_years=h.experience_years,
+            experience_needs=list(h.experience_needs),
+            will_not_consider=list(h.will_not_consider),
+            languages=list(h.languages),
+            religion=h.religion,
+            pets=list(h.pets),
+            smoking=h.smoking,
+            wheelchair_accessible=h.wheelchair_accessible,
+            support_package=list(h.support_package),
+            training=[
+                TrainingPublic(
+                    course=r.course, completed_on=r.completed_on, expires_on=r.expires_on, current=r.current_on(today)
+                )
+                for r in h.training
+            ],
+        )

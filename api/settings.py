@@ -1,0 +1,28 @@
+"""The service's settings, from the environment (prefix ``MATCHING_``) and ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service configuration.  Until authentication lands, the remit is set here for the whole service."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHING_", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    environment: str = "development"
+    #: Comma-separated LA codes this deployment may see (empty: all).
+    scope_las: str = ""
+    #: Comma-separated agency codes this deployment may see (empty: all).
+    scope_agencies: str = ""
+    max_page_size: int = 500
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process."""
+    return Settings()

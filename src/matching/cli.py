@@ -1,0 +1,261 @@
+"""The ``matching`` command.
+
+Errors end the command with a non-zero exit and one readable line (plus, for contract
+problems, the list of problems); never a traceback.  Set ``MATCHING_DEBUG=1`` to see one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from matching.contract.validate import ContractError, Problem, ValidationReport, validate_folder
+from matching.taxonomy import TaxonomyError, load_taxonomy
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Decision support for placing children in care with foster carers (England).",
+)
+out = Console()
+err = Console(stderr=True)
+
+TaxonomyOpt = Annotated[Path | None, typer.Option(help="Needs-skills taxonomy YAML (default: the shipped one).")]
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except ContractError as exc:
+        _print_problems(exc.report, limit=200)
+        _fail(str(exc).split("; first:")[0] + " (nothing was imported)")
+    except TaxonomyError as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        if os.environ.get("MATCHING_DEBUG"):
+            raise
+        _fail(f"{exc.__class__.__name__}: {exc}")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal and not os.environ.get("MATCHING_PROGRESS"),
+    )
+
+
+def _print_problems(report: ValidationReport, limit: int | None) -> None:
+    shown: list[Problem] = report.problems if limit is None else report.problems[:limit]
+    for p in shown:
+        err.print(f"  {p}", highlight=False, markup=False, soft_wrap=True)
+    if limit is not None and len(report.problems) > limit:
+        err.print(f"  … and {len(report.problems) - limit} more (use --all or --report FILE for every one)")
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the contract files to.")],
+    las: Annotated[int, typer.Option(min=1, max=400, help="Local authorities (150 = all of England).")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")] = 2024,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: 2 for 4+ LAs).")] = None,
+) -> None:
+    """Write a synthetic England (or one local authority) in the data contract's formats."""
+    from matching.synth.generator import generate as run
+
+    with _friendly_errors(), _progress() as bar:
+        task = bar.add_task("generating local authorities", total=las)
+        summary = run(
+            out_dir,
+            las=las,
+            seed=seed,
+            workers=workers,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    out.print(
+        f"wrote {sum(v for k, v in summary.rows.items() if k != 'placement_truth'):,} rows for "
+        f"{summary.rows['children']:,} children and {summary.rows['households']:,} households "
+        f"({las} LA{'s' if las > 1 else ''}, seed {seed}) to {out_dir}"
+    )
+
+
+@app.command()
+def validate(
+    folder: Annotated[Path, typer.Argument(help="Folder of contract CSV files.")],
+    taxonomy: TaxonomyOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="List every problem (default: the first 200).")] = False,
+    report: Annotated[Path | None, typer.Option(help="Also write every problem to this CSV file.")] = None,
+) -> None:
+    """Check a folder against the data contract and list every problem (exit 1 if any)."""
+    with _friendly_errors():
+        tax = load_taxonomy(taxonomy)
+        with _progress() as bar:
+            task = bar.add_task("checking", total=None)
+            result = validate_folder(
+                folder, taxonomy=tax, progress=lambda name: bar.update(task, description=f"checking {name}")
+            )
+        for w in result.warnings:
+            err.print(f"  warning: {w}", highlight=False, markup=False)
+        if report is not None:
+            _write_problems(report, result.problems)
+        if not result.ok:
+            _print_problems(result, None if all_ else 200)
+            _fail(f"{len(result.problems)} problem{'s' if len(result.problems) != 1 else ''} in {folder}")
+        counts = ", ".join(f"{k} {v:,}" for k, v in result.row_counts.items())
+        out.print(f"ok: {folder} meets the data contract ({counts})")
+
+
+def _write_problems(path: Path, problems: list[Problem]) -> None:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "row", "column", "value", "expected", "code"])
+        for p in problems:
+            w.writerow(
+                [
+                    p.file,
+                    p.row if p.row is not None else "",
+                    p.column or "",
+                    p.value if p.value is not None else "",
+                    p.expected,
+                    p.code,
+                ]
+            )
+
+
+@app.command("import")
+def import_(
+    folder: Annotated[Path, typer.Argument(help="Folder of contract CSV files.")],
+    taxonomy: TaxonomyOpt = None,
+) -> None:
+    """Validate and import a folder, all or nothing; re-importing the same files changes nothing."""
+    from matching.store.engine import open_store
+    from matching.store.importer import import_folder
+
+    with _friendly_errors():
+        tax = load_taxonomy(taxonomy)
+        engine = open_store()
+        with _progress() as bar:
+            check = bar.add_task("checking", total=None)
+            write = bar.add_task("importing", total=None, visible=False)
+
+            def on_write(name: str, done: int, total: int) -> None:
+                bar.update(check, visible=False)
+                bar.update(write, visible=True, description=f"importing {name}", completed=done, total=total)
+
+            result = import_folder(
+                engine,
+                folder,
+                taxonomy=tax,
+                progress=on_write,
+                validation_progress=lambda n: bar.update(check, description=f"checking {n}"),
+            )
+        counts = ", ".join(f"{k} {v:,}" for k, v in result.rows.items())
+        out.print(f"imported {folder} into {engine.url.render_as_string(hide_password=True)}: {counts}")
+
+
+@app.command()
+def calibration(
+    folder: Annotated[Path, typer.Argument(help="Folder of generated contract files.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the generated shares beside the published targets (domain.md §7); exit 1 if any is out."""
+    from matching.synth.calibration import calibration_table
+
+    with _friendly_errors():
+        if not (folder / "children.csv").exists():
+            _fail(f"{folder} has no children.csv: give a folder written by 'matching generate'")
+        rows = calibration_table(folder)
+        if as_json:
+            out.print_json(json.dumps([r.as_dict() for r in rows]))
+        else:
+            table = Table(title=f"Calibration of {folder}")
+            for col in ("measure", "generated", "target", "tolerance", "n", "ok", "source"):
+                table.add_column(col, justify="right" if col in ("generated", "target", "tolerance", "n") else "left")
+            for r in rows:
+                table.add_row(
+                    r.measure,
+                    f"{r.generated:.3f}",
+                    f"{r.target:.3f}",
+                    f"±{r.tolerance:.3f}",
+                    f"{r.n:,}",
+                    "ok" if r.ok else "[red]OUT[/]",
+                    r.source,
+                )
+            out.print(table)
+        if not all(r.ok for r in rows):
+            _fail("some shares are outside their tolerance")
+
+
+@app.command()
+def stats() -> None:
+    """Rows in each table of the store."""
+    from matching.store.engine import open_store
+    from matching.store.queries import count_rows
+
+    with _friendly_errors():
+        engine = open_store()
+        with engine.connect() as conn:
+            counts = count_rows(conn)
+        table = Table(title=f"Store {engine.url.render_as_string(hide_password=True)}")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for name, n in counts.items():
+            table.add_row(name, f"{n:,}")
+        out.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind (loopback only until authentication lands).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the API and pages on http://HOST:PORT (docs at /docs)."""
+    import uvicorn
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        _fail(f"refusing to bind {host}: until authentication lands the service binds to 127.0.0.1 only")
+    with _friendly_errors():
+        from matching.store.engine import open_store
+
+        open_store().dispose()
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    """Entry point of the ``matching`` command."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,335 @@
+"""Reading the store.  Every query takes the caller's :class:`~matching.domain.Scope`.
+
+Functions are keyword-only and return domain objects, never rows, so the layers above do not
+see SQL.  A record outside the caller's scope is reported as absent (``None``), exactly as one
+that does not exist, so scope cannot be probed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select
+
+from matching.domain import (
+    CarerHousehold,
+    Child,
+    HouseholdMember,
+    Location,
+    NeedsProfile,
+    PlacementEpisode,
+    Referral,
+    Scope,
+    SdqScore,
+    TermsOfApproval,
+    TrainingRecord,
+    WishesAndFeelings,
+)
+from matching.store import schema as s
+from matching.taxonomy import Taxonomy, load_taxonomy
+
+
+def _child_scope(stmt: Select[Any], scope: Scope) -> Select[Any]:
+    if scope.la_codes is not None:
+        stmt = stmt.where(s.child.c.la_code.in_(sorted(scope.la_codes)))
+    return stmt
+
+
+def _household_scope(stmt: Select[Any], scope: Scope) -> Select[Any]:
+    if scope.agency_codes is not None:
+        stmt = stmt.where(s.household.c.agency_code.in_(sorted(scope.agency_codes)))
+    return stmt
+
+
+def count_rows(conn: Connection) -> dict[str, int]:
+    """Rows in each table of the store (administrative: not scoped)."""
+    out = {}
+    for table in [*s.TABLES.values(), s.import_run]:
+        out[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+    return out
+
+
+# --- children ------------------------------------------------------------------------
+
+
+def list_children(
+    conn: Connection, *, scope: Scope, offset: int = 0, limit: int = 50, la_code: str | None = None
+) -> tuple[list[Child], int]:
+    """A page of children in scope, ordered by id, and the total in scope."""
+    base = _child_scope(select(s.child), scope)
+    if la_code is not None:
+        base = base.where(s.child.c.la_code == la_code)
+    total = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+    rows = conn.execute(base.order_by(s.child.c.child_id).offset(offset).limit(limit)).mappings().all()
+    return _children_from_rows(conn, rows), total
+
+
+def get_child(conn: Connection, *, scope: Scope, child_id: str) -> Child | None:
+    """One child in scope, with needs and SDQ history; None when absent or out of scope."""
+    stmt = _child_scope(select(s.child).where(s.child.c.child_id == child_id), scope)
+    row = conn.execute(stmt).mappings().first()
+    return _children_from_rows(conn, [row])[0] if row else None
+
+
+def children_by_ids(conn: Connection, *, scope: Scope, child_ids: Iterable[str]) -> list[Child]:
+    """Children in scope among ``child_ids`` (order by id)."""
+    ids = sorted(set(child_ids))
+    rows: list[Any] = []
+    for i in range(0, len(ids), 900):
+        stmt = _child_scope(select(s.child).where(s.child.c.child_id.in_(ids[i : i + 900])), scope)
+        rows.extend(conn.execute(stmt.order_by(s.child.c.child_id)).mappings().all())
+    return _children_from_rows(conn, rows)
+
+
+def _children_from_rows(conn: Connection, rows: Sequence[Any]) -> list[Child]:
+    ids = [r["child_id"] for r in rows]
+    needs: dict[str, dict[str, int]] = defaultdict(dict)
+    sdq: dict[str, list[SdqScore]] = defaultdict(list)
+    for i in range(0, len(ids), 900):
+        chunk = ids[i : i + 900]
+        for n in conn.execute(select(s.child_need).where(s.child_need.c.child_id.in_(chunk))).mappings():
+            needs[n["child_id"]][n["need"]] = int(n["severity"])
+        for q in conn.execute(select(s.sdq_score).where(s.sdq_score.c.child_id.in_(chunk))).mappings():
+            sdq[q["child_id"]].append(SdqScore(q["assessed_on"], int(q["score"])))
+    return [
+        _child(r, needs.get(r["child_id"], {}), tuple(sorted(sdq.get(r["child_id"], []), key=lambda x: x.assessed_on)))
+        for r in rows
+    ]
+
+
+def _loc(e: int | None, n: int | None) -> Location | None:
+    return Location(int(e), int(n)) if e is not None and n is not None else None
+
+
+def _child(r: Any, needs: dict[str, int], sdq: tuple[SdqScore, ...]) -> Child:
+    return Child(
+        child_id=r["child_id"],
+        la_code=r["la_code"],
+        birth_month=r["birth_month"],
+        sex=r["sex"],
+        ethnicity=r["ethnicity"],
+        legal_status=r["legal_status"],
+        category_of_need=r["category_of_need"],
+        care_started=r["care_started"],
+        place=r["place"],
+        placement_start=r["placement_start"],
+        religion=r["religion"] or "not_known",
+        first_languages=tuple(r["first_languages"] or ()),
+        uasc=bool(r["uasc"]),
+        disability=bool(r["disability"]),
+        sen=r["sen"] or "none",
+        health_needs=tuple(r["health_needs"] or ()),
+        place_provider=r["place_provider"],
+        household_id=r["household_id"],
+        home=_loc(r["home_easting"], r["home_northing"]),
+        school_urn=r["school_urn"],
+        school=_loc(r["school_easting"], r["school_northing"]),
+        sibling_group_id=r["sibling_group_id"],
+        place_with_siblings=bool(r["place_with_siblings"]),
+        care_plan_goal=r["care_plan_goal"],
+        needs=needs,
+        sdq=sdq,
+    )
+
+
+# --- households ----------------------------------------------------------------------
+
+
+def list_households(
+    conn: Connection,
+    *,
+    scope: Scope,
+    offset: int = 0,
+    limit: int = 50,
+    la_code: str | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> tuple[list[CarerHousehold], int]:
+    """A page of households in scope, ordered by id, and the total in scope."""
+    base = _household_scope(select(s.household, s.agency.c.agency_type).join(s.agency), scope)
+    if la_code is not None:
+        base = base.where(s.household.c.la_code == la_code)
+    total = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+    rows = conn.execute(base.order_by(s.household.c.household_id).offset(offset).limit(limit)).mappings().all()
+    return _households_from_rows(conn, rows, taxonomy or load_taxonomy()), total
+
+
+def get_household(
+    conn: Connection, *, scope: Scope, household_id: str, taxonomy: Taxonomy | None = None
+) -> CarerHousehold | None:
+    """One household in scope with its training, members and foster children; None when absent."""
+    stmt = _household_scope(
+        select(s.household, s.agency.c.agency_type).join(s.agency).where(s.household.c.household_id == household_id),
+        scope,
+    )
+    row = conn.execute(stmt).mappings().first()
+    return _households_from_rows(conn, [row], taxonomy or load_taxonomy())[0] if row else None
+
+
+def all_households(conn: Connection, *, scope: Scope, taxonomy: Taxonomy | None = None) -> list[CarerHousehold]:
+    """Every household in scope (for matching and allocation)."""
+    base = _household_scope(select(s.household, s.agency.c.agency_type).join(s.agency), scope)
+    rows = conn.execute(base.order_by(s.household.c.household_id)).mappings().all()
+    return _households_from_rows(conn, rows, taxonomy or load_taxonomy())
+
+
+def _households_from_rows(conn: Connection, rows: Sequence[Any], taxonomy: Taxonomy) -> list[CarerHousehold]:
+    ids = [r["household_id"] for r in rows]
+    training: dict[str, list[TrainingRecord]] = defaultdict(list)
+    members: dict[str, list[HouseholdMember]] = defaultdict(list)
+    fostered: dict[str, list[str]] = defaultdict(list)
+    for i in range(0, len(ids), 900):
+        chunk = ids[i : i + 900]
+        for t in conn.execute(select(s.carer_training).where(s.carer_training.c.household_id.in_(chunk))).mappings():
+            expires = t["expires_on"]
+            if expires is None and t["course"] in taxonomy.courses:
+                expires = taxonomy.course_expiry(t["course"], t["completed_on"])
+            training[t["household_id"]].append(TrainingRecord(t["course"], t["completed_on"], expires))
+        for m in conn.execute(
+            select(s.household_member).where(s.household_member.c.household_id.in_(chunk))
+        ).mappings():
+            members[m["household_id"]].append(HouseholdMember(m["member_id"], m["kind"], m["birth_month"], m["sex"]))
+        stmt = select(s.child.c.child_id, s.child.c.household_id).where(s.child.c.household_id.in_(chunk))
+        for c in conn.execute(stmt):
+            fostered[c.household_id].append(c.child_id)
+    return [
+        _household(
+            r,
+            training.get(r["household_id"], []),
+            members.get(r["household_id"], []),
+            sorted(fostered.get(r["household_id"], [])),
+        )
+        for r in rows
+    ]
+
+
+def _household(
+    r: Any, training: list[TrainingRecord], members: list[HouseholdMember], fostered: list[str]
+) -> CarerHousehold:
+    terms = TermsOfApproval(
+        age_min=int(r["approved_age_min"]),
+        age_max=int(r["approved_age_max"]),
+        places=int(r["approved_places"]),
+        placement_types=tuple(r["approved_placement_types"] or ()),
+        max_sibling_group=int(r["max_sibling_group"] or 1),
+        usual_limit_exemption=bool(r["usual_limit_exemption"]),
+        connected_child_ids=tuple(r["connected_child_ids"] or ()),
+    )
+    return CarerHousehold(
+        household_id=r["household_id"],
+        agency_code=r["agency_code"],
+        agency_type=r["agency_type"],
+        la_code=r["la_code"],
+        location=Location(int(r["easting"]), int(r["northing"])),
+        approved_on=r["approved_on"],
+        terms=terms,
+        status=r["status"] or "active",
+        carers=int(r["carers"] or 1),
+        ethnicity=r["ethnicity"],
+        religion=r["religion"] or "not_known",
+        languages=tuple(r["languages"] or ()),
+        pets=tuple(r["pets"] or ()),
+        smoking=bool(r["smoking"]),
+        wheelchair_accessible=bool(r["wheelchair_accessible"]),
+        bedrooms_available=int(r["bedrooms_available"] or 0),
+        experience_years=float(r["experience_years"] or 0.0),
+        experience_needs=tuple(r["experience_needs"] or ()),
+        will_not_consider=tuple(r["will_not_consider"] or ()),
+        preferred_age_min=r["preferred_age_min"],
+        preferred_age_max=r["preferred_age_max"],
+        support_package=tuple(r["support_package"] or ()),
+        training=tuple(sorted(training, key=lambda t: (t.course, t.completed_on))),
+        members=tuple(sorted(members, key=lambda m: m.member_id)),
+        foster_children=tuple(fostered),
+    )
+
+
+# --- referrals and placements --------------------------------------------------------
+
+
+def open_referrals(conn: Connection, *, scope: Scope) -> list[Referral]:
+    """Open referrals for children in scope, oldest first (ties by id)."""
+    stmt = (
+        select(s.referral)
+        .join(s.child, s.child.c.child_id == s.referral.c.child_id)
+        .where(s.referral.c.status == "open")
+    )
+    stmt = _child_scope(stmt, scope).order_by(s.referral.c.referral_date, s.referral.c.referral_id)
+    rows = conn.execute(stmt).mappings().all()
+    needs: dict[str, dict[str, int]] = defaultdict(dict)
+    ids = sorted({r["child_id"] for r in rows})
+    for i in range(0, len(ids), 900):
+        for n in conn.execute(select(s.child_need).where(s.child_need.c.child_id.in_(ids[i : i + 900]))).mappings():
+            needs[n["child_id"]][n["need"]] = int(n["severity"])
+    return [referral_from_row(r, needs.get(r["child_id"], {})) for r in rows]
+
+
+def referral_from_row(r: Any, needs: dict[str, int]) -> Referral:
+    """A Referral from a referral row and the child's assessed needs."""
+    return Referral(
+        referral_id=r["referral_id"],
+        child_id=r["child_id"],
+        referral_date=r["referral_date"],
+        urgency=r["urgency"],
+        placement_type=r["placement_type"],
+        needs=NeedsProfile(dict(needs)),
+        status=r["status"] or "open",
+        expected_duration_weeks=r["expected_duration_weeks"],
+        live_alongside=r["live_alongside"] or "any",
+        risks_to_child=tuple(r["risks_to_child"] or ()),
+        risks_to_others=tuple(r["risks_to_others"] or ()),
+        allergies=tuple(r["allergies"] or ()),
+        respiratory_needs=bool(r["respiratory_needs"]),
+        communication_needs=tuple(r["communication_needs"] or ()),
+        needs_adaptation=bool(r["needs_adaptation"]),
+        dolo=bool(r["dolo"]),
+        suitable_for=tuple(r["suitable_for"] or ("foster",)),
+        cultural_needs=r["cultural_needs"] or "",
+        wishes=WishesAndFeelings(
+            text=r["wishes_text"] or "",
+            near_school=bool(r["wish_near_school"]),
+            near_family=bool(r["wish_near_family"]),
+            same_religion=bool(r["wish_same_religion"]),
+            same_language=bool(r["wish_same_language"]),
+            pets=bool(r["wish_pets"]),
+        ),
+        emergency_outside_terms=bool(r["emergency_outside_terms"]),
+        max_distance_miles=r["max_distance_miles"],
+    )
+
+
+def child_placements(conn: Connection, *, scope: Scope, child_id: str) -> list[PlacementEpisode] | None:
+    """A child's placement history, oldest first; None when the child is absent or out of scope."""
+    if get_child(conn, scope=scope, child_id=child_id) is None:
+        return None
+    rows = (
+        conn.execute(
+            select(s.placement)
+            .where(s.placement.c.child_id == child_id)
+            .order_by(s.placement.c.start_date, s.placement.c.placement_id)
+        )
+        .mappings()
+        .all()
+    )
+    return [
+        PlacementEpisode(
+            placement_id=r["placement_id"],
+            child_id=r["child_id"],
+            place=r["place"],
+            start_date=r["start_date"],
+            household_id=r["household_id"],
+            place_provider=r["place_provider"],
+            end_date=r["end_date"],
+            end_reason=r["end_reason"],
+            distance_miles=r["distance_miles"],
+        )
+        for r in rows
+    ]
+
+
+def snapshot_date(conn: Connection) -> date | None:
+    """The latest placement start in the store: a stand-in for the data's as-at date."""
+    value = conn.execute(select(func.max(s.child.c.placement_start))).scalar_one_or_none()
+    return value if isinstance(value, date) else None

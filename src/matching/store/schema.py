@@ -1,0 +1,126 @@
+"""The store's tables: one per contract file, plus the import audit trail.
+
+Tables are derived from the data contract (``matching.contract.spec``) so a column cannot be
+added to one and forgotten in the other.  Changes to the schema still go through an Alembic
+migration (``matching/store/migrations``); a test checks the migrations produce exactly this
+metadata.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeEngine
+
+from matching.contract.spec import FILES, FileSpec
+from matching.contract.spec import Column as SpecColumn
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+#: Contract file name -> table name (singular, as the domain speaks).
+TABLE_NAMES: dict[str, str] = {
+    "local_authorities": "local_authority",
+    "agencies": "agency",
+    "households": "household",
+    "children": "child",
+    "child_needs": "child_need",
+    "sdq_scores": "sdq_score",
+    "referrals": "referral",
+    "household_members": "household_member",
+    "carer_training": "carer_training",
+    "placements": "placement",
+}
+
+
+def _sql_type(column: SpecColumn) -> TypeEngine[Any]:
+    kind = column.kind
+    if kind in ("id", "code"):
+        return String(64)
+    if kind == "text":
+        return Text()
+    if kind == "int":
+        return Integer()
+    if kind == "float":
+        return Float()
+    if kind == "bool":
+        return Boolean()
+    if kind in ("date", "month"):
+        return Date()
+    return JSON()
+
+
+def _table(spec: FileSpec) -> Table:
+    cols: list[Column[Any]] = []
+    for c in spec.columns:
+        args: list[Any] = []
+        if c.references is not None:
+            target_file, target_col = c.references
+            args.append(ForeignKey(f"{TABLE_NAMES[target_file]}.{target_col}"))
+        cols.append(
+            Column(
+                c.name,
+                _sql_type(c),
+                *args,
+                primary_key=c.name in spec.key,
+                nullable=not (c.required or c.name in spec.key),
+            )
+        )
+    if spec.name == "placements":
+        cols.append(Column("unplanned", Boolean(), nullable=True, comment="end_reason is an unplanned ending"))
+    return Table(TABLE_NAMES[spec.name], metadata, *cols, comment=spec.description)
+
+
+TABLES: dict[str, Table] = {spec.name: _table(spec) for spec in FILES}
+
+local_authority = TABLES["local_authorities"]
+agency = TABLES["agencies"]
+household = TABLES["households"]
+child = TABLES["children"]
+child_need = TABLES["child_needs"]
+sdq_score = TABLES["sdq_scores"]
+referral = TABLES["referrals"]
+household_member = TABLES["household_members"]
+carer_training = TABLES["carer_training"]
+placement = TABLES["placements"]
+
+import_run = Table(
+    "import_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("source_sha256", String(64), nullable=False),
+    Column("rows", JSON, nullable=False),
+    comment="Audit trail: every successful import and what it brought.",
+)
+
+Index("ix_child_la_code", child.c.la_code)
+Index("ix_child_household_id", child.c.household_id)
+Index("ix_household_agency_code", household.c.agency_code)
+Index("ix_household_la_code", household.c.la_code)
+Index("ix_placement_child_id", placement.c.child_id)
+Index("ix_placement_household_id", placement.c.household_id)
+Index("ix_referral_child_id", referral.c.child_id)
+Index("ix_household_member_household_id", household_member.c.household_id)
