@@ -134,9 +134,9 @@ def place_children(
         return out
 
     # Kinship: one connected-person household per child or sibling group, near the child's home;
-    # a fifth of lone kin children share a household with another connected child (cousins).
+    # a quarter of lone kin children share a household with another connected child (cousins).
     kin_units = units(cat == CAT["fostering_kinship"])
-    singles = [u for u in kin_units if len(u) == 1 and rng.random() < 0.4]
+    singles = [u for u in kin_units if len(u) == 1 and rng.random() < 0.5]
     paired = {tuple(a) for a in singles}
     merged = [a + b for a, b in zip(singles[0::2], singles[1::2], strict=False)]
     kin_units = [u for u in kin_units if tuple(u) not in paired] + merged
@@ -170,7 +170,7 @@ def place_children(
         while made < goal - 0.5:
             places = int(rng.choice(_PLACES, p=_PLACES_P))
             agency = in_house if kind == "la" else ifas[int(rng.integers(len(ifas)))]
-            radius = la.radius_miles * (1.3 if kind == "la" else 3.4)
+            radius = la.radius_miles * (1.3 if kind == "la" else 2.6)
             e, no = scatter_around(la.centre_easting, la.centre_northing, radius, 1, rng)
             amin, amax = _AGE_RANGES[int(rng.choice(len(_AGE_RANGES), p=_AGE_RANGES_P))]
             max_sib = places if (places >= 2 and rng.random() < 0.7) else 1
