@@ -211,6 +211,18 @@ def calibration(
             _fail("some shares are outside their tolerance")
 
 
+@app.command("contract-docs")
+def contract_docs(
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the Markdown.")] = Path("docs/data-format.md"),
+) -> None:
+    """Write the data-format document rendered from the contract spec."""
+    from matching.contract.docs import render_markdown
+
+    with _friendly_errors():
+        out_file.write_text(render_markdown(), encoding="utf-8")
+        out.print(f"wrote {out_file}")
+
+
 @app.command()
 def stats() -> None:
     """Rows in each table of the store."""

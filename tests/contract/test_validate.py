@@ -153,8 +153,15 @@ def test_usual_fostering_limit_without_exemption(folder_copy: Path) -> None:
     members = read(folder_copy, "household_members")
     target = hh.loc[0, "household_id"]
     hh.loc[0, ["approved_places", "usual_limit_exemption"]] = ["6", "false"]
-    extra = pd.DataFrame({"member_id": [f"X{i}" for i in range(5)], "household_id": target, "kind": "foster_child",
-                          "birth_month": "2015-01", "sex": "F"})
+    extra = pd.DataFrame(
+        {
+            "member_id": [f"X{i}" for i in range(5)],
+            "household_id": target,
+            "kind": "foster_child",
+            "birth_month": "2015-01",
+            "sex": "F",
+        }
+    )
     write(folder_copy, "households", hh)
     write(folder_copy, "household_members", pd.concat([members, extra]))
     problems = problems_for(folder_copy)

@@ -17,8 +17,10 @@ from matching.synth.outcomes import OutcomeCoefficients, sigmoid, unplanned_logi
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*.csv"))}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*.csv"))
+    }
 
 
 def test_same_seed_same_bytes(small_folder: Path, tmp_path: Path) -> None:
@@ -103,15 +105,34 @@ def test_truth_is_consistent_with_the_history(small_folder: Path) -> None:
 
 def test_outcome_process_directions() -> None:
     """Each documented influence moves the probability the documented way."""
-    base = dict(age_at_start=np.array(8.0), previous_moves=np.array(1), coverage=np.array(0.5),
-                complexity=np.array(1.0), distance_miles=np.array(10.0), sibling_separated=np.array(False),
-                kinship=np.array(False), outside_preferred_age=np.array(False), aggression_with_young=np.array(False),
-                preference_conflict=np.array(False), experience_years=np.array(5.0),
-                previous_residential=np.array(False), latent=np.array(0.0))
+    base = {
+        "age_at_start": np.array(8.0),
+        "previous_moves": np.array(1),
+        "coverage": np.array(0.5),
+        "complexity": np.array(1.0),
+        "distance_miles": np.array(10.0),
+        "sibling_separated": np.array(False),
+        "kinship": np.array(False),
+        "outside_preferred_age": np.array(False),
+        "aggression_with_young": np.array(False),
+        "preference_conflict": np.array(False),
+        "experience_years": np.array(5.0),
+        "previous_residential": np.array(False),
+        "latent": np.array(0.0),
+    }
     p0 = float(sigmoid(unplanned_logit(**base)))  # type: ignore[arg-type]
-    worse = {"age_at_start": 15.0, "previous_moves": 4, "coverage": 0.0, "complexity": 3.0, "distance_miles": 60.0,
-             "sibling_separated": True, "outside_preferred_age": True, "preference_conflict": True,
-             "previous_residential": True, "aggression_with_young": True}
+    worse = {
+        "age_at_start": 15.0,
+        "previous_moves": 4,
+        "coverage": 0.0,
+        "complexity": 3.0,
+        "distance_miles": 60.0,
+        "sibling_separated": True,
+        "outside_preferred_age": True,
+        "preference_conflict": True,
+        "previous_residential": True,
+        "aggression_with_young": True,
+    }
     better = {"coverage": 1.0, "kinship": True, "experience_years": 20.0}
     for key, value in worse.items():
         assert float(sigmoid(unplanned_logit(**{**base, key: np.array(value)}))) > p0, key  # type: ignore[arg-type]

@@ -490,7 +490,9 @@ def _check_children(children: pd.DataFrame, report: ValidationReport) -> None:
         "supported accommodation (K3) only for young people aged 16 or 17",
         "law",
     )
-    not_foster = children["household_id"].notna() & children["place"].notna() & ~children["place"].isin(codes.PLACE_FOSTER)
+    not_foster = (
+        children["household_id"].notna() & children["place"].notna() & ~children["place"].isin(codes.PLACE_FOSTER)
+    )
     _problems_where(
         report,
         f,

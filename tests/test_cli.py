@@ -1,0 +1,75 @@
+"""The ``matching`` command: real runs in a subprocess, one readable line on error, non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def run(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    if db is not None:
+        env["DATABASE_URL"] = f"sqlite:///{db}"
+    return subprocess.run(
+        [sys.executable, "-m", "matching.cli", *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    r = run("--help")
+    assert r.returncode == 0
+    for name in ("generate", "validate", "import", "calibration", "stats", "serve"):
+        assert name in r.stdout
+
+
+def test_generate_validate_import_stats(tmp_path: Path) -> None:
+    folder, db = tmp_path / "la", tmp_path / "s.db"
+    assert run("generate", "--out", str(folder), "--seed", "3").returncode == 0
+    v = run("validate", str(folder))
+    assert v.returncode == 0, v.stderr
+    assert "meets the data contract" in v.stdout
+    i = run("import", str(folder), db=db)
+    assert i.returncode == 0, i.stderr
+    s = run("stats", db=db)
+    assert s.returncode == 0
+    assert "500" in s.stdout
+    c = run("calibration", str(folder))
+    assert "placement: childrens_home" in c.stdout
+
+
+def test_validate_bad_folder_lists_problems_and_exits_non_zero(tmp_path: Path, small_folder: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "bad"
+    shutil.copytree(small_folder, folder)
+    ch = pd.read_csv(folder / "children.csv", dtype=str, keep_default_na=False)
+    ch.loc[0, "sex"] = "Z"
+    ch.to_csv(folder / "children.csv", index=False)
+    report = tmp_path / "problems.csv"
+    r = run("validate", str(folder), "--report", str(report))
+    assert r.returncode == 1
+    assert "children.csv row 2, column sex: found 'Z'" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert pd.read_csv(report)["column"].tolist() == ["sex"]
+    i = run("import", str(folder), db=tmp_path / "x.db")
+    assert i.returncode == 1
+    assert "nothing was imported" in i.stderr
+
+
+def test_errors_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    r = run("calibration", str(tmp_path / "missing"))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1
+    bad_db = run("stats", db=tmp_path / "no" / "such" / "dir" / "x.db")
+    assert "Traceback" not in bad_db.stderr
+
+
+def test_serve_refuses_a_public_address() -> None:
+    r = run("serve", "--host", "0.0.0.0")
+    assert r.returncode == 1
+    assert "127.0.0.1 only" in r.stderr
