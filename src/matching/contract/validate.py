@@ -190,7 +190,10 @@ def _read_file(folder: Path, spec: FileSpec, report: ValidationReport, max_bytes
         )
     if len(frame.columns) and not any(c in spec.column_index for c in frame.columns):
         return None
-    return frame.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
+    for col in frame.columns.unique():
+        if isinstance(frame[col], pd.Series):
+            frame[col] = frame[col].astype(str).str.strip()
+    return frame
 
 
 def _line_from_parser_error(msg: str) -> int | None:
@@ -558,9 +561,8 @@ def _check_households(
         fostered = children[children["household_id"].notna() & children["place"].isin(codes.PLACE_FOSTER)]
         counts = fostered.groupby("household_id").size()
         placed = placed.add(counts, fill_value=0).astype("int64")
-        groups = fostered.groupby("household_id")["sibling_group_id"].agg(
-            lambda s: bool(s.notna().all() and s.nunique() == 1)
-        )
+        by_home = fostered.groupby("household_id")["sibling_group_id"]
+        groups = (by_home.count() == by_home.size()) & (by_home.nunique() == 1)
         siblings_only = siblings_only & groups.reindex(siblings_only.index, fill_value=True)
     if members is not None and not members.empty:
         extra = members[members["kind"] == "foster_child"].groupby("household_id").size()
