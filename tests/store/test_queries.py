@@ -63,7 +63,9 @@ def test_household_has_terms_training_members_and_children(loaded: Engine) -> No
     assert sum(h.vacancies for h in households) > 0
     kin = [h for h in households if h.is_kinship]
     assert kin
-    assert all(set(h.foster_children) <= set(h.terms.connected_child_ids) for h in kin)
+    assert all(set(h.foster_child_ids) <= set(h.terms.connected_child_ids) for h in kin)
+    assert sum(h.track_record.ended for h in households) > 0
+    assert sum(h.track_record.unplanned_within_12_months for h in households) > 0
     trained = [h for h in households if h.training]
     assert trained
     assert any(t.expires_on is not None for h in trained for t in h.training)

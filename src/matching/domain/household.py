@@ -8,6 +8,11 @@ from datetime import date
 from matching.domain.child import Location
 
 
+def _age(birth_month: date, on: date) -> int:
+    years = on.year - birth_month.year
+    return years - 1 if on.month < birth_month.month else years
+
+
 @dataclass(frozen=True, slots=True)
 class TermsOfApproval:
     """What the fostering panel approved the household for (Fostering Services Regs 2011 reg 27)."""
@@ -49,11 +54,20 @@ class HouseholdMember:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackRecord:
+    """How the household's past placements went (from the placement history in the store)."""
+
+    ended: int = 0
+    unplanned_within_12_months: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class CarerHousehold:
     """An approved foster carer household.
 
-    ``foster_children`` lists the store's children placed there now; ``members`` the birth
-    children, other adults and foster children from outside the store.  Preferences are the
+    ``foster_children`` are the store's children placed there now (as members of kind
+    ``foster_child`` whose id is the child's); ``members`` are the birth children, other adults
+    and foster children from outside the store.  Preferences are the
     carers' own (``will_not_consider``, ``preferred_age_*``) and are respected, not overridden.
     """
 
@@ -81,7 +95,18 @@ class CarerHousehold:
     support_package: tuple[str, ...] = ()
     training: tuple[TrainingRecord, ...] = ()
     members: tuple[HouseholdMember, ...] = ()
-    foster_children: tuple[str, ...] = field(default=())
+    foster_children: tuple[HouseholdMember, ...] = ()
+    track_record: TrackRecord = field(default_factory=TrackRecord)
+
+    @property
+    def foster_child_ids(self) -> tuple[str, ...]:
+        """Ids of the store's children placed here now."""
+        return tuple(m.member_id for m in self.foster_children)
+
+    def children_living_there(self, on: date) -> tuple[HouseholdMember, ...]:
+        """Everyone under 18 on ``on``: foster children (the store's and others) and birth children."""
+        people = (*self.foster_children, *self.members)
+        return tuple(m for m in people if m.kind != "other_adult" and _age(m.birth_month, on) < 18)
 
     @property
     def is_kinship(self) -> bool:

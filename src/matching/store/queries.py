@@ -25,6 +25,7 @@ from matching.domain import (
     Scope,
     SdqScore,
     TermsOfApproval,
+    TrackRecord,
     TrainingRecord,
     WishesAndFeelings,
 )
@@ -56,12 +57,20 @@ def count_rows(conn: Connection) -> dict[str, int]:
 
 
 def list_children(
-    conn: Connection, *, scope: Scope, offset: int = 0, limit: int = 50, la_code: str | None = None
+    conn: Connection,
+    *,
+    scope: Scope,
+    offset: int = 0,
+    limit: int = 50,
+    la_code: str | None = None,
+    sibling_group_id: str | None = None,
 ) -> tuple[list[Child], int]:
     """A page of children in scope, ordered by id, and the total in scope."""
     base = _child_scope(select(s.child), scope)
     if la_code is not None:
         base = base.where(s.child.c.la_code == la_code)
+    if sibling_group_id is not None:
+        base = base.where(s.child.c.sibling_group_id == sibling_group_id)
     total = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar_one())
     rows = conn.execute(base.order_by(s.child.c.child_id).offset(offset).limit(limit)).mappings().all()
     return _children_from_rows(conn, rows), total
@@ -179,7 +188,8 @@ def _households_from_rows(conn: Connection, rows: Sequence[Any], taxonomy: Taxon
     ids = [r["household_id"] for r in rows]
     training: dict[str, list[TrainingRecord]] = defaultdict(list)
     members: dict[str, list[HouseholdMember]] = defaultdict(list)
-    fostered: dict[str, list[str]] = defaultdict(list)
+    fostered: dict[str, list[HouseholdMember]] = defaultdict(list)
+    counts: dict[str, tuple[int, int]] = {}
     for i in range(0, len(ids), 900):
         chunk = ids[i : i + 900]
         for t in conn.execute(select(s.carer_training).where(s.carer_training.c.household_id.in_(chunk))).mappings():
@@ -191,22 +201,36 @@ def _households_from_rows(conn: Connection, rows: Sequence[Any], taxonomy: Taxon
             select(s.household_member).where(s.household_member.c.household_id.in_(chunk))
         ).mappings():
             members[m["household_id"]].append(HouseholdMember(m["member_id"], m["kind"], m["birth_month"], m["sex"]))
-        stmt = select(s.child.c.child_id, s.child.c.household_id).where(s.child.c.household_id.in_(chunk))
+        stmt = select(s.child.c.child_id, s.child.c.household_id, s.child.c.birth_month, s.child.c.sex).where(
+            s.child.c.household_id.in_(chunk)
+        )
         for c in conn.execute(stmt):
-            fostered[c.household_id].append(c.child_id)
+            fostered[c.household_id].append(HouseholdMember(c.child_id, "foster_child", c.birth_month, c.sex))
+        p = s.placement
+        ended = select(p.c.household_id, p.c.start_date, p.c.end_date, p.c.unplanned).where(
+            p.c.household_id.in_(chunk), p.c.end_date.is_not(None)
+        )
+        for hid, start, end, unplanned in conn.execute(ended):
+            n, u = counts.get(hid, (0, 0))
+            counts[hid] = (n + 1, u + int(bool(unplanned) and (end - start).days <= 365))
     return [
         _household(
             r,
             training.get(r["household_id"], []),
             members.get(r["household_id"], []),
-            sorted(fostered.get(r["household_id"], [])),
+            sorted(fostered.get(r["household_id"], []), key=lambda m: m.member_id),
+            TrackRecord(*counts.get(r["household_id"], (0, 0))),
         )
         for r in rows
     ]
 
 
 def _household(
-    r: Any, training: list[TrainingRecord], members: list[HouseholdMember], fostered: list[str]
+    r: Any,
+    training: list[TrainingRecord],
+    members: list[HouseholdMember],
+    fostered: list[HouseholdMember],
+    track: TrackRecord,
 ) -> CarerHousehold:
     terms = TermsOfApproval(
         age_min=int(r["approved_age_min"]),
@@ -243,6 +267,7 @@ def _household(
         training=tuple(sorted(training, key=lambda t: (t.course, t.completed_on))),
         members=tuple(sorted(members, key=lambda m: m.member_id)),
         foster_children=tuple(fostered),
+        track_record=track,
     )
 
 

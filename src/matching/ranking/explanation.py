@@ -1,0 +1,167 @@
+"""Explanations are data: the CLI, the API and the pages all render these objects."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from matching.ranking.rules import RuleOutcome
+
+#: Tiers of the Children Act 1989 s22C ladder among foster carers: connected persons first.
+TIER_CONNECTED = 1
+TIER_FOSTER = 2
+TIER_NAMES = {TIER_CONNECTED: "connected_person", TIER_FOSTER: "foster_carer"}
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    """One part of the fit score: its weight, how well the household does (0-1) and what it adds."""
+
+    name: str
+    weight: float
+    value: float | None
+    contribution: float
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class NeedMet:
+    """How well one of the child's needs is covered, and by what."""
+
+    need: str
+    label: str
+    severity: int
+    coverage: float
+    met: bool
+    by: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Something the placement plan must add (Fostering NMS Standard 15): training, support or resources."""
+
+    kind: str
+    need: str | None
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    """Something the officer should weigh: distance, school move, identity, emergency outside terms."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class MatchExplanation:
+    """Why a household is a candidate, how good the fit is and what would close the gaps."""
+
+    household_id: str
+    agency_code: str
+    agency_type: str
+    rank: int
+    tier: int
+    score: float
+    factors: tuple[Factor, ...]
+    needs_met: tuple[NeedMet, ...]
+    gaps: tuple[Gap, ...]
+    warnings: tuple[Warning, ...]
+    rules: tuple[RuleOutcome, ...]
+    distance_miles: float | None
+    vacancies: int
+
+    @property
+    def tier_name(self) -> str:
+        """The tier's name."""
+        return TIER_NAMES[self.tier]
+
+    def top_reasons(self, n: int = 2) -> list[str]:
+        """The factors that added most, as short phrases."""
+        best = sorted((f for f in self.factors if f.weight > 0), key=lambda f: (-f.contribution, f.name))[:n]
+        return [f.detail for f in best]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (contributions rounded to 2 decimals; the score is their sum)."""
+        factors: list[dict[str, Any]] = [
+            {
+                "name": f.name,
+                "weight": f.weight,
+                "value": None if f.value is None else round(f.value, 4),
+                "contribution": round(f.contribution, 2),
+                "detail": f.detail,
+            }
+            for f in self.factors
+        ]
+        return {
+            "household_id": self.household_id,
+            "agency_code": self.agency_code,
+            "agency_type": self.agency_type,
+            "rank": self.rank,
+            "tier": self.tier_name,
+            "score": round(sum(f["contribution"] for f in factors), 2),
+            "factors": factors,
+            "needs_met": [{**asdict(n), "coverage": round(n.coverage, 3), "by": list(n.by)} for n in self.needs_met],
+            "gaps": [asdict(g) for g in self.gaps],
+            "warnings": [asdict(w) for w in self.warnings],
+            "outside_terms": [r.code for r in self.rules if r.outside_terms],
+            "distance_miles": None if self.distance_miles is None else round(self.distance_miles, 1),
+            "vacancies": self.vacancies,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """A household that was ruled out and every rule it failed."""
+
+    household_id: str
+    failed: tuple[RuleOutcome, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NearMiss:
+    """A household that fails exactly one rule, and which."""
+
+    household_id: str
+    rule: str
+    reason: str
+    score: float
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """The answer to one referral: ranked candidates, and why the others were ruled out."""
+
+    child_id: str
+    referral_id: str
+    on: date
+    considered: int
+    candidates: tuple[MatchExplanation, ...]
+    eligible: int
+    excluded_counts: dict[str, int]
+    nearest_misses: tuple[NearMiss, ...] = ()
+    excluded: tuple[Exclusion, ...] | None = None
+    model: str = "rules only (no stability model loaded)"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping."""
+        out: dict[str, Any] = {
+            "child_id": self.child_id,
+            "referral_id": self.referral_id,
+            "placement_date": self.on.isoformat(),
+            "considered": self.considered,
+            "eligible": self.eligible,
+            "model": self.model,
+            "candidates": [c.as_dict() for c in self.candidates],
+            "excluded_counts": dict(self.excluded_counts),
+            "nearest_misses": [asdict(m) | {"score": round(m.score, 2)} for m in self.nearest_misses],
+            "notes": list(self.notes),
+        }
+        if self.excluded is not None:
+            out["excluded"] = [
+                {"household_id": e.household_id, "reasons": [{"code": r.code, "reason": r.reason} for r in e.failed]}
+                for e in self.excluded
+            ]
+        return out

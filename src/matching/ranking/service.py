@@ -1,0 +1,277 @@
+"""Ranking: the carer households for a child, and the waiting children for a household.
+
+``rank_households`` is the production path (pre-filtering and scoring over a
+:class:`HouseholdPool`); ``rank_households_loop`` is the same answer computed one household at a
+time from the rule and fit definitions: the specification, and the benchmark's baseline.
+Ordering is by tier (connected persons first, s22C), then score, then household id, so the
+ranking is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+from sqlalchemy import Connection
+
+from matching.domain import CarerHousehold, Child, NeedsProfile, Referral, Scope
+from matching.fit_config import FitConfig
+from matching.ranking import fit as fitmod
+from matching.ranking.explanation import (
+    TIER_CONNECTED,
+    TIER_FOSTER,
+    Exclusion,
+    MatchExplanation,
+    MatchResult,
+    NearMiss,
+)
+from matching.ranking.pool import HouseholdPool
+from matching.ranking.request import MatchRequest
+from matching.ranking.rules import RULE_CODES, RULES, RuleOutcome, evaluate
+from matching.store import queries
+from matching.taxonomy import Taxonomy
+
+NEAREST_MISSES = 10
+_ROUND = 6  # scores equal to 6 decimals are ties, broken by id (so float noise cannot reorder)
+
+
+class NotFoundError(LookupError):
+    """A child or household that does not exist or is outside the caller's scope."""
+
+
+def tier_of(req: MatchRequest, h: CarerHousehold) -> int:
+    """Connected-person carers approved for every child placed come first (s22C)."""
+    ok = h.is_kinship and all(c.child_id in h.terms.connected_child_ids for c in req.group)
+    return TIER_CONNECTED if ok else TIER_FOSTER
+
+
+def explain(
+    req: MatchRequest, h: CarerHousehold, cfg: FitConfig, taxonomy: Taxonomy, rank: int, rules: Sequence[RuleOutcome]
+) -> MatchExplanation:
+    """The explanation of one eligible household."""
+    a = fitmod.assess(req, h, cfg, taxonomy, tuple(rules))
+    return MatchExplanation(
+        household_id=h.household_id,
+        agency_code=h.agency_code,
+        agency_type=h.agency_type,
+        rank=rank,
+        tier=tier_of(req, h),
+        score=a.score,
+        factors=a.factors,
+        needs_met=a.needs_met,
+        gaps=a.gaps,
+        warnings=a.warnings,
+        rules=tuple(rules),
+        distance_miles=a.distance_miles,
+        vacancies=h.vacancies,
+    )
+
+
+def rank_households(
+    *, pool: HouseholdPool, request: MatchRequest, top: int = 10, with_excluded: bool = False
+) -> MatchResult:
+    """The ``top`` households for ``request``, their explanations, and why the others were ruled out."""
+    cfg, taxonomy = pool.cfg, pool.taxonomy
+    failures = pool.failures(request)
+    eligible = np.flatnonzero(failures.eligible)
+    scores = pool.scores(request, eligible)
+    tiers = pool.tiers(request, eligible)
+    order = np.lexsort((eligible, -np.round(scores, _ROUND), tiers))
+    chosen = eligible[order[:top]]
+    candidates = []
+    for rank, i in enumerate(chosen, start=1):
+        h = pool.households[int(i)]
+        candidates.append(explain(request, h, cfg, taxonomy, rank, evaluate(request, h, cfg)))
+    counts = failures.failed.sum(axis=1)
+    excluded_counts = {code: int(c) for code, c in zip(RULE_CODES, counts, strict=True) if c}
+    n_fail = failures.failed.sum(axis=0)
+    near = np.flatnonzero(n_fail == 1)
+    near_misses: list[NearMiss] = []
+    if len(near):
+        near_scores = pool.scores(request, near)
+        best = near[np.lexsort((near, -np.round(near_scores, _ROUND)))[:NEAREST_MISSES]]
+        score_of = dict(zip(near.tolist(), near_scores.tolist(), strict=True))
+        for i in best:
+            h = pool.households[int(i)]
+            failed = next(r for r in evaluate(request, h, cfg) if not r.passed)
+            near_misses.append(NearMiss(h.household_id, failed.code, failed.reason, score_of[int(i)]))
+    excluded = None
+    if with_excluded:
+        excluded = tuple(
+            Exclusion(
+                pool.households[int(i)].household_id,
+                tuple(r for r in evaluate(request, pool.households[int(i)], cfg) if not r.passed),
+            )
+            for i in np.flatnonzero(~failures.eligible)
+        )
+    return MatchResult(
+        child_id=request.child.child_id,
+        referral_id=request.referral.referral_id,
+        on=request.on,
+        considered=len(pool),
+        candidates=tuple(candidates),
+        eligible=len(eligible),
+        excluded_counts=excluded_counts,
+        nearest_misses=tuple(near_misses),
+        excluded=excluded,
+        notes=_notes(request),
+    )
+
+
+def rank_households_loop(
+    *, households: Sequence[CarerHousehold], request: MatchRequest, cfg: FitConfig, taxonomy: Taxonomy, top: int = 10
+) -> MatchResult:
+    """The same ranking computed one household at a time from the rule and fit definitions."""
+    ranked: list[tuple[int, float, str, CarerHousehold, list[RuleOutcome]]] = []
+    counts: Counter[str] = Counter()
+    misses: list[tuple[float, str, RuleOutcome, CarerHousehold]] = []
+    for h in households:
+        outcomes = [rule(request, h, cfg) for rule in RULES]
+        failed = [o for o in outcomes if not o.passed]
+        for o in failed:
+            counts[o.code] += 1
+        if not failed:
+            score = fitmod.assess(request, h, cfg, taxonomy, outcomes).score
+            ranked.append((tier_of(request, h), -round(score, _ROUND), h.household_id, h, outcomes))
+        elif len(failed) == 1:
+            score = fitmod.assess(request, h, cfg, taxonomy).score
+            misses.append((-round(score, _ROUND), h.household_id, failed[0], h))
+    ranked.sort(key=lambda r: (r[0], r[1], r[2]))
+    misses.sort(key=lambda m: (m[0], m[1]))
+    candidates = tuple(
+        explain(request, h, cfg, taxonomy, k, outcomes)
+        for k, (_, _, _, h, outcomes) in enumerate(ranked[:top], start=1)
+    )
+    near = tuple(NearMiss(h.household_id, r.code, r.reason, -s) for s, _, r, h in misses[:NEAREST_MISSES])
+    return MatchResult(
+        child_id=request.child.child_id,
+        referral_id=request.referral.referral_id,
+        on=request.on,
+        considered=len(households),
+        candidates=candidates,
+        eligible=len(ranked),
+        excluded_counts={c: counts[c] for c in RULE_CODES if counts[c]},
+        nearest_misses=near,
+        notes=_notes(request),
+    )
+
+
+def _notes(req: MatchRequest) -> tuple[str, ...]:
+    notes = []
+    if req.referral.wishes.text:
+        notes.append(f"The child's wishes and feelings: {req.referral.wishes.text}")
+    if not req.referral.needs:
+        notes.append("No assessed needs are recorded for this child: needs coverage cannot be judged.")
+    if req.siblings:
+        notes.append(
+            f"To be placed with {len(req.siblings)} sibling{'s' if len(req.siblings) > 1 else ''}: "
+            + ", ".join(s.child_id for s in req.siblings)
+        )
+    if req.referral.referral_id.startswith("default:"):
+        notes.append("No open referral: matched on the child's record with default referral settings.")
+    return tuple(notes)
+
+
+# --- the reverse query: children for a household ----------------------------------
+
+
+@dataclass(frozen=True)
+class ChildCandidate:
+    """A waiting child a household could care for, with the same explanation as the forward query."""
+
+    child_id: str
+    referral_id: str
+    urgency: str
+    explanation: MatchExplanation
+
+
+def rank_children(
+    *, household: CarerHousehold, requests: Sequence[MatchRequest], cfg: FitConfig, taxonomy: Taxonomy, top: int = 10
+) -> tuple[list[ChildCandidate], dict[str, int]]:
+    """The waiting children ``household`` could best care for, and why the others were not shown."""
+    scored: list[tuple[int, float, str, MatchRequest, list[RuleOutcome]]] = []
+    counts: Counter[str] = Counter()
+    for req in requests:
+        outcomes = evaluate(req, household, cfg)
+        failed = [o for o in outcomes if not o.passed]
+        for o in failed:
+            counts[o.code] += 1
+        if not failed:
+            score = fitmod.assess(req, household, cfg, taxonomy, outcomes).score
+            scored.append((tier_of(req, household), -round(score, _ROUND), req.referral.referral_id, req, outcomes))
+    scored.sort(key=lambda r: (r[0], r[1], r[2]))
+    out = [
+        ChildCandidate(
+            req.child.child_id,
+            req.referral.referral_id,
+            req.referral.urgency,
+            explain(req, household, cfg, taxonomy, k, outcomes),
+        )
+        for k, (_, _, _, req, outcomes) in enumerate(scored[:top], start=1)
+    ]
+    return out, {c: counts[c] for c in RULE_CODES if counts[c]}
+
+
+# --- building requests from the store ---------------------------------------------
+
+
+def default_referral(child: Child, on: date) -> Referral:
+    """A referral from the child's record when none is open (long-term foster care, not urgent)."""
+    return Referral(
+        referral_id=f"default:{child.child_id}",
+        child_id=child.child_id,
+        referral_date=on,
+        urgency="over_5_days",
+        placement_type="long_term",
+        needs=NeedsProfile(dict(child.needs)),
+    )
+
+
+def request_for_child(conn: Connection, *, scope: Scope, child_id: str, on: date) -> MatchRequest:
+    """The match request for a child in scope: its open referral (or a default) and siblings referred with it."""
+    child = queries.get_child(conn, scope=scope, child_id=child_id)
+    if child is None:
+        raise NotFoundError(f"no child with id {child_id!r}")
+    open_refs = queries.open_referrals(conn, scope=scope)
+    mine = [r for r in open_refs if r.child_id == child_id]
+    if not mine:
+        return MatchRequest(default_referral(child, on), child, on)
+    referred = {r.child_id for r in open_refs}
+    return MatchRequest(mine[-1], child, on, _siblings_referred(conn, scope, child, referred))
+
+
+def _siblings_referred(conn: Connection, scope: Scope, child: Child, referred: set[str]) -> tuple[Child, ...]:
+    if child.sibling_group_id is None or not child.place_with_siblings:
+        return ()
+    group, _ = queries.list_children(conn, scope=scope, limit=10_000, sibling_group_id=child.sibling_group_id)
+    return tuple(c for c in group if c.child_id != child.child_id and c.child_id in referred)
+
+
+def waiting_requests(conn: Connection, *, scope: Scope, on: date) -> list[MatchRequest]:
+    """A request for every open referral in scope (siblings referred together are one request each)."""
+    referrals = queries.open_referrals(conn, scope=scope)
+    children = {
+        c.child_id: c for c in queries.children_by_ids(conn, scope=scope, child_ids=[r.child_id for r in referrals])
+    }
+    referred = set(children)
+    by_group: dict[str, list[Child]] = {}
+    for c in children.values():
+        if c.sibling_group_id is not None:
+            by_group.setdefault(c.sibling_group_id, []).append(c)
+    out = []
+    for r in referrals:
+        child = children.get(r.child_id)
+        if child is None:
+            continue
+        sibs: tuple[Child, ...] = ()
+        if child.sibling_group_id is not None and child.place_with_siblings:
+            sibs = tuple(
+                c
+                for c in sorted(by_group[child.sibling_group_id], key=lambda c: c.child_id)
+                if c.child_id != child.child_id and c.child_id in referred
+            )
+        out.append(MatchRequest(r, child, on, sibs))
+    return out
