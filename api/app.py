@@ -7,9 +7,12 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
 import matching
-from api.routes import children, health, households
+from api.pools import PoolCache
+from api.routes import children, health, households, matches
 from api.settings import Settings, get_settings
+from matching.fit_config import load_fit_config
 from matching.store.engine import open_store
+from matching.taxonomy import load_taxonomy
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -23,9 +26,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine if engine is not None else open_store(settings.database_url)
+    app.state.pools = PoolCache(load_taxonomy(), load_fit_config())
     app.include_router(health.router)
     app.include_router(children.router)
     app.include_router(households.router)
+    app.include_router(matches.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

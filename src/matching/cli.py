@@ -211,6 +211,62 @@ def calibration(
             _fail("some shares are outside their tolerance")
 
 
+@app.command()
+def match(
+    child: Annotated[str | None, typer.Option("--child", help="Rank carer households for this child.")] = None,
+    carer: Annotated[str | None, typer.Option("--carer", help="Rank waiting children for this household.")] = None,
+    top: Annotated[int, typer.Option(min=1, max=200, help="How many candidates.")] = 10,
+    on: Annotated[str | None, typer.Option(help="Placement date YYYY-MM-DD (default: today).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    excluded: Annotated[bool, typer.Option("--excluded", help="With --child: list every ruled-out household.")] = False,
+) -> None:
+    """Ranked carer households for a child (--child) or waiting children for a household (--carer)."""
+    from datetime import date
+
+    from matching.domain import Scope
+    from matching.fit_config import load_fit_config
+    from matching.ranking import render, service
+    from matching.store.engine import open_store
+
+    if (child is None) == (carer is None):
+        _fail("give exactly one of --child ID or --carer ID")
+    with _friendly_errors():
+        try:
+            when = date.fromisoformat(on) if on else date.today()
+        except ValueError:
+            _fail(f"--on {on!r} is not a date YYYY-MM-DD")
+        cfg, tax = load_fit_config(), load_taxonomy()
+        engine = open_store()
+        scope = Scope.everything()
+        with engine.connect() as conn:
+            if child is not None:
+                try:
+                    request = service.request_for_child(conn, scope=scope, child_id=child, on=when)
+                except service.NotFoundError as exc:
+                    _fail(str(exc))
+                with _progress() as bar:
+                    bar.add_task("loading carer households", total=None)
+                    pool = service.load_pool(conn, scope=scope, taxonomy=tax, cfg=cfg)
+                result = service.rank_households(pool=pool, request=request, top=top, with_excluded=excluded)
+                if as_json:
+                    out.print_json(json.dumps(result.as_dict()))
+                else:
+                    render.print_result(out, result)
+            else:
+                assert carer is not None
+                try:
+                    household, found, excl, considered = service.rank_children_for_household(
+                        conn, scope=scope, household_id=carer, on=when, cfg=cfg, taxonomy=tax, top=top
+                    )
+                except service.NotFoundError as exc:
+                    _fail(str(exc))
+                payload = render.children_payload(household, found, excl, considered, when)
+                if as_json:
+                    out.print_json(json.dumps(payload))
+                else:
+                    render.print_children(out, payload)
+
+
 @app.command("contract-docs")
 def contract_docs(
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the Markdown.")] = Path("docs/data-format.md"),

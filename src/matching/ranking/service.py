@@ -218,6 +218,23 @@ def rank_children(
 # --- building requests from the store ---------------------------------------------
 
 
+def load_pool(conn: Connection, *, scope: Scope, taxonomy: Taxonomy, cfg: FitConfig) -> HouseholdPool:
+    """Every household in scope, as a pool ready for ranking."""
+    return HouseholdPool(queries.all_households(conn, scope=scope, taxonomy=taxonomy), taxonomy, cfg)
+
+
+def rank_children_for_household(
+    conn: Connection, *, scope: Scope, household_id: str, on: date, cfg: FitConfig, taxonomy: Taxonomy, top: int = 10
+) -> tuple[CarerHousehold, list[ChildCandidate], dict[str, int], int]:
+    """The reverse query from the store: the household, its best waiting children, exclusions, children considered."""
+    household = queries.get_household(conn, scope=scope, household_id=household_id, taxonomy=taxonomy)
+    if household is None:
+        raise NotFoundError(f"no household with id {household_id!r}")
+    requests = waiting_requests(conn, scope=scope, on=on)
+    found, excluded = rank_children(household=household, requests=requests, cfg=cfg, taxonomy=taxonomy, top=top)
+    return household, found, excluded, len(requests)
+
+
 def default_referral(child: Child, on: date) -> Referral:
     """A referral from the child's record when none is open (long-term foster care, not urgent)."""
     return Referral(

@@ -367,18 +367,28 @@ def _referrals_frame(
 ) -> pd.DataFrame:
     eligible = np.isin(c.place, ["U4", "U5", "U6", "K2", "R1", "Z11", "Z12"]) | (c.place == "P1")
     p = np.where(c.place == "K2", 0.12, 0.09)
-    chosen = np.flatnonzero(eligible & (rng.random(len(c)) < p))
+    picked = eligible & (rng.random(len(c)) < p)
+    # Siblings to be placed together are referred together, with one date, urgency and type.
+    for i in np.flatnonzero(picked):
+        if c.sibling_group[i] is not None and c.place_together[i]:
+            picked |= (c.sibling_group == c.sibling_group[i]) & eligible
+    chosen = np.flatnonzero(picked)
     idx = {nid: j for j, nid in enumerate(need_ids)}
     rows: list[dict[str, object]] = []
+    shared: dict[object, tuple[str, str, int]] = {}
     for k, i in enumerate(chosen):
         age = c.age_months[i] / 12
-        urgency = str(rng.choice(codes.URGENCY, p=[0.15, 0.35, 0.50]))
-        if c.place[i] == "K2" and c.care_plan_goal[i] in ("foster", "kin"):
-            ptype = "step_down"
-        elif urgency == "today" and rng.random() < 0.6:
-            ptype = "emergency"
-        else:
-            ptype = str(rng.choice(["long_term", "short_term", "respite"], p=[0.55, 0.40, 0.05]))
+        key = c.sibling_group[i] if c.sibling_group[i] is not None and c.place_together[i] else i
+        if key not in shared:
+            urgency = str(rng.choice(codes.URGENCY, p=[0.15, 0.35, 0.50]))
+            if c.place[i] == "K2" and c.care_plan_goal[i] in ("foster", "kin"):
+                ptype = "step_down"
+            elif urgency == "today" and rng.random() < 0.6:
+                ptype = "emergency"
+            else:
+                ptype = str(rng.choice(["long_term", "short_term", "respite"], p=[0.55, 0.40, 0.05]))
+            shared[key] = (urgency, ptype, snapshot_day - int(rng.integers(0, 45)))
+        urgency, ptype, referred_on = shared[key]
         ro = risks_others[i]
         if "sexual_harm" in ro:
             live = "solo" if rng.random() < 0.5 else "only_older"
@@ -393,7 +403,7 @@ def _referrals_frame(
         row: dict[str, object] = {
             "referral_id": f"{la.la_code}-R{k + 1:05d}",
             "child_id": c.child_id[i],
-            "referral_date": _iso(np.array([snapshot_day - int(rng.integers(0, 45))]))[0],
+            "referral_date": _iso(np.array([referred_on]))[0],
             "status": "open",
             "urgency": urgency,
             "placement_type": ptype,

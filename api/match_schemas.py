@@ -1,0 +1,221 @@
+"""JSON shapes of the matching endpoints: the ad-hoc referral in, the ranked candidates out."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from matching import codes
+
+Id = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+Sex = Literal["M", "F", "U"]
+Ethnicity = Literal[tuple(sorted(codes.ETHNIC))]  # type: ignore[valid-type]
+Religion = Literal[codes.RELIGIONS]  # type: ignore[valid-type]
+Urgency = Literal[codes.URGENCY]  # type: ignore[valid-type]
+PlacementType = Literal[codes.PLACEMENT_TYPES]  # type: ignore[valid-type]
+LiveAlongside = Literal[codes.LIVE_ALONGSIDE]  # type: ignore[valid-type]
+RiskToChild = Literal[codes.RISKS_TO_CHILD]  # type: ignore[valid-type]
+RiskToOthers = Literal[codes.RISKS_TO_OTHERS]  # type: ignore[valid-type]
+Pet = Literal[codes.PETS]  # type: ignore[valid-type]
+Communication = Literal[codes.COMMUNICATION_NEEDS]  # type: ignore[valid-type]
+Setting = Literal[codes.SUITABLE_FOR]  # type: ignore[valid-type]
+Month = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LocationIn(_In):
+    """A national grid point of a postcode sector (metres)."""
+
+    easting: int = Field(ge=0, le=700_000)
+    northing: int = Field(ge=0, le=1_300_000)
+
+
+class ChildIn(_In):
+    """The child referred (Placements Standard v2: child details)."""
+
+    child_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.\-]{1,64}$",
+        description="Pseudonymous id; lets connected-person carers approved for this child rank first.",
+    )
+    la_code: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    birth_month: str = Month
+    sex: Sex
+    ethnicity: Ethnicity = "NOBT"
+    religion: Religion = "not_known"
+    first_languages: list[str] = Field(default_factory=lambda: ["english"], max_length=5)
+    disability: bool = False
+    home: LocationIn | None = None
+    school: LocationIn | None = None
+
+
+class SiblingIn(_In):
+    """A brother or sister to be placed with the child."""
+
+    child_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    birth_month: str = Month
+    sex: Sex
+    disability: bool = False
+    needs: dict[str, int] = Field(default_factory=dict)
+
+
+class WishesIn(_In):
+    """The child's wishes and feelings."""
+
+    text: str = Field(default="", max_length=4000)
+    near_school: bool = False
+    near_family: bool = False
+    same_religion: bool = False
+    same_language: bool = False
+    pets: bool = False
+
+
+class ReferralIn(_In):
+    """An ad-hoc referral in the Placements Standard v2 vocabulary."""
+
+    child: ChildIn
+    siblings_to_place_with: list[SiblingIn] = Field(default_factory=list, max_length=8)
+    needs: dict[str, int] = Field(default_factory=dict, description="Need domain (taxonomy) -> severity 0-3.")
+    needed_by: Urgency = "over_5_days"
+    placement_type: PlacementType = "long_term"
+    expected_duration_weeks: int | None = Field(default=None, ge=0, le=1000)
+    live_alongside: LiveAlongside = "any"
+    risks_to_child: list[RiskToChild] = Field(default_factory=list)
+    risks_to_others: list[RiskToOthers] = Field(default_factory=list)
+    allergies: list[Pet] = Field(default_factory=list)
+    respiratory_needs: bool = False
+    communication_needs: list[Communication] = Field(default_factory=list)
+    needs_adaptation: bool = False
+    dolo: bool = False
+    suitable_for: list[Setting] = Field(default_factory=lambda: ["foster"], min_length=1)
+    cultural_needs: str = Field(default="", max_length=2000)
+    wishes: WishesIn = Field(default_factory=WishesIn)
+    emergency_outside_terms: bool = False
+    max_distance_miles: float | None = Field(default=None, gt=0, le=1000)
+    placement_date: date | None = None
+
+
+class FactorOut(BaseModel):
+    """One part of the score."""
+
+    name: str
+    weight: float
+    value: float | None
+    contribution: float
+    detail: str
+
+
+class NeedMetOut(BaseModel):
+    """One need and how it is covered."""
+
+    need: str
+    label: str
+    severity: int
+    coverage: float
+    met: bool
+    by: list[str]
+
+
+class GapOut(BaseModel):
+    """Something the placement plan must add."""
+
+    kind: str
+    need: str | None
+    action: str
+
+
+class WarningOut(BaseModel):
+    """Something to weigh."""
+
+    code: str
+    message: str
+
+
+class CandidateOut(BaseModel):
+    """A ranked household with its explanation."""
+
+    household_id: str
+    agency_code: str
+    agency_type: str
+    rank: int
+    tier: str
+    score: float
+    factors: list[FactorOut]
+    needs_met: list[NeedMetOut]
+    gaps: list[GapOut]
+    warnings: list[WarningOut]
+    outside_terms: list[str]
+    distance_miles: float | None
+    vacancies: int
+
+
+class NearMissOut(BaseModel):
+    """A household failing one rule only."""
+
+    household_id: str
+    rule: str
+    reason: str
+    score: float
+
+
+class ReasonOut(BaseModel):
+    """A rule a household failed."""
+
+    code: str
+    reason: str
+
+
+class ExcludedOut(BaseModel):
+    """A ruled-out household and why."""
+
+    household_id: str
+    reasons: list[ReasonOut]
+
+
+class MatchResultOut(BaseModel):
+    """Ranked households for a child."""
+
+    child_id: str
+    referral_id: str
+    placement_date: date
+    considered: int
+    eligible: int
+    model: str
+    candidates: list[CandidateOut]
+    excluded_counts: dict[str, int]
+    nearest_misses: list[NearMissOut]
+    notes: list[str]
+    excluded: list[ExcludedOut] | None = None
+
+
+class ChildCandidateOut(BaseModel):
+    """A waiting child a household could care for."""
+
+    child_id: str
+    referral_id: str
+    urgency: str
+    rank: int
+    tier: str
+    score: float
+    factors: list[FactorOut]
+    needs_met: list[NeedMetOut]
+    gaps: list[GapOut]
+    warnings: list[WarningOut]
+    outside_terms: list[str]
+    distance_miles: float | None
+
+
+class CarerMatchesOut(BaseModel):
+    """Waiting children for a household."""
+
+    household_id: str
+    vacancies: int
+    placement_date: date
+    considered: int
+    candidates: list[ChildCandidateOut]
+    excluded_counts: dict[str, int]

@@ -1,0 +1,211 @@
+"""Ranked matches: carers for a child, carers for an ad-hoc referral, waiting children for a carer."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+
+from api.deps import ConnectionDep, ScopeDep
+from api.match_schemas import CarerMatchesOut, MatchResultOut, ReferralIn
+from api.pools import PoolCache
+from matching.domain import Child, Location, NeedsProfile, Referral, WishesAndFeelings
+from matching.ranking import render, service
+from matching.ranking.request import MatchRequest
+
+router = APIRouter(tags=["matching"])
+Top = Annotated[int, Query(ge=1, le=100, description="How many candidates.")]
+On = Annotated[date | None, Query(description="Placement date (default: today).")]
+
+
+def _pools(request: Request) -> PoolCache:
+    cache: PoolCache = request.app.state.pools
+    return cache
+
+
+@router.get("/v1/children/{child_id}/matches", response_model=MatchResultOut)
+def child_matches(
+    request: Request,
+    child_id: str,
+    conn: ConnectionDep,
+    scope: ScopeDep,
+    top: Top = 10,
+    on: On = None,
+    excluded: bool = False,
+) -> dict[str, Any]:
+    """Carer households for a child's open referral (or a default one), ranked and explained."""
+    try:
+        req = service.request_for_child(conn, scope=scope, child_id=child_id, on=on or date.today())
+    except service.NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    pool = _pools(request).get(conn, scope)
+    return service.rank_households(pool=pool, request=req, top=top, with_excluded=excluded).as_dict()
+
+
+@router.post("/v1/matches", response_model=MatchResultOut)
+def adhoc_matches(
+    request: Request, body: ReferralIn, conn: ConnectionDep, scope: ScopeDep, top: Top = 10, excluded: bool = False
+) -> dict[str, Any]:
+    """Carer households for an ad-hoc referral (Placements Standard v2 fields), ranked and explained."""
+    taxonomy = _pools(request).taxonomy
+    on = body.placement_date or date.today()
+    errors = _check_referral(body, on, set(taxonomy.need_ids))
+    if errors:
+        raise RequestValidationError(errors)
+    pool = _pools(request).get(conn, scope)
+    return service.rank_households(pool=pool, request=_to_request(body, on), top=top, with_excluded=excluded).as_dict()
+
+
+@router.get("/v1/carers/{household_id}/matches", response_model=CarerMatchesOut)
+def carer_matches(
+    request: Request, household_id: str, conn: ConnectionDep, scope: ScopeDep, top: Top = 10, on: On = None
+) -> dict[str, Any]:
+    """The waiting children a household with a vacancy could best care for."""
+    cache = _pools(request)
+    when = on or date.today()
+    try:
+        household, found, excl, considered = service.rank_children_for_household(
+            conn, scope=scope, household_id=household_id, on=when, cfg=cache.cfg, taxonomy=cache.taxonomy, top=top
+        )
+    except service.NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    return render.children_payload(household, found, excl, considered, when)
+
+
+def _month(text: str) -> date:
+    y, m = text.split("-")
+    return date(int(y), int(m), 1)
+
+
+def _age(born: date, on: date) -> int:
+    return (on.year * 12 + on.month - born.year * 12 - born.month) // 12
+
+
+def _check_referral(body: ReferralIn, on: date, needs: set[str]) -> list[dict[str, Any]]:
+    """Cross-field rules, each reported at its field path."""
+    errors: list[dict[str, Any]] = []
+
+    def err(loc: tuple[str | int, ...], msg: str, value: object) -> None:
+        errors.append({"type": "value_error", "loc": ("body", *loc), "msg": msg, "input": value})
+
+    born = _month(body.child.birth_month)
+    age = _age(born, on)
+    if born > on or not 0 <= age <= 17:
+        err(
+            ("child", "birth_month"),
+            f"the child must be aged 0-17 on the placement date {on.isoformat()}",
+            body.child.birth_month,
+        )
+    for key, sev in body.needs.items():
+        if key not in needs:
+            err(("needs", key), "not a need domain of the taxonomy in force", key)
+        elif not 0 <= sev <= 3:
+            err(("needs", key), "severity must be 0, 1, 2 or 3", sev)
+    seen: set[str] = set()
+    for i, sib in enumerate(body.siblings_to_place_with):
+        if sib.child_id is not None and sib.child_id == body.child.child_id:
+            err(
+                ("siblings_to_place_with", i, "child_id"),
+                "a sibling group cannot contain the child itself",
+                sib.child_id,
+            )
+        if sib.child_id is not None and sib.child_id in seen:
+            err(("siblings_to_place_with", i, "child_id"), "this sibling is listed twice", sib.child_id)
+        seen.add(sib.child_id or "")
+        sb = _month(sib.birth_month)
+        if sb > on or not 0 <= _age(sb, on) <= 17:
+            err(
+                ("siblings_to_place_with", i, "birth_month"),
+                "a sibling must be aged 0-17 on the placement date",
+                sib.birth_month,
+            )
+        for key, sev in sib.needs.items():
+            if key not in needs or not 0 <= sev <= 3:
+                err(("siblings_to_place_with", i, "needs", key), "a taxonomy need with severity 0-3", {key: sev})
+    if "supported_accommodation" in body.suitable_for and age < 16:
+        err(("suitable_for",), "supported accommodation is for 16-17 year olds only", body.suitable_for)
+    if body.emergency_outside_terms and body.placement_type != "emergency":
+        err(
+            ("emergency_outside_terms",),
+            "only an emergency placement may go outside terms of approval",
+            body.emergency_outside_terms,
+        )
+    return errors
+
+
+def _child(child_id: str, la_code: str, born: date, sex: str, on: date, **kw: Any) -> Child:
+    # An ad-hoc child has no SSDA903 episode: legal status, need category and placement are not known.
+    return Child(
+        child_id=child_id,
+        la_code=la_code,
+        birth_month=born,
+        sex=sex,
+        legal_status="",
+        category_of_need="",
+        care_started=on,
+        place="",
+        placement_start=on,
+        **kw,
+    )
+
+
+def _to_request(body: ReferralIn, on: date) -> MatchRequest:
+    c = body.child
+    loc = lambda p: None if p is None else Location(p.easting, p.northing)
+    needs = {k: v for k, v in body.needs.items() if v > 0}
+    child = _child(
+        c.child_id or "adhoc",
+        c.la_code,
+        _month(c.birth_month),
+        c.sex,
+        on,
+        ethnicity=c.ethnicity,
+        religion=c.religion,
+        first_languages=tuple(c.first_languages),
+        disability=c.disability,
+        home=loc(c.home),
+        school=loc(c.school),
+        needs=needs,
+    )
+    siblings = tuple(
+        _child(
+            s.child_id or f"adhoc-sibling-{i + 1}",
+            c.la_code,
+            _month(s.birth_month),
+            s.sex,
+            on,
+            ethnicity=c.ethnicity,
+            religion=c.religion,
+            first_languages=tuple(c.first_languages),
+            disability=s.disability,
+            home=loc(c.home),
+            needs={k: v for k, v in s.needs.items() if v > 0},
+        )
+        for i, s in enumerate(body.siblings_to_place_with)
+    )
+    w = body.wishes
+    referral = Referral(
+        referral_id="adhoc",
+        child_id=child.child_id,
+        referral_date=on,
+        urgency=body.needed_by,
+        placement_type=body.placement_type,
+        needs=NeedsProfile(needs),
+        expected_duration_weeks=body.expected_duration_weeks,
+        live_alongside=body.live_alongside,
+        risks_to_child=tuple(body.risks_to_child),
+        risks_to_others=tuple(body.risks_to_others),
+        allergies=tuple(body.allergies),
+        respiratory_needs=body.respiratory_needs,
+        communication_needs=tuple(body.communication_needs),
+        needs_adaptation=body.needs_adaptation,
+        dolo=body.dolo,
+        suitable_for=tuple(body.suitable_for),
+        cultural_needs=body.cultural_needs,
+        wishes=WishesAndFeelings(w.text, w.near_school, w.near_family, w.same_religion, w.same_language, w.pets),
+        emergency_outside_terms=body.emergency_outside_terms,
+        max_distance_miles=body.max_distance_miles,
+    )
+    return MatchRequest(referral, child, on, siblings)
