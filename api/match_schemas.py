@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from matching import codes
 
-Id = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
 Sex = Literal["M", "F", "U"]
-Ethnicity = Literal[tuple(sorted(codes.ETHNIC))]  # type: ignore[valid-type]
-Religion = Literal[codes.RELIGIONS]  # type: ignore[valid-type]
-Urgency = Literal[codes.URGENCY]  # type: ignore[valid-type]
-PlacementType = Literal[codes.PLACEMENT_TYPES]  # type: ignore[valid-type]
-LiveAlongside = Literal[codes.LIVE_ALONGSIDE]  # type: ignore[valid-type]
-RiskToChild = Literal[codes.RISKS_TO_CHILD]  # type: ignore[valid-type]
-RiskToOthers = Literal[codes.RISKS_TO_OTHERS]  # type: ignore[valid-type]
-Pet = Literal[codes.PETS]  # type: ignore[valid-type]
-Communication = Literal[codes.COMMUNICATION_NEEDS]  # type: ignore[valid-type]
-Setting = Literal[codes.SUITABLE_FOR]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the code lists are built at run time; mypy sees plain strings
+    Ethnicity = str
+    Religion = str
+    Urgency = str
+    PlacementType = str
+    LiveAlongside = str
+    RiskToChild = str
+    RiskToOthers = str
+    Pet = str
+    Communication = str
+    Setting = str
+else:
+    Ethnicity = Literal[tuple(sorted(codes.ETHNIC))]
+    Religion = Literal[codes.RELIGIONS]
+    Urgency = Literal[codes.URGENCY]
+    PlacementType = Literal[codes.PLACEMENT_TYPES]
+    LiveAlongside = Literal[codes.LIVE_ALONGSIDE]
+    RiskToChild = Literal[codes.RISKS_TO_CHILD]
+    RiskToOthers = Literal[codes.RISKS_TO_OTHERS]
+    Pet = Literal[codes.PETS]
+    Communication = Literal[codes.COMMUNICATION_NEEDS]
+    Setting = Literal[codes.SUITABLE_FOR]
 Month = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
 
 

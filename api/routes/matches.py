@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from api.deps import ConnectionDep, ScopeDep
-from api.match_schemas import CarerMatchesOut, MatchResultOut, ReferralIn
+from api.match_schemas import CarerMatchesOut, LocationIn, MatchResultOut, ReferralIn
 from api.pools import PoolCache
 from matching.domain import Child, Location, NeedsProfile, Referral, WishesAndFeelings
 from matching.ranking import render, service
@@ -151,9 +151,12 @@ def _child(child_id: str, la_code: str, born: date, sex: str, on: date, **kw: An
     )
 
 
+def _loc(p: LocationIn | None) -> Location | None:
+    return None if p is None else Location(p.easting, p.northing)
+
+
 def _to_request(body: ReferralIn, on: date) -> MatchRequest:
     c = body.child
-    loc = lambda p: None if p is None else Location(p.easting, p.northing)
     needs = {k: v for k, v in body.needs.items() if v > 0}
     child = _child(
         c.child_id or "adhoc",
@@ -165,8 +168,8 @@ def _to_request(body: ReferralIn, on: date) -> MatchRequest:
         religion=c.religion,
         first_languages=tuple(c.first_languages),
         disability=c.disability,
-        home=loc(c.home),
-        school=loc(c.school),
+        home=_loc(c.home),
+        school=_loc(c.school),
         needs=needs,
     )
     siblings = tuple(
@@ -180,7 +183,7 @@ def _to_request(body: ReferralIn, on: date) -> MatchRequest:
             religion=c.religion,
             first_languages=tuple(c.first_languages),
             disability=s.disability,
-            home=loc(c.home),
+            home=_loc(c.home),
             needs={k: v for k, v in s.needs.items() if v > 0},
         )
         for i, s in enumerate(body.siblings_to_place_with)
