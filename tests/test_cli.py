@@ -73,3 +73,27 @@ def test_serve_refuses_a_public_address() -> None:
     r = run("serve", "--host", "0.0.0.0")
     assert r.returncode == 1
     assert "127.0.0.1 only" in r.stderr
+
+
+def test_match_child_and_carer(tmp_path: Path, small_folder: Path) -> None:
+    import json
+
+    db = tmp_path / "m.db"
+    assert run("import", str(small_folder), db=db).returncode == 0
+    human = run("match", "--child", "L001-C00002", "--top", "3", "--on", "2026-04-01", db=db)
+    assert human.returncode == 0, human.stderr
+    assert "Matches for L001-C00002" in human.stdout
+    assert "Ruled out" in human.stdout
+    js = run("match", "--child", "L001-C00002", "--top", "3", "--on", "2026-04-01", "--json", db=db)
+    body = json.loads(js.stdout)
+    assert len(body["candidates"]) == 3
+    household = body["candidates"][0]["household_id"]
+    carer = run("match", "--carer", household, "--json", "--on", "2026-04-01", db=db)
+    assert carer.returncode == 0, carer.stderr
+    assert json.loads(carer.stdout)["household_id"] == household
+    missing = run("match", "--child", "NOPE", db=db)
+    assert missing.returncode == 1
+    assert "no child with id 'NOPE'" in missing.stderr
+    both = run("match", "--child", "A", "--carer", "B", db=db)
+    assert both.returncode == 1
+    assert "exactly one" in both.stderr
