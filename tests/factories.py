@@ -24,37 +24,37 @@ HOME = Location(450_000, 300_000)
 
 
 def make_child(**kw: Any) -> Child:
-    base: dict[str, Any] = dict(
-        child_id="C1",
-        la_code="L001",
-        birth_month=date(2016, 1, 1),
-        sex="F",
-        ethnicity="WBRI",
-        legal_status="C2",
-        category_of_need="N1",
-        care_started=date(2024, 1, 1),
-        place="U4",
-        placement_start=date(2024, 1, 1),
-        religion="none",
-        first_languages=("english",),
-        home=HOME,
-        school=Location(451_000, 300_500),
-        needs={},
-    )
+    base: dict[str, Any] = {
+        "child_id": "C1",
+        "la_code": "L001",
+        "birth_month": date(2016, 1, 1),
+        "sex": "F",
+        "ethnicity": "WBRI",
+        "legal_status": "C2",
+        "category_of_need": "N1",
+        "care_started": date(2024, 1, 1),
+        "place": "U4",
+        "placement_start": date(2024, 1, 1),
+        "religion": "none",
+        "first_languages": ("english",),
+        "home": HOME,
+        "school": Location(451_000, 300_500),
+        "needs": {},
+    }
     base.update(kw)
     return Child(**base)
 
 
 def make_referral(child: Child | None = None, **kw: Any) -> Referral:
     child = child or make_child()
-    base: dict[str, Any] = dict(
-        referral_id="R1",
-        child_id=child.child_id,
-        referral_date=ON,
-        urgency="over_5_days",
-        placement_type="long_term",
-        needs=NeedsProfile(dict(child.needs)),
-    )
+    base: dict[str, Any] = {
+        "referral_id": "R1",
+        "child_id": child.child_id,
+        "referral_date": ON,
+        "urgency": "over_5_days",
+        "placement_type": "long_term",
+        "needs": NeedsProfile(dict(child.needs)),
+    }
     base.update(kw)
     return Referral(**base)
 
@@ -67,28 +67,28 @@ def make_request(
 
 
 def make_terms(**kw: Any) -> TermsOfApproval:
-    base: dict[str, Any] = dict(
-        age_min=0, age_max=17, places=2, placement_types=("emergency", "short_term", "long_term"), max_sibling_group=2
-    )
+    base: dict[str, Any] = {
+        "age_min": 0, "age_max": 17, "places": 2, "placement_types": ("emergency", "short_term", "long_term"), "max_sibling_group": 2
+    }
     base.update(kw)
     return TermsOfApproval(**base)
 
 
 def make_household(terms: TermsOfApproval | None = None, **kw: Any) -> CarerHousehold:
-    base: dict[str, Any] = dict(
-        household_id="H1",
-        agency_code="LA-L001",
-        agency_type="la",
-        la_code="L001",
-        location=Location(452_000, 301_000),
-        approved_on=date(2020, 1, 1),
-        terms=terms or make_terms(),
-        ethnicity="WBRI",
-        religion="none",
-        languages=("english",),
-        bedrooms_available=2,
-        experience_years=6.0,
-    )
+    base: dict[str, Any] = {
+        "household_id": "H1",
+        "agency_code": "LA-L001",
+        "agency_type": "la",
+        "la_code": "L001",
+        "location": Location(452_000, 301_000),
+        "approved_on": date(2020, 1, 1),
+        "terms": terms or make_terms(),
+        "ethnicity": "WBRI",
+        "religion": "none",
+        "languages": ("english",),
+        "bedrooms_available": 2,
+        "experience_years": 6.0,
+    }
     base.update(kw)
     return CarerHousehold(**base)
 

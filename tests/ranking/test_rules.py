@@ -18,7 +18,8 @@ CFG = load_fit_config()
 
 def check(rule: rules.Rule, req: object, h: object) -> rules.RuleOutcome:
     out = rule(req, h, CFG)  # type: ignore[arg-type]
-    assert out.reason and out.reason.endswith(".")
+    assert out.reason
+    assert out.reason.endswith(".")
     return out
 
 
