@@ -68,7 +68,11 @@ def make_request(
 
 def make_terms(**kw: Any) -> TermsOfApproval:
     base: dict[str, Any] = {
-        "age_min": 0, "age_max": 17, "places": 2, "placement_types": ("emergency", "short_term", "long_term"), "max_sibling_group": 2
+        "age_min": 0,
+        "age_max": 17,
+        "places": 2,
+        "placement_types": ("emergency", "short_term", "long_term"),
+        "max_sibling_group": 2,
     }
     base.update(kw)
     return TermsOfApproval(**base)

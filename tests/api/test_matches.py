@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from api.match_schemas import CarerMatchesOut, MatchResultOut
+
 REQUIRED = {"household_id", "rank", "score", "tier", "factors", "needs_met", "gaps", "warnings"}
 ON = "2026-04-01"
 
@@ -41,11 +43,13 @@ def test_matches_for_a_stored_child(client: TestClient) -> None:
         assert abs(sum(f["contribution"] for f in c["factors"]) - c["score"]) < 1e-6
     assert sum(body["excluded_counts"].values()) > 0
     assert body["considered"] > body["eligible"]
+    MatchResultOut.model_validate(body)  # the documented shape
 
 
 def test_excluded_list_on_request(client: TestClient) -> None:
     body = client.get("/v1/children/L001-C00002/matches", params={"on": ON, "excluded": True}).json()
     assert len(body["excluded"]) == body["considered"] - body["eligible"]
+    MatchResultOut.model_validate(body)
     assert all(e["reasons"] for e in body["excluded"])
 
 
@@ -126,6 +130,7 @@ def test_carer_matches(client: TestClient) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["household_id"] == with_vacancy["household_id"]
+    CarerMatchesOut.model_validate(body)
     assert body["considered"] > 0
     assert len(body["candidates"]) + sum(body["excluded_counts"].values()) >= 1
 

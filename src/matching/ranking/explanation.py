@@ -68,7 +68,7 @@ class MatchExplanation:
     needs_met: tuple[NeedMet, ...]
     gaps: tuple[Gap, ...]
     warnings: tuple[Warning, ...]
-    rules: tuple[RuleOutcome, ...]
+    outside_terms: tuple[RuleOutcome, ...]
     distance_miles: float | None
     vacancies: int
 
@@ -102,10 +102,20 @@ class MatchExplanation:
             "tier": self.tier_name,
             "score": round(sum(f["contribution"] for f in factors), 2),
             "factors": factors,
-            "needs_met": [{**asdict(n), "coverage": round(n.coverage, 3), "by": list(n.by)} for n in self.needs_met],
-            "gaps": [asdict(g) for g in self.gaps],
-            "warnings": [asdict(w) for w in self.warnings],
-            "outside_terms": [r.code for r in self.rules if r.outside_terms],
+            "needs_met": [
+                {
+                    "need": n.need,
+                    "label": n.label,
+                    "severity": n.severity,
+                    "coverage": round(n.coverage, 3),
+                    "met": n.met,
+                    "by": list(n.by),
+                }
+                for n in self.needs_met
+            ],
+            "gaps": [{"kind": g.kind, "need": g.need, "action": g.action} for g in self.gaps],
+            "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
+            "outside_terms": [r.code for r in self.outside_terms],
             "distance_miles": None if self.distance_miles is None else round(self.distance_miles, 1),
             "vacancies": self.vacancies,
         }

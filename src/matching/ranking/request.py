@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from matching.domain import Child, Referral
 
@@ -32,17 +33,17 @@ class MatchRequest:
         """How many children are to be placed together."""
         return 1 + len(self.siblings)
 
-    @property
+    @cached_property
     def age(self) -> int:
         """The child's age in whole years on the placement date."""
         return self.child.age_on(self.on)
 
-    @property
+    @cached_property
     def ages(self) -> tuple[int, ...]:
         """Ages of the whole group on the placement date."""
         return tuple(c.age_on(self.on) for c in self.group)
 
-    @property
+    @cached_property
     def needs(self) -> dict[str, int]:
         """The needs to be met: for a sibling group, the highest severity of each need in the group."""
         merged: dict[str, int] = dict(self.referral.needs.severities)

@@ -51,8 +51,9 @@ def tier_of(req: MatchRequest, h: CarerHousehold) -> int:
 def explain(
     req: MatchRequest, h: CarerHousehold, cfg: FitConfig, taxonomy: Taxonomy, rank: int, rules: Sequence[RuleOutcome]
 ) -> MatchExplanation:
-    """The explanation of one eligible household."""
-    a = fitmod.assess(req, h, cfg, taxonomy, tuple(rules))
+    """The explanation of one eligible household (``rules``: its outcomes, of which those outside terms are kept)."""
+    outside = tuple(r for r in rules if r.outside_terms)
+    a = fitmod.assess(req, h, cfg, taxonomy, outside)
     return MatchExplanation(
         household_id=h.household_id,
         agency_code=h.agency_code,
@@ -64,7 +65,7 @@ def explain(
         needs_met=a.needs_met,
         gaps=a.gaps,
         warnings=a.warnings,
-        rules=tuple(rules),
+        outside_terms=outside,
         distance_miles=a.distance_miles,
         vacancies=h.vacancies,
     )
@@ -84,7 +85,8 @@ def rank_households(
     candidates = []
     for rank, i in enumerate(chosen, start=1):
         h = pool.households[int(i)]
-        candidates.append(explain(request, h, cfg, taxonomy, rank, evaluate(request, h, cfg)))
+        waived = [RULES[r](request, h, cfg) for r in np.flatnonzero(failures.outside_terms[:, i])]
+        candidates.append(explain(request, h, cfg, taxonomy, rank, waived))
     counts = failures.failed.sum(axis=1)
     excluded_counts = {code: int(c) for code, c in zip(RULE_CODES, counts, strict=True) if c}
     n_fail = failures.failed.sum(axis=0)
@@ -96,7 +98,7 @@ def rank_households(
         score_of = dict(zip(near.tolist(), near_scores.tolist(), strict=True))
         for i in best:
             h = pool.households[int(i)]
-            failed = next(r for r in evaluate(request, h, cfg) if not r.passed)
+            failed = RULES[int(np.flatnonzero(failures.failed[:, i])[0])](request, h, cfg)
             near_misses.append(NearMiss(h.household_id, failed.code, failed.reason, score_of[int(i)]))
     excluded = None
     if with_excluded:
@@ -249,19 +251,21 @@ def default_referral(child: Child, on: date) -> Referral:
 
 def request_for_child(conn: Connection, *, scope: Scope, child_id: str, on: date) -> MatchRequest:
     """The match request for a child in scope: its open referral (or a default) and siblings referred with it."""
-    child = queries.get_child(conn, scope=scope, child_id=child_id)
+    child = queries.get_child(conn, scope=scope, child_id=child_id, with_sdq=False)
     if child is None:
         raise NotFoundError(f"no child with id {child_id!r}")
-    open_refs = queries.open_referrals(conn, scope=scope)
-    mine = [r for r in open_refs if r.child_id == child_id]
+    mine = queries.open_referrals(conn, scope=scope, child_ids=[child_id])
     if not mine:
         return MatchRequest(default_referral(child, on), child, on)
-    referred = {r.child_id for r in open_refs}
-    return MatchRequest(mine[-1], child, on, _siblings_referred(conn, scope, child, referred))
+    return MatchRequest(mine[-1], child, on, _siblings_referred(conn, scope, child))
 
 
-def _siblings_referred(conn: Connection, scope: Scope, child: Child, referred: set[str]) -> tuple[Child, ...]:
+def _siblings_referred(conn: Connection, scope: Scope, child: Child) -> tuple[Child, ...]:
+    """Brothers and sisters to be placed with the child: those of its group who are referred too."""
     if child.sibling_group_id is None or not child.place_with_siblings:
+        return ()
+    referred = {r.child_id for r in queries.open_referrals(conn, scope=scope, sibling_group_id=child.sibling_group_id)}
+    if len(referred - {child.child_id}) == 0:
         return ()
     group, _ = queries.list_children(conn, scope=scope, limit=10_000, sibling_group_id=child.sibling_group_id)
     return tuple(c for c in group if c.child_id != child.child_id and c.child_id in referred)

@@ -76,11 +76,11 @@ def list_children(
     return _children_from_rows(conn, rows), total
 
 
-def get_child(conn: Connection, *, scope: Scope, child_id: str) -> Child | None:
-    """One child in scope, with needs and SDQ history; None when absent or out of scope."""
+def get_child(conn: Connection, *, scope: Scope, child_id: str, with_sdq: bool = True) -> Child | None:
+    """One child in scope, with needs (and SDQ history unless not wanted); None when absent or out of scope."""
     stmt = _child_scope(select(s.child).where(s.child.c.child_id == child_id), scope)
     row = conn.execute(stmt).mappings().first()
-    return _children_from_rows(conn, [row])[0] if row else None
+    return _children_from_rows(conn, [row], with_sdq=with_sdq)[0] if row else None
 
 
 def children_by_ids(conn: Connection, *, scope: Scope, child_ids: Iterable[str]) -> list[Child]:
@@ -93,7 +93,7 @@ def children_by_ids(conn: Connection, *, scope: Scope, child_ids: Iterable[str])
     return _children_from_rows(conn, rows)
 
 
-def _children_from_rows(conn: Connection, rows: Sequence[Any]) -> list[Child]:
+def _children_from_rows(conn: Connection, rows: Sequence[Any], with_sdq: bool = True) -> list[Child]:
     ids = [r["child_id"] for r in rows]
     needs: dict[str, dict[str, int]] = defaultdict(dict)
     sdq: dict[str, list[SdqScore]] = defaultdict(list)
@@ -101,6 +101,8 @@ def _children_from_rows(conn: Connection, rows: Sequence[Any]) -> list[Child]:
         chunk = ids[i : i + 900]
         for n in conn.execute(select(s.child_need).where(s.child_need.c.child_id.in_(chunk))).mappings():
             needs[n["child_id"]][n["need"]] = int(n["severity"])
+        if not with_sdq:
+            continue
         for q in conn.execute(select(s.sdq_score).where(s.sdq_score.c.child_id.in_(chunk))).mappings():
             sdq[q["child_id"]].append(SdqScore(q["assessed_on"], int(q["score"])))
     return [
@@ -274,13 +276,19 @@ def _household(
 # --- referrals and placements --------------------------------------------------------
 
 
-def open_referrals(conn: Connection, *, scope: Scope) -> list[Referral]:
-    """Open referrals for children in scope, oldest first (ties by id)."""
+def open_referrals(
+    conn: Connection, *, scope: Scope, child_ids: Iterable[str] | None = None, sibling_group_id: str | None = None
+) -> list[Referral]:
+    """Open referrals for children in scope (optionally only these children or this sibling group), oldest first."""
     stmt = (
         select(s.referral)
         .join(s.child, s.child.c.child_id == s.referral.c.child_id)
         .where(s.referral.c.status == "open")
     )
+    if child_ids is not None:
+        stmt = stmt.where(s.referral.c.child_id.in_(sorted(set(child_ids))))
+    if sibling_group_id is not None:
+        stmt = stmt.where(s.child.c.sibling_group_id == sibling_group_id)
     stmt = _child_scope(stmt, scope).order_by(s.referral.c.referral_date, s.referral.c.referral_id)
     rows = conn.execute(stmt).mappings().all()
     needs: dict[str, dict[str, int]] = defaultdict(dict)
