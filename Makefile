@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic/default
 
-.PHONY: run test lint typecheck bench data db clean
+.PHONY: run test lint typecheck bench bench-foundation bench-matching data db docs clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,8 +39,17 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## Benchmarks (figures printed; see benchmarks/README.md).
-bench: $(STAMP)
+bench: bench-foundation bench-matching
+
+bench-foundation: $(STAMP)
 	$(BIN)/python benchmarks/bench_foundation.py
+
+bench-matching: $(STAMP)
+	$(BIN)/python benchmarks/bench_matching.py
+
+## Regenerate docs/data-format.md from the contract spec.
+docs: $(STAMP)
+	$(BIN)/matching contract-docs
 
 clean:
 	rm -rf $(VENV) data/synthetic data/*.db data/*.db-*

@@ -93,14 +93,20 @@ def in_process(workdir: Path, n_requests: int, n_loop: int) -> None:
         rank_households_loop(households=households, request=req, cfg=cfg, taxonomy=tax, top=10)
         slow.append((time.perf_counter() - t0) * 1000)
     med_fast, med_slow = statistics.median(fast), statistics.median(slow)
-    print(f"\nIn-process, {len(households):,} households (England), {len(sample)} referrals sampled of {len(requests):,}")
+    print(
+        f"\nIn-process, {len(households):,} households (England), {len(sample)} referrals sampled of {len(requests):,}"
+    )
     print(f"  load households from the store {t_load:.1f} s; build the pool {t_pool:.1f} s (once per scope)")
     print(f"  eligible households per referral: median {statistics.median(eligible):.0f}, max {max(eligible)}")
     print(f"  {'path':34s} {'median ms':>10s} {'p99 ms':>8s} {'max ms':>8s}")
-    print(f"  {'pool (pre-filter + vectorised)':34s} {med_fast:10.2f} {pct(fast, 99):8.2f} {max(fast):8.2f}"
-          f"   targets: median <= 10, p99 <= 25 -> {'ok' if med_fast <= 10 and pct(fast, 99) <= 25 else 'MISSED'}")
-    print(f"  {'per-household loop (baseline)':34s} {med_slow:10.1f} {pct(slow, 99):8.1f} {max(slow):8.1f}"
-          f"   ({len(slow)} referrals)")
+    print(
+        f"  {'pool (pre-filter + vectorised)':34s} {med_fast:10.2f} {pct(fast, 99):8.2f} {max(fast):8.2f}"
+        f"   targets: median <= 10, p99 <= 25 -> {'ok' if med_fast <= 10 and pct(fast, 99) <= 25 else 'MISSED'}"
+    )
+    print(
+        f"  {'per-household loop (baseline)':34s} {med_slow:10.1f} {pct(slow, 99):8.1f} {max(slow):8.1f}"
+        f"   ({len(slow)} referrals)"
+    )
     print(f"  speed-up of the pool over the loop (medians): {med_slow / med_fast:,.0f}x")
 
 
@@ -119,8 +125,23 @@ def over_http(workdir: Path, seconds: float, clients: int) -> None:
         n_households = len(queries.all_households(conn, scope=Scope.everything()))
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-                               "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -165,10 +186,14 @@ def over_http(workdir: Path, seconds: float, clients: int) -> None:
     all_lat = [x for lat in latencies for x in lat]
     rps = len(all_lat) / elapsed
     p99 = pct(all_lat, 99)
-    print(f"\nOver HTTP on loopback, one LA ({n_households} households, {len(ids)} children), one server process, "
-          f"{clients} keep-alive clients for {elapsed:.0f} s")
-    print(f"  requests {len(all_lat):,}, errors {sum(errors)}, throughput {rps:.0f} req/s, latency median "
-          f"{statistics.median(all_lat):.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"\nOver HTTP on loopback, one LA ({n_households} households, {len(ids)} children), one server process, "
+        f"{clients} keep-alive clients for {elapsed:.0f} s"
+    )
+    print(
+        f"  requests {len(all_lat):,}, errors {sum(errors)}, throughput {rps:.0f} req/s, latency median "
+        f"{statistics.median(all_lat):.1f} ms, p99 {p99:.1f} ms"
+    )
     print(f"  targets: >= 200 req/s with p99 <= 100 ms -> {'ok' if rps >= 200 and p99 <= 100 else 'MISSED'}")
 
 

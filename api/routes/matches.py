@@ -19,6 +19,12 @@ from matching.ranking.request import MatchRequest
 router = APIRouter(tags=["matching"])
 Top = Annotated[int, Query(ge=1, le=100, description="How many candidates.")]
 On = Annotated[date | None, Query(description="Placement date (default: today).")]
+NearMisses = Annotated[
+    bool | None,
+    Query(
+        description="Households failing one rule only: true always, false never, default when fewer than top are eligible."
+    ),
+]
 
 
 def _pools(request: Request) -> PoolCache:
@@ -35,6 +41,7 @@ def child_matches(
     top: Top = 10,
     on: On = None,
     excluded: bool = False,
+    near_misses: NearMisses = None,
 ) -> JSONResponse:
     """Carer households for a child's open referral (or a default one), ranked and explained."""
     try:
@@ -44,12 +51,19 @@ def child_matches(
     pool = _pools(request).get(conn, scope)
     # Returned as JSON directly: the shape is MatchResultOut (documented in the route, checked by the tests);
     # skipping a second validation keeps the hot path fast.
-    return JSONResponse(service.rank_households(pool=pool, request=req, top=top, with_excluded=excluded).as_dict())
+    result = service.rank_households(pool=pool, request=req, top=top, with_excluded=excluded, near_misses=near_misses)
+    return JSONResponse(result.as_dict())
 
 
 @router.post("/v1/matches", response_model=MatchResultOut)
 def adhoc_matches(
-    request: Request, body: ReferralIn, conn: ConnectionDep, scope: ScopeDep, top: Top = 10, excluded: bool = False
+    request: Request,
+    body: ReferralIn,
+    conn: ConnectionDep,
+    scope: ScopeDep,
+    top: Top = 10,
+    excluded: bool = False,
+    near_misses: NearMisses = None,
 ) -> JSONResponse:
     """Carer households for an ad-hoc referral (Placements Standard v2 fields), ranked and explained."""
     taxonomy = _pools(request).taxonomy
@@ -58,7 +72,9 @@ def adhoc_matches(
     if errors:
         raise RequestValidationError(errors)
     pool = _pools(request).get(conn, scope)
-    result = service.rank_households(pool=pool, request=_to_request(body, on), top=top, with_excluded=excluded)
+    result = service.rank_households(
+        pool=pool, request=_to_request(body, on), top=top, with_excluded=excluded, near_misses=near_misses
+    )
     return JSONResponse(result.as_dict())
 
 

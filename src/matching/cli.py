@@ -219,6 +219,12 @@ def match(
     on: Annotated[str | None, typer.Option(help="Placement date YYYY-MM-DD (default: today).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     excluded: Annotated[bool, typer.Option("--excluded", help="With --child: list every ruled-out household.")] = False,
+    near_misses: Annotated[
+        bool | None,
+        typer.Option(
+            "--near-misses/--no-near-misses", help="Households failing one rule only (default: when few are eligible)."
+        ),
+    ] = None,
 ) -> None:
     """Ranked carer households for a child (--child) or waiting children for a household (--carer)."""
     from datetime import date
@@ -247,7 +253,9 @@ def match(
                 with _progress() as bar:
                     bar.add_task("loading carer households", total=None)
                     pool = service.load_pool(conn, scope=scope, taxonomy=tax, cfg=cfg)
-                result = service.rank_households(pool=pool, request=request, top=top, with_excluded=excluded)
+                result = service.rank_households(
+                    pool=pool, request=request, top=top, with_excluded=excluded, near_misses=near_misses
+                )
                 if as_json:
                     out.print_json(json.dumps(result.as_dict()))
                 else:

@@ -46,6 +46,14 @@ def test_matches_for_a_stored_child(client: TestClient) -> None:
     MatchResultOut.model_validate(body)  # the documented shape
 
 
+def test_nearest_misses_on_request(client: TestClient) -> None:
+    params = {"on": ON, "top": 3}
+    assert client.get("/v1/children/L001-C00002/matches", params=params).json()["nearest_misses"] == []
+    body = client.get("/v1/children/L001-C00002/matches", params=params | {"near_misses": True}).json()
+    assert 0 < len(body["nearest_misses"]) <= 10
+    assert all(m["rule"] in body["excluded_counts"] for m in body["nearest_misses"])
+
+
 def test_excluded_list_on_request(client: TestClient) -> None:
     body = client.get("/v1/children/L001-C00002/matches", params={"on": ON, "excluded": True}).json()
     assert len(body["excluded"]) == body["considered"] - body["eligible"]

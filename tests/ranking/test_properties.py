@@ -22,7 +22,7 @@ PROPS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthC
 
 
 def ranked(households: list[CarerHousehold], req: MatchRequest, top: int = 50) -> MatchResult:
-    return rank_households(pool=HouseholdPool(households, TAX, CFG), request=req, top=top)
+    return rank_households(pool=HouseholdPool(households, TAX, CFG), request=req, top=top, near_misses=True)
 
 
 def check_no_ranked_household_breaks_a_hard_rule(
@@ -40,7 +40,7 @@ def check_no_ranked_household_breaks_a_hard_rule(
 def check_fast_path_agrees_with_the_per_household_definition(
     households: list[CarerHousehold], req: MatchRequest, fast: MatchResult
 ) -> None:
-    slow = rank_households_loop(households=households, request=req, cfg=CFG, taxonomy=TAX, top=50)
+    slow = rank_households_loop(households=households, request=req, cfg=CFG, taxonomy=TAX, top=50, near_misses=True)
     assert [(c.household_id, round(c.score, 6)) for c in fast.candidates] == [
         (c.household_id, round(c.score, 6)) for c in slow.candidates
     ]

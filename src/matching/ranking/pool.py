@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -29,7 +30,6 @@ _NEVER = np.iinfo(np.int64).max // 4
 _UNKNOWN_ETHNICITY = frozenset(codes.ETHNICITY_GROUPS["Not known"])
 _NO_RELIGION = frozenset({"none", "not_known"})
 _RULE = {code: i for i, code in enumerate(RULE_CODES)}
-_TERMS_RULES = ("terms_age", "terms_placement_type", "terms_places", "sibling_group")
 
 
 @dataclass
@@ -39,10 +39,19 @@ class RuleFailures:
     failed: np.ndarray  # (rules, households) bool
     outside_terms: np.ndarray  # (rules, households) bool: passed only as an emergency outside terms
 
+    @cached_property
+    def failures_per_household(self) -> np.ndarray:
+        """How many rules each household fails."""
+        return np.add.reduce(self.failed.view(np.uint8), axis=0, dtype=np.uint8)
+
     @property
     def eligible(self) -> np.ndarray:
         """Households that pass every rule."""
-        return np.asarray(~self.failed.any(axis=0), dtype=bool)
+        return np.asarray(self.failures_per_household == 0, dtype=bool)
+
+    def counts(self) -> np.ndarray:
+        """How many households fail each rule."""
+        return np.add.reduce(self.failed.view(np.uint8), axis=1, dtype=np.int64)
 
 
 class HouseholdPool:
@@ -73,6 +82,12 @@ class HouseholdPool:
         vocab = (*taxonomy.need_ids, *codes.RISKS_TO_CHILD, *codes.RISKS_TO_OTHERS)
         self.wont_vocab = {v: i for i, v in enumerate(vocab)}
         self.wont = self._flags([h.will_not_consider for h in hs], vocab)
+        # The same as bits of one integer per household when the vocabulary fits (it does by default).
+        self.wont_bits = (
+            (self.wont.astype(np.int64) << np.arange(len(vocab), dtype=np.int64)).sum(axis=1)
+            if len(vocab) <= 62
+            else None
+        )
         self.pets = self._flags([h.pets for h in hs], codes.PETS)
         self.has_pets = self.pets.any(axis=1)
         self.smoking = np.array([h.smoking for h in hs], dtype=bool)
@@ -107,6 +122,9 @@ class HouseholdPool:
         self.kid_months = np.full((n, width), _PAD_MONTH, dtype=np.int64)
         for i, k in enumerate(kids):
             self.kid_months[i, : len(k)] = k
+        self.with_children = np.flatnonzero(np.array([len(k) > 0 for k in kids], dtype=bool))
+        #: Birth month of the youngest child living there (a month long past when there is none).
+        self.youngest_month = np.array([max(k) if k else -_PAD_MONTH for k in kids], dtype=np.int64)
         course_pos = {c: j for j, c in enumerate(taxonomy.course_ids)}
         per: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
         for i, h in enumerate(hs):
@@ -147,10 +165,11 @@ class HouseholdPool:
 
     # --- rules -------------------------------------------------------------------------
 
-    def _other_ages(self, req: MatchRequest) -> tuple[np.ndarray, np.ndarray]:
-        ages = (month_index(req.on) - self.kid_months) // 12
-        valid = (self.kid_months != _PAD_MONTH) & (ages < 18)
-        return ages, valid
+    def _other_ages(self, req: MatchRequest, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ages on the placement date of the children living in households ``rows``, and which are under 18."""
+        months = self.kid_months[rows]
+        ages = (month_index(req.on) - months) // 12
+        return ages, (months != _PAD_MONTH) & (ages < 18)
 
     def failures(self, req: MatchRequest) -> RuleFailures:
         """Which households fail which rule for ``req`` (and which pass only outside terms)."""
@@ -169,10 +188,11 @@ class HouseholdPool:
         fail[_RULE["connected_person_only"]] = self.kinship & ~ok_connected
         if "foster" not in ref.suitable_for:
             fail[_RULE["setting"]] = True
+        within = np.ones(n, dtype=bool)
+        for a in req.ages:
+            within &= (self.age_min <= a) & (a <= self.age_max)
         terms = {
-            "terms_age": ~((self.age_min[:, None] <= ages[None, :]) & (ages[None, :] <= self.age_max[:, None])).all(
-                axis=1
-            ),
+            "terms_age": ~within,
             "terms_placement_type": ~self.types[:, codes.PLACEMENT_TYPES.index(ref.placement_type)]
             if ref.placement_type in codes.PLACEMENT_TYPES
             else np.ones(n, dtype=bool),
@@ -190,27 +210,35 @@ class HouseholdPool:
         fail[_RULE["usual_limit"]] = ~(
             (after <= self.cfg.rules.usual_fostering_limit) | ((self.fostered == 0) & (g > 1)) | self.exemption
         )
-        other_ages, valid = self._other_ages(req)
+        # Ages in whole years are (placement month - birth month) // 12, so "a child aged under A lives
+        # there" is "the youngest child was born after month (placement month - 12 A)": no division.
         me = req.age
+        on_m = month_index(req.on)
+        youngest = self.youngest_month
         mode = ref.live_alongside
         if mode == "solo":
-            fail[_RULE["live_alongside"]] = valid.any(axis=1)
+            fail[_RULE["live_alongside"]] = youngest > on_m - 216
         elif mode == "only_older":
-            fail[_RULE["live_alongside"]] = (valid & (other_ages <= me)).any(axis=1)
+            fail[_RULE["live_alongside"]] = youngest > on_m - 12 * (me + 1)
         elif mode == "only_younger":
-            fail[_RULE["live_alongside"]] = (valid & (other_ages >= me)).any(axis=1)
+            rows = self.with_children
+            months = self.kid_months[rows]
+            fail[_RULE["live_alongside"], rows] = ((months > on_m - 216) & (months <= on_m - 12 * me)).any(axis=1)
         risks = set(ref.risks_to_others)
-        bad_risk = np.zeros(n, dtype=bool)
-        if "sexual_harm" in risks:
-            bad_risk |= (valid & (other_ages < me)).any(axis=1)
-        if "physical_harm" in risks:
-            bad_risk |= (valid & (other_ages < 5)).any(axis=1)
-        fail[_RULE["risk_to_others"]] = bad_risk
+        if "sexual_harm" in risks or "physical_harm" in risks:
+            bad_risk = np.zeros(n, dtype=bool)
+            if "sexual_harm" in risks:
+                bad_risk |= youngest > on_m - 12 * me
+            if "physical_harm" in risks:
+                bad_risk |= youngest > on_m - 60
+            fail[_RULE["risk_to_others"]] = bad_risk
         asked = (
             {k for k, s in req.needs.items() if s >= ACTIONABLE} | set(ref.risks_to_child) | set(ref.risks_to_others)
         )
         cols = [self.wont_vocab[a] for a in asked if a in self.wont_vocab]
-        if cols:
+        if cols and self.wont_bits is not None:
+            fail[_RULE["carer_exclusions"]] = (self.wont_bits & sum(1 << c for c in cols)) != 0
+        elif cols:
             fail[_RULE["carer_exclusions"]] = self.wont[:, cols].any(axis=1)
         allergy_cols = [codes.PETS.index(a) for a in ref.allergies if a in codes.PETS]
         bad_pets = self.pets[:, allergy_cols].any(axis=1) if allergy_cols else np.zeros(n, dtype=bool)
@@ -223,10 +251,17 @@ class HouseholdPool:
             fail[_RULE["accessibility"]] = ~self.wheelchair
         if req.child.home is not None:
             limit = ref.max_distance_miles or self.cfg.rules.max_distance_miles
-            fail[_RULE["distance"]] = self.home_miles(req) > limit
+            fail[_RULE["distance"]] = self.beyond(req, limit)
         if ref.dolo:
             fail[_RULE["dolo"]] = ~self.dolo_support
         return RuleFailures(fail, outside)
+
+    def beyond(self, req: MatchRequest, miles: float) -> np.ndarray:
+        """Households further than ``miles`` from the child's home (the rule's own comparison)."""
+        assert req.child.home is not None
+        de = self.east - req.child.home.easting
+        dn = self.north - req.child.home.northing
+        return np.asarray(de * de + dn * dn > (miles * 1609.3) ** 2)
 
     def home_miles(self, req: MatchRequest, idx: np.ndarray | None = None) -> np.ndarray:
         """DfE miles from the child's home to each household (or to ``idx``)."""
@@ -237,6 +272,12 @@ class HouseholdPool:
         return np.sqrt(de * de + dn * dn) / 1000 / 1.6093
 
     # --- scores ------------------------------------------------------------------------
+
+    def score_upper_bounds(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
+        """An upper bound of each score: locality and track record exact, the other factors at their best."""
+        w = self.cfg.weights
+        best = w["needs"] + w["household_fit"] + w["identity"]
+        return np.asarray(best + w["locality"] * self._locality(req, idx) + w["track_record"] * self.track[idx])
 
     def scores(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
         """Fit scores (0-100) of the households at positions ``idx``."""
@@ -313,8 +354,7 @@ class HouseholdPool:
 
     def _household_fit(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
         s = self.cfg.household_fit
-        other_ages, valid = self._other_ages(req)
-        other_ages, valid = other_ages[idx], valid[idx]
+        other_ages, valid = self._other_ages(req, idx)
         ages = np.array(req.ages, dtype=np.int64)
         gaps = np.abs(other_ages[:, :, None] - ages[None, None, :]).min(axis=2)
         gaps = np.where(valid, gaps, np.iinfo(np.int64).max)

@@ -277,7 +277,9 @@ def distance(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> RuleOutcom
     if req.child.home is None:
         return RuleOutcome("distance", True, "Home location not known: distance not checked.")
     miles = req.child.home.miles_to(h.location)
-    ok = miles <= limit
+    de = h.location.easting - req.child.home.easting
+    dn = h.location.northing - req.child.home.northing
+    ok = float(de * de + dn * dn) <= (limit * 1609.3) ** 2  # squared metres: no rounding at the limit
     return RuleOutcome(
         "distance",
         ok,

@@ -71,10 +71,24 @@ def explain(
     )
 
 
+def wants_near_misses(near_misses: bool | None, eligible: int, top: int) -> bool:
+    """Nearest misses are shown when asked for, and by default when fewer than ``top`` households are eligible."""
+    return eligible < top if near_misses is None else near_misses
+
+
 def rank_households(
-    *, pool: HouseholdPool, request: MatchRequest, top: int = 10, with_excluded: bool = False
+    *,
+    pool: HouseholdPool,
+    request: MatchRequest,
+    top: int = 10,
+    with_excluded: bool = False,
+    near_misses: bool | None = None,
 ) -> MatchResult:
-    """The ``top`` households for ``request``, their explanations, and why the others were ruled out."""
+    """The ``top`` households for ``request``, their explanations, and why the others were ruled out.
+
+    ``near_misses``: households failing one rule only, best first: True always, False never,
+    None (default) when fewer than ``top`` households are eligible, when they matter most.
+    """
     cfg, taxonomy = pool.cfg, pool.taxonomy
     failures = pool.failures(request)
     eligible = np.flatnonzero(failures.eligible)
@@ -87,19 +101,15 @@ def rank_households(
         h = pool.households[int(i)]
         waived = [RULES[r](request, h, cfg) for r in np.flatnonzero(failures.outside_terms[:, i])]
         candidates.append(explain(request, h, cfg, taxonomy, rank, waived))
-    counts = failures.failed.sum(axis=1)
+    counts = failures.counts()
     excluded_counts = {code: int(c) for code, c in zip(RULE_CODES, counts, strict=True) if c}
-    n_fail = failures.failed.sum(axis=0)
-    near = np.flatnonzero(n_fail == 1)
-    near_misses: list[NearMiss] = []
-    if len(near):
-        near_scores = pool.scores(request, near)
-        best = near[np.lexsort((near, -np.round(near_scores, _ROUND)))[:NEAREST_MISSES]]
-        score_of = dict(zip(near.tolist(), near_scores.tolist(), strict=True))
-        for i in best:
-            h = pool.households[int(i)]
+    misses: list[NearMiss] = []
+    if wants_near_misses(near_misses, len(eligible), top):
+        near = np.flatnonzero(failures.failures_per_household == 1)
+        for i, score in _best_scored(pool, request, near, NEAREST_MISSES):
+            h = pool.households[i]
             failed = RULES[int(np.flatnonzero(failures.failed[:, i])[0])](request, h, cfg)
-            near_misses.append(NearMiss(h.household_id, failed.code, failed.reason, score_of[int(i)]))
+            misses.append(NearMiss(h.household_id, failed.code, failed.reason, score))
     excluded = None
     if with_excluded:
         excluded = tuple(
@@ -117,14 +127,51 @@ def rank_households(
         candidates=tuple(candidates),
         eligible=len(eligible),
         excluded_counts=excluded_counts,
-        nearest_misses=tuple(near_misses),
+        nearest_misses=tuple(misses),
         excluded=excluded,
         notes=_notes(request),
     )
 
 
+def _best_scored(pool: HouseholdPool, request: MatchRequest, idx: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` best-scoring of ``idx`` (ties by id), scoring only those that could still be among them.
+
+    Households are scored in order of an upper bound of their score; once the k-th best exact
+    score beats the next bound (by more than rounding), no household left can enter: the answer
+    is the one full scoring would give.
+    """
+    if len(idx) == 0:
+        return []
+    bounds = pool.score_upper_bounds(request, idx)
+    perm = np.lexsort((idx, -bounds))
+    order, bound_sorted = idx[perm], bounds[perm]
+    done: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    pos, chunk = 0, 16 * k
+    while pos < len(order):
+        take = order[pos : pos + chunk]
+        done.append(take)
+        scores.append(pool.scores(request, take))
+        pos += len(take)
+        chunk *= 2
+        got = np.concatenate(scores)
+        if len(got) >= k and pos < len(order):
+            kth = np.sort(np.round(got, _ROUND))[::-1][k - 1]
+            if bound_sorted[pos] < kth - 1e-6:
+                break
+    all_idx, all_scores = np.concatenate(done), np.concatenate(scores)
+    best = np.lexsort((all_idx, -np.round(all_scores, _ROUND)))[:k]
+    return [(int(all_idx[j]), float(all_scores[j])) for j in best]
+
+
 def rank_households_loop(
-    *, households: Sequence[CarerHousehold], request: MatchRequest, cfg: FitConfig, taxonomy: Taxonomy, top: int = 10
+    *,
+    households: Sequence[CarerHousehold],
+    request: MatchRequest,
+    cfg: FitConfig,
+    taxonomy: Taxonomy,
+    top: int = 10,
+    near_misses: bool | None = None,
 ) -> MatchResult:
     """The same ranking computed one household at a time from the rule and fit definitions."""
     ranked: list[tuple[int, float, str, CarerHousehold, list[RuleOutcome]]] = []
@@ -147,7 +194,9 @@ def rank_households_loop(
         explain(request, h, cfg, taxonomy, k, outcomes)
         for k, (_, _, _, h, outcomes) in enumerate(ranked[:top], start=1)
     )
-    near = tuple(NearMiss(h.household_id, r.code, r.reason, -s) for s, _, r, h in misses[:NEAREST_MISSES])
+    near: tuple[NearMiss, ...] = ()
+    if wants_near_misses(near_misses, len(ranked), top):
+        near = tuple(NearMiss(h.household_id, r.code, r.reason, -s) for s, _, r, h in misses[:NEAREST_MISSES])
     return MatchResult(
         child_id=request.child.child_id,
         referral_id=request.referral.referral_id,
