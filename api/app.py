@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 import matching
 from api.pools import PoolCache
+from api.responses import FastJSONResponse
 from api.routes import children, health, households, matches
 from api.settings import Settings, get_settings
 from matching.fit_config import load_fit_config
@@ -19,6 +20,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """Build the service on ``engine`` (default: the store named by the settings, schema brought up to date)."""
     settings = settings or get_settings()
     app = FastAPI(
+        default_response_class=FastJSONResponse,
         title="placement-matching",
         version=matching.__version__,
         description="Decision support for placing children in care with foster carers. A named officer decides; "

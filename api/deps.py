@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,13 +12,20 @@ from api.settings import Settings
 from matching.domain import Scope
 
 
-def get_connection(request: Request) -> Iterator[Connection]:
-    """A read connection to the store for the duration of the request."""
-    with request.app.state.engine.connect() as conn:
+async def get_connection(request: Request) -> AsyncIterator[Connection]:
+    """A read connection to the store for the duration of the request.
+
+    Async so that taking a pooled connection does not cost a thread-pool hop; the (sync) route
+    then uses it in its worker thread.
+    """
+    conn = request.app.state.engine.connect()
+    try:
         yield conn
+    finally:
+        conn.close()
 
 
-def get_scope(request: Request) -> Scope:
+async def get_scope(request: Request) -> Scope:
     """The caller's remit.  Until authentication lands: the deployment's configured remit."""
     settings: Settings = request.app.state.settings
     las = frozenset(x.strip() for x in settings.scope_las.split(",") if x.strip()) or None

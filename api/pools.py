@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from sqlalchemy import Connection, func, select
 
@@ -17,15 +18,26 @@ from matching.taxonomy import Taxonomy
 class PoolCache:
     """The ranking pool of each scope, keyed by the newest import so stale data is never ranked."""
 
-    def __init__(self, taxonomy: Taxonomy, cfg: FitConfig) -> None:
+    def __init__(self, taxonomy: Taxonomy, cfg: FitConfig, recheck_seconds: float = 1.0) -> None:
         self.taxonomy = taxonomy
         self.cfg = cfg
+        self.recheck_seconds = recheck_seconds
         self._lock = threading.Lock()
         self._pools: dict[Scope, tuple[int, HouseholdPool]] = {}
+        self._version = -1
+        self._checked = float("-inf")
+
+    def _newest_import(self, conn: Connection) -> int:
+        # Asked at most once a recheck interval: an import shows within that long.
+        now = time.monotonic()
+        if now - self._checked >= self.recheck_seconds:
+            self._version = int(conn.execute(select(func.coalesce(func.max(import_run.c.id), 0))).scalar_one())
+            self._checked = now
+        return self._version
 
     def get(self, conn: Connection, scope: Scope) -> HouseholdPool:
-        """The pool for ``scope`` as of the newest import."""
-        version = int(conn.execute(select(func.coalesce(func.max(import_run.c.id), 0))).scalar_one())
+        """The pool for ``scope`` as of the newest import (seen within ``recheck_seconds``)."""
+        version = self._newest_import(conn)
         with self._lock:
             cached = self._pools.get(scope)
             if cached is not None and cached[0] == version:

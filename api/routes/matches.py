@@ -7,16 +7,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 
 from api.deps import ConnectionDep, ScopeDep
 from api.match_schemas import CarerMatchesOut, LocationIn, MatchResultOut, ReferralIn
 from api.pools import PoolCache
+from api.responses import FastJSONResponse
 from matching.domain import Child, Location, NeedsProfile, Referral, WishesAndFeelings
 from matching.ranking import render, service
 from matching.ranking.request import MatchRequest
 
 router = APIRouter(tags=["matching"])
+# These routes are async on purpose.  Their work is a few milliseconds of CPU-bound Python plus
+# reads from the store; under the GIL a thread pool adds no parallelism to that, only a thread
+# hop per request, which here costs about as much as the I/O.  With PostgreSQL on another host,
+# run several worker processes rather than relying on threads.
 Top = Annotated[int, Query(ge=1, le=100, description="How many candidates.")]
 On = Annotated[date | None, Query(description="Placement date (default: today).")]
 NearMisses = Annotated[
@@ -33,7 +37,7 @@ def _pools(request: Request) -> PoolCache:
 
 
 @router.get("/v1/children/{child_id}/matches", response_model=MatchResultOut)
-def child_matches(
+async def child_matches(
     request: Request,
     child_id: str,
     conn: ConnectionDep,
@@ -42,7 +46,7 @@ def child_matches(
     on: On = None,
     excluded: bool = False,
     near_misses: NearMisses = None,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Carer households for a child's open referral (or a default one), ranked and explained."""
     try:
         req = service.request_for_child(conn, scope=scope, child_id=child_id, on=on or date.today())
@@ -52,11 +56,11 @@ def child_matches(
     # Returned as JSON directly: the shape is MatchResultOut (documented in the route, checked by the tests);
     # skipping a second validation keeps the hot path fast.
     result = service.rank_households(pool=pool, request=req, top=top, with_excluded=excluded, near_misses=near_misses)
-    return JSONResponse(result.as_dict())
+    return FastJSONResponse(result.as_dict())
 
 
 @router.post("/v1/matches", response_model=MatchResultOut)
-def adhoc_matches(
+async def adhoc_matches(
     request: Request,
     body: ReferralIn,
     conn: ConnectionDep,
@@ -64,7 +68,7 @@ def adhoc_matches(
     top: Top = 10,
     excluded: bool = False,
     near_misses: NearMisses = None,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Carer households for an ad-hoc referral (Placements Standard v2 fields), ranked and explained."""
     taxonomy = _pools(request).taxonomy
     on = body.placement_date or date.today()
@@ -75,11 +79,11 @@ def adhoc_matches(
     result = service.rank_households(
         pool=pool, request=_to_request(body, on), top=top, with_excluded=excluded, near_misses=near_misses
     )
-    return JSONResponse(result.as_dict())
+    return FastJSONResponse(result.as_dict())
 
 
 @router.get("/v1/carers/{household_id}/matches", response_model=CarerMatchesOut)
-def carer_matches(
+async def carer_matches(
     request: Request, household_id: str, conn: ConnectionDep, scope: ScopeDep, top: Top = 10, on: On = None
 ) -> dict[str, Any]:
     """The waiting children a household with a vacancy could best care for."""

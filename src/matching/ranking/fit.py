@@ -43,26 +43,44 @@ class FitAssessment:
 
 def need_coverage(req: MatchRequest, h: CarerHousehold, taxonomy: Taxonomy) -> dict[str, tuple[float, tuple[str, ...]]]:
     """Coverage 0-1 of each of the group's needs and what provides it (current courses, experience)."""
-    current = {t.course for t in h.training if t.current_on(req.on)}
+    on = req.on  # TrainingRecord.current_on, inlined: this runs for every candidate shown
+    current = {t.course for t in h.training if t.completed_on <= on and (t.expires_on is None or on < t.expires_on)}
     experience = set(h.experience_needs)
+    readings = _readings(taxonomy)
     out: dict[str, tuple[float, tuple[str, ...]]] = {}
     for need in sorted(req.needs):
-        domain = taxonomy.needs.get(need)
-        if domain is None:
+        reading = readings.get(need)
+        if reading is None:
             out[need] = (0.0, ())
             continue
+        courses, related_needs, experience_weight = reading
         best = 0.0
         sources: list[str] = []
-        for course, weight in domain.courses.items():
+        for course, weight in courses:
             if course in current:
                 best = max(best, weight)
                 sources.append(course)
-        related = sorted(experience & set(domain.experience))
-        if related and domain.experience_weight > 0:
-            best = max(best, domain.experience_weight)
+        related = sorted(experience & related_needs)
+        if related and experience_weight > 0:
+            best = max(best, experience_weight)
             sources.extend(f"experience:{r}" for r in related)
         out[need] = (best, tuple(sources))
     return out
+
+
+_READINGS: dict[int, tuple[Taxonomy, dict[str, tuple[tuple[tuple[str, float], ...], frozenset[str], float]]]] = {}
+
+
+def _readings(taxonomy: Taxonomy) -> dict[str, tuple[tuple[tuple[str, float], ...], frozenset[str], float]]:
+    """Each need's courses, related experience and experience weight, as plain tuples (once per taxonomy)."""
+    cached = _READINGS.get(id(taxonomy))
+    if cached is None or cached[0] is not taxonomy:
+        table = {
+            n: (tuple(d.courses.items()), frozenset(d.experience), d.experience_weight)
+            for n, d in taxonomy.needs.items()
+        }
+        cached = _READINGS[id(taxonomy)] = (taxonomy, table)
+    return cached[1]
 
 
 def needs_value(req: MatchRequest, coverage: dict[str, tuple[float, tuple[str, ...]]]) -> float:
@@ -113,7 +131,11 @@ def household_fit_value(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) ->
     """Household fit 0-1: age gap to the other children, the carers' preferred ages, bedrooms."""
     s = cfg.household_fit
     on = month_index(req.on)
-    others = [(on - month_index(m.birth_month)) // 12 for m in h.children_living_there(req.on)]
+    others = [
+        a
+        for m in (*h.foster_children, *h.members)
+        if m.kind != "other_adult" and (a := (on - month_index(m.birth_month)) // 12) < 18
+    ]
     ages = req.ages
     if others:
         gap = min(abs(a - o) for a in ages for o in others)
@@ -172,7 +194,8 @@ def assess(
         "identity": (ident, f"identity match {ident:.0%} (ethnicity, religion, language)"),
         "stability": (None, "no stability model loaded: rules-only ranking"),
     }
-    factors = tuple(_factor(name, cfg.weights[name], *values[name]) for name in FACTORS)
+    weights = cfg.weights
+    factors = tuple([_factor(name, weights[name], *values[name]) for name in FACTORS])
     needs_met = tuple(
         NeedMet(
             n, taxonomy.needs[n].label if n in taxonomy.needs else n, req.needs[n], c, c >= taxonomy.met_threshold, by

@@ -303,7 +303,7 @@ def request_for_child(conn: Connection, *, scope: Scope, child_id: str, on: date
     child = queries.get_child(conn, scope=scope, child_id=child_id, with_sdq=False)
     if child is None:
         raise NotFoundError(f"no child with id {child_id!r}")
-    mine = queries.open_referrals(conn, scope=scope, child_ids=[child_id])
+    mine = queries.open_referrals_of(conn, child=child)
     if not mine:
         return MatchRequest(default_referral(child, on), child, on)
     return MatchRequest(mine[-1], child, on, _siblings_referred(conn, scope, child))

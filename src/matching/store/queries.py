@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from matching.domain import (
     CarerHousehold,
@@ -76,11 +76,37 @@ def list_children(
     return _children_from_rows(conn, rows), total
 
 
+# Statements for one child, built once: the matching hot path runs them on every request.
+_CHILD = select(s.child).where(s.child.c.child_id == bindparam("child_id"))
+_CHILD_IN_LAS = _CHILD.where(s.child.c.la_code.in_(bindparam("la_codes", expanding=True)))
+_CHILD_NEEDS = select(s.child_need.c.need, s.child_need.c.severity).where(
+    s.child_need.c.child_id == bindparam("child_id")
+)
+_CHILD_OPEN_REFERRALS = (
+    select(s.referral)
+    .where(s.referral.c.child_id == bindparam("child_id"), s.referral.c.status == "open")
+    .order_by(s.referral.c.referral_date, s.referral.c.referral_id)
+)
+
+
 def get_child(conn: Connection, *, scope: Scope, child_id: str, with_sdq: bool = True) -> Child | None:
     """One child in scope, with needs (and SDQ history unless not wanted); None when absent or out of scope."""
-    stmt = _child_scope(select(s.child).where(s.child.c.child_id == child_id), scope)
-    row = conn.execute(stmt).mappings().first()
-    return _children_from_rows(conn, [row], with_sdq=with_sdq)[0] if row else None
+    if scope.la_codes is None:
+        row = conn.execute(_CHILD, {"child_id": child_id}).mappings().first()
+    else:
+        row = conn.execute(_CHILD_IN_LAS, {"child_id": child_id, "la_codes": sorted(scope.la_codes)}).mappings().first()
+    if row is None:
+        return None
+    if with_sdq:
+        return _children_from_rows(conn, [row])[0]
+    needs = {n: int(v) for n, v in conn.execute(_CHILD_NEEDS, {"child_id": child_id})}
+    return _child(row, needs, ())
+
+
+def open_referrals_of(conn: Connection, *, child: Child) -> list[Referral]:
+    """The open referrals of a child already read in scope, oldest first (its needs as recorded)."""
+    rows = conn.execute(_CHILD_OPEN_REFERRALS, {"child_id": child.child_id}).mappings().all()
+    return [referral_from_row(r, child.needs) for r in rows]
 
 
 def children_by_ids(conn: Connection, *, scope: Scope, child_ids: Iterable[str]) -> list[Child]:
@@ -277,7 +303,12 @@ def _household(
 
 
 def open_referrals(
-    conn: Connection, *, scope: Scope, child_ids: Iterable[str] | None = None, sibling_group_id: str | None = None
+    conn: Connection,
+    *,
+    scope: Scope,
+    child_ids: Iterable[str] | None = None,
+    sibling_group_id: str | None = None,
+    known_needs: dict[str, dict[str, int]] | None = None,
 ) -> list[Referral]:
     """Open referrals for children in scope (optionally only these children or this sibling group), oldest first."""
     stmt = (
@@ -291,8 +322,8 @@ def open_referrals(
         stmt = stmt.where(s.child.c.sibling_group_id == sibling_group_id)
     stmt = _child_scope(stmt, scope).order_by(s.referral.c.referral_date, s.referral.c.referral_id)
     rows = conn.execute(stmt).mappings().all()
-    needs: dict[str, dict[str, int]] = defaultdict(dict)
-    ids = sorted({r["child_id"] for r in rows})
+    needs: dict[str, dict[str, int]] = defaultdict(dict, known_needs or {})
+    ids = sorted({r["child_id"] for r in rows} - set(known_needs or {}))
     for i in range(0, len(ids), 900):
         for n in conn.execute(select(s.child_need).where(s.child_need.c.child_id.in_(ids[i : i + 900]))).mappings():
             needs[n["child_id"]][n["need"]] = int(n["severity"])
