@@ -7,7 +7,7 @@ from datetime import date
 from hypothesis import strategies as st
 
 from matching import codes
-from matching.domain import CarerHousehold, Child, Location, TrackRecord, TrainingRecord
+from matching.domain import CarerHousehold, Child, Location, TrackRecord, TrainingRecord, WishesAndFeelings
 from matching.ranking.request import MatchRequest
 from matching.taxonomy import load_taxonomy
 from tests.factories import HOME, ON, make_child, make_household, make_referral, make_terms, member
@@ -134,5 +134,11 @@ def requests(draw: st.DrawFn) -> MatchRequest:
         suitable_for=draw(st.sampled_from((("foster",), ("foster", "residential"), ("residential",)))),
         emergency_outside_terms=ptype == "emergency" and draw(st.booleans()),
         max_distance_miles=draw(st.none() | st.floats(5, 80)),
+        wishes=WishesAndFeelings(
+            near_school=draw(st.booleans()),
+            near_family=draw(st.booleans()),
+            same_religion=draw(st.booleans()),
+            same_language=draw(st.booleans()),
+        ),
     )
     return MatchRequest(referral, child, ON, siblings)

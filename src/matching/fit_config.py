@@ -31,6 +31,7 @@ class LocalitySettings(_Strict):
     home_zero_miles: float = Field(gt=0)
     school_full_miles: float = Field(ge=0)
     school_zero_miles: float = Field(gt=0)
+    wish_shift: float = Field(default=0.0, ge=0, le=1)
 
 
 class IdentitySettings(_Strict):
@@ -39,6 +40,7 @@ class IdentitySettings(_Strict):
     ethnicity: float = Field(ge=0)
     religion: float = Field(ge=0)
     language: float = Field(ge=0)
+    wish_shift: float = Field(default=0.0, ge=0, le=1)
 
 
 class HouseholdFitSettings(_Strict):

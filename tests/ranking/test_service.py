@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from matching.domain import Location
+from matching.domain import Location, WishesAndFeelings
 from matching.fit_config import load_fit_config
 from matching.ranking.pool import HouseholdPool
 from matching.ranking.service import rank_children, rank_households
@@ -122,3 +122,15 @@ def test_reverse_query_ranks_waiting_children_for_a_household() -> None:
     assert [c.child_id for c in found] == ["C-teen", "C-other"]
     assert excluded == {"terms_age": 1}
     assert found[0].explanation.score > found[1].explanation.score
+
+
+def test_the_childs_wish_to_stay_at_school_moves_weight_to_the_school() -> None:
+    # A school 30 miles from home (the child moved away from it when they came into care).
+    child = make_child(home=Location(450_000, 300_000), school=Location(450_000 + 30 * 1609, 300_000))
+    near_home = make_household(household_id="H-home", location=Location(450_000, 300_000))
+    near_school = make_household(household_id="H-school", location=Location(450_000 + 30 * 1609, 300_000))
+    plain = rank([near_home, near_school], make_request(child))
+    assert [c.household_id for c in plain.candidates] == ["H-home", "H-school"]
+    wish = WishesAndFeelings(text="I want to stay at my school", near_school=True)
+    heard = rank([near_home, near_school], make_request(child, wishes=wish))
+    assert [c.household_id for c in heard.candidates] == ["H-school", "H-home"]

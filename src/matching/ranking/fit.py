@@ -92,15 +92,47 @@ def needs_value(req: MatchRequest, coverage: dict[str, tuple[float, tuple[str, .
     return sum(sev * coverage[n][0] for n, sev in needs.items()) / total
 
 
+def locality_shares(req: MatchRequest, cfg: FitConfig) -> tuple[float, float, float]:
+    """Shares of home, school and in-area in the locality factor, after the child's wishes.
+
+    No school recorded: the school share goes to home.  "I want to stay at my school" moves
+    ``wish_shift`` from home to school; "I want to live near my family" moves it back.
+    """
+    s = cfg.locality
+    home, school = s.home, s.school
+    wishes = req.referral.wishes
+    if req.child.school is None:
+        return home + school, 0.0, s.in_area
+    if wishes.near_school and not wishes.near_family:
+        shift = min(s.wish_shift, home)
+        home, school = home - shift, school + shift
+    elif wishes.near_family and not wishes.near_school:
+        shift = min(s.wish_shift, school)
+        home, school = home + shift, school - shift
+    return home, school, s.in_area
+
+
+def identity_shares(req: MatchRequest, cfg: FitConfig) -> tuple[float, float, float]:
+    """Shares of ethnicity, religion and language in the identity factor, after the child's wishes."""
+    s = cfg.identity
+    eth, rel, lang = s.ethnicity, s.religion, s.language
+    wishes = req.referral.wishes
+    if wishes.same_religion:
+        shift = min(s.wish_shift, eth)
+        eth, rel = eth - shift, rel + shift
+    if wishes.same_language:
+        shift = min(s.wish_shift, eth)
+        eth, lang = eth - shift, lang + shift
+    return eth, rel, lang
+
+
 def locality_value(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> tuple[float, float | None, float | None]:
     """Locality 0-1, with the miles from home and the miles to the current school (None when unknown)."""
     s = cfg.locality
-    home_w, school_w = s.home, s.school
+    home_w, school_w, in_area_w = locality_shares(req, cfg)
     child = req.child
     d_home = child.home.miles_to(h.location) if child.home is not None else None
     d_school = child.school.miles_to(h.location) if child.school is not None else None
-    if d_school is None:
-        home_w, school_w = home_w + school_w, 0.0
     home_part = 0.5 if d_home is None else max(0.0, 1.0 - d_home / s.home_zero_miles)
     school_part = 0.0
     if d_school is not None:
@@ -109,12 +141,11 @@ def locality_value(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> tupl
             1.0 if d_school <= s.school_full_miles else max(0.0, 1.0 - (d_school - s.school_full_miles) / span)
         )
     in_area = 1.0 if h.la_code == child.la_code else 0.0
-    return home_w * home_part + school_w * school_part + s.in_area * in_area, d_home, d_school
+    return home_w * home_part + school_w * school_part + in_area_w * in_area, d_home, d_school
 
 
 def identity_value(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> float:
     """Identity 0-1: ethnicity, religion and language, given due consideration (never a bar)."""
-    s = cfg.identity
     child = req.child
     if child.ethnicity in _UNKNOWN_ETHNICITY or child.ethnicity == h.ethnicity:
         eth = 1.0
@@ -124,7 +155,8 @@ def identity_value(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> floa
         eth = 0.0
     rel = 1.0 if child.religion in _NO_RELIGION or child.religion == h.religion else 0.0
     lang = 1.0 if set(child.first_languages) & set(h.languages) else 0.0
-    return s.ethnicity * eth + s.religion * rel + s.language * lang
+    eth_w, rel_w, lang_w = identity_shares(req, cfg)
+    return eth_w * eth + rel_w * rel + lang_w * lang
 
 
 def household_fit_value(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> float:

@@ -21,6 +21,7 @@ from matching.coverage import CoverageTables
 from matching.domain import CarerHousehold
 from matching.domain.referral import ACTIONABLE
 from matching.fit_config import FitConfig
+from matching.ranking.fit import identity_shares, locality_shares, track_record_value
 from matching.ranking.request import MatchRequest, month_index
 from matching.ranking.rules import RULE_CODES, emergency_outside_terms
 from matching.taxonomy import Taxonomy
@@ -111,8 +112,6 @@ class HouseholdPool:
         )
         self.has_pref = (self.pref_min >= 0) & (self.pref_max >= 0)
         self.bedrooms = np.array([h.bedrooms_available for h in hs], dtype=np.float64)
-        from matching.ranking.fit import track_record_value
-
         self.track = np.array([track_record_value(h, cfg) for h in hs], dtype=np.float64)
         kids = [
             [month_index(m.birth_month) for m in (*h.foster_children, *h.members) if m.kind != "other_adult"]
@@ -318,9 +317,7 @@ class HouseholdPool:
     def _locality(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
         s = self.cfg.locality
         child = req.child
-        home_w, school_w = s.home, s.school
-        if child.school is None:
-            home_w, school_w = home_w + school_w, 0.0
+        home_w, school_w, in_area_w = locality_shares(req, self.cfg)
         if child.home is None:
             home_part = np.full(len(idx), 0.5)
         else:
@@ -335,10 +332,10 @@ class HouseholdPool:
                 d <= s.school_full_miles, 1.0, np.maximum(0.0, 1.0 - (d - s.school_full_miles) / span)
             )
         in_area = (self.la[idx] == child.la_code).astype(np.float64)
-        return home_w * home_part + school_w * school_part + s.in_area * in_area
+        return home_w * home_part + school_w * school_part + in_area_w * in_area
 
     def _identity(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
-        s = self.cfg.identity
+        eth_w, rel_w, lang_w = identity_shares(req, self.cfg)
         child = req.child
         if child.ethnicity in _UNKNOWN_ETHNICITY:
             eth = np.ones(len(idx))
@@ -350,7 +347,7 @@ class HouseholdPool:
         lang = np.zeros(len(idx), dtype=bool)
         for language in child.first_languages:
             lang |= self._speaks(language)[idx]
-        return s.ethnicity * eth + s.religion * rel + s.language * lang
+        return eth_w * eth + rel_w * rel + lang_w * lang
 
     def _household_fit(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
         s = self.cfg.household_fit
