@@ -147,12 +147,9 @@ class WarningOut(BaseModel):
     message: str
 
 
-class CandidateOut(BaseModel):
-    """A ranked household with its explanation."""
+class ExplanationOut(BaseModel):
+    """The explanation shared by both directions of matching."""
 
-    household_id: str
-    agency_code: str
-    agency_type: str
     rank: int
     tier: str
     score: float
@@ -162,6 +159,14 @@ class CandidateOut(BaseModel):
     warnings: list[WarningOut]
     outside_terms: list[str]
     distance_miles: float | None
+
+
+class CandidateOut(ExplanationOut):
+    """A ranked household with its explanation."""
+
+    household_id: str
+    agency_code: str
+    agency_type: str
     vacancies: int
 
 
@@ -204,21 +209,12 @@ class MatchResultOut(BaseModel):
     excluded: list[ExcludedOut] | None = None
 
 
-class ChildCandidateOut(BaseModel):
+class ChildCandidateOut(ExplanationOut):
     """A waiting child a household could care for."""
 
     child_id: str
     referral_id: str
     urgency: str
-    rank: int
-    tier: str
-    score: float
-    factors: list[FactorOut]
-    needs_met: list[NeedMetOut]
-    gaps: list[GapOut]
-    warnings: list[WarningOut]
-    outside_terms: list[str]
-    distance_miles: float | None
 
 
 class CarerMatchesOut(BaseModel):

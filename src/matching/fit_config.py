@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from matching.paths import DATA_DIR
+from matching.yaml_config import load_yaml_model
 
 DEFAULT_FIT_CONFIG_PATH = DATA_DIR / "matching" / "fit_weights.yaml"
 FACTORS = ("needs", "locality", "household_fit", "track_record", "identity", "stability")
@@ -134,14 +134,4 @@ def _default() -> FitConfig:
 
 
 def _load(path: Path) -> FitConfig:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise FitConfigError(f"{path}: cannot read weights ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise FitConfigError(f"{path}: not valid YAML ({exc})") from exc
-    try:
-        return FitConfig.model_validate(raw)
-    except ValidationError as exc:
-        details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in exc.errors())
-        raise FitConfigError(f"{path}: invalid weights: {details}") from exc
+    return load_yaml_model(path, FitConfig, FitConfigError, "weights")

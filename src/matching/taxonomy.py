@@ -11,10 +11,10 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from matching.paths import DATA_DIR
+from matching.yaml_config import load_yaml_model
 
 DEFAULT_TAXONOMY_PATH = DATA_DIR / "taxonomy" / "needs_skills.yaml"
 
@@ -112,16 +112,4 @@ def _default_taxonomy() -> Taxonomy:
 
 
 def _load(path: Path) -> Taxonomy:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TaxonomyError(f"{path}: cannot read taxonomy ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise TaxonomyError(f"{path}: not valid YAML ({exc})") from exc
-    try:
-        return Taxonomy.model_validate(raw)
-    except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise TaxonomyError(f"{path}: invalid taxonomy: {details}") from exc
+    return load_yaml_model(path, Taxonomy, TaxonomyError, "taxonomy")
