@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 import matching
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
-from api.routes import children, health, households, matches
+from api.routes import children, health, households, matches, pages
 from api.settings import Settings, get_settings
 from matching.fit_config import load_fit_config
 from matching.store.engine import open_store
@@ -33,9 +33,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(children.router)
     app.include_router(households.router)
     app.include_router(matches.router)
+    app.include_router(pages.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/pages/waiting")
 
     return app
