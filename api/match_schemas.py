@@ -32,7 +32,7 @@ else:
     Pet = Literal[codes.PETS]
     Communication = Literal[codes.COMMUNICATION_NEEDS]
     Setting = Literal[codes.SUITABLE_FOR]
-Month = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+Month = Field(pattern=r"^(19|20)\d{2}-(0[1-9]|1[0-2])$", description="YYYY-MM, years 1900-2099")
 
 
 class _In(BaseModel):

@@ -22,6 +22,18 @@ class Page(BaseModel, Generic[T]):
     limit: int
 
 
+class ErrorOut(BaseModel):
+    """An error: what was not found or not allowed."""
+
+    detail: str
+
+
+NOT_FOUND: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorOut, "description": "Unknown, or outside the caller's scope"}
+}
+BAD_BODY: dict[int | str, dict[str, object]] = {400: {"model": ErrorOut, "description": "The body is not JSON"}}
+
+
 class Health(BaseModel):
     """Service health."""
 

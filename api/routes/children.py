@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import ConnectionDep, ScopeDep
-from api.schemas import ChildPublic, Page
+from api.schemas import NOT_FOUND, ChildPublic, Page
 from matching.store import queries
 
 router = APIRouter(prefix="/v1/children", tags=["children"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/children", tags=["children"])
 def list_children(
     conn: ConnectionDep,
     scope: ScopeDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     la_code: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[ChildPublic]:
@@ -30,7 +30,7 @@ def list_children(
     )
 
 
-@router.get("/{child_id}")
+@router.get("/{child_id}", responses=NOT_FOUND)
 def get_child(child_id: str, conn: ConnectionDep, scope: ScopeDep) -> ChildPublic:
     """One child; 404 when unknown or outside the caller's scope."""
     child = queries.get_child(conn, scope=scope, child_id=child_id)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import ConnectionDep, ScopeDep
-from api.schemas import HouseholdPublic, Page
+from api.schemas import NOT_FOUND, HouseholdPublic, Page
 from matching.store import queries
 
 router = APIRouter(prefix="/v1/households", tags=["households"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/households", tags=["households"])
 def list_households(
     conn: ConnectionDep,
     scope: ScopeDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     la_code: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[HouseholdPublic]:
@@ -30,7 +30,7 @@ def list_households(
     )
 
 
-@router.get("/{household_id}")
+@router.get("/{household_id}", responses=NOT_FOUND)
 def get_household(household_id: str, conn: ConnectionDep, scope: ScopeDep) -> HouseholdPublic:
     """One household; 404 when unknown or outside the caller's scope."""
     household = queries.get_household(conn, scope=scope, household_id=household_id)

@@ -12,6 +12,7 @@ from api.deps import ConnectionDep, ScopeDep
 from api.match_schemas import CarerMatchesOut, LocationIn, MatchResultOut, ReferralIn
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
+from api.schemas import BAD_BODY, NOT_FOUND
 from matching.domain import Child, Location, NeedsProfile, Referral, WishesAndFeelings
 from matching.ranking import render, service
 from matching.ranking.request import MatchRequest
@@ -36,7 +37,7 @@ def _pools(request: Request) -> PoolCache:
     return cache
 
 
-@router.get("/v1/children/{child_id}/matches", response_model=MatchResultOut)
+@router.get("/v1/children/{child_id}/matches", response_model=MatchResultOut, responses=NOT_FOUND)
 async def child_matches(
     request: Request,
     child_id: str,
@@ -59,7 +60,7 @@ async def child_matches(
     return FastJSONResponse(result.as_dict())
 
 
-@router.post("/v1/matches", response_model=MatchResultOut)
+@router.post("/v1/matches", response_model=MatchResultOut, responses=BAD_BODY)
 async def adhoc_matches(
     request: Request,
     body: ReferralIn,
@@ -82,7 +83,7 @@ async def adhoc_matches(
     return FastJSONResponse(result.as_dict())
 
 
-@router.get("/v1/carers/{household_id}/matches", response_model=CarerMatchesOut)
+@router.get("/v1/carers/{household_id}/matches", response_model=CarerMatchesOut, responses=NOT_FOUND)
 async def carer_matches(
     request: Request, household_id: str, conn: ConnectionDep, scope: ScopeDep, top: Top = 10, on: On = None
 ) -> dict[str, Any]:
