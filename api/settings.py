@@ -19,7 +19,6 @@ class Settings(BaseSettings):
     scope_las: str = ""
     #: Comma-separated agency codes this deployment may see (empty: all).
     scope_agencies: str = ""
-    max_page_size: int = 500
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from matching.paths import DEFAULT_SQLITE_PATH
@@ -77,8 +77,3 @@ def open_store(url: str | None = None) -> Engine:
     engine = make_engine(url)
     upgrade(engine)
     return engine
-
-
-def has_schema(engine: Engine) -> bool:
-    """True when the store's tables exist."""
-    return inspect(engine).has_table("child")

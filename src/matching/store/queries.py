@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select
@@ -308,7 +307,6 @@ def open_referrals(
     scope: Scope,
     child_ids: Iterable[str] | None = None,
     sibling_group_id: str | None = None,
-    known_needs: dict[str, dict[str, int]] | None = None,
 ) -> list[Referral]:
     """Open referrals for children in scope (optionally only these children or this sibling group), oldest first."""
     stmt = (
@@ -322,8 +320,8 @@ def open_referrals(
         stmt = stmt.where(s.child.c.sibling_group_id == sibling_group_id)
     stmt = _child_scope(stmt, scope).order_by(s.referral.c.referral_date, s.referral.c.referral_id)
     rows = conn.execute(stmt).mappings().all()
-    needs: dict[str, dict[str, int]] = defaultdict(dict, known_needs or {})
-    ids = sorted({r["child_id"] for r in rows} - set(known_needs or {}))
+    needs: dict[str, dict[str, int]] = defaultdict(dict)
+    ids = sorted({r["child_id"] for r in rows})
     for i in range(0, len(ids), 900):
         for n in conn.execute(select(s.child_need).where(s.child_need.c.child_id.in_(ids[i : i + 900]))).mappings():
             needs[n["child_id"]][n["need"]] = int(n["severity"])
@@ -391,9 +389,3 @@ def child_placements(conn: Connection, *, scope: Scope, child_id: str) -> list[P
         )
         for r in rows
     ]
-
-
-def snapshot_date(conn: Connection) -> date | None:
-    """The latest placement start in the store: a stand-in for the data's as-at date."""
-    value = conn.execute(select(func.max(s.child.c.placement_start))).scalar_one_or_none()
-    return value if isinstance(value, date) else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -171,8 +170,3 @@ def calibration_table(folder: Path | str) -> list[CalibrationRow]:
             )
         )
     return rows
-
-
-def today_iso() -> str:
-    """Today's date (kept here so the CLI output is testable)."""
-    return date.today().isoformat()

@@ -15,7 +15,7 @@ import numpy as np
 
 from matching import codes
 from matching.coverage import CoverageTables
-from matching.synth.children import CAT, ChildArrays
+from matching.synth.children import ChildArrays
 from matching.synth.geography import distance_miles
 from matching.synth.households import HouseholdProfile, Households
 from matching.synth.outcomes import OutcomeCoefficients, sigmoid, unplanned_logit
@@ -216,8 +216,3 @@ def _reason(unplanned: bool, rng: np.random.Generator) -> str:
     keys = list(table)
     p = np.array([table[k] for k in keys])
     return keys[int(rng.choice(len(keys), p=p / p.sum()))]
-
-
-def category_is_foster(category: int) -> bool:
-    """True for the foster placement categories (in-house, IFA, kinship)."""
-    return category in (CAT["fostering_in_house"], CAT["fostering_ifa"], CAT["fostering_kinship"])
