@@ -1,0 +1,46 @@
+"""How placements are made today, for comparison: first come first served, and greedy best pair first."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from matching.allocation.instance import AllocationInstance
+from matching.allocation.validate import fits
+
+
+def first_come_first_served(instance: AllocationInstance) -> dict[int, int]:
+    """Each unit in referral order (then id) takes its best household still available."""
+    by_unit: dict[int, list[int]] = defaultdict(list)
+    for k, arc in enumerate(instance.arcs):
+        by_unit[arc.unit].append(k)
+    order = sorted(
+        range(len(instance.units)), key=lambda u: (instance.units[u].referral_date, instance.units[u].unit_id)
+    )
+    return _place(
+        instance,
+        [(u, sorted(by_unit[u], key=lambda k: (-instance.arcs[k].score, instance.arcs[k].household))) for u in order],
+    )
+
+
+def greedy_best_pair(instance: AllocationInstance) -> dict[int, int]:
+    """The most valuable remaining pair first (urgency and fit), ties by unit then household."""
+    order = sorted(
+        range(len(instance.arcs)),
+        key=lambda k: (-instance.value(instance.arcs[k]), instance.arcs[k].unit, instance.arcs[k].household),
+    )
+    return _place(instance, [(instance.arcs[k].unit, [k]) for k in order])
+
+
+def _place(instance: AllocationInstance, plan: list[tuple[int, list[int]]]) -> dict[int, int]:
+    assignment: dict[int, int] = {}
+    placed: dict[int, list[int]] = defaultdict(list)
+    for unit, candidates in plan:
+        if unit in assignment:
+            continue
+        for k in candidates:
+            h = instance.arcs[k].household
+            if fits(instance, placed[h], unit, h):
+                assignment[unit] = k
+                placed[h].append(unit)
+                break
+    return assignment

@@ -1,0 +1,223 @@
+"""An allocation instance: units to place, households with room, and the eligible arcs between them.
+
+A **unit** is a child, or a sibling group referred to be placed together (placed whole or not at
+all).  An **arc** joins a unit to a household that passed every eligibility rule for it, with the
+fit score.  Arcs come from the ranking pool, so allocation and single-child ranking apply one set
+of rules.  Household rooms: free places (vacancy), and the usual fostering limit of 3 unless the
+household has an exemption.  A sibling group larger than that may only go into an empty household,
+alone.  Some units must live alone ("solo"), and some pairs of units cannot share a household (who
+the child can live alongside, risks to others); those are recorded per household.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from matching.ranking.pool import HouseholdPool
+from matching.ranking.request import MatchRequest
+
+#: Child-equivalents of placing one child, by urgency (documented weights): a child needed today
+#: counts as four children needed later.  Placing children comes before fit (see ``child_weight``).
+URGENCY_WEIGHT = {"today": 4, "within_5_days": 2, "over_5_days": 1}
+URGENCY_ORDER = {"today": 0, "within_5_days": 1, "over_5_days": 2}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A child, or siblings to be placed together."""
+
+    unit_id: str
+    child_ids: tuple[str, ...]
+    ages: tuple[int, ...]
+    urgency: str
+    referral_date: date
+    la_code: str
+    live_alongside: str
+    risks_to_others: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        """Children in the unit."""
+        return len(self.child_ids)
+
+    @property
+    def age(self) -> int:
+        """The referred child's age (the first child of the unit)."""
+        return self.ages[0]
+
+
+@dataclass(frozen=True)
+class HouseholdRoom:
+    """How many children a household can take now."""
+
+    household_id: str
+    la_code: str
+    vacancies: int
+    usual_room: int | None  # places left under the usual limit of 3; None with an exemption
+    empty: bool
+
+
+@dataclass(frozen=True)
+class Arc:
+    """An eligible (unit, household) pair with its fit score and distance from home."""
+
+    unit: int
+    household: int
+    score: float
+    distance_miles: float | None
+
+
+@dataclass
+class AllocationInstance:
+    """Units, household rooms and arcs, in a canonical order (units and households by id)."""
+
+    units: list[Unit]
+    households: list[HouseholdRoom]
+    arcs: list[Arc]
+    unit_without_arcs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def child_weight(self) -> float:
+        """Value of one child-equivalent placed: more than all the fit in the instance (fit is 0-100 per unit),
+        so the allocation places as many children (urgency-weighted) as possible, then maximises fit."""
+        return 100.0 * len(self.units) + 1.0
+
+    def value(self, arc: Arc) -> float:
+        """Objective value of an arc: urgency-weighted children placed, then the fit score."""
+        u = self.units[arc.unit]
+        return URGENCY_WEIGHT[u.urgency] * u.size * self.child_weight + arc.score
+
+    def arcs_of_household(self) -> dict[int, list[int]]:
+        """Arc indexes by household."""
+        out: dict[int, list[int]] = {}
+        for k, a in enumerate(self.arcs):
+            out.setdefault(a.household, []).append(k)
+        return out
+
+
+def canonical(instance: AllocationInstance) -> tuple[AllocationInstance, list[int]]:
+    """The same instance in canonical order (units and households by id, arcs by pair), and for each
+    canonical arc the index of the original one: solving it makes the answer independent of input order."""
+    u_order = sorted(range(len(instance.units)), key=lambda i: instance.units[i].unit_id)
+    h_order = sorted(range(len(instance.households)), key=lambda i: instance.households[i].household_id)
+    u_pos = {old: new for new, old in enumerate(u_order)}
+    h_pos = {old: new for new, old in enumerate(h_order)}
+    a_order = sorted(
+        range(len(instance.arcs)), key=lambda k: (u_pos[instance.arcs[k].unit], h_pos[instance.arcs[k].household])
+    )
+    arcs = [
+        Arc(
+            u_pos[instance.arcs[k].unit],
+            h_pos[instance.arcs[k].household],
+            instance.arcs[k].score,
+            instance.arcs[k].distance_miles,
+        )
+        for k in a_order
+    ]
+    same = AllocationInstance(
+        [instance.units[i] for i in u_order],
+        [instance.households[i] for i in h_order],
+        arcs,
+        dict(instance.unit_without_arcs),
+    )
+    return same, a_order
+
+
+def units_conflict(a: Unit, b: Unit) -> bool:
+    """True if the two units cannot share a household (who they can live alongside, risks to others)."""
+    return _restricts(a, b) or _restricts(b, a)
+
+
+def _restricts(u: Unit, other: Unit) -> bool:
+    me = u.age
+    if u.live_alongside == "solo":
+        return True
+    if u.live_alongside == "only_older" and any(x <= me for x in other.ages):
+        return True
+    if u.live_alongside == "only_younger" and any(x >= me for x in other.ages):
+        return True
+    if "sexual_harm" in u.risks_to_others and any(x < me for x in other.ages):
+        return True
+    return "physical_harm" in u.risks_to_others and any(x < 5 for x in other.ages)
+
+
+def build_instance(
+    pool: HouseholdPool,
+    requests: list[MatchRequest],
+    *,
+    top_k: int = 50,
+    min_fit: float = 0.0,
+    max_distance_miles: float | None = None,
+) -> AllocationInstance:
+    """Units from the requests (siblings referred together become one unit) and their best ``top_k`` arcs."""
+    by_key: dict[tuple[str, ...], MatchRequest] = {}
+    for req in requests:
+        key = tuple(sorted(c.child_id for c in req.group))
+        best = by_key.get(key)
+        if best is None or (URGENCY_ORDER[req.referral.urgency], req.referral.referral_date) < (
+            URGENCY_ORDER[best.referral.urgency],
+            best.referral.referral_date,
+        ):
+            by_key[key] = req
+    keys = sorted(by_key)
+    units: list[Unit] = []
+    unit_arcs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+    missing: dict[str, str] = {}
+    for key in keys:
+        req = by_key[key]
+        unit_id = "+".join(key)
+        failures = pool.failures(req)
+        idx = np.flatnonzero(failures.eligible)
+        scores = pool.scores(req, idx)
+        miles = pool.home_miles(req, idx) if req.child.home is not None else None
+        keep = scores >= min_fit
+        if max_distance_miles is not None and miles is not None:
+            keep &= miles <= max_distance_miles
+        idx, scores = idx[keep], scores[keep]
+        miles = miles[keep] if miles is not None else None
+        if len(idx) > top_k:
+            order = np.lexsort((idx, -np.round(scores, 6)))[:top_k]
+            idx, scores = idx[order], scores[order]
+            miles = miles[order] if miles is not None else None
+        if len(idx) == 0:
+            missing[unit_id] = (
+                "no eligible household" if not failures.eligible.any() else "no household above the thresholds"
+            )
+        units.append(
+            Unit(
+                unit_id,
+                tuple(c.child_id for c in req.group),
+                req.ages,
+                req.referral.urgency,
+                req.referral.referral_date,
+                req.child.la_code,
+                req.referral.live_alongside,
+                tuple(req.referral.risks_to_others),
+            )
+        )
+        unit_arcs.append((idx, scores, miles))
+    used = sorted({int(i) for idx, _, _ in unit_arcs for i in idx})
+    position = {h: k for k, h in enumerate(used)}
+    limit = pool.cfg.rules.usual_fostering_limit
+    households = []
+    for h_index in used:
+        h = pool.households[h_index]
+        fostered = h.foster_children_count
+        households.append(
+            HouseholdRoom(
+                h.household_id,
+                h.la_code,
+                max(0, h.terms.places - fostered),
+                None if h.terms.usual_limit_exemption else max(0, limit - fostered),
+                fostered == 0,
+            )
+        )
+    arcs = [
+        Arc(u, position[int(i)], float(s), None if m is None else float(m[j]))
+        for u, (idx, scores, m) in enumerate(unit_arcs)
+        for j, (i, s) in enumerate(zip(idx, scores, strict=True))
+    ]
+    return AllocationInstance(units, households, arcs, missing)

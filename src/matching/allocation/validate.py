@@ -1,0 +1,61 @@
+"""Solver-independent validation: the specification of a valid allocation.
+
+Every allocation, whoever produced it (a solver, a baseline), passes through
+:func:`violations` before it is returned.  An assignment maps unit index -> arc index.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+
+from matching.allocation.instance import AllocationInstance, units_conflict
+
+
+def fits(instance: AllocationInstance, placed: list[int], unit: int, household: int) -> bool:
+    """True if ``unit`` can join the units already ``placed`` in ``household``."""
+    return not _household_problems(instance, [*placed, unit], household)
+
+
+def _household_problems(instance: AllocationInstance, units: list[int], household: int) -> list[str]:
+    room = instance.households[household]
+    us = [instance.units[u] for u in units]
+    children = sum(u.size for u in us)
+    problems = []
+    if children > room.vacancies:
+        problems.append(f"{room.household_id}: {children} children for {room.vacancies} vacancies")
+    if room.usual_room is not None and children > room.usual_room:
+        alone_group = len(us) == 1 and room.empty and us[0].size > 1
+        if not alone_group:
+            problems.append(f"{room.household_id}: {children} children over the usual fostering limit")
+    for i in range(len(us)):
+        for j in range(i + 1, len(us)):
+            if units_conflict(us[i], us[j]):
+                problems.append(f"{room.household_id}: {us[i].unit_id} and {us[j].unit_id} cannot live together")
+    return problems
+
+
+def violations(instance: AllocationInstance, assignment: Mapping[int, int]) -> list[str]:
+    """Every way ``assignment`` breaks the rules (empty when valid)."""
+    problems: list[str] = []
+    by_household: dict[int, list[int]] = defaultdict(list)
+    for unit, arc_index in assignment.items():
+        if not 0 <= arc_index < len(instance.arcs):
+            problems.append(f"unit {unit}: arc {arc_index} does not exist (not an eligible pair)")
+            continue
+        arc = instance.arcs[arc_index]
+        if arc.unit != unit:
+            problems.append(f"unit {instance.units[unit].unit_id}: arc {arc_index} belongs to another unit")
+            continue
+        by_household[arc.household].append(unit)
+    children = [c for u in assignment for c in instance.units[u].child_ids]
+    if len(children) != len(set(children)):
+        problems.append("a child is placed more than once")
+    for household, units in sorted(by_household.items()):
+        problems.extend(_household_problems(instance, sorted(units), household))
+    return problems
+
+
+def objective(instance: AllocationInstance, assignment: Mapping[int, int]) -> float:
+    """The objective recomputed from scratch: urgency weight per child placed plus fit scores."""
+    return sum(instance.value(instance.arcs[a]) for a in assignment.values())

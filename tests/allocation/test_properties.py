@@ -1,0 +1,100 @@
+"""Allocation invariants over generated instances (hypothesis)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from matching.allocation.baselines import first_come_first_served, greedy_best_pair
+from matching.allocation.instance import AllocationInstance, Arc
+from matching.allocation.solver import SolverSettings, solve
+from matching.allocation.validate import violations
+from tests.allocation.factories import room, unit
+
+ONE = SolverSettings(time_limit_seconds=10, random_seed=7, workers=1)
+PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def planted(draw: st.DrawFn) -> AllocationInstance:
+    """Units that each have a household of their own that fits them (the plant), plus rivals and noise."""
+    n = draw(st.integers(1, 8))
+    units = [
+        unit(
+            f"U{i}",
+            size=draw(st.sampled_from([1, 1, 1, 2, 3, 4])),
+            age=draw(st.integers(0, 17)),
+            urgency=draw(st.sampled_from(["today", "within_5_days", "over_5_days"])),
+            live=draw(st.sampled_from(["any", "any", "any", "solo", "only_older", "only_younger"])),
+            risks=tuple(draw(st.lists(st.sampled_from(["sexual_harm", "physical_harm"]), max_size=1))),
+        )
+        for i in range(n)
+    ]
+    rooms = [
+        room(f"P{i}", vacancies=u.size + draw(st.integers(0, 1)), usual_room=None if u.size > 3 else 3)
+        for i, u in enumerate(units)
+    ]
+    extra = draw(st.integers(0, 4))
+    rooms += [
+        room(
+            f"X{j}",
+            vacancies=draw(st.integers(1, 4)),
+            usual_room=draw(st.sampled_from([None, 1, 2, 3])),
+            empty=draw(st.booleans()),
+        )
+        for j in range(extra)
+    ]
+    arcs = [Arc(i, i, draw(st.floats(0, 100)), 3.0) for i in range(n)]
+    for i in range(n):
+        for h in draw(st.lists(st.integers(0, len(rooms) - 1), max_size=4, unique=True)):
+            if h != i:
+                arcs.append(Arc(i, h, draw(st.floats(0, 100)), 7.0))
+    return AllocationInstance(units, rooms, arcs)
+
+
+@pytest.mark.slow
+@PROPS
+@given(planted())
+def test_every_planted_child_is_placed_and_every_solution_is_valid(inst: AllocationInstance) -> None:
+    result = solve(inst, ONE)
+    assert violations(inst, result.assignment) == []
+    assert sum(inst.units[u].size for u in result.assignment) == sum(u.size for u in inst.units)
+    assert result.status == "optimal"
+    for baseline in (first_come_first_served(inst), greedy_best_pair(inst)):
+        assert violations(inst, baseline) == []
+        assert result.objective >= sum(inst.value(inst.arcs[k]) for k in baseline.values()) - 1e-6
+
+
+@pytest.mark.slow
+@PROPS
+@given(planted(), st.integers(0, 100))
+def test_adding_a_vacancy_never_lowers_the_optimum(inst: AllocationInstance, pick: int) -> None:
+    before = solve(inst, ONE)
+    h = pick % len(inst.households)
+    rooms = list(inst.households)
+    rooms[h] = replace(rooms[h], vacancies=rooms[h].vacancies + 1)
+    after = solve(AllocationInstance(inst.units, rooms, inst.arcs), ONE)
+    assert after.objective >= before.objective - 1e-6
+
+
+@pytest.mark.slow
+@PROPS
+@given(planted(), st.randoms(use_true_random=False))
+def test_same_instance_same_assignment_whatever_the_order(inst: AllocationInstance, rnd: random.Random) -> None:
+    def by_ids(i: AllocationInstance, assignment: dict[int, int]) -> dict[str, str]:
+        return {i.units[u].unit_id: i.households[i.arcs[k].household].household_id for u, k in assignment.items()}
+
+    u_perm = list(range(len(inst.units)))
+    h_perm = list(range(len(inst.households)))
+    rnd.shuffle(u_perm)
+    rnd.shuffle(h_perm)
+    u_new = {old: new for new, old in enumerate(u_perm)}
+    h_new = {old: new for new, old in enumerate(h_perm)}
+    arcs = [Arc(u_new[a.unit], h_new[a.household], a.score, a.distance_miles) for a in inst.arcs]
+    rnd.shuffle(arcs)
+    shuffled = AllocationInstance([inst.units[i] for i in u_perm], [inst.households[i] for i in h_perm], arcs)
+    assert by_ids(shuffled, solve(shuffled, ONE).assignment) == by_ids(inst, solve(inst, ONE).assignment)
