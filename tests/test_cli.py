@@ -104,12 +104,25 @@ def test_allocate_an_authority(tmp_path: Path, small_folder: Path) -> None:
 
     db = tmp_path / "a.db"
     assert run("import", str(small_folder), db=db).returncode == 0
-    r = run("allocate", "--la", "L001", "--on", "2026-04-01", "--workers", "1", "--json", "--out",
-            str(tmp_path / "alloc.json"), db=db)
+    r = run(
+        "allocate",
+        "--la",
+        "L001",
+        "--on",
+        "2026-04-01",
+        "--workers",
+        "1",
+        "--json",
+        "--out",
+        str(tmp_path / "alloc.json"),
+        db=db,
+    )
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
     assert body["status"] in {"optimal", "feasible"}
-    assert {"objective", "bound", "gap", "solve_seconds", "assignments", "unplaced", "baselines", "summary"} <= set(body)
+    assert {"objective", "bound", "gap", "solve_seconds", "assignments", "unplaced", "baselines", "summary"} <= set(
+        body
+    )
     assert set(body["baselines"]) == {"first_come_first_served", "greedy_best_pair"}
     assert body["summary"]["placed"] >= body["baselines"]["first_come_first_served"]["placed"]
     children = [a["child_id"] for a in body["assignments"]]

@@ -55,7 +55,6 @@ class AllocationResult:
     solve_seconds: float
     assignment: dict[int, int]
     fit: float = 0.0
-    fit_gap: float = 0.0
     unplaced: list[dict[str, str]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
