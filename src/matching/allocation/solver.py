@@ -3,7 +3,7 @@
 The objective is lexicographic: first the urgency-weighted number of children placed (a child
 needed today counts as four needed later), then the sum of fit scores.  ``objective`` and
 ``bound`` are reported as (children-equivalents placed, fit) through one number,
-``child_weight x children + fit``; ``fit_gap`` is the gap on fit once the children are placed.
+``child_weight x children + fit``; ``gap`` is relative to that bound.
 
 The model is CP-SAT over the eligible arcs only (one boolean each): a unit goes to at most one
 household; free places and the usual fostering limit hold; a sibling group larger than the
@@ -79,7 +79,6 @@ class AllocationResult:
             "bound": round(self.bound, 3),
             "gap": round(self.gap, 8),
             "fit": round(self.fit, 3),
-            "fit_gap": round(self.fit_gap, 6),
             "solve_seconds": round(self.solve_seconds, 3),
             "assignments": assignments,
             "unplaced": self.unplaced,
@@ -186,8 +185,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
     if status == "feasible" and gap <= 1e-9:
         status = "optimal"
     fit = sum(instance.arcs[k].score for k in assignment.values())
-    fit_gap = 0.0 if fit <= 0 else (bound - value) / fit  # how much fit the bound leaves possible, relative
-    result = AllocationResult(status, value, bound, gap, elapsed, assignment, fit, fit_gap)
+    result = AllocationResult(status, value, bound, gap, elapsed, assignment, fit)
     result.unplaced = unplaced_reasons(instance, assignment)
     result.summary = summarise(instance, assignment)
     result.baselines = {
