@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic/default
 
-.PHONY: run test lint typecheck bench bench-foundation bench-matching data db docs clean
+.PHONY: run test lint typecheck bench bench-foundation bench-matching bench-allocation data db docs clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,13 +39,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## Benchmarks (figures printed; see benchmarks/README.md).
-bench: bench-foundation bench-matching
+bench: bench-foundation bench-matching bench-allocation
 
 bench-foundation: $(STAMP)
 	$(BIN)/python benchmarks/bench_foundation.py
 
 bench-matching: $(STAMP)
 	$(BIN)/python benchmarks/bench_matching.py
+
+bench-allocation: bench-matching
+	$(BIN)/python benchmarks/bench_allocation.py
 
 ## Regenerate docs/data-format.md from the contract spec.
 docs: $(STAMP)

@@ -69,8 +69,8 @@ def run(label: str, conn, scope: Scope, n: int, limit: float) -> None:  # type: 
         f"room, {len(instance.arcs):,} eligible pairs; built in {t_build:.1f} s"
     )
     print(
-        f"  status {result.status}, solve {result.solve_seconds:.2f} s, gap {result.gap:.2e} "
-        f"(fit gap {result.fit_gap:.2%}), peak memory {peak:,.0f} MiB"
+        f"  status {result.status}, {result.solve_seconds:.2f} s (model, solve, bound, baselines), "
+        f"gap {result.gap:.2e}, peak memory {peak:,.0f} MiB"
     )
     print(f"  {'':26s} {'placed':>7s} {'mean fit':>9s} {'siblings':>9s} {'miles':>6s} {'out of area':>12s}")
     rows = [("this allocation", result.summary), *[(k.replace("_", " "), v) for k, v in result.baselines.items()]]
