@@ -86,9 +86,10 @@ class AllocationInstance:
         return 100.0 * len(self.units) + 1.0
 
     def value(self, arc: Arc) -> float:
-        """Objective value of an arc: urgency-weighted children placed, then the fit score."""
+        """Objective value of an arc: urgency-weighted children placed, then the fit score (to 0.01, so the
+        solvers' integer objectives are exact)."""
         u = self.units[arc.unit]
-        return URGENCY_WEIGHT[u.urgency] * u.size * self.child_weight + arc.score
+        return URGENCY_WEIGHT[u.urgency] * u.size * self.child_weight + round(arc.score, 2)
 
     def arcs_of_household(self) -> dict[int, list[int]]:
         """Arc indexes by household."""

@@ -16,19 +16,20 @@ reported.  Solver settings (time limit, seed, workers) are explicit, and so is t
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
-from matching.allocation.instance import AllocationInstance, canonical, units_conflict
-from matching.allocation.validate import objective, violations
+from matching.allocation.instance import AllocationInstance, Arc, canonical, units_conflict
+from matching.allocation.validate import household_problems, objective, violations
 
-SCALE = 100  # objective units per point of fit (CP-SAT needs integers)
+SCALE = 100  # objective units per point of value: values are exact to 0.01, so integer objectives are exact
 
 
 class AllocationError(RuntimeError):
@@ -42,6 +43,9 @@ class SolverSettings:
     time_limit_seconds: float = 10.0
     random_seed: int = 2024
     workers: int = 2
+    #: Up to this many eligible pairs, an answer with a gap is re-solved with the exact model on the
+    #: whole instance (hinted with it) to close or prove it.
+    full_model_max_arcs: int = 60_000
 
 
 @dataclass
@@ -90,8 +94,15 @@ class AllocationResult:
 
 def flow_bound(instance: AllocationInstance) -> float:
     """An upper bound: the best value when siblings may be split and units never interact."""
+    return _flow(instance)[0]
+
+
+def _flow(instance: AllocationInstance) -> tuple[float, list[int]]:
+    """The relaxation's value (an upper bound) and the children it sends along each arc."""
     if not instance.arcs:
-        return 0.0
+        return 0.0, []
+    # Per-child costs are exact integers: the scale is divisible by every unit size.
+    flow_scale = SCALE * math.lcm(*{u.size for u in instance.units})
     smcf = min_cost_flow.SimpleMinCostFlow()
     n_u, n_h = len(instance.units), len(instance.households)
     source, sink = n_u + n_h, n_u + n_h + 1
@@ -99,7 +110,7 @@ def flow_bound(instance: AllocationInstance) -> float:
     for u, unit in enumerate(instance.units):
         smcf.add_arc_with_capacity_and_unit_cost(source, u, unit.size, 0)
     for arc in instance.arcs:
-        per_child = round(instance.value(arc) * SCALE / instance.units[arc.unit].size)
+        per_child = round(instance.value(arc) * flow_scale) // instance.units[arc.unit].size
         smcf.add_arc_with_capacity_and_unit_cost(
             arc.unit, n_u + arc.household, instance.units[arc.unit].size, -per_child
         )
@@ -109,8 +120,9 @@ def flow_bound(instance: AllocationInstance) -> float:
     smcf.set_node_supply(source, total)
     smcf.set_node_supply(sink, -total)
     if smcf.solve() != smcf.OPTIMAL:
-        return float("inf")
-    return -smcf.optimal_cost() / SCALE + 0.001 * len(instance.arcs)  # rounding slack keeps it an upper bound
+        return float("inf"), [0] * len(instance.arcs)
+    flows = [int(smcf.flow(n_u + k)) for k in range(len(instance.arcs))]
+    return -smcf.optimal_cost() / flow_scale, flows
 
 
 def solve(instance: AllocationInstance, settings: SolverSettings | None = None) -> AllocationResult:
@@ -128,6 +140,108 @@ def solve(instance: AllocationInstance, settings: SolverSettings | None = None) 
 def _solve(instance: AllocationInstance, settings: SolverSettings) -> AllocationResult:
     started = time.perf_counter()
     greedy = greedy_best_pair(instance)
+    bound, flows = _flow(instance)
+    fixed, free_units = _fix_from_flow(instance, flows)
+    sub, arc_back = _remainder(instance, fixed, free_units)
+    sub_assignment, code = _cpsat(sub, settings, greedy_best_pair(sub))
+    assignment = dict(fixed) | {instance.arcs[arc_back[k]].unit: arc_back[k] for k in sub_assignment.values()}
+    if objective(instance, greedy) > objective(instance, assignment):  # never worse than the greedy baseline
+        assignment, code = greedy, -1
+    proven = not fixed and code == cp_model.OPTIMAL
+    if not proven and objective(instance, assignment) < bound and len(instance.arcs) <= settings.full_model_max_arcs:
+        left = max(0.1, settings.time_limit_seconds - (time.perf_counter() - started))
+        whole, whole_code = _cpsat(instance, replace(settings, time_limit_seconds=left), assignment)
+        if objective(instance, whole) >= objective(instance, assignment):
+            assignment, code, fixed = whole, whole_code, {}
+        proven = whole_code == cp_model.OPTIMAL and objective(instance, whole) >= objective(instance, assignment)
+    problems = violations(instance, assignment)
+    if problems:
+        raise AllocationError("; ".join(problems[:5]))
+    elapsed = time.perf_counter() - started
+    value = objective(instance, assignment)
+    if proven:
+        bound = value  # the exact model on the whole instance, proven optimal by CP-SAT
+    bound = max(value, bound)
+    gap = 0.0 if bound <= 0 else (bound - value) / bound
+    if gap <= 1e-12:
+        status = "optimal"
+    elif code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        status = "feasible"
+    else:
+        status = "timeout_greedy"
+    fit = sum(instance.arcs[k].score for k in assignment.values())
+    result = AllocationResult(status, value, bound, gap, elapsed, assignment, fit)
+    result.unplaced = unplaced_reasons(instance, assignment)
+    result.summary = summarise(instance, assignment)
+    result.baselines = {
+        "first_come_first_served": summarise(instance, first_come_first_served(instance)),
+        "greedy_best_pair": summarise(instance, greedy),
+    }
+    return result
+
+
+def _fix_from_flow(instance: AllocationInstance, flows: list[int]) -> tuple[dict[int, int], set[int]]:
+    """Units the relaxation places whole in households it leaves valid (fixed), and the rest (free)."""
+    used: dict[int, list[int]] = defaultdict(list)
+    for k, f in enumerate(flows):
+        if f:
+            used[instance.arcs[k].unit].append(k)
+    tentative = {u: ks[0] for u, ks in used.items() if len(ks) == 1 and flows[ks[0]] == instance.units[u].size}
+    free = set(range(len(instance.units))) - set(tentative)
+    by_household: dict[int, list[int]] = defaultdict(list)
+    for u, k in tentative.items():
+        by_household[instance.arcs[k].household].append(u)
+    for h, units in by_household.items():
+        if household_problems(instance, units, h):
+            free.update(units)
+    fixed = {u: k for u, k in tentative.items() if u not in free}
+    return fixed, free
+
+
+def _remainder(
+    instance: AllocationInstance, fixed: dict[int, int], free: set[int]
+) -> tuple[AllocationInstance, list[int]]:
+    """The free units on the room the fixed ones leave, as an instance of its own, and for each of its
+    arcs the original arc."""
+    taken: dict[int, list[int]] = defaultdict(list)
+    for u, k in fixed.items():
+        taken[instance.arcs[k].household].append(u)
+    rooms = []
+    for h, room in enumerate(instance.households):
+        here = [instance.units[u] for u in taken[h]]
+        size = sum(u.size for u in here)
+        closed = any(u.live_alongside == "solo" for u in here) or (
+            room.usual_room is not None and size > room.usual_room
+        )
+        rooms.append(
+            replace(
+                room,
+                vacancies=0 if closed else room.vacancies - size,
+                usual_room=None if room.usual_room is None else max(0, room.usual_room - size),
+                empty=room.empty and not here,
+            )
+        )
+    units = sorted(free)
+    position = {u: i for i, u in enumerate(units)}
+    arcs: list[Arc] = []
+    back: list[int] = []
+    for k, arc in enumerate(instance.arcs):
+        if arc.unit not in position:
+            continue
+        me = instance.units[arc.unit]
+        if any(units_conflict(me, instance.units[v]) for v in taken[arc.household]):
+            continue
+        arcs.append(Arc(position[arc.unit], arc.household, arc.score, arc.distance_miles))
+        back.append(k)
+    return AllocationInstance([instance.units[u] for u in units], rooms, arcs), back
+
+
+def _cpsat(
+    instance: AllocationInstance, settings: SolverSettings, greedy: dict[int, int]
+) -> tuple[dict[int, int], Any]:
+    """The exact model on ``instance``: its best assignment within the limit and the CP-SAT status."""
+    if not instance.arcs:
+        return {}, cp_model.OPTIMAL
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{k}") for k in range(len(instance.arcs))]
     by_unit: dict[int, list[int]] = defaultdict(list)
@@ -164,35 +278,9 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
     solver.parameters.random_seed = settings.random_seed
     solver.parameters.num_workers = settings.workers
     code = solver.solve(model)
-    elapsed = time.perf_counter() - started
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        assignment = {instance.arcs[k].unit: k for k in range(len(x)) if solver.boolean_value(x[k])}
-        cp_bound = solver.best_objective_bound / SCALE
-    else:  # no solution within the limit: the greedy one (always valid) is the answer, flagged
-        assignment, cp_bound = greedy, float("inf")
-    problems = violations(instance, assignment)
-    if problems:
-        raise AllocationError("; ".join(problems[:5]))
-    value = objective(instance, assignment)
-    bound = max(value, min(cp_bound, flow_bound(instance)))
-    gap = 0.0 if bound <= 0 else (bound - value) / bound
-    status = {
-        cp_model.OPTIMAL: "optimal",
-        cp_model.FEASIBLE: "feasible",
-        cp_model.INFEASIBLE: "infeasible",
-        cp_model.MODEL_INVALID: "model_invalid",
-    }.get(code, "timeout_greedy")
-    if status == "feasible" and gap <= 1e-9:
-        status = "optimal"
-    fit = sum(instance.arcs[k].score for k in assignment.values())
-    result = AllocationResult(status, value, bound, gap, elapsed, assignment, fit)
-    result.unplaced = unplaced_reasons(instance, assignment)
-    result.summary = summarise(instance, assignment)
-    result.baselines = {
-        "first_come_first_served": summarise(instance, first_come_first_served(instance)),
-        "greedy_best_pair": summarise(instance, greedy),
-    }
-    return result
+        return {instance.arcs[k].unit: k for k in range(len(x)) if solver.boolean_value(x[k])}, code
+    return greedy, code
 
 
 def _has_restrictions(instance: AllocationInstance, k: int) -> bool:

@@ -14,10 +14,11 @@ from matching.allocation.instance import AllocationInstance, units_conflict
 
 def fits(instance: AllocationInstance, placed: list[int], unit: int, household: int) -> bool:
     """True if ``unit`` can join the units already ``placed`` in ``household``."""
-    return not _household_problems(instance, [*placed, unit], household)
+    return not household_problems(instance, [*placed, unit], household)
 
 
-def _household_problems(instance: AllocationInstance, units: list[int], household: int) -> list[str]:
+def household_problems(instance: AllocationInstance, units: list[int], household: int) -> list[str]:
+    """Why ``units`` cannot all live in ``household`` (empty when they can)."""
     room = instance.households[household]
     us = [instance.units[u] for u in units]
     children = sum(u.size for u in us)
@@ -52,10 +53,11 @@ def violations(instance: AllocationInstance, assignment: Mapping[int, int]) -> l
     if len(children) != len(set(children)):
         problems.append("a child is placed more than once")
     for household, units in sorted(by_household.items()):
-        problems.extend(_household_problems(instance, sorted(units), household))
+        problems.extend(household_problems(instance, sorted(units), household))
     return problems
 
 
 def objective(instance: AllocationInstance, assignment: Mapping[int, int]) -> float:
-    """The objective recomputed from scratch: urgency weight per child placed plus fit scores."""
-    return sum(instance.value(instance.arcs[a]) for a in assignment.values())
+    """The objective recomputed from scratch: urgency-weighted children placed, then fit (exact to 0.01:
+    summed in whole hundredths so that equal answers compare equal whatever their order)."""
+    return sum(round(instance.value(instance.arcs[a]) * 100) for a in assignment.values()) / 100
