@@ -114,8 +114,17 @@ def _flow(instance: AllocationInstance) -> tuple[float, list[int]]:
         smcf.add_arc_with_capacity_and_unit_cost(
             arc.unit, n_u + arc.household, instance.units[arc.unit].size, -per_child
         )
+    # Room in the relaxation: free places, and the usual limit too unless a large sibling group could go in
+    # alone (then the group's size is the most the household can take).  Still a relaxation: an upper bound.
+    big: dict[int, int] = defaultdict(int)
+    for arc in instance.arcs:
+        room = instance.households[arc.household]
+        size = instance.units[arc.unit].size
+        if room.usual_room is not None and size > room.usual_room and size > 1 and room.empty:
+            big[arc.household] = max(big[arc.household], size)
     for h, room in enumerate(instance.households):
-        smcf.add_arc_with_capacity_and_unit_cost(n_u + h, sink, room.vacancies, 0)
+        cap = room.vacancies if room.usual_room is None else min(room.vacancies, max(room.usual_room, big[h]))
+        smcf.add_arc_with_capacity_and_unit_cost(n_u + h, sink, cap, 0)
     smcf.add_arc_with_capacity_and_unit_cost(source, sink, total, 0)
     smcf.set_node_supply(source, total)
     smcf.set_node_supply(sink, -total)
