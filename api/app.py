@@ -7,9 +7,10 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
 import matching
+from api.jobs import JobStore
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
-from api.routes import children, health, households, matches, pages
+from api.routes import allocations, children, health, households, matches, pages
 from api.settings import Settings, get_settings
 from matching.fit_config import load_fit_config
 from matching.store.engine import open_store
@@ -29,10 +30,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine if engine is not None else open_store(settings.database_url)
     app.state.pools = PoolCache(load_taxonomy(), load_fit_config())
+    app.state.jobs = JobStore()
     app.include_router(health.router)
     app.include_router(children.router)
     app.include_router(households.router)
     app.include_router(matches.router)
+    app.include_router(allocations.router)
     app.include_router(pages.router)
 
     @app.get("/", include_in_schema=False)

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     scope_las: str = ""
     #: Comma-separated agency codes this deployment may see (empty: all).
     scope_agencies: str = ""
+    #: Allocation requests with more waiting children are refused (413).
+    allocation_max_children: int = 20_000
+    #: Allocations of at most this many waiting children answer directly instead of as a job.
+    allocation_direct_max_children: int = 200
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,61 @@
+"""Allocation over the API: direct answers for small areas, jobs with progress for larger ones."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.app import create_app
+from api.settings import Settings
+
+ON = "2026-04-01"
+KEYS = {"status", "objective", "bound", "gap", "solve_seconds", "assignments", "unplaced", "summary", "baselines"}
+
+
+def test_small_area_is_answered_directly(client: TestClient) -> None:
+    r = client.post("/v1/allocations", json={"la_code": "L001", "placement_date": ON, "time_limit_seconds": 5})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) >= KEYS
+    assert body["summary"]["placed"] >= body["baselines"]["first_come_first_served"]["placed"]
+    assert "nothing here changes a child's placement" in body["note"]
+
+
+def test_larger_area_runs_as_a_job_with_progress(loaded_sqlite: Engine) -> None:
+    client = TestClient(create_app(Settings(allocation_direct_max_children=0), engine=loaded_sqlite))
+    r = client.post("/v1/allocations", json={"placement_date": ON, "time_limit_seconds": 5})
+    assert r.status_code == 202
+    job = r.json()
+    assert r.headers["location"] == f"/v1/allocations/{job['id']}"
+    assert job["status"] in {"queued", "running", "done"}
+    deadline = time.monotonic() + 60
+    while job["status"] not in {"done", "failed"}:
+        assert time.monotonic() < deadline, "the allocation job did not finish"
+        time.sleep(0.2)
+        job = client.get(f"/v1/allocations/{job['id']}").json()
+        assert 0 <= job["progress"] <= 100
+    assert job["status"] == "done", job["error"]
+    assert job["progress"] == 100
+    assert set(job["result"]) >= KEYS
+
+
+def test_unknown_area_job_and_bad_requests(client: TestClient, loaded_sqlite: Engine) -> None:
+    assert client.post("/v1/allocations", json={"la_code": "NOPE"}).status_code == 404
+    assert client.post("/v1/allocations", json={"region": "Atlantis"}).status_code == 404
+    assert client.get("/v1/allocations/not-a-job").status_code == 404
+    r = client.post("/v1/allocations", json={"time_limit_seconds": 0, "min_fit": 101, "colour": "blue"})
+    assert r.status_code == 422
+    assert {tuple(e["loc"]) for e in r.json()["detail"]} == {
+        ("body", "time_limit_seconds"),
+        ("body", "min_fit"),
+        ("body", "colour"),
+    }
+    both = client.post("/v1/allocations", json={"la_code": "L001", "region": "East Midlands"})
+    assert both.status_code == 422
+    assert both.json()["detail"][0]["loc"] == ["body", "region"]
+    small = TestClient(create_app(Settings(allocation_max_children=5), engine=loaded_sqlite))
+    too_big = small.post("/v1/allocations", json={"la_code": "L001"})
+    assert too_big.status_code == 413
+    assert "MATCHING_ALLOCATION_MAX_CHILDREN" in too_big.json()["detail"]
