@@ -22,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
@@ -103,34 +104,35 @@ def _flow(instance: AllocationInstance) -> tuple[float, list[int]]:
         return 0.0, []
     # Per-child costs are exact integers: the scale is divisible by every unit size.
     flow_scale = SCALE * math.lcm(*{u.size for u in instance.units})
-    smcf = min_cost_flow.SimpleMinCostFlow()
-    n_u, n_h = len(instance.units), len(instance.households)
+    n_u, n_h, n_a = len(instance.units), len(instance.households), len(instance.arcs)
     source, sink = n_u + n_h, n_u + n_h + 1
-    total = sum(u.size for u in instance.units)
-    for u, unit in enumerate(instance.units):
-        smcf.add_arc_with_capacity_and_unit_cost(source, u, unit.size, 0)
-    for arc in instance.arcs:
-        per_child = round(instance.value(arc) * flow_scale) // instance.units[arc.unit].size
-        smcf.add_arc_with_capacity_and_unit_cost(
-            arc.unit, n_u + arc.household, instance.units[arc.unit].size, -per_child
-        )
+    sizes = np.array([u.size for u in instance.units], dtype=np.int64)
+    total = int(sizes.sum())
+    a_unit = np.array([a.unit for a in instance.arcs], dtype=np.int64)
+    a_household = np.array([a.household for a in instance.arcs], dtype=np.int64)
+    a_cost = -np.array([round(instance.value(a) * flow_scale) for a in instance.arcs], dtype=np.int64) // sizes[a_unit]
     # Room in the relaxation: free places, and the usual limit too unless a large sibling group could go in
     # alone (then the group's size is the most the household can take).  Still a relaxation: an upper bound.
-    big: dict[int, int] = defaultdict(int)
-    for arc in instance.arcs:
-        room = instance.households[arc.household]
-        size = instance.units[arc.unit].size
-        if room.usual_room is not None and size > room.usual_room and size > 1 and room.empty:
-            big[arc.household] = max(big[arc.household], size)
-    for h, room in enumerate(instance.households):
-        cap = room.vacancies if room.usual_room is None else min(room.vacancies, max(room.usual_room, big[h]))
-        smcf.add_arc_with_capacity_and_unit_cost(n_u + h, sink, cap, 0)
-    smcf.add_arc_with_capacity_and_unit_cost(source, sink, total, 0)
+    vacancies = np.array([r.vacancies for r in instance.households], dtype=np.int64)
+    usual = np.array(
+        [r.vacancies if r.usual_room is None else r.usual_room for r in instance.households], dtype=np.int64
+    )
+    empty = np.array([r.empty and r.usual_room is not None for r in instance.households], dtype=bool)
+    big = np.zeros(n_h, dtype=np.int64)
+    over = empty[a_household] & (sizes[a_unit] > usual[a_household]) & (sizes[a_unit] > 1)
+    np.maximum.at(big, a_household[over], sizes[a_unit][over])
+    cap = np.minimum(vacancies, np.maximum(usual, big))
+    tails = np.concatenate([np.full(n_u, source), a_unit, n_u + np.arange(n_h), [source]])
+    heads = np.concatenate([np.arange(n_u), n_u + a_household, np.full(n_h, sink), [sink]])
+    caps = np.concatenate([sizes, sizes[a_unit], cap, [total]])
+    costs = np.concatenate([np.zeros(n_u, dtype=np.int64), a_cost, np.zeros(n_h + 1, dtype=np.int64)])
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     smcf.set_node_supply(source, total)
     smcf.set_node_supply(sink, -total)
     if smcf.solve() != smcf.OPTIMAL:
-        return float("inf"), [0] * len(instance.arcs)
-    flows = [int(smcf.flow(n_u + k)) for k in range(len(instance.arcs))]
+        return float("inf"), [0] * n_a
+    flows = smcf.flows(np.arange(n_u, n_u + n_a)).astype(int).tolist()
     return -smcf.optimal_cost() / flow_scale, flows
 
 
@@ -204,6 +206,24 @@ def _fix_from_flow(instance: AllocationInstance, flows: list[int]) -> tuple[dict
         if household_problems(instance, units, h):
             free.update(units)
     fixed = {u: k for u, k in tentative.items() if u not in free}
+    # Children the relaxation left out matter only where room is left once the fixed units are in.
+    left = [
+        room.vacancies if room.usual_room is None else min(room.vacancies, room.usual_room)
+        for room in instance.households
+    ]
+    closed = set()
+    for u, k in fixed.items():
+        h = instance.arcs[k].household
+        left[h] -= instance.units[u].size
+        if instance.units[u].live_alongside == "solo":
+            closed.add(h)
+    unplaced = set(range(len(instance.units))) - set(tentative)
+    reachable = {
+        arc.unit
+        for arc in instance.arcs
+        if arc.unit in unplaced and arc.household not in closed and left[arc.household] >= 1
+    }
+    free = (free - unplaced) | reachable
     return fixed, free
 
 
