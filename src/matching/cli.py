@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -66,6 +67,14 @@ def _progress() -> Progress:
         transient=True,
         disable=not err.is_terminal and not os.environ.get("MATCHING_PROGRESS"),
     )
+
+
+def _placement_date(on: str | None) -> date:
+    """The --on option as a date (today when not given); a bad date ends the command with one line."""
+    try:
+        return date.fromisoformat(on) if on else date.today()
+    except ValueError:
+        _fail(f"--on {on!r} is not a date YYYY-MM-DD")
 
 
 def _print_problems(report: ValidationReport, limit: int | None) -> None:
@@ -227,8 +236,6 @@ def match(
     ] = None,
 ) -> None:
     """Ranked carer households for a child (--child) or waiting children for a household (--carer)."""
-    from datetime import date
-
     from matching.domain import Scope
     from matching.fit_config import load_fit_config
     from matching.ranking import render, service
@@ -237,10 +244,7 @@ def match(
     if (child is None) == (carer is None):
         _fail("give exactly one of --child ID or --carer ID")
     with _friendly_errors():
-        try:
-            when = date.fromisoformat(on) if on else date.today()
-        except ValueError:
-            _fail(f"--on {on!r} is not a date YYYY-MM-DD")
+        when = _placement_date(on)
         cfg, tax = load_fit_config(), load_taxonomy()
         engine = open_store()
         scope = Scope.everything()
@@ -291,8 +295,6 @@ def allocate(
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON to this file.")] = None,
 ) -> None:
     """Allocate the waiting children of an area to vacancies at once (a proposal, with the baselines)."""
-    from datetime import date
-
     from matching.allocation.service import allocate as run
     from matching.allocation.service import area_scope
     from matching.allocation.solver import SolverSettings
@@ -302,10 +304,7 @@ def allocate(
     if la is not None and region is not None:
         _fail("give at most one of --la and --region")
     with _friendly_errors():
-        try:
-            when = date.fromisoformat(on) if on else date.today()
-        except ValueError:
-            _fail(f"--on {on!r} is not a date YYYY-MM-DD")
+        when = _placement_date(on)
         engine = open_store()
         with engine.connect() as conn:
             try:
