@@ -36,7 +36,7 @@ Month = Field(pattern=r"^(19|20)\d{2}-(0[1-9]|1[0-2])$", description="YYYY-MM, y
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class LocationIn(_In):
@@ -108,7 +108,7 @@ class ReferralIn(_In):
     wishes: WishesIn = Field(default_factory=WishesIn)
     emergency_outside_terms: bool = False
     max_distance_miles: float | None = Field(default=None, gt=0, le=1000)
-    placement_date: date | None = None
+    placement_date: date | None = Field(default=None, strict=False)  # ISO date strings in JSON
 
 
 class FactorOut(BaseModel):

@@ -9,10 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 
 from matching.store.engine import make_engine, upgrade
 from matching.synth.generator import generate
+
+# Every random source is seeded: hypothesis draws the same examples on every run (CI included).
+# `pytest --hypothesis-profile=explore` searches afresh when hunting for new failures.
+settings.register_profile("default", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=500)
+settings.load_profile("default")
 
 #: Where the PostgreSQL test server listens (trust auth) on CI machines.
 PG_ADMIN_URL = os.environ.get("MATCHING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

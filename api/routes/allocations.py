@@ -25,11 +25,11 @@ router = APIRouter(prefix="/v1/allocations", tags=["allocation"])
 class AllocationRequest(BaseModel):
     """Which waiting children to allocate, and how hard to try."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     la_code: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] = None
     region: Annotated[str | None, Field(min_length=1, max_length=100)] = None
-    placement_date: date | None = None
+    placement_date: date | None = Field(default=None, strict=False)  # ISO date strings in JSON
     time_limit_seconds: float = Field(default=10.0, gt=0, le=300)
     seed: int = Field(default=2024, ge=0, le=2**31 - 1)
     min_fit: float = Field(default=0.0, ge=0, le=100)
