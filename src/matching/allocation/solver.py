@@ -258,6 +258,10 @@ def _remainder(
         if arc.unit not in position:
             continue
         me = instance.units[arc.unit]
+        room = rooms[arc.household]
+        alone_ok = room.empty and me.size > 1  # a large sibling group may exceed the usual limit alone
+        if me.size > room.vacancies or (room.usual_room is not None and me.size > room.usual_room and not alone_ok):
+            continue  # no room left for this unit: the pair can never be used
         if any(units_conflict(me, instance.units[v]) for v in taken[arc.household]):
             continue
         arcs.append(Arc(position[arc.unit], arc.household, arc.score, arc.distance_miles))
