@@ -98,3 +98,18 @@ def test_same_instance_same_assignment_whatever_the_order(inst: AllocationInstan
     rnd.shuffle(arcs)
     shuffled = AllocationInstance([inst.units[i] for i in u_perm], [inst.households[i] for i in h_perm], arcs)
     assert by_ids(shuffled, solve(shuffled, ONE).assignment) == by_ids(inst, solve(inst, ONE).assignment)
+
+
+@pytest.mark.slow
+@PROPS
+@given(planted(), st.data())
+def test_the_quick_fit_check_agrees_with_the_specification(inst: AllocationInstance, data: st.DataObject) -> None:
+    from matching.allocation.validate import fits, household_problems
+
+    h = data.draw(st.integers(0, len(inst.households) - 1))
+    units = data.draw(st.lists(st.integers(0, len(inst.units) - 1), unique=True, max_size=4))
+    for k in range(len(units)):
+        placed = units[:k]
+        if household_problems(inst, placed, h):
+            break  # fits() assumes the units already placed are valid together
+        assert fits(inst, placed, units[k], h) == (not household_problems(inst, [*placed, units[k]], h))

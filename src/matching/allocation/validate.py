@@ -13,8 +13,18 @@ from matching.allocation.instance import AllocationInstance, units_conflict
 
 
 def fits(instance: AllocationInstance, placed: list[int], unit: int, household: int) -> bool:
-    """True if ``unit`` can join the units already ``placed`` in ``household``."""
-    return not household_problems(instance, [*placed, unit], household)
+    """True if ``unit`` can join the units already ``placed`` (a valid set) in ``household``.
+
+    The same rules as :func:`household_problems`, checked only for what the new unit changes.
+    """
+    room = instance.households[household]
+    new = instance.units[unit]
+    children = new.size + sum(instance.units[p].size for p in placed)
+    if children > room.vacancies:
+        return False
+    if room.usual_room is not None and children > room.usual_room and not (not placed and room.empty and new.size > 1):
+        return False
+    return not any(units_conflict(new, instance.units[p]) for p in placed)
 
 
 def household_problems(instance: AllocationInstance, units: list[int], household: int) -> list[str]:
