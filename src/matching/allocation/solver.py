@@ -61,6 +61,7 @@ class AllocationResult:
     assignment: dict[int, int]
     fit: float = 0.0
     unplaced: list[dict[str, str]] = field(default_factory=list)
+    levers: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -87,6 +88,7 @@ class AllocationResult:
             "solve_seconds": round(self.solve_seconds, 3),
             "assignments": assignments,
             "unplaced": self.unplaced,
+            "levers": self.levers,
             "summary": self.summary,
             "baselines": self.baselines,
             "note": "A proposal for a named officer to consider: nothing here changes a child's placement.",
@@ -183,6 +185,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
     fit = sum(instance.arcs[k].score for k in assignment.values())
     result = AllocationResult(status, value, bound, gap, elapsed, assignment, fit)
     result.unplaced = unplaced_reasons(instance, assignment)
+    result.levers = suggested_levers(instance, assignment)
     result.summary = summarise(instance, assignment)
     result.baselines = {
         "first_come_first_served": summarise(instance, first_come_first_served(instance)),
@@ -345,6 +348,44 @@ def unplaced_reasons(instance: AllocationInstance, assignment: dict[int, int]) -
         )
         for child in unit.child_ids:
             out.append({"child_id": child, "reason": "households_taken", "detail": detail})
+    return out
+
+
+_AGE_BANDS = ((0, 4), (5, 10), (11, 15), (16, 17))
+
+
+def _band(age: int) -> tuple[int, int]:
+    """The age band holding ``age`` (ages past the last band, e.g. 18 on the placement date, join it)."""
+    return next((b for b in _AGE_BANDS if age <= b[1]), _AGE_BANDS[-1])
+
+
+def suggested_levers(instance: AllocationInstance, assignment: dict[int, int]) -> list[dict[str, Any]]:
+    """What would place the children left out: households approved for their group size, ages and area.
+
+    One suggestion per (local authority, group size, age band), most children first; a sibling
+    group's band spans its ages.
+    """
+    groups: dict[tuple[str, int, int, int], list[str]] = defaultdict(list)
+    for u, unit in enumerate(instance.units):
+        if u in assignment:
+            continue
+        band_lo = _band(min(unit.ages))[0]
+        band_hi = _band(max(unit.ages))[1]
+        groups[(unit.la_code, unit.size, band_lo, band_hi)].extend(unit.child_ids)
+    out = []
+    for (la, size, lo, hi), children in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        who = "a child" if size == 1 else f"{size} siblings together"
+        units = len(children) // size
+        out.append(
+            {
+                "suggestion": f"{units} more household{'s' if units > 1 else ''} approved for {who} aged "
+                f"{lo}-{hi} in or near {la}",
+                "children": len(children),
+                "local_authority": la,
+                "group_size": size,
+                "ages": [lo, hi],
+            }
+        )
     return out
 
 
