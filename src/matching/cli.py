@@ -354,6 +354,13 @@ def allocate(
         out.print(table)
         for u in payload["unplaced"][:10]:
             out.print(f"  unplaced {u['child_id']}: {u['reason']} - {u['detail']}", markup=False, highlight=False)
+        if payload["levers"]:
+            out.print("What would place the children left out:")
+            for lever in payload["levers"][:5]:
+                n = lever["children"]
+                out.print(
+                    f"  {lever['suggestion']} ({n} child{'ren' if n != 1 else ''})", markup=False, highlight=False
+                )
 
 
 @app.command("contract-docs")
