@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any
 
@@ -197,18 +198,15 @@ def _to_request(body: ReferralIn, on: date) -> MatchRequest:
         school=_loc(c.school),
         needs=needs,
     )
+    # A sibling shares the child's authority, identity and home; what differs is given per sibling.
     siblings = tuple(
-        _child(
-            s.child_id or f"adhoc-sibling-{i + 1}",
-            c.la_code,
-            _month(s.birth_month),
-            s.sex,
-            on,
-            ethnicity=c.ethnicity,
-            religion=c.religion,
-            first_languages=tuple(c.first_languages),
+        replace(
+            child,
+            child_id=s.child_id or f"adhoc-sibling-{i + 1}",
+            birth_month=_month(s.birth_month),
+            sex=s.sex,
             disability=s.disability,
-            home=_loc(c.home),
+            school=None,
             needs={k: v for k, v in s.needs.items() if v > 0},
         )
         for i, s in enumerate(body.siblings_to_place_with)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from matching.domain import CarerHousehold
 from matching.fit_config import load_fit_config
+from matching.ranking import fit
 from matching.ranking.explanation import TIER_CONNECTED, MatchResult
 from matching.ranking.pool import HouseholdPool
 from matching.ranking.request import MatchRequest
@@ -50,6 +51,11 @@ def check_fast_path_agrees_with_the_per_household_definition(
     ]
 
 
+def check_score_is_the_explanations_score(households: list[CarerHousehold], req: MatchRequest) -> None:
+    for h in households:
+        assert fit.score(req, h, CFG, TAX) == fit.assess(req, h, CFG, TAX).score
+
+
 def check_contributions_add_up_to_the_score(result: MatchResult) -> None:
     for c in result.candidates:
         assert abs(sum(f.contribution for f in c.factors) - c.score) < 1e-9
@@ -79,6 +85,7 @@ def test_ranking_invariants(households: list[CarerHousehold], req: MatchRequest)
     check_no_ranked_household_breaks_a_hard_rule(households, req, result)
     check_fast_path_agrees_with_the_per_household_definition(households, req, result)
     check_contributions_add_up_to_the_score(result)
+    check_score_is_the_explanations_score(households, req)
     check_connected_person_carers_always_come_first(households, req, result)
 
 

@@ -194,6 +194,19 @@ def track_record_value(h: CarerHousehold, cfg: FitConfig) -> float:
 # --- the assessment ----------------------------------------------------------------
 
 
+def score(req: MatchRequest, h: CarerHousehold, cfg: FitConfig, taxonomy: Taxonomy) -> float:
+    """The fit score alone (exactly ``assess(...).score``: the same terms summed in the same order)."""
+    w = cfg.weights
+    values = {
+        "needs": needs_value(req, need_coverage(req, h, taxonomy)),
+        "locality": locality_value(req, h, cfg)[0],
+        "household_fit": household_fit_value(req, h, cfg),
+        "track_record": track_record_value(h, cfg),
+        "identity": identity_value(req, h, cfg),
+    }
+    return sum(w[name] * values[name] if name in values else 0.0 for name in FACTORS)
+
+
 def assess(
     req: MatchRequest,
     h: CarerHousehold,

@@ -176,27 +176,29 @@ def rank_households_loop(
     """The same ranking computed one household at a time from the rule and fit definitions."""
     ranked: list[tuple[int, float, str, CarerHousehold, list[RuleOutcome]]] = []
     counts: Counter[str] = Counter()
-    misses: list[tuple[float, str, RuleOutcome, CarerHousehold]] = []
+    one_rule_off: list[tuple[RuleOutcome, CarerHousehold]] = []
     for h in households:
         outcomes = [rule(request, h, cfg) for rule in RULES]
         failed = [o for o in outcomes if not o.passed]
         for o in failed:
             counts[o.code] += 1
         if not failed:
-            score = fitmod.assess(request, h, cfg, taxonomy, outcomes).score
+            score = fitmod.score(request, h, cfg, taxonomy)
             ranked.append((tier_of(request, h), -round(score, _ROUND), h.household_id, h, outcomes))
         elif len(failed) == 1:
-            score = fitmod.assess(request, h, cfg, taxonomy).score
-            misses.append((-round(score, _ROUND), h.household_id, failed[0], h))
+            one_rule_off.append((failed[0], h))
     ranked.sort(key=lambda r: (r[0], r[1], r[2]))
-    misses.sort(key=lambda m: (m[0], m[1]))
+    misses: list[tuple[float, str, RuleOutcome, CarerHousehold]] = []
+    if wants_near_misses(near_misses, len(ranked), top):  # scored only when they will be shown
+        misses = sorted(
+            ((-round(fitmod.score(request, h, cfg, taxonomy), _ROUND), h.household_id, r, h) for r, h in one_rule_off),
+            key=lambda m: (m[0], m[1]),
+        )
     candidates = tuple(
         explain(request, h, cfg, taxonomy, k, outcomes)
         for k, (_, _, _, h, outcomes) in enumerate(ranked[:top], start=1)
     )
-    near: tuple[NearMiss, ...] = ()
-    if wants_near_misses(near_misses, len(ranked), top):
-        near = tuple(NearMiss(h.household_id, r.code, r.reason, -s) for s, _, r, h in misses[:NEAREST_MISSES])
+    near = tuple(NearMiss(h.household_id, r.code, r.reason, -s) for s, _, r, h in misses[:NEAREST_MISSES])
     return MatchResult(
         child_id=request.child.child_id,
         referral_id=request.referral.referral_id,
@@ -251,7 +253,7 @@ def rank_children(
         for o in failed:
             counts[o.code] += 1
         if not failed:
-            score = fitmod.assess(req, household, cfg, taxonomy, outcomes).score
+            score = fitmod.score(req, household, cfg, taxonomy)
             scored.append((tier_of(req, household), -round(score, _ROUND), req.referral.referral_id, req, outcomes))
     scored.sort(key=lambda r: (r[0], r[1], r[2]))
     out = [
