@@ -95,13 +95,9 @@ class AllocationResult:
         }
 
 
-def flow_bound(instance: AllocationInstance) -> float:
-    """An upper bound: the best value when siblings may be split and units never interact."""
-    return _flow(instance)[0]
-
-
 def _flow(instance: AllocationInstance) -> tuple[float, list[int]]:
-    """The relaxation's value (an upper bound) and the children it sends along each arc."""
+    """The relaxation's value (an upper bound: siblings may be split, units never interact) and the
+    children it sends along each arc."""
     if not instance.arcs:
         return 0.0, []
     # Per-child costs are exact integers: the scale is divisible by every unit size.
