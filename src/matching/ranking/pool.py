@@ -112,6 +112,9 @@ class HouseholdPool:
         )
         self.has_pref = (self.pref_min >= 0) & (self.pref_max >= 0)
         self.bedrooms = np.array([h.bedrooms_available for h in hs], dtype=np.float64)
+        self.approved_day = np.array([h.approved_on.toordinal() for h in hs], dtype=np.int64)
+        self.ifa = np.array([h.agency_type == "ifa" for h in hs], dtype=bool)
+        self.carers = np.array([h.carers for h in hs], dtype=np.float64)
         self.track = np.array([track_record_value(h, cfg) for h in hs], dtype=np.float64)
         kids = [
             [month_index(m.birth_month) for m in (*h.foster_children, *h.members) if m.kind != "other_adult"]

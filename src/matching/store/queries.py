@@ -362,6 +362,49 @@ def referral_from_row(r: Any, needs: dict[str, int]) -> Referral:
     )
 
 
+def all_children(conn: Connection, *, scope: Scope) -> list[Child]:
+    """Every child in scope, ordered by id, with needs and SDQ history (for learning from the history)."""
+    rows = conn.execute(_child_scope(select(s.child), scope).order_by(s.child.c.child_id)).mappings().all()
+    return _children_from_rows(conn, rows)
+
+
+def _episode(r: Any) -> PlacementEpisode:
+    return PlacementEpisode(
+        placement_id=r["placement_id"],
+        child_id=r["child_id"],
+        place=r["place"],
+        start_date=r["start_date"],
+        household_id=r["household_id"],
+        place_provider=r["place_provider"],
+        end_date=r["end_date"],
+        end_reason=r["end_reason"],
+        distance_miles=r["distance_miles"],
+    )
+
+
+def all_placements(conn: Connection, *, scope: Scope) -> list[PlacementEpisode]:
+    """Every placement of every child in scope, by child then start date (ties by id)."""
+    p = s.placement
+    stmt = _child_scope(select(p).join(s.child, s.child.c.child_id == p.c.child_id), scope).order_by(
+        p.c.child_id, p.c.start_date, p.c.placement_id
+    )
+    return [_episode(r) for r in conn.execute(stmt).mappings()]
+
+
+def recorded_risks(conn: Connection, *, scope: Scope) -> dict[str, frozenset[str]]:
+    """Risks to and from each child in scope recorded on any of their referrals (open or not)."""
+    r = s.referral
+    stmt = _child_scope(
+        select(r.c.child_id, r.c.risks_to_child, r.c.risks_to_others).join(s.child, s.child.c.child_id == r.c.child_id),
+        scope,
+    )
+    out: dict[str, set[str]] = defaultdict(set)
+    for child_id, to_child, to_others in conn.execute(stmt):
+        out[child_id].update(to_child or ())
+        out[child_id].update(to_others or ())
+    return {k: frozenset(v) for k, v in out.items()}
+
+
 def child_placements(conn: Connection, *, scope: Scope, child_id: str) -> list[PlacementEpisode] | None:
     """A child's placement history, oldest first; None when the child is absent or out of scope."""
     if get_child(conn, scope=scope, child_id=child_id) is None:
@@ -375,17 +418,4 @@ def child_placements(conn: Connection, *, scope: Scope, child_id: str) -> list[P
         .mappings()
         .all()
     )
-    return [
-        PlacementEpisode(
-            placement_id=r["placement_id"],
-            child_id=r["child_id"],
-            place=r["place"],
-            start_date=r["start_date"],
-            household_id=r["household_id"],
-            place_provider=r["place_provider"],
-            end_date=r["end_date"],
-            end_reason=r["end_reason"],
-            distance_miles=r["distance_miles"],
-        )
-        for r in rows
-    ]
+    return [_episode(r) for r in rows]

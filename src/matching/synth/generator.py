@@ -197,7 +197,7 @@ def _generate_la(
             prof.ethnicity[k] = children.ethnicity[i]
             prof.religion[k] = children.religion[i]
             prof.languages[k] = children.languages[i]
-    members, young_until = _members(la, hh, snapshot_day, rng)
+    members, births = _members(la, hh, snapshot_day, rng)
     risks_child, risks_others = _risks(children, taxonomy, rng)
     need_ids = taxonomy.need_ids
     need_risk = [
@@ -206,11 +206,11 @@ def _generate_la(
         | frozenset(risks_others[i])
         for i in range(len(children))
     ]
-    harr = HouseholdArrays.build(hh, prof, young_until)
+    harr = HouseholdArrays.build(hh, prof, births)
     hist = simulate_history(la.la_code, children, home_of, harr, prof, tables, need_risk, coef, rng)
     prof.approved_day[:] = harr.approved
     return {
-        "households": _households_frame(la, hh, prof, children, hist, snapshot_day, need_ids),
+        "households": _households_frame(la, hh, prof, snapshot_day, need_ids),
         "children": _children_frame(la, children, home_of, hh),
         "child_needs": _needs_frame(children, need_ids, snapshot_day, rng),
         "sdq_scores": _sdq_frame(children, snapshot_day, rng),
@@ -231,9 +231,9 @@ def _generate_la(
 
 def _members(
     la: LocalAuthority, hh: Households, snapshot_day: int, rng: np.random.Generator
-) -> tuple[pd.DataFrame, np.ndarray]:
+) -> tuple[pd.DataFrame, list[tuple[int, ...]]]:
     rows: dict[str, list[str]] = {"member_id": [], "household_id": [], "kind": [], "birth_month": [], "sex": []}
-    young_until = np.full(len(hh), -(10**9), dtype=np.int64)
+    all_births: list[tuple[int, ...]] = []
     k = 0
     for h in range(len(hh)):
         kin = len(hh.kin_for[h]) > 0
@@ -250,9 +250,8 @@ def _members(
                 rows["kind"].append(kind)
                 rows["birth_month"].append(str(np.datetime64(d, "D").astype("datetime64[M]")))
                 rows["sex"].append("M" if rng.random() < 0.5 else "F")
-        if births:
-            young_until[h] = max(births) + int(5 * 365.25)
-    return pd.DataFrame(rows), young_until
+        all_births.append(tuple(births))
+    return pd.DataFrame(rows), all_births
 
 
 def _risks(
@@ -441,16 +440,12 @@ def _households_frame(
     la: LocalAuthority,
     hh: Households,
     prof: HouseholdProfile,
-    c: ChildArrays,
-    hist: History,
     snapshot_day: int,
     need_ids: tuple[str, ...],
 ) -> pd.DataFrame:
     h = len(hh)
-    cared = prof.base_experience.copy()
-    for child, k in zip(hist.child, hist.household, strict=True):
-        if k >= 0:
-            cared[k] |= c.severity[child] >= 2
+    # The experience on record is the carers' assessed experience, which the outcome process uses.
+    cared = prof.base_experience
     names = np.array(need_ids, dtype=object)
     years = (snapshot_day - prof.approved_day) / 365.25
     return pd.DataFrame(

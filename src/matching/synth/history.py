@@ -26,6 +26,7 @@ _PLANNED = {"CARPL": 31.0, "PLACE": 24.0, "OTHER": 22.0, "LAREQ": 1.0, "CUSTOD":
 _OTHER_DISTANCE = {"K2": 36.0, "K3": 9.0, "P1": 1.0, "K1": 45.0, "R1": 30.0, "S1": 30.0}
 #: Coverage of needs assumed for settings without household training data (staffed homes etc.).
 _SETTING_COVERAGE = {"K2": 0.75, "K3": 0.5, "P1": 0.45, "other": 0.6}
+_FIVE_YEARS = int(5 * 365.25)
 
 
 @dataclass
@@ -59,11 +60,11 @@ class HouseholdArrays:
     approved: np.ndarray
     pref_min: np.ndarray
     pref_max: np.ndarray
-    young_child_until: np.ndarray  # day until which a child under 5 lives there (birth children)
+    births: list[tuple[int, ...]]  # birth days of each household's birth children
     wont: list[frozenset[str]]
 
     @classmethod
-    def build(cls, hh: Households, prof: HouseholdProfile, young_until: np.ndarray) -> HouseholdArrays:
+    def build(cls, hh: Households, prof: HouseholdProfile, births: list[tuple[int, ...]]) -> HouseholdArrays:
         """Collect the arrays from the household store and profile."""
         return cls(
             np.array(hh.east),
@@ -75,7 +76,7 @@ class HouseholdArrays:
             prof.approved_day.copy(),
             prof.pref_min,
             prof.pref_max,
-            young_until,
+            births,
             [frozenset(w) for w in prof.wont],
         )
 
@@ -108,7 +109,6 @@ def simulate_history(
         prev_res = False
         sev = children.severity[i]
         complexity = float((sev * (sev >= 2)).sum()) / 3.0
-        separated_hist = children.sibling_group[i] is not None and rng.random() < 0.3
         cur_start = int(children.placement_start[i])
         while True:
             current = t >= cur_start
@@ -126,8 +126,8 @@ def simulate_history(
                 coverage = float(tables.weighted_coverage(sev, cov_n))
                 dist = float(distance_miles(children.home_e[i], children.home_n[i], hh.east[k], hh.north[k]))
                 kin = bool(hh.kin[k])
-                outside = hh.pref_min[k] >= 0 and not (hh.pref_min[k] <= age <= hh.pref_max[k])
-                young = bool(aggression[i] and hh.young_child_until[k] > t)
+                outside = hh.pref_min[k] >= 0 and not (hh.pref_min[k] <= int(age) <= hh.pref_max[k])
+                young = bool(aggression[i]) and any(b <= t < b + _FIVE_YEARS for b in hh.births[k])
                 conflict = bool(need_risk_codes[i] & hh.wont[k])
                 exp_years = max(0.0, (t - hh.approved[k]) / 365.25)
             else:
@@ -136,7 +136,9 @@ def simulate_history(
                 dist = float(min(999.0, rng.gamma(2.0, mean / 2.0)))
                 kin = outside = young = conflict = False
                 exp_years = 5.0
-            sib_sep = bool(children.sibling_group[i] is not None and (not children.place_together[i] or separated_hist))
+            # Siblings' earlier placements are simulated one child at a time, so the record shows
+            # them apart; the current placement keeps the group together when the plan says so.
+            sib_sep = bool(children.sibling_group[i] is not None and (not current or not children.place_together[i]))
             latent = float(rng.normal(0.0, coef.latent_sd))
             logit = unplanned_logit(
                 age_at_start=np.array(age),

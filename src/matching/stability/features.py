@@ -1,0 +1,540 @@
+"""The features of a (child, household) pair on the day a placement starts.
+
+One definition, two ways in:
+
+* :func:`history_features` rebuilds, for every past placement with a household in the store,
+  what the record showed **on the day it started** (training current that day, experience
+  gained before it, the children living there then, the household's endings before it), so
+  the model learns only from what was knowable at the time;
+* :func:`candidate_features` computes the same columns for a child needing a placement and
+  the households of a :class:`~matching.ranking.pool.HouseholdPool` on the date asked.
+
+Both fill a :class:`PairState` and pass it to :func:`feature_frame`, so training and scoring
+cannot drift apart.  Protected characteristics (sex, ethnicity, disability, UASC) are **not**
+features; they are carried beside the features only to report results by group.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from matching import codes
+from matching.domain import Child, PlacementEpisode
+from matching.ranking.pool import HouseholdPool
+from matching.ranking.request import MatchRequest
+
+#: Legal statuses in a fixed order (the integer code is the position; unknown is -1).
+LEGAL_STATUSES: tuple[str, ...] = tuple(sorted(codes.LEGAL_STATUS))
+_RESIDENTIAL = frozenset({codes.PLACE_CHILDRENS_HOME})
+_KINSHIP_PLACES = frozenset({"U1", "U2", "U3"})
+_YEAR = 365.25
+
+CHILD_FEATURES: tuple[str, ...] = (
+    "age",
+    "previous_moves",
+    "years_in_care",
+    "previous_residential",
+    "complexity",
+    "actionable_needs",
+    "sdq",
+    "legal_status",
+    "sibling_group",
+    "siblings_separated",
+)
+HOUSEHOLD_FEATURES: tuple[str, ...] = (
+    "experience_years",
+    "experience_needs",
+    "current_courses",
+    "ifa",
+    "carers",
+    "other_children",
+    "child_under_5",
+    "past_endings",
+    "past_unplanned",
+)
+PAIR_FEATURES: tuple[str, ...] = (
+    "need_coverage",
+    "uncovered_severity",
+    "distance_miles",
+    "school_miles",
+    "in_area",
+    "kinship",
+    "outside_preferred_age",
+    "aggression_with_young_child",
+    "preference_conflicts",
+    "same_ethnic_group",
+    "same_religion",
+    "shared_language",
+    "nearest_age_gap",
+)
+#: Columns the estimator treats as categories (integer codes).
+CATEGORICAL: tuple[str, ...] = ("legal_status",)
+#: Attributes results are reported by (never used as features).
+GROUP_ATTRIBUTES: tuple[str, ...] = ("sex", "ethnicity_group", "age_band", "disability", "uasc")
+
+
+def feature_names(need_ids: Sequence[str]) -> list[str]:
+    """Every feature column, in the order the model expects."""
+    return [*CHILD_FEATURES, *(f"severity_{n}" for n in need_ids), *HOUSEHOLD_FEATURES, *PAIR_FEATURES]
+
+
+def age_band(age_years: np.ndarray) -> np.ndarray:
+    """The DfE age bands used in reporting: under 5, 5-10, 11-15, 16 and over."""
+    a = np.asarray(age_years, dtype=float)
+    return np.select([a < 5, a < 11, a < 16], ["0-4", "5-10", "11-15"], "16+").astype(object)
+
+
+@dataclass
+class PairState:
+    """What the record shows about each pair on its start date (one row per pair; arrays aligned)."""
+
+    age: np.ndarray
+    previous_moves: np.ndarray
+    years_in_care: np.ndarray
+    previous_residential: np.ndarray
+    severity: np.ndarray  # (rows, needs)
+    sdq: np.ndarray  # NaN when none recorded by then
+    legal_status: np.ndarray  # integer code, -1 unknown
+    sibling_group: np.ndarray
+    siblings_separated: np.ndarray
+    experience_years: np.ndarray
+    experience: np.ndarray  # (rows, needs) bool: needs cared for before the date
+    current: np.ndarray  # (rows, courses) bool: training current on the date
+    ifa: np.ndarray
+    carers: np.ndarray
+    other_ages: np.ndarray  # (rows, k) ages of the other children living there, NaN padded
+    past_endings: np.ndarray
+    past_unplanned: np.ndarray
+    distance_miles: np.ndarray
+    school_miles: np.ndarray  # NaN when no school recorded
+    in_area: np.ndarray
+    kinship: np.ndarray
+    outside_preferred_age: np.ndarray
+    preference_conflicts: np.ndarray
+    same_ethnic_group: np.ndarray
+    same_religion: np.ndarray
+    shared_language: np.ndarray
+
+
+def feature_frame(state: PairState, pool: HouseholdPool) -> pd.DataFrame:
+    """The model's feature columns from a pair state (the one place features are computed)."""
+    t = pool.tables
+    sev = np.asarray(state.severity, dtype=float)
+    cov_n = t.need_coverage(state.current, state.experience)
+    coverage = t.weighted_coverage(sev, cov_n)
+    uncovered = (sev * (1.0 - cov_n)).sum(axis=1)
+    actionable = sev >= 2
+    others = np.asarray(state.other_ages, dtype=float)
+    has_others = ~np.isnan(others)
+    n_others = has_others.sum(axis=1)
+    youngest = np.where(has_others, others, np.inf).min(axis=1)
+    gaps = np.where(has_others, np.abs(others - state.age[:, None]), np.inf).min(axis=1)
+    under_5 = youngest < 5
+    agg = t.need_ids.index("physical_aggression") if "physical_aggression" in t.need_ids else None
+    aggressive = sev[:, agg] >= 2 if agg is not None else np.zeros(len(sev), dtype=bool)
+    cols: dict[str, np.ndarray] = {
+        "age": state.age,
+        "previous_moves": state.previous_moves,
+        "years_in_care": state.years_in_care,
+        "previous_residential": state.previous_residential,
+        "complexity": (sev * actionable).sum(axis=1) / 3.0,
+        "actionable_needs": actionable.sum(axis=1),
+        "sdq": state.sdq,
+        "legal_status": state.legal_status,
+        "sibling_group": state.sibling_group,
+        "siblings_separated": state.siblings_separated,
+    }
+    for j, need in enumerate(t.need_ids):
+        cols[f"severity_{need}"] = sev[:, j]
+    cols.update(
+        {
+            "experience_years": state.experience_years,
+            "experience_needs": np.asarray(state.experience).sum(axis=1),
+            "current_courses": np.asarray(state.current).sum(axis=1),
+            "ifa": state.ifa,
+            "carers": state.carers,
+            "other_children": n_others,
+            "child_under_5": under_5,
+            "past_endings": state.past_endings,
+            "past_unplanned": state.past_unplanned,
+            "need_coverage": coverage,
+            "uncovered_severity": uncovered,
+            "distance_miles": state.distance_miles,
+            "school_miles": state.school_miles,
+            "in_area": state.in_area,
+            "kinship": state.kinship,
+            "outside_preferred_age": state.outside_preferred_age,
+            "aggression_with_young_child": aggressive & under_5,
+            "preference_conflicts": state.preference_conflicts,
+            "same_ethnic_group": state.same_ethnic_group,
+            "same_religion": state.same_religion,
+            "shared_language": state.shared_language,
+            "nearest_age_gap": np.where(np.isfinite(gaps), gaps, np.nan),
+        }
+    )
+    names = feature_names(t.need_ids)
+    return pd.DataFrame({n: np.asarray(cols[n], dtype=np.float64) for n in names}, columns=names)
+
+
+# --- shared pieces -----------------------------------------------------------------------
+
+
+def _day(d: date) -> int:
+    return d.toordinal()
+
+
+def _miles(e1: np.ndarray, n1: np.ndarray, e2: float, n2: float) -> np.ndarray:
+    """DfE distance: straight-line grid distance in miles."""
+    return np.sqrt((e1 - e2) ** 2 + (n1 - n2) ** 2) / 1000 / 1.6093
+
+
+def _legal_code(status: str) -> int:
+    return LEGAL_STATUSES.index(status) if status in LEGAL_STATUSES else -1
+
+
+def _risk_bits(pool: HouseholdPool, items: frozenset[str]) -> int:
+    bits = 0
+    for item in items:
+        pos = pool.wont_vocab.get(item)
+        if pos is not None:
+            bits |= 1 << pos
+    return bits
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.uint64)
+    return np.bitwise_count(x).astype(np.int64)
+
+
+def _wont_bits(pool: HouseholdPool) -> np.ndarray:
+    if pool.wont_bits is not None:
+        return np.asarray(pool.wont_bits, dtype=np.uint64)
+    raise ValueError("the needs and risks vocabulary is too large for the stability features (more than 62)")
+
+
+def _latest_sdq(child: Child, day: int) -> float:
+    best = np.nan
+    for s in child.sdq:  # oldest first
+        if _day(s.assessed_on) <= day:
+            best = float(s.score)
+    return best
+
+
+# --- history -----------------------------------------------------------------------------
+
+
+@dataclass
+class HistoryRows:
+    """Past placements with a household in scope: their features, outcome and reporting groups."""
+
+    features: pd.DataFrame
+    label: np.ndarray  # 1: unplanned ending within 12 months
+    meta: pd.DataFrame  # placement_id, child_id, household_id, start_date and the group attributes
+
+
+def history_features(
+    pool: HouseholdPool,
+    children: Sequence[Child],
+    placements: Sequence[PlacementEpisode],
+    risks: dict[str, frozenset[str]],
+    *,
+    as_of: date | None = None,
+    open_as_lasted: bool = False,
+) -> HistoryRows:
+    """Features and outcomes of every past placement whose 12-month outcome is known.
+
+    A placement's outcome is known when it has ended.  With ``open_as_lasted``, a placement
+    still open a year after it began (by ``as_of``) counts as having lasted; by default such
+    placements are left out (see the model card).
+    """
+    tables = pool.tables
+    need_pos = {n: j for j, n in enumerate(tables.need_ids)}
+    by_id = {c.child_id: c for c in children}
+    sev_of: dict[str, np.ndarray] = {}
+    for c in children:
+        v = np.zeros(len(tables.need_ids))
+        for need, level in c.needs.items():
+            if need in need_pos:
+                v[need_pos[need]] = level
+        sev_of[c.child_id] = v
+    in_pool = [p for p in placements if p.child_id in by_id]
+    # Children placed in each household, by start: experience gained, who lived there, endings.
+    per_household: dict[str, list[PlacementEpisode]] = defaultdict(list)
+    for p in in_pool:
+        if p.household_id is not None:
+            per_household[p.household_id].append(p)
+    for eps in per_household.values():
+        eps.sort(key=lambda e: (e.start_date, e.placement_id))
+    per_child: dict[str, list[PlacementEpisode]] = defaultdict(list)
+    for p in in_pool:
+        per_child[p.child_id].append(p)
+    siblings: dict[str, list[str]] = defaultdict(list)
+    for c in children:
+        if c.sibling_group_id is not None:
+            siblings[c.sibling_group_id].append(c.child_id)
+    as_of_day = _day(as_of) if as_of is not None else max((_day(p.start_date) for p in in_pool), default=0)
+
+    rows: list[tuple[PlacementEpisode, int, int, int, bool]] = []  # episode, household row, moves, label, prev_res
+    for child_id, eps in per_child.items():
+        prev_res = False
+        for moves, p in enumerate(eps):
+            k = pool.index.get(p.household_id) if p.household_id is not None else None
+            known = p.end_date is not None or (open_as_lasted and as_of_day - _day(p.start_date) >= 365)
+            if k is not None and known:
+                rows.append((p, k, moves, int(bool(p.unplanned_within(365))), prev_res))
+            prev_res = prev_res or p.place in _RESIDENTIAL
+        del child_id
+    n = len(rows)
+    n_needs, n_courses = len(tables.need_ids), len(tables.course_ids)
+    st = {
+        "age": np.zeros(n),
+        "previous_moves": np.zeros(n),
+        "years_in_care": np.zeros(n),
+        "previous_residential": np.zeros(n, dtype=bool),
+        "severity": np.zeros((n, n_needs)),
+        "sdq": np.full(n, np.nan),
+        "legal_status": np.full(n, -1),
+        "sibling_group": np.zeros(n, dtype=bool),
+        "siblings_separated": np.zeros(n, dtype=bool),
+        "experience_years": np.zeros(n),
+        "experience": np.zeros((n, n_needs), dtype=bool),
+        "current": np.zeros((n, n_courses), dtype=bool),
+        "past_endings": np.zeros(n),
+        "past_unplanned": np.zeros(n),
+        "distance_miles": np.zeros(n),
+        "school_miles": np.full(n, np.nan),
+        "kinship": np.zeros(n, dtype=bool),
+        "need_risk": np.zeros(n, dtype=np.uint64),
+    }
+    other_ages: list[list[float]] = []
+    hh_idx = np.zeros(n, dtype=np.int64)
+    days = np.zeros(n, dtype=np.int64)
+    meta: dict[str, list[object]] = {
+        k: [] for k in ("placement_id", "child_id", "household_id", "start_date", *GROUP_ATTRIBUTES)
+    }
+    labels = np.zeros(n, dtype=np.int64)
+    placed_on: dict[str, list[tuple[int, int, str]]] = {
+        hid: [(_day(e.start_date), _day(e.end_date) if e.end_date else 10**9, e.child_id) for e in eps]
+        for hid, eps in per_household.items()
+    }
+    for r, (p, k, moves, label, prev_res) in enumerate(rows):
+        c = by_id[p.child_id]
+        h = pool.households[k]
+        day = _day(p.start_date)
+        days[r], hh_idx[r], labels[r] = day, k, label
+        age = (day - _day(c.birth_month)) / _YEAR
+        st["age"][r] = age
+        st["previous_moves"][r] = moves
+        st["years_in_care"][r] = max(0, day - _day(c.care_started)) / _YEAR
+        st["previous_residential"][r] = prev_res
+        sev = sev_of[c.child_id]
+        st["severity"][r] = sev
+        st["sdq"][r] = _latest_sdq(c, day)
+        st["legal_status"][r] = _legal_code(c.legal_status)
+        sibs = [s for s in siblings.get(c.sibling_group_id or "", []) if s != c.child_id]
+        st["sibling_group"][r] = bool(sibs)
+        together = any(sid in sibs and start <= day < end for start, end, sid in placed_on[h.household_id])
+        st["siblings_separated"][r] = bool(sibs) and not together
+        st["experience_years"][r] = max(0, day - _day(h.approved_on)) / _YEAR
+        st["experience"][r] = pool.experience[k]  # the assessed experience on record
+        ended = [e for e in per_household[h.household_id] if e.end_date is not None and _day(e.end_date) <= day]
+        st["past_endings"][r] = len(ended)
+        st["past_unplanned"][r] = sum(1 for e in ended if e.unplanned_within(365))
+        if p.distance_miles is not None and p.distance_miles < 999:
+            st["distance_miles"][r] = p.distance_miles
+        elif c.home is not None:
+            st["distance_miles"][r] = c.home.miles_to(h.location)
+        else:
+            st["distance_miles"][r] = np.nan
+        if c.school is not None:
+            st["school_miles"][r] = c.school.miles_to(h.location)
+        st["kinship"][r] = c.child_id in h.terms.connected_child_ids or p.place in _KINSHIP_PLACES
+        actionable = frozenset(n for n, v in c.needs.items() if v >= 2)
+        st["need_risk"][r] = _risk_bits(pool, actionable | risks.get(c.child_id, frozenset()))
+        ages = [
+            (day - _day(m.birth_month)) / _YEAR
+            for m in h.members
+            if m.kind != "other_adult" and _day(m.birth_month) <= day
+        ]
+        ages += [
+            (day - _day(by_id[sid].birth_month)) / _YEAR
+            for start, end, sid in placed_on[h.household_id]
+            if sid != c.child_id and start <= day < end and sid in by_id
+        ]
+        other_ages.append([a for a in ages if a < 18])
+        meta["placement_id"].append(p.placement_id)
+        meta["child_id"].append(c.child_id)
+        meta["household_id"].append(h.household_id)
+        meta["start_date"].append(p.start_date)
+        meta["sex"].append(c.sex)
+        meta["ethnicity_group"].append(c.ethnicity_group)
+        meta["age_band"].append(str(age_band(np.array([age]))[0]))
+        meta["disability"].append("yes" if c.disability else "no")
+        meta["uasc"].append("yes" if c.uasc else "no")
+    # Training current on the start date, from the pool's course arrays.
+    for lo in range(0, n, 20000):
+        sl = slice(lo, lo + 20000)
+        d = days[sl][:, None, None]
+        st["current"][sl] = ((pool.done[hh_idx[sl]] <= d) & (d < pool.expires[hh_idx[sl]])).any(axis=2)
+    state = _finish(pool, st, hh_idx, other_ages, by_id, list(meta["child_id"]), days)
+    return HistoryRows(feature_frame(state, pool), labels, pd.DataFrame(meta))
+
+
+def _finish(
+    pool: HouseholdPool,
+    st: dict[str, np.ndarray],
+    hh_idx: np.ndarray,
+    other_ages: list[list[float]],
+    by_id: dict[str, Child],
+    child_ids: list[object],
+    days: np.ndarray,
+) -> PairState:
+    """Household-side and identity columns shared by the history rows, vectorised over the pool."""
+    n = len(hh_idx)
+    width = max([len(a) for a in other_ages] + [1])
+    ages = np.full((n, width), np.nan)
+    for r, a in enumerate(other_ages):
+        ages[r, : len(a)] = a
+    kids = [by_id[str(c)] for c in child_ids]
+    lo, hi = pool.pref_min[hh_idx], pool.pref_max[hh_idx]
+    age_whole = np.floor(st["age"])
+    outside = pool.has_pref[hh_idx] & ((age_whole < lo) | (age_whole > hi))
+    eth = np.array([c.ethnicity_group for c in kids], dtype=object)
+    rel = np.array([c.religion for c in kids], dtype=object)
+    no_rel = np.isin(rel, ["none", "not_known"])
+    lang = np.array(
+        [bool(set(c.first_languages) & pool.language_sets[k]) for c, k in zip(kids, hh_idx, strict=True)],
+        dtype=bool,
+    )
+    la = np.array([c.la_code for c in kids], dtype=object)
+    del days
+    return PairState(
+        age=st["age"],
+        previous_moves=st["previous_moves"],
+        years_in_care=st["years_in_care"],
+        previous_residential=st["previous_residential"],
+        severity=st["severity"],
+        sdq=st["sdq"],
+        legal_status=st["legal_status"],
+        sibling_group=st["sibling_group"],
+        siblings_separated=st["siblings_separated"],
+        experience_years=st["experience_years"],
+        experience=st["experience"],
+        current=st["current"],
+        ifa=np.array([pool.households[k].agency_type == "ifa" for k in hh_idx], dtype=bool),
+        carers=np.array([pool.households[k].carers for k in hh_idx], dtype=float),
+        other_ages=ages,
+        past_endings=st["past_endings"],
+        past_unplanned=st["past_unplanned"],
+        distance_miles=st["distance_miles"],
+        school_miles=st["school_miles"],
+        in_area=pool.la[hh_idx] == la,
+        kinship=st["kinship"],
+        outside_preferred_age=outside,
+        preference_conflicts=_popcount(st["need_risk"] & _wont_bits(pool)[hh_idx]),
+        same_ethnic_group=pool.eth_group[hh_idx] == eth,
+        same_religion=no_rel | (pool.religion[hh_idx] == rel),
+        shared_language=lang,
+    )
+
+
+# --- candidates ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildHistory:
+    """What a child's placement record says before a new placement: moves and residential care."""
+
+    moves: int = 0
+    residential: bool = False
+
+
+def child_histories(placements: Sequence[PlacementEpisode]) -> dict[str, ChildHistory]:
+    """Each child's placements so far (the current one included) and whether one was a children's home."""
+    moves: dict[str, int] = defaultdict(int)
+    res: dict[str, bool] = defaultdict(bool)
+    for p in placements:
+        moves[p.child_id] += 1
+        res[p.child_id] |= p.place in _RESIDENTIAL
+    return {c: ChildHistory(moves[c], res[c]) for c in moves}
+
+
+def candidate_features(
+    pool: HouseholdPool,
+    req: MatchRequest,
+    idx: np.ndarray,
+    history: ChildHistory,
+    risks: frozenset[str] = frozenset(),
+) -> pd.DataFrame:
+    """Features of the request's child with each household at pool positions ``idx`` on ``req.on``."""
+    tables = pool.tables
+    n = len(idx)
+    c = req.child
+    day = _day(req.on)
+    need_pos = {nid: j for j, nid in enumerate(tables.need_ids)}
+    sev = np.zeros(len(tables.need_ids))
+    for need, level in req.needs.items():
+        if need in need_pos:
+            sev[need_pos[need]] = level
+    age = (day - _day(c.birth_month)) / _YEAR
+    on_month = req.on.year * 12 + req.on.month - 1
+    kid_months = pool.kid_months[idx]
+    valid = kid_months < on_month + 1  # born by the date (padding is far in the future)
+    other = np.where(valid, (on_month - kid_months) / 12.0, np.nan)
+    other = np.where(other < 18, other, np.nan)
+    group_ids = {g.child_id for g in req.group}
+    connected = np.array([bool(group_ids & set(pool.households[k].terms.connected_child_ids)) for k in idx], bool)
+    actionable = frozenset(nm for nm, v in req.needs.items() if v >= 2)
+    bits = np.uint64(_risk_bits(pool, actionable | risks | frozenset(req.referral.risks_to_child)
+                                | frozenset(req.referral.risks_to_others)))  # fmt: skip
+    if c.home is not None:
+        dist = _miles(pool.east[idx], pool.north[idx], float(c.home.easting), float(c.home.northing))
+    else:
+        dist = np.full(n, np.nan)
+    if c.school is not None:
+        school = _miles(pool.east[idx], pool.north[idx], float(c.school.easting), float(c.school.northing))
+    else:
+        school = np.full(n, np.nan)
+    track_ended = np.array([pool.households[k].track_record.ended for k in idx], dtype=float)
+    track_unplanned = np.array([pool.households[k].track_record.unplanned_within_12_months for k in idx], float)
+    whole = int(age)
+    lo, hi = pool.pref_min[idx], pool.pref_max[idx]
+    no_rel = c.religion in ("none", "not_known")
+    lang = np.zeros(n, dtype=bool)
+    for language in c.first_languages:
+        lang |= pool._speaks(language)[idx]
+    state = PairState(
+        age=np.full(n, age),
+        previous_moves=np.full(n, float(history.moves)),
+        years_in_care=np.full(n, max(0, day - _day(c.care_started)) / _YEAR),
+        previous_residential=np.full(n, history.residential),
+        severity=np.broadcast_to(sev, (n, len(sev))),
+        sdq=np.full(n, _latest_sdq(c, day)),
+        legal_status=np.full(n, _legal_code(c.legal_status)),
+        sibling_group=np.full(n, c.sibling_group_id is not None),
+        siblings_separated=np.full(n, c.sibling_group_id is not None and req.group_size == 1),
+        experience_years=np.maximum(0.0, (day - pool.approved_day[idx]) / _YEAR),
+        experience=pool.experience[idx],
+        current=((pool.done[idx] <= day) & (day < pool.expires[idx])).any(axis=2),
+        ifa=pool.ifa[idx],
+        carers=pool.carers[idx],
+        other_ages=other,
+        past_endings=track_ended,
+        past_unplanned=track_unplanned,
+        distance_miles=dist,
+        school_miles=school,
+        in_area=pool.la[idx] == c.la_code,
+        kinship=connected,
+        outside_preferred_age=pool.has_pref[idx] & ((whole < lo) | (whole > hi)),
+        preference_conflicts=_popcount(bits & _wont_bits(pool)[idx]),
+        same_ethnic_group=pool.eth_group[idx] == c.ethnicity_group,
+        same_religion=np.full(n, no_rel) | (pool.religion[idx] == c.religion),
+        shared_language=lang,
+    )
+    return feature_frame(state, pool)
