@@ -147,6 +147,18 @@ class WarningOut(BaseModel):
     message: str
 
 
+class StabilityOut(BaseModel):
+    """The learned estimate for this pair, with the band of what happened to similar past placements."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    p_lasting: float = Field(description="Chance of lasting 12 months without an unplanned ending.")
+    band_low: float
+    band_high: float
+    model_version: str
+    detail: str
+
+
 class ExplanationOut(BaseModel):
     """The explanation shared by both directions of matching."""
 
@@ -159,6 +171,7 @@ class ExplanationOut(BaseModel):
     warnings: list[WarningOut]
     outside_terms: list[str]
     distance_miles: float | None
+    stability: StabilityOut | None = Field(default=None, description="None when no stability model is loaded.")
 
 
 class CandidateOut(ExplanationOut):

@@ -56,7 +56,7 @@ def requests_for(conn, scope: Scope, n: int) -> list[MatchRequest]:  # type: ign
 def run(label: str, conn, scope: Scope, n: int, limit: float) -> None:  # type: ignore[no-untyped-def]
     cfg, tax = load_fit_config(), load_taxonomy()
     t0 = time.perf_counter()
-    pool = load_pool(conn, scope=Scope.everything(), taxonomy=tax, cfg=cfg)
+    pool = load_pool(conn, scope=Scope.everything(), taxonomy=tax, cfg=cfg, with_stability=False)
     reqs = requests_for(conn, scope, n)
     instance = build_instance(pool, reqs)
     t_build = time.perf_counter() - t0

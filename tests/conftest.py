@@ -26,6 +26,12 @@ PG_ADMIN_URL = os.environ.get("MATCHING_TEST_PG_URL", "postgresql+psycopg://post
 SMALL_SEED = 7
 
 
+@pytest.fixture(autouse=True)
+def _rules_only_unless_asked(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests rank on the rules alone (the shipped model is not loaded) unless they point at a model."""
+    monkeypatch.setenv("MATCHING_MODELS_DIR", str(tmp_path_factory.getbasetemp() / "no-models"))
+
+
 @pytest.fixture(scope="session")
 def small_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One synthetic local authority written once per session (read-only: copy before changing)."""

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from matching.contract.validate import ContractError, Problem, ValidationReport, validate_folder
+from matching.domain import Scope
 from matching.taxonomy import TaxonomyError, load_taxonomy
 
 app = typer.Typer(
@@ -361,6 +362,116 @@ def allocate(
                 out.print(
                     f"  {lever['suggestion']} ({n} child{'ren' if n != 1 else ''})", markup=False, highlight=False
                 )
+
+
+def _training_scope(la: list[str] | None) -> Scope:
+    return Scope.everything() if not la else Scope(la_codes=frozenset(la))
+
+
+@app.command()
+def train(
+    la: Annotated[
+        list[str] | None, typer.Option("--la", help="Learn from this local authority's history only (repeatable).")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Models folder (default: models/).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the estimator.")] = 2024,
+    truth: Annotated[
+        Path | None, typer.Option(help="Generator truth (folder or placement_truth.csv): adds the ceiling.")
+    ] = None,
+    open_as_lasted: Annotated[
+        bool, typer.Option("--open-as-lasted", help="Count placements open over a year as having lasted.")
+    ] = False,
+) -> None:
+    """Fit the placement-stability model on the store's history; write a versioned, hashed artefact."""
+    from matching.stability.artefact import models_dir
+    from matching.stability.train import InsufficientHistoryError
+    from matching.stability.train import train as run
+    from matching.store.engine import open_store
+
+    with _friendly_errors():
+        engine = open_store()
+        root = out_dir or models_dir()
+        with engine.connect() as conn, _progress() as bar:
+            task = bar.add_task("training", total=None)
+            try:
+                result = run(
+                    conn,
+                    scope=_training_scope(la),
+                    out_root=root,
+                    seed=seed,
+                    truth=truth,
+                    open_as_lasted=open_as_lasted,
+                    source="local authorities " + ", ".join(sorted(la)) if la else "the whole store",
+                    progress=lambda msg: bar.update(task, description=msg),
+                )
+            except InsufficientHistoryError as exc:
+                _fail(f"cannot train: {exc}; matching stays rules-only")
+        r = result.metadata["metrics"]
+        out.print(f"[bold]Stability model {result.version}[/] written to {result.folder}", highlight=False)
+        _print_scores(r)
+
+
+def _print_scores(r: dict[str, object]) -> None:
+    table = Table(title=f"held-out placements: {r['n']:,}")
+    for col in ("", "ROC AUC", "PR AUC", "Brier", "ECE"):
+        table.add_column(col, justify="left" if not col else "right")
+    for name in ("model", "baseline", "ceiling"):
+        sc = r.get(name)
+        if isinstance(sc, dict):
+            table.add_row(name, *(f"{sc[k]:.4f}" for k in ("roc_auc", "pr_auc", "brier", "ece")))
+    out.print(table)
+    d = r["model_minus_baseline_auc"]
+    assert isinstance(d, dict)
+    out.print(f"model - baseline ROC AUC: {d['difference']:+.4f} (95% CI {d['ci_low']:+.4f} to {d['ci_high']:+.4f})")
+    if r.get("model_over_ceiling_auc") is not None:
+        out.print(f"model AUC / ceiling AUC: {r['model_over_ceiling_auc']:.1%}")
+    out.print(f"worst group ECE: {r['worst_group_ece']}")
+
+
+@app.command()
+def evaluate(
+    version: Annotated[str | None, typer.Option(help="Model version (default: the latest).")] = None,
+    models: Annotated[Path | None, typer.Option("--models", help="Models folder (default: models/).")] = None,
+    la: Annotated[list[str] | None, typer.Option("--la", help="The local authorities it was trained on.")] = None,
+    truth: Annotated[
+        Path | None, typer.Option(help="Generator truth (folder or placement_truth.csv): adds the ceiling.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the report (default: reports/).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Score a model's held-out placements again from the store: model, baseline, ceiling and groups."""
+    from matching.stability.artefact import ArtefactError, load_model
+    from matching.stability.train import evaluate as run
+    from matching.store.engine import open_store
+
+    with _friendly_errors():
+        try:
+            loaded = load_model(models, version)
+        except ArtefactError as exc:
+            _fail(str(exc))
+        target = out_dir or Path("reports") / "stability" / loaded.version
+        engine = open_store()
+        with engine.connect() as conn, _progress() as bar:
+            task = bar.add_task("evaluating", total=None)
+            report = run(
+                conn,
+                scope=_training_scope(la),
+                loaded=loaded,
+                out_dir=target,
+                truth=truth,
+                progress=lambda msg: bar.update(task, description=msg),
+            )
+        if as_json:
+            keys = ("model", "baseline", "ceiling", "groups")
+            payload = {k: report[k] for k in keys} | {
+                k: v for k, v in report.items() if k not in keys
+            }  # the four keys first
+            out.print_json(json.dumps(payload))
+            return
+        out.print(f"[bold]Evaluation of {loaded.version}[/]: {target}/evaluation.json, reliability.png")
+        _print_scores(report)
 
 
 @app.command("contract-docs")

@@ -76,6 +76,14 @@ class WarningSettings(_Strict):
     school_move_miles: float = Field(gt=0)
 
 
+class StabilitySettings(_Strict):
+    """How the learned stability estimate enters the score when a model is loaded."""
+
+    #: Weight given to the estimate when a model is loaded and the file gives it none; the other
+    #: weights are scaled down to make room, keeping their proportions.
+    weight_when_loaded: float = Field(default=15.0, ge=0, lt=100)
+
+
 class FitConfig(_Strict):
     """The whole configuration."""
 
@@ -87,6 +95,7 @@ class FitConfig(_Strict):
     track_record: TrackRecordSettings
     rules: RuleSettings
     warnings: WarningSettings
+    stability: StabilitySettings = StabilitySettings()
 
     @model_validator(mode="after")
     def _weights_are_complete(self) -> FitConfig:
@@ -119,6 +128,15 @@ class FitConfig(_Strict):
     def with_weights(self, **weights: float) -> FitConfig:
         """A copy with some factor weights changed (the result must still add up to 100)."""
         return FitConfig.model_validate({**self.model_dump(), "weights": {**self.weights, **weights}})
+
+    def with_stability_model(self) -> FitConfig:
+        """The weights to use when a stability model is loaded (unchanged if the file already weights it)."""
+        w = self.stability.weight_when_loaded
+        if self.weights["stability"] > 0 or w == 0:
+            return self
+        scale = (100.0 - w) / (100.0 - self.weights["stability"])
+        weights = {k: (w if k == "stability" else v * scale) for k, v in self.weights.items()}
+        return FitConfig.model_validate({**self.model_dump(), "weights": weights})
 
 
 def load_fit_config(path: Path | str | None = None) -> FitConfig:

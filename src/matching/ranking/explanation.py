@@ -55,6 +55,28 @@ class Warning:
 
 
 @dataclass(frozen=True)
+class StabilityEstimate:
+    """One pair's estimate: the chance of lasting 12 months without an unplanned ending, and its band."""
+
+    p_lasting: float
+    band_low: float
+    band_high: float
+    model_version: str
+
+    @property
+    def p_unplanned(self) -> float:
+        """The chance of an unplanned ending within 12 months."""
+        return 1.0 - self.p_lasting
+
+    def describe(self) -> str:
+        """The estimate in plain words."""
+        return (
+            f"estimated {self.p_lasting:.0%} chance of lasting a year without an unplanned ending "
+            f"(similar past placements: {self.band_low:.0%}-{self.band_high:.0%} lasted)"
+        )
+
+
+@dataclass(frozen=True)
 class MatchExplanation:
     """Why a household is a candidate, how good the fit is and what would close the gaps."""
 
@@ -71,6 +93,7 @@ class MatchExplanation:
     outside_terms: tuple[RuleOutcome, ...]
     distance_miles: float | None
     vacancies: int
+    stability: StabilityEstimate | None = None
 
     @property
     def tier_name(self) -> str:
@@ -118,6 +141,15 @@ class MatchExplanation:
             "outside_terms": [r.code for r in self.outside_terms],
             "distance_miles": None if self.distance_miles is None else round(self.distance_miles, 1),
             "vacancies": self.vacancies,
+            "stability": None
+            if self.stability is None
+            else {
+                "p_lasting": round(self.stability.p_lasting, 4),
+                "band_low": round(self.stability.band_low, 4),
+                "band_high": round(self.stability.band_high, 4),
+                "model_version": self.stability.model_version,
+                "detail": self.stability.describe(),
+            },
         }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from matching import codes
 from matching.domain import CarerHousehold
 from matching.fit_config import FACTORS, FitConfig
-from matching.ranking.explanation import Factor, Gap, NeedMet, Warning
+from matching.ranking.explanation import Factor, Gap, NeedMet, StabilityEstimate, Warning
 from matching.ranking.request import MatchRequest, month_index
 from matching.ranking.rules import RuleOutcome
 from matching.taxonomy import Taxonomy
@@ -213,8 +213,9 @@ def assess(
     cfg: FitConfig,
     taxonomy: Taxonomy,
     rules: list[RuleOutcome] | tuple[RuleOutcome, ...] = (),
+    stability: StabilityEstimate | None = None,
 ) -> FitAssessment:
-    """The full fit of one household: factors, needs met, gaps and warnings."""
+    """The full fit of one household: factors, needs met, gaps and warnings (and the learned estimate, if any)."""
     coverage = need_coverage(req, h, taxonomy)
     nv = needs_value(req, coverage)
     loc, d_home, d_school = locality_value(req, h, cfg)
@@ -237,7 +238,9 @@ def assess(
             f"ended unplanned within a year; {h.experience_years:g} years' experience",
         ),
         "identity": (ident, f"identity match {ident:.0%} (ethnicity, religion, language)"),
-        "stability": (None, "no stability model loaded: rules-only ranking"),
+        "stability": (None, "no stability model loaded: rules-only ranking")
+        if stability is None
+        else (stability.p_lasting, stability.describe()),
     }
     weights = cfg.weights
     factors = tuple([_factor(name, weights[name], *values[name]) for name in FACTORS])

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from matching.ranking.fit import identity_shares, locality_shares, track_record_
 from matching.ranking.request import MatchRequest, month_index
 from matching.ranking.rules import RULE_CODES, emergency_outside_terms
 from matching.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from matching.stability.scorer import StabilityScorer
 
 _PAD_MONTH = np.iinfo(np.int64).max // 4
 _NEVER = np.iinfo(np.int64).max // 4
@@ -60,6 +64,10 @@ class HouseholdPool:
 
     def __init__(self, households: Sequence[CarerHousehold], taxonomy: Taxonomy, cfg: FitConfig) -> None:
         hs = sorted(households, key=lambda h: h.household_id)
+        #: The learned stability estimate, when a model is loaded (see :meth:`with_stability`).
+        self.stability: StabilityScorer | None = None
+        #: What the ranking runs on, in words (shown with every result).
+        self.model_note = "rules only (no stability model loaded)"
         self.households: list[CarerHousehold] = hs
         self.taxonomy = taxonomy
         self.cfg = cfg
@@ -143,6 +151,19 @@ class HouseholdPool:
                 self.done[i, j, r] = d
                 self.expires[i, j, r] = e
         self.experience = self._flags([h.experience_needs for h in hs], taxonomy.need_ids)
+
+    def with_stability(self, scorer: StabilityScorer) -> HouseholdPool:
+        """Score with the learned estimate from now on, at the configuration's weight for it."""
+        self.stability = scorer
+        self.cfg = self.cfg.with_stability_model()
+        self.model_note = f"rules and stability model {scorer.version}"
+        return self
+
+    def stability_p(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray | None:
+        """P(unplanned ending within 12 months) for each household at ``idx``; None with no model loaded."""
+        if self.stability is None or self.cfg.weights["stability"] == 0:
+            return None
+        return self.stability.p_unplanned(self, req, idx)
 
     def __len__(self) -> int:
         return len(self.households)
@@ -278,7 +299,7 @@ class HouseholdPool:
     def score_upper_bounds(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
         """An upper bound of each score: locality and track record exact, the other factors at their best."""
         w = self.cfg.weights
-        best = w["needs"] + w["household_fit"] + w["identity"]
+        best = w["needs"] + w["household_fit"] + w["identity"] + (w["stability"] if self.stability else 0.0)
         return np.asarray(best + w["locality"] * self._locality(req, idx) + w["track_record"] * self.track[idx])
 
     def scores(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
@@ -293,6 +314,9 @@ class HouseholdPool:
             + w["track_record"] * self.track[idx]
             + w["identity"] * self._identity(req, idx)
         )
+        p = self.stability_p(req, idx)
+        if p is not None:
+            total = total + w["stability"] * (1.0 - p)
         return np.asarray(total, dtype=np.float64)
 
     def _needs(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:

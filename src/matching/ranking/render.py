@@ -33,7 +33,7 @@ def print_result(console: Console, result: MatchResult) -> None:
                 c.tier_name.replace("_", " "),
                 f"{c.as_dict()['score']:.1f}",
                 "-" if c.distance_miles is None else f"{c.distance_miles:.1f}",
-                "\n".join(c.top_reasons(2)),
+                "\n".join([*c.top_reasons(2), *([c.stability.describe()] if c.stability else [])]),
                 "\n".join(g.action for g in c.gaps[:3]) or "none",
                 ", ".join(sorted({w.code for w in c.warnings})) or "-",
             )

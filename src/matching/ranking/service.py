@@ -27,6 +27,7 @@ from matching.ranking.explanation import (
     MatchExplanation,
     MatchResult,
     NearMiss,
+    StabilityEstimate,
 )
 from matching.ranking.pool import HouseholdPool
 from matching.ranking.request import MatchRequest
@@ -49,11 +50,17 @@ def tier_of(req: MatchRequest, h: CarerHousehold) -> int:
 
 
 def explain(
-    req: MatchRequest, h: CarerHousehold, cfg: FitConfig, taxonomy: Taxonomy, rank: int, rules: Sequence[RuleOutcome]
+    req: MatchRequest,
+    h: CarerHousehold,
+    cfg: FitConfig,
+    taxonomy: Taxonomy,
+    rank: int,
+    rules: Sequence[RuleOutcome],
+    stability: StabilityEstimate | None = None,
 ) -> MatchExplanation:
     """The explanation of one eligible household (``rules``: its outcomes, of which those outside terms are kept)."""
     outside = tuple(r for r in rules if r.outside_terms)
-    a = fitmod.assess(req, h, cfg, taxonomy, outside)
+    a = fitmod.assess(req, h, cfg, taxonomy, outside, stability)
     return MatchExplanation(
         household_id=h.household_id,
         agency_code=h.agency_code,
@@ -68,6 +75,7 @@ def explain(
         outside_terms=outside,
         distance_miles=a.distance_miles,
         vacancies=h.vacancies,
+        stability=stability,
     )
 
 
@@ -96,11 +104,15 @@ def rank_households(
     tiers = pool.tiers(request, eligible)
     order = np.lexsort((eligible, -np.round(scores, _ROUND), tiers))
     chosen = eligible[order[:top]]
+    p_chosen = pool.stability_p(request, chosen)
     candidates = []
     for rank, i in enumerate(chosen, start=1):
         h = pool.households[int(i)]
         waived = [RULES[r](request, h, cfg) for r in np.flatnonzero(failures.outside_terms[:, i])]
-        candidates.append(explain(request, h, cfg, taxonomy, rank, waived))
+        est = None
+        if p_chosen is not None and pool.stability is not None:
+            est = pool.stability.estimate(float(p_chosen[rank - 1]))
+        candidates.append(explain(request, h, cfg, taxonomy, rank, waived, est))
     counts = failures.counts()
     excluded_counts = {code: int(c) for code, c in zip(RULE_CODES, counts, strict=True) if c}
     misses: list[NearMiss] = []
@@ -129,6 +141,7 @@ def rank_households(
         excluded_counts=excluded_counts,
         nearest_misses=tuple(misses),
         excluded=excluded,
+        model=pool.model_note,
         notes=_notes(request),
     )
 
@@ -271,9 +284,24 @@ def rank_children(
 # --- building requests from the store ---------------------------------------------
 
 
-def load_pool(conn: Connection, *, scope: Scope, taxonomy: Taxonomy, cfg: FitConfig) -> HouseholdPool:
-    """Every household in scope, as a pool ready for ranking."""
-    return HouseholdPool(queries.all_households(conn, scope=scope, taxonomy=taxonomy), taxonomy, cfg)
+def load_pool(
+    conn: Connection, *, scope: Scope, taxonomy: Taxonomy, cfg: FitConfig, with_stability: bool = True
+) -> HouseholdPool:
+    """Every household in scope, as a pool ready for ranking.
+
+    With ``with_stability`` the verified stability model (if any) is attached and scored as one
+    factor; without one, or when it cannot be used, the ranking is rules-only and says why.
+    """
+    pool = HouseholdPool(queries.all_households(conn, scope=scope, taxonomy=taxonomy), taxonomy, cfg)
+    if with_stability:
+        from matching.stability.scorer import load_scorer  # the learning stack loads only when asked for
+
+        scorer, note = load_scorer(conn, scope=scope, taxonomy=taxonomy)
+        if scorer is None:
+            pool.model_note = f"rules only: {note}"
+        else:
+            pool.with_stability(scorer)
+    return pool
 
 
 def rank_children_for_household(

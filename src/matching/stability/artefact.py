@@ -7,7 +7,7 @@ Layout under a models folder (``models/`` by default, ``MATCHING_MODELS_DIR`` to
     stability/<version>/model.joblib
     stability/<version>/metadata.json
     stability/<version>/MODEL_CARD.md
-    stability/<version>/predictions.csv, reliability.png
+    stability/<version>/predictions.csv.gz, reliability.png
 
 Unpickling runs code, so :func:`load_model` reads the plain-JSON metadata first, refuses a
 different scikit-learn version, then checks the model file's SHA-256 against the MANIFEST

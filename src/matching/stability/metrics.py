@@ -86,6 +86,8 @@ class GroupResult:
     ece: float | None
     ci_low: float | None
     ci_high: float | None
+    #: The ECE a perfectly calibrated model would show on this many placements by chance alone.
+    ece_chance: float | None = None
 
 
 def _r(x: float) -> float | None:
@@ -113,8 +115,18 @@ def group_results(
             aucs = [_auc(y[idx][mask[idx]], p[idx][mask[idx]]) for idx in boots]
             per_boot[name] = aucs
             lo, hi = np.nanpercentile(aucs, [2.5, 97.5])
+            chance = _chance_ece(p[mask], seed)
             results.append(
-                GroupResult(attribute, name, n, _r(_auc(y[mask], p[mask])), _r(ece(y[mask], p[mask])), _r(lo), _r(hi))
+                GroupResult(
+                    attribute,
+                    name,
+                    n,
+                    _r(_auc(y[mask], p[mask])),
+                    _r(ece(y[mask], p[mask])),
+                    _r(lo),
+                    _r(hi),
+                    _r(chance),
+                )
             )
         if len(per_boot) >= 2:
             point = {g.group: g.roc_auc for g in results if g.attribute == attribute and g.roc_auc is not None}
@@ -132,6 +144,12 @@ def group_results(
                 }
             )
     return results, gaps
+
+
+def _chance_ece(p: np.ndarray, seed: int, rounds: int = 100) -> float:
+    """Mean ECE of outcomes drawn from ``p`` itself: the calibration error of a perfect model at this size."""
+    rng = np.random.default_rng(seed)
+    return float(np.mean([ece((rng.random(len(p)) < p).astype(float), p) for _ in range(rounds)]))
 
 
 def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> pd.DataFrame:

@@ -1,0 +1,76 @@
+"""The stability estimate at matching time: a verified model, the children's records, and the bands.
+
+:func:`load_scorer` returns the scorer, or ``None`` with the reason when no usable model is
+there (missing, tampered, other library versions, another taxonomy); matching then ranks on
+the rules alone and says so.  It never raises for a model problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Connection
+
+from matching.domain import Scope
+from matching.ranking.explanation import StabilityEstimate
+from matching.ranking.pool import HouseholdPool
+from matching.ranking.request import MatchRequest
+from matching.stability.artefact import ArtefactError, LoadedModel, load_model
+from matching.stability.features import ChildHistory, candidate_features, child_histories, feature_names
+from matching.store import queries
+from matching.taxonomy import Taxonomy
+
+log = logging.getLogger(__name__)
+
+
+class StabilityScorer:
+    """Scores (child, household) pairs with a loaded model; knows each child's placement record."""
+
+    def __init__(
+        self, loaded: LoadedModel, histories: dict[str, ChildHistory], risks: dict[str, frozenset[str]]
+    ) -> None:
+        self.loaded = loaded
+        self.version = loaded.version
+        self.histories = histories
+        self.risks = risks
+        bands = loaded.metadata.get("bands", [])
+        self._edges = np.array([b["p_low"] for b in bands][1:], dtype=float)
+        self._bands = bands
+
+    def p_unplanned(self, pool: HouseholdPool, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
+        """P(unplanned ending within 12 months) for the request's child with each household at ``idx``."""
+        if len(idx) == 0:
+            return np.zeros(0)
+        child = req.child
+        x = candidate_features(
+            pool, req, np.asarray(idx), self.histories.get(child.child_id, ChildHistory()),
+            self.risks.get(child.child_id, frozenset()),
+        )  # fmt: skip
+        return np.asarray(self.loaded.model.predict_proba(x)[:, 1], dtype=np.float64)
+
+    def estimate(self, p_unplanned: float) -> StabilityEstimate:
+        """The estimate with the band of held-out placements given a similar estimate (lasting rates)."""
+        if not self._bands:
+            return StabilityEstimate(1 - p_unplanned, 0.0, 1.0, self.version)
+        band = self._bands[int(np.searchsorted(self._edges, p_unplanned, side="right"))]
+        return StabilityEstimate(1 - p_unplanned, 1 - band["ci_high"], 1 - band["ci_low"], self.version)
+
+
+def load_scorer(
+    conn: Connection, *, scope: Scope, taxonomy: Taxonomy, root: Path | None = None
+) -> tuple[StabilityScorer | None, str]:
+    """The scorer for ``scope``, or None and why not (the ranking is then rules-only)."""
+    try:
+        loaded = load_model(root)
+    except ArtefactError as exc:
+        log.warning("stability model not loaded: %s", exc)
+        return None, str(exc)
+    if loaded.metadata.get("features") != feature_names(taxonomy.need_ids):
+        reason = f"stability model {loaded.version!r} was trained with other features (another taxonomy): retrain it"
+        log.warning(reason)
+        return None, reason
+    histories = child_histories(queries.all_placements(conn, scope=scope))
+    risks = queries.recorded_risks(conn, scope=scope)
+    return StabilityScorer(loaded, histories, risks), f"stability model {loaded.version}"
