@@ -45,13 +45,33 @@ class CoverageTables:
         )  # fmt: skip
         return cls(needs, courses, w, e, valid, taxonomy.met_threshold)
 
-    def need_coverage(self, current_courses: np.ndarray, experience: np.ndarray) -> np.ndarray:
-        """Coverage 0-1 of every need, from current courses (..., C) and needs cared for (..., N)."""
-        cur = np.asarray(current_courses, dtype=float)
-        exp = np.asarray(experience, dtype=float)
-        by_course = (cur[..., None, :] * self.course_weight).max(axis=-1)
-        by_experience = (exp[..., None, :] * self.experience_weight).max(axis=-1)
+    def need_coverage(
+        self, current_courses: np.ndarray, experience: np.ndarray, needs: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Coverage 0-1 of every need (or of the needs at positions ``needs``), from current courses
+        (..., C) and needs cared for (..., N)."""
+        cur, exp = np.asarray(current_courses), np.asarray(experience)
+        course_w, exp_w = self.course_weight, self.experience_weight
+        if needs is not None:
+            course_w, exp_w = course_w[needs], exp_w[needs]
+        if cur.dtype == bool and exp.dtype == bool:
+            return self._need_coverage_flags(cur, exp, course_w, exp_w)
+        cur, exp = cur.astype(float), exp.astype(float)
+        by_course = (cur[..., None, :] * course_w).max(axis=-1)
+        by_experience = (exp[..., None, :] * exp_w).max(axis=-1)
         return np.maximum(by_course, by_experience)
+
+    @staticmethod
+    def _need_coverage_flags(cur: np.ndarray, exp: np.ndarray, course_w: np.ndarray, exp_w: np.ndarray) -> np.ndarray:
+        """The same for yes/no flags, by weight level: a need is covered at a level when any course
+        (or related need) at that level is present, a matrix product instead of a 3-D maximum."""
+        out = np.zeros((*cur.shape[:-1], len(course_w)))
+        for flags, table in ((cur, course_w), (exp, exp_w)):
+            f = flags.astype(np.float32)
+            for level in np.unique(table[table > 0]):
+                hit = (f @ (table == level).T.astype(np.float32)) > 0
+                out = np.maximum(out, np.where(hit, level, 0.0))
+        return out
 
     def weighted_coverage(self, severity: np.ndarray, coverage: np.ndarray) -> np.ndarray:
         """Severity-weighted mean coverage of a needs profile (1.0 when the child has no needs)."""

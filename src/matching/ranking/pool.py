@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -124,6 +125,8 @@ class HouseholdPool:
         self.ifa = np.array([h.agency_type == "ifa" for h in hs], dtype=bool)
         self.carers = np.array([h.carers for h in hs], dtype=np.float64)
         self.track = np.array([track_record_value(h, cfg) for h in hs], dtype=np.float64)
+        self.track_ended = np.array([h.track_record.ended for h in hs], dtype=np.float64)
+        self.track_unplanned = np.array([h.track_record.unplanned_within_12_months for h in hs], dtype=np.float64)
         kids = [
             [month_index(m.birth_month) for m in (*h.foster_children, *h.members) if m.kind != "other_adult"]
             for h in hs
@@ -151,6 +154,30 @@ class HouseholdPool:
                 self.done[i, j, r] = d
                 self.expires[i, j, r] = e
         self.experience = self._flags([h.experience_needs for h in hs], taxonomy.need_ids)
+        self._current_cache: dict[int, np.ndarray] = {}
+        self._coded: dict[str, tuple[dict[str, int], np.ndarray]] = {}
+
+    def equals(self, column: str, value: str, idx: np.ndarray) -> np.ndarray:
+        """``getattr(self, column)[idx] == value`` for a text column, on integer codes (built once per column)."""
+        coded = self._coded.get(column)
+        if coded is None:
+            values = getattr(self, column)
+            index = {v: i for i, v in enumerate(sorted(set(values)))}
+            coded = self._coded[column] = (index, np.array([index[v] for v in values], dtype=np.int32))
+        code = coded[0].get(value, -1)
+        return np.asarray(coded[1][idx] == code)
+
+    def current_courses(self, on: date) -> np.ndarray:
+        """Which courses each household holds current on ``on`` (households x courses; the last few dates cached)."""
+        day = on.toordinal()
+        cached = self._current_cache.get(day)
+        if cached is not None:
+            return cached
+        current = np.asarray(((self.done <= day) & (day < self.expires)).any(axis=2))
+        if len(self._current_cache) >= 4:
+            self._current_cache.pop(next(iter(self._current_cache)))
+        self._current_cache[day] = current
+        return current
 
     def with_stability(self, scorer: StabilityScorer) -> HouseholdPool:
         """Score with the learned estimate from now on, at the configuration's weight for it."""
