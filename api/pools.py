@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Hashable
+from typing import TypeVar, cast
 
 from sqlalchemy import Connection, func, select
 
@@ -13,6 +15,8 @@ from matching.ranking.pool import HouseholdPool
 from matching.ranking.service import load_pool
 from matching.store.schema import import_run
 from matching.taxonomy import Taxonomy
+
+T = TypeVar("T")
 
 
 class PoolCache:
@@ -24,6 +28,7 @@ class PoolCache:
         self.recheck_seconds = recheck_seconds
         self._lock = threading.Lock()
         self._pools: dict[Scope, tuple[int, HouseholdPool]] = {}
+        self._other: dict[Hashable, tuple[int, object]] = {}
         self._version = -1
         self._checked = float("-inf")
 
@@ -34,6 +39,17 @@ class PoolCache:
             self._version = int(conn.execute(select(func.coalesce(func.max(import_run.c.id), 0))).scalar_one())
             self._checked = now
         return self._version
+
+    def get_keyed(self, conn: Connection, key: Hashable, build: Callable[[], T]) -> T:
+        """Anything built from the store (``build()``), kept under ``key`` until the next import."""
+        version = self._newest_import(conn)
+        with self._lock:
+            cached = self._other.get(key)
+            if cached is not None and cached[0] == version:
+                return cast(T, cached[1])
+            value = build()
+            self._other[key] = (version, value)
+            return value
 
     def get(self, conn: Connection, scope: Scope) -> HouseholdPool:
         """The pool for ``scope`` as of the newest import (seen within ``recheck_seconds``)."""

@@ -4,9 +4,9 @@ that must not leave the service cannot leak by being added to a table."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from matching.domain import CarerHousehold, Child
 
@@ -195,3 +195,19 @@ class HouseholdPublic(BaseModel):
                 for r in h.training
             ],
         )
+
+
+def _iso_date(value: object) -> object:
+    """Only an ISO date string (or a date) is a date: never a number of days since 1970."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("a date YYYY-MM-DD") from None
+    if isinstance(value, date):
+        return value
+    raise ValueError("a date YYYY-MM-DD")
+
+
+#: A date in a query string: ``YYYY-MM-DD`` only.
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]

@@ -13,6 +13,7 @@ from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 
 from matching.store.engine import make_engine, upgrade
+from matching.store.importer import import_folder
 from matching.synth.generator import generate
 
 # Every random source is seeded: hypothesis draws the same examples on every run (CI included).
@@ -24,12 +25,18 @@ settings.load_profile("default")
 #: Where the PostgreSQL test server listens (trust auth) on CI machines.
 PG_ADMIN_URL = os.environ.get("MATCHING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SMALL_SEED = 7
+HISTORY_SEED = 5
 
 
-@pytest.fixture(autouse=True)
-def _rules_only_unless_asked(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Tests rank on the rules alone (the shipped model is not loaded) unless they point at a model."""
-    monkeypatch.setenv("MATCHING_MODELS_DIR", str(tmp_path_factory.getbasetemp() / "no-models"))
+@pytest.fixture(autouse=True, scope="session")
+def _rules_only_unless_asked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests rank on the rules alone (the shipped model is not loaded) unless they point at a model.
+
+    Session-wide, so fixtures of any scope see it too."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MATCHING_MODELS_DIR", str(tmp_path_factory.getbasetemp() / "no-models"))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +110,16 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     eng: Engine = request.getfixturevalue(f"{request.param if request.param == 'sqlite' else 'postgres'}_engine")
     upgrade(eng)
     return eng
+
+
+@pytest.fixture(scope="session")
+def history_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Path]]:
+    """Three synthetic authorities (enough history to learn from, a few hundred children in homes), imported."""
+    base = tmp_path_factory.mktemp("history")
+    folder = base / "data"
+    generate(folder, las=3, seed=HISTORY_SEED)
+    engine = make_engine(f"sqlite:///{base / 'store.db'}")
+    upgrade(engine)
+    import_folder(engine, folder)
+    yield engine, folder
+    engine.dispose()

@@ -13,7 +13,7 @@ from api.deps import ConnectionDep, ScopeDep
 from api.match_schemas import CarerMatchesOut, LocationIn, MatchResultOut, ReferralIn
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
-from api.schemas import BAD_BODY, NOT_FOUND
+from api.schemas import BAD_BODY, NOT_FOUND, IsoDate
 from matching.domain import Child, Location, NeedsProfile, Referral, WishesAndFeelings
 from matching.ranking import render, service
 from matching.ranking.request import MatchRequest
@@ -24,7 +24,7 @@ router = APIRouter(tags=["matching"])
 # hop per request, which here costs about as much as the I/O.  With PostgreSQL on another host,
 # run several worker processes rather than relying on threads.
 Top = Annotated[int, Query(ge=1, le=100, description="How many candidates.")]
-On = Annotated[date | None, Query(description="Placement date (default: today).")]
+On = Annotated[IsoDate | None, Query(description="Placement date YYYY-MM-DD (default: today).")]
 NearMisses = Annotated[
     bool | None,
     Query(

@@ -474,6 +474,70 @@ def evaluate(
         _print_scores(report)
 
 
+@app.command("step-down")
+def step_down(
+    child: Annotated[str | None, typer.Option("--child", help="Assess one child.")] = None,
+    on: Annotated[
+        str | None, typer.Option(help="Assessment date YYYY-MM-DD (default: the month after the latest records).")
+    ] = None,
+    stage: Annotated[str | None, typer.Option(help="Only children at this stage.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list of children).")] = False,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Write the cohort CSV here.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the HTML report here.")] = None,
+) -> None:
+    """Step-down readiness of children in children's homes: stage, evidence, blockers, actions, families, cost."""
+    from matching.stepdown.assess import STAGE_LABELS, STAGES, assess_cohort
+    from matching.stepdown.report import cohort_csv, cohort_html
+    from matching.store.engine import open_store
+
+    if stage is not None and stage not in STAGES:
+        _fail(f"--stage {stage!r} is not one of {', '.join(STAGES)}")
+    with _friendly_errors():
+        when = _placement_date(on) if on else None
+        engine = open_store()
+        with engine.connect() as conn, _progress() as bar:
+            bar.add_task("assessing", total=None)
+            cohort = assess_cohort(conn, scope=Scope.everything(), on=when, child_id=child)
+        if child is not None and not cohort.children:
+            _fail(f"{child} is not in a residential placement (or recently stepped down), or does not exist")
+        if csv_file is not None:
+            csv_file.write_text(cohort_csv(cohort), encoding="utf-8")
+        if report is not None:
+            report.write_text(cohort_html(cohort), encoding="utf-8")
+        chosen = [a for a in cohort.children if stage is None or a.stage == stage]
+        if as_json:
+            out.print_json(json.dumps([a.as_dict() for a in chosen]))
+            return
+        counts = cohort.counts()
+        out.print(
+            f"[bold]Step-down readiness[/] on {cohort.assessed_on}: {len(cohort.children)} children; "
+            + ", ".join(f"{STAGE_LABELS[s]} {counts[s]}" for s in STAGES),
+            highlight=False,
+        )
+        costs = cohort.costs()
+        out.print(
+            f"Weekly cost now £{costs['weekly_now']:,}; with every family option taken £"
+            f"{costs['weekly_if_ready_children_move']:,} (£{costs['annual_difference']:,} a year).",
+            highlight=False,
+        )
+        table = Table()
+        for col in ("child", "stage", "score", "wishes", "first blocker / next action", "options", "£/wk now→option"):
+            table.add_column(col, overflow="fold")
+        order = {s: i for i, s in enumerate(STAGES)}
+        for a in sorted(chosen, key=lambda a: (-order[a.stage], -a.score, a.child_id))[:40]:
+            table.add_row(
+                a.child_id,
+                STAGE_LABELS[a.stage],
+                f"{a.score:.0f}",
+                a.wishes,
+                "\n".join([*a.blockers[:1], *a.actions[:1]]),
+                "\n".join(f"{c.kind} {c.household_id or ''}".strip() for c in a.candidates),
+                f"{a.weekly_cost_now:,.0f}"
+                + ("" if a.weekly_cost_candidate is None else f" → {a.weekly_cost_candidate:,.0f}"),
+            )
+        out.print(table)
+
+
 @app.command("contract-docs")
 def contract_docs(
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the Markdown.")] = Path("docs/data-format.md"),

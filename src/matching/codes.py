@@ -192,5 +192,14 @@ HOUSEHOLD_STATUS: Final = ("active", "on_hold", "deregistered")
 #: Referral status.
 REFERRAL_STATUS: Final = ("open", "matched", "closed")
 
-#: Care-plan goals (used by step-down readiness later).
+#: Care-plan goals (step-down readiness reads them).
 CARE_PLAN_GOALS: Final = ("foster", "kin", "return_home", "stay_residential", "independence", "adoption")
+#: Goals that mean family-based care.
+FAMILY_GOALS: Final = frozenset({"foster", "kin", "return_home", "adoption"})
+
+#: Residential progress records (what a children's home records monthly).
+STAFFING_LEVELS: Final = ("two_to_one", "one_to_one", "ordinary")
+THERAPY_ENGAGEMENT: Final = ("none", "partial", "full")
+FAMILY_TIME: Final = ("positive", "mixed", "difficult", "none")
+#: The child's own wishes about where to live next, as recorded by the home.
+CHILD_WISHES: Final = ("wants_family", "wants_to_return_home", "unsure", "wants_to_stay", "not_asked")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +10,6 @@ from sqlalchemy import Engine
 
 from matching.domain import Scope
 from matching.stability.train import TrainResult, train
-from matching.store.engine import make_engine, upgrade
-from matching.store.importer import import_folder
-from matching.synth.generator import generate
-
-HISTORY_SEED = 5
 
 
 @dataclass(frozen=True)
@@ -26,18 +20,6 @@ class Trained:
     folder: Path
     models: Path
     result: TrainResult
-
-
-@pytest.fixture(scope="session")
-def history_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Path]]:
-    base = tmp_path_factory.mktemp("history")
-    folder = base / "data"
-    generate(folder, las=3, seed=HISTORY_SEED)
-    engine = make_engine(f"sqlite:///{base / 'store.db'}")
-    upgrade(engine)
-    import_folder(engine, folder)
-    yield engine, folder
-    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -481,6 +481,45 @@ PLACEMENTS = FileSpec(
     ),
 )
 
+PROGRESS_RECORDS = FileSpec(
+    name="progress_records",
+    description="What a children's home records about a child each month: incidents, school, staffing, "
+    "therapeutic work, wellbeing and the child's wishes (read by step-down readiness).  Counts are for the "
+    "calendar month; an empty optional value means not recorded, never zero.",
+    key=("child_id", "month"),
+    required_file=False,
+    columns=(
+        _c("child_id", "id", True, "Child.", references=("children", "child_id")),
+        _c("month", "month", True, "Month recorded (`YYYY-MM`)."),
+        _c("physical_aggression", "int", True, "Incidents of physical aggression.", minimum=0, maximum=999),
+        _c("self_harm", "int", True, "Incidents of self-harm.", minimum=0, maximum=999),
+        _c("missing", "int", True, "Missing or away-without-permission episodes.", minimum=0, maximum=999),
+        _c("police", "int", True, "Police call-outs.", minimum=0, maximum=999),
+        _c("restraints", "int", True, "Physical interventions (restraints).", minimum=0, maximum=999),
+        _c("attendance", "float", False, "School attendance (% of sessions).", unit="%", minimum=0, maximum=100),
+        _c("exclusion_days", "int", False, "Days excluded from school.", unit="days", minimum=0, maximum=31),
+        _c("staffing", "code", True, "Staffing the child needed.", allowed=codes.STAFFING_LEVELS),
+        _c(
+            "therapy_engagement",
+            "code",
+            False,
+            "Engagement with therapeutic work.",
+            allowed=codes.THERAPY_ENGAGEMENT,
+        ),
+        _c("trusted_adult", "bool", False, "The child has a trusted adult relationship."),
+        _c("family_time", "code", False, "How family time went.", allowed=codes.FAMILY_TIME),
+        _c("sdq", "int", False, "SDQ total difficulties if assessed this month (0-40).", minimum=0, maximum=40),
+        _c("wishes", "code", False, "The child's wishes about where to live next.", allowed=codes.CHILD_WISHES),
+        _c(
+            "care_plan_goal",
+            "code",
+            False,
+            "Permanence goal of the care plan this month.",
+            allowed=codes.CARE_PLAN_GOALS,
+        ),
+    ),
+)
+
 #: Files in dependency order (a file only references files before it).
 FILES: tuple[FileSpec, ...] = (
     LOCAL_AUTHORITIES,
@@ -493,6 +532,7 @@ FILES: tuple[FileSpec, ...] = (
     HOUSEHOLD_MEMBERS,
     CARER_TRAINING,
     PLACEMENTS,
+    PROGRESS_RECORDS,
 )
 FILES_BY_NAME: dict[str, FileSpec] = {f.name: f for f in FILES}
 

@@ -33,7 +33,12 @@ from matching.store import schema
 from matching.taxonomy import Taxonomy
 
 #: Detail tables replaced per parent: file -> parent key column.
-DETAIL_PARENT = {"child_needs": "child_id", "sdq_scores": "child_id", "carer_training": "household_id"}
+DETAIL_PARENT = {
+    "child_needs": "child_id",
+    "sdq_scores": "child_id",
+    "carer_training": "household_id",
+    "progress_records": "child_id",
+}
 _BATCH = 5_000
 
 ProgressCallback = Callable[[str, int, int], None]

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, select
+from sqlalchemy import Connection, Select, String, bindparam, cast, func, select
 
 from matching.domain import (
     CarerHousehold,
@@ -419,3 +419,116 @@ def child_placements(conn: Connection, *, scope: Scope, child_id: str) -> list[P
         .all()
     )
     return [_episode(r) for r in rows]
+
+
+# --- step-down --------------------------------------------------------------------------
+
+
+def children_placed_in(conn: Connection, *, scope: Scope, places: Iterable[str]) -> list[Child]:
+    """Children in scope whose current placement has one of these SSDA903 PLACE codes, by id."""
+    stmt = _child_scope(select(s.child).where(s.child.c.place.in_(sorted(set(places)))), scope)
+    rows = conn.execute(stmt.order_by(s.child.c.child_id)).mappings().all()
+    return _children_from_rows(conn, rows)
+
+
+def left_places_since(conn: Connection, *, scope: Scope, places: Iterable[str], since: Any) -> dict[str, Any]:
+    """Children in scope who left a placement of these PLACE codes on or after ``since``: id to the date left."""
+    p = s.placement
+    stmt = _child_scope(
+        select(p.c.child_id, func.max(p.c.end_date))
+        .join(s.child, s.child.c.child_id == p.c.child_id)
+        .where(p.c.place.in_(sorted(set(places))), p.c.end_date.is_not(None), p.c.end_date >= since)
+        .group_by(p.c.child_id),
+        scope,
+    )
+    return {row[0]: row[1] for row in conn.execute(stmt)}
+
+
+def progress_rows(conn: Connection, *, scope: Scope, child_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """Monthly progress records of these children (in scope), by child and month."""
+    ids = sorted(set(child_ids))
+    out: list[dict[str, Any]] = []
+    r = s.progress_record
+    for i in range(0, len(ids), 900):
+        stmt = _child_scope(
+            select(r).join(s.child, s.child.c.child_id == r.c.child_id).where(r.c.child_id.in_(ids[i : i + 900])),
+            scope,
+        )
+        out.extend(dict(m) for m in conn.execute(stmt.order_by(r.c.child_id, r.c.month)).mappings())
+    return out
+
+
+def open_referral_types(conn: Connection, *, scope: Scope, child_ids: Iterable[str]) -> dict[str, set[str]]:
+    """Placement types of each child's open referrals (in scope)."""
+    ids = sorted(set(child_ids))
+    out: dict[str, set[str]] = defaultdict(set)
+    r = s.referral
+    for i in range(0, len(ids), 900):
+        stmt = _child_scope(
+            select(r.c.child_id, r.c.placement_type)
+            .join(s.child, s.child.c.child_id == r.c.child_id)
+            .where(r.c.child_id.in_(ids[i : i + 900]), r.c.status == "open"),
+            scope,
+        )
+        for child_id, ptype in conn.execute(stmt):
+            out[child_id].add(ptype)
+    return dict(out)
+
+
+def households_suited_to(
+    conn: Connection,
+    *,
+    scope: Scope,
+    placement_type: str,
+    courses: Iterable[str],
+    connected_to: Iterable[str] = (),
+    any_kinship: bool = False,
+    taxonomy: Taxonomy | None = None,
+) -> list[CarerHousehold]:
+    """Households in scope approved for ``placement_type``, or holding one of ``courses`` (current or not),
+    or approved as connected persons for one of the children ``connected_to`` (or for anyone: ``any_kinship``)."""
+    h = s.household
+    ids: set[str] = set()
+    typed = _household_scope(select(h.c.household_id, h.c.approved_placement_types), scope)
+    kin = sorted(set(connected_to))
+    # A coarse text filter on the JSON list in SQL, then the exact test here.
+    like = cast(h.c.approved_placement_types, String).like(f'%"{placement_type}"%')
+    for hid, types in conn.execute(typed.where(like)):
+        if placement_type in (types or ()):
+            ids.add(hid)
+    trained = _household_scope(
+        select(h.c.household_id)
+        .join(s.carer_training, s.carer_training.c.household_id == h.c.household_id)
+        .where(s.carer_training.c.course.in_(sorted(set(courses))))
+        .distinct(),
+        scope,
+    )
+    ids.update(hid for (hid,) in conn.execute(trained))
+    if kin or any_kinship:
+        wanted = set(kin)
+        linked = _household_scope(
+            select(h.c.household_id, h.c.connected_child_ids).where(
+                cast(h.c.connected_child_ids, String).not_in(["[]", "null"]), h.c.connected_child_ids.is_not(None)
+            ),
+            scope,
+        )
+        ids.update(
+            hid for hid, linked_ids in conn.execute(linked) if linked_ids and (any_kinship or wanted & set(linked_ids))
+        )
+    if not ids:
+        return []
+    rows: list[Any] = []
+    base = select(s.household, s.agency.c.agency_type).join(s.agency)
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), 900):
+        stmt = _household_scope(base.where(h.c.household_id.in_(ordered[i : i + 900])), scope)
+        rows.extend(conn.execute(stmt).mappings().all())
+    rows.sort(key=lambda r: r["household_id"])
+    return _households_from_rows(conn, rows, taxonomy or load_taxonomy())
+
+
+def newest_progress_month(conn: Connection, *, scope: Scope) -> Any:
+    """The newest month of any progress record of a child in scope (None when there are none)."""
+    r = s.progress_record
+    stmt = _child_scope(select(func.max(r.c.month)).join(s.child, s.child.c.child_id == r.c.child_id), scope)
+    return conn.execute(stmt).scalar_one_or_none()

@@ -50,6 +50,7 @@ TABLE_NAMES: dict[str, str] = {
     "household_members": "household_member",
     "carer_training": "carer_training",
     "placements": "placement",
+    "progress_records": "progress_record",
 }
 
 
@@ -103,6 +104,7 @@ referral = TABLES["referrals"]
 household_member = TABLES["household_members"]
 carer_training = TABLES["carer_training"]
 placement = TABLES["placements"]
+progress_record = TABLES["progress_records"]
 
 import_run = Table(
     "import_run",

@@ -27,6 +27,7 @@ from matching.synth.geography import Agency, LocalAuthority, make_agencies, make
 from matching.synth.history import History, HouseholdArrays, simulate_history
 from matching.synth.households import NEVER, HouseholdProfile, Households, place_children, profile_households
 from matching.synth.outcomes import DEFAULT_COEFFICIENTS, OutcomeCoefficients
+from matching.synth.progress import progress_records
 from matching.taxonomy import Taxonomy, load_taxonomy
 
 GENERATOR_VERSION = "1"
@@ -146,8 +147,8 @@ def generate(
     (out / "truth").mkdir(exist_ok=True)
     rows: dict[str, int] = {}
     for name, frame in tables.items():
-        if name == "placement_truth":
-            path, ordered = out / "truth" / "placement_truth.csv", frame
+        if name in ("placement_truth", "stepdown_truth"):
+            path, ordered = out / "truth" / f"{name}.csv", frame
         else:
             path, ordered = out / f"{name}.csv", frame[[c.name for c in FILES_BY_NAME[name].columns]]
         ordered.to_csv(path, index=False, lineterminator="\n")
@@ -209,7 +210,7 @@ def _generate_la(
     harr = HouseholdArrays.build(hh, prof, births)
     hist = simulate_history(la.la_code, children, home_of, harr, prof, tables, need_risk, coef, rng)
     prof.approved_day[:] = harr.approved
-    return {
+    frames = {
         "households": _households_frame(la, hh, prof, snapshot_day, need_ids),
         "children": _children_frame(la, children, home_of, hh),
         "child_needs": _needs_frame(children, need_ids, snapshot_day, rng),
@@ -227,6 +228,9 @@ def _generate_la(
             }
         ),
     }
+    # Drawn last, so adding them left every earlier table's random stream as it was.
+    frames["progress_records"], frames["stepdown_truth"] = progress_records(children, snapshot_day, rng)
+    return frames
 
 
 def _members(

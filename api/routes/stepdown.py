@@ -1,0 +1,62 @@
+"""Step-down readiness: the cohort of children in children's homes, and one child."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import ConnectionDep, ScopeDep
+from api.pools import PoolCache
+from api.responses import FastJSONResponse
+from api.schemas import NOT_FOUND, IsoDate
+from api.stepdown_schemas import CohortOut, Stage, StepDownOut
+from matching.domain import Scope
+from matching.stepdown.assess import Cohort, assess_cohort, default_assessment_date, step_down_pool
+from matching.stepdown.report import cohort_html
+
+router = APIRouter(tags=["step-down"])
+On = Annotated[
+    IsoDate | None, Query(description="Assessment date YYYY-MM-DD (default: the month after the latest records).")
+]
+
+
+def _cohort(request: Request, conn: ConnectionDep, scope: Scope, on: date | None, child_id: str | None) -> Cohort:
+    cache: PoolCache = request.app.state.pools
+    when = on or cache.get_keyed(conn, ("step-down-date", scope), lambda: default_assessment_date(conn, scope=scope))
+    pool = cache.get_keyed(conn, ("step-down-pool", scope, when), lambda: step_down_pool(conn, scope=scope, on=when))
+    return assess_cohort(conn, scope=scope, on=when, child_id=child_id, candidate_pool=pool)
+
+
+@router.get("/v1/step-down", response_model=CohortOut)
+def cohort(request: Request, conn: ConnectionDep, scope: ScopeDep, stage: Stage | None = None, on: On = None):  # type: ignore[no-untyped-def]
+    """Every child in a children's home in scope (and those recently stepped down), optionally one stage."""
+    c = _cohort(request, conn, scope, on, None)
+    return FastJSONResponse(
+        {
+            "assessed_on": c.assessed_on.isoformat(),
+            "counts": c.counts(),
+            "costs": c.costs(),
+            "children": [a.as_dict() for a in c.children if stage is None or a.stage == stage],
+        }
+    )
+
+
+@router.get("/v1/children/{child_id}/step-down", response_model=StepDownOut, responses=NOT_FOUND)
+def child_step_down(request: Request, child_id: str, conn: ConnectionDep, scope: ScopeDep, on: On = None):  # type: ignore[no-untyped-def]
+    """One child's readiness: indicators with evidence, blockers, actions, family options and costs."""
+    c = _cohort(request, conn, scope, on, child_id)
+    if not c.children:
+        raise HTTPException(
+            status_code=404,
+            detail=f"no child {child_id!r} in a residential placement (or recently stepped down) in scope",
+        )
+    return FastJSONResponse(c.children[0].as_dict())
+
+
+@router.get("/pages/step-down", response_class=HTMLResponse, include_in_schema=False)
+def cohort_page(request: Request, conn: ConnectionDep, scope: ScopeDep, on: On = None) -> HTMLResponse:
+    """The cohort report: a chart by stage, value for money, every child."""
+    return HTMLResponse(cohort_html(_cohort(request, conn, scope, on, None)))

@@ -1,0 +1,64 @@
+"""Response shapes of the step-down routes (documented in OpenAPI; the routes return these fields)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Stage = Literal["not_yet_ready", "building_readiness", "ready_to_start_matching", "in_transition", "stepped_down"]
+
+
+class IndicatorOut(BaseModel):
+    """One readiness indicator with its evidence."""
+
+    name: str
+    label: str
+    status: Literal["met", "not_met", "not_known"]
+    weight: float
+    required: bool
+    value: str
+    trend: str | None
+    threshold: str
+    action: str | None
+
+
+class CandidateOut(BaseModel):
+    """A family option for a ready child."""
+
+    kind: Literal["foster", "kin", "return_home"]
+    household_id: str | None
+    agency_type: str | None
+    score: float | None
+    distance_miles: float | None
+    weekly_cost: float
+    plan: list[str] = Field(description="What the placement plan would need: training and support.")
+    p_lasting: float | None = Field(description="Stability estimate when a model is loaded.")
+
+
+class StepDownOut(BaseModel):
+    """One child's step-down readiness."""
+
+    child_id: str
+    stage: Stage
+    indicators: list[IndicatorOut]
+    blockers: list[str] = Field(description="What stands in the way; the care plan and the child's view first.")
+    actions: list[str]
+    candidates: list[CandidateOut]
+    weekly_cost_now: float
+    weekly_cost_candidate: float | None
+    annual_saving: float | None
+    la_code: str
+    place: str
+    score: float
+    wishes: str
+    note: str | None
+
+
+class CohortOut(BaseModel):
+    """The cohort on one date: counts by stage, costs, and the children (filtered by stage if asked)."""
+
+    assessed_on: str
+    counts: dict[str, int]
+    costs: dict[str, float]
+    children: list[StepDownOut]

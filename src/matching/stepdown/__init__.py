@@ -1,0 +1,1 @@
+"""Step-down from residential care to family life: readiness, candidate families, value for money."""

@@ -1,0 +1,96 @@
+"""The cohort as a CSV (one row per child) and as a self-contained HTML report with a chart by stage."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from jinja2 import Environment, select_autoescape
+
+from matching.stepdown.assess import STAGE_LABELS, STAGES, Cohort
+
+CSV_COLUMNS = (
+    "child_id", "la_code", "place", "stage", "score", "wishes", "first_blocker", "next_action",
+    "candidates", "weekly_cost_now", "weekly_cost_candidate", "annual_saving", "note",
+)  # fmt: skip
+
+_COLOURS = {
+    "not_yet_ready": "#b8463f",
+    "building_readiness": "#d9a03f",
+    "ready_to_start_matching": "#3f8f5a",
+    "in_transition": "#3f6fb8",
+    "stepped_down": "#6b4fa0",
+}
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Step-down readiness {{ cohort.assessed_on }}</title>
+<style>
+ body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 72rem; }
+ .bar { display: flex; height: 2.2rem; border-radius: 4px; overflow: hidden; margin: .5rem 0 1rem; }
+ .bar span { display: block; color: #fff; font-size: .8rem; padding: .6rem .3rem; white-space: nowrap; overflow: hidden; }
+ table { border-collapse: collapse; width: 100%; font-size: .85rem; }
+ th, td { text-align: left; border-bottom: 1px solid #ddd; padding: .3rem .4rem; vertical-align: top; }
+ .stage { color: #fff; border-radius: 3px; padding: 0 .3rem; white-space: nowrap; }
+ .muted { color: #666; }
+</style></head><body>
+<h1>Step-down readiness</h1>
+<p class="muted">Assessed on {{ cohort.assessed_on }} from the homes' monthly progress records. Decision support: a named
+officer decides, with the child. {{ total }} children.</p>
+<h2>Cohort by stage</h2>
+<div class="bar" role="img" aria-label="{% for s, n in counts %}{{ labels[s] }} {{ n }}; {% endfor %}">
+{% for s, n in counts if n %}<span style="width: {{ 100 * n / total }}%; background: {{ colours[s] }}"
+ title="{{ labels[s] }}: {{ n }}">{{ labels[s] }} {{ n }}</span>{% endfor %}</div>
+<table style="width: auto"><tr>{% for s, n in counts %}<th><span class="stage" style="background: {{ colours[s] }}">{{ labels[s] }}</span></th>{% endfor %}</tr>
+<tr>{% for s, n in counts %}<td>{{ n }}</td>{% endfor %}</tr></table>
+<h2>Value for money</h2>
+<p>Weekly cost now £{{ "{:,}".format(costs.weekly_now) }}; if every child with a family option moved to it,
+£{{ "{:,}".format(costs.weekly_if_ready_children_move) }}: £{{ "{:,}".format(costs.annual_difference) }} a year
+({{ costs.children_with_a_family_option }} children). Costs from data/stepdown/costs.yaml.</p>
+<h2>Children</h2>
+<table><thead><tr><th>child</th><th>stage</th><th>score</th><th>the child's wishes</th><th>first blocker</th>
+<th>next action</th><th>family options</th><th>£/week now → option</th></tr></thead><tbody>
+{% for a in children %}<tr><td>{{ a.child_id }}<br><span class="muted">{{ a.la_code }} {{ a.place }}</span></td>
+<td><span class="stage" style="background: {{ colours[a.stage] }}">{{ labels[a.stage] }}</span></td>
+<td>{{ "%.0f"|format(a.score) }}</td><td>{{ a.wishes }}</td><td>{{ a.blockers[0] if a.blockers else "" }}</td>
+<td>{{ a.actions[0] if a.actions else "" }}</td>
+<td>{% for c in a.candidates %}{{ c.kind.replace("_", " ") }}{% if c.household_id %} {{ c.household_id }}{% endif %}{% if c.score %} ({{ "%.0f"|format(c.score) }}){% endif %}<br>{% endfor %}</td>
+<td>{{ "{:,.0f}".format(a.weekly_cost_now) }}{% if a.weekly_cost_candidate is not none %} → {{ "{:,.0f}".format(a.weekly_cost_candidate) }}{% endif %}</td></tr>
+{% endfor %}</tbody></table>
+</body></html>
+"""
+
+_ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+
+
+def cohort_csv(cohort: Cohort) -> str:
+    """One row per child: stage, score, wishes, the first blocker and action, options and costs."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for a in cohort.children:
+        w.writerow(
+            [
+                a.child_id, a.la_code, a.place, a.stage, f"{a.score:.0f}", a.wishes,
+                a.blockers[0] if a.blockers else "", a.actions[0] if a.actions else "",
+                ";".join(f"{c.kind}:{c.household_id or ''}" for c in a.candidates),
+                f"{a.weekly_cost_now:.0f}", "" if a.weekly_cost_candidate is None else f"{a.weekly_cost_candidate:.0f}",
+                "" if a.annual_saving is None else f"{a.annual_saving:.0f}", a.note or "",
+            ]
+        )  # fmt: skip
+    return buf.getvalue()
+
+
+def cohort_html(cohort: Cohort) -> str:
+    """The cohort report: a chart of children by stage, value for money, and every child's summary."""
+    counts = cohort.counts()
+    order = {s: i for i, s in enumerate(STAGES)}
+    children = sorted(cohort.children, key=lambda a: (-order[a.stage], -a.score, a.child_id))
+    return _ENV.from_string(_TEMPLATE).render(
+        cohort=cohort,
+        counts=[(s, counts[s]) for s in STAGES],
+        total=max(1, len(cohort.children)),
+        labels=STAGE_LABELS,
+        colours=_COLOURS,
+        costs=cohort.costs(),
+        children=children,
+    )
