@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic/default
 
-.PHONY: run test lint typecheck bench bench-foundation bench-matching bench-allocation bench-stability data db docs clean
+.PHONY: run test lint typecheck bench bench-foundation bench-matching bench-allocation bench-stability bench-stepdown data db docs clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,7 +39,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## Benchmarks (figures printed; see benchmarks/README.md).
-bench: bench-foundation bench-matching bench-allocation bench-stability
+bench: bench-foundation bench-matching bench-allocation bench-stability bench-stepdown
 
 bench-foundation: $(STAMP)
 	$(BIN)/python benchmarks/bench_foundation.py
@@ -52,6 +52,9 @@ bench-allocation: bench-matching
 
 bench-stability: $(STAMP)
 	$(BIN)/python benchmarks/bench_stability.py
+
+bench-stepdown: $(STAMP)
+	$(BIN)/python benchmarks/bench_stepdown.py
 
 ## Regenerate docs/data-format.md from the contract spec.
 docs: $(STAMP)

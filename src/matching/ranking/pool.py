@@ -67,6 +67,7 @@ class HouseholdPool:
         hs = sorted(households, key=lambda h: h.household_id)
         #: The learned stability estimate, when a model is loaded (see :meth:`with_stability`).
         self.stability: StabilityScorer | None = None
+        self._last_p: tuple[MatchRequest, np.ndarray, np.ndarray] | None = None
         #: What the ranking runs on, in words (shown with every result).
         self.model_note = "rules only (no stability model loaded)"
         self.households: list[CarerHousehold] = hs
@@ -190,7 +191,18 @@ class HouseholdPool:
         """P(unplanned ending within 12 months) for each household at ``idx``; None with no model loaded."""
         if self.stability is None or self.cfg.weights["stability"] == 0:
             return None
-        return self.stability.p_unplanned(self, req, idx)
+        idx = np.asarray(idx)
+        last = self._last_p
+        if last is not None and last[0] is req:
+            # The explanation asks again for households already scored for the same request.
+            pos = np.searchsorted(last[1], idx)
+            pos = np.minimum(pos, len(last[1]) - 1)
+            if len(last[1]) and np.array_equal(last[1][pos], idx):
+                return np.asarray(last[2][pos])
+        p = self.stability.p_unplanned(self, req, idx)
+        if len(idx) and np.all(idx[1:] >= idx[:-1]):
+            self._last_p = (req, idx, p)
+        return p
 
     def __len__(self) -> int:
         return len(self.households)

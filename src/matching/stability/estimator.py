@@ -117,6 +117,18 @@ class StabilityClassifier(ClassifierMixin, BaseEstimator):
         p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
         return np.column_stack([1 - p, p])
 
+    def predict_unplanned(self, X: np.ndarray) -> np.ndarray:
+        """P(class 1) for a numeric feature matrix built by this package (columns in the fitted order):
+        the same numbers as ``predict_proba(X)[:, 1]`` without re-validating the input per call."""
+        check_is_fitted(self)
+        raw = self.booster_.predict_proba(X)[:, 1]
+        if self.calibration == "isotonic":
+            p = self.calibrator_.predict(raw)
+        else:
+            logit = np.log(np.clip(raw, _EPS, 1 - _EPS) / (1 - np.clip(raw, _EPS, 1 - _EPS)))
+            p = self.calibrator_.predict_proba(logit[:, None])[:, 1]
+        return np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
+
     def predict(self, X: Any) -> np.ndarray:
         """The more likely class."""
         p = self.predict_proba(X)[:, 1]

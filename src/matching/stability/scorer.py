@@ -8,6 +8,7 @@ the rules alone and says so.  It never raises for a model problem.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,10 @@ class StabilityScorer:
             pool, req, np.asarray(idx), self.histories.get(child.child_id, ChildHistory()),
             self.risks.get(child.child_id, frozenset()),
         )  # fmt: skip
-        return np.asarray(self.loaded.model.predict_proba(x)[:, 1], dtype=np.float64)
+        model = self.loaded.model
+        if hasattr(model, "predict_unplanned"):
+            return np.asarray(model.predict_unplanned(x.to_numpy()), dtype=np.float64)
+        return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
 
     def estimate(self, p_unplanned: float) -> StabilityEstimate:
         """The estimate with the band of held-out placements given a similar estimate (lasting rates)."""
@@ -59,9 +63,14 @@ class StabilityScorer:
 
 
 def load_scorer(
-    conn: Connection, *, scope: Scope, taxonomy: Taxonomy, root: Path | None = None
+    conn: Connection,
+    *,
+    scope: Scope,
+    taxonomy: Taxonomy,
+    root: Path | None = None,
+    child_ids: Iterable[str] | None = None,
 ) -> tuple[StabilityScorer | None, str]:
-    """The scorer for ``scope``, or None and why not (the ranking is then rules-only)."""
+    """The scorer for ``scope`` (or only for the children ``child_ids``), or None and why not (rules-only)."""
     try:
         loaded = load_model(root)
     except ArtefactError as exc:
@@ -71,6 +80,7 @@ def load_scorer(
         reason = f"stability model {loaded.version!r} was trained with other features (another taxonomy): retrain it"
         log.warning(reason)
         return None, reason
-    histories = child_histories(queries.all_placements(conn, scope=scope))
-    risks = queries.recorded_risks(conn, scope=scope)
+    ids = None if child_ids is None else sorted(set(child_ids))
+    histories = child_histories(queries.all_placements(conn, scope=scope, child_ids=ids))
+    risks = queries.recorded_risks(conn, scope=scope, child_ids=ids)
     return StabilityScorer(loaded, histories, risks), f"stability model {loaded.version}"

@@ -9,6 +9,7 @@ they want to stay, is always the first blocker shown, and such a child is never 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -258,7 +259,10 @@ def assess_cohort(
         if stage in ("ready_to_start_matching", "in_transition"):
             ready.append((len(cohort.children) - 1, c))
     if with_candidates and ready:
-        pool = candidate_pool or step_down_pool(conn, scope=scope, on=when, readiness=cfg, fit=fit, taxonomy=taxonomy)
+        pool = candidate_pool or step_down_pool(
+            conn, scope=scope, on=when, readiness=cfg, fit=fit, taxonomy=taxonomy,
+            for_children=[c.child_id for _, c in ready],
+        )  # fmt: skip
         _add_candidates(cohort, ready, records, pool, cfg, cost)
     _add_stepped_down(conn, scope, cohort, children if child_id else None, cfg, cost)
     return cohort
@@ -273,22 +277,24 @@ def step_down_pool(
     fit: FitConfig | None = None,
     taxonomy: Taxonomy | None = None,
     with_stability: bool = True,
+    for_children: Sequence[str] | None = None,
 ) -> HouseholdPool:
     """The households a step-down can go to: approved for step-down or trained for therapeutic care on ``on``,
-    and connected-person (kin) carers; with the stability model attached when one is loaded."""
+    and connected-person (kin) carers (of ``for_children``, or of anyone); with the stability model attached
+    when one is loaded (knowing the records of ``for_children``, or of every child in scope)."""
     cfg = readiness or load_readiness()
     fit = fit or load_fit_config()
     taxonomy = taxonomy or load_taxonomy()
     household_scope = Scope(agency_codes=scope.agency_codes)
     households = queries.households_suited_to(
         conn, scope=household_scope, placement_type="step_down", courses=cfg.step_down_courses,
-        taxonomy=taxonomy, any_kinship=True,
+        taxonomy=taxonomy, any_kinship=for_children is None, connected_to=for_children or (), with_vacancy=True,
     )  # fmt: skip
     pool = HouseholdPool([h for h in households if h.is_kinship or _suited(h, cfg, on)], taxonomy, fit)
     if with_stability:
         from matching.stability.scorer import load_scorer
 
-        scorer, note = load_scorer(conn, scope=scope, taxonomy=taxonomy)
+        scorer, note = load_scorer(conn, scope=scope, taxonomy=taxonomy, child_ids=for_children)
         if scorer is not None:
             pool.with_stability(scorer)
         else:

@@ -382,26 +382,38 @@ def _episode(r: Any) -> PlacementEpisode:
     )
 
 
-def all_placements(conn: Connection, *, scope: Scope) -> list[PlacementEpisode]:
-    """Every placement of every child in scope, by child then start date (ties by id)."""
+def all_placements(conn: Connection, *, scope: Scope, child_ids: Sequence[str] | None = None) -> list[PlacementEpisode]:
+    """Every placement of every child in scope (or of these children), by child then start date (ties by id)."""
     p = s.placement
     stmt = _child_scope(select(p).join(s.child, s.child.c.child_id == p.c.child_id), scope).order_by(
         p.c.child_id, p.c.start_date, p.c.placement_id
     )
-    return [_episode(r) for r in conn.execute(stmt).mappings()]
+    if child_ids is None:
+        return [_episode(r) for r in conn.execute(stmt).mappings()]
+    out: list[PlacementEpisode] = []
+    for i in range(0, len(child_ids), 900):
+        chunk = stmt.where(p.c.child_id.in_(list(child_ids[i : i + 900])))
+        out.extend(_episode(r) for r in conn.execute(chunk).mappings())
+    return out
 
 
-def recorded_risks(conn: Connection, *, scope: Scope) -> dict[str, frozenset[str]]:
-    """Risks to and from each child in scope recorded on any of their referrals (open or not)."""
+def recorded_risks(
+    conn: Connection, *, scope: Scope, child_ids: Sequence[str] | None = None
+) -> dict[str, frozenset[str]]:
+    """Risks to and from each child in scope (or these children) recorded on any of their referrals."""
     r = s.referral
     stmt = _child_scope(
         select(r.c.child_id, r.c.risks_to_child, r.c.risks_to_others).join(s.child, s.child.c.child_id == r.c.child_id),
         scope,
     )
+    chunks = [stmt] if child_ids is None else [
+        stmt.where(r.c.child_id.in_(list(child_ids[i : i + 900]))) for i in range(0, len(child_ids), 900)
+    ]  # fmt: skip
     out: dict[str, set[str]] = defaultdict(set)
-    for child_id, to_child, to_others in conn.execute(stmt):
-        out[child_id].update(to_child or ())
-        out[child_id].update(to_others or ())
+    for chunk in chunks:
+        for child_id, to_child, to_others in conn.execute(chunk):
+            out[child_id].update(to_child or ())
+            out[child_id].update(to_others or ())
     return {k: frozenset(v) for k, v in out.items()}
 
 
@@ -483,6 +495,7 @@ def households_suited_to(
     courses: Iterable[str],
     connected_to: Iterable[str] = (),
     any_kinship: bool = False,
+    with_vacancy: bool = False,
     taxonomy: Taxonomy | None = None,
 ) -> list[CarerHousehold]:
     """Households in scope approved for ``placement_type``, or holding one of ``courses`` (current or not),
@@ -515,6 +528,8 @@ def households_suited_to(
         ids.update(
             hid for hid, linked_ids in conn.execute(linked) if linked_ids and (any_kinship or wanted & set(linked_ids))
         )
+    if with_vacancy:
+        ids = _with_vacancy(conn, sorted(ids))
     if not ids:
         return []
     rows: list[Any] = []
@@ -532,3 +547,28 @@ def newest_progress_month(conn: Connection, *, scope: Scope) -> Any:
     r = s.progress_record
     stmt = _child_scope(select(func.max(r.c.month)).join(s.child, s.child.c.child_id == r.c.child_id), scope)
     return conn.execute(stmt).scalar_one_or_none()
+
+
+def _with_vacancy(conn: Connection, ids: list[str]) -> set[str]:
+    """Those of ``ids`` with an approved place free (the vacancy rule, counted in SQL)."""
+    h, c, m = s.household, s.child, s.household_member
+    out: set[str] = set()
+    for i in range(0, len(ids), 900):
+        chunk = ids[i : i + 900]
+        taken: dict[str, int] = defaultdict(int)
+        for hid, n in conn.execute(
+            select(c.c.household_id, func.count()).where(c.c.household_id.in_(chunk)).group_by(c.c.household_id)
+        ):
+            taken[hid] += int(n)
+        for hid, n in conn.execute(
+            select(m.c.household_id, func.count())
+            .where(m.c.household_id.in_(chunk), m.c.kind == "foster_child")
+            .group_by(m.c.household_id)
+        ):
+            taken[hid] += int(n)
+        for hid, places in conn.execute(
+            select(h.c.household_id, h.c.approved_places).where(h.c.household_id.in_(chunk))
+        ):
+            if places > taken[hid]:
+                out.add(hid)
+    return out

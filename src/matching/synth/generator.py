@@ -28,6 +28,7 @@ from matching.synth.history import History, HouseholdArrays, simulate_history
 from matching.synth.households import NEVER, HouseholdProfile, Households, place_children, profile_households
 from matching.synth.outcomes import DEFAULT_COEFFICIENTS, OutcomeCoefficients
 from matching.synth.progress import progress_records
+from matching.synth.ssda903 import export_903
 from matching.taxonomy import Taxonomy, load_taxonomy
 
 GENERATOR_VERSION = "1"
@@ -153,6 +154,7 @@ def generate(
             path, ordered = out / f"{name}.csv", frame[[c.name for c in FILES_BY_NAME[name].columns]]
         ordered.to_csv(path, index=False, lineterminator="\n")
         rows[name] = len(ordered)
+    files_903 = export_903(tables, out / "903")
     meta = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
@@ -161,6 +163,7 @@ def generate(
         "taxonomy_version": taxonomy.version,
         "outcome_coefficients": coefficients.as_dict(),
         "rows": rows,
+        "ssda903_files": files_903,
         "note": "Synthetic data only. truth/ holds the generator's true probabilities; it is not part of the "
         "data contract and is never imported.",
     }

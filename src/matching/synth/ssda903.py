@@ -1,0 +1,149 @@
+"""The generated data as SSDA903 returns: one folder per local authority, as the DfE return is made.
+
+``903/<LA>/`` holds ``header.csv``, ``episodes.csv``, ``uasc.csv``, ``oc2.csv`` and ``missing.csv`` with
+the DfE column names and ``dd/mm/YYYY`` dates, for the 2025-26 collection (SEX as M/F/U, K3 and
+Z11-Z14 in use), plus ``postcode_sectors.csv``: the grid reference of each (synthetic) postcode
+sector used in HOME_POST and PL_POST. Sectors are made-up codes ``ZZeee nnnn`` (the kilometre
+square); a real authority passes the ONS postcode directory instead. The first authority also gets
+the XML form, ``ssda903.xml``. Dates of birth are the first of the month (the contract keeps
+months only, as de-identified 903 extracts do).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+COLLECTION_YEAR = "2025-26"
+HEADER = ("CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB")
+EPISODES = ("CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC", "REASON_PLACE_CHANGE",
+            "HOME_POST", "PL_POST", "URN")  # fmt: skip
+UASC = ("CHILD", "SEX", "DOB", "DUC")
+OC2 = ("CHILD", "DOB", "SDQ_SCORE", "SDQ_REASON", "CONVICTED", "HEALTH_CHECK", "IMMUNISATIONS", "TEETH_CHECK",
+       "HEALTH_ASSESSMENT", "SUBSTANCE_MISUSE", "INTERVENTION_RECEIVED", "INTERVENTION_OFFERED")  # fmt: skip
+MISSING = ("CHILD", "DOB", "MISSING", "MIS_START", "MIS_END")
+
+
+def sector(easting: float, northing: float) -> str:
+    """The synthetic postcode sector of a grid point (its kilometre square)."""
+    return f"ZZ{int(easting) // 1000:03d} {int(northing) // 1000:04d}"
+
+
+def _dmy(iso: pd.Series) -> pd.Series:
+    d = pd.to_datetime(iso, errors="coerce")
+    return d.dt.strftime("%d/%m/%Y").fillna("")
+
+
+def export_903(tables: dict[str, pd.DataFrame], out: Path) -> int:
+    """Write each authority's SSDA903 return under ``out``; return the number of files written."""
+    children = tables["children"]
+    placements = tables["placements"]
+    households = tables["households"].set_index("household_id")
+    sdq = tables["sdq_scores"]
+    progress = tables["progress_records"]
+    written = 0
+    dob_all = children["birth_month"].astype(str) + "-01"
+    for k, (la, kids) in enumerate(children.groupby("la_code", sort=True)):
+        folder = out / str(la)
+        folder.mkdir(parents=True, exist_ok=True)
+        ids = set(kids["child_id"])
+        dob = _dmy(dob_all.loc[kids.index])
+        header = pd.DataFrame({"CHILD": kids["child_id"], "SEX": kids["sex"], "DOB": dob, "ETHNIC": kids["ethnicity"],
+                               "UPN": "", "MOTHER": "", "MC_DOB": ""})  # fmt: skip
+        info = kids.set_index("child_id")
+        pl = placements[placements["child_id"].isin(ids)].copy()
+        first = ~pl["child_id"].duplicated()
+        home = info.loc[pl["child_id"], ["home_easting", "home_northing"]].to_numpy(dtype=float)
+        hid = pl["household_id"].fillna("").astype(str)
+        known = hid.isin(households.index) & (hid != "")
+        h_e = np.full(len(pl), np.nan)
+        h_n = np.full(len(pl), np.nan)
+        h_e[known.to_numpy()] = households["easting"].reindex(hid[known].to_numpy()).to_numpy(dtype=float)
+        h_n[known.to_numpy()] = households["northing"].reindex(hid[known].to_numpy()).to_numpy(dtype=float)
+        ended = pl["end_date"].fillna("").astype(str) != ""
+        episodes = pd.DataFrame(
+            {
+                "CHILD": pl["child_id"].to_numpy(),
+                "DECOM": _dmy(pl["start_date"]).to_numpy(),
+                "RNE": np.where(first, "S", "P"),
+                "LS": info.loc[pl["child_id"], "legal_status"].to_numpy(),
+                "CIN": info.loc[pl["child_id"], "category_of_need"].to_numpy(),
+                "PLACE": pl["place"].to_numpy(),
+                "PLACE_PROVIDER": pl["place_provider"].fillna("").to_numpy(),
+                "DEC": _dmy(pl["end_date"]).to_numpy(),
+                "REC": np.where(ended, "X1", ""),
+                "REASON_PLACE_CHANGE": pl["end_reason"].fillna("").to_numpy(),
+                "HOME_POST": [sector(e, n) if not np.isnan(e) else "" for e, n in home],
+                "PL_POST": [sector(e, n) if not np.isnan(e) else "" for e, n in zip(h_e, h_n, strict=True)],
+                "URN": "",
+            }
+        )
+        uasc = kids[kids["uasc"].astype(str) == "true"]
+        uasc_frame = pd.DataFrame({"CHILD": uasc["child_id"], "SEX": uasc["sex"], "DOB": _dmy(dob_all.loc[uasc.index]),
+                                   "DUC": ""})  # fmt: skip
+        latest = sdq[sdq["child_id"].isin(ids)].sort_values(["child_id", "assessed_on"]).groupby("child_id").tail(1)
+        score = latest.set_index("child_id")["score"]
+        oc2 = pd.DataFrame({"CHILD": kids["child_id"], "DOB": dob})
+        oc2["SDQ_SCORE"] = oc2["CHILD"].map(score).astype("Int64").astype(str).replace("<NA>", "")
+        oc2["SDQ_REASON"] = np.where(oc2["SDQ_SCORE"] == "", "SDQ4", "")
+        for col in OC2[4:]:
+            oc2[col] = "0"
+        miss_rows: list[tuple[str, str, str, str, str]] = []
+        mine = progress[progress["child_id"].isin(ids) & (progress["missing"] > 0)]
+        dob_of = dict(zip(header["CHILD"], header["DOB"], strict=True))
+        for child, month, n in zip(mine["child_id"], mine["month"], mine["missing"], strict=True):
+            start = pd.Timestamp(f"{month}-01")
+            for j in range(int(n)):
+                s = start + pd.Timedelta(days=3 * j)
+                miss_rows.append((child, dob_of[child], "M", s.strftime("%d/%m/%Y"),
+                                  (s + pd.Timedelta(days=1)).strftime("%d/%m/%Y")))  # fmt: skip
+        missing = pd.DataFrame(miss_rows, columns=list(MISSING))
+        points = np.vstack([home, np.column_stack([h_e, h_n])])
+        points = points[~np.isnan(points).any(axis=1)]
+        codes_ = sorted({sector(e, n) for e, n in points})
+        lookup = pd.DataFrame(
+            {
+                "sector": codes_,
+                "easting": [int(c[2:5]) * 1000 + 500 for c in codes_],
+                "northing": [int(c.split()[1]) * 1000 + 500 for c in codes_],
+            }
+        )
+        frames = {"header": header, "episodes": episodes, "uasc": uasc_frame, "oc2": oc2, "missing": missing,
+                  "postcode_sectors": lookup}  # fmt: skip
+        for name, frame in frames.items():
+            frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+            written += 1
+        if k == 0:
+            _write_xml(folder / "ssda903.xml", header, episodes, oc2, missing)
+            written += 1
+    return written
+
+
+def _write_xml(
+    path: Path, header: pd.DataFrame, episodes: pd.DataFrame, oc2: pd.DataFrame, missing: pd.DataFrame
+) -> None:
+    """The XML form: ``<EXPSSDA903><CHILD><HEADER>...</HEADER><EPISODE>...</EPISODE>...</CHILD>``."""
+    root = ET.Element("EXPSSDA903")
+    eps: dict[str, pd.DataFrame] = {str(c): g for c, g in episodes.groupby("CHILD", sort=False)}
+    miss: dict[str, pd.DataFrame] = {str(c): g for c, g in missing.groupby("CHILD", sort=False)}
+    oc = oc2.set_index("CHILD")
+    for row in header.itertuples(index=False):
+        child = ET.SubElement(root, "CHILD")
+        head = ET.SubElement(child, "HEADER")
+        for col, value in zip(HEADER, row, strict=True):
+            ET.SubElement(head, "CHILDID" if col == "CHILD" else col).text = str(value)
+        o = ET.SubElement(head, "OC2")
+        for col in ("SDQ_SCORE", "SDQ_REASON"):
+            ET.SubElement(o, col).text = str(oc.at[row.CHILD, col])
+        for ep in eps.get(str(row.CHILD), pd.DataFrame()).itertuples(index=False):
+            e = ET.SubElement(child, "EPISODE")
+            for col in EPISODES[1:]:
+                ET.SubElement(e, col).text = str(getattr(ep, col))
+        for m in miss.get(str(row.CHILD), pd.DataFrame()).itertuples(index=False):
+            e = ET.SubElement(child, "MISSING")
+            for col in MISSING[2:]:
+                ET.SubElement(e, col).text = str(getattr(m, col))
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
