@@ -474,6 +474,40 @@ def evaluate(
         _print_scores(report)
 
 
+@app.command("import-903")
+def import_903(
+    folder: Annotated[Path, typer.Argument(help="Folder of SSDA903 CSV files (any names) and/or the XML form.")],
+    la: Annotated[str, typer.Option("--la", help="The local authority making the return (already in the store).")],
+    year: Annotated[
+        str | None, typer.Option(help="Collection year, e.g. 2025-26 (default: the year of the latest episode).")
+    ] = None,
+) -> None:
+    """Import an SSDA903 return: codes checked by collection year, every problem listed, all or nothing."""
+    from matching.ssda903 import rules
+    from matching.ssda903.importer import import_903 as run
+    from matching.ssda903.importer import infer_year
+    from matching.store.engine import open_store
+
+    with _friendly_errors():
+        try:
+            which = rules.collection_year(year) if year else infer_year(folder)
+        except ValueError as exc:
+            _fail(str(exc))
+        if which is None:
+            _fail(f"{folder}: no SSDA903 episodes found (give --year if the files are there)")
+        engine = open_store()
+        with _progress() as bar:
+            bar.add_task(f"importing the {rules.year_label(which)} return", total=None)
+            result, converted = run(engine, folder, la_code=la, year=which)
+        out.print(
+            f"Imported the {rules.year_label(which)} SSDA903 return of {la}: {converted.children:,} children, "
+            f"{converted.placements:,} placements, {result.rows.get('sdq_scores', 0):,} SDQ scores, "
+            f"{result.rows.get('missing_episodes', 0):,} missing episodes"
+            + (f"; ignored {', '.join(converted.ignored_files)}" if converted.ignored_files else ""),
+            highlight=False,
+        )
+
+
 @app.command("step-down")
 def step_down(
     child: Annotated[str | None, typer.Option("--child", help="Assess one child.")] = None,

@@ -201,5 +201,8 @@ FAMILY_GOALS: Final = frozenset({"foster", "kin", "return_home", "adoption"})
 STAFFING_LEVELS: Final = ("two_to_one", "one_to_one", "ordinary")
 THERAPY_ENGAGEMENT: Final = ("none", "partial", "full")
 FAMILY_TIME: Final = ("positive", "mixed", "difficult", "none")
+#: SSDA903 Missing table: M missing, A away without authorisation.
+MISSING_KINDS: Final = ("missing", "away")
+
 #: The child's own wishes about where to live next, as recorded by the home.
 CHILD_WISHES: Final = ("wants_family", "wants_to_return_home", "unsure", "wants_to_stay", "not_asked")

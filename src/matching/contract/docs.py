@@ -22,7 +22,8 @@ A data folder holds one UTF-8 CSV file per table below, with a header row naming
 and lists **every** problem at once (file, row, column, value, what was expected);
 `matching import DIR` runs the same checks and imports **all or nothing** in one transaction.
 Importing the same files twice changes nothing: entity tables are upserted by their id, and the
-detail tables (`child_needs`, `sdq_scores`, `carer_training`) are replaced for each child or
+detail tables (`child_needs`, `sdq_scores`, `carer_training`, `placements`, `progress_records`,
+`missing_episodes`) are replaced for each child or
 household present in the import.  Rows an import does not mention are left as they are.
 
 General rules:

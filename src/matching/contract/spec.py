@@ -520,6 +520,19 @@ PROGRESS_RECORDS = FileSpec(
     ),
 )
 
+MISSING_EPISODES = FileSpec(
+    name="missing_episodes",
+    description="Episodes of a child missing from their placement or away without permission (SSDA903 Missing table).",
+    key=("child_id", "start_date", "kind"),
+    required_file=False,
+    columns=(
+        _c("child_id", "id", True, "Child.", references=("children", "child_id")),
+        _c("start_date", "date", True, "Start of the episode (SSDA903 MIS_START)."),
+        _c("end_date", "date", False, "End of the episode (MIS_END); empty while the child is missing."),
+        _c("kind", "code", True, "missing, or away without permission (SSDA903 M / A).", allowed=codes.MISSING_KINDS),
+    ),
+)
+
 #: Files in dependency order (a file only references files before it).
 FILES: tuple[FileSpec, ...] = (
     LOCAL_AUTHORITIES,
@@ -533,6 +546,7 @@ FILES: tuple[FileSpec, ...] = (
     CARER_TRAINING,
     PLACEMENTS,
     PROGRESS_RECORDS,
+    MISSING_EPISODES,
 )
 FILES_BY_NAME: dict[str, FileSpec] = {f.name: f for f in FILES}
 

@@ -38,6 +38,9 @@ DETAIL_PARENT = {
     "sdq_scores": "child_id",
     "carer_training": "household_id",
     "progress_records": "child_id",
+    "missing_episodes": "child_id",
+    # A child's placement history is replaced whole by an import that brings it (ids may differ by source).
+    "placements": "child_id",
 }
 _BATCH = 5_000
 

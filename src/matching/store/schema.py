@@ -51,6 +51,7 @@ TABLE_NAMES: dict[str, str] = {
     "carer_training": "carer_training",
     "placements": "placement",
     "progress_records": "progress_record",
+    "missing_episodes": "missing_episode",
 }
 
 
@@ -105,6 +106,7 @@ household_member = TABLES["household_members"]
 carer_training = TABLES["carer_training"]
 placement = TABLES["placements"]
 progress_record = TABLES["progress_records"]
+missing_episode = TABLES["missing_episodes"]
 
 import_run = Table(
     "import_run",

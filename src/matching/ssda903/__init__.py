@@ -1,0 +1,1 @@
+"""SSDA903, the statutory looked-after children return: reading it, checking it by collection year, importing it."""
