@@ -4,8 +4,8 @@
 the DfE column names and ``dd/mm/YYYY`` dates, for the 2025-26 collection (SEX as M/F/U, K3 and
 Z11-Z14 in use), plus ``postcode_sectors.csv``: the grid reference of each (synthetic) postcode
 sector used in HOME_POST and PL_POST. Sectors are made-up codes ``ZZeee nnnn`` (the kilometre
-square); a real authority passes the ONS postcode directory instead. The first authority also gets
-the XML form, ``ssda903.xml``. Dates of birth are the first of the month (the contract keeps
+square); a real authority passes the ONS postcode directory instead. The first authority's return
+is also written in the XML form, in ``903/<LA>-xml/ssda903.xml``. Dates of birth are the first of the month (the contract keeps
 months only, as de-identified 903 extracts do).
 """
 
@@ -87,7 +87,7 @@ def export_903(tables: dict[str, pd.DataFrame], out: Path) -> int:
         latest = sdq[sdq["child_id"].isin(ids)].sort_values(["child_id", "assessed_on"]).groupby("child_id").tail(1)
         score = latest.set_index("child_id")["score"]
         oc2 = pd.DataFrame({"CHILD": kids["child_id"], "DOB": dob})
-        oc2["SDQ_SCORE"] = oc2["CHILD"].map(score).astype("Int64").astype(str).replace("<NA>", "")
+        oc2["SDQ_SCORE"] = [str(int(v)) if pd.notna(v) else "" for v in oc2["CHILD"].map(score)]
         oc2["SDQ_REASON"] = np.where(oc2["SDQ_SCORE"] == "", "SDQ4", "")
         for col in OC2[4:]:
             oc2[col] = "0"
@@ -116,9 +116,12 @@ def export_903(tables: dict[str, pd.DataFrame], out: Path) -> int:
         for name, frame in frames.items():
             frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
             written += 1
-        if k == 0:
-            _write_xml(folder / "ssda903.xml", header, episodes, oc2, missing)
-            written += 1
+        if k == 0:  # the same return in the XML form, beside it
+            xml_folder = out / f"{la}-xml"
+            xml_folder.mkdir(parents=True, exist_ok=True)
+            _write_xml(xml_folder / "ssda903.xml", header, episodes, oc2, missing)
+            lookup.to_csv(xml_folder / "postcode_sectors.csv", index=False, lineterminator="\n")
+            written += 2
     return written
 
 
