@@ -34,6 +34,7 @@ class CandidateOut(BaseModel):
     weekly_cost: float
     plan: list[str] = Field(description="What the placement plan would need: training and support.")
     p_lasting: float | None = Field(description="Stability estimate when a model is loaded.")
+    p_success: float | None = Field(description="Step-down estimate (still there at 52 weeks) when a model is loaded.")
 
 
 class StepDownOut(BaseModel):
@@ -59,6 +60,7 @@ class CohortOut(BaseModel):
     """The cohort on one date: counts by stage, costs, and the children (filtered by stage if asked)."""
 
     assessed_on: str
+    model: str = Field(description="The learned step-down estimate in use, or why readiness is rules-only.")
     counts: dict[str, int]
     costs: dict[str, float]
     children: list[StepDownOut]

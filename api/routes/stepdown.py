@@ -37,6 +37,7 @@ def cohort(request: Request, conn: ConnectionDep, scope: ScopeDep, stage: Stage 
     return FastJSONResponse(
         {
             "assessed_on": c.assessed_on.isoformat(),
+            "model": c.model_note,
             "counts": c.counts(),
             "costs": c.costs(),
             "children": [a.as_dict() for a in c.children if stage is None or a.stage == stage],

@@ -381,11 +381,18 @@ def train(
     open_as_lasted: Annotated[
         bool, typer.Option("--open-as-lasted", help="Count placements open over a year as having lasted.")
     ] = False,
+    target: Annotated[
+        str, typer.Option(help="stability (any foster placement, 12 months) or step-down (from residential, 52 weeks).")
+    ] = "stability",
 ) -> None:
-    """Fit the placement-stability model on the store's history; write a versioned, hashed artefact."""
+    """Fit a model on the store's history (placement stability, or step-down success); write a hashed artefact."""
     from matching.stability.artefact import models_dir
-    from matching.stability.train import InsufficientHistoryError
+    from matching.stability.train import TARGETS, InsufficientHistoryError
     from matching.stability.train import train as run
+
+    kind = target.replace("-", "_")
+    if kind not in TARGETS:
+        _fail(f"--target {target!r} is not one of stability, step-down")
     from matching.store.engine import open_store
 
     with _friendly_errors():
@@ -403,11 +410,12 @@ def train(
                     open_as_lasted=open_as_lasted,
                     source="local authorities " + ", ".join(sorted(la)) if la else "the whole store",
                     progress=lambda msg: bar.update(task, description=msg),
+                    target=TARGETS[kind],
                 )
             except InsufficientHistoryError as exc:
                 _fail(f"cannot train: {exc}; matching stays rules-only")
         r = result.metadata["metrics"]
-        out.print(f"[bold]Stability model {result.version}[/] written to {result.folder}", highlight=False)
+        out.print(f"[bold]{target} model {result.version}[/] written to {result.folder}", highlight=False)
         _print_scores(r)
 
 
@@ -440,6 +448,7 @@ def evaluate(
         Path | None, typer.Option("--out", help="Where to write the report (default: reports/).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    target: Annotated[str, typer.Option(help="stability or step-down.")] = "stability",
 ) -> None:
     """Score a model's held-out placements again from the store: model, baseline, ceiling and groups."""
     from matching.stability.artefact import ArtefactError, load_model
@@ -448,10 +457,10 @@ def evaluate(
 
     with _friendly_errors():
         try:
-            loaded = load_model(models, version)
+            loaded = load_model(models, version, kind=target.replace("-", "_"))
         except ArtefactError as exc:
             _fail(str(exc))
-        target = out_dir or Path("reports") / "stability" / loaded.version
+        where = out_dir or Path("reports") / target.replace("-", "_") / loaded.version
         engine = open_store()
         with engine.connect() as conn, _progress() as bar:
             task = bar.add_task("evaluating", total=None)
@@ -459,7 +468,7 @@ def evaluate(
                 conn,
                 scope=_training_scope(la),
                 loaded=loaded,
-                out_dir=target,
+                out_dir=where,
                 truth=truth,
                 progress=lambda msg: bar.update(task, description=msg),
             )
@@ -470,7 +479,7 @@ def evaluate(
             }  # the four keys first
             out.print_json(json.dumps(payload))
             return
-        out.print(f"[bold]Evaluation of {loaded.version}[/]: {target}/evaluation.json, reliability.png")
+        out.print(f"[bold]Evaluation of {loaded.version}[/]: {where}/evaluation.json, reliability.png")
         _print_scores(report)
 
 
@@ -548,6 +557,7 @@ def step_down(
             + ", ".join(f"{STAGE_LABELS[s]} {counts[s]}" for s in STAGES),
             highlight=False,
         )
+        out.print(cohort.model_note, highlight=False)
         costs = cohort.costs()
         out.print(
             f"Weekly cost now £{costs['weekly_now']:,}; with every family option taken £"

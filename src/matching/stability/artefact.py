@@ -73,17 +73,23 @@ def write_manifest(root: Path, entries: dict[str, str]) -> None:
 
 
 def save_model(
-    root: Path, version: str, model: Any, metadata: dict[str, Any], files: dict[str, bytes], make_latest: bool = True
+    root: Path,
+    version: str,
+    model: Any,
+    metadata: dict[str, Any],
+    files: dict[str, bytes],
+    make_latest: bool = True,
+    kind: str = KIND,
 ) -> Path:
     """Write a model version (model, metadata, extra files), record every hash in the MANIFEST; return its folder."""
-    folder = root / KIND / version
+    folder = root / kind / version
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, folder / MODEL_FILE, compress=3)
     (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     for name, content in files.items():
         (folder / name).write_bytes(content)
     if make_latest:
-        (root / KIND / "LATEST").write_text(version + "\n", encoding="utf-8")
+        (root / kind / "LATEST").write_text(version + "\n", encoding="utf-8")
     entries = read_manifest(root)
     for path in sorted(folder.iterdir()):
         entries[path.relative_to(root).as_posix()] = sha256_of(path)
@@ -101,19 +107,20 @@ class LoadedModel:
     folder: Path
 
 
-def latest_version(root: Path) -> str:
-    """The version named in ``stability/LATEST``."""
-    path = root / KIND / "LATEST"
+def latest_version(root: Path, kind: str = KIND) -> str:
+    """The version named in ``<kind>/LATEST``."""
+    path = root / kind / "LATEST"
     if not path.exists():
-        raise ArtefactError(f"no stability model in {root} (no {KIND}/LATEST): run `matching train`")
+        hint = "matching train" + ("" if kind == KIND else f" --target {kind.replace('_', '-')}")
+        raise ArtefactError(f"no {kind.replace('_', '-')} model in {root} (no {kind}/LATEST): run `{hint}`")
     return path.read_text(encoding="utf-8").strip()
 
 
-def load_model(root: Path | None = None, version: str | None = None) -> LoadedModel:
+def load_model(root: Path | None = None, version: str | None = None, kind: str = KIND) -> LoadedModel:
     """The verified model: metadata read, versions compared and hash checked before anything is unpickled."""
     root = models_dir() if root is None else root
-    version = version or latest_version(root)
-    folder = root / KIND / version
+    version = version or latest_version(root, kind)
+    folder = root / kind / version
     meta_path, model_path = folder / METADATA_FILE, folder / MODEL_FILE
     if not meta_path.exists() or not model_path.exists():
         raise ArtefactError(

@@ -20,21 +20,45 @@ def model_card(meta: dict[str, Any]) -> str:
     r = meta["metrics"]
     td = meta["training_data"]
     diff = r["model_minus_baseline_auc"]
+    step_down = meta.get("kind") == "step_down"
+    if step_down:
+        head = [
+            f"# Model card: step-down success estimate `{meta['version']}`",
+            "",
+            "## What it estimates",
+            "",
+            "For a child moving from a children's home (or residential home or school) to this foster family, "
+            "the probability that the family placement ends **unplanned within 52 weeks** (SSDA903 "
+            "REASON_PLACE_CHANGE CREQB, CREQO, CHILD, ALLEG, STAND, CLOSE or APPRR). Step-down success "
+            '("still in the family placement at 52 weeks", graduation in Stepping into Family Living) is one '
+            "minus it. It learns only from past placements that followed directly on residential care.",
+            "",
+            "## Intended use",
+            "",
+            "- Shown beside the rules-based readiness assessment and each candidate family, never instead of "
+            "them: the stage a child is at comes from the indicators, not from this estimate.",
+            "- A prompt for the step-down plan: what support would make this move last?",
+            "",
+        ]
+    else:
+        head = [
+            f"# Model card: placement stability estimate `{meta['version']}`",
+            "",
+            "## What it estimates",
+            "",
+            "The probability that a foster placement of this child with this carer household ends **unplanned "
+            "within 12 months** of starting (SSDA903 REASON_PLACE_CHANGE CREQB, CREQO, CHILD, ALLEG, STAND, "
+            "CLOSE or APPRR), from what the record shows on the day the placement would start.",
+            "",
+            "## Intended use",
+            "",
+            "- One scored factor among the ranked matches for a child, shown to the practitioner as a "
+            "probability with the band of what happened to similar past placements.",
+            "- A prompt for the matching conversation: what support would make this placement last?",
+            "",
+        ]
     lines = [
-        f"# Model card: placement stability estimate `{meta['version']}`",
-        "",
-        "## What it estimates",
-        "",
-        "The probability that a foster placement of this child with this carer household ends **unplanned "
-        "within 12 months** of starting (SSDA903 REASON_PLACE_CHANGE CREQB, CREQO, CHILD, ALLEG, STAND, "
-        "CLOSE or APPRR), from what the record shows on the day the placement would start.",
-        "",
-        "## Intended use",
-        "",
-        "- One scored factor among the ranked matches for a child, shown to the practitioner as a "
-        "probability with the band of what happened to similar past placements.",
-        "- A prompt for the matching conversation: what support would make this placement last?",
-        "",
+        *head,
         "## Out of scope",
         "",
         "- **Never an automatic decision.** A named officer decides every placement; the estimate does "

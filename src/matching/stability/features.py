@@ -291,16 +291,18 @@ def history_features(
             siblings[c.sibling_group_id].append(c.child_id)
     as_of_day = _day(as_of) if as_of is not None else max((_day(p.start_date) for p in in_pool), default=0)
 
-    rows: list[tuple[PlacementEpisode, int, int, int, bool]] = []  # episode, household row, moves, label, prev_res
-    for child_id, eps in per_child.items():
+    # episode, household row, moves, label, prev_res, the place before
+    rows: list[tuple[PlacementEpisode, int, int, int, bool, str]] = []
+    for eps in per_child.values():
         prev_res = False
+        before = ""
         for moves, p in enumerate(eps):
             k = pool.index.get(p.household_id) if p.household_id is not None else None
             known = p.end_date is not None or (open_as_lasted and as_of_day - _day(p.start_date) >= 365)
             if k is not None and known:
-                rows.append((p, k, moves, int(bool(p.unplanned_within(365))), prev_res))
+                rows.append((p, k, moves, int(bool(p.unplanned_within(365))), prev_res, before))
             prev_res = prev_res or p.place in _RESIDENTIAL
-        del child_id
+            before = p.place
     n = len(rows)
     n_needs, n_courses = len(tables.need_ids), len(tables.course_ids)
     st = {
@@ -327,14 +329,23 @@ def history_features(
     hh_idx = np.zeros(n, dtype=np.int64)
     days = np.zeros(n, dtype=np.int64)
     meta: dict[str, list[object]] = {
-        k: [] for k in ("placement_id", "child_id", "household_id", "start_date", *GROUP_ATTRIBUTES)
+        k: []
+        for k in (
+            "placement_id",
+            "child_id",
+            "household_id",
+            "start_date",
+            "previous_place",
+            "unplanned_within_52w",
+            *GROUP_ATTRIBUTES,
+        )
     }
     labels = np.zeros(n, dtype=np.int64)
     placed_on: dict[str, list[tuple[int, int, str]]] = {
         hid: [(_day(e.start_date), _day(e.end_date) if e.end_date else 10**9, e.child_id) for e in eps]
         for hid, eps in per_household.items()
     }
-    for r, (p, k, moves, label, prev_res) in enumerate(rows):
+    for r, (p, k, moves, label, prev_res, before) in enumerate(rows):
         c = by_id[p.child_id]
         h = pool.households[k]
         day = _day(p.start_date)
@@ -383,6 +394,8 @@ def history_features(
         meta["child_id"].append(c.child_id)
         meta["household_id"].append(h.household_id)
         meta["start_date"].append(p.start_date)
+        meta["previous_place"].append(before)
+        meta["unplanned_within_52w"].append(int(bool(p.unplanned_within(364))))
         meta["sex"].append(c.sex)
         meta["ethnicity_group"].append(c.ethnicity_group)
         meta["age_band"].append(str(age_band(np.array([age]))[0]))

@@ -69,10 +69,11 @@ def load_scorer(
     taxonomy: Taxonomy,
     root: Path | None = None,
     child_ids: Iterable[str] | None = None,
+    kind: str = "stability",
 ) -> tuple[StabilityScorer | None, str]:
-    """The scorer for ``scope`` (or only for the children ``child_ids``), or None and why not (rules-only)."""
+    """The scorer of the ``kind`` model for ``scope`` (or only for ``child_ids``), or None and why not."""
     try:
-        loaded = load_model(root)
+        loaded = load_model(root, kind=kind)
     except ArtefactError as exc:
         log.warning("stability model not loaded: %s", exc)
         return None, str(exc)
@@ -83,4 +84,4 @@ def load_scorer(
     ids = None if child_ids is None else sorted(set(child_ids))
     histories = child_histories(queries.all_placements(conn, scope=scope, child_ids=ids))
     risks = queries.recorded_risks(conn, scope=scope, child_ids=ids)
-    return StabilityScorer(loaded, histories, risks), f"stability model {loaded.version}"
+    return StabilityScorer(loaded, histories, risks), f"{kind.replace('_', '-')} model {loaded.version}"

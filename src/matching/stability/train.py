@@ -62,6 +62,39 @@ class InsufficientHistoryError(ValueError):
     """The history is too small or too one-sided to learn from."""
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a model learns: which past placements it learns from and which outcome."""
+
+    kind: str
+    outcome: str
+    rows: str
+
+    def select(self, rows: HistoryRows) -> HistoryRows:
+        """The placements this target learns from, with its outcome as the label."""
+        if self.kind == "stability":
+            return rows
+        mask = rows.meta["previous_place"].isin(list(STEP_DOWN_FROM)).to_numpy()
+        label = rows.meta["unplanned_within_52w"].to_numpy(dtype=np.int64)[mask]
+        return HistoryRows(rows.features[mask].reset_index(drop=True), label, rows.meta[mask].reset_index(drop=True))
+
+
+#: Residential settings a step-down starts from.
+STEP_DOWN_FROM = ("K2", "R1", "S1")
+STABILITY = Target(
+    "stability",
+    "unplanned ending (SSDA903 REASON_PLACE_CHANGE) within 12 months of the placement start",
+    "every past foster placement with a household in the data",
+)
+STEP_DOWN = Target(
+    "step_down",
+    "the family placement does not end unplanned within 52 weeks of a move from residential care "
+    "(the model estimates the risk that it does; success is one minus it)",
+    "past foster placements that followed directly on a children's home, residential home or school",
+)
+TARGETS = {t.kind: t for t in (STABILITY, STEP_DOWN)}
+
+
 @dataclass
 class History:
     """The store's history as features, with the pool and children it was built from."""
@@ -91,12 +124,12 @@ def load_history(
     return History(rows, pool, {c.child_id: c for c in children})
 
 
-def check_learnable(label: np.ndarray) -> None:
+def check_learnable(label: np.ndarray, minimum: int = MIN_PLACEMENTS) -> None:
     """Raise :class:`InsufficientHistoryError` when there is too little, or too one-sided, history."""
     n, pos = len(label), int(np.sum(label))
-    if n < MIN_PLACEMENTS:
+    if n < minimum:
         raise InsufficientHistoryError(
-            f"only {n} past placements with a known 12-month outcome; at least {MIN_PLACEMENTS} are needed"
+            f"only {n} past placements with a known outcome to learn from; at least {minimum} are needed"
         )
     if pos < MIN_EACH_OUTCOME or n - pos < MIN_EACH_OUTCOME:
         raise InsufficientHistoryError(
@@ -262,15 +295,18 @@ def train(
     open_as_lasted: bool = False,
     source: str = "store",
     progress: Progress | None = None,
+    target: Target = STABILITY,
+    min_placements: int = MIN_PLACEMENTS,
 ) -> TrainResult:
-    """Fit the stability model on the history in scope and write a versioned, hashed artefact."""
+    """Fit a model of ``target`` on the history in scope and write a versioned, hashed artefact."""
     say = progress or (lambda _msg: None)
     say("reading the placement history")
     history = load_history(conn, scope=scope, open_as_lasted=open_as_lasted)
+    history.rows = target.select(history.rows)
     rows = history.rows
-    check_learnable(rows.label)
+    check_learnable(rows.label, min_placements)
     train_idx, test_idx = grouped_split(rows.meta["child_id"], seed)
-    check_learnable(rows.label[train_idx])
+    check_learnable(rows.label[train_idx], min_placements * 3 // 4)
     X, y = rows.features, rows.label  # noqa: N806 - scikit-learn's names
     cat = tuple(list(X.columns).index(c) for c in CATEGORICAL)
     model = StabilityClassifier(random_state=seed, categorical=cat)
@@ -295,9 +331,10 @@ def train(
     if p_true is not None:
         predictions["p_true"] = p_true
     metadata: dict[str, Any] = {
-        "kind": "stability",
+        "kind": target.kind,
         "version": version,
-        "target": "unplanned ending (SSDA903 REASON_PLACE_CHANGE) within 12 months of the placement start",
+        "target": target.outcome,
+        "learns_from": target.rows,
         "training_data": {
             "source": source,
             "sha256": digest,
@@ -339,7 +376,7 @@ def train(
         "MODEL_CARD.md": model_card(metadata).encode(),
     }
     say("writing the artefact")
-    folder = save_model(out_root, version, model, metadata, files)
+    folder = save_model(out_root, version, model, metadata, files, kind=target.kind)
     return TrainResult(version, folder, metadata)
 
 
@@ -380,6 +417,7 @@ def evaluate(
     history = load_history(
         conn, scope=scope, open_as_lasted="lasted" in loaded.metadata["training_data"]["open_placements"]
     )
+    history.rows = TARGETS[loaded.metadata.get("kind", "stability")].select(history.rows)
     rows = history.rows
     held = pd.read_csv(loaded.folder / PREDICTIONS, usecols=["placement_id"], dtype=str)["placement_id"]
     positions = np.flatnonzero(rows.meta["placement_id"].isin(set(held)).to_numpy())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection
 
 from matching.domain import CarerHousehold, Child, Scope
@@ -21,6 +22,7 @@ from matching.fit_config import FitConfig, load_fit_config
 from matching.ranking.pool import HouseholdPool
 from matching.ranking.request import MatchRequest
 from matching.ranking.service import default_referral, rank_households
+from matching.stability.scorer import StabilityScorer
 from matching.stepdown.config import CostConfig, ReadinessConfig, load_costs, load_readiness
 from matching.stepdown.indicators import IndicatorResult, Records, evaluate
 from matching.store import queries
@@ -51,6 +53,7 @@ class Candidate:
     weekly_cost: float
     plan: tuple[str, ...]  # what the placement plan would need: training, support
     p_lasting: float | None = None  # the stability estimate, when a model is loaded
+    p_success: float | None = None  # the step-down estimate (still there at 52 weeks), when a model is loaded
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready mapping."""
@@ -63,6 +66,7 @@ class Candidate:
             "weekly_cost": round(self.weekly_cost),
             "plan": list(self.plan),
             "p_lasting": None if self.p_lasting is None else round(self.p_lasting, 3),
+            "p_success": None if self.p_success is None else round(self.p_success, 3),
         }
 
 
@@ -117,6 +121,7 @@ class Cohort:
 
     assessed_on: date
     children: list[StepDownAssessment] = field(default_factory=list)
+    model_note: str = "no step-down model loaded: readiness is rules-only"
 
     def counts(self) -> dict[str, int]:
         """Children at each stage (every stage listed)."""
@@ -214,7 +219,7 @@ def assess_cohort(
     fit: FitConfig | None = None,
     taxonomy: Taxonomy | None = None,
     with_candidates: bool = True,
-    candidate_pool: HouseholdPool | None = None,
+    candidate_pool: StepDownPool | None = None,
 ) -> Cohort:
     """Assess every child in scope in a residential setting (or one child), and those recently stepped down."""
     cfg = readiness or load_readiness()
@@ -278,7 +283,7 @@ def step_down_pool(
     taxonomy: Taxonomy | None = None,
     with_stability: bool = True,
     for_children: Sequence[str] | None = None,
-) -> HouseholdPool:
+) -> StepDownPool:
     """The households a step-down can go to: approved for step-down or trained for therapeutic care on ``on``,
     and connected-person (kin) carers (of ``for_children``, or of anyone); with the stability model attached
     when one is loaded (knowing the records of ``for_children``, or of every child in scope)."""
@@ -291,32 +296,53 @@ def step_down_pool(
         taxonomy=taxonomy, any_kinship=for_children is None, connected_to=for_children or (), with_vacancy=True,
     )  # fmt: skip
     pool = HouseholdPool([h for h in households if h.is_kinship or _suited(h, cfg, on)], taxonomy, fit)
+    success = None
+    note = "no step-down model loaded: readiness is rules-only"
     if with_stability:
         from matching.stability.scorer import load_scorer
 
-        scorer, note = load_scorer(conn, scope=scope, taxonomy=taxonomy, child_ids=for_children)
+        scorer, why = load_scorer(conn, scope=scope, taxonomy=taxonomy, child_ids=for_children)
         if scorer is not None:
             pool.with_stability(scorer)
         else:
-            pool.model_note = f"rules only: {note}"
-    return pool
+            pool.model_note = f"rules only: {why}"
+        success, why = load_scorer(conn, scope=scope, taxonomy=taxonomy, child_ids=for_children, kind="step_down")
+        note = why if success is not None else f"{note} ({why})"
+    return StepDownPool(pool, success, note)
+
+
+@dataclass(frozen=True)
+class StepDownPool:
+    """Households a step-down can go to, and the learned step-down estimate when one is loaded."""
+
+    pool: HouseholdPool
+    success: StabilityScorer | None
+    note: str
 
 
 def _add_candidates(
     cohort: Cohort,
     ready: list[tuple[int, Child]],
     records: dict[str, Records],
-    pool: HouseholdPool,
+    bundle: StepDownPool,
     cfg: ReadinessConfig,
     cost: CostConfig,
 ) -> None:
-    """Families for the ready children: step-down carers ranked (kin first), going home flagged; costs."""
+    """Families for the ready children: step-down carers ranked (kin first), going home flagged; costs;
+    the learned step-down estimate beside each family when a model is loaded."""
     on = cohort.assessed_on
+    pool = bundle.pool
+    cohort.model_note = bundle.note
     for pos, child in ready:
         a = cohort.children[pos]
         options: list[Candidate] = []
         req = MatchRequest(default_referral(child, on), child, on)
         result = rank_households(pool=pool, request=req, top=cfg.candidates, near_misses=False)
+        success: dict[str, float] = {}
+        if bundle.success is not None and result.candidates:
+            idx = np.array([pool.index[m.household_id] for m in result.candidates])
+            p_fail = bundle.success.p_unplanned(pool, req, idx)
+            success = {m.household_id: 1.0 - float(p) for m, p in zip(result.candidates, p_fail, strict=True)}
         for m in result.candidates:
             h = pool.households[pool.index[m.household_id]]
             kin = m.tier == 1
@@ -335,6 +361,7 @@ def _add_candidates(
                     weekly,
                     plan,
                     p_lasting,
+                    success.get(m.household_id),
                 )
             )
         rec = records.get(child.child_id)
