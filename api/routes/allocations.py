@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +34,17 @@ class AllocationRequest(BaseModel):
     seed: int = Field(default=2024, ge=0, le=2**31 - 1)
     min_fit: float = Field(default=0.0, ge=0, le=100)
     max_distance_miles: float | None = Field(default=None, gt=0, le=1000)
+    objective: Literal["total", "fairness"] = Field(
+        default="total",
+        description="total: children placed, then total fit. fairness: as many placed, then the worst-off "
+        "child's fit as high as possible, then total fit.",
+    )
+    keep_current_points: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="A child living with carers already moves only to a household this many points better.",
+    )
 
 
 def _jobs(request: Request) -> JobStore:
@@ -88,9 +99,10 @@ def start_allocation(request: Request, body: AllocationRequest, conn: Connection
                 on=on,
                 cfg=pools.cfg,
                 taxonomy=pools.taxonomy,
-                settings=SolverSettings(body.time_limit_seconds, body.seed, 2),
+                settings=SolverSettings(body.time_limit_seconds, body.seed, 2, objective=body.objective),
                 min_fit=body.min_fit,
                 max_distance_miles=body.max_distance_miles,
+                keep_current=body.keep_current_points,
             )
         progress(95, "checking and summarising")
         return result.as_dict(instance)

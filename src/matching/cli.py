@@ -294,6 +294,13 @@ def allocate(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON to this file.")] = None,
+    objective: Annotated[
+        str, typer.Option(help="total (children placed, then fit) or fairness (then the worst-off child's fit).")
+    ] = "total",
+    keep_current: Annotated[
+        float | None,
+        typer.Option(min=0, max=100, help="Children with carers already move only for this many more fit points."),
+    ] = None,
 ) -> None:
     """Allocate the waiting children of an area to vacancies at once (a proposal, with the baselines)."""
     from matching.allocation.service import allocate as run
@@ -304,6 +311,8 @@ def allocate(
 
     if la is not None and region is not None:
         _fail("give at most one of --la and --region")
+    if objective not in ("total", "fairness"):
+        _fail(f"--objective {objective!r} is not one of total, fairness")
     with _friendly_errors():
         when = _placement_date(on)
         engine = open_store()
@@ -320,9 +329,10 @@ def allocate(
                     on=when,
                     cfg=load_fit_config(),
                     taxonomy=load_taxonomy(),
-                    settings=SolverSettings(time_limit, seed, workers),
+                    settings=SolverSettings(time_limit, seed, workers, objective=objective),
                     min_fit=min_fit,
                     max_distance_miles=max_distance,
+                    keep_current=keep_current,
                 )
         payload = result.as_dict(instance)
         if out_file is not None:
@@ -336,7 +346,16 @@ def allocate(
             "eligible pairs. A proposal: nothing changes a placement."
         )
         table = Table()
-        for col in ("", "placed", "of", "mean fit", "sibling groups together", "mean miles", "out of area"):
+        for col in (
+            "",
+            "placed",
+            "of",
+            "mean fit",
+            "worst fit",
+            "sibling groups together",
+            "mean miles",
+            "out of area",
+        ):
             table.add_column(col, justify="left" if not col else "right")
         rows = [
             ("this allocation", payload["summary"]),
@@ -348,6 +367,7 @@ def allocate(
                 str(s["placed"]),
                 str(s["waiting"]),
                 f"{s['mean_fit']:.1f}",
+                f"{s['worst_fit']:.1f}",
                 f"{s['siblings_together']} of {s['sibling_groups']}",
                 "-" if s["mean_distance_miles"] is None else f"{s['mean_distance_miles']:.1f}",
                 str(s["out_of_area"]),

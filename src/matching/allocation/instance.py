@@ -152,8 +152,13 @@ def build_instance(
     top_k: int = 50,
     min_fit: float = 0.0,
     max_distance_miles: float | None = None,
+    keep_current: float | None = None,
 ) -> AllocationInstance:
-    """Units from the requests (siblings referred together become one unit) and their best ``top_k`` arcs."""
+    """Units from the requests (siblings referred together become one unit) and their best ``top_k`` arcs.
+
+    ``keep_current`` (points): a child already living with a carer household in the pool is only
+    offered households that fit at least this much better than that one; otherwise the child stays.
+    """
     by_key: dict[tuple[str, ...], MatchRequest] = {}
     for req in requests:
         key = tuple(sorted(c.child_id for c in req.group))
@@ -177,6 +182,15 @@ def build_instance(
         keep = scores >= min_fit
         if max_distance_miles is not None and miles is not None:
             keep &= miles <= max_distance_miles
+        stay_note = None
+        current = pool.index.get(req.child.household_id or "") if keep_current is not None else None
+        if current is not None and keep_current is not None:
+            now = float(pool.scores(req, np.array([current]))[0])
+            keep &= scores >= now + keep_current
+            stay_note = (
+                f"stays with {req.child.household_id}: no household fits at least {keep_current:g} points better "
+                f"than the current one ({now:.1f})"
+            )
         idx, scores = idx[keep], scores[keep]
         miles = miles[keep] if miles is not None else None
         if len(idx) > top_k:
@@ -184,7 +198,7 @@ def build_instance(
             idx, scores = idx[order], scores[order]
             miles = miles[order] if miles is not None else None
         if len(idx) == 0:
-            missing[unit_id] = (
+            missing[unit_id] = stay_note or (
                 "no eligible household" if not failures.eligible.any() else "no household above the thresholds"
             )
         units.append(

@@ -42,11 +42,14 @@ def allocate(
     top_k: int = 50,
     min_fit: float = 0.0,
     max_distance_miles: float | None = None,
+    keep_current: float | None = None,
 ) -> tuple[AllocationInstance, AllocationResult]:
     """Every open referral in scope allocated to the households that could take them (a proposal)."""
     requests = waiting_requests(conn, scope=scope, on=on)
     pool = load_pool(
         conn, scope=Scope(agency_codes=scope.agency_codes), taxonomy=taxonomy, cfg=cfg, with_stability=False
     )
-    instance = build_instance(pool, requests, top_k=top_k, min_fit=min_fit, max_distance_miles=max_distance_miles)
+    instance = build_instance(
+        pool, requests, top_k=top_k, min_fit=min_fit, max_distance_miles=max_distance_miles, keep_current=keep_current
+    )
     return instance, solve(instance, settings)

@@ -47,6 +47,9 @@ class SolverSettings:
     #: Up to this many eligible pairs, an answer with a gap is re-solved with the exact model on the
     #: whole instance (hinted with it) to close or prove it.
     full_model_max_arcs: int = 60_000
+    #: "total": children placed (urgency-weighted), then total fit.  "fairness": as many children
+    #: placed, then the worst-off placed child's fit as high as it can be, then total fit.
+    objective: str = "total"
 
 
 @dataclass
@@ -163,6 +166,12 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
         if objective(instance, whole) >= objective(instance, assignment):
             assignment, code, fixed = whole, whole_code, {}
         proven = whole_code == cp_model.OPTIMAL and objective(instance, whole) >= objective(instance, assignment)
+    fair_code = None
+    if settings.objective == "fairness":
+        left = max(0.1, settings.time_limit_seconds - (time.perf_counter() - started))
+        fair, fair_code = _fairest(instance, replace(settings, time_limit_seconds=left), assignment)
+        if fair_code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            assignment, code = fair, fair_code
     problems = violations(instance, assignment)
     if problems:
         raise AllocationError("; ".join(problems[:5]))
@@ -172,7 +181,11 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
         bound = value  # the exact model on the whole instance, proven optimal by CP-SAT
     bound = max(value, bound)
     gap = 0.0 if bound <= 0 else (bound - value) / bound
-    if gap <= 1e-12:
+    if fair_code is not None:
+        # The fairness objective: optimal when CP-SAT proves the worst-off child's fit (then the total)
+        # as high as it can be among allocations placing at least as many children.
+        status = "optimal" if fair_code == cp_model.OPTIMAL else ("feasible" if code != -1 else "timeout_greedy")
+    elif gap <= 1e-12:
         status = "optimal"
     elif code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         status = "feasible"
@@ -268,12 +281,57 @@ def _remainder(
     return AllocationInstance([instance.units[u] for u in units], rooms, arcs), back
 
 
+def _fairest(
+    instance: AllocationInstance, settings: SolverSettings, best: dict[int, int]
+) -> tuple[dict[int, int], Any]:
+    """Among allocations placing as many (urgency-weighted) children as ``best``, the one whose worst-off
+    placed child fits best, then the most total fit (exact model, hinted with ``best``)."""
+    if not instance.arcs:
+        return {}, cp_model.OPTIMAL
+    model, x = _model(instance)
+    placed = [round(instance.value(arc) * SCALE) - round(arc.score * SCALE) for arc in instance.arcs]
+    model.add(sum(w * x[k] for k, w in enumerate(placed)) >= sum(placed[k] for k in best.values()))
+    scores = [round(arc.score * SCALE) for arc in instance.arcs]
+    worst = model.new_int_var(0, max(scores), "worst_fit")
+    for k, s in enumerate(scores):
+        model.add(worst <= s).only_enforce_if(x[k])
+    big = sum(sorted(scores, reverse=True)[: len(instance.units)]) + 1
+    model.maximize(worst * big + sum(s * x[k] for k, s in enumerate(scores)))
+    return _run(model, x, instance, settings, best)
+
+
 def _cpsat(
     instance: AllocationInstance, settings: SolverSettings, greedy: dict[int, int]
 ) -> tuple[dict[int, int], Any]:
     """The exact model on ``instance``: its best assignment within the limit and the CP-SAT status."""
     if not instance.arcs:
         return {}, cp_model.OPTIMAL
+    model, x = _model(instance)
+    model.maximize(sum(round(instance.value(arc) * SCALE) * x[k] for k, arc in enumerate(instance.arcs)))
+    return _run(model, x, instance, settings, greedy)
+
+
+def _run(
+    model: cp_model.CpModel,
+    x: list[cp_model.IntVar],
+    instance: AllocationInstance,
+    settings: SolverSettings,
+    hint: dict[int, int],
+) -> tuple[dict[int, int], Any]:
+    for k in hint.values():
+        model.add_hint(x[k], True)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = settings.time_limit_seconds
+    solver.parameters.random_seed = settings.random_seed
+    solver.parameters.num_workers = settings.workers
+    code = solver.solve(model)
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return {instance.arcs[k].unit: k for k in range(len(x)) if solver.boolean_value(x[k])}, code
+    return hint, code
+
+
+def _model(instance: AllocationInstance) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
+    """The constraints of an allocation (one boolean per eligible pair), without an objective."""
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{k}") for k in range(len(instance.arcs))]
     by_unit: dict[int, list[int]] = defaultdict(list)
@@ -302,17 +360,7 @@ def _cpsat(
                     and units_conflict(instance.units[instance.arcs[k].unit], instance.units[instance.arcs[j].unit])
                 ):
                     model.add_bool_or([x[k].Not(), x[j].Not()])
-    model.maximize(sum(round(instance.value(arc) * SCALE) * x[k] for k, arc in enumerate(instance.arcs)))
-    for k in greedy.values():
-        model.add_hint(x[k], True)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = settings.time_limit_seconds
-    solver.parameters.random_seed = settings.random_seed
-    solver.parameters.num_workers = settings.workers
-    code = solver.solve(model)
-    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return {instance.arcs[k].unit: k for k in range(len(x)) if solver.boolean_value(x[k])}, code
-    return greedy, code
+    return model, x
 
 
 def _has_restrictions(instance: AllocationInstance, k: int) -> bool:
@@ -408,4 +456,5 @@ def summarise(instance: AllocationInstance, assignment: dict[int, int]) -> dict[
         "sibling_groups": groups,
         "mean_distance_miles": round(miles / known, 1) if known else None,
         "out_of_area": out_of_area,
+        "worst_fit": round(min((instance.arcs[k].score for k in assignment.values()), default=0.0), 2),
     }

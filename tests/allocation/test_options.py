@@ -1,0 +1,84 @@
+"""Allocation options: the fairness objective and keep-current."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+
+from matching.allocation.instance import build_instance
+from matching.allocation.solver import SolverSettings, solve
+from matching.allocation.validate import objective, violations
+from matching.domain import Location
+from matching.fit_config import load_fit_config
+from matching.ranking.pool import HouseholdPool
+from matching.ranking.request import MatchRequest
+from matching.taxonomy import load_taxonomy
+from tests.allocation.factories import instance, room, unit
+from tests.allocation.test_properties import planted
+from tests.factories import make_child, make_household, make_request, make_terms, member
+
+ONE = SolverSettings(time_limit_seconds=10, random_seed=7, workers=1)
+FAIR = replace(ONE, objective="fairness")
+
+
+def test_fairness_lifts_the_worst_off_child_at_the_same_number_placed() -> None:
+    # Total fit prefers A->H1 (90) and B->H2 (20): 110.  The fairer answer is A->H2 (60), B->H1 (45): 105.
+    inst = instance([unit("A"), unit("B")], [room("H1"), room("H2")], [(0, 0, 90), (0, 1, 60), (1, 0, 45), (1, 1, 20)])
+    total, fair = solve(inst, ONE), solve(inst, FAIR)
+    assert total.summary["placed"] == fair.summary["placed"] == 2
+    assert total.summary["worst_fit"] == 20
+    assert fair.summary["worst_fit"] == 45
+    assert fair.fit < total.fit
+    assert fair.status == "optimal"
+    assert fair.as_dict(inst)["summary"]["worst_fit"] == 45
+
+
+def test_fairness_never_places_fewer_children() -> None:
+    # Placing both needs the low-fit pair; fairness must not drop B to lift the minimum.
+    inst = instance([unit("A"), unit("B")], [room("H1"), room("H2")], [(0, 0, 90), (0, 1, 80), (1, 1, 5)])
+    fair = solve(inst, FAIR)
+    assert fair.summary["placed"] == 2
+    assert fair.summary["worst_fit"] == 5
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(planted())
+def test_fairness_keeps_the_children_placed_and_never_lowers_the_worst_fit(inst) -> None:  # type: ignore[no-untyped-def]
+    total, fair = solve(inst, ONE), solve(inst, FAIR)
+    assert not violations(inst, fair.assignment)
+    placed = lambda r: objective(inst, r.assignment) - r.fit  # noqa: E731 - the children-placed part
+    assert round(placed(fair), 2) >= round(placed(total), 2)
+    if total.status == "optimal" and fair.status == "optimal":
+        assert fair.summary["worst_fit"] >= total.summary["worst_fit"]
+
+
+def _pool_and_request() -> tuple[HouseholdPool, MatchRequest]:
+    child = make_child(child_id="C1", household_id="H-NOW", place="U4", placement_start=date(2025, 1, 1))
+    lives_here = member("foster_child", child.birth_month, member_id="C1")
+    now = make_household(
+        household_id="H-NOW",
+        terms=make_terms(places=1),
+        location=Location(470_000, 320_000),
+        foster_children=(lives_here,),
+    )
+    new = make_household(household_id="H-NEW")
+    pool = HouseholdPool([now, new], load_taxonomy(), load_fit_config())
+    return pool, make_request(child=child)
+
+
+def test_keep_current_leaves_a_child_where_they_are_unless_a_move_fits_much_better() -> None:
+    pool, req = _pool_and_request()
+    fit = {h.household_id: float(pool.scores(req, np.array([pool.index[h.household_id]]))[0]) for h in pool.households}
+    gain = fit["H-NEW"] - fit["H-NOW"]
+    assert gain > 2
+    assert len(build_instance(pool, [req]).arcs) == 1  # without the option the move is offered
+    strict = build_instance(pool, [req], keep_current=gain + 1)
+    assert not strict.arcs
+    assert strict.unit_without_arcs["C1"].startswith("stays with H-NOW")
+    assert solve(strict, ONE).unplaced[0]["detail"].startswith("stays with H-NOW")
+    loose = build_instance(pool, [req], keep_current=gain - 1)
+    assert [strict.households for _ in loose.arcs]
+    assert solve(loose, ONE).summary["placed"] == 1
