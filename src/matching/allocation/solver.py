@@ -162,10 +162,13 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
     proven = not fixed and code == cp_model.OPTIMAL
     if not proven and objective(instance, assignment) < bound and len(instance.arcs) <= settings.full_model_max_arcs:
         left = max(0.1, settings.time_limit_seconds - (time.perf_counter() - started))
-        whole, whole_code = _cpsat(instance, replace(settings, time_limit_seconds=left), assignment)
+        cp_bound: list[float] = []
+        whole, whole_code = _cpsat(instance, replace(settings, time_limit_seconds=left), assignment, cp_bound)
         if objective(instance, whole) >= objective(instance, assignment):
             assignment, code, fixed = whole, whole_code, {}
         proven = whole_code == cp_model.OPTIMAL and objective(instance, whole) >= objective(instance, assignment)
+        if cp_bound:  # the exact model's own bound is valid for the whole instance: keep the tighter one
+            bound = min(bound, cp_bound[0])
     fair_code = None
     if settings.objective == "fairness":
         left = max(0.1, settings.time_limit_seconds - (time.perf_counter() - started))
@@ -301,14 +304,21 @@ def _fairest(
 
 
 def _cpsat(
-    instance: AllocationInstance, settings: SolverSettings, greedy: dict[int, int]
+    instance: AllocationInstance,
+    settings: SolverSettings,
+    greedy: dict[int, int],
+    bound_out: list[float] | None = None,
 ) -> tuple[dict[int, int], Any]:
-    """The exact model on ``instance``: its best assignment within the limit and the CP-SAT status."""
+    """The exact model on ``instance``: its best assignment within the limit and the CP-SAT status
+    (and, into ``bound_out``, CP-SAT's proven upper bound in objective units)."""
     if not instance.arcs:
         return {}, cp_model.OPTIMAL
     model, x = _model(instance)
     model.maximize(sum(round(instance.value(arc) * SCALE) * x[k] for k, arc in enumerate(instance.arcs)))
-    return _run(model, x, instance, settings, greedy)
+    found = _run(model, x, instance, settings, greedy, bound_out)
+    if bound_out:
+        bound_out[-1] = bound_out[-1] / SCALE
+    return found
 
 
 def _run(
@@ -317,6 +327,7 @@ def _run(
     instance: AllocationInstance,
     settings: SolverSettings,
     hint: dict[int, int],
+    bound_out: list[float] | None = None,
 ) -> tuple[dict[int, int], Any]:
     for k in hint.values():
         model.add_hint(x[k], True)
@@ -325,6 +336,8 @@ def _run(
     solver.parameters.random_seed = settings.random_seed
     solver.parameters.num_workers = settings.workers
     code = solver.solve(model)
+    if bound_out is not None and code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        bound_out.append(solver.best_objective_bound)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return {instance.arcs[k].unit: k for k in range(len(x)) if solver.boolean_value(x[k])}, code
     return hint, code
