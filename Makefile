@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic/default
 
-.PHONY: run test lint typecheck bench bench-foundation bench-matching bench-allocation bench-stability bench-stepdown data db docs clean
+.PHONY: run test lint typecheck bench bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency data db docs clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,7 +39,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## Benchmarks (figures printed; see benchmarks/README.md).
-bench: bench-foundation bench-matching bench-allocation bench-stability bench-stepdown
+bench: bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency
 
 bench-foundation: $(STAMP)
 	$(BIN)/python benchmarks/bench_foundation.py
@@ -55,6 +55,9 @@ bench-stability: $(STAMP)
 
 bench-stepdown: $(STAMP)
 	$(BIN)/python benchmarks/bench_stepdown.py
+
+bench-sufficiency: $(STAMP)
+	$(BIN)/python benchmarks/bench_sufficiency.py
 
 ## Regenerate docs/data-format.md from the contract spec.
 docs: $(STAMP)

@@ -537,6 +537,66 @@ def import_903(
         )
 
 
+@app.command()
+def sufficiency(
+    scenario_file: Annotated[Path, typer.Option("--scenario", help="Scenario YAML (see data/scenarios/).")],
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (default: a local cluster on all cores).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=0, max=256, help="Local worker processes (0: no Dask, in this process).")
+    ] = None,
+    simulations: Annotated[int | None, typer.Option(min=1, help="Override the scenario's number of futures.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write summary.json, futures.csv, bottlenecks.csv, report.html.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Simulate demand and supply over the horizon, allocate each future, and report unmet demand and bottlenecks."""
+    from matching.store.engine import open_store
+    from matching.sufficiency.scenario import ScenarioError, load_scenario
+    from matching.sufficiency.service import run_scenario, write_outputs
+
+    with _friendly_errors():
+        try:
+            scenario = load_scenario(scenario_file)
+            if simulations is not None:
+                scenario = scenario.model_copy(update={"simulations": simulations})
+        except ScenarioError as exc:
+            _fail(str(exc))
+        engine = open_store()
+        with engine.connect() as conn, _progress() as bar:
+            task = bar.add_task(f"simulating {scenario.name}", total=None)
+            try:
+                result = run_scenario(
+                    conn, scenario, scheduler=scheduler, workers=workers,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )  # fmt: skip
+            except ScenarioError as exc:
+                _fail(str(exc))
+        if out_dir is not None:
+            write_outputs(result, out_dir)
+        payload = result.as_dict()
+        if as_json:
+            out.print_json(json.dumps(payload))
+            return
+        h = payload["summary"]["headline"]
+        out.print(
+            f"[bold]{scenario.name}[/]: {', '.join(result.las)}, {scenario.horizon_months} months, "
+            f"{scenario.simulations} futures",
+            highlight=False,
+        )
+        for key in ("demand", "placed", "unmet", "residential", "cost"):
+            e = h[key]
+            line = f"  {key:12s} {e['mean']:>14,.1f} ± {e['mc_error']:,.2f} (90%: {e['low']:,.0f} to {e['high']:,.0f})"
+            d = payload["difference_from_baseline"]
+            if d:
+                line += f"   vs baseline {d[key]['mean']:+,.1f} (90%: {d[key]['low']:+,.0f} to {d[key]['high']:+,.0f})"
+            out.print(line, highlight=False)
+        for b in payload["summary"]["bottlenecks"][:5]:
+            out.print(f"  - {b['text']}", highlight=False)
+
+
 @app.command("step-down")
 def step_down(
     child: Annotated[str | None, typer.Option("--child", help="Assess one child.")] = None,

@@ -1,0 +1,1 @@
+"""Sufficiency planning: demand and supply over a horizon, simulated; bottlenecks; what-if levers."""

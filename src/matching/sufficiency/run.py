@@ -1,0 +1,179 @@
+"""Running many futures (locally or on a Dask cluster), summarising them with their Monte Carlo error,
+finding the bottlenecks, and comparing a what-if with the baseline on the same random futures.
+
+Futures are seeded one by one from the scenario's seed (``SeedSequence.spawn``), so a run is the same
+whatever the number of workers. Local runs use a Dask ``LocalCluster`` of worker processes (all cores by
+default); given a scheduler address, the same code runs on that cluster. Dask retries a task whose
+worker is lost; results are only written once every future is in, so a cancelled run leaves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from matching.sufficiency.model import BAND_NAMES, Inputs
+from matching.sufficiency.simulate import REASONS, simulate
+
+Progress = Callable[[int, int], None]
+HEADLINES = ("demand", "placed", "unmet", "residential", "siblings_separated", "cost")
+
+
+def _chunk(inp: Inputs, seeds: Sequence[np.random.SeedSequence]) -> list[dict[str, Any]]:
+    return [simulate(inp, s) for s in seeds]
+
+
+def futures_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
+    """One independent seed per future, from the scenario's seed."""
+    return list(np.random.SeedSequence(seed).spawn(n))
+
+
+def run_futures(
+    inp: Inputs,
+    seed: int,
+    simulations: int,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    chunk_size: int | None = None,
+) -> list[dict[str, Any]]:
+    """Every future's outcomes, in seed order. ``workers=0`` runs in this process (no Dask)."""
+    seeds = futures_seeds(seed, simulations)
+    if scheduler is None and workers == 0:
+        out = []
+        for i, s in enumerate(seeds):
+            out.append(simulate(inp, s))
+            if progress:
+                progress(i + 1, simulations)
+        return out
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    n_workers = workers or os.cpu_count() or 1
+    size = chunk_size or max(1, simulations // (8 * n_workers))
+    chunks = [seeds[i : i + size] for i in range(0, simulations, size)]
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        shared = client.scatter(inp, broadcast=True)
+        futures = client.map(_chunk, [shared] * len(chunks), chunks, retries=3, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list[list[dict[str, Any]] | None] = [None] * len(chunks)
+        done = 0
+        for fut in as_completed(futures):
+            results[index[fut.key]] = fut.result()
+            done += len(chunks[index[fut.key]])
+            if progress:
+                progress(done, simulations)
+        return [r for part in results if part is not None for r in part]
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A headline figure over the futures: mean, Monte Carlo standard error, 90% interval of the futures."""
+
+    mean: float
+    mc_error: float
+    low: float
+    high: float
+
+    def as_dict(self) -> dict[str, float]:
+        """JSON-ready mapping."""
+        return {k: round(v, 3) for k, v in self.__dict__.items()}
+
+
+def estimate(values: np.ndarray) -> Estimate:
+    """Mean, its Monte Carlo standard error, and the 5th-95th percentile of the futures."""
+    v = np.asarray(values, dtype=float)
+    se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+    lo, hi = np.percentile(v, [5, 95])
+    return Estimate(float(v.mean()), se, float(lo), float(hi))
+
+
+def summarise(inp: Inputs, futures: list[dict[str, Any]]) -> dict[str, Any]:
+    """Headline estimates, unmet demand by band, area and need, reasons, the bottlenecks, monthly series."""
+    get = lambda key: np.array([f[key] for f in futures], dtype=float)  # noqa: E731
+    n = len(futures)
+    total_unmet = max(1e-9, get("unmet").sum())
+    miles = get("miles").sum() / max(1.0, get("miles_n").sum())
+    by_need = np.sum([f["unmet_by_need"] for f in futures], axis=0) / n
+    reasons = np.sum([f["unmet_reason"] for f in futures], axis=0)
+    return {
+        "futures": n,
+        "headline": {k: estimate(get(k)).as_dict() for k in HEADLINES},
+        "mean_distance_miles": round(float(miles), 1),
+        "unmet_by_age_band": _named(BAND_NAMES, np.mean([f["unmet_by_band"] for f in futures], axis=0)),
+        "unmet_by_la": _named(inp.la_codes, np.mean([f["unmet_by_la"] for f in futures], axis=0)),
+        "unmet_by_need": {inp.need_ids[j]: round(float(v), 2) for j, v in enumerate(by_need) if v > 0},
+        "unmet_reasons": {r: round(float(reasons[i] / total_unmet), 3) for i, r in enumerate(REASONS)},
+        "bottlenecks": bottlenecks(inp, futures),
+        "monthly": {
+            k: np.round(np.mean([f[f"monthly_{k}"] for f in futures], axis=0), 2).tolist()
+            for k in ("demand", "vacancies", "unmet")
+        },
+    }  # fmt: skip
+
+
+def _named(names: Sequence[str], values: np.ndarray) -> dict[str, float]:
+    return {n: round(float(v), 2) for n, v in zip(names, np.asarray(values).ravel(), strict=True)}
+
+
+def bottlenecks(inp: Inputs, futures: list[dict[str, Any]], top: int = 8) -> list[dict[str, Any]]:
+    """What accounts for unmet demand, ranked: skills by age band and need, approval terms, places."""
+    unmet_band = np.sum([f["unmet_by_band"] for f in futures], axis=0)
+    gaps = np.sum([f["skills_gap_band"] for f in futures], axis=0)
+    reasons = np.sum([f["unmet_reason"] for f in futures], axis=0)
+    total = max(1e-9, float(np.sum([f["unmet"] for f in futures])))
+    rows: list[dict[str, Any]] = []
+    for b, band in enumerate(BAND_NAMES):
+        if unmet_band[b] <= 0:
+            continue
+        for j in np.argsort(-gaps[b])[:3]:
+            share = gaps[b, j] / unmet_band[b]
+            if share < 0.05:
+                continue
+            need = inp.need_ids[j]
+            rows.append(
+                {
+                    "kind": "skills",
+                    "age_band": band,
+                    "need": need,
+                    "share_of_unmet_in_band": round(float(share), 3),
+                    "share_of_all_unmet": round(float(gaps[b, j] / total), 3),
+                    "text": f"{share:.0%} of unmatched {band} year olds need {need.replace('_', ' ')} skills that "
+                    "no eligible household in reach covers: recruit or train for it",
+                }
+            )
+    for i, reason in enumerate(REASONS):
+        if reason == "skills" or reasons[i] <= 0:
+            continue
+        text = (
+            "no household approved for their age, group size or needs within reach: review approval terms"
+            if reason == "approval_terms"
+            else "suitable households exist but have no free place when needed: more places"
+        )
+        rows.append({"kind": reason, "share_of_all_unmet": round(float(reasons[i] / total), 3),
+                     "text": f"{reasons[i] / total:.0%} of unmet demand: {text}"})  # fmt: skip
+    rows.sort(key=lambda r: -r["share_of_all_unmet"])
+    return rows[:top]
+
+
+def compare(base: list[dict[str, Any]], what_if: list[dict[str, Any]]) -> dict[str, Any]:
+    """The what-if minus the baseline on the same futures (common random numbers): mean, MC error, 90% interval."""
+    out = {}
+    for key in HEADLINES:
+        d = np.array([w[key] for w in what_if], dtype=float) - np.array([b[key] for b in base], dtype=float)
+        out[key] = estimate(d).as_dict()
+    return out

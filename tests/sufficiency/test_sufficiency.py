@@ -1,0 +1,128 @@
+"""Sufficiency: scenario validation, reproducibility whatever the workers, Monte Carlo error, levers, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from matching.cli import app
+from matching.sufficiency.model import Inputs, build_inputs
+from matching.sufficiency.run import estimate, run_futures, summarise
+from matching.sufficiency.scenario import Scenario, ScenarioError, load_scenario
+from matching.sufficiency.service import run_scenario, write_outputs
+
+BASE = {"name": "t", "area": {"las": ["L001"]}, "horizon_months": 6, "simulations": 40, "seed": 5}
+
+
+@pytest.fixture(scope="module")
+def inputs(history_store: tuple[Engine, Path]) -> Inputs:
+    engine, _ = history_store
+    with engine.connect() as conn:
+        return build_inputs(conn, Scenario.model_validate(BASE), la_codes=["L001"])
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"horizon_months": 48}, "horizon_months"),
+        ({"levers": {"recruit": [{"households": -1}]}}, "levers.recruit.0.households"),
+        ({"levers": {"train": [{"households": 5, "course": "juggling"}]}}, "levers.train.0.course"),
+        ({"area": {}}, "area"),
+        ({"simulations": 0}, "simulations"),
+    ],
+)
+def test_an_inconsistent_scenario_names_the_field(tmp_path: Path, change: dict, field: str) -> None:  # type: ignore[type-arg]
+    import yaml
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**BASE, **change}))
+    with pytest.raises(ScenarioError, match=field.replace(".", r"\.")):
+        load_scenario(path)
+
+
+def test_the_shipped_scenarios_load() -> None:
+    for path in sorted(Path("data/scenarios").glob("*.yaml")):
+        assert load_scenario(path).simulations >= 100
+
+
+def test_rates_come_from_the_store(inputs: Inputs) -> None:
+    assert inputs.entry_rate.sum() > 0
+    assert 0 < inputs.end_hazard < 0.5
+    assert len(inputs.proto_band) > 100
+    assert len(inputs.arc_household) > 0
+
+
+def test_same_seed_same_futures_whatever_the_workers(inputs: Inputs) -> None:
+    inline = run_futures(inputs, 5, 12, workers=0)
+    on_dask = run_futures(inputs, 5, 12, workers=2, chunk_size=5)
+    for a, b in zip(inline, on_dask, strict=True):
+        assert a["demand"] == b["demand"]
+        assert a["unmet"] == b["unmet"]
+        assert a["cost"] == b["cost"]
+
+
+def test_monte_carlo_error_halves_its_variance_when_the_futures_double(inputs: Inputs) -> None:
+    small = run_futures(inputs, 11, 100, workers=0)
+    large = run_futures(inputs, 12, 200, workers=0)
+    se_small = estimate(np.array([f["unmet"] for f in small])).mc_error
+    se_large = estimate(np.array([f["unmet"] for f in large])).mc_error
+    ratio = (se_small / se_large) ** 2  # the variance of the mean: 2 in expectation
+    assert 1.4 < ratio < 2.8
+
+
+def test_the_summary_accounts_for_every_child(inputs: Inputs) -> None:
+    futures = run_futures(inputs, 5, 20, workers=0)
+    for f in futures:
+        assert f["placed"] + f["unmet"] == f["demand"]
+        assert f["unmet_reason"].sum() == f["unmet"]
+        assert f["unmet_by_band"].sum() == f["unmet"]
+    s = summarise(inputs, futures)
+    assert abs(sum(s["unmet_reasons"].values()) - 1) < 0.01
+    assert s["bottlenecks"]
+    assert s["headline"]["unmet"]["low"] <= s["headline"]["unmet"]["mean"] <= s["headline"]["unmet"]["high"]
+
+
+def test_recruiting_for_the_bottleneck_lowers_unmet_demand(history_store: tuple[Engine, Path]) -> None:
+    engine, _ = history_store
+    # Demand doubled so that places run short; then recruit households for any age.
+    what_if = Scenario.model_validate(
+        {
+            **BASE,
+            "simulations": 120,
+            "rates": {"demand_growth": 1.0},
+            "levers": {"recruit": [{"households": 60, "ages": [0, 17], "places": 3}]},
+        }
+    )
+    with engine.connect() as conn:
+        result = run_scenario(conn, what_if, workers=0)
+    d = result.difference
+    assert d is not None
+    assert d["unmet"]["mean"] < 0
+    assert d["unmet"]["mean"] + 2 * d["unmet"]["mc_error"] < 0
+    assert d["cost"]["mean"] < 0
+
+
+def test_outputs_and_cli(history_store: tuple[Engine, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, _ = history_store
+    path = tmp_path / "s.yaml"
+    path.write_text(json.dumps({**BASE, "simulations": 10}))
+    with engine.connect() as conn:
+        result = run_scenario(conn, load_scenario(path), workers=0)
+    files = write_outputs(result, tmp_path / "out")
+    assert {f.name for f in files} == {"summary.json", "futures.csv", "report.html", "bottlenecks.csv"}
+    assert "Demand and supply by month" in (tmp_path / "out" / "report.html").read_text()
+    monkeypatch.setenv("DATABASE_URL", str(engine.url))
+    res = CliRunner().invoke(app, ["sufficiency", "--scenario", str(path), "--workers", "0", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["summary"]["futures"] == 10
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(json.dumps({**BASE, "area": {"las": ["NOPE"]}}))
+    res = CliRunner().invoke(app, ["sufficiency", "--scenario", str(bad), "--workers", "0"])
+    assert res.exit_code == 1
+    assert "area.las" in res.output
+    assert "Traceback" not in res.output
