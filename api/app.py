@@ -10,7 +10,7 @@ import matching
 from api.jobs import JobStore
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
-from api.routes import allocations, children, health, households, matches, pages, stepdown
+from api.routes import allocations, children, health, households, matches, pages, stepdown, sufficiency
 from api.settings import Settings, get_settings
 from matching.fit_config import load_fit_config
 from matching.store.engine import open_store
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(allocations.router)
     app.include_router(pages.router)
     app.include_router(stepdown.router)
+    app.include_router(sufficiency.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -126,3 +126,31 @@ def test_outputs_and_cli(history_store: tuple[Engine, Path], tmp_path: Path, mon
     assert res.exit_code == 1
     assert "area.las" in res.output
     assert "Traceback" not in res.output
+
+
+def test_api_runs_a_scenario_as_a_job(history_store: tuple[Engine, Path]) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    engine, _ = history_store
+    client = TestClient(create_app(Settings(), engine=engine))
+    started = client.post("/v1/sufficiency/runs", json={**BASE, "simulations": 8})
+    assert started.status_code == 202
+    where = started.headers["Location"]
+    for _ in range(200):
+        view = client.get(where).json()
+        assert 0 <= view["progress"] <= 100
+        if view["status"] == "done":
+            break
+        time.sleep(0.05)
+    assert view["status"] == "done"
+    assert view["result"]["summary"]["futures"] == 8
+    bad = client.post("/v1/sufficiency/runs", json={**BASE, "area": {"las": ["NOPE"]}})
+    assert bad.status_code == 422
+    assert "area" in json.dumps(bad.json())
+    assert client.post("/v1/sufficiency/runs", json={**BASE, "horizon_months": 99}).status_code == 422
+    assert client.get("/v1/sufficiency/runs/nope").status_code == 404
