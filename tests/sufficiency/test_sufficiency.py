@@ -154,3 +154,55 @@ def test_api_runs_a_scenario_as_a_job(history_store: tuple[Engine, Path]) -> Non
     assert "area" in json.dumps(bad.json())
     assert client.post("/v1/sufficiency/runs", json={**BASE, "horizon_months": 99}).status_code == 422
     assert client.get("/v1/sufficiency/runs/nope").status_code == 404
+
+
+@pytest.mark.slow
+def test_a_lost_worker_does_not_lose_the_run(inputs: Inputs) -> None:
+    import os
+    import threading
+    import time
+
+    from dask.distributed import Client, LocalCluster
+
+    expected = run_futures(inputs, 9, 600, workers=0)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        got: list[list[dict]] = []  # type: ignore[type-arg]
+        runner = threading.Thread(
+            target=lambda: got.append(run_futures(inputs, 9, 600, scheduler=cluster.scheduler_address, chunk_size=4))
+        )
+        runner.start()
+        time.sleep(0.7)
+        assert runner.is_alive(), "the run finished before a worker could be lost: make it longer"
+        with Client(cluster.scheduler_address) as client:
+            victim = sorted(client.scheduler_info()["workers"])[0]
+            client.run(lambda: os._exit(1), workers=[victim], nanny=False, on_error="ignore")
+        runner.join(timeout=120)
+        assert got, "the run did not finish after a worker was lost"
+        assert [f["unmet"] for f in got[0]] == [f["unmet"] for f in expected]
+    finally:
+        cluster.close()
+
+
+def test_a_run_that_fails_half_way_writes_nothing(
+    history_store: tuple[Engine, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matching.sufficiency.run as run_module
+
+    engine, _ = history_store
+    calls = {"n": 0}
+    real = run_module.simulate
+
+    def flaky(inp, seed):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise KeyboardInterrupt
+        return real(inp, seed)
+
+    monkeypatch.setattr(run_module, "simulate", flaky)
+    monkeypatch.setenv("DATABASE_URL", str(engine.url))
+    path = tmp_path / "s.yaml"
+    path.write_text(json.dumps({**BASE, "simulations": 20}))
+    out = tmp_path / "out"
+    CliRunner().invoke(app, ["sufficiency", "--scenario", str(path), "--workers", "0", "--out", str(out)])
+    assert not out.exists() or not any(out.iterdir())

@@ -78,7 +78,7 @@ class Inputs:
     arc_household: np.ndarray
     arc_score: np.ndarray
     arc_miles: np.ndarray
-    arc_covered: np.ndarray  # bool: the household meets the prototype's needs at the threshold
+    arc_covered: np.ndarray  # (quarters, arcs) bool: the household meets the prototype's needs that quarter
     la_codes: list[str]
     need_ids: tuple[str, ...]
     course_ids: tuple[str, ...]
@@ -252,7 +252,17 @@ def build_inputs(
     starts, arc_h, arc_s, arc_m, arc_c = [0], [], [], [], []
     proto_needs = np.zeros((len(requests), len(tables.need_ids)))
     uncovered = np.zeros((len(requests), len(tables.need_ids)), dtype=bool)
-    current = pool.current_courses(on)
+    # Training current in each quarter of the horizon: courses expire unless the carers renew them
+    # (a share of households renew, drawn once per scenario).
+    quarters = (scenario.horizon_months + 2) // 3
+    renews = (
+        np.random.default_rng(np.random.SeedSequence([scenario.seed, 904])).random(n) < scenario.rates.training_renewal
+    )
+    start_current = pool.current_courses(on)
+    current_q = [
+        pool.current_courses(on + timedelta(days=round(91.3 * q))) | (start_current & renews[:, None])
+        for q in range(quarters)
+    ]
     for pi, req in enumerate(requests):
         for need, sev in req.needs.items():
             if need in need_pos:
@@ -260,17 +270,17 @@ def build_inputs(
         idx = np.flatnonzero(pool.failures(req).eligible)
         sev = proto_needs[pi]
         if len(idx):
-            cov = tables.need_coverage(current[idx], pool.experience[idx])
-            actionable = sev >= 2
-            covered = (
-                (tables.weighted_coverage(sev, cov) >= scenario.coverage_threshold)
-                if sev.any()
-                else np.ones(len(idx), bool)
-            )
-            uncovered[pi] = actionable & ~(cov >= scenario.coverage_threshold).any(axis=0)
             scores = pool.scores(req, idx)
-            order = np.lexsort((idx, -np.round(scores, 6)))[:TOP_K]
-            idx, scores, covered = idx[order], scores[order], covered[order]
+            order = np.lexsort((idx, -np.round(scores, 6)))
+            actionable = sev >= 2
+            cov = tables.need_coverage(start_current[idx], pool.experience[idx])
+            uncovered[pi] = actionable & ~(cov >= scenario.coverage_threshold).any(axis=0)
+            idx, scores = idx[order][:TOP_K], scores[order][:TOP_K]
+            covered = np.ones((quarters, len(idx)), dtype=bool)
+            if sev.any():
+                for q in range(quarters):
+                    cov_q = tables.need_coverage(current_q[q][idx], pool.experience[idx])
+                    covered[q] = tables.weighted_coverage(sev, cov_q) >= scenario.coverage_threshold
             miles = pool.home_miles(req, idx) if req.child.home is not None else np.full(len(idx), np.nan)
             arc_h.append(idx)
             arc_s.append(scores)
@@ -319,7 +329,7 @@ def build_inputs(
         arc_household=cat(arc_h, np.int64),
         arc_score=cat(arc_s, np.float64),
         arc_miles=cat(arc_m, np.float64),
-        arc_covered=cat(arc_c, bool),
+        arc_covered=np.concatenate(arc_c, axis=1) if arc_c else np.zeros((quarters, 0), dtype=bool),
         la_codes=la_list,
         need_ids=tables.need_ids,
         course_ids=tables.course_ids,

@@ -27,6 +27,10 @@ def _chunk(inp: Inputs, seeds: Sequence[np.random.SeedSequence]) -> list[dict[st
     return [simulate(inp, s) for s in seeds]
 
 
+def _keep(inp: Inputs) -> Inputs:
+    return inp
+
+
 def futures_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
     """One independent seed per future, from the scenario's seed."""
     return list(np.random.SeedSequence(seed).spawn(n))
@@ -63,7 +67,9 @@ def run_futures(
     else:
         client = Client(scheduler)
     try:
-        shared = client.scatter(inp, broadcast=True)
+        # A task (not scattered data) holds the inputs, so the scheduler can recompute them if the
+        # worker holding them is lost: a lost worker costs a retry, never the run.
+        shared = client.submit(_keep, inp, pure=False, retries=3)
         futures = client.map(_chunk, [shared] * len(chunks), chunks, retries=3, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[list[dict[str, Any]] | None] = [None] * len(chunks)

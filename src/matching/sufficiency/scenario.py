@@ -83,6 +83,9 @@ class Rates(_Strict):
         default=None, ge=0, le=10_000, description="new households a month (default: the last year's, from the data)"
     )
     demand_growth: float = Field(default=0.0, ge=-0.9, le=5.0, description="relative change of entries")
+    training_renewal: float = Field(
+        default=0.7, ge=0, le=1, description="share of households who renew training before it expires"
+    )
 
 
 class Scenario(_Strict):

@@ -67,7 +67,7 @@ def simulate(inp: Inputs, seed: np.random.SeedSequence) -> dict[str, Any]:
         if step_down_per_month[m] and len(inp.residential_protos):
             protos += list(demand_rng.choice(inp.residential_protos, size=int(step_down_per_month[m])))
         open_ = active & (avail <= m)
-        placed, reasons = _allocate(inp, protos, open_, vac, usual, occ)
+        placed, reasons = _allocate(inp, protos, open_, vac, usual, occ, m)
         weeks_left = (months - m) * WEEKS_PER_MONTH
         out["monthly_demand"][m] = sum(int(inp.proto_size[p]) for p in protos)
         out["monthly_vacancies"][m] = float(vac[open_].sum())
@@ -101,7 +101,13 @@ def simulate(inp: Inputs, seed: np.random.SeedSequence) -> dict[str, Any]:
 
 
 def _allocate(
-    inp: Inputs, protos: list[int], open_: np.ndarray, vac: np.ndarray, usual: np.ndarray, occ: np.ndarray
+    inp: Inputs,
+    protos: list[int],
+    open_: np.ndarray,
+    vac: np.ndarray,
+    usual: np.ndarray,
+    occ: np.ndarray,
+    month: int,
 ) -> tuple[dict[int, tuple[int, float]], dict[int, str]]:
     """This month's waiting children in order of arrival, each to the best-fitting household with room
     that can meet their needs (how placements are made today: the engine's first-come-first-served
@@ -114,7 +120,7 @@ def _allocate(
             reasons[j] = "approval_terms"
             continue
         hs = inp.arc_household[lo:hi]
-        ok = inp.arc_covered[lo:hi]
+        ok = inp.arc_covered[month // 3, lo:hi]
         if not ok.any():
             reasons[j] = "skills"
             continue
