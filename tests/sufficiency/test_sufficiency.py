@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -206,3 +208,42 @@ def test_a_run_that_fails_half_way_writes_nothing(
     out = tmp_path / "out"
     CliRunner().invoke(app, ["sufficiency", "--scenario", str(path), "--workers", "0", "--out", str(out)])
     assert not out.exists() or not any(out.iterdir())
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 60))
+def test_each_months_placements_are_the_allocation_engines_first_come_first_served(
+    inputs: Inputs, seed: int, n: int
+) -> None:
+    """The array version gives exactly what the engine's baseline gives on the same month."""
+    from dataclasses import replace
+    from datetime import date, timedelta
+
+    from matching.allocation.baselines import first_come_first_served
+    from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
+    from matching.sufficiency.simulate import _allocate
+
+    rng = np.random.default_rng(seed)
+    protos = list(rng.integers(0, len(inputs.proto_band), size=n))
+    h = len(inputs.household_ids)
+    open_ = rng.random(h) < 0.9
+    vac = rng.integers(0, 3, size=h)
+    occ = rng.integers(0, 3, size=h)
+    usual = np.maximum(0, 3 - occ)
+    month = int(rng.integers(0, inputs.months))
+    placed, _ = _allocate(inputs, protos, open_, vac.copy(), usual.copy(), occ.copy(), month)
+    rooms = [
+        HouseholdRoom(inputs.household_ids[i], "", int(vac[i]), int(usual[i]), bool(occ[i] == 0)) for i in range(h)
+    ]
+    units, arcs = [], []
+    for j, p in enumerate(protos):
+        units.append(
+            replace(inputs.proto_units[p], unit_id=f"u{j:04d}", referral_date=date(2026, 1, 1) + timedelta(days=j))
+        )
+        lo, hi = inputs.arc_start[p], inputs.arc_start[p + 1]
+        for a in range(lo, hi):
+            hh = int(inputs.arc_household[a])
+            if inputs.arc_covered[month // 3, a] and open_[hh]:
+                arcs.append(Arc(j, hh, float(inputs.arc_score[a]), float(inputs.arc_miles[a])))
+    engine = first_come_first_served(AllocationInstance(units, rooms, arcs))
+    assert {j: h for j, (h, _) in placed.items()} == {u: arcs[k].household for u, k in engine.items()}
