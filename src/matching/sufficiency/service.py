@@ -119,6 +119,13 @@ Means with Monte Carlo error and the 90% range of the futures. Planning estimate
 <h2>Headline</h2><table><tr><th></th><th>mean</th><th>MC error</th><th>5%</th><th>95%</th>{% if r.difference_from_baseline %}<th>vs baseline</th><th>90% range</th>{% endif %}</tr>
 {% for k, e in r.summary.headline.items() %}<tr><th>{{ k }}</th><td>{{ "{:,.1f}".format(e.mean) }}</td><td>{{ "{:,.2f}".format(e.mc_error) }}</td><td>{{ "{:,.0f}".format(e.low) }}</td><td>{{ "{:,.0f}".format(e.high) }}</td>
 {% if r.difference_from_baseline %}{% set d = r.difference_from_baseline[k] %}<td>{{ "{:+,.1f}".format(d.mean) }}</td><td>{{ "{:+,.0f}".format(d.low) }} to {{ "{:+,.0f}".format(d.high) }}</td>{% endif %}</tr>{% endfor %}</table>
+{% if r.baseline %}<h2>What-if against the baseline</h2>{% set top = [r.baseline.headline.unmet.mean, r.summary.headline.unmet.mean, 1]|max %}
+{% for label, v in [("baseline: unmet", r.baseline.headline.unmet.mean), (r.scenario ~ ": unmet", r.summary.headline.unmet.mean)] %}
+<div class="row"><span class="lbl">{{ label }}</span><span class="b u" style="width:{{ 20 * v / top }}rem"></span><span class="n">{{ "%.1f"|format(v) }}</span></div>{% endfor %}
+{% set ctop = [r.baseline.headline.cost.mean, r.summary.headline.cost.mean, 1]|max %}
+{% for label, v in [("baseline: cost", r.baseline.headline.cost.mean), (r.scenario ~ ": cost", r.summary.headline.cost.mean)] %}
+<div class="row"><span class="lbl">{{ label }}</span><span class="b" style="width:{{ 20 * v / ctop }}rem"></span><span class="n">£{{ "{:,.0f}".format(v) }}</span></div>{% endfor %}
+<p class="n">Difference in unmet demand: {{ "%+.1f"|format(r.difference_from_baseline.unmet.mean) }} (Monte Carlo error {{ "%.2f"|format(r.difference_from_baseline.unmet.mc_error) }}; 90% of futures {{ "%+.0f"|format(r.difference_from_baseline.unmet.low) }} to {{ "%+.0f"|format(r.difference_from_baseline.unmet.high) }}).</p>{% endif %}
 <h2>Unmet demand by need</h2>{% set top = (r.summary.unmet_by_need.values()|list or [1])|max %}
 {% for need, v in r.summary.unmet_by_need.items()|sort(attribute=1, reverse=True) %}<div class="row"><span class="lbl">{{ need.replace("_", " ") }}</span>
 <span class="b u" style="width:{{ 20 * v / top }}rem"></span><span class="n">{{ v }}</span></div>{% endfor %}
