@@ -70,6 +70,7 @@ def load_scorer(
     root: Path | None = None,
     child_ids: Iterable[str] | None = None,
     kind: str = "stability",
+    records_from: StabilityScorer | None = None,
 ) -> tuple[StabilityScorer | None, str]:
     """The scorer of the ``kind`` model for ``scope`` (or only for ``child_ids``), or None and why not."""
     try:
@@ -81,7 +82,10 @@ def load_scorer(
         reason = f"stability model {loaded.version!r} was trained with other features (another taxonomy): retrain it"
         log.warning(reason)
         return None, reason
-    ids = None if child_ids is None else sorted(set(child_ids))
-    histories = child_histories(queries.all_placements(conn, scope=scope, child_ids=ids))
-    risks = queries.recorded_risks(conn, scope=scope, child_ids=ids)
+    if records_from is not None:  # the same children's records, already read for another model
+        histories, risks = records_from.histories, records_from.risks
+    else:
+        ids = None if child_ids is None else sorted(set(child_ids))
+        histories = child_histories(queries.all_placements(conn, scope=scope, child_ids=ids))
+        risks = queries.recorded_risks(conn, scope=scope, child_ids=ids)
     return StabilityScorer(loaded, histories, risks), f"{kind.replace('_', '-')} model {loaded.version}"

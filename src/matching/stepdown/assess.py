@@ -306,7 +306,9 @@ def step_down_pool(
             pool.with_stability(scorer)
         else:
             pool.model_note = f"rules only: {why}"
-        success, why = load_scorer(conn, scope=scope, taxonomy=taxonomy, child_ids=for_children, kind="step_down")
+        success, why = load_scorer(
+            conn, scope=scope, taxonomy=taxonomy, child_ids=for_children, kind="step_down", records_from=scorer
+        )
         note = why if success is not None else f"{note} ({why})"
     return StepDownPool(pool, success, note)
 

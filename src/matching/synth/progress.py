@@ -44,7 +44,10 @@ def progress_records(c: ChildArrays, snapshot_day: int, rng: np.random.Generator
     last_month = _month_start(snapshot_day) - np.timedelta64(1, "M")
     for i in np.flatnonzero(c.place == codes.PLACE_CHILDRENS_HOME):
         goal = str(c.care_plan_goal[i])
-        in_home = max(1, int((snapshot_day - int(c.placement_start[i])) // 30.44))
+        # Months in the home as the authority would count them when it assesses on these records
+        # (the first of the month after the latest record).
+        assess_day = int(_month_start(snapshot_day).astype("datetime64[D]").astype(np.int64))
+        in_home = max(1, int((assess_day - int(c.placement_start[i])) // 30.44))
         family = goal in codes.FAMILY_GOALS
         u = rng.random()
         if not family:
