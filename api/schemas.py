@@ -201,12 +201,12 @@ def _iso_date(value: object) -> object:
     """Only an ISO date string (or a date) is a date: never a number of days since 1970."""
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            value = date.fromisoformat(value)
         except ValueError:
             raise ValueError("a date YYYY-MM-DD") from None
-    if isinstance(value, date):
+    if isinstance(value, date) and 1900 <= value.year <= 2200:
         return value
-    raise ValueError("a date YYYY-MM-DD")
+    raise ValueError("a date YYYY-MM-DD between 1900 and 2200")
 
 
 #: A date in a query string: ``YYYY-MM-DD`` only.

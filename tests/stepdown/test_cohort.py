@@ -147,4 +147,5 @@ def test_api_cohort_and_child(history_store: tuple[Engine, Path], cohort: Cohort
     assert client.get("/v1/children/NOPE/step-down").status_code == 404
     assert client.get("/v1/step-down", params={"stage": "sideways"}).status_code == 422
     assert client.get("/v1/step-down", params={"on": "0"}).status_code == 422
+    assert client.get("/v1/step-down", params={"on": "0001-01-01"}).status_code == 422  # Schemathesis found a 500
     assert client.get("/pages/step-down").status_code == 200

@@ -393,7 +393,8 @@ def _add_stepped_down(
     cost: CostConfig,
 ) -> None:
     """Children who left a residential placement for a family within the window: "stepped down"."""
-    since = cohort.assessed_on - timedelta(weeks=cfg.settings.stepped_down_weeks)
+    window = timedelta(weeks=cfg.settings.stepped_down_weeks)
+    since = cohort.assessed_on - window if cohort.assessed_on - date.min > window else date.min
     left = queries.left_places_since(conn, scope=scope, places=cfg.settings.placements, since=since)
     if only is not None:
         left = {k: v for k, v in left.items() if k in {c.child_id for c in only}}
