@@ -32,7 +32,9 @@ def test_same_seed_same_predictions():
 @pytest.mark.parametrize("calibration", ["isotonic", "sigmoid"])
 def test_calibrated_on_held_out_data(calibration):
     X, y, g = _data(2, 8000)
-    model = StabilityClassifier(max_iter=60, calibration=calibration).fit(X[:6000], y[:6000], groups=g[:6000])
+    model = StabilityClassifier(max_iter=60, learning_rate=0.1, calibration=calibration).fit(
+        X[:6000], y[:6000], groups=g[:6000]
+    )
     p = model.predict_proba(X[6000:])[:, 1]
     # Observed rate in each fifth of the predictions is close to the predicted mean.
     order = np.argsort(p)

@@ -34,8 +34,8 @@ class StabilityClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        learning_rate: float = 0.3,
-        max_iter: int = 30,
+        learning_rate: float = 0.4,
+        max_iter: int = 20,
         max_leaf_nodes: int = 15,
         min_samples_leaf: int = 50,
         l2_regularization: float = 1.0,

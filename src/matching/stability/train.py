@@ -323,7 +323,8 @@ def train(
     groups = rows.meta.iloc[test_idx][list(GROUP_ATTRIBUTES)].reset_index(drop=True)
     report = evaluation_report(y[test_idx], p_model, p_base, p_true, groups, seed)
     digest = data_hash(rows)
-    version = f"{source_date(rows)}-{digest[:10]}-s{seed}"
+    params = hashlib.sha256(json.dumps(_params(model), sort_keys=True).encode()).hexdigest()[:6]
+    version = f"{source_date(rows)}-{digest[:10]}-s{seed}-p{params}"  # the data, the seed and the settings
     predictions = rows.meta.iloc[test_idx].reset_index(drop=True).assign(
         unplanned_12m=y[test_idx], p_model=np.round(p_model, 6), fit_score=np.round(test_scores, 4),
         p_baseline=np.round(p_base, 6),
