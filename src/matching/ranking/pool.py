@@ -20,7 +20,7 @@ import numpy as np
 
 from matching import codes
 from matching.coverage import CoverageTables
-from matching.domain import CarerHousehold
+from matching.domain import CarerHousehold, Location
 from matching.domain.referral import ACTIONABLE
 from matching.fit_config import FitConfig
 from matching.ranking.fit import identity_shares, locality_shares, track_record_value
@@ -325,13 +325,17 @@ class HouseholdPool:
         dn = self.north - req.child.home.northing
         return np.asarray(de * de + dn * dn > (miles * 1609.3) ** 2)
 
+    def miles_from(self, place: Location, idx: np.ndarray | None = None) -> np.ndarray:
+        """DfE miles from ``place`` to each household (or to ``idx``): grid distance / 1000 / 1.6093."""
+        e, no = (self.east, self.north) if idx is None else (self.east[idx], self.north[idx])
+        de = e - place.easting
+        dn = no - place.northing
+        return np.sqrt(de * de + dn * dn) / 1000 / 1.6093
+
     def home_miles(self, req: MatchRequest, idx: np.ndarray | None = None) -> np.ndarray:
         """DfE miles from the child's home to each household (or to ``idx``)."""
         assert req.child.home is not None
-        e, no = (self.east, self.north) if idx is None else (self.east[idx], self.north[idx])
-        de = e - req.child.home.easting
-        dn = no - req.child.home.northing
-        return np.sqrt(de * de + dn * dn) / 1000 / 1.6093
+        return self.miles_from(req.child.home, idx)
 
     # --- scores ------------------------------------------------------------------------
 
@@ -390,9 +394,7 @@ class HouseholdPool:
             home_part = np.maximum(0.0, 1.0 - self.home_miles(req, idx) / s.home_zero_miles)
         school_part = np.zeros(len(idx))
         if child.school is not None:
-            de = self.east[idx] - child.school.easting
-            dn = self.north[idx] - child.school.northing
-            d = np.sqrt(de * de + dn * dn) / 1000 / 1.6093
+            d = self.miles_from(child.school, idx)
             span = s.school_zero_miles - s.school_full_miles
             school_part = np.where(
                 d <= s.school_full_miles, 1.0, np.maximum(0.0, 1.0 - (d - s.school_full_miles) / span)

@@ -17,13 +17,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
 from matching import codes
 from matching.contract.spec import FILES_BY_NAME, FileSpec
 from matching.contract.validate import ContractError, Problem, ValidationReport
+from matching.domain import Location
 from matching.ssda903 import rules
 from matching.ssda903.read import Return903, parse_date, read_folder
 from matching.store import schema
@@ -139,7 +139,7 @@ def convert(
             reason = run[-1].get("REASON_PLACE_CHANGE", "") or ("OTHER" if end else "")
             h = lookup.get(run[0].get("HOME_POST", ""))
             pl = lookup.get(run[0].get("PL_POST", ""))
-            miles = "" if h is None or pl is None else f"{np.hypot(h[0] - pl[0], h[1] - pl[1]) / 1000 / 1.6093:.1f}"
+            miles = "" if h is None or pl is None else f"{h.miles_to(pl):.1f}"
             placement_rows.append(
                 {
                     "placement_id": f"{cid}-903-{k + 1:03d}", "child_id": cid, "household_id": "",
@@ -162,7 +162,8 @@ def convert(
                 "care_started": mine[period]["start"].isoformat(), "place": current[0]["PLACE"],
                 "place_provider": current[0].get("PLACE_PROVIDER", ""), "placement_start": start.isoformat(),
                 "household_id": before.get("household_id", "") if same_placement else "",
-                "home_easting": "" if home is None else str(home[0]), "home_northing": "" if home is None else str(home[1]),
+                "home_easting": "" if home is None else str(home.easting),
+                "home_northing": "" if home is None else str(home.northing),
             }
         )  # fmt: skip
     tables = {
@@ -174,14 +175,14 @@ def convert(
     return Converted(tables, len(children_rows), len(placement_rows), tuple(ret.ignored))
 
 
-def _postcodes(ret: Return903, problems: list[Problem]) -> dict[str, tuple[float, float]]:
+def _postcodes(ret: Return903, problems: list[Problem]) -> dict[str, Location]:
     frame = ret.tables.get("postcodes")
-    out: dict[str, tuple[float, float]] = {}
+    out: dict[str, Location] = {}
     if frame is None:
         return out
     for _, r in frame.iterrows():
         try:
-            out[r["sector"]] = (float(r["easting"]), float(r["northing"]))
+            out[r["sector"]] = Location(int(float(r["easting"])), int(float(r["northing"])))
         except ValueError:
             _problem(problems, r, "easting", f"{r['easting']},{r['northing']}", "grid easting and northing in metres")
     return out

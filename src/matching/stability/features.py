@@ -200,11 +200,6 @@ def _day(d: date) -> int:
     return d.toordinal()
 
 
-def _miles(e1: np.ndarray, n1: np.ndarray, e2: float, n2: float) -> np.ndarray:
-    """DfE distance: straight-line grid distance in miles."""
-    return np.sqrt((e1 - e2) ** 2 + (n1 - n2) ** 2) / 1000 / 1.6093
-
-
 def _legal_code(status: str) -> int:
     return LEGAL_STATUSES.index(status) if status in LEGAL_STATUSES else -1
 
@@ -517,14 +512,8 @@ def candidate_features(
     actionable = frozenset(nm for nm, v in req.needs.items() if v >= 2)
     bits = np.uint64(_risk_bits(pool, actionable | risks | frozenset(req.referral.risks_to_child)
                                 | frozenset(req.referral.risks_to_others)))  # fmt: skip
-    if c.home is not None:
-        dist = _miles(pool.east[idx], pool.north[idx], float(c.home.easting), float(c.home.northing))
-    else:
-        dist = np.full(n, np.nan)
-    if c.school is not None:
-        school = _miles(pool.east[idx], pool.north[idx], float(c.school.easting), float(c.school.northing))
-    else:
-        school = np.full(n, np.nan)
+    dist = pool.miles_from(c.home, idx) if c.home is not None else np.full(n, np.nan)
+    school = pool.miles_from(c.school, idx) if c.school is not None else np.full(n, np.nan)
     whole = int(age)
     lo, hi = pool.pref_min[idx], pool.pref_max[idx]
     no_rel = c.religion in ("none", "not_known")
