@@ -44,6 +44,17 @@ PLACE: Final = PLACE_FOSTER | frozenset(
 )  # fmt: skip
 PLACE_LEGACY: Final = frozenset({"H5", "P2", "Z1"})
 
+#: Age bands of plans and reports (whole years, inclusive); an age past the last band (18 on a
+#: placement date) joins it.
+AGE_BANDS: Final = ((0, 4), (5, 10), (11, 15), (16, 17))
+AGE_BAND_NAMES: Final = ("0-4", "5-10", "11-15", "16-17")
+
+
+def age_band_index(age: int) -> int:
+    """Position in :data:`AGE_BANDS` of the band holding ``age``."""
+    return next((i for i, (_, hi) in enumerate(AGE_BANDS) if age <= hi), len(AGE_BANDS) - 1)
+
+
 #: PLACE_PROVIDER.
 PLACE_PROVIDER: Final = frozenset({"PR0", "PR1", "PR2", "PR3", "PR4", "PR5"})
 PROVIDER_LA: Final = frozenset({"PR1", "PR2"})

@@ -26,6 +26,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
+from matching import codes
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.instance import AllocationInstance, Arc, canonical, units_conflict
 from matching.allocation.validate import household_problems, objective, violations
@@ -408,12 +409,9 @@ def unplaced_reasons(instance: AllocationInstance, assignment: dict[int, int]) -
     return out
 
 
-_AGE_BANDS = ((0, 4), (5, 10), (11, 15), (16, 17))
-
-
 def _band(age: int) -> tuple[int, int]:
-    """The age band holding ``age`` (ages past the last band, e.g. 18 on the placement date, join it)."""
-    return next((b for b in _AGE_BANDS if age <= b[1]), _AGE_BANDS[-1])
+    """The age band holding ``age``."""
+    return codes.AGE_BANDS[codes.age_band_index(age)]
 
 
 def suggested_levers(instance: AllocationInstance, assignment: dict[int, int]) -> list[dict[str, Any]]:

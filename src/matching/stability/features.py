@@ -32,7 +32,6 @@ from matching.ranking.request import MatchRequest
 #: Legal statuses in a fixed order (the integer code is the position; unknown is -1).
 LEGAL_STATUSES: tuple[str, ...] = tuple(sorted(codes.LEGAL_STATUS))
 _RESIDENTIAL = frozenset({codes.PLACE_CHILDRENS_HOME})
-_KINSHIP_PLACES = frozenset({"U1", "U2", "U3"})
 _YEAR = 365.25
 
 CHILD_FEATURES: tuple[str, ...] = (
@@ -371,7 +370,7 @@ def history_features(
             st["distance_miles"][r] = np.nan
         if c.school is not None:
             st["school_miles"][r] = c.school.miles_to(h.location)
-        st["kinship"][r] = c.child_id in h.terms.connected_child_ids or p.place in _KINSHIP_PLACES
+        st["kinship"][r] = c.child_id in h.terms.connected_child_ids or p.place in codes.PLACE_FOSTER_CONNECTED
         actionable = frozenset(n for n, v in c.needs.items() if v >= 2)
         st["need_risk"][r] = _risk_bits(pool, actionable | risks.get(c.child_id, frozenset()))
         ages = [
@@ -401,7 +400,7 @@ def history_features(
         sl = slice(lo, lo + 20000)
         d = days[sl][:, None, None]
         st["current"][sl] = ((pool.done[hh_idx[sl]] <= d) & (d < pool.expires[hh_idx[sl]])).any(axis=2)
-    state = _finish(pool, st, hh_idx, other_ages, by_id, list(meta["child_id"]), days)
+    state = _finish(pool, st, hh_idx, other_ages, by_id, list(meta["child_id"]))
     return HistoryRows(feature_frame(state, pool), labels, pd.DataFrame(meta))
 
 
@@ -412,7 +411,6 @@ def _finish(
     other_ages: list[list[float]],
     by_id: dict[str, Child],
     child_ids: list[object],
-    days: np.ndarray,
 ) -> PairState:
     """Household-side and identity columns shared by the history rows, vectorised over the pool."""
     n = len(hh_idx)
@@ -432,7 +430,6 @@ def _finish(
         dtype=bool,
     )
     la = np.array([c.la_code for c in kids], dtype=object)
-    del days
     return PairState(
         age=st["age"],
         previous_moves=st["previous_moves"],

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
+from matching import codes
 from matching.domain import CarerHousehold, Child, Scope
 from matching.fit_config import FitConfig, load_fit_config
 from matching.ranking.pool import HouseholdPool
@@ -36,7 +37,7 @@ STAGE_LABELS = {
     "in_transition": "in transition",
     "stepped_down": "stepped down",
 }
-FAMILY_PLACES = frozenset({"U1", "U2", "U3", "U4", "U5", "U6", "P1"})
+FAMILY_PLACES = codes.PLACE_FOSTER | {"P1"}
 #: The support a step-down placement plan should hold (Birmingham Step Down, No Wrong Door).
 STEP_DOWN_PACKAGE = ("therapeutic_support", "out_of_hours", "enhanced_allowance", "respite")
 

@@ -35,15 +35,7 @@ from matching.store import queries
 from matching.sufficiency.scenario import Scenario
 from matching.taxonomy import Taxonomy, load_taxonomy
 
-AGE_BANDS = ((0, 4), (5, 10), (11, 15), (16, 17))
-BAND_NAMES = ("0-4", "5-10", "11-15", "16-17")
-FOSTER = frozenset({"U1", "U2", "U3", "U4", "U5", "U6"})
 TOP_K = 40
-
-
-def band_of(age: int) -> int:
-    """Index of the age band holding ``age``."""
-    return next((i for i, (lo, hi) in enumerate(AGE_BANDS) if lo <= age <= hi), len(AGE_BANDS) - 1)
 
 
 @dataclass
@@ -184,16 +176,16 @@ def build_inputs(
     for p in placements:
         first.setdefault(p.child_id, p.place)
     year_ago = on - timedelta(days=365)
-    entries = np.zeros(len(AGE_BANDS))
+    entries = np.zeros(len(codes.AGE_BANDS))
     for c in children:
-        if c.care_started >= year_ago and first.get(c.child_id) in FOSTER:
-            entries[band_of(c.age_on(c.care_started))] += 1
+        if c.care_started >= year_ago and first.get(c.child_id) in codes.PLACE_FOSTER:
+            entries[codes.age_band_index(c.age_on(c.care_started))] += 1
     entry_rate = entries / 12.0
     # Ending hazard of foster placements over the last three years (ended / placement-months).
     since = on - timedelta(days=3 * 365)
     ended = exposure = 0.0
     for p in placements:
-        if p.place not in FOSTER:
+        if p.place not in codes.PLACE_FOSTER:
             continue
         start = max(p.start_date, since)
         stop = p.end_date or on
@@ -203,7 +195,7 @@ def build_inputs(
         ended += p.end_date is not None and p.end_date >= since
     end_hazard = ended / exposure if exposure else 0.0
     # Prototypes: children of the area in foster care or waiting, by band (bootstrap sample).
-    candidates = [c for c in children if c.place in FOSTER or c.place in ("K2", "R1", "P1")]
+    candidates = [c for c in children if c.place in codes.PLACE_FOSTER or c.place in ("K2", "R1", "P1")]
     if len(candidates) > max_prototypes:
         pick = np.sort(rng_protos.choice(len(candidates), size=max_prototypes, replace=False))
         candidates = [candidates[i] for i in pick]
@@ -308,7 +300,7 @@ def build_inputs(
         on=on,
         entry_rate=entry_rate,
         end_hazard=end_hazard,
-        proto_band=np.array([band_of(req.age) for req in requests], dtype=np.int64),
+        proto_band=np.array([codes.age_band_index(req.age) for req in requests], dtype=np.int64),
         proto_size=np.array([req.group_size for req in requests], dtype=np.int64),
         proto_la=np.array([la_index.get(req.child.la_code, -1) for req in requests], dtype=np.int64),
         proto_needs=proto_needs,
@@ -337,6 +329,3 @@ def build_inputs(
         weekly_foster=weekly_foster,
         weekly_residential=weekly_residential,
     )
-
-
-__all__ = ["AGE_BANDS", "BAND_NAMES", "Inputs", "band_of", "build_inputs", "codes"]

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from matching.sufficiency.model import BAND_NAMES, Inputs
+from matching import codes
+from matching.sufficiency.model import Inputs
 from matching.sufficiency.simulate import REASONS, simulate
 
 Progress = Callable[[int, int], None]
@@ -120,7 +121,7 @@ def summarise(inp: Inputs, futures: list[dict[str, Any]]) -> dict[str, Any]:
         "futures": n,
         "headline": {k: estimate(get(k)).as_dict() for k in HEADLINES},
         "mean_distance_miles": round(float(miles), 1),
-        "unmet_by_age_band": _named(BAND_NAMES, np.mean([f["unmet_by_band"] for f in futures], axis=0)),
+        "unmet_by_age_band": _named(codes.AGE_BAND_NAMES, np.mean([f["unmet_by_band"] for f in futures], axis=0)),
         "unmet_by_la": _named(inp.la_codes, np.mean([f["unmet_by_la"] for f in futures], axis=0)),
         "unmet_by_need": {inp.need_ids[j]: round(float(v), 2) for j, v in enumerate(by_need) if v > 0},
         "unmet_reasons": {r: round(float(reasons[i] / total_unmet), 3) for i, r in enumerate(REASONS)},
@@ -143,7 +144,7 @@ def bottlenecks(inp: Inputs, futures: list[dict[str, Any]], top: int = 8) -> lis
     reasons = np.sum([f["unmet_reason"] for f in futures], axis=0)
     total = max(1e-9, float(np.sum([f["unmet"] for f in futures])))
     rows: list[dict[str, Any]] = []
-    for b, band in enumerate(BAND_NAMES):
+    for b, band in enumerate(codes.AGE_BAND_NAMES):
         if unmet_band[b] <= 0:
             continue
         for j in np.argsort(-gaps[b])[:3]:

@@ -12,8 +12,9 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 from sqlalchemy import Connection, select
 
+from matching import codes
 from matching.store import schema
-from matching.sufficiency.model import BAND_NAMES, build_inputs
+from matching.sufficiency.model import build_inputs
 from matching.sufficiency.run import HEADLINES, Progress, compare, run_futures, summarise
 from matching.sufficiency.scenario import Levers, Scenario, ScenarioError
 
@@ -96,7 +97,7 @@ def futures_csv(result: SufficiencyResult) -> str:
     """One row per simulated future: the headline figures."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["future", *HEADLINES, *(f"unmet_{b}" for b in BAND_NAMES)])
+    w.writerow(["future", *HEADLINES, *(f"unmet_{b}" for b in codes.AGE_BAND_NAMES)])
     for i, f in enumerate(result.futures):
         w.writerow([i, *(round(float(f[k]), 2) for k in HEADLINES), *(round(float(x), 2) for x in f["unmet_by_band"])])
     return buf.getvalue()

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from matching.sufficiency.model import AGE_BANDS, Inputs
+from matching import codes
+from matching.sufficiency.model import Inputs
 
 WEEKS_PER_MONTH = 52 / 12
 REASONS = ("approval_terms", "skills", "capacity")
@@ -33,14 +34,14 @@ def simulate(inp: Inputs, seed: np.random.SeedSequence) -> dict[str, Any]:
     avail = inp.available_from.copy()
     slots = np.flatnonzero(inp.approval_slots)
     next_slot = 0
-    by_band = [np.flatnonzero(inp.proto_band == b) for b in range(len(AGE_BANDS))]
+    by_band = [np.flatnonzero(inp.proto_band == b) for b in range(len(codes.AGE_BANDS))]
     everyone = np.arange(len(inp.proto_band))
     out: dict[str, Any] = {
         "demand": 0, "placed": 0, "unmet": 0, "siblings_separated": 0, "residential": 0,
         "cost": 0.0, "miles": 0.0, "miles_n": 0,
-        "unmet_by_band": np.zeros(len(AGE_BANDS)), "unmet_by_la": np.zeros(len(inp.la_codes)),
+        "unmet_by_band": np.zeros(len(codes.AGE_BANDS)), "unmet_by_la": np.zeros(len(inp.la_codes)),
         "unmet_by_need": np.zeros(n_needs), "unmet_reason": np.zeros(len(REASONS)),
-        "skills_gap_need": np.zeros(n_needs), "skills_gap_band": np.zeros((len(AGE_BANDS), n_needs)),
+        "skills_gap_need": np.zeros(n_needs), "skills_gap_band": np.zeros((len(codes.AGE_BANDS), n_needs)),
         "monthly_demand": np.zeros(months), "monthly_vacancies": np.zeros(months), "monthly_unmet": np.zeros(months),
     }  # fmt: skip
     step_down_per_month = np.diff(np.round(np.linspace(0, inp.step_down_children, months + 1)).astype(int))
