@@ -108,20 +108,16 @@ class StabilityClassifier(ClassifierMixin, BaseEstimator):
         """Calibrated probabilities of each class (column 1: an unplanned ending within 12 months)."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
-        raw = self.booster_.predict_proba(X)[:, 1]
-        if self.calibration == "isotonic":
-            p = self.calibrator_.predict(raw)
-        else:
-            logit = np.log(np.clip(raw, _EPS, 1 - _EPS) / (1 - np.clip(raw, _EPS, 1 - _EPS)))
-            p = self.calibrator_.predict_proba(logit[:, None])[:, 1]
-        p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
+        p = self._calibrated(self.booster_.predict_proba(X)[:, 1])
         return np.column_stack([1 - p, p])
 
     def predict_unplanned(self, X: np.ndarray) -> np.ndarray:
         """P(class 1) for a numeric feature matrix built by this package (columns in the fitted order):
         the same numbers as ``predict_proba(X)[:, 1]`` without re-validating the input per call."""
         check_is_fitted(self)
-        raw = self.booster_.predict_proba(X)[:, 1]
+        return self._calibrated(self.booster_.predict_proba(X)[:, 1])
+
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
         if self.calibration == "isotonic":
             p = self.calibrator_.predict(raw)
         else:

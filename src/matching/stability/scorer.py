@@ -49,10 +49,7 @@ class StabilityScorer:
             pool, req, np.asarray(idx), self.histories.get(child.child_id, ChildHistory()),
             self.risks.get(child.child_id, frozenset()),
         )  # fmt: skip
-        model = self.loaded.model
-        if hasattr(model, "predict_unplanned"):
-            return np.asarray(model.predict_unplanned(x.to_numpy()), dtype=np.float64)
-        return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
+        return np.asarray(self.loaded.model.predict_unplanned(x.to_numpy()), dtype=np.float64)
 
     def estimate(self, p_unplanned: float) -> StabilityEstimate:
         """The estimate with the band of held-out placements given a similar estimate (lasting rates)."""

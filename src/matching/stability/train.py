@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
-import io
 import itertools
 import json
 import platform
@@ -442,8 +441,6 @@ def evaluate(
     if p_true is not None:
         curves["true probability (ceiling)"] = (y, p_true)
     m.reliability_plot(curves, out_dir / "reliability.png")
-    buf = io.StringIO()
     pd.DataFrame({"placement_id": rows.meta["placement_id"].iloc[positions], "unplanned_12m": y, "p_model": p_model,
-                  "p_baseline": p_base}).to_csv(buf, index=False)  # fmt: skip
-    (out_dir / "predictions.csv").write_text(buf.getvalue(), encoding="utf-8")
+                  "p_baseline": p_base}).to_csv(out_dir / "predictions.csv", index=False)  # fmt: skip
     return report

@@ -396,9 +396,10 @@ def _add_stepped_down(
     """Children who left a residential placement for a family within the window: "stepped down"."""
     window = timedelta(weeks=cfg.settings.stepped_down_weeks)
     since = cohort.assessed_on - window if cohort.assessed_on - date.min > window else date.min
-    left = queries.left_places_since(conn, scope=scope, places=cfg.settings.placements, since=since)
-    if only is not None:
-        left = {k: v for k, v in left.items() if k in {c.child_id for c in only}}
+    left = queries.left_places_since(
+        conn, scope=scope, places=cfg.settings.placements, since=since,
+        child_ids=None if only is None else [c.child_id for c in only],
+    )  # fmt: skip
     if not left:
         return
     for c in queries.children_by_ids(conn, scope=scope, child_ids=left):

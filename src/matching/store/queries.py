@@ -443,8 +443,11 @@ def children_placed_in(conn: Connection, *, scope: Scope, places: Iterable[str])
     return _children_from_rows(conn, rows)
 
 
-def left_places_since(conn: Connection, *, scope: Scope, places: Iterable[str], since: Any) -> dict[str, Any]:
-    """Children in scope who left a placement of these PLACE codes on or after ``since``: id to the date left."""
+def left_places_since(
+    conn: Connection, *, scope: Scope, places: Iterable[str], since: Any, child_ids: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Children in scope (or these children) who left a placement of these PLACE codes on or after ``since``:
+    id to the date left."""
     p = s.placement
     stmt = _child_scope(
         select(p.c.child_id, func.max(p.c.end_date))
@@ -453,6 +456,8 @@ def left_places_since(conn: Connection, *, scope: Scope, places: Iterable[str], 
         .group_by(p.c.child_id),
         scope,
     )
+    if child_ids is not None:
+        stmt = stmt.where(p.c.child_id.in_(list(child_ids)))
     return {row[0]: row[1] for row in conn.execute(stmt)}
 
 
