@@ -34,6 +34,9 @@ out = Console()
 err = Console(stderr=True)
 
 TaxonomyOpt = Annotated[Path | None, typer.Option(help="Needs-skills taxonomy YAML (default: the shipped one).")]
+TruthOpt = Annotated[
+    Path | None, typer.Option(help="Generator truth (folder or placement_truth.csv): adds the ceiling.")
+]
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -395,9 +398,7 @@ def train(
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Models folder (default: models/).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split and the estimator.")] = 2024,
-    truth: Annotated[
-        Path | None, typer.Option(help="Generator truth (folder or placement_truth.csv): adds the ceiling.")
-    ] = None,
+    truth: TruthOpt = None,
     open_as_lasted: Annotated[
         bool, typer.Option("--open-as-lasted", help="Count placements open over a year as having lasted.")
     ] = False,
@@ -461,9 +462,7 @@ def evaluate(
     version: Annotated[str | None, typer.Option(help="Model version (default: the latest).")] = None,
     models: Annotated[Path | None, typer.Option("--models", help="Models folder (default: models/).")] = None,
     la: Annotated[list[str] | None, typer.Option("--la", help="The local authorities it was trained on.")] = None,
-    truth: Annotated[
-        Path | None, typer.Option(help="Generator truth (folder or placement_truth.csv): adds the ceiling.")
-    ] = None,
+    truth: TruthOpt = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Where to write the report (default: reports/).")
     ] = None,

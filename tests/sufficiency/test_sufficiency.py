@@ -207,6 +207,7 @@ def test_a_run_that_fails_half_way_writes_nothing(
     path.write_text(json.dumps({**BASE, "simulations": 20}))
     out = tmp_path / "out"
     CliRunner().invoke(app, ["sufficiency", "--scenario", str(path), "--workers", "0", "--out", str(out)])
+    assert calls["n"] == 6, "the run started and stopped half way"
     assert not out.exists() or not any(out.iterdir())
 
 
