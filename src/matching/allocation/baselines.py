@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
-from matching.allocation.instance import AllocationInstance
+import numpy as np
+
+from matching.allocation.instance import AllocationInstance, arc_array, arc_values
 from matching.allocation.validate import fits
 
 
@@ -24,22 +27,28 @@ def first_come_first_served(instance: AllocationInstance) -> dict[int, int]:
 
 def greedy_best_pair(instance: AllocationInstance) -> dict[int, int]:
     """The most valuable remaining pair first (urgency and fit), ties by unit then household."""
-    order = sorted(
-        range(len(instance.arcs)),
-        key=lambda k: (-instance.value(instance.arcs[k]), instance.arcs[k].unit, instance.arcs[k].household),
-    )
-    return _place(instance, [(instance.arcs[k].unit, [k]) for k in order])
+    if not instance.arcs:
+        return {}
+    unit, household = arc_array(instance, "unit"), arc_array(instance, "household")
+    order = np.lexsort((household, unit, -arc_values(instance))).tolist()
+    units = unit.tolist()
+    return _place(instance, ((units[k], (k,)) for k in order))
 
 
-def _place(instance: AllocationInstance, plan: list[tuple[int, list[int]]]) -> dict[int, int]:
+def _place(instance: AllocationInstance, plan: Iterable[tuple[int, Sequence[int]]]) -> dict[int, int]:
     assignment: dict[int, int] = {}
     placed: dict[int, list[int]] = defaultdict(list)
+    load = [0] * len(instance.households)
     for unit, candidates in plan:
         if unit in assignment:
             continue
+        size = instance.units[unit].size
         for k in candidates:
             h = instance.arcs[k].household
+            if load[h] + size > instance.households[h].vacancies:  # no room: the quick test before the rules
+                continue
             if fits(instance, placed[h], unit, h):
+                load[h] += size
                 assignment[unit] = k
                 placed[h].append(unit)
                 break

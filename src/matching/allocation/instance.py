@@ -89,7 +89,7 @@ class AllocationInstance:
         """Objective value of an arc: urgency-weighted children placed, then the fit score (to 0.01, so the
         solvers' integer objectives are exact)."""
         u = self.units[arc.unit]
-        return URGENCY_WEIGHT[u.urgency] * u.size * self.child_weight + round(arc.score, 2)
+        return URGENCY_WEIGHT[u.urgency] * u.size * self.child_weight + round(arc.score * 100) / 100
 
     def arcs_of_household(self) -> dict[int, list[int]]:
         """Arc indexes by household."""
@@ -104,19 +104,23 @@ def canonical(instance: AllocationInstance) -> tuple[AllocationInstance, list[in
     canonical arc the index of the original one: solving it makes the answer independent of input order."""
     u_order = sorted(range(len(instance.units)), key=lambda i: instance.units[i].unit_id)
     h_order = sorted(range(len(instance.households)), key=lambda i: instance.households[i].household_id)
-    u_pos = {old: new for new, old in enumerate(u_order)}
-    h_pos = {old: new for new, old in enumerate(h_order)}
-    a_order = sorted(
-        range(len(instance.arcs)), key=lambda k: (u_pos[instance.arcs[k].unit], h_pos[instance.arcs[k].household])
+    u_pos = np.empty(len(u_order), dtype=np.int64)
+    u_pos[u_order] = np.arange(len(u_order))
+    h_pos = np.empty(len(h_order), dtype=np.int64)
+    h_pos[h_order] = np.arange(len(h_order))
+    unit = u_pos[arc_array(instance, "unit")] if instance.arcs else np.zeros(0, dtype=np.int64)
+    household = h_pos[arc_array(instance, "household")] if instance.arcs else np.zeros(0, dtype=np.int64)
+    a_order = np.lexsort((household, unit))
+    same_order = (
+        u_order == list(range(len(u_order)))
+        and h_order == list(range(len(h_order)))
+        and bool(np.all(a_order == np.arange(len(a_order))))
     )
+    if same_order:  # already canonical (as build_instance makes it): nothing to copy
+        return instance, list(range(len(instance.arcs)))
     arcs = [
-        Arc(
-            u_pos[instance.arcs[k].unit],
-            h_pos[instance.arcs[k].household],
-            instance.arcs[k].score,
-            instance.arcs[k].distance_miles,
-        )
-        for k in a_order
+        Arc(int(unit[k]), int(household[k]), instance.arcs[k].score, instance.arcs[k].distance_miles)
+        for k in a_order.tolist()
     ]
     same = AllocationInstance(
         [instance.units[i] for i in u_order],
@@ -124,7 +128,24 @@ def canonical(instance: AllocationInstance) -> tuple[AllocationInstance, list[in
         arcs,
         dict(instance.unit_without_arcs),
     )
-    return same, a_order
+    return same, a_order.tolist()
+
+
+def arc_array(instance: AllocationInstance, name: str) -> np.ndarray:
+    """One field of every arc as an array (``unit``, ``household`` or ``score``)."""
+    dtype = np.float64 if name == "score" else np.int64
+    return np.fromiter((getattr(a, name) for a in instance.arcs), dtype=dtype, count=len(instance.arcs))
+
+
+def arc_values(instance: AllocationInstance) -> np.ndarray:
+    """:meth:`AllocationInstance.value` of every arc, in hundredths (exact integers)."""
+    if not instance.arcs:
+        return np.zeros(0, dtype=np.int64)
+    per_unit = np.array([URGENCY_WEIGHT[u.urgency] * u.size for u in instance.units], dtype=np.int64)
+    weight = round(instance.child_weight * 100)
+    return per_unit[arc_array(instance, "unit")] * weight + np.round(arc_array(instance, "score") * 100).astype(
+        np.int64
+    )
 
 
 def units_conflict(a: Unit, b: Unit) -> bool:
@@ -214,8 +235,11 @@ def build_instance(
             )
         )
         unit_arcs.append((idx, scores, miles))
-    used = sorted({int(i) for idx, _, _ in unit_arcs for i in idx})
+    used = sorted({int(i) for idx, _, _ in unit_arcs for i in idx}, key=lambda i: pool.households[i].household_id)
     position = {h: k for k, h in enumerate(used)}
+    for u, (idx, scores, miles) in enumerate(unit_arcs):  # canonical order: each unit's arcs by household
+        by_household = np.argsort([position[int(i)] for i in idx], kind="stable")
+        unit_arcs[u] = (idx[by_household], scores[by_household], None if miles is None else miles[by_household])
     limit = pool.cfg.rules.usual_fostering_limit
     households = []
     for h_index in used:

@@ -5,13 +5,19 @@ needed today counts as four needed later), then the sum of fit scores.  ``object
 ``bound`` are reported as (children-equivalents placed, fit) through one number,
 ``child_weight x children + fit``; ``gap`` is relative to that bound.
 
-The model is CP-SAT over the eligible arcs only (one boolean each): a unit goes to at most one
-household; free places and the usual fostering limit hold; a sibling group larger than the
-limit goes alone into an empty household; a "solo" child lives alone; units that cannot live
-together never share a household.  The objective is the urgency weight of each child placed plus
-the fit score (lexicographic, above).  The greedy solution is the hint.  A min-cost-flow relaxation
-(siblings splittable, no interactions) gives a second upper bound, and the tighter of the two is
-reported.  Solver settings (time limit, seed, workers) are explicit, and so is the status.
+The exact model is CP-SAT over the eligible arcs only (:mod:`matching.allocation.model`: one
+boolean each, linear constraints whose relaxation is tight).  Solving, within one time limit:
+
+1. a min-cost-flow relaxation (siblings splittable, no rules between units) gives the upper bound;
+2. the units it places whole in households it leaves valid are fixed, and CP-SAT solves the rest
+   exactly (on a large remainder, for children placed first);
+3. large-neighbourhood search: around each unplaced unit, the units competing for its households are
+   freed and re-solved exactly, keeping only improvements;
+4. on an instance small enough, the exact model on the whole instance, hinted with that answer,
+   closes or proves the gap, and its proven bound replaces the flow's when tighter.
+
+The greedy answer is a floor: never worse.  Solver settings (time limit, seed, workers) are
+explicit, and so is the status.
 """
 
 from __future__ import annotations
@@ -28,9 +34,19 @@ from ortools.sat.python import cp_model
 
 from matching import codes
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
-from matching.allocation.instance import AllocationInstance, Arc, canonical, units_conflict
+from matching.allocation.instance import (
+    URGENCY_WEIGHT,
+    AllocationInstance,
+    Arc,
+    arc_values,
+    canonical,
+    units_conflict,
+)
+from matching.allocation.model import build_model
 from matching.allocation.validate import household_problems, objective, violations
 
+REMAINDER_SHARE = 0.6  # of the time left, for the exact model on what the relaxation leaves open
+CHILDREN_FIRST_ARCS = 5_000  # remainders larger than this are solved for children placed first
 SCALE = 100  # objective units per point of value: values are exact to 0.01, so integer objectives are exact
 
 
@@ -51,6 +67,10 @@ class SolverSettings:
     #: "total": children placed (urgency-weighted), then total fit.  "fairness": as many children
     #: placed, then the worst-off placed child's fit as high as it can be, then total fit.
     objective: str = "total"
+    #: Large-neighbourhood search after the first answer: units freed around each unplaced unit, and
+    #: the longest one neighbourhood may take.
+    neighbourhood_units: int = 150
+    neighbourhood_seconds: float = 1.0
 
 
 @dataclass
@@ -112,7 +132,7 @@ def _flow(instance: AllocationInstance) -> tuple[float, list[int]]:
     total = int(sizes.sum())
     a_unit = np.array([a.unit for a in instance.arcs], dtype=np.int64)
     a_household = np.array([a.household for a in instance.arcs], dtype=np.int64)
-    a_cost = -np.array([round(instance.value(a) * flow_scale) for a in instance.arcs], dtype=np.int64) // sizes[a_unit]
+    a_cost = -(arc_values(instance) * (flow_scale // SCALE)) // sizes[a_unit]
     # Room in the relaxation: free places, and the usual limit too unless a large sibling group could go in
     # alone (then the group's size is the most the household can take).  Still a relaxation: an upper bound.
     vacancies = np.array([r.vacancies for r in instance.households], dtype=np.int64)
@@ -152,17 +172,26 @@ def solve(instance: AllocationInstance, settings: SolverSettings | None = None) 
 
 def _solve(instance: AllocationInstance, settings: SolverSettings) -> AllocationResult:
     started = time.perf_counter()
+    deadline = started + settings.time_limit_seconds
     greedy = greedy_best_pair(instance)
     bound, flows = _flow(instance)
     fixed, free_units = _fix_from_flow(instance, flows)
     sub, arc_back = _remainder(instance, fixed, free_units)
-    sub_assignment, code = _cpsat(sub, settings, greedy_best_pair(sub))
+    first = replace(settings, time_limit_seconds=max(0.1, REMAINDER_SHARE * (deadline - time.perf_counter())))
+    sub_assignment, code = _cpsat(sub, first, greedy_best_pair(sub), children_only=len(sub.arcs) > CHILDREN_FIRST_ARCS)
     assignment = dict(fixed) | {instance.arcs[arc_back[k]].unit: arc_back[k] for k in sub_assignment.values()}
     if objective(instance, greedy) > objective(instance, assignment):  # never worse than the greedy baseline
         assignment, code = greedy, -1
     proven = not fixed and code == cp_model.OPTIMAL
-    if not proven and objective(instance, assignment) < bound and len(instance.arcs) <= settings.full_model_max_arcs:
-        left = max(0.1, settings.time_limit_seconds - (time.perf_counter() - started))
+    whole_model = len(instance.arcs) <= settings.full_model_max_arcs
+    if not proven and objective(instance, assignment) < bound:
+        # Improve by neighbourhoods; on an instance small enough, leave half the time to the whole model.
+        until = deadline if not whole_model else time.perf_counter() + 0.5 * (deadline - time.perf_counter())
+        improved, _ = _improve(instance, assignment, settings, until)
+        if improved is not assignment:
+            assignment, code = improved, cp_model.FEASIBLE
+    if not proven and objective(instance, assignment) < bound and whole_model:
+        left = max(0.1, deadline - time.perf_counter())
         cp_bound: list[float] = []
         whole, whole_code = _cpsat(instance, replace(settings, time_limit_seconds=left), assignment, cp_bound)
         if objective(instance, whole) >= objective(instance, assignment):
@@ -172,7 +201,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
             bound = min(bound, cp_bound[0])
     fair_code = None
     if settings.objective == "fairness":
-        left = max(0.1, settings.time_limit_seconds - (time.perf_counter() - started))
+        left = max(0.1, deadline - time.perf_counter())
         fair, fair_code = _fairest(instance, replace(settings, time_limit_seconds=left), assignment)
         if fair_code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             assignment, code = fair, fair_code
@@ -244,10 +273,13 @@ def _fix_from_flow(instance: AllocationInstance, flows: list[int]) -> tuple[dict
 
 
 def _remainder(
-    instance: AllocationInstance, fixed: dict[int, int], free: set[int]
+    instance: AllocationInstance,
+    fixed: dict[int, int],
+    free: set[int],
+    arcs_of_unit: dict[int, list[int]] | None = None,
 ) -> tuple[AllocationInstance, list[int]]:
     """The free units on the room the fixed ones leave, as an instance of its own, and for each of its
-    arcs the original arc."""
+    arcs the original arc (``arcs_of_unit``, when given, saves scanning every arc)."""
     taken: dict[int, list[int]] = defaultdict(list)
     for u, k in fixed.items():
         taken[instance.arcs[k].household].append(u)
@@ -270,7 +302,11 @@ def _remainder(
     position = {u: i for i, u in enumerate(units)}
     arcs: list[Arc] = []
     back: list[int] = []
-    for k, arc in enumerate(instance.arcs):
+    candidates = (
+        range(len(instance.arcs)) if arcs_of_unit is None else sorted(k for u in units for k in arcs_of_unit.get(u, ()))
+    )
+    for k in candidates:
+        arc = instance.arcs[k]
         if arc.unit not in position:
             continue
         me = instance.units[arc.unit]
@@ -285,6 +321,75 @@ def _remainder(
     return AllocationInstance([instance.units[u] for u in units], rooms, arcs), back
 
 
+def _improve(
+    instance: AllocationInstance, assignment: dict[int, int], settings: SolverSettings, deadline: float
+) -> tuple[dict[int, int], int]:
+    """Large-neighbourhood search until ``deadline``: around each unplaced unit (most urgent first), free
+    the units that compete for the same households, and those units' other households, and re-solve
+    that neighbourhood exactly on the room the rest leave; keep an answer only if it is better.  Returns
+    the assignment and how many neighbourhoods were solved."""
+    arcs_of_unit: dict[int, list[int]] = defaultdict(list)
+    arcs_of_household: dict[int, list[int]] = defaultdict(list)
+    for k, arc in enumerate(instance.arcs):
+        arcs_of_unit[arc.unit].append(k)
+        arcs_of_household[arc.household].append(k)
+    current = objective(instance, assignment)
+    tried: set[int] = set()
+    solved = 0
+    order = sorted(arcs_of_unit, key=lambda u: (-URGENCY_WEIGHT[instance.units[u].urgency] * instance.units[u].size, u))
+    for seed in order:
+        if time.perf_counter() >= deadline:
+            break
+        if seed in assignment or seed in tried:
+            continue
+        hood = _neighbourhood(instance, seed, arcs_of_unit, arcs_of_household, settings.neighbourhood_units)
+        tried |= {u for u in hood if u not in assignment}
+        fixed = {u: k for u, k in assignment.items() if u not in hood}
+        sub, back = _remainder(instance, fixed, hood, arcs_of_unit)
+        position = {k: j for j, k in enumerate(back)}
+        hint = {sub.arcs[position[k]].unit: position[k] for u, k in assignment.items() if u in hood and k in position}
+        left = min(settings.neighbourhood_seconds, deadline - time.perf_counter())
+        if left <= 0:
+            break
+        found, code = _cpsat(sub, replace(settings, time_limit_seconds=left), hint)
+        solved += 1
+        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            continue
+        candidate = fixed | {instance.arcs[back[j]].unit: back[j] for j in found.values()}
+        value = objective(instance, candidate)
+        if value > current:
+            assignment, current = candidate, value
+    return assignment, solved
+
+
+def _neighbourhood(
+    instance: AllocationInstance,
+    seed: int,
+    arcs_of_unit: dict[int, list[int]],
+    arcs_of_household: dict[int, list[int]],
+    limit: int,
+) -> set[int]:
+    """Up to ``limit`` units reachable from ``seed`` through shared households (breadth first, in index
+    order): the units a better answer for ``seed`` would have to move."""
+    hood = {seed}
+    frontier = [seed]
+    seen_households: set[int] = set()
+    while frontier and len(hood) < limit:
+        nxt: list[int] = []
+        for u in frontier:
+            for h in sorted({instance.arcs[k].household for k in arcs_of_unit[u]} - seen_households):
+                seen_households.add(h)
+                for k in arcs_of_household[h]:
+                    v = instance.arcs[k].unit
+                    if v not in hood:
+                        hood.add(v)
+                        nxt.append(v)
+                        if len(hood) >= limit:
+                            return hood
+        frontier = nxt
+    return hood
+
+
 def _fairest(
     instance: AllocationInstance, settings: SolverSettings, best: dict[int, int]
 ) -> tuple[dict[int, int], Any]:
@@ -292,7 +397,7 @@ def _fairest(
     placed child fits best, then the most total fit (exact model, hinted with ``best``)."""
     if not instance.arcs:
         return {}, cp_model.OPTIMAL
-    model, x = _model(instance)
+    model, x = build_model(instance)
     placed = [round(instance.value(arc) * SCALE) - round(arc.score * SCALE) for arc in instance.arcs]
     model.add(sum(w * x[k] for k, w in enumerate(placed)) >= sum(placed[k] for k in best.values()))
     scores = [round(arc.score * SCALE) for arc in instance.arcs]
@@ -309,13 +414,21 @@ def _cpsat(
     settings: SolverSettings,
     greedy: dict[int, int],
     bound_out: list[float] | None = None,
+    *,
+    children_only: bool = False,
 ) -> tuple[dict[int, int], Any]:
     """The exact model on ``instance``: its best assignment within the limit and the CP-SAT status
-    (and, into ``bound_out``, CP-SAT's proven upper bound in objective units)."""
+    (and, into ``bound_out``, CP-SAT's proven upper bound in objective units).  ``children_only``
+    maximises the urgency-weighted children placed alone: small coefficients, which CP-SAT solves far
+    faster on large remainders, leaving fit to the neighbourhood search."""
     if not instance.arcs:
         return {}, cp_model.OPTIMAL
-    model, x = _model(instance)
-    model.maximize(sum(round(instance.value(arc) * SCALE) * x[k] for k, arc in enumerate(instance.arcs)))
+    model, x = build_model(instance)
+    if children_only:
+        per_unit = [URGENCY_WEIGHT[u.urgency] * u.size for u in instance.units]
+        model.maximize(cp_model.LinearExpr.weighted_sum(x, [per_unit[a.unit] for a in instance.arcs]))
+    else:
+        model.maximize(cp_model.LinearExpr.weighted_sum(x, arc_values(instance).tolist()))
     found = _run(model, x, instance, settings, greedy, bound_out)
     if bound_out:
         bound_out[-1] = bound_out[-1] / SCALE
@@ -342,44 +455,6 @@ def _run(
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return {instance.arcs[k].unit: k for k in range(len(x)) if solver.boolean_value(x[k])}, code
     return hint, code
-
-
-def _model(instance: AllocationInstance) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
-    """The constraints of an allocation (one boolean per eligible pair), without an objective."""
-    model = cp_model.CpModel()
-    x = [model.new_bool_var(f"x{k}") for k in range(len(instance.arcs))]
-    by_unit: dict[int, list[int]] = defaultdict(list)
-    for k, arc in enumerate(instance.arcs):
-        by_unit[arc.unit].append(k)
-    for arcs in by_unit.values():
-        model.add_at_most_one(x[k] for k in arcs)
-    for h, arcs in instance.arcs_of_household().items():
-        room = instance.households[h]
-        size = {k: instance.units[instance.arcs[k].unit].size for k in arcs}
-        model.add(sum(size[k] * x[k] for k in arcs) <= room.vacancies)
-        alone = [k for k in arcs if instance.units[instance.arcs[k].unit].live_alongside == "solo"]
-        if room.usual_room is not None:
-            # Over the limit only as a sibling group alone in an empty household (as the validator says).
-            big = [k for k in arcs if size[k] > room.usual_room and size[k] > 1 and room.empty]
-            model.add(sum(size[k] * x[k] for k in arcs if k not in big) <= room.usual_room)
-            alone += big
-        for k in alone:
-            model.add(sum(x[j] for j in arcs if j != k) == 0).only_enforce_if(x[k])
-        restricted = [k for k in arcs if _has_restrictions(instance, k)]
-        for k in restricted:
-            for j in arcs:
-                if (
-                    j != k
-                    and (j not in restricted or j > k)
-                    and units_conflict(instance.units[instance.arcs[k].unit], instance.units[instance.arcs[j].unit])
-                ):
-                    model.add_bool_or([x[k].Not(), x[j].Not()])
-    return model, x
-
-
-def _has_restrictions(instance: AllocationInstance, k: int) -> bool:
-    u = instance.units[instance.arcs[k].unit]
-    return u.live_alongside != "any" or bool(set(u.risks_to_others) & {"sexual_harm", "physical_harm"})
 
 
 def unplaced_reasons(instance: AllocationInstance, assignment: dict[int, int]) -> list[dict[str, str]]:

@@ -1,0 +1,116 @@
+"""The exact allocation model for CP-SAT, written so that its linear relaxation is tight and its size linear.
+
+One boolean per eligible pair.  Pairs no valid allocation can use (a unit larger than the free
+places; over the usual fostering limit unless a sibling group goes alone into an empty household)
+are fixed to false.  Then:
+
+* **one household per unit**: at most one of a unit's pairs;
+* **room**: in each household, the sum of the pairs' weights is at most the room, where the room is
+  the free places under the usual limit (all free places with an exemption).  A unit that must live
+  alone (a "solo" child, or a sibling group over the usual limit) weighs the whole room, so placing
+  it leaves no room for anyone; every other unit weighs its number of children.  This is exact and
+  much tighter than "if alone then nobody else" in the linear relaxation;
+* **who can live together** (who the child can live alongside, risks to others): every such rule
+  is an age threshold.  For a household and a threshold ``t``, ``N`` counts the children placed in
+  units with a child aged at most ``t`` (or at least ``t``).  A unit that cannot live with anyone
+  over that threshold adds ``N + (C - own) x <= C``, where ``C`` is the household's free places and
+  ``own`` its own children counted in ``N``: placed, it leaves ``N`` nothing but itself; not placed,
+  the constraint is implied.  One constraint per restricted pair, instead of one per conflicting
+  pair of pairs (millions nationally).  (Sharing ``N`` through an integer variable made CP-SAT
+  slower here, so each constraint spells its terms out.)
+
+The solution validator (:mod:`matching.allocation.validate`) stays the specification: every answer
+from this model passes through it, and the tests check both agree constraint by constraint.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from matching.allocation.instance import AllocationInstance
+
+
+def usable(instance: AllocationInstance) -> np.ndarray:
+    """For each arc, whether some valid allocation could use it (room for the unit at all)."""
+    sizes = np.array([u.size for u in instance.units], dtype=np.int64)
+    unit = np.array([a.unit for a in instance.arcs], dtype=np.int64)
+    home = np.array([a.household for a in instance.arcs], dtype=np.int64)
+    vacancies = np.array([r.vacancies for r in instance.households], dtype=np.int64)
+    exempt = np.array([r.usual_room is None for r in instance.households], dtype=bool)
+    usual = np.array([r.usual_room or 0 for r in instance.households], dtype=np.int64)
+    empty = np.array([r.empty for r in instance.households], dtype=bool)
+    if not len(unit):
+        return np.zeros(0, dtype=bool)
+    s = sizes[unit]
+    over_limit = ~exempt[home] & (s > usual[home])
+    return (s <= vacancies[home]) & (~over_limit | (empty[home] & (s > 1)))
+
+
+def _thresholds(instance: AllocationInstance, k: int) -> list[tuple[str, int, int]]:
+    """The age thresholds arc ``k``'s unit imposes on others in the household: (direction, age, own
+    children counted), where "min" counts units with a child aged at most ``age`` and "max" units with
+    a child aged at least ``age`` (the rules of :func:`matching.allocation.instance.units_conflict`)."""
+    u = instance.units[instance.arcs[k].unit]
+    me, youngest = u.age, min(u.ages)
+    out = []
+    if u.live_alongside == "only_older":  # nobody as young as me or younger
+        out.append(("min", me, u.size))
+    if u.live_alongside == "only_younger":  # nobody as old as me or older
+        out.append(("max", me, u.size))
+    if "sexual_harm" in u.risks_to_others:  # nobody younger than me
+        out.append(("min", me - 1, u.size if youngest <= me - 1 else 0))
+    if "physical_harm" in u.risks_to_others:  # nobody under 5
+        out.append(("min", 4, u.size if youngest <= 4 else 0))
+    return out
+
+
+def build_model(instance: AllocationInstance) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
+    """The constraints of an allocation over ``instance`` (one boolean per arc, in arc order), without
+    an objective."""
+    model = cp_model.CpModel()
+    x = [model.new_bool_var(f"x{k}") for k in range(len(instance.arcs))]
+    ok = usable(instance)
+    for dead in np.flatnonzero(~ok).tolist():
+        model.add(x[dead] == 0)
+    by_unit: dict[int, list[int]] = defaultdict(list)
+    by_household: dict[int, list[int]] = defaultdict(list)
+    for k in np.flatnonzero(ok).tolist():
+        arc = instance.arcs[k]
+        by_unit[arc.unit].append(k)
+        by_household[arc.household].append(k)
+    for arcs in by_unit.values():
+        model.add_at_most_one(x[k] for k in arcs)
+    units = instance.units
+    for h, arcs in by_household.items():
+        room = instance.households[h]
+        r = room.vacancies if room.usual_room is None else min(room.vacancies, room.usual_room)
+        weights = []
+        for k in arcs:
+            u = units[instance.arcs[k].unit]
+            alone = u.live_alongside == "solo" or (room.usual_room is not None and u.size > room.usual_room)
+            weights.append(r if alone else u.size)
+        model.add(cp_model.LinearExpr.weighted_sum([x[k] for k in arcs], weights) <= r)
+        rules: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+        for k in arcs:
+            for direction, age, own in _thresholds(instance, k):
+                rules[(direction, age)].append((k, own))
+        if not rules:
+            continue
+        youngest = {k: min(units[instance.arcs[k].unit].ages) for k in arcs}
+        oldest = {k: max(units[instance.arcs[k].unit].ages) for k in arcs}
+        cap = room.vacancies
+        for (direction, age), restricted in sorted(rules.items()):
+            counted = [k for k in arcs if (youngest[k] <= age if direction == "min" else oldest[k] >= age)]
+            sizes = [units[instance.arcs[k].unit].size for k in counted]
+            for k, own in restricted:
+                terms, weights = [x[j] for j in counted], list(sizes)
+                if k in counted:  # counted with its own children: own + (cap - own)
+                    weights[counted.index(k)] = cap
+                else:
+                    terms.append(x[k])
+                    weights.append(cap - own)
+                model.add(cp_model.LinearExpr.weighted_sum(terms, weights) <= cap)
+    return model, x
