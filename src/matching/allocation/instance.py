@@ -44,6 +44,11 @@ class Unit:
         return len(self.child_ids)
 
     @property
+    def weight(self) -> int:
+        """Child-equivalents of placing the unit: its children, each weighted by urgency."""
+        return URGENCY_WEIGHT[self.urgency] * self.size
+
+    @property
     def age(self) -> int:
         """The referred child's age (the first child of the unit)."""
         return self.ages[0]
@@ -88,8 +93,7 @@ class AllocationInstance:
     def value(self, arc: Arc) -> float:
         """Objective value of an arc: urgency-weighted children placed, then the fit score (to 0.01, so the
         solvers' integer objectives are exact)."""
-        u = self.units[arc.unit]
-        return URGENCY_WEIGHT[u.urgency] * u.size * self.child_weight + round(arc.score * 100) / 100
+        return self.units[arc.unit].weight * self.child_weight + round(arc.score * 100) / 100
 
     def arcs_of_household(self) -> dict[int, list[int]]:
         """Arc indexes by household."""
@@ -141,7 +145,7 @@ def arc_values(instance: AllocationInstance) -> np.ndarray:
     """:meth:`AllocationInstance.value` of every arc, in hundredths (exact integers)."""
     if not instance.arcs:
         return np.zeros(0, dtype=np.int64)
-    per_unit = np.array([URGENCY_WEIGHT[u.urgency] * u.size for u in instance.units], dtype=np.int64)
+    per_unit = np.array([u.weight for u in instance.units], dtype=np.int64)
     weight = round(instance.child_weight * 100)
     return per_unit[arc_array(instance, "unit")] * weight + np.round(arc_array(instance, "score") * 100).astype(
         np.int64

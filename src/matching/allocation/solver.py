@@ -35,7 +35,6 @@ from ortools.sat.python import cp_model
 from matching import codes
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.instance import (
-    URGENCY_WEIGHT,
     AllocationInstance,
     Arc,
     arc_values,
@@ -187,7 +186,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
     if not proven and objective(instance, assignment) < bound:
         # Improve by neighbourhoods; on an instance small enough, leave half the time to the whole model.
         until = deadline if not whole_model else time.perf_counter() + 0.5 * (deadline - time.perf_counter())
-        improved, _ = _improve(instance, assignment, settings, until)
+        improved = _improve(instance, assignment, settings, until)
         if improved is not assignment:
             assignment, code = improved, cp_model.FEASIBLE
     if not proven and objective(instance, assignment) < bound and whole_model:
@@ -323,20 +322,17 @@ def _remainder(
 
 def _improve(
     instance: AllocationInstance, assignment: dict[int, int], settings: SolverSettings, deadline: float
-) -> tuple[dict[int, int], int]:
+) -> dict[int, int]:
     """Large-neighbourhood search until ``deadline``: around each unplaced unit (most urgent first), free
     the units that compete for the same households, and those units' other households, and re-solve
-    that neighbourhood exactly on the room the rest leave; keep an answer only if it is better.  Returns
-    the assignment and how many neighbourhoods were solved."""
+    that neighbourhood exactly on the room the rest leave; keep an answer only if it is better."""
     arcs_of_unit: dict[int, list[int]] = defaultdict(list)
-    arcs_of_household: dict[int, list[int]] = defaultdict(list)
     for k, arc in enumerate(instance.arcs):
         arcs_of_unit[arc.unit].append(k)
-        arcs_of_household[arc.household].append(k)
+    arcs_of_household = instance.arcs_of_household()
     current = objective(instance, assignment)
     tried: set[int] = set()
-    solved = 0
-    order = sorted(arcs_of_unit, key=lambda u: (-URGENCY_WEIGHT[instance.units[u].urgency] * instance.units[u].size, u))
+    order = sorted(arcs_of_unit, key=lambda u: (-instance.units[u].weight, u))
     for seed in order:
         if time.perf_counter() >= deadline:
             break
@@ -352,14 +348,13 @@ def _improve(
         if left <= 0:
             break
         found, code = _cpsat(sub, replace(settings, time_limit_seconds=left), hint)
-        solved += 1
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             continue
         candidate = fixed | {instance.arcs[back[j]].unit: back[j] for j in found.values()}
         value = objective(instance, candidate)
         if value > current:
             assignment, current = candidate, value
-    return assignment, solved
+    return assignment
 
 
 def _neighbourhood(
@@ -425,8 +420,7 @@ def _cpsat(
         return {}, cp_model.OPTIMAL
     model, x = build_model(instance)
     if children_only:
-        per_unit = [URGENCY_WEIGHT[u.urgency] * u.size for u in instance.units]
-        model.maximize(cp_model.LinearExpr.weighted_sum(x, [per_unit[a.unit] for a in instance.arcs]))
+        model.maximize(cp_model.LinearExpr.weighted_sum(x, [instance.units[a.unit].weight for a in instance.arcs]))
     else:
         model.maximize(cp_model.LinearExpr.weighted_sum(x, arc_values(instance).tolist()))
     found = _run(model, x, instance, settings, greedy, bound_out)
