@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas import IsoDate
 from matching import codes
 
 Sex = Literal["M", "F", "U"]
@@ -108,7 +109,7 @@ class ReferralIn(_In):
     wishes: WishesIn = Field(default_factory=WishesIn)
     emergency_outside_terms: bool = False
     max_distance_miles: float | None = Field(default=None, gt=0, le=1000)
-    placement_date: date | None = Field(default=None, strict=False)  # ISO date strings in JSON
+    placement_date: IsoDate | None = None
 
 
 class FactorOut(BaseModel):

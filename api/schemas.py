@@ -209,5 +209,5 @@ def _iso_date(value: object) -> object:
     raise ValueError("a date YYYY-MM-DD between 1900 and 2200")
 
 
-#: A date in a query string: ``YYYY-MM-DD`` only.
+#: A date in a query string or a JSON body: ``YYYY-MM-DD`` only, never a number.
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]

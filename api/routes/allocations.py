@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from api.deps import ConnectionDep
 from api.jobs import JobStore, Progress
-from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut
+from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut, IsoDate
 from matching.allocation.service import allocate, area_scope
 from matching.allocation.solver import SolverSettings
 from matching.domain import Scope
@@ -29,7 +29,7 @@ class AllocationRequest(BaseModel):
 
     la_code: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] = None
     region: Annotated[str | None, Field(min_length=1, max_length=100)] = None
-    placement_date: date | None = Field(default=None, strict=False)  # ISO date strings in JSON
+    placement_date: IsoDate | None = None
     time_limit_seconds: float = Field(default=10.0, gt=0, le=300)
     seed: int = Field(default=2024, ge=0, le=2**31 - 1)
     min_fit: float = Field(default=0.0, ge=0, le=100)

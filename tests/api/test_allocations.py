@@ -52,6 +52,10 @@ def test_unknown_area_job_and_bad_requests(client: TestClient, loaded_sqlite: En
         ("body", "min_fit"),
         ("body", "colour"),
     }
+    for not_a_date in (2.2e-309, 0, "2026-13-01", "3000-01-01"):  # schemathesis: a number was read as 1970
+        r = client.post("/v1/allocations", json={"la_code": "L001", "placement_date": not_a_date})
+        assert r.status_code == 422, not_a_date
+        assert [e["loc"] for e in r.json()["detail"]] == [["body", "placement_date"]]
     both = client.post("/v1/allocations", json={"la_code": "L001", "region": "East Midlands"})
     assert both.status_code == 422
     assert both.json()["detail"][0]["loc"] == ["body", "region"]

@@ -86,6 +86,7 @@ def test_child_with_no_eligible_household_gets_an_empty_list_and_reasons(client:
 def test_invalid_referral_names_each_field(client: TestClient) -> None:
     bad = referral(placement_type="forever", needed_by="yesterday", max_distance_miles=-3)
     bad["child"]["sex"] = "X"
+    bad["placement_date"] = 20000  # a number is never a date (not days or seconds since 1970)
     r = client.post("/v1/matches", json=bad)
     assert r.status_code == 422
     locs = {tuple(e["loc"]) for e in r.json()["detail"]}
@@ -94,6 +95,7 @@ def test_invalid_referral_names_each_field(client: TestClient) -> None:
         ("body", "needed_by"),
         ("body", "max_distance_miles"),
         ("body", "child", "sex"),
+        ("body", "placement_date"),
     } <= locs
 
 
