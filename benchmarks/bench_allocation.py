@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from matching.allocation.instance import build_instance
+from matching.allocation.instance import AllocationInstance, build_instance
 from matching.allocation.solver import SolverSettings, solve
 from matching.domain import Scope
 from matching.fit_config import load_fit_config
@@ -53,12 +53,34 @@ def requests_for(conn, scope: Scope, n: int) -> list[MatchRequest]:  # type: ign
     return reqs
 
 
-def run(label: str, conn, scope: Scope, n: int, limit: float) -> None:  # type: ignore[no-untyped-def]
+def build(conn, scope: Scope, n: int) -> AllocationInstance:  # type: ignore[no-untyped-def]
+    """The benchmark instance: ``n`` waiting children in ``scope`` against every household in England."""
     cfg, tax = load_fit_config(), load_taxonomy()
-    t0 = time.perf_counter()
     pool = load_pool(conn, scope=Scope.everything(), taxonomy=tax, cfg=cfg, with_stability=False)
-    reqs = requests_for(conn, scope, n)
-    instance = build_instance(pool, reqs)
+    return build_instance(pool, requests_for(conn, scope, n))
+
+
+def scopes(conn) -> list[tuple[str, Scope, str]]:  # type: ignore[no-untyped-def]
+    """(label, scope, name) of the regional and national instances: whole regions in name order up to 18 LAs."""
+    regions = sorted(set(conn.execute(select(schema.local_authority.c.region)).scalars()))
+    las: list[str] = []
+    for region in regions:
+        las += list(
+            conn.execute(
+                select(schema.local_authority.c.la_code).where(schema.local_authority.c.region == region)
+            ).scalars()
+        )
+        if len(las) >= 18:
+            break
+    return [
+        (f"Regional ({len(las)} LAs)", Scope(la_codes=frozenset(las)), "regional"),
+        ("National", Scope.everything(), "national"),
+    ]
+
+
+def run(label: str, conn, scope: Scope, n: int, limit: float) -> None:  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    instance = build(conn, scope, n)
     t_build = time.perf_counter() - t0
     children = sum(u.size for u in instance.units)
     groups = sum(1 for u in instance.units if u.size > 1)
@@ -94,18 +116,8 @@ def main() -> None:
         raise SystemExit(f"{db} is missing: run benchmarks/bench_matching.py once to build it")
     engine = make_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
-        regions = sorted(set(conn.execute(select(schema.local_authority.c.region)).scalars()))
-        las: list[str] = []
-        for region in regions:
-            las += list(
-                conn.execute(
-                    select(schema.local_authority.c.la_code).where(schema.local_authority.c.region == region)
-                ).scalars()
-            )
-            if len(las) >= 18:
-                break
-        run(f"Regional ({len(las)} LAs)", conn, Scope(la_codes=frozenset(las)), args.regional, args.time_limit)
-        run("National", conn, Scope.everything(), args.national, args.time_limit)
+        for label, scope, name in scopes(conn):
+            run(label, conn, scope, args.regional if name == "regional" else args.national, args.time_limit)
 
 
 if __name__ == "__main__":

@@ -80,3 +80,18 @@ def test_unusable_pairs_are_in_no_valid_allocation(case: tuple[AllocationInstanc
     for k, arc in enumerate(instance.arcs):
         alone_valid = not violations(instance, {arc.unit: k})
         assert bool(ok[k]) == alone_valid
+
+
+def test_two_groups_over_the_usual_limit_cannot_share_an_empty_household_with_no_usual_room() -> None:
+    """Found by the rounding test: with no usual room left the whole room was 0, so any number of
+    groups "alone" fitted in it."""
+    groups = [
+        Unit(f"G{i}", (f"G{i}-0", f"G{i}-1"), (5, 7), "today", date(2026, 3, 1), "L001", "any", ()) for i in range(2)
+    ]
+    instance = AllocationInstance(
+        groups, [HouseholdRoom("H0", "L001", 4, 0, True)], [Arc(0, 0, 50.0, 1.0), Arc(1, 0, 50.0, 1.0)]
+    )
+    assert violations(instance, {0: 0, 1: 1}) != []
+    assert not accepts(instance, {0: 0, 1: 1})
+    assert accepts(instance, {0: 0})
+    assert accepts(instance, {1: 1})

@@ -13,15 +13,16 @@ from matching.allocation.validate import fits
 
 def first_come_first_served(instance: AllocationInstance) -> dict[int, int]:
     """Each unit in referral order (then id) takes its best household still available."""
-    by_unit: dict[int, list[int]] = defaultdict(list)
-    for k, arc in enumerate(instance.arcs):
-        by_unit[arc.unit].append(k)
+    by_unit = instance.arcs_of_unit()
     order = sorted(
         range(len(instance.units)), key=lambda u: (instance.units[u].referral_date, instance.units[u].unit_id)
     )
     return _place(
         instance,
-        [(u, sorted(by_unit[u], key=lambda k: (-instance.arcs[k].score, instance.arcs[k].household))) for u in order],
+        [
+            (u, sorted(by_unit.get(u, ()), key=lambda k: (-instance.arcs[k].score, instance.arcs[k].household)))
+            for u in order
+        ],
     )
 
 

@@ -11,6 +11,7 @@ the child can live alongside, risks to others); those are recorded per household
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -23,6 +24,8 @@ from matching.ranking.request import MatchRequest
 #: counts as four children needed later.  Placing children comes before fit (see ``child_weight``).
 URGENCY_WEIGHT = {"today": 4, "within_5_days": 2, "over_5_days": 1}
 URGENCY_ORDER = {"today": 0, "within_5_days": 1, "over_5_days": 2}
+#: Objective units per point of value: values are exact to 0.01, so the solvers' integer objectives are exact.
+SCALE = 100
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,29 @@ class HouseholdRoom:
     usual_room: int | None  # places left under the usual limit of 3; None with an exemption
     empty: bool
 
+    @property
+    def places(self) -> int:
+        """Children it can still take together: the free places, within the usual limit unless exempt."""
+        return self.vacancies if self.usual_room is None else min(self.vacancies, self.usual_room)
+
+    def must_live_alone(self, unit: Unit) -> bool:
+        """True if ``unit`` here may have nobody else: a solo child, or a sibling group over the usual limit."""
+        return unit.live_alongside == "solo" or (self.usual_room is not None and unit.size > self.usual_room)
+
+    def after(self, units: list[Unit]) -> HouseholdRoom:
+        """The room left once ``units`` (a valid set) live here: none after one who must live alone."""
+        if not units:
+            return self
+        size = sum(u.size for u in units)
+        closed = any(self.must_live_alone(u) for u in units)
+        return HouseholdRoom(
+            self.household_id,
+            self.la_code,
+            0 if closed else self.vacancies - size,
+            None if self.usual_room is None else (0 if closed else max(0, self.usual_room - size)),
+            False,
+        )
+
 
 @dataclass(frozen=True)
 class Arc:
@@ -83,6 +109,8 @@ class AllocationInstance:
     households: list[HouseholdRoom]
     arcs: list[Arc]
     unit_without_arcs: dict[str, str] = field(default_factory=dict)
+    #: Arrays over the arcs (:func:`arc_array`, :func:`arc_values`), computed once: read-only.
+    _arrays: dict[str, tuple[tuple[int, ...], np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def child_weight(self) -> float:
@@ -93,13 +121,20 @@ class AllocationInstance:
     def value(self, arc: Arc) -> float:
         """Objective value of an arc: urgency-weighted children placed, then the fit score (to 0.01, so the
         solvers' integer objectives are exact)."""
-        return self.units[arc.unit].weight * self.child_weight + round(arc.score * 100) / 100
+        return self.units[arc.unit].weight * self.child_weight + round(arc.score * SCALE) / SCALE
 
     def arcs_of_household(self) -> dict[int, list[int]]:
         """Arc indexes by household."""
         out: dict[int, list[int]] = {}
         for k, a in enumerate(self.arcs):
             out.setdefault(a.household, []).append(k)
+        return out
+
+    def arcs_of_unit(self) -> dict[int, list[int]]:
+        """Arc indexes by unit (units without arcs are absent)."""
+        out: dict[int, list[int]] = {}
+        for k, a in enumerate(self.arcs):
+            out.setdefault(a.unit, []).append(k)
         return out
 
 
@@ -136,25 +171,49 @@ def canonical(instance: AllocationInstance) -> tuple[AllocationInstance, list[in
 
 
 def arc_array(instance: AllocationInstance, name: str) -> np.ndarray:
-    """One field of every arc as an array (``unit``, ``household`` or ``score``)."""
+    """One field of every arc as a read-only array (``unit``, ``household`` or ``score``)."""
+    return _cached(instance, name, lambda: _field(instance, name))
+
+
+def _field(instance: AllocationInstance, name: str) -> np.ndarray:
     dtype = np.float64 if name == "score" else np.int64
     return np.fromiter((getattr(a, name) for a in instance.arcs), dtype=dtype, count=len(instance.arcs))
 
 
 def arc_values(instance: AllocationInstance) -> np.ndarray:
-    """:meth:`AllocationInstance.value` of every arc, in hundredths (exact integers)."""
+    """:meth:`AllocationInstance.value` of every arc, in hundredths (exact integers), read-only."""
+    return _cached(instance, "values", lambda: _values(instance))
+
+
+def _values(instance: AllocationInstance) -> np.ndarray:
     if not instance.arcs:
         return np.zeros(0, dtype=np.int64)
     per_unit = np.array([u.weight for u in instance.units], dtype=np.int64)
-    weight = round(instance.child_weight * 100)
-    return per_unit[arc_array(instance, "unit")] * weight + np.round(arc_array(instance, "score") * 100).astype(
+    weight = round(instance.child_weight * SCALE)
+    return per_unit[arc_array(instance, "unit")] * weight + np.round(arc_array(instance, "score") * SCALE).astype(
         np.int64
     )
+
+
+def _cached(instance: AllocationInstance, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """``compute()``, kept on the instance while its arcs and units are the same lists of the same lengths."""
+    key = (id(instance.arcs), len(instance.arcs), id(instance.units), len(instance.units))
+    kept = instance._arrays.get(name)
+    if kept is None or kept[0] != key:
+        array = compute()
+        array.flags.writeable = False
+        kept = instance._arrays[name] = (key, array)
+    return kept[1]
 
 
 def units_conflict(a: Unit, b: Unit) -> bool:
     """True if the two units cannot share a household (who they can live alongside, risks to others)."""
     return _restricts(a, b) or _restricts(b, a)
+
+
+def restricts_others(u: Unit) -> bool:
+    """True if the unit limits who may share its household (the rules of :func:`units_conflict`)."""
+    return u.live_alongside != "any" or any(r in ("sexual_harm", "physical_harm") for r in u.risks_to_others)
 
 
 def _restricts(u: Unit, other: Unit) -> bool:

@@ -6,7 +6,7 @@ are fixed to false.  Then:
 
 * **one household per unit**: at most one of a unit's pairs;
 * **room**: in each household, the sum of the pairs' weights is at most the room, where the room is
-  the free places under the usual limit (all free places with an exemption).  A unit that must live
+  the free places under the usual limit (all free places with an exemption), and at least 1.  A unit that must live
   alone (a "solo" child, or a sibling group over the usual limit) weighs the whole room, so placing
   it leaves no room for anyone; every other unit weighs its number of children.  This is exact and
   much tighter than "if alone then nobody else" in the linear relaxation;
@@ -30,23 +30,40 @@ from collections import defaultdict
 import numpy as np
 from ortools.sat.python import cp_model
 
-from matching.allocation.instance import AllocationInstance
+from matching.allocation.instance import AllocationInstance, arc_array
+
+
+def room_allows(
+    size: np.ndarray, vacancies: np.ndarray, usual: np.ndarray, exempt: np.ndarray, empty: np.ndarray
+) -> np.ndarray:
+    """Whether a unit of ``size`` may go into a household with these free places, usual room, exemption
+    and emptiness (all arrays, one entry per pair): room at all, and within the usual limit unless a
+    sibling group goes alone into an empty household."""
+    over_limit = ~exempt & (size > usual)
+    return (size <= vacancies) & (~over_limit | (empty & (size > 1)))
 
 
 def usable(instance: AllocationInstance) -> np.ndarray:
     """For each arc, whether some valid allocation could use it (room for the unit at all)."""
+    if not instance.arcs:
+        return np.zeros(0, dtype=bool)
     sizes = np.array([u.size for u in instance.units], dtype=np.int64)
-    unit = np.array([a.unit for a in instance.arcs], dtype=np.int64)
-    home = np.array([a.household for a in instance.arcs], dtype=np.int64)
+    unit, home = arc_array(instance, "unit"), arc_array(instance, "household")
     vacancies = np.array([r.vacancies for r in instance.households], dtype=np.int64)
     exempt = np.array([r.usual_room is None for r in instance.households], dtype=bool)
     usual = np.array([r.usual_room or 0 for r in instance.households], dtype=np.int64)
     empty = np.array([r.empty for r in instance.households], dtype=bool)
-    if not len(unit):
-        return np.zeros(0, dtype=bool)
-    s = sizes[unit]
-    over_limit = ~exempt[home] & (s > usual[home])
-    return (s <= vacancies[home]) & (~over_limit | (empty[home] & (s > 1)))
+    return room_allows(sizes[unit], vacancies[home], usual[home], exempt[home], empty[home])
+
+
+def room_weights(instance: AllocationInstance, household: int, arcs: list[int]) -> tuple[int, list[int]]:
+    """The room constraint of ``household`` over ``arcs`` into it: (room, weights), weights summing to at
+    most the room.  A unit that must live alone weighs the whole room; any other its number of children.
+    The room is at least 1, so that a sibling group over the usual limit may still go in alone."""
+    room = instance.households[household]
+    r = max(1, room.places)
+    units = [instance.units[instance.arcs[k].unit] for k in arcs]
+    return r, [r if room.must_live_alone(u) else u.size for u in units]
 
 
 def _thresholds(instance: AllocationInstance, k: int) -> list[tuple[str, int, int]]:
@@ -86,12 +103,7 @@ def build_model(instance: AllocationInstance) -> tuple[cp_model.CpModel, list[cp
     units = instance.units
     for h, arcs in by_household.items():
         room = instance.households[h]
-        r = room.vacancies if room.usual_room is None else min(room.vacancies, room.usual_room)
-        weights = []
-        for k in arcs:
-            u = units[instance.arcs[k].unit]
-            alone = u.live_alongside == "solo" or (room.usual_room is not None and u.size > room.usual_room)
-            weights.append(r if alone else u.size)
+        r, weights = room_weights(instance, h, arcs)
         model.add(cp_model.LinearExpr.weighted_sum([x[k] for k in arcs], weights) <= r)
         rules: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
         for k in arcs:
@@ -105,10 +117,11 @@ def build_model(instance: AllocationInstance) -> tuple[cp_model.CpModel, list[cp
         for (direction, age), restricted in sorted(rules.items()):
             counted = [k for k in arcs if (youngest[k] <= age if direction == "min" else oldest[k] >= age)]
             sizes = [units[instance.arcs[k].unit].size for k in counted]
+            position = {k: i for i, k in enumerate(counted)}
             for k, own in restricted:
                 terms, weights = [x[j] for j in counted], list(sizes)
-                if k in counted:  # counted with its own children: own + (cap - own)
-                    weights[counted.index(k)] = cap
+                if k in position:  # counted with its own children: own + (cap - own)
+                    weights[position[k]] = cap
                 else:
                     terms.append(x[k])
                     weights.append(cap - own)

@@ -8,13 +8,18 @@ needed today counts as four needed later), then the sum of fit scores.  ``object
 The exact model is CP-SAT over the eligible arcs only (:mod:`matching.allocation.model`: one
 boolean each, linear constraints whose relaxation is tight).  Solving, within one time limit:
 
-1. a min-cost-flow relaxation (siblings splittable, no rules between units) gives the upper bound;
-2. the units it places whole in households it leaves valid are fixed, and CP-SAT solves the rest
-   exactly (on a large remainder, for children placed first);
+1. a min-cost-flow relaxation (siblings splittable, no rules between units) gives the upper bound,
+   and is rounded into a valid allocation (:mod:`matching.allocation.rounding`: where the flow breaks
+   a rule, units are pinned and the flow solved again on the rest, so that long chains of moves stay
+   possible), for at most 70% of the time;
+2. what rounding leaves open (and units it could not place that still have a household with room)
+   is solved exactly by CP-SAT on the room the rest leave (on a large remainder, for children placed
+   first);
 3. large-neighbourhood search: around each unplaced unit, the units competing for its households are
    freed and re-solved exactly, keeping only improvements;
-4. on an instance small enough, the exact model on the whole instance, hinted with that answer,
-   closes or proves the gap, and its proven bound replaces the flow's when tighter.
+4. on an instance small enough, and with time to build it, the exact model on the whole instance,
+   hinted with that answer, closes or proves the gap, and its proven bound replaces the flow's when
+   tighter.
 
 The greedy answer is a floor: never worse.  Solver settings (time limit, seed, workers) are
 explicit, and so is the status.
@@ -22,31 +27,32 @@ explicit, and so is the status.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
 from matching import codes
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.instance import (
+    SCALE,
     AllocationInstance,
     Arc,
+    HouseholdRoom,
     arc_values,
     canonical,
     units_conflict,
 )
-from matching.allocation.model import build_model
-from matching.allocation.validate import household_problems, objective, violations
+from matching.allocation.model import build_model, usable
+from matching.allocation.rounding import round_flow
+from matching.allocation.validate import objective, violations
 
+ROUNDING_SHARE = 0.7  # of the time limit, at most, for rounding the flow relaxation
 REMAINDER_SHARE = 0.6  # of the time left, for the exact model on what the relaxation leaves open
+BUILD_SECONDS_PER_ARC = 30e-6  # building the exact model from Python (measured: about 1 s for 39,000 pairs)
 CHILDREN_FIRST_ARCS = 5_000  # remainders larger than this are solved for children placed first
-SCALE = 100  # objective units per point of value: values are exact to 0.01, so integer objectives are exact
 
 
 class AllocationError(RuntimeError):
@@ -118,45 +124,6 @@ class AllocationResult:
         }
 
 
-def _flow(instance: AllocationInstance) -> tuple[float, list[int]]:
-    """The relaxation's value (an upper bound: siblings may be split, units never interact) and the
-    children it sends along each arc."""
-    if not instance.arcs:
-        return 0.0, []
-    # Per-child costs are exact integers: the scale is divisible by every unit size.
-    flow_scale = SCALE * math.lcm(*{u.size for u in instance.units})
-    n_u, n_h, n_a = len(instance.units), len(instance.households), len(instance.arcs)
-    source, sink = n_u + n_h, n_u + n_h + 1
-    sizes = np.array([u.size for u in instance.units], dtype=np.int64)
-    total = int(sizes.sum())
-    a_unit = np.array([a.unit for a in instance.arcs], dtype=np.int64)
-    a_household = np.array([a.household for a in instance.arcs], dtype=np.int64)
-    a_cost = -(arc_values(instance) * (flow_scale // SCALE)) // sizes[a_unit]
-    # Room in the relaxation: free places, and the usual limit too unless a large sibling group could go in
-    # alone (then the group's size is the most the household can take).  Still a relaxation: an upper bound.
-    vacancies = np.array([r.vacancies for r in instance.households], dtype=np.int64)
-    usual = np.array(
-        [r.vacancies if r.usual_room is None else r.usual_room for r in instance.households], dtype=np.int64
-    )
-    empty = np.array([r.empty and r.usual_room is not None for r in instance.households], dtype=bool)
-    big = np.zeros(n_h, dtype=np.int64)
-    over = empty[a_household] & (sizes[a_unit] > usual[a_household]) & (sizes[a_unit] > 1)
-    np.maximum.at(big, a_household[over], sizes[a_unit][over])
-    cap = np.minimum(vacancies, np.maximum(usual, big))
-    tails = np.concatenate([np.full(n_u, source), a_unit, n_u + np.arange(n_h), [source]])
-    heads = np.concatenate([np.arange(n_u), n_u + a_household, np.full(n_h, sink), [sink]])
-    caps = np.concatenate([sizes, sizes[a_unit], cap, [total]])
-    costs = np.concatenate([np.zeros(n_u, dtype=np.int64), a_cost, np.zeros(n_h + 1, dtype=np.int64)])
-    smcf = min_cost_flow.SimpleMinCostFlow()
-    smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    smcf.set_node_supply(source, total)
-    smcf.set_node_supply(sink, -total)
-    if smcf.solve() != smcf.OPTIMAL:
-        return float("inf"), [0] * n_a
-    flows = smcf.flows(np.arange(n_u, n_u + n_a)).astype(int).tolist()
-    return -smcf.optimal_cost() / flow_scale, flows
-
-
 def solve(instance: AllocationInstance, settings: SolverSettings | None = None) -> AllocationResult:
     """The best allocation found within the time limit, validated, with reasons, summary and baselines.
 
@@ -173,27 +140,36 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
     started = time.perf_counter()
     deadline = started + settings.time_limit_seconds
     greedy = greedy_best_pair(instance)
-    bound, flows = _flow(instance)
-    fixed, free_units = _fix_from_flow(instance, flows)
-    sub, arc_back = _remainder(instance, fixed, free_units)
+    rounding = round_flow(instance, started + ROUNDING_SHARE * settings.time_limit_seconds)
+    bound, fixed = rounding.bound, rounding.decided
+    arcs_of_unit = instance.arcs_of_unit()
+    sub, arc_back = _remainder(instance, fixed, _still_free(instance, fixed, rounding.open_units), arcs_of_unit)
     first = replace(settings, time_limit_seconds=max(0.1, REMAINDER_SHARE * (deadline - time.perf_counter())))
     sub_assignment, code = _cpsat(sub, first, greedy_best_pair(sub), children_only=len(sub.arcs) > CHILDREN_FIRST_ARCS)
+    if code != cp_model.OPTIMAL:  # the rounded flow, completed by CP-SAT's best or the greedy on what it left
+        code = cp_model.FEASIBLE
     assignment = dict(fixed) | {instance.arcs[arc_back[k]].unit: arc_back[k] for k in sub_assignment.values()}
     if objective(instance, greedy) > objective(instance, assignment):  # never worse than the greedy baseline
         assignment, code = greedy, -1
     proven = not fixed and code == cp_model.OPTIMAL
-    whole_model = len(instance.arcs) <= settings.full_model_max_arcs
+    # The exact model on the whole instance, when it is small enough and there is time to build and solve it.
+    build_seconds = BUILD_SECONDS_PER_ARC * len(instance.arcs)
+    whole_model = len(instance.arcs) <= settings.full_model_max_arcs and (
+        deadline - time.perf_counter() >= 4 * build_seconds
+    )
     if not proven and objective(instance, assignment) < bound:
         # Improve by neighbourhoods; on an instance small enough, leave half the time to the whole model.
         until = deadline if not whole_model else time.perf_counter() + 0.5 * (deadline - time.perf_counter())
-        improved = _improve(instance, assignment, settings, until)
+        improved = _improve(instance, assignment, settings, until, arcs_of_unit)
         if improved is not assignment:
             assignment, code = improved, cp_model.FEASIBLE
     if not proven and objective(instance, assignment) < bound and whole_model:
-        left = max(0.1, deadline - time.perf_counter())
+        left = max(0.1, deadline - time.perf_counter() - build_seconds)
         cp_bound: list[float] = []
         whole, whole_code = _cpsat(instance, replace(settings, time_limit_seconds=left), assignment, cp_bound)
-        if objective(instance, whole) >= objective(instance, assignment):
+        if whole_code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and objective(instance, whole) >= objective(
+            instance, assignment
+        ):
             assignment, code, fixed = whole, whole_code, {}
         proven = whole_code == cp_model.OPTIMAL and objective(instance, whole) >= objective(instance, assignment)
         if cp_bound:  # the exact model's own bound is valid for the whole instance: keep the tighter one
@@ -235,100 +211,66 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
     return result
 
 
-def _fix_from_flow(instance: AllocationInstance, flows: list[int]) -> tuple[dict[int, int], set[int]]:
-    """Units the relaxation places whole in households it leaves valid (fixed), and the rest (free)."""
-    used: dict[int, list[int]] = defaultdict(list)
-    for k, f in enumerate(flows):
-        if f:
-            used[instance.arcs[k].unit].append(k)
-    tentative = {u: ks[0] for u, ks in used.items() if len(ks) == 1 and flows[ks[0]] == instance.units[u].size}
-    free = set(range(len(instance.units))) - set(tentative)
-    by_household: dict[int, list[int]] = defaultdict(list)
-    for u, k in tentative.items():
-        by_household[instance.arcs[k].household].append(u)
-    for h, units in by_household.items():
-        if household_problems(instance, units, h):
-            free.update(units)
-    fixed = {u: k for u, k in tentative.items() if u not in free}
-    # Children the relaxation left out matter only where room is left once the fixed units are in.
-    left = [
-        room.vacancies if room.usual_room is None else min(room.vacancies, room.usual_room)
-        for room in instance.households
-    ]
-    closed = set()
-    for u, k in fixed.items():
-        h = instance.arcs[k].household
-        left[h] -= instance.units[u].size
-        if instance.units[u].live_alongside == "solo":
-            closed.add(h)
-    unplaced = set(range(len(instance.units))) - set(tentative)
-    reachable = {
-        arc.unit
-        for arc in instance.arcs
-        if arc.unit in unplaced and arc.household not in closed and left[arc.household] >= 1
-    }
-    free = (free - unplaced) | reachable
-    return fixed, free
+def _still_free(instance: AllocationInstance, fixed: dict[int, int], open_units: set[int]) -> set[int]:
+    """The units left to solve once ``fixed`` are in: the ``open`` ones, and every unplaced unit with
+    an eligible household that still has room."""
+    places = [room.places for room in _rooms_after(instance, fixed)]
+    reachable = {arc.unit for arc in instance.arcs if arc.unit not in fixed and places[arc.household] >= 1}
+    return set(open_units) | reachable
+
+
+def _rooms_after(instance: AllocationInstance, fixed: dict[int, int]) -> list[HouseholdRoom]:
+    """Every household's room once the ``fixed`` units (unit -> arc) are in."""
+    taken = _units_by_household(instance, fixed)
+    return [room.after([instance.units[u] for u in taken[h]]) for h, room in enumerate(instance.households)]
+
+
+def _units_by_household(instance: AllocationInstance, assignment: dict[int, int]) -> dict[int, list[int]]:
+    """The units of ``assignment`` (unit -> arc) in each household."""
+    out: dict[int, list[int]] = defaultdict(list)
+    for u, k in assignment.items():
+        out[instance.arcs[k].household].append(u)
+    return out
 
 
 def _remainder(
-    instance: AllocationInstance,
-    fixed: dict[int, int],
-    free: set[int],
-    arcs_of_unit: dict[int, list[int]] | None = None,
+    instance: AllocationInstance, fixed: dict[int, int], free: set[int], arcs_of_unit: dict[int, list[int]]
 ) -> tuple[AllocationInstance, list[int]]:
     """The free units on the room the fixed ones leave, as an instance of its own, and for each of its
-    arcs the original arc (``arcs_of_unit``, when given, saves scanning every arc)."""
-    taken: dict[int, list[int]] = defaultdict(list)
-    for u, k in fixed.items():
-        taken[instance.arcs[k].household].append(u)
-    rooms = []
-    for h, room in enumerate(instance.households):
-        here = [instance.units[u] for u in taken[h]]
-        size = sum(u.size for u in here)
-        closed = any(u.live_alongside == "solo" for u in here) or (
-            room.usual_room is not None and size > room.usual_room
-        )
-        rooms.append(
-            replace(
-                room,
-                vacancies=0 if closed else room.vacancies - size,
-                usual_room=None if room.usual_room is None else max(0, room.usual_room - size),
-                empty=room.empty and not here,
-            )
-        )
+    arcs the original arc: only pairs with room left (:func:`matching.allocation.model.usable`) and
+    nobody fixed there the unit cannot live with."""
+    taken = _units_by_household(instance, fixed)
+    rooms = _rooms_after(instance, fixed)
     units = sorted(free)
     position = {u: i for i, u in enumerate(units)}
     arcs: list[Arc] = []
     back: list[int] = []
-    candidates = (
-        range(len(instance.arcs)) if arcs_of_unit is None else sorted(k for u in units for k in arcs_of_unit.get(u, ()))
-    )
-    for k in candidates:
+    for k in sorted(k for u in units for k in arcs_of_unit.get(u, ())):
         arc = instance.arcs[k]
-        if arc.unit not in position:
-            continue
         me = instance.units[arc.unit]
-        room = rooms[arc.household]
-        alone_ok = room.empty and me.size > 1  # a large sibling group may exceed the usual limit alone
-        if me.size > room.vacancies or (room.usual_room is not None and me.size > room.usual_room and not alone_ok):
-            continue  # no room left for this unit: the pair can never be used
         if any(units_conflict(me, instance.units[v]) for v in taken[arc.household]):
             continue
         arcs.append(Arc(position[arc.unit], arc.household, arc.score, arc.distance_miles))
         back.append(k)
-    return AllocationInstance([instance.units[u] for u in units], rooms, arcs), back
+    chosen = [instance.units[u] for u in units]
+    ok = usable(AllocationInstance(chosen, rooms, arcs)).tolist()
+    arcs, back = (
+        [a for a, keep in zip(arcs, ok, strict=True) if keep],
+        [k for k, keep in zip(back, ok, strict=True) if keep],
+    )
+    return AllocationInstance(chosen, rooms, arcs), back
 
 
 def _improve(
-    instance: AllocationInstance, assignment: dict[int, int], settings: SolverSettings, deadline: float
+    instance: AllocationInstance,
+    assignment: dict[int, int],
+    settings: SolverSettings,
+    deadline: float,
+    arcs_of_unit: dict[int, list[int]],
 ) -> dict[int, int]:
     """Large-neighbourhood search until ``deadline``: around each unplaced unit (most urgent first), free
     the units that compete for the same households, and those units' other households, and re-solve
     that neighbourhood exactly on the room the rest leave; keep an answer only if it is better."""
-    arcs_of_unit: dict[int, list[int]] = defaultdict(list)
-    for k, arc in enumerate(instance.arcs):
-        arcs_of_unit[arc.unit].append(k)
     arcs_of_household = instance.arcs_of_household()
     current = objective(instance, assignment)
     tried: set[int] = set()
@@ -456,14 +398,12 @@ def unplaced_reasons(instance: AllocationInstance, assignment: dict[int, int]) -
     placed_in: dict[int, list[str]] = defaultdict(list)
     for u, k in assignment.items():
         placed_in[instance.arcs[k].household].append(instance.units[u].unit_id)
-    by_unit: dict[int, list[int]] = defaultdict(list)
-    for k, arc in enumerate(instance.arcs):
-        by_unit[arc.unit].append(k)
+    by_unit = instance.arcs_of_unit()
     out = []
     for u, unit in enumerate(instance.units):
         if u in assignment:
             continue
-        if not by_unit[u]:
+        if u not in by_unit:
             reason = instance.unit_without_arcs.get(unit.unit_id, "no eligible household")
             for child in unit.child_ids:
                 out.append({"child_id": child, "reason": "no_eligible_household", "detail": reason})
