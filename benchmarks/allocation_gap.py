@@ -3,20 +3,23 @@
 On the national benchmark instance (``--regional`` for the regional one), in urgency-weighted
 children placed (the first part of the lexicographic objective, which decides the gap):
 
-* the flow relaxation's bound, which ``solve`` reports;
-* the linear relaxation of the exact room constraints (GLOP), and its dual prices;
-* a Lagrangian bound at those prices: for each household, its best set of units that may live there
-  together under every rule (room, usual limit, solo, who can live with whom); valid for any prices;
+* the bound ``solve`` reports (the flow relaxation's, or the household bound when it is ready in time);
+* the linear relaxation of the exact room constraints (GLOP);
+* the household bound (:mod:`matching.allocation.bound`) at that relaxation's dual prices: for each
+  household, its best set of units that may live there together under every rule (room, usual limit,
+  solo, who can live with whom); valid for any prices; and the best of ``--steps`` subgradient steps
+  from them (do other prices prove more?);
 * our answer at the benchmark's limit and at ``--long`` seconds;
 * the same instance without the rules between children (solo, who they can live alongside, risks to
   others): our answer, and with ``--highs`` the optimum proven by HiGHS (several minutes).
 
-Run: ``.venv/bin/python benchmarks/allocation_gap.py [--long 60] [--highs] [--regional]``.
+Run: ``.venv/bin/python benchmarks/allocation_gap.py [--long 60] [--steps 20] [--highs] [--regional]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -26,19 +29,17 @@ import numpy as np
 from bench_allocation import build, scopes
 from ortools.linear_solver import pywraplp
 
+from matching.allocation.bound import best_set, household_bound, lp_prices
 from matching.allocation.instance import AllocationInstance
 from matching.allocation.model import room_weights, usable
 from matching.allocation.solver import SolverSettings, solve
-from matching.allocation.validate import fits
 from matching.store.engine import make_engine
 
 
-def relaxation(
-    instance: AllocationInstance, *, integer: bool, seconds: float = 600.0
-) -> tuple[float, float, np.ndarray, str]:
+def relaxation(instance: AllocationInstance, *, integer: bool, seconds: float = 600.0) -> tuple[float, float, str]:
     """Max urgency-weighted children under one household per unit and the exact room constraints (a
     unit that must live alone weighs the whole room), without the rules between units: as an LP
-    (GLOP, with each unit's dual price) or a MIP (HiGHS).  Returns value, bound, prices and status."""
+    (GLOP) or a MIP (HiGHS).  Returns value, bound and status."""
     solver = pywraplp.Solver.CreateSolver("HIGHS" if integer else "GLOP")
     solver.SetTimeLimit(int(seconds * 1000))
     ok = np.flatnonzero(usable(instance)).tolist()
@@ -48,11 +49,10 @@ def relaxation(
     for k in ok:
         by_unit[instance.arcs[k].unit].append(k)
         by_household[instance.arcs[k].household].append(k)
-    one = []
     for u in range(len(instance.units)):
-        one.append(solver.Constraint(-solver.infinity(), 1))
+        one = solver.Constraint(-solver.infinity(), 1)
         for k in by_unit[u]:
-            one[u].SetCoefficient(x[k], 1)
+            one.SetCoefficient(x[k], 1)
     for h, arcs in by_household.items():
         r, weights = room_weights(instance, h, arcs)
         c = solver.Constraint(-solver.infinity(), r)
@@ -63,50 +63,31 @@ def relaxation(
         objective.SetCoefficient(x[k], instance.units[instance.arcs[k].unit].weight)
     objective.SetMaximization()
     status = {solver.OPTIMAL: "optimal", solver.FEASIBLE: "feasible"}.get(solver.Solve(), "no answer")
-    if integer:
-        return objective.Value(), objective.BestBound(), np.zeros(len(one)), status
-    return objective.Value(), objective.Value(), np.array([max(0.0, c.dual_value()) for c in one]), status
+    return objective.Value(), objective.BestBound() if integer else objective.Value(), status
 
 
-def lagrangian(instance: AllocationInstance, prices: np.ndarray) -> float:
-    """An upper bound on urgency-weighted children placed: the prices, plus in every household the
-    best priced set of units that may live there together (:func:`matching.allocation.validate.fits`)."""
-    by_household: dict[int, list[int]] = defaultdict(list)
+def descend(
+    instance: AllocationInstance, prices: np.ndarray, target: float, steps: int, scale: float = 0.1
+) -> list[float]:
+    """The household bound along ``steps`` subgradient steps from ``prices`` (Polyak steps towards
+    ``target``, a value some allocation reaches, scaled by ``scale``): can other prices prove more?"""
+    candidates: dict[int, list[int]] = defaultdict(list)
     for k in np.flatnonzero(usable(instance)).tolist():
-        by_household[instance.arcs[k].household].append(instance.arcs[k].unit)
-    total = float(prices.sum())
-    for h, units in by_household.items():
-        gains = sorted((instance.units[u].weight - prices[u], u) for u in units if instance.units[u].weight > prices[u])
-        total += _best_set(instance, h, gains[::-1])
-    return total
-
-
-def _best_set(instance: AllocationInstance, h: int, gains: list[tuple[float, int]]) -> float:
-    """The largest total gain of units (``gains``: best first) that may all live in household ``h``."""
-    room = instance.households[h]
-    r = room.places
-    best = 0.0
-    shared = []
-    for gain, u in gains:
-        if room.must_live_alone(instance.units[u]):
-            if fits(instance, [], u, h):  # lives there alone
-                best = max(best, gain)
-        else:
-            shared.append((gain, u))
-
-    def search(start: int, chosen: list[int], used: int, value: float) -> None:
-        nonlocal best
-        best = max(best, value)
-        for i in range(start, len(shared)):
-            gain, u = shared[i]
-            if value + gain * (r - used) <= best:
-                return  # every later unit gains at most this much and takes at least one place
-            size = instance.units[u].size
-            if used + size <= r and fits(instance, chosen, u, h):
-                search(i + 1, [*chosen, u], used + size, value + gain)
-
-    search(0, [], 0, 0.0)
-    return best
+        candidates[instance.arcs[k].household].append(instance.arcs[k].unit)
+    weights = np.array([u.weight for u in instance.units], dtype=float)
+    values = []
+    for _ in range(steps + 1):
+        value, chosen = float(prices.sum()), np.zeros(len(prices))
+        for h, units in candidates.items():
+            gains = sorted(((weights[u] - prices[u], u) for u in units if weights[u] > prices[u]), reverse=True)
+            gain, best = best_set(instance, h, gains)
+            value += gain
+            chosen[best] += 1
+        values.append(value)
+        slope = 1.0 - chosen  # d(bound)/d(price): 1 minus the households whose best set holds the unit
+        step = scale * (value - target) / max(1e-9, float(slope @ slope))
+        prices = np.maximum(0.0, prices - step * slope)
+    return values
 
 
 def weighted(instance: AllocationInstance, assignment: dict[int, int]) -> int:
@@ -122,6 +103,7 @@ def main() -> None:
     ap.add_argument("--long", type=float, default=60.0)
     ap.add_argument("--highs", action="store_true", help="prove the optimum without the rules (minutes)")
     ap.add_argument("--regional", action="store_true")
+    ap.add_argument("--steps", type=int, default=20, help="subgradient steps from the LP prices (0: none)")
     args = ap.parse_args()
     with make_engine(f"sqlite:///{args.workdir / 'las150-seed2024.db'}").connect() as conn:
         label, scope, _ = scopes(conn)[0 if args.regional else 1]
@@ -130,16 +112,30 @@ def main() -> None:
     print(f"{label}: {len(instance.units):,} units, {len(instance.arcs):,} eligible pairs")
     print("Bounds on urgency-weighted children placed (lower is tighter):")
     result = solve(instance, SolverSettings(time_limit_seconds=args.time_limit))
-    print(f"  flow relaxation (what solve reports)       {result.bound / cw:10.1f}")
+    print(
+        f"  what solve reports ({result.bound_source}){'':>{22 - len(result.bound_source)}s}{result.bound / cw:10.1f}"
+    )
     answers = {args.time_limit: weighted(instance, result.assignment)}
     answers[args.long] = weighted(instance, solve(instance, SolverSettings(time_limit_seconds=args.long)).assignment)
     t = time.perf_counter()
-    lp, _, prices, status = relaxation(instance, integer=False)
+    lp, _, status = relaxation(instance, integer=False)
     print(f"  linear relaxation, exact room ({status})   {lp:10.1f}   {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
-    lagrange = lagrangian(instance, prices)
-    print(f"  Lagrangian at its prices, every rule        {lagrange:10.1f}   {time.perf_counter() - t:.1f} s")
-    print("Answers (urgency-weighted children placed; gap against the Lagrangian bound):")
+    prices = lp_prices(instance)
+    assert prices is not None, "GLOP did not solve the linear relaxation"
+    print(f"  its prices (bound.lp_prices)                {'':10s}   {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    lagrange = household_bound(instance, prices) or math.inf
+    print(f"  household bound at them, every rule         {lagrange:10.1f}   {time.perf_counter() - t:.1f} s")
+    if args.steps:
+        t = time.perf_counter()
+        path = descend(instance, prices, max(answers.values()), args.steps)
+        print(
+            f"  Lagrangian, best of {args.steps} subgradient steps     {min(path):10.1f}   "
+            f"{time.perf_counter() - t:.1f} s (last {path[-1]:.1f})"
+        )
+        lagrange = min(lagrange, *path)
+    print("Answers (urgency-weighted children placed; gap against the household bound):")
     for seconds, value in answers.items():
         print(f"  solve, {seconds:g} s{'':29s}{value:10d}   gap {(lagrange - value) / lagrange:.2%}")
     plain = AllocationInstance(
@@ -149,11 +145,13 @@ def main() -> None:
     )
     result = solve(plain, SolverSettings(time_limit_seconds=args.time_limit))
     print("Without the rules between children:")
-    print(f"  flow relaxation                            {result.bound / cw:10.1f}")
+    print(
+        f"  what solve reports ({result.bound_source}){'':>{22 - len(result.bound_source)}s}{result.bound / cw:10.1f}"
+    )
     print(f"  solve, {args.time_limit:g} s{'':29s}{weighted(plain, result.assignment):10d}")
     if args.highs:
         t = time.perf_counter()
-        best, proven, _, status = relaxation(plain, integer=True)
+        best, proven, status = relaxation(plain, integer=True)
         print(f"  HiGHS MIP ({status}): {best:.0f}, bound {proven:.1f}, {time.perf_counter() - t:.0f} s")
 
 

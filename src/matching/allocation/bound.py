@@ -1,0 +1,165 @@
+"""A proof of how many children any allocation can place: the Lagrangian bound over households.
+
+The flow relaxation (:mod:`matching.allocation.rounding`) ignores the rules between units (solo,
+who a child can live alongside, risks to others), so on instances where those rules bind its bound
+is loose.  This bound keeps every rule:
+
+1. **prices**: the dual prices of "one household per unit" in the linear relaxation with the exact
+   room constraints (a unit that must live alone weighs the whole room), solved by GLOP;
+2. **households apart**: with those prices, each household's best set of units that may all live
+   there together (room, usual limit, solo, who can live with whom), found exactly by a small
+   branch and bound;
+3. the prices plus every household's best is an upper bound on the urgency-weighted children of any
+   valid allocation, whatever the prices (weak duality: "one household per unit" is the only
+   constraint linking households, and it is priced).
+
+The bound is on the first part of the lexicographic objective; :func:`objective_bound` turns it into
+the solver's objective units.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+from ortools.linear_solver.python import model_builder as mb
+from scipy.sparse import csr_matrix
+
+from matching.allocation.instance import AllocationInstance, arc_array
+from matching.allocation.model import usable
+from matching.allocation.validate import fits
+
+
+def lp_prices(instance: AllocationInstance, time_limit: float = 60.0) -> np.ndarray | None:
+    """Each unit's dual price in the linear relaxation (max urgency-weighted children, one household per
+    unit, exact room constraints), or None if GLOP does not solve it within ``time_limit`` seconds."""
+    n = len(instance.units)
+    ok = np.flatnonzero(usable(instance))
+    if n == 0 or len(ok) == 0:
+        return np.zeros(n)
+    unit = arc_array(instance, "unit")[ok]
+    home = arc_array(instance, "household")[ok]
+    sizes = np.array([u.size for u in instance.units], dtype=np.int64)
+    weights = np.array([u.weight for u in instance.units], dtype=np.float64)
+    rooms = np.array([max(1, r.places) for r in instance.households], dtype=np.float64)
+    usual = np.array([-1 if r.usual_room is None else r.usual_room for r in instance.households], dtype=np.int64)
+    solo = np.array([u.live_alongside == "solo" for u in instance.units], dtype=bool)
+    # room_weights, over arrays: the whole room for a unit that must live alone, else its children
+    alone = solo[unit] | ((usual[home] >= 0) & (sizes[unit] > usual[home]))
+    in_room = np.where(alone, rooms[home], sizes[unit].astype(np.float64))
+    columns = np.arange(len(ok))
+    matrix = csr_matrix(
+        (
+            np.concatenate([np.ones(len(ok)), in_room]),
+            (np.concatenate([unit, n + home]), np.concatenate([columns, columns])),
+        ),
+        shape=(n + len(instance.households), len(ok)),
+    )
+    limits = np.concatenate([np.ones(n), rooms])
+    model = mb.Model()
+    model.helper.fill_model_from_sparse_data(  # OR-Tools' stub spells float64 arrays wrongly
+        np.zeros(len(ok)),  # type: ignore[arg-type]
+        np.ones(len(ok)),  # type: ignore[arg-type]
+        weights[unit],
+        np.full(len(limits), -np.inf),  # type: ignore[arg-type]
+        limits,  # type: ignore[arg-type]
+        matrix,
+    )
+    model.helper.set_maximize(True)
+    solver = mb.Solver("glop")
+    solver.set_time_limit_in_seconds(time_limit)
+    if solver.solve(model) != mb.SolveStatus.OPTIMAL:
+        return None
+    duals = solver.dual_values(pd.Index(model.get_linear_constraints()[:n]))
+    return np.maximum(0.0, duals.to_numpy(dtype=np.float64))
+
+
+def household_bound(instance: AllocationInstance, prices: np.ndarray, deadline: float = math.inf) -> float | None:
+    """An upper bound on the urgency-weighted children of any valid allocation: the ``prices``, plus in
+    every household the best priced set of units that may live there together (None if not done by
+    ``deadline``, a ``time.perf_counter()`` value)."""
+    total = float(prices.sum())
+    weights = np.array([u.weight for u in instance.units], dtype=np.float64)
+    candidates: dict[int, list[int]] = defaultdict(list)
+    for k in np.flatnonzero(usable(instance)).tolist():
+        arc = instance.arcs[k]
+        if weights[arc.unit] > prices[arc.unit]:
+            candidates[arc.household].append(arc.unit)
+    for h, units in candidates.items():
+        if time.perf_counter() > deadline:
+            return None
+        gains = sorted(((float(weights[u] - prices[u]), u) for u in units), key=lambda g: (-g[0], g[1]))
+        total += best_set(instance, h, gains)[0]
+    return total
+
+
+def best_set(instance: AllocationInstance, household: int, gains: list[tuple[float, int]]) -> tuple[float, list[int]]:
+    """The largest total gain of units (``gains``: (gain, unit), best first, all positive) that may all
+    live in ``household`` together, and those units."""
+    room = instance.households[household]
+    places = room.places
+    best: tuple[float, list[int]] = (0.0, [])
+    shared = []
+    for gain, u in gains:
+        if room.must_live_alone(instance.units[u]):
+            if gain > best[0] and fits(instance, [], u, household):  # lives there alone
+                best = (gain, [u])
+        else:
+            shared.append((gain, u))
+
+    def search(start: int, chosen: list[int], used: int, value: float) -> None:
+        nonlocal best
+        if value > best[0]:
+            best = (value, chosen)
+        for i in range(start, len(shared)):
+            gain, u = shared[i]
+            if value + gain * (places - used) <= best[0]:
+                return  # every later unit gains at most this much and takes at least one place
+            size = instance.units[u].size
+            if used + size <= places and fits(instance, chosen, u, household):
+                search(i + 1, [*chosen, u], used + size, value + gain)
+
+    search(0, [], 0, 0.0)
+    return best
+
+
+def objective_bound(instance: AllocationInstance, children: float) -> float:
+    """An upper bound in objective units (``child_weight x children + fit``) for allocations placing at
+    most ``children`` urgency-weighted children: whole children (weights are whole numbers), plus every
+    unit's best fit; fewer children can never score more, because all the fit in the instance is worth
+    less than one child."""
+    if not instance.arcs:
+        return instance.child_weight * math.floor(children + 1e-6)
+    best_fit = np.zeros(len(instance.units))
+    np.maximum.at(best_fit, arc_array(instance, "unit"), np.round(arc_array(instance, "score") * 100) / 100)
+    return instance.child_weight * math.floor(children + 1e-6) + float(best_fit.sum())
+
+
+class BackgroundBound:
+    """The household bound, computed on a thread of its own while the solver searches (GLOP and the
+    min-cost flow release the interpreter lock, so on two cores both make progress).  It only informs
+    the reported bound: the allocation found does not depend on whether it finished in time."""
+
+    def __init__(self, instance: AllocationInstance, deadline: float) -> None:
+        self._instance = instance
+        self._deadline = deadline
+        self._children: float | None = None
+        self._thread = threading.Thread(target=self._run, name="household-bound", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        left = self._deadline - time.perf_counter()
+        if left <= 0:
+            return
+        prices = lp_prices(self._instance, time_limit=left)
+        if prices is not None:
+            self._children = household_bound(self._instance, prices, self._deadline)
+
+    def children(self, wait_until: float) -> float | None:
+        """The bound on urgency-weighted children placed, if it is ready by ``wait_until``."""
+        self._thread.join(max(0.0, wait_until - time.perf_counter()))
+        return None if self._thread.is_alive() else self._children

@@ -1,0 +1,95 @@
+"""The household bound: never below what any valid allocation places, and tighter than the flow where
+the rules between children bind."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from ortools.sat.python import cp_model
+
+from matching.allocation.bound import BackgroundBound, household_bound, lp_prices, objective_bound
+from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
+from matching.allocation.model import build_model
+from matching.allocation.rounding import round_flow
+from matching.allocation.solver import SolverSettings, solve
+from tests.allocation.test_rounding import instances, optimum, unit
+
+
+def most_children(instance: AllocationInstance) -> int:
+    """The most urgency-weighted children any valid allocation places (CP-SAT, proven)."""
+    if not instance.arcs:
+        return 0
+    model, x = build_model(instance)
+    model.maximize(sum(instance.units[a.unit].weight * x[k] for k, a in enumerate(instance.arcs)))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    assert solver.solve(model) == cp_model.OPTIMAL
+    return round(solver.objective_value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances())
+def test_the_household_bound_is_never_below_the_optimum(instance: AllocationInstance) -> None:
+    prices = lp_prices(instance)
+    assert prices is not None
+    assert prices.shape == (len(instance.units),)
+    assert (prices >= 0).all()
+    children = household_bound(instance, prices)
+    assert children is not None
+    assert children >= most_children(instance) - 1e-6
+    assert objective_bound(instance, children) >= optimum(instance) - 1e-6
+    # valid whatever the prices: none at all, or every unit priced at its whole weight
+    weights = np.array([u.weight for u in instance.units], dtype=float)
+    for other in (np.zeros(len(instance.units)), weights):
+        assert (household_bound(instance, other) or 0.0) >= most_children(instance) - 1e-6
+
+
+def solo_and_friend() -> AllocationInstance:
+    """Two children and one household with two places; one of them must live alone."""
+    units = [unit(0, (9,), "solo"), unit(1, (7,))]
+    rooms = [HouseholdRoom("H0", "L001", 2, 2, True)]
+    return AllocationInstance(units, rooms, [Arc(0, 0, 80.0, 1.0), Arc(1, 0, 70.0, 1.0)])
+
+
+def older_only_pair() -> AllocationInstance:
+    """Two children who may not live together (the younger may live only with older children), two
+    households of two places each, both children eligible for one only."""
+    units = [unit(0, (10,), "only_older"), unit(1, (8,)), unit(2, (12,))]
+    rooms = [HouseholdRoom("H0", "L001", 2, 2, True), HouseholdRoom("H1", "L001", 1, 1, True)]
+    arcs = [Arc(0, 0, 90.0, 1.0), Arc(1, 0, 90.0, 1.0), Arc(2, 1, 60.0, 1.0)]
+    return AllocationInstance(units, rooms, arcs)
+
+
+@pytest.mark.parametrize(("instance", "flow_children", "best"), [(solo_and_friend(), 2, 1), (older_only_pair(), 3, 2)])
+def test_the_household_bound_keeps_the_rules_the_flow_ignores(
+    instance: AllocationInstance, flow_children: int, best: int
+) -> None:
+    flow = round_flow(instance, 0.0).bound
+    assert flow >= flow_children * instance.child_weight  # the flow places every child
+    prices = lp_prices(instance)
+    assert prices is not None
+    children = household_bound(instance, prices)
+    assert children == pytest.approx(best)  # proves the most any valid allocation places
+    assert most_children(instance) == best
+    assert objective_bound(instance, children) < flow
+
+
+def test_the_bound_in_the_background_gives_up_at_its_deadline() -> None:
+    instance = older_only_pair()
+    assert BackgroundBound(instance, time.perf_counter() - 1).children(time.perf_counter() + 5) is None
+    assert BackgroundBound(instance, time.perf_counter() + 60).children(time.perf_counter() + 60) == pytest.approx(2)
+
+
+def test_solve_reports_which_bound_proves_the_gap() -> None:
+    """Without the exact model on the whole instance, the household bound replaces the flow's."""
+    instance = older_only_pair()
+    result = solve(instance, SolverSettings(time_limit_seconds=5, full_model_max_arcs=0))
+    assert result.bound_source == "households"
+    assert result.bound < round_flow(instance, 0.0).bound
+    assert result.bound >= result.objective
+    whole = solve(instance, SolverSettings(time_limit_seconds=5))
+    assert whole.bound_source == "exact model"
+    assert whole.status == "optimal"
