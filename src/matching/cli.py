@@ -344,7 +344,8 @@ def allocate(
             out.print_json(json.dumps(payload))
             return
         out.print(
-            f"[bold]Allocation[/] ({payload['status']}, gap {payload['gap']:.2e}, {payload['solve_seconds']:.2f} s): "
+            f"[bold]Allocation[/] ({payload['status']}, gap {payload['gap']:.2e} against the {payload['bound_source']} "
+            f"bound, {payload['solve_seconds']:.2f} s): "
             f"{len(instance.units)} units, {len(instance.households)} households with room, {len(instance.arcs)} "
             "eligible pairs. A proposal: nothing changes a placement."
         )
