@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from ortools.sat.python import cp_model
 
-from matching.allocation.bound import BackgroundBound, household_bound, lp_prices, objective_bound
+from matching.allocation.bound import BackgroundBound, column_generation, household_bound, lp_prices, objective_bound
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
 from matching.allocation.model import build_model
 from matching.allocation.rounding import round_flow
@@ -93,3 +93,23 @@ def test_solve_reports_which_bound_proves_the_gap() -> None:
     whole = solve(instance, SolverSettings(time_limit_seconds=5))
     assert whole.bound_source == "exact model"
     assert whole.status == "optimal"
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances())
+def test_column_generation_only_tightens_a_sound_bound(instance: AllocationInstance) -> None:
+    prices = lp_prices(instance)
+    assert prices is not None
+    start = household_bound(instance, prices)
+    seen: list[float] = []
+
+    def report(bound: float) -> bool:
+        seen.append(bound)
+        return False  # never enough: run to convergence
+
+    tightened = column_generation(instance, prices, time.perf_counter() + 30, report)
+    assert tightened is not None
+    assert start is not None
+    assert most_children(instance) - 1e-6 <= tightened <= start + 1e-6
+    assert seen == sorted(seen, reverse=True)  # each report is better than the last
+    assert seen[-1] == pytest.approx(tightened)

@@ -23,9 +23,11 @@ import math
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 from ortools.linear_solver.python import model_builder as mb
 from scipy.sparse import csr_matrix
 
@@ -82,19 +84,95 @@ def household_bound(instance: AllocationInstance, prices: np.ndarray, deadline: 
     """An upper bound on the urgency-weighted children of any valid allocation: the ``prices``, plus in
     every household the best priced set of units that may live there together (None if not done by
     ``deadline``, a ``time.perf_counter()`` value)."""
-    total = float(prices.sum())
-    weights = np.array([u.weight for u in instance.units], dtype=np.float64)
-    candidates: dict[int, list[int]] = defaultdict(list)
-    for k in np.flatnonzero(usable(instance)).tolist():
-        arc = instance.arcs[k]
-        if weights[arc.unit] > prices[arc.unit]:
-            candidates[arc.household].append(arc.unit)
-    for h, units in candidates.items():
-        if time.perf_counter() > deadline:
-            return None
-        gains = sorted(((float(weights[u] - prices[u]), u) for u in units), key=lambda g: (-g[0], g[1]))
-        total += best_set(instance, h, gains)[0]
-    return total
+    priced = HouseholdPricing(instance).price(prices, deadline)
+    return None if priced is None else priced[0]
+
+
+class HouseholdPricing:
+    """Every household's best set of units under given prices (the Lagrangian subproblems)."""
+
+    def __init__(self, instance: AllocationInstance) -> None:
+        self.instance = instance
+        self.weights = np.array([u.weight for u in instance.units], dtype=np.float64)
+        candidates: dict[int, list[int]] = defaultdict(list)
+        for k in np.flatnonzero(usable(instance)).tolist():
+            candidates[instance.arcs[k].household].append(instance.arcs[k].unit)
+        self.candidates = dict(candidates)
+
+    def price(self, prices: np.ndarray, deadline: float = math.inf) -> tuple[float, list[tuple[int, list[int]]]] | None:
+        """The bound at ``prices`` and each household's best set (household, units), or None if not done
+        by ``deadline``."""
+        total = float(prices.sum())
+        sets = []
+        gain = self.weights - prices
+        for h, units in self.candidates.items():
+            if time.perf_counter() > deadline:
+                return None
+            gains = sorted(((float(gain[u]), u) for u in units if gain[u] > 0), key=lambda g: (-g[0], g[1]))
+            value, chosen = best_set(self.instance, h, gains)
+            total += value
+            if chosen:
+                sets.append((h, chosen))
+        return total, sets
+
+
+def column_generation(
+    instance: AllocationInstance,
+    prices: np.ndarray,
+    deadline: float,
+    on_bound: Callable[[float], bool] = lambda _: False,
+    smoothing: float = 0.8,
+) -> float | None:
+    """The household bound, tightened until ``deadline`` by column generation: a linear programme over
+    sets of units that may live together (one set per household, one household per unit) gives new
+    prices; each household's best set at them is a new column, and the bound at every price tried is
+    valid.  Prices are smoothed towards the best so far (``smoothing``), which keeps the early rounds
+    from wandering.  Reports each better bound to ``on_bound``, and stops when it answers True;
+    returns the best (None if even the first was not done in time).  At convergence the bound is the
+    best any prices give."""
+    pricing = HouseholdPricing(instance)
+    first = pricing.price(prices, deadline)
+    if first is None:
+        return None
+    best, sets = first
+    if on_bound(best):
+        return best
+    center = prices
+    master = pywraplp.Solver.CreateSolver("GLOP")
+    one_household = [master.Constraint(-master.infinity(), 1) for _ in instance.units]
+    one_set = {h: master.Constraint(-master.infinity(), 1) for h in pricing.candidates}
+    objective = master.Objective()
+    objective.SetMaximization()
+    seen: set[tuple[int, tuple[int, ...]]] = set()
+
+    def add(household: int, units: list[int]) -> None:
+        key = (household, tuple(sorted(units)))
+        if key not in seen:
+            seen.add(key)
+            column = master.NumVar(0, 1, "")
+            one_set[household].SetCoefficient(column, 1)
+            for u in units:
+                one_household[u].SetCoefficient(column, 1)
+            objective.SetCoefficient(column, float(pricing.weights[units].sum()))
+
+    while True:
+        for household, units in sets:
+            add(household, units)
+        master.SetTimeLimit(max(1, int(1000 * (deadline - time.perf_counter()))))
+        if time.perf_counter() >= deadline or master.Solve() != pywraplp.Solver.OPTIMAL:
+            return best
+        duals = np.array([max(0.0, c.dual_value()) for c in one_household])
+        if best - objective.Value() < 1e-6:  # the bound meets the master: no prices prove more
+            return best
+        trial = smoothing * center + (1 - smoothing) * duals
+        priced = pricing.price(trial, deadline)
+        if priced is None:
+            return best
+        value, sets = priced
+        if value < best:
+            best, center = value, trial
+            if on_bound(best):
+                return best
 
 
 def best_set(instance: AllocationInstance, household: int, gains: list[tuple[float, int]]) -> tuple[float, list[int]]:
@@ -141,25 +219,47 @@ def objective_bound(instance: AllocationInstance, children: float) -> float:
 
 class BackgroundBound:
     """The household bound, computed on a thread of its own while the solver searches (GLOP and the
-    min-cost flow release the interpreter lock, so on two cores both make progress).  It only informs
+    min-cost flow release the interpreter lock, so on two cores both make progress), tightened by
+    column generation until its deadline or until it proves what the solver found.  It only informs
     the reported bound: the allocation found does not depend on whether it finished in time."""
 
     def __init__(self, instance: AllocationInstance, deadline: float) -> None:
         self._instance = instance
         self._deadline = deadline
         self._children: float | None = None
+        self._enough = -math.inf
+        self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="household-bound", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        left = self._deadline - time.perf_counter()
-        if left <= 0:
-            return
-        prices = lp_prices(self._instance, time_limit=left)
-        if prices is not None:
-            self._children = household_bound(self._instance, prices, self._deadline)
+        try:
+            left = self._deadline - time.perf_counter()
+            if left > 0:
+                prices = lp_prices(self._instance, time_limit=left)
+                if prices is not None:
+                    column_generation(self._instance, prices, self._deadline, self._better)
+        finally:
+            with self._changed:
+                self._changed.notify_all()
 
-    def children(self, wait_until: float) -> float | None:
-        """The bound on urgency-weighted children placed, if it is ready by ``wait_until``."""
-        self._thread.join(max(0.0, wait_until - time.perf_counter()))
-        return None if self._thread.is_alive() else self._children
+    def _better(self, children: float) -> bool:
+        with self._changed:
+            self._children = children
+            self._changed.notify_all()
+            return self._proves_enough()
+
+    def _proves_enough(self) -> bool:
+        return self._children is not None and math.floor(self._children + 1e-6) <= self._enough
+
+    def children(self, wait_until: float, enough: float = -math.inf) -> float | None:
+        """The best bound on urgency-weighted children placed found by ``wait_until``, waiting no longer
+        once it proves that no allocation places more than ``enough`` (None if there is none yet)."""
+        with self._changed:
+            self._enough = enough
+            while self._thread.is_alive() and not self._proves_enough():
+                left = wait_until - time.perf_counter()
+                if left <= 0:
+                    break
+                self._changed.wait(left)
+            return self._children

@@ -198,7 +198,8 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
     if problems:
         raise AllocationError("; ".join(problems[:5]))
     value = objective(instance, assignment)
-    children = None if proven else households_bound.children(wait_until=deadline)
+    placed = sum(instance.units[u].weight for u in assignment)
+    children = None if proven else households_bound.children(wait_until=deadline, enough=placed)
     tighter = math.inf if children is None else objective_bound(instance, children)
     if tighter < bound:
         bound, bound_source = tighter, "households"
