@@ -23,7 +23,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -122,6 +122,7 @@ def column_generation(
     deadline: float,
     on_bound: Callable[[float], bool] = lambda _: False,
     smoothing: float = 0.8,
+    columns: Iterable[tuple[int, list[int]]] = (),
 ) -> float | None:
     """The household bound, tightened until ``deadline`` by column generation: a linear programme over
     sets of units that may live together (one set per household, one household per unit) gives new
@@ -129,12 +130,14 @@ def column_generation(
     valid.  Prices are smoothed towards the best so far (``smoothing``), which keeps the early rounds
     from wandering.  Reports each better bound to ``on_bound``, and stops when it answers True;
     returns the best (None if even the first was not done in time).  At convergence the bound is the
-    best any prices give."""
+    best any prices give.  ``columns`` (household, units) start the programme off, for example the
+    households of a good allocation: the sooner its prices are good."""
     pricing = HouseholdPricing(instance)
     first = pricing.price(prices, deadline)
     if first is None:
         return None
     best, sets = first
+    sets = [*sets, *columns]
     if on_bound(best):
         return best
     center = prices
