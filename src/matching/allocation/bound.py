@@ -148,26 +148,34 @@ def column_generation(
     objective.SetMaximization()
     seen: set[tuple[int, tuple[int, ...]]] = set()
 
-    def add(household: int, units: list[int]) -> None:
+    def add(household: int, units: list[int]) -> bool:
         key = (household, tuple(sorted(units)))
-        if key not in seen:
-            seen.add(key)
-            column = master.NumVar(0, 1, "")
-            one_set[household].SetCoefficient(column, 1)
-            for u in units:
-                one_household[u].SetCoefficient(column, 1)
-            objective.SetCoefficient(column, float(pricing.weights[units].sum()))
+        if key in seen:
+            return False
+        seen.add(key)
+        column = master.NumVar(0, 1, "")
+        one_set[household].SetCoefficient(column, 1)
+        for u in units:
+            one_household[u].SetCoefficient(column, 1)
+        objective.SetCoefficient(column, float(pricing.weights[units].sum()))
+        return True
 
+    weight = smoothing
     while True:
-        for household, units in sets:
-            add(household, units)
+        added = sum(add(household, units) for household, units in sets)
+        if not added:
+            if weight == 0.0:  # the master's own prices find nothing new: it is the best bound
+                return best
+            weight = 0.0  # smoothed prices found nothing new: try the master's own
+        else:
+            weight = smoothing
         master.SetTimeLimit(max(1, int(1000 * (deadline - time.perf_counter()))))
         if time.perf_counter() >= deadline or master.Solve() != pywraplp.Solver.OPTIMAL:
             return best
         duals = np.array([max(0.0, c.dual_value()) for c in one_household])
         if best - objective.Value() < 1e-6:  # the bound meets the master: no prices prove more
             return best
-        trial = smoothing * center + (1 - smoothing) * duals
+        trial = weight * center + (1 - weight) * duals
         priced = pricing.price(trial, deadline)
         if priced is None:
             return best
