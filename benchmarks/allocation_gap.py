@@ -26,45 +26,27 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 from bench_allocation import build, scopes
-from ortools.linear_solver import pywraplp
+from ortools.linear_solver.python import model_builder as mb
 
-from matching.allocation.bound import column_generation, household_bound, lp_prices
+from matching.allocation.bound import column_generation, household_bound, lp_prices, room_relaxation
 from matching.allocation.instance import AllocationInstance
-from matching.allocation.model import room_weights, usable
 from matching.allocation.solver import SolverSettings, solve
 from matching.store.engine import make_engine
 
 
 def relaxation(instance: AllocationInstance, *, integer: bool, seconds: float = 600.0) -> tuple[float, float, str]:
-    """Max urgency-weighted children under one household per unit and the exact room constraints (a
-    unit that must live alone weighs the whole room), without the rules between units: as an LP
-    (GLOP) or a MIP (HiGHS).  Returns value, bound and status."""
-    solver = pywraplp.Solver.CreateSolver("HIGHS" if integer else "GLOP")
-    solver.SetTimeLimit(int(seconds * 1000))
-    ok = np.flatnonzero(usable(instance)).tolist()
-    x = {k: solver.BoolVar("") if integer else solver.NumVar(0, 1, "") for k in ok}
-    by_unit: dict[int, list[int]] = defaultdict(list)
-    by_household: dict[int, list[int]] = defaultdict(list)
-    for k in ok:
-        by_unit[instance.arcs[k].unit].append(k)
-        by_household[instance.arcs[k].household].append(k)
-    for u in range(len(instance.units)):
-        one = solver.Constraint(-solver.infinity(), 1)
-        for k in by_unit[u]:
-            one.SetCoefficient(x[k], 1)
-    for h, arcs in by_household.items():
-        r, weights = room_weights(instance, h, arcs)
-        c = solver.Constraint(-solver.infinity(), r)
-        for k, weight in zip(arcs, weights, strict=True):
-            c.SetCoefficient(x[k], weight)
-    objective = solver.Objective()
-    for k in ok:
-        objective.SetCoefficient(x[k], instance.units[instance.arcs[k].unit].weight)
-    objective.SetMaximization()
-    status = {solver.OPTIMAL: "optimal", solver.FEASIBLE: "feasible"}.get(solver.Solve(), "no answer")
-    return objective.Value(), objective.BestBound() if integer else objective.Value(), status
+    """:func:`matching.allocation.bound.room_relaxation` (no rules between units) as an LP (GLOP) or a
+    MIP (HiGHS).  Returns value, bound and status."""
+    model, ok = room_relaxation(instance)
+    if integer:
+        for i in range(len(ok)):
+            model.helper.set_var_integrality(i, True)
+    solver = mb.Solver("highs" if integer else "glop")
+    solver.set_time_limit_in_seconds(seconds)
+    code = solver.solve(model)
+    status = {mb.SolveStatus.OPTIMAL: "optimal", mb.SolveStatus.FEASIBLE: "feasible"}.get(code, "no answer")
+    return solver.objective_value, solver.best_objective_bound if integer else solver.objective_value, status
 
 
 def weighted(instance: AllocationInstance, assignment: dict[int, int]) -> int:

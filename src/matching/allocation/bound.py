@@ -31,37 +31,30 @@ from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 from ortools.linear_solver.python import model_builder as mb
 from scipy.sparse import csr_matrix
 
-from matching.allocation.instance import AllocationInstance, arc_array
-from matching.allocation.model import usable
+from matching.allocation.instance import SCALE, AllocationInstance, arc_array
+from matching.allocation.model import RoomArrays, usable
 from matching.allocation.validate import fits
 
 
-def lp_prices(instance: AllocationInstance, time_limit: float = 60.0) -> np.ndarray | None:
-    """Each unit's dual price in the linear relaxation (max urgency-weighted children, one household per
-    unit, exact room constraints), or None if GLOP does not solve it within ``time_limit`` seconds."""
+def room_relaxation(instance: AllocationInstance) -> tuple[mb.Model, np.ndarray]:
+    """Max urgency-weighted children, one household per unit, the exact room constraints (a unit that
+    must live alone weighs the whole room), without the rules between units, as a linear programme
+    over the usable arcs (returned with it): one row per unit first, then one per household."""
     n = len(instance.units)
     ok = np.flatnonzero(usable(instance))
-    if n == 0 or len(ok) == 0:
-        return np.zeros(n)
     unit = arc_array(instance, "unit")[ok]
     home = arc_array(instance, "household")[ok]
-    sizes = np.array([u.size for u in instance.units], dtype=np.int64)
+    rooms = RoomArrays.of(instance)
     weights = np.array([u.weight for u in instance.units], dtype=np.float64)
-    rooms = np.array([max(1, r.places) for r in instance.households], dtype=np.float64)
-    usual = np.array([-1 if r.usual_room is None else r.usual_room for r in instance.households], dtype=np.int64)
-    solo = np.array([u.live_alongside == "solo" for u in instance.units], dtype=bool)
-    # room_weights, over arrays: the whole room for a unit that must live alone, else its children
-    alone = solo[unit] | ((usual[home] >= 0) & (sizes[unit] > usual[home]))
-    in_room = np.where(alone, rooms[home], sizes[unit].astype(np.float64))
     columns = np.arange(len(ok))
     matrix = csr_matrix(
         (
-            np.concatenate([np.ones(len(ok)), in_room]),
+            np.concatenate([np.ones(len(ok)), rooms.weights(instance, ok)]).astype(np.float64),
             (np.concatenate([unit, n + home]), np.concatenate([columns, columns])),
         ),
         shape=(n + len(instance.households), len(ok)),
     )
-    limits = np.concatenate([np.ones(n), rooms])
+    limits = np.concatenate([np.ones(n), rooms.room()]).astype(np.float64)
     model = mb.Model()
     model.helper.fill_model_from_sparse_data(  # OR-Tools' stub spells float64 arrays wrongly
         np.zeros(len(ok)),  # type: ignore[arg-type]
@@ -72,6 +65,16 @@ def lp_prices(instance: AllocationInstance, time_limit: float = 60.0) -> np.ndar
         matrix,
     )
     model.helper.set_maximize(True)
+    return model, ok
+
+
+def lp_prices(instance: AllocationInstance, time_limit: float = 60.0) -> np.ndarray | None:
+    """Each unit's dual price in the linear relaxation (:func:`room_relaxation`), or None if GLOP does
+    not solve it within ``time_limit`` seconds."""
+    n = len(instance.units)
+    model, ok = room_relaxation(instance)
+    if n == 0 or len(ok) == 0:
+        return np.zeros(n)
     solver = mb.Solver("glop")
     solver.set_time_limit_in_seconds(time_limit)
     if solver.solve(model) != mb.SolveStatus.OPTIMAL:
@@ -120,15 +123,16 @@ def column_generation(
     instance: AllocationInstance,
     prices: np.ndarray,
     deadline: float,
-    on_bound: Callable[[float], bool] = lambda _: False,
+    on_bound: Callable[[float], None] = lambda _: None,
     smoothing: float = 0.8,
     columns: Iterable[tuple[int, list[int]]] = (),
+    stop: threading.Event | None = None,
 ) -> float | None:
     """The household bound, tightened until ``deadline`` by column generation: a linear programme over
     sets of units that may live together (one set per household, one household per unit) gives new
     prices; each household's best set at them is a new column, and the bound at every price tried is
     valid.  Prices are smoothed towards the best so far (``smoothing``), which keeps the early rounds
-    from wandering.  Reports each better bound to ``on_bound``, and stops when it answers True;
+    from wandering.  Reports each better bound to ``on_bound``, and stops once ``stop`` is set;
     returns the best (None if even the first was not done in time).  At convergence the bound is the
     best any prices give.  ``columns`` (household, units) start the programme off, for example the
     households of a good allocation: the sooner its prices are good."""
@@ -138,8 +142,7 @@ def column_generation(
         return None
     best, sets = first
     sets = [*sets, *columns]
-    if on_bound(best):
-        return best
+    on_bound(best)
     center = prices
     master = pywraplp.Solver.CreateSolver("GLOP")
     one_household = [master.Constraint(-master.infinity(), 1) for _ in instance.units]
@@ -161,7 +164,7 @@ def column_generation(
         return True
 
     weight = smoothing
-    while True:
+    while stop is None or not stop.is_set():
         added = sum(add(household, units) for household, units in sets)
         if not added:
             if weight == 0.0:  # the master's own prices find nothing new: it is the best bound
@@ -182,8 +185,8 @@ def column_generation(
         value, sets = priced
         if value < best:
             best, center = value, trial
-            if on_bound(best):
-                return best
+            on_bound(best)
+    return best
 
 
 def best_set(instance: AllocationInstance, household: int, gains: list[tuple[float, int]]) -> tuple[float, list[int]]:
@@ -224,7 +227,7 @@ def objective_bound(instance: AllocationInstance, children: float) -> float:
     if not instance.arcs:
         return instance.child_weight * math.floor(children + 1e-6)
     best_fit = np.zeros(len(instance.units))
-    np.maximum.at(best_fit, arc_array(instance, "unit"), np.round(arc_array(instance, "score") * 100) / 100)
+    np.maximum.at(best_fit, arc_array(instance, "unit"), np.round(arc_array(instance, "score") * SCALE) / SCALE)
     return instance.child_weight * math.floor(children + 1e-6) + float(best_fit.sum())
 
 
@@ -240,6 +243,7 @@ class BackgroundBound:
         self._children: float | None = None
         self._enough = -math.inf
         self._changed = threading.Condition()
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="household-bound", daemon=True)
         self._thread.start()
 
@@ -249,16 +253,17 @@ class BackgroundBound:
             if left > 0:
                 prices = lp_prices(self._instance, time_limit=left)
                 if prices is not None:
-                    column_generation(self._instance, prices, self._deadline, self._better)
+                    column_generation(self._instance, prices, self._deadline, self._better, stop=self._stop)
         finally:
             with self._changed:
                 self._changed.notify_all()
 
-    def _better(self, children: float) -> bool:
+    def _better(self, children: float) -> None:
         with self._changed:
             self._children = children
             self._changed.notify_all()
-            return self._proves_enough()
+            if self._proves_enough():
+                self._stop.set()
 
     def _proves_enough(self) -> bool:
         return self._children is not None and math.floor(self._children + 1e-6) <= self._enough
@@ -274,3 +279,7 @@ class BackgroundBound:
                     break
                 self._changed.wait(left)
             return self._children
+
+    def close(self) -> None:
+        """Stop tightening (the thread ends after the step under way)."""
+        self._stop.set()

@@ -26,6 +26,7 @@ from this model passes through it, and the tests check both agree constraint by 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -43,27 +44,54 @@ def room_allows(
     return (size <= vacancies) & (~over_limit | (empty & (size > 1)))
 
 
+@dataclass(frozen=True)
+class RoomArrays:
+    """Every unit's size, and every household's room, as arrays (:class:`HouseholdRoom`'s fields)."""
+
+    sizes: np.ndarray  # children per unit
+    vacancies: np.ndarray  # free places per household
+    usual: np.ndarray  # places left under the usual limit; all free places with an exemption
+    exempt: np.ndarray
+    empty: np.ndarray
+
+    @classmethod
+    def of(cls, instance: AllocationInstance) -> RoomArrays:
+        """The arrays of ``instance``."""
+        vacancies = np.array([r.vacancies for r in instance.households], dtype=np.int64)
+        exempt = np.array([r.usual_room is None for r in instance.households], dtype=bool)
+        usual = np.array([r.vacancies if r.usual_room is None else r.usual_room for r in instance.households])
+        return cls(
+            np.array([u.size for u in instance.units], dtype=np.int64),
+            vacancies,
+            usual.astype(np.int64),
+            exempt,
+            np.array([r.empty for r in instance.households], dtype=bool),
+        )
+
+    def room(self) -> np.ndarray:
+        """Each household's room constraint: its places (:attr:`HouseholdRoom.places`), at least 1, so that
+        a sibling group over the usual limit may still go in alone."""
+        return np.maximum(1, np.minimum(self.vacancies, self.usual))
+
+    def weights(self, instance: AllocationInstance, arcs: np.ndarray) -> np.ndarray:
+        """What each of ``arcs`` weighs in its household's room: the whole room for a unit that must live
+        alone (:meth:`HouseholdRoom.must_live_alone`), its number of children otherwise."""
+        unit, home = arc_array(instance, "unit")[arcs], arc_array(instance, "household")[arcs]
+        solo = np.array([u.live_alongside == "solo" for u in instance.units], dtype=bool)
+        size = self.sizes[unit]
+        alone = solo[unit] | (~self.exempt[home] & (size > self.usual[home]))
+        return np.where(alone, self.room()[home], size)
+
+
 def usable(instance: AllocationInstance) -> np.ndarray:
     """For each arc, whether some valid allocation could use it (room for the unit at all)."""
     if not instance.arcs:
         return np.zeros(0, dtype=bool)
-    sizes = np.array([u.size for u in instance.units], dtype=np.int64)
+    rooms = RoomArrays.of(instance)
     unit, home = arc_array(instance, "unit"), arc_array(instance, "household")
-    vacancies = np.array([r.vacancies for r in instance.households], dtype=np.int64)
-    exempt = np.array([r.usual_room is None for r in instance.households], dtype=bool)
-    usual = np.array([r.usual_room or 0 for r in instance.households], dtype=np.int64)
-    empty = np.array([r.empty for r in instance.households], dtype=bool)
-    return room_allows(sizes[unit], vacancies[home], usual[home], exempt[home], empty[home])
-
-
-def room_weights(instance: AllocationInstance, household: int, arcs: list[int]) -> tuple[int, list[int]]:
-    """The room constraint of ``household`` over ``arcs`` into it: (room, weights), weights summing to at
-    most the room.  A unit that must live alone weighs the whole room; any other its number of children.
-    The room is at least 1, so that a sibling group over the usual limit may still go in alone."""
-    room = instance.households[household]
-    r = max(1, room.places)
-    units = [instance.units[instance.arcs[k].unit] for k in arcs]
-    return r, [r if room.must_live_alone(u) else u.size for u in units]
+    return room_allows(
+        rooms.sizes[unit], rooms.vacancies[home], rooms.usual[home], rooms.exempt[home], rooms.empty[home]
+    )
 
 
 def _thresholds(instance: AllocationInstance, k: int) -> list[tuple[str, int, int]]:
@@ -101,10 +129,14 @@ def build_model(instance: AllocationInstance) -> tuple[cp_model.CpModel, list[cp
     for arcs in by_unit.values():
         model.add_at_most_one(x[k] for k in arcs)
     units = instance.units
+    rooms = RoomArrays.of(instance)
+    room_of = rooms.room().tolist()
+    in_room = np.zeros(len(instance.arcs), dtype=np.int64)
+    in_room[ok] = rooms.weights(instance, np.flatnonzero(ok))
+    weight_of = in_room.tolist()
     for h, arcs in by_household.items():
         room = instance.households[h]
-        r, weights = room_weights(instance, h, arcs)
-        model.add(cp_model.LinearExpr.weighted_sum([x[k] for k in arcs], weights) <= r)
+        model.add(cp_model.LinearExpr.weighted_sum([x[k] for k in arcs], [weight_of[k] for k in arcs]) <= room_of[h])
         rules: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
         for k in arcs:
             for direction, age, own in _thresholds(instance, k):

@@ -35,7 +35,7 @@ from matching.allocation.instance import (
     restricts_others,
     units_conflict,
 )
-from matching.allocation.model import room_allows
+from matching.allocation.model import RoomArrays, room_allows
 from matching.allocation.validate import fits, household_problems
 
 
@@ -55,15 +55,12 @@ class _Arrays:
     """The instance as arrays, computed once per solve."""
 
     def __init__(self, instance: AllocationInstance) -> None:
-        self.sizes = np.array([u.size for u in instance.units], dtype=np.int64)
+        rooms = RoomArrays.of(instance)
+        self.sizes, self.vacancies, self.usual = rooms.sizes, rooms.vacancies, rooms.usual
+        self.exempt, self.empty = rooms.exempt, rooms.empty
         self.unit = arc_array(instance, "unit")
         self.household = arc_array(instance, "household")
         self.values = arc_values(instance)
-        self.vacancies = np.array([r.vacancies for r in instance.households], dtype=np.int64)
-        exempt = np.array([r.usual_room is None for r in instance.households], dtype=bool)
-        self.usual = np.where(exempt, self.vacancies, [r.usual_room or 0 for r in instance.households]).astype(np.int64)
-        self.exempt = exempt
-        self.empty = np.array([r.empty for r in instance.households], dtype=bool)
         self.degree = np.bincount(self.unit, minlength=len(self.sizes))  # eligible households per unit
         self.flow_scale = SCALE * math.lcm(*{int(s) for s in self.sizes}) if len(self.sizes) else SCALE
 

@@ -200,6 +200,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
     value = objective(instance, assignment)
     placed = sum(instance.units[u].weight for u in assignment)
     children = None if proven else households_bound.children(wait_until=deadline, enough=placed)
+    households_bound.close()
     tighter = math.inf if children is None else objective_bound(instance, children)
     if tighter < bound:
         bound, bound_source = tighter, "households"
