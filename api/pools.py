@@ -11,8 +11,8 @@ from sqlalchemy import Connection, func, select
 
 from matching.domain import Scope
 from matching.fit_config import FitConfig
+from matching.pools import load_pool
 from matching.ranking.pool import HouseholdPool
-from matching.ranking.service import load_pool
 from matching.store.schema import import_run
 from matching.taxonomy import Taxonomy
 

@@ -27,9 +27,10 @@ from sqlalchemy import select
 from matching.allocation.instance import AllocationInstance, build_instance
 from matching.allocation.solver import SolverSettings, solve
 from matching.domain import Scope
+from matching.eligibility.request import MatchRequest
 from matching.fit_config import load_fit_config
-from matching.ranking.request import MatchRequest
-from matching.ranking.service import default_referral, load_pool, waiting_requests
+from matching.pools import load_pool
+from matching.ranking.service import default_referral, waiting_requests
 from matching.store import queries, schema
 from matching.store.engine import make_engine
 from matching.taxonomy import load_taxonomy

@@ -25,7 +25,8 @@ from bench_matching import SEED, ensure_store
 
 from matching.domain import Scope
 from matching.fit_config import load_fit_config
-from matching.ranking.service import load_pool, rank_households, waiting_requests
+from matching.pools import load_pool
+from matching.ranking.service import rank_households, waiting_requests
 from matching.stability.artefact import load_model
 from matching.stability.features import ChildHistory, candidate_features
 from matching.stability.train import train

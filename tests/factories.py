@@ -17,7 +17,7 @@ from matching.domain import (
     TrackRecord,
     TrainingRecord,
 )
-from matching.ranking.request import MatchRequest
+from matching.eligibility.request import MatchRequest
 
 ON = date(2026, 4, 1)
 HOME = Location(450_000, 300_000)
@@ -66,6 +66,12 @@ def make_request(
     return MatchRequest(make_referral(child, **referral), child, on, siblings)
 
 
+def make_group(*members: tuple[Child, dict[str, Any]], on: date = ON) -> MatchRequest:
+    """A sibling group: each (child, their own referral's fields); the first child is the one referred."""
+    refs = [make_referral(c, referral_id=f"R-{c.child_id}", **kw) for c, kw in members]
+    return MatchRequest(refs[0], members[0][0], on, tuple(c for c, _ in members[1:]), tuple(refs[1:]))
+
+
 def make_terms(**kw: Any) -> TermsOfApproval:
     base: dict[str, Any] = {
         "age_min": 0,
@@ -97,8 +103,15 @@ def make_household(terms: TermsOfApproval | None = None, **kw: Any) -> CarerHous
     return CarerHousehold(**base)
 
 
-def member(kind: str, born: date, sex: str = "M", member_id: str = "M1") -> HouseholdMember:
-    return HouseholdMember(member_id, kind, born, sex)
+def member(
+    kind: str,
+    born: date,
+    sex: str = "M",
+    member_id: str = "M1",
+    live_alongside: str = "any",
+    risks_to_others: tuple[str, ...] = (),
+) -> HouseholdMember:
+    return HouseholdMember(member_id, kind, born, sex, live_alongside, risks_to_others)
 
 
 def trained(

@@ -7,8 +7,16 @@ from datetime import date
 from hypothesis import strategies as st
 
 from matching import codes
-from matching.domain import CarerHousehold, Child, Location, TrackRecord, TrainingRecord, WishesAndFeelings
-from matching.ranking.request import MatchRequest
+from matching.domain import (
+    CarerHousehold,
+    Child,
+    Location,
+    Referral,
+    TrackRecord,
+    TrainingRecord,
+    WishesAndFeelings,
+)
+from matching.eligibility.request import MatchRequest
 from matching.taxonomy import load_taxonomy
 from tests.factories import HOME, ON, make_child, make_household, make_referral, make_terms, member
 
@@ -36,9 +44,20 @@ def households(draw: st.DrawFn, index: int = 0) -> CarerHousehold:
     age_max = draw(st.integers(age_min, 17))
     places = draw(st.integers(1, 4))
     fostered = draw(st.integers(0, places))
+    # Foster children living there carry their own restriction and risks; now and then one is a child of the
+    # group being matched (a child moved on from this household).
     kids = tuple(
-        member("foster_child", draw(child_birth), draw(st.sampled_from("MF")), f"F{index}-{i}") for i in range(fostered)
+        member(
+            "foster_child",
+            draw(child_birth),
+            draw(st.sampled_from("MF")),
+            draw(st.sampled_from((f"F{index}-{i}",) * 6 + CHILD_IDS)),
+            draw(st.sampled_from(codes.LIVE_ALONGSIDE + ("any",) * 4)),
+            tuple(draw(st.lists(st.sampled_from(codes.RISKS_TO_OTHERS), max_size=2, unique=True))),
+        )
+        for i in range(fostered)
     )
+    kids = tuple({k.member_id: k for k in kids}.values())
     births = tuple(
         member("birth_child", draw(months(date(2000, 1, 1), date(2026, 1, 1))), "F", f"B{index}-{i}")
         for i in range(draw(st.integers(0, 2)))
@@ -117,12 +136,11 @@ def children(draw: st.DrawFn, child_id: str = "C1") -> Child:
 
 
 @st.composite
-def requests(draw: st.DrawFn) -> MatchRequest:
-    child = draw(children())
-    siblings = tuple(draw(children(cid)) for cid in CHILD_IDS[1 : 1 + draw(st.integers(0, 2))])
-    ptype = draw(st.sampled_from(codes.PLACEMENT_TYPES))
-    referral = make_referral(
+def referrals(draw: st.DrawFn, child: Child, ptype: str) -> Referral:
+    """A child's own referral: every field a per-child rule reads drawn for this child alone."""
+    return make_referral(
         child,
+        referral_id=f"R-{child.child_id}",
         placement_type=ptype,
         live_alongside=draw(st.sampled_from(codes.LIVE_ALONGSIDE)),
         risks_to_child=tuple(draw(st.lists(st.sampled_from(codes.RISKS_TO_CHILD), max_size=2, unique=True))),
@@ -131,8 +149,9 @@ def requests(draw: st.DrawFn) -> MatchRequest:
         respiratory_needs=draw(st.booleans()),
         needs_adaptation=draw(st.booleans().map(lambda b: b and draw(st.booleans()))),
         dolo=draw(st.booleans().map(lambda b: b and draw(st.booleans()))),
-        suitable_for=draw(st.sampled_from((("foster",), ("foster", "residential"), ("residential",)))),
+        suitable_for=draw(st.sampled_from((("foster",),) * 4 + (("foster", "residential"), ("residential",)))),
         emergency_outside_terms=ptype == "emergency" and draw(st.booleans()),
+        expected_duration_days=draw(st.integers(1, 14)) if ptype == "emergency" else None,
         max_distance_miles=draw(st.none() | st.floats(5, 80)),
         wishes=WishesAndFeelings(
             near_school=draw(st.booleans()),
@@ -141,4 +160,14 @@ def requests(draw: st.DrawFn) -> MatchRequest:
             same_language=draw(st.booleans()),
         ),
     )
-    return MatchRequest(referral, child, ON, siblings)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> MatchRequest:
+    """A child, and up to two siblings, each with their own referral (the placement type mostly shared)."""
+    child = draw(children())
+    siblings = tuple(draw(children(cid)) for cid in CHILD_IDS[1 : 1 + draw(st.integers(0, 2))])
+    ptype = draw(st.sampled_from(codes.PLACEMENT_TYPES))
+    own = [draw(referrals(c, ptype if draw(st.integers(0, 4)) else draw(st.sampled_from(codes.PLACEMENT_TYPES))))
+           for c in (child, *siblings)]  # fmt: skip
+    return MatchRequest(own[0], child, ON, siblings, tuple(own[1:]))

@@ -15,8 +15,8 @@ from api.pools import PoolCache
 from api.responses import FastJSONResponse
 from api.schemas import BAD_BODY, NOT_FOUND, IsoDate
 from matching.domain import Child, Location, NeedsProfile, Referral, WishesAndFeelings
+from matching.eligibility.request import MatchRequest
 from matching.ranking import render, service
-from matching.ranking.request import MatchRequest
 
 router = APIRouter(tags=["matching"])
 # These routes are async on purpose.  Their work is a few milliseconds of CPU-bound Python plus

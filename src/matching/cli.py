@@ -242,6 +242,7 @@ def match(
     """Ranked carer households for a child (--child) or waiting children for a household (--carer)."""
     from matching.domain import Scope
     from matching.fit_config import load_fit_config
+    from matching.pools import load_pool
     from matching.ranking import render, service
     from matching.store.engine import open_store
 
@@ -260,7 +261,7 @@ def match(
                     _fail(str(exc))
                 with _progress() as bar:
                     bar.add_task("loading carer households", total=None)
-                    pool = service.load_pool(conn, scope=scope, taxonomy=tax, cfg=cfg)
+                    pool = load_pool(conn, scope=scope, taxonomy=tax, cfg=cfg)
                 result = service.rank_households(
                     pool=pool, request=request, top=top, with_excluded=excluded, near_misses=near_misses
                 )

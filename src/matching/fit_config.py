@@ -67,6 +67,9 @@ class RuleSettings(_Strict):
     max_distance_miles: float = Field(gt=0)
     emergency_outside_terms_days: int = Field(gt=0)
     usual_fostering_limit: int = Field(ge=1)
+    #: Needs the carers will not consider rule a household out from this severity (1: any recorded need,
+    #: the strict default); below it they are shown as a warning.
+    carer_exclusions_from_severity: int = Field(default=1, ge=1, le=3)
 
 
 class WarningSettings(_Strict):

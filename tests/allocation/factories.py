@@ -5,6 +5,29 @@ from __future__ import annotations
 from datetime import date
 
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom, Unit
+from matching.eligibility.together import Limit, limits_of
+
+
+def child_limits(
+    ages: tuple[int, ...], restrictions: list[tuple[str, tuple[str, ...]]]
+) -> tuple[tuple[Limit, ...], ...]:
+    """Each child's limits from their own (live_alongside, risks_to_others); children past the list have none."""
+    return tuple(limits_of(a, *restrictions[i]) if i < len(restrictions) else () for i, a in enumerate(ages))
+
+
+def make_unit(
+    uid: str,
+    child_ids: tuple[str, ...],
+    ages: tuple[int, ...],
+    urgency: str = "over_5_days",
+    referred: date = date(2026, 3, 1),
+    la: str = "L001",
+    live: str = "any",
+    risks: tuple[str, ...] = (),
+    per_child: list[tuple[str, tuple[str, ...]]] | None = None,
+) -> Unit:
+    """A unit whose first child has ``live`` and ``risks`` (or every child their own, with ``per_child``)."""
+    return Unit(uid, child_ids, ages, urgency, referred, la, child_limits(ages, per_child or [(live, risks)]))
 
 
 def unit(
@@ -18,7 +41,7 @@ def unit(
     la: str = "L001",
 ) -> Unit:
     children = tuple(f"{uid}-{i}" for i in range(size)) if size > 1 else (uid,)
-    return Unit(uid, children, (age,) * size, urgency, referred, la, live, risks)
+    return make_unit(uid, children, (age,) * size, urgency, referred, la, live, risks)
 
 
 def room(

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
-from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom, Unit
+from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
 from matching.allocation.model import build_model, usable
 from matching.allocation.validate import violations
+from tests.allocation.factories import make_unit
 
 LIVE = ["any", "any", "solo", "only_older", "only_younger"]
 RISKS = [(), (), ("sexual_harm",), ("physical_harm",), ("sexual_harm", "physical_harm")]
@@ -25,18 +24,8 @@ def instances_with_choice(draw: st.DrawFn) -> tuple[AllocationInstance, dict[int
     for i in range(n_units):
         size = draw(st.sampled_from([1, 1, 1, 2, 3, 4]))
         ages = tuple(draw(st.lists(st.integers(0, 17), min_size=size, max_size=size)))
-        units.append(
-            Unit(
-                f"U{i}",
-                tuple(f"U{i}-{j}" for j in range(size)),
-                ages,
-                "over_5_days",
-                date(2026, 3, 1),
-                "L001",
-                draw(st.sampled_from(LIVE)),
-                draw(st.sampled_from(RISKS)),
-            )
-        )
+        each = [(draw(st.sampled_from(LIVE)), draw(st.sampled_from(RISKS))) for _ in ages]
+        units.append(make_unit(f"U{i}", tuple(f"U{i}-{j}" for j in range(size)), ages, "over_5_days", per_child=each))
     rooms = []
     for h in range(2):
         vacancies = draw(st.integers(1, 5))
@@ -85,9 +74,7 @@ def test_unusable_pairs_are_in_no_valid_allocation(case: tuple[AllocationInstanc
 def test_two_groups_over_the_usual_limit_cannot_share_an_empty_household_with_no_usual_room() -> None:
     """Found by the rounding test: with no usual room left the whole room was 0, so any number of
     groups "alone" fitted in it."""
-    groups = [
-        Unit(f"G{i}", (f"G{i}-0", f"G{i}-1"), (5, 7), "today", date(2026, 3, 1), "L001", "any", ()) for i in range(2)
-    ]
+    groups = [make_unit(f"G{i}", (f"G{i}-0", f"G{i}-1"), (5, 7), "today") for i in range(2)]
     instance = AllocationInstance(
         groups, [HouseholdRoom("H0", "L001", 4, 0, True)], [Arc(0, 0, 50.0, 1.0), Arc(1, 0, 50.0, 1.0)]
     )

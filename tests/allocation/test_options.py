@@ -12,9 +12,9 @@ from matching.allocation.instance import build_instance
 from matching.allocation.solver import SolverSettings, solve
 from matching.allocation.validate import objective, violations
 from matching.domain import Location
+from matching.eligibility.request import MatchRequest
 from matching.fit_config import load_fit_config
 from matching.ranking.pool import HouseholdPool
-from matching.ranking.request import MatchRequest
 from matching.taxonomy import load_taxonomy
 from tests.allocation.factories import instance, room, unit
 from tests.allocation.test_properties import planted

@@ -13,18 +13,23 @@ from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom,
 from matching.allocation.model import build_model
 from matching.allocation.rounding import round_flow
 from matching.allocation.validate import objective, violations
+from tests.allocation.factories import make_unit
 
 LIVE = ["any", "any", "any", "solo", "only_older", "only_younger"]
 RISKS = [(), (), (), ("sexual_harm",), ("physical_harm",)]
 
 
 def unit(
-    i: int, ages: tuple[int, ...], live: str = "any", risks: tuple[str, ...] = (), urgency: str = "over_5_days"
+    i: int,
+    ages: tuple[int, ...],
+    live: str = "any",
+    risks: tuple[str, ...] = (),
+    urgency: str = "over_5_days",
+    per_child: list[tuple[str, tuple[str, ...]]] | None = None,
 ) -> Unit:
-    """A unit of ``len(ages)`` children."""
-    return Unit(
-        f"U{i}", tuple(f"U{i}-{j}" for j in range(len(ages))), ages, urgency, date(2026, 3, 1), "L001", live, risks
-    )
+    """A unit of ``len(ages)`` children (the first with ``live`` and ``risks``, or each their own)."""
+    ids = tuple(f"U{i}-{j}" for j in range(len(ages)))
+    return make_unit(f"U{i}", ids, ages, urgency, date(2026, 3, 1), "L001", live, risks, per_child)
 
 
 @st.composite
@@ -36,7 +41,8 @@ def instances(draw: st.DrawFn) -> AllocationInstance:
         size = draw(st.sampled_from([1, 1, 1, 2, 3]))
         ages = tuple(draw(st.lists(st.integers(0, 17), min_size=size, max_size=size)))
         urgency = draw(st.sampled_from(["today", "within_5_days", "over_5_days"]))
-        units.append(unit(i, ages, draw(st.sampled_from(LIVE)), draw(st.sampled_from(RISKS)), urgency))
+        each = [(draw(st.sampled_from(LIVE)), draw(st.sampled_from(RISKS))) for _ in ages]
+        units.append(unit(i, ages, urgency=urgency, per_child=each))
     rooms = []
     for h in range(n_households):
         vacancies = draw(st.integers(1, 4))

@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.domain import CarerHousehold
+from matching.eligibility.request import MatchRequest
+from matching.eligibility.rules import RULES, evaluate
 from matching.fit_config import load_fit_config
 from matching.ranking import fit
 from matching.ranking.explanation import TIER_CONNECTED, MatchResult
 from matching.ranking.pool import HouseholdPool
-from matching.ranking.request import MatchRequest
-from matching.ranking.rules import RULES, evaluate
 from matching.ranking.service import rank_households, rank_households_loop, tier_of
 from tests.strategies import TAX, household_lists, requests
 

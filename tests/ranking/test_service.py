@@ -61,7 +61,7 @@ def test_warnings_for_distance_school_identity_and_wishes() -> None:
 
 def test_emergency_outside_terms_is_marked() -> None:
     h = make_household(terms=make_terms(age_min=14, age_max=17, placement_types=("long_term",)))
-    req = make_request(placement_type="emergency", emergency_outside_terms=True)
+    req = make_request(placement_type="emergency", emergency_outside_terms=True, expected_duration_days=3)
     (c,) = rank([h], req).candidates
     assert set(c.as_dict()["outside_terms"]) == {"terms_age", "terms_placement_type"}
     assert any(w.code == "emergency_outside_terms" for w in c.warnings)

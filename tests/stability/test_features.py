@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from matching.domain import Scope
-from matching.ranking.request import MatchRequest
+from matching.eligibility.request import MatchRequest
 from matching.ranking.service import default_referral
 from matching.stability.features import GROUP_ATTRIBUTES, ChildHistory, candidate_features, feature_names
 from matching.stability.train import load_history

@@ -15,7 +15,8 @@ from api.settings import Settings
 from matching.cli import app
 from matching.domain import Scope
 from matching.fit_config import load_fit_config
-from matching.ranking.service import load_pool, rank_households, waiting_requests
+from matching.pools import load_pool
+from matching.ranking.service import rank_households, waiting_requests
 from matching.taxonomy import load_taxonomy
 from tests.stability.conftest import Trained
 

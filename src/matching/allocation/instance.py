@@ -5,8 +5,12 @@ all).  An **arc** joins a unit to a household that passed every eligibility rule
 fit score.  Arcs come from the ranking pool, so allocation and single-child ranking apply one set
 of rules.  Household rooms: free places (vacancy), and the usual fostering limit of 3 unless the
 household has an exemption.  A sibling group larger than that may only go into an empty household,
-alone.  Some units must live alone ("solo"), and some pairs of units cannot share a household (who
-the child can live alongside, risks to others); those are recorded per household.
+alone.  Some units must live alone (a child who must be the only child), and some pairs of units
+cannot share a household: every child of a unit carries the limits of their own referral
+(:mod:`matching.eligibility.together`), and two units may share a household only if no child of
+one rules out a child of the other.  The children already living in a household are judged by the
+arcs themselves (eligibility, both ways).  The instance keeps each unit's request and each
+household's record so that the validator can judge every placed child again by the rules.
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ from datetime import date
 
 import numpy as np
 
+from matching.domain import CarerHousehold
+from matching.eligibility.request import MatchRequest
+from matching.eligibility.rules import NUMBER_TERMS, RULE_INDEX
+from matching.eligibility.together import Limit, ages_clash
+from matching.fit_config import FitConfig
 from matching.ranking.pool import HouseholdPool
-from matching.ranking.request import MatchRequest
 
 #: Child-equivalents of placing one child, by urgency (documented weights): a child needed today
 #: counts as four children needed later.  Placing children comes before fit (see ``child_weight``).
@@ -38,8 +46,18 @@ class Unit:
     urgency: str
     referral_date: date
     la_code: str
-    live_alongside: str
-    risks_to_others: tuple[str, ...]
+    #: The limits each child (in the order of ``child_ids``) puts on other children, from their own referral.
+    limits: tuple[tuple[Limit, ...], ...] = ()
+
+    @property
+    def solo(self) -> bool:
+        """True if a child of the unit must live as the only child (with their siblings only)."""
+        return any(lim.kind == "solo" for lims in self.limits for lim in lims)
+
+    @property
+    def restricts(self) -> bool:
+        """True if a child of the unit limits who may share its household."""
+        return any(self.limits)
 
     @property
     def size(self) -> int:
@@ -74,7 +92,7 @@ class HouseholdRoom:
 
     def must_live_alone(self, unit: Unit) -> bool:
         """True if ``unit`` here may have nobody else: a solo child, or a sibling group over the usual limit."""
-        return unit.live_alongside == "solo" or (self.usual_room is not None and unit.size > self.usual_room)
+        return unit.solo or (self.usual_room is not None and unit.size > self.usual_room)
 
     def after(self, units: list[Unit]) -> HouseholdRoom:
         """The room left once ``units`` (a valid set) live here: none after one who must live alone."""
@@ -101,6 +119,15 @@ class Arc:
     distance_miles: float | None
 
 
+@dataclass(frozen=True)
+class RuleContext:
+    """The records behind an instance: the request of each unit and the record of each household (same order)."""
+
+    requests: list[MatchRequest]
+    households: list[CarerHousehold]
+    cfg: FitConfig
+
+
 @dataclass
 class AllocationInstance:
     """Units, household rooms and arcs, in a canonical order (units and households by id)."""
@@ -109,6 +136,8 @@ class AllocationInstance:
     households: list[HouseholdRoom]
     arcs: list[Arc]
     unit_without_arcs: dict[str, str] = field(default_factory=dict)
+    #: What the validator judges placed children on: each unit's request, each household's record, the settings.
+    context: RuleContext | None = field(default=None, repr=False, compare=False)
     #: Arrays over the arcs (:func:`arc_array`, :func:`arc_values`), computed once: read-only.
     _arrays: dict[str, tuple[tuple[int, ...], np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -161,11 +190,15 @@ def canonical(instance: AllocationInstance) -> tuple[AllocationInstance, list[in
         Arc(int(unit[k]), int(household[k]), instance.arcs[k].score, instance.arcs[k].distance_miles)
         for k in a_order.tolist()
     ]
+    ctx = instance.context
     same = AllocationInstance(
         [instance.units[i] for i in u_order],
         [instance.households[i] for i in h_order],
         arcs,
         dict(instance.unit_without_arcs),
+        None
+        if ctx is None
+        else RuleContext([ctx.requests[i] for i in u_order], [ctx.households[i] for i in h_order], ctx.cfg),
     )
     return same, a_order.tolist()
 
@@ -207,26 +240,26 @@ def _cached(instance: AllocationInstance, name: str, compute: Callable[[], np.nd
 
 
 def units_conflict(a: Unit, b: Unit) -> bool:
-    """True if the two units cannot share a household (who they can live alongside, risks to others)."""
-    return _restricts(a, b) or _restricts(b, a)
+    """True if the two units cannot share a household: a child of one rules out a child of the other."""
+    return ages_clash(a.ages, a.limits, b.ages, b.limits)
 
 
 def restricts_others(u: Unit) -> bool:
     """True if the unit limits who may share its household (the rules of :func:`units_conflict`)."""
-    return u.live_alongside != "any" or any(r in ("sexual_harm", "physical_harm") for r in u.risks_to_others)
+    return u.restricts
 
 
-def _restricts(u: Unit, other: Unit) -> bool:
-    me = u.age
-    if u.live_alongside == "solo":
-        return True
-    if u.live_alongside == "only_older" and any(x <= me for x in other.ages):
-        return True
-    if u.live_alongside == "only_younger" and any(x >= me for x in other.ages):
-        return True
-    if "sexual_harm" in u.risks_to_others and any(x < me for x in other.ages):
-        return True
-    return "physical_harm" in u.risks_to_others and any(x < 5 for x in other.ages)
+def unit_of(unit_id: str, req: MatchRequest) -> Unit:
+    """The unit of a request: its children, ages, urgency and every child's own limits."""
+    return Unit(
+        unit_id,
+        tuple(c.child_id for c in req.group),
+        req.ages,
+        req.referral.urgency,
+        req.referral.referral_date,
+        req.child.la_code,
+        req.limits,
+    )
 
 
 def build_instance(
@@ -260,7 +293,10 @@ def build_instance(
         req = by_key[key]
         unit_id = "+".join(key)
         failures = pool.failures(req)
-        idx = np.flatnonzero(failures.eligible)
+        # A placement outside the terms on the number of children holds only while nobody else joins the
+        # household: allocation, which places children together, leaves those to the officer's ranking.
+        number_waived = failures.outside_terms[[RULE_INDEX[c] for c in NUMBER_TERMS]].any(axis=0)
+        idx = np.flatnonzero(failures.eligible & ~number_waived)
         scores = pool.scores(req, idx)
         miles = pool.home_miles(req, idx) if req.child.home is not None else None
         keep = scores >= min_fit
@@ -285,18 +321,7 @@ def build_instance(
             missing[unit_id] = stay_note or (
                 "no eligible household" if not failures.eligible.any() else "no household above the thresholds"
             )
-        units.append(
-            Unit(
-                unit_id,
-                tuple(c.child_id for c in req.group),
-                req.ages,
-                req.referral.urgency,
-                req.referral.referral_date,
-                req.child.la_code,
-                req.referral.live_alongside,
-                tuple(req.referral.risks_to_others),
-            )
-        )
+        units.append(unit_of(unit_id, req))
         unit_arcs.append((idx, scores, miles))
     used = sorted({int(i) for idx, _, _ in unit_arcs for i in idx}, key=lambda i: pool.households[i].household_id)
     position = {h: k for k, h in enumerate(used)}
@@ -322,4 +347,5 @@ def build_instance(
         for u, (idx, scores, m) in enumerate(unit_arcs)
         for j, (i, s) in enumerate(zip(idx, scores, strict=True))
     ]
-    return AllocationInstance(units, households, arcs, missing)
+    context = RuleContext([by_key[k] for k in keys], [pool.households[i] for i in used], pool.cfg)
+    return AllocationInstance(units, households, arcs, missing, context)

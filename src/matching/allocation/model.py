@@ -11,11 +11,12 @@ are fixed to false.  Then:
   it leaves no room for anyone; every other unit weighs its number of children.  This is exact and
   much tighter than "if alone then nobody else" in the linear relaxation;
 * **who can live together** (who the child can live alongside, risks to others): every such rule
-  is an age threshold.  For a household and a threshold ``t``, ``N`` counts the children placed in
-  units with a child aged at most ``t`` (or at least ``t``).  A unit that cannot live with anyone
-  over that threshold adds ``N + (C - own) x <= C``, where ``C`` is the household's free places and
-  ``own`` its own children counted in ``N``: placed, it leaves ``N`` nothing but itself; not placed,
-  the constraint is implied.  One constraint per restricted pair, instead of one per conflicting
+  of every child is a range of ages it rules out (:class:`matching.eligibility.together.Limit`).
+  For a household and a range, ``N`` counts the children placed in units with a child of an age in
+  that range.  A unit with a child holding that limit adds ``N + (C - own) x <= C``, where ``C`` is
+  the household's free places and ``own`` the unit's own children counted in ``N``: placed, it
+  leaves ``N`` nothing but itself; not placed, the constraint is implied.  (Limits between
+  siblings of one unit are the care plan's to weigh, shown as warnings; they never bar the unit.)  One constraint per restricted pair, instead of one per conflicting
   pair of pairs (millions nationally).  (Sharing ``N`` through an integer variable made CP-SAT
   slower here, so each constraint spells its terms out.)
 
@@ -77,7 +78,7 @@ class RoomArrays:
         """What each of ``arcs`` weighs in its household's room: the whole room for a unit that must live
         alone (:meth:`HouseholdRoom.must_live_alone`), its number of children otherwise."""
         unit, home = arc_array(instance, "unit")[arcs], arc_array(instance, "household")[arcs]
-        solo = np.array([u.live_alongside == "solo" for u in instance.units], dtype=bool)
+        solo = np.array([u.solo for u in instance.units], dtype=bool)
         size = self.sizes[unit]
         alone = solo[unit] | (~self.exempt[home] & (size > self.usual[home]))
         return np.where(alone, self.room()[home], size)
@@ -94,22 +95,11 @@ def usable(instance: AllocationInstance) -> np.ndarray:
     )
 
 
-def _thresholds(instance: AllocationInstance, k: int) -> list[tuple[str, int, int]]:
-    """The age thresholds arc ``k``'s unit imposes on others in the household: (direction, age, own
-    children counted), where "min" counts units with a child aged at most ``age`` and "max" units with
-    a child aged at least ``age`` (the rules of :func:`matching.allocation.instance.units_conflict`)."""
+def _thresholds(instance: AllocationInstance, k: int) -> list[tuple[int, int]]:
+    """The age ranges (lo, hi) that arc ``k``'s unit rules out for other units in the household: every limit of
+    every child of the unit, except "only child", which the room already weighs (:meth:`RoomArrays.weights`)."""
     u = instance.units[instance.arcs[k].unit]
-    me, youngest = u.age, min(u.ages)
-    out = []
-    if u.live_alongside == "only_older":  # nobody as young as me or younger
-        out.append(("min", me, u.size))
-    if u.live_alongside == "only_younger":  # nobody as old as me or older
-        out.append(("max", me, u.size))
-    if "sexual_harm" in u.risks_to_others:  # nobody younger than me
-        out.append(("min", me - 1, u.size if youngest <= me - 1 else 0))
-    if "physical_harm" in u.risks_to_others:  # nobody under 5
-        out.append(("min", 4, u.size if youngest <= 4 else 0))
-    return out
+    return sorted({(lim.lo, lim.hi) for lims in u.limits for lim in lims if lim.kind != "solo"})
 
 
 def build_model(instance: AllocationInstance) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
@@ -137,25 +127,24 @@ def build_model(instance: AllocationInstance) -> tuple[cp_model.CpModel, list[cp
     for h, arcs in by_household.items():
         room = instance.households[h]
         model.add(cp_model.LinearExpr.weighted_sum([x[k] for k in arcs], [weight_of[k] for k in arcs]) <= room_of[h])
-        rules: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+        rules: dict[tuple[int, int], list[int]] = defaultdict(list)
         for k in arcs:
-            for direction, age, own in _thresholds(instance, k):
-                rules[(direction, age)].append((k, own))
+            for span in _thresholds(instance, k):
+                rules[span].append(k)
         if not rules:
             continue
-        youngest = {k: min(units[instance.arcs[k].unit].ages) for k in arcs}
-        oldest = {k: max(units[instance.arcs[k].unit].ages) for k in arcs}
+        ages = {k: units[instance.arcs[k].unit].ages for k in arcs}
         cap = room.vacancies
-        for (direction, age), restricted in sorted(rules.items()):
-            counted = [k for k in arcs if (youngest[k] <= age if direction == "min" else oldest[k] >= age)]
+        for (lo, hi), restricted in sorted(rules.items()):
+            counted = [k for k in arcs if any(lo <= a <= hi for a in ages[k])]
             sizes = [units[instance.arcs[k].unit].size for k in counted]
             position = {k: i for i, k in enumerate(counted)}
-            for k, own in restricted:
+            for k in restricted:
                 terms, weights = [x[j] for j in counted], list(sizes)
                 if k in position:  # counted with its own children: own + (cap - own)
                     weights[position[k]] = cap
-                else:
+                else:  # its own children are not counted: own = 0
                     terms.append(x[k])
-                    weights.append(cap - own)
+                    weights.append(cap)
                 model.add(cp_model.LinearExpr.weighted_sum(terms, weights) <= cap)
     return model, x

@@ -10,7 +10,8 @@ from matching.allocation.instance import AllocationInstance, build_instance
 from matching.allocation.solver import AllocationResult, SolverSettings, solve
 from matching.domain import Scope
 from matching.fit_config import FitConfig
-from matching.ranking.service import load_pool, waiting_requests
+from matching.pools import load_pool
+from matching.ranking.service import waiting_requests
 from matching.store import schema
 from matching.taxonomy import Taxonomy
 

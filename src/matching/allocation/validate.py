@@ -2,6 +2,12 @@
 
 Every allocation, whoever produced it (a solver, a baseline), passes through
 :func:`violations` before it is returned.  An assignment maps unit index -> arc index.
+
+Two levels: the room and who-may-live-together between the units placed in one household
+(:func:`household_problems`, fast, also used while building answers), and, when the instance
+carries its records (:class:`~matching.allocation.instance.RuleContext`), every eligibility rule
+judged again for every placed child by the rule functions themselves, with the household as it
+would be: the children living there and every other child placed there with them.
 """
 
 from __future__ import annotations
@@ -9,7 +15,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from matching.allocation.instance import AllocationInstance, units_conflict
+from matching.allocation.instance import AllocationInstance, RuleContext, units_conflict
+from matching.domain import HouseholdMember
+from matching.eligibility.request import MatchRequest
+from matching.eligibility.rules import failed
 
 
 def fits(instance: AllocationInstance, placed: list[int], unit: int, household: int) -> bool:
@@ -64,6 +73,31 @@ def violations(instance: AllocationInstance, assignment: Mapping[int, int]) -> l
         problems.append("a child is placed more than once")
     for household, units in sorted(by_household.items()):
         problems.extend(household_problems(instance, sorted(units), household))
+        if instance.context is not None:
+            problems.extend(rule_problems(instance.context, sorted(units), household))
+    return problems
+
+
+def _newcomers(req: MatchRequest) -> tuple[HouseholdMember, ...]:
+    """The children of a request as the household's foster children, with their own restrictions and risks."""
+    return tuple(
+        HouseholdMember(c.child_id, "foster_child", c.birth_month, c.sex, r.live_alongside, tuple(r.risks_to_others))
+        for c, r in req.members
+    )
+
+
+def rule_problems(context: RuleContext, units: list[int], household: int) -> list[str]:
+    """Every eligibility rule that a unit of ``units`` fails in ``household`` once all of ``units`` live there."""
+    record = context.households[household]
+    problems: list[str] = []
+    for u in units:
+        req = context.requests[u]
+        others = tuple(m for v in units if v != u for m in _newcomers(context.requests[v]))
+        view = record.without(req.child_ids).with_foster_children(others)
+        problems.extend(
+            f"{record.household_id}: {', '.join(sorted(req.child_ids))} fails {o.code}: {o.reason}"
+            for o in failed(req, view, context.cfg)
+        )
     return problems
 
 

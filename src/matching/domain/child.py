@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from matching import codes
+from matching.eligibility.arithmetic import age_on, miles
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +18,7 @@ class Location:
 
     def miles_to(self, other: Location) -> float:
         """DfE distance in miles: Euclidean grid distance / 1000 / 1.6093."""
-        return ((self.easting - other.easting) ** 2 + (self.northing - other.northing) ** 2) ** 0.5 / 1000 / 1.6093
+        return miles(float(other.easting - self.easting), float(other.northing - self.northing))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +67,7 @@ class Child:
 
     def age_on(self, when: date) -> int:
         """Age in whole years on ``when`` (from the month of birth)."""
-        years = when.year - self.birth_month.year
-        if when.month < self.birth_month.month:
-            years -= 1
-        return max(0, years)
+        return age_on(self.birth_month, when)
 
     @property
     def ethnicity_group(self) -> str:

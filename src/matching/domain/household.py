@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from matching.domain.child import Location
-
-
-def _age(birth_month: date, on: date) -> int:
-    years = on.year - birth_month.year
-    return years - 1 if on.month < birth_month.month else years
+from matching.eligibility.arithmetic import ADULT_AGE, age_on
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +41,19 @@ class TrainingRecord:
 
 @dataclass(frozen=True, slots=True)
 class HouseholdMember:
-    """Someone living in the household who is not one of the store's children."""
+    """Someone living in the household: a birth child, another adult, or a foster child.
+
+    A foster child carries their own recorded restriction (who they can live alongside) and risks
+    to others: the children already living there are judged against newcomers, and newcomers
+    against them.
+    """
 
     member_id: str
     kind: str
     birth_month: date
     sex: str
+    live_alongside: str = "any"
+    risks_to_others: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +109,17 @@ class CarerHousehold:
     def children_living_there(self, on: date) -> tuple[HouseholdMember, ...]:
         """Everyone under 18 on ``on``: foster children (the store's and others) and birth children."""
         people = (*self.foster_children, *self.members)
-        return tuple(m for m in people if m.kind != "other_adult" and _age(m.birth_month, on) < 18)
+        return tuple(m for m in people if m.kind != "other_adult" and age_on(m.birth_month, on) < ADULT_AGE)
+
+    def without(self, child_ids: frozenset[str] | set[str]) -> CarerHousehold:
+        """The household as it would be if these of its foster children moved out (itself when none live here)."""
+        if not any(m.member_id in child_ids for m in self.foster_children):
+            return self
+        return replace(self, foster_children=tuple(m for m in self.foster_children if m.member_id not in child_ids))
+
+    def with_foster_children(self, newcomers: tuple[HouseholdMember, ...]) -> CarerHousehold:
+        """The household with these children placed in it as well."""
+        return replace(self, foster_children=(*self.foster_children, *newcomers)) if newcomers else self
 
     @property
     def is_kinship(self) -> bool:

@@ -47,6 +47,7 @@ class Referral:
     needs: NeedsProfile
     status: str = "open"
     expected_duration_weeks: int | None = None
+    expected_duration_days: int | None = None
     live_alongside: str = "any"
     risks_to_child: tuple[str, ...] = ()
     risks_to_others: tuple[str, ...] = ()
@@ -60,3 +61,10 @@ class Referral:
     wishes: WishesAndFeelings = field(default_factory=WishesAndFeelings)
     emergency_outside_terms: bool = False
     max_distance_miles: float | None = None
+
+    @property
+    def expected_stay_days(self) -> int | None:
+        """How long the placement is expected to last, in days (from days, else weeks); None when not recorded."""
+        if self.expected_duration_days is not None:
+            return self.expected_duration_days
+        return None if self.expected_duration_weeks is None else 7 * self.expected_duration_weeks

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from matching.ranking.rules import RuleOutcome
+from matching.eligibility.rules import RuleOutcome
 
 #: Tiers of the Children Act 1989 s22C ladder among foster carers: connected persons first.
 TIER_CONNECTED = 1

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from matching import codes
 from matching.domain import CarerHousehold
+from matching.eligibility.arithmetic import ADULT_AGE, month_index
+from matching.eligibility.request import MatchRequest
+from matching.eligibility.rules import RuleOutcome, excluded_needs, sibling_clashes
 from matching.fit_config import FACTORS, FitConfig
 from matching.ranking.explanation import Factor, Gap, NeedMet, StabilityEstimate, Warning
-from matching.ranking.request import MatchRequest, month_index
-from matching.ranking.rules import RuleOutcome
 from matching.taxonomy import Taxonomy
 
 _UNKNOWN_ETHNICITY = frozenset(codes.ETHNICITY_GROUPS["Not known"])
@@ -166,7 +167,7 @@ def household_fit_value(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) ->
     others = [
         a
         for m in (*h.foster_children, *h.members)
-        if m.kind != "other_adult" and (a := (on - month_index(m.birth_month)) // 12) < 18
+        if m.kind != "other_adult" and (a := (on - month_index(m.birth_month)) // 12) < ADULT_AGE
     ]
     ages = req.ages
     if others:
@@ -320,8 +321,25 @@ def _warnings(
             Warning(
                 "emergency_outside_terms",
                 "Emergency placement outside terms of approval ("
-                + "; ".join(r.code for r in outside)
-                + "): under 6 days only (Fostering Services Regs reg 27).",
+                + "; ".join(r.reason for r in outside)
+                + f") for under {cfg.rules.emergency_outside_terms_days} days only (Fostering Services Regs reg 27).",
+            )
+        )
+    for clash in sibling_clashes(req):
+        out.append(
+            Warning(
+                "sibling_restriction",
+                f"{clash.sentence()} The care plan places them together: the officer must confirm it.",
+            )
+        )
+    mild = excluded_needs(req, h, cfg, mild=True)
+    if mild:
+        out.append(
+            Warning(
+                "carer_exclusion_mild",
+                "The carers said they will not consider "
+                + ", ".join(m.replace("_", " ") for m in mild)
+                + ": rated mild here; ask them before proposing.",
             )
         )
     if d_home is None:

@@ -1,113 +1,65 @@
-"""The fast path: every rule and every score factor over many households at once.
+"""The fast path: every score factor over many households at once (the rules come from eligibility).
 
-A :class:`HouseholdPool` holds the households of a scope as columns (built once, reused for every
-request).  :meth:`HouseholdPool.failures` computes, for one request, which households fail which
-rule; :meth:`HouseholdPool.scores` the fit score of chosen households.  Both compute exactly what
-:mod:`matching.ranking.rules` and :mod:`matching.ranking.fit` define for one household; the
-property tests compare the two on generated data.
+A :class:`HouseholdPool` is the :class:`~matching.eligibility.columns.HouseholdColumns` of a scope
+(which households fail which rule, built once, reused for every request) plus the columns the fit
+score needs.  :meth:`HouseholdPool.scores` computes exactly what :mod:`matching.ranking.fit`
+defines for one household; the property tests compare the two on generated data.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from matching import codes
 from matching.coverage import CoverageTables
-from matching.domain import CarerHousehold, Location
-from matching.domain.referral import ACTIONABLE
+from matching.domain import CarerHousehold
+from matching.eligibility.columns import HouseholdColumns, RuleFailures, flags
+from matching.eligibility.request import MatchRequest
 from matching.fit_config import FitConfig
+from matching.ranking.explanation import StabilityEstimate
 from matching.ranking.fit import identity_shares, locality_shares, track_record_value
-from matching.ranking.request import MatchRequest, month_index
-from matching.ranking.rules import RULE_CODES, emergency_outside_terms
 from matching.taxonomy import Taxonomy
 
-if TYPE_CHECKING:
-    from matching.stability.scorer import StabilityScorer
+__all__ = ["HouseholdPool", "RuleFailures", "StabilityModel"]
 
-_PAD_MONTH = np.iinfo(np.int64).max // 4
 _NEVER = np.iinfo(np.int64).max // 4
 _UNKNOWN_ETHNICITY = frozenset(codes.ETHNICITY_GROUPS["Not known"])
 _NO_RELIGION = frozenset({"none", "not_known"})
-_RULE = {code: i for i, code in enumerate(RULE_CODES)}
 
 
-@dataclass
-class RuleFailures:
-    """Which households fail which rule for one request (rows: RULE_CODES; columns: households)."""
+class StabilityModel(Protocol):
+    """What the ranking needs of a learned stability estimate (the stability package provides one)."""
 
-    failed: np.ndarray  # (rules, households) bool
-    outside_terms: np.ndarray  # (rules, households) bool: passed only as an emergency outside terms
+    version: str
 
-    @cached_property
-    def failures_per_household(self) -> np.ndarray:
-        """How many rules each household fails."""
-        return np.add.reduce(self.failed.view(np.uint8), axis=0, dtype=np.uint8)
+    def p_unplanned(self, pool: HouseholdPool, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
+        """P(unplanned ending within 12 months) for each household at ``idx``."""
+        ...
 
-    @property
-    def eligible(self) -> np.ndarray:
-        """Households that pass every rule."""
-        return np.asarray(self.failures_per_household == 0, dtype=bool)
-
-    def counts(self) -> np.ndarray:
-        """How many households fail each rule."""
-        return np.add.reduce(self.failed.view(np.uint8), axis=1, dtype=np.int64)
+    def estimate(self, p_unplanned: float) -> StabilityEstimate:
+        """The estimate shown for one pair."""
+        ...
 
 
-class HouseholdPool:
+class HouseholdPool(HouseholdColumns):
     """Households as columns for fast eligibility and scoring; ordered by household id."""
 
     def __init__(self, households: Sequence[CarerHousehold], taxonomy: Taxonomy, cfg: FitConfig) -> None:
-        hs = sorted(households, key=lambda h: h.household_id)
+        super().__init__(households, taxonomy.need_ids, cfg)
+        hs = self.households
         #: The learned stability estimate, when a model is loaded (see :meth:`with_stability`).
-        self.stability: StabilityScorer | None = None
+        self.stability: StabilityModel | None = None
         self._last_p: tuple[MatchRequest, np.ndarray, np.ndarray] | None = None
         #: What the ranking runs on, in words (shown with every result).
         self.model_note = "rules only (no stability model loaded)"
-        self.households: list[CarerHousehold] = hs
         self.taxonomy = taxonomy
-        self.cfg = cfg
         self.tables = CoverageTables.from_taxonomy(taxonomy)
         n = len(hs)
-        self.ids = np.array([h.household_id for h in hs], dtype=object)
-        self.index = {h.household_id: i for i, h in enumerate(hs)}
-        self.active = np.array([h.status == "active" for h in hs], dtype=bool)
-        self.kinship = np.array([h.is_kinship for h in hs], dtype=bool)
-        self.connected: dict[str, list[int]] = defaultdict(list)
-        for i, h in enumerate(hs):
-            for cid in h.terms.connected_child_ids:
-                self.connected[cid].append(i)
-        self.age_min = np.array([h.terms.age_min for h in hs], dtype=np.int64)
-        self.age_max = np.array([h.terms.age_max for h in hs], dtype=np.int64)
-        self.places = np.array([h.terms.places for h in hs], dtype=np.int64)
-        self.max_sib = np.array([h.terms.max_sibling_group for h in hs], dtype=np.int64)
-        self.exemption = np.array([h.terms.usual_limit_exemption for h in hs], dtype=bool)
-        self.fostered = np.array([h.foster_children_count for h in hs], dtype=np.int64)
-        self.types = self._flags([h.terms.placement_types for h in hs], codes.PLACEMENT_TYPES)
-        vocab = (*taxonomy.need_ids, *codes.RISKS_TO_CHILD, *codes.RISKS_TO_OTHERS)
-        self.wont_vocab = {v: i for i, v in enumerate(vocab)}
-        self.wont = self._flags([h.will_not_consider for h in hs], vocab)
-        # The same as bits of one integer per household when the vocabulary fits (it does by default).
-        self.wont_bits = (
-            (self.wont.astype(np.int64) << np.arange(len(vocab), dtype=np.int64)).sum(axis=1)
-            if len(vocab) <= 62
-            else None
-        )
-        self.pets = self._flags([h.pets for h in hs], codes.PETS)
-        self.has_pets = self.pets.any(axis=1)
-        self.smoking = np.array([h.smoking for h in hs], dtype=bool)
-        self.wheelchair = np.array([h.wheelchair_accessible for h in hs], dtype=bool)
-        self.dolo_support = np.array(
-            [{"therapeutic_support", "out_of_hours"} <= set(h.support_package) for h in hs], dtype=bool
-        )
-        self.east = np.array([h.location.easting for h in hs], dtype=np.float64)
-        self.north = np.array([h.location.northing for h in hs], dtype=np.float64)
         self.la = np.array([h.la_code for h in hs], dtype=object)
         self.ethnicity = np.array([h.ethnicity or "" for h in hs], dtype=object)
         self.eth_group = np.array([codes.ETHNIC_TO_GROUP.get(h.ethnicity or "", "") for h in hs], dtype=object)
@@ -128,17 +80,6 @@ class HouseholdPool:
         self.track = np.array([track_record_value(h, cfg) for h in hs], dtype=np.float64)
         self.track_ended = np.array([h.track_record.ended for h in hs], dtype=np.float64)
         self.track_unplanned = np.array([h.track_record.unplanned_within_12_months for h in hs], dtype=np.float64)
-        kids = [
-            [month_index(m.birth_month) for m in (*h.foster_children, *h.members) if m.kind != "other_adult"]
-            for h in hs
-        ]
-        width = max([len(k) for k in kids] + [1])
-        self.kid_months = np.full((n, width), _PAD_MONTH, dtype=np.int64)
-        for i, k in enumerate(kids):
-            self.kid_months[i, : len(k)] = k
-        self.with_children = np.flatnonzero(np.array([len(k) > 0 for k in kids], dtype=bool))
-        #: Birth month of the youngest child living there (a month long past when there is none).
-        self.youngest_month = np.array([max(k) if k else -_PAD_MONTH for k in kids], dtype=np.int64)
         course_pos = {c: j for j, c in enumerate(taxonomy.course_ids)}
         per: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
         for i, h in enumerate(hs):
@@ -154,7 +95,7 @@ class HouseholdPool:
             for r, (d, e) in enumerate(recs):
                 self.done[i, j, r] = d
                 self.expires[i, j, r] = e
-        self.experience = self._flags([h.experience_needs for h in hs], taxonomy.need_ids)
+        self.experience = flags([h.experience_needs for h in hs], taxonomy.need_ids)
         self._current_cache: dict[int, np.ndarray] = {}
         self._coded: dict[str, tuple[dict[str, int], np.ndarray]] = {}
 
@@ -180,7 +121,7 @@ class HouseholdPool:
         self._current_cache[day] = current
         return current
 
-    def with_stability(self, scorer: StabilityScorer) -> HouseholdPool:
+    def with_stability(self, scorer: StabilityModel) -> HouseholdPool:
         """Score with the learned estimate from now on, at the configuration's weight for it."""
         self.stability = scorer
         self.cfg = self.cfg.with_stability_model()
@@ -204,138 +145,12 @@ class HouseholdPool:
             self._last_p = (req, idx, p)
         return p
 
-    def __len__(self) -> int:
-        return len(self.households)
-
-    @staticmethod
-    def _flags(values: Sequence[Sequence[str]], vocab: Sequence[str]) -> np.ndarray:
-        pos = {v: j for j, v in enumerate(vocab)}
-        out = np.zeros((len(values), len(vocab)), dtype=bool)
-        for i, vs in enumerate(values):
-            for v in vs:
-                j = pos.get(v)
-                if j is not None:
-                    out[i, j] = True
-        return out
-
     def _speaks(self, language: str) -> np.ndarray:
         cached = self._language_cache.get(language)
         if cached is None:
             cached = np.array([language in s for s in self.language_sets], dtype=bool)
             self._language_cache[language] = cached
         return cached
-
-    # --- rules -------------------------------------------------------------------------
-
-    def _other_ages(self, req: MatchRequest, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ages on the placement date of the children living in households ``rows``, and which are under 18."""
-        months = self.kid_months[rows]
-        ages = (month_index(req.on) - months) // 12
-        return ages, (months != _PAD_MONTH) & (ages < 18)
-
-    def failures(self, req: MatchRequest) -> RuleFailures:
-        """Which households fail which rule for ``req`` (and which pass only outside terms)."""
-        n = len(self)
-        ref = req.referral
-        g = req.group_size
-        ages = np.array(req.ages, dtype=np.int64)
-        fail = np.zeros((len(RULE_CODES), n), dtype=bool)
-        outside = np.zeros_like(fail)
-
-        fail[_RULE["not_active"]] = ~self.active
-        ok_connected = np.zeros(n, dtype=bool)
-        positions = [set(self.connected.get(c.child_id, ())) for c in req.group]
-        both = set.intersection(*positions) if positions else set()
-        ok_connected[list(both)] = True
-        fail[_RULE["connected_person_only"]] = self.kinship & ~ok_connected
-        if "foster" not in ref.suitable_for:
-            fail[_RULE["setting"]] = True
-        within = np.ones(n, dtype=bool)
-        for a in req.ages:
-            within &= (self.age_min <= a) & (a <= self.age_max)
-        terms = {
-            "terms_age": ~within,
-            "terms_placement_type": ~self.types[:, codes.PLACEMENT_TYPES.index(ref.placement_type)]
-            if ref.placement_type in codes.PLACEMENT_TYPES
-            else np.ones(n, dtype=bool),
-            "terms_places": self.places < g,
-            "sibling_group": (self.max_sib < g) if g > 1 else np.zeros(n, dtype=bool),
-        }
-        waive = emergency_outside_terms(req)
-        for code, bad in terms.items():
-            if waive:
-                outside[_RULE[code]] = bad
-            else:
-                fail[_RULE[code]] = bad
-        fail[_RULE["vacancy"]] = (self.places - self.fostered) < g
-        after = self.fostered + g
-        fail[_RULE["usual_limit"]] = ~(
-            (after <= self.cfg.rules.usual_fostering_limit) | ((self.fostered == 0) & (g > 1)) | self.exemption
-        )
-        # Ages in whole years are (placement month - birth month) // 12, so "a child aged under A lives
-        # there" is "the youngest child was born after month (placement month - 12 A)": no division.
-        me = req.age
-        on_m = month_index(req.on)
-        youngest = self.youngest_month
-        mode = ref.live_alongside
-        if mode == "solo":
-            fail[_RULE["live_alongside"]] = youngest > on_m - 216
-        elif mode == "only_older":
-            fail[_RULE["live_alongside"]] = youngest > on_m - 12 * (me + 1)
-        elif mode == "only_younger":
-            rows = self.with_children
-            months = self.kid_months[rows]
-            fail[_RULE["live_alongside"], rows] = ((months > on_m - 216) & (months <= on_m - 12 * me)).any(axis=1)
-        risks = set(ref.risks_to_others)
-        if "sexual_harm" in risks or "physical_harm" in risks:
-            bad_risk = np.zeros(n, dtype=bool)
-            if "sexual_harm" in risks:
-                bad_risk |= youngest > on_m - 12 * me
-            if "physical_harm" in risks:
-                bad_risk |= youngest > on_m - 60
-            fail[_RULE["risk_to_others"]] = bad_risk
-        asked = (
-            {k for k, s in req.needs.items() if s >= ACTIONABLE} | set(ref.risks_to_child) | set(ref.risks_to_others)
-        )
-        cols = [self.wont_vocab[a] for a in asked if a in self.wont_vocab]
-        if cols and self.wont_bits is not None:
-            fail[_RULE["carer_exclusions"]] = (self.wont_bits & sum(1 << c for c in cols)) != 0
-        elif cols:
-            fail[_RULE["carer_exclusions"]] = self.wont[:, cols].any(axis=1)
-        allergy_cols = [codes.PETS.index(a) for a in ref.allergies if a in codes.PETS]
-        bad_pets = self.pets[:, allergy_cols].any(axis=1) if allergy_cols else np.zeros(n, dtype=bool)
-        if "harm_to_animals" in risks:
-            bad_pets = bad_pets | self.has_pets
-        fail[_RULE["pets"]] = bad_pets
-        if bool((ages < 5).any()) or ref.respiratory_needs or any(c.disability for c in req.group):
-            fail[_RULE["smoking"]] = self.smoking
-        if ref.needs_adaptation:
-            fail[_RULE["accessibility"]] = ~self.wheelchair
-        if req.child.home is not None:
-            limit = ref.max_distance_miles or self.cfg.rules.max_distance_miles
-            fail[_RULE["distance"]] = self.beyond(req, limit)
-        if ref.dolo:
-            fail[_RULE["dolo"]] = ~self.dolo_support
-        return RuleFailures(fail, outside)
-
-    def beyond(self, req: MatchRequest, miles: float) -> np.ndarray:
-        """Households further than ``miles`` from the child's home (the rule's own comparison)."""
-        assert req.child.home is not None
-        de = self.east - req.child.home.easting
-        dn = self.north - req.child.home.northing
-        return np.asarray(de * de + dn * dn > (miles * 1609.3) ** 2)
-
-    def miles_from(self, place: Location, idx: np.ndarray | None = None) -> np.ndarray:
-        """DfE miles from ``place`` to each household (or to ``idx``): grid distance / 1000 / 1.6093."""
-        e, no = (self.east, self.north) if idx is None else (self.east[idx], self.north[idx])
-        de = e - place.easting
-        dn = no - place.northing
-        return np.sqrt(de * de + dn * dn) / 1000 / 1.6093
-
-    def home_miles(self, req: MatchRequest, idx: np.ndarray | None = None) -> np.ndarray:
-        """DfE miles from the child's home to each household (or to ``idx``)."""
-        assert req.child.home is not None
-        return self.miles_from(req.child.home, idx)
 
     # --- scores ------------------------------------------------------------------------
 
@@ -419,7 +234,7 @@ class HouseholdPool:
 
     def _household_fit(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
         s = self.cfg.household_fit
-        other_ages, valid = self._other_ages(req, idx)
+        other_ages, valid = self.other_ages(req.on, idx)
         ages = np.array(req.ages, dtype=np.int64)
         gaps = np.abs(other_ages[:, :, None] - ages[None, None, :]).min(axis=2)
         gaps = np.where(valid, gaps, np.iinfo(np.int64).max)

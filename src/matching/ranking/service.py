@@ -18,6 +18,8 @@ import numpy as np
 from sqlalchemy import Connection
 
 from matching.domain import CarerHousehold, Child, NeedsProfile, Referral, Scope
+from matching.eligibility.request import MatchRequest
+from matching.eligibility.rules import RULE_CODES, RULES, RuleOutcome, evaluate
 from matching.fit_config import FitConfig
 from matching.ranking import fit as fitmod
 from matching.ranking.explanation import (
@@ -30,8 +32,6 @@ from matching.ranking.explanation import (
     StabilityEstimate,
 )
 from matching.ranking.pool import HouseholdPool
-from matching.ranking.request import MatchRequest
-from matching.ranking.rules import RULE_CODES, RULES, RuleOutcome, evaluate
 from matching.store import queries
 from matching.taxonomy import Taxonomy
 
@@ -284,26 +284,6 @@ def rank_children(
 # --- building requests from the store ---------------------------------------------
 
 
-def load_pool(
-    conn: Connection, *, scope: Scope, taxonomy: Taxonomy, cfg: FitConfig, with_stability: bool = True
-) -> HouseholdPool:
-    """Every household in scope, as a pool ready for ranking.
-
-    With ``with_stability`` the verified stability model (if any) is attached and scored as one
-    factor; without one, or when it cannot be used, the ranking is rules-only and says why.
-    """
-    pool = HouseholdPool(queries.all_households(conn, scope=scope, taxonomy=taxonomy), taxonomy, cfg)
-    if with_stability:
-        from matching.stability.scorer import load_scorer  # the learning stack loads only when asked for
-
-        scorer, note = load_scorer(conn, scope=scope, taxonomy=taxonomy)
-        if scorer is None:
-            pool.model_note = f"rules only: {note}"
-        else:
-            pool.with_stability(scorer)
-    return pool
-
-
 def rank_children_for_household(
     conn: Connection, *, scope: Scope, household_id: str, on: date, cfg: FitConfig, taxonomy: Taxonomy, top: int = 10
 ) -> tuple[CarerHousehold, list[ChildCandidate], dict[str, int], int]:
@@ -336,18 +316,28 @@ def request_for_child(conn: Connection, *, scope: Scope, child_id: str, on: date
     mine = queries.open_referrals_of(conn, child=child)
     if not mine:
         return MatchRequest(default_referral(child, on), child, on)
-    return MatchRequest(mine[-1], child, on, _siblings_referred(conn, scope, child))
+    siblings, their_referrals = _siblings_referred(conn, scope, child)
+    return MatchRequest(mine[-1], child, on, siblings, their_referrals)
 
 
-def _siblings_referred(conn: Connection, scope: Scope, child: Child) -> tuple[Child, ...]:
-    """Brothers and sisters to be placed with the child: those of its group who are referred too."""
+def _siblings_referred(conn: Connection, scope: Scope, child: Child) -> tuple[tuple[Child, ...], tuple[Referral, ...]]:
+    """Brothers and sisters to be placed with the child (those of its group who are referred too), each with
+    their own latest open referral."""
     if child.sibling_group_id is None or not child.place_with_siblings:
-        return ()
-    referred = {r.child_id for r in queries.open_referrals(conn, scope=scope, sibling_group_id=child.sibling_group_id)}
-    if len(referred - {child.child_id}) == 0:
-        return ()
+        return (), ()
+    latest = _latest_by_child(queries.open_referrals(conn, scope=scope, sibling_group_id=child.sibling_group_id))
+    if len(set(latest) - {child.child_id}) == 0:
+        return (), ()
     group, _ = queries.list_children(conn, scope=scope, limit=10_000, sibling_group_id=child.sibling_group_id)
-    return tuple(c for c in group if c.child_id != child.child_id and c.child_id in referred)
+    sibs = tuple(
+        c for c in sorted(group, key=lambda c: c.child_id) if c.child_id != child.child_id and c.child_id in latest
+    )
+    return sibs, tuple(latest[c.child_id] for c in sibs)
+
+
+def _latest_by_child(referrals: Sequence[Referral]) -> dict[str, Referral]:
+    """Each child's latest open referral (the list is oldest first)."""
+    return {r.child_id: r for r in referrals}
 
 
 def waiting_requests(conn: Connection, *, scope: Scope, on: date) -> list[MatchRequest]:
@@ -361,6 +351,7 @@ def waiting_requests(conn: Connection, *, scope: Scope, on: date) -> list[MatchR
     for c in children.values():
         if c.sibling_group_id is not None:
             by_group.setdefault(c.sibling_group_id, []).append(c)
+    latest = _latest_by_child(referrals)
     out = []
     for r in referrals:
         child = children.get(r.child_id)
@@ -373,5 +364,5 @@ def waiting_requests(conn: Connection, *, scope: Scope, on: date) -> list[MatchR
                 for c in sorted(by_group[child.sibling_group_id], key=lambda c: c.child_id)
                 if c.child_id != child.child_id and c.child_id in referred
             )
-        out.append(MatchRequest(r, child, on, sibs))
+        out.append(MatchRequest(r, child, on, sibs, tuple(latest[c.child_id] for c in sibs)))
     return out

@@ -26,8 +26,8 @@ import pandas as pd
 
 from matching import codes
 from matching.domain import Child, PlacementEpisode
+from matching.eligibility.request import MatchRequest
 from matching.ranking.pool import HouseholdPool
-from matching.ranking.request import MatchRequest
 
 #: Legal statuses in a fixed order (the integer code is the position; unknown is -1).
 LEGAL_STATUSES: tuple[str, ...] = tuple(sorted(codes.LEGAL_STATUS))

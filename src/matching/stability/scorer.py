@@ -15,9 +15,9 @@ import numpy as np
 from sqlalchemy import Connection
 
 from matching.domain import Scope
+from matching.eligibility.request import MatchRequest
 from matching.ranking.explanation import StabilityEstimate
 from matching.ranking.pool import HouseholdPool
-from matching.ranking.request import MatchRequest
 from matching.stability.artefact import ArtefactError, LoadedModel, load_model
 from matching.stability.features import ChildHistory, candidate_features, child_histories, feature_names
 from matching.store import queries

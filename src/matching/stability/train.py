@@ -32,10 +32,10 @@ from sklearn.model_selection import GroupShuffleSplit
 from sqlalchemy import Connection
 
 from matching.domain import Child, Scope, TrackRecord
+from matching.eligibility.request import MatchRequest
 from matching.fit_config import FitConfig, load_fit_config
 from matching.ranking import fit as fitmod
 from matching.ranking.pool import HouseholdPool
-from matching.ranking.request import MatchRequest
 from matching.ranking.service import default_referral
 from matching.stability import metrics as m
 from matching.stability.artefact import LoadedModel, save_model

@@ -19,9 +19,9 @@ from sqlalchemy import Connection
 
 from matching import codes
 from matching.domain import CarerHousehold, Child, Scope
+from matching.eligibility.request import MatchRequest
 from matching.fit_config import FitConfig, load_fit_config
 from matching.ranking.pool import HouseholdPool
-from matching.ranking.request import MatchRequest
 from matching.ranking.service import default_referral, rank_households
 from matching.stability.scorer import StabilityScorer
 from matching.stepdown.config import CostConfig, ReadinessConfig, load_costs, load_readiness

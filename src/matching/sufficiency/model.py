@@ -25,11 +25,11 @@ import numpy as np
 from sqlalchemy import Connection
 
 from matching import codes
-from matching.allocation.instance import Unit
+from matching.allocation.instance import Unit, unit_of
 from matching.domain import CarerHousehold, Child, Location, Scope, TermsOfApproval, TrainingRecord
+from matching.eligibility.request import MatchRequest
 from matching.fit_config import FitConfig, load_fit_config
 from matching.ranking.pool import HouseholdPool
-from matching.ranking.request import MatchRequest
 from matching.ranking.service import default_referral
 from matching.store import queries
 from matching.sufficiency.scenario import Scenario
@@ -291,7 +291,7 @@ def build_inputs(
     vacancies, usual = vacancies[keep], usual[keep]
     kept = [pool.households[int(i)] for i in keep]
     units = [
-        Unit(f"P{p}", tuple(c.child_id for c in req.group), req.ages, "over_5_days", on, req.child.la_code, "any", ())
+        dataclasses.replace(unit_of(f"P{p}", req), urgency="over_5_days", referral_date=on)
         for p, req in enumerate(requests)
     ]
     residential = np.array([p for p, req in enumerate(requests) if req.child.place in ("K2", "R1")], dtype=np.int64)

@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 
 from matching.domain import Location
+from matching.eligibility import rules
+from matching.eligibility.rules import RULE_CODES, RULES
 from matching.fit_config import load_fit_config
-from matching.ranking import rules
-from matching.ranking.rules import RULE_CODES, RULES
 from tests.factories import make_child, make_household, make_request, make_terms, member
 
 CFG = load_fit_config()
@@ -63,12 +63,30 @@ def test_emergency_under_six_days_may_go_outside_terms() -> None:
     h = make_household(terms=make_terms(age_min=11, age_max=17, placement_types=("long_term",)))
     normal = make_request(placement_type="emergency")
     assert not check(rules.terms_age, normal, h).passed
-    emergency = make_request(placement_type="emergency", emergency_outside_terms=True)
+    emergency = make_request(placement_type="emergency", emergency_outside_terms=True, expected_duration_days=5)
     for rule in (rules.terms_age, rules.terms_placement_type):
         out = check(rule, emergency, h)
         assert out.passed
         assert out.outside_terms
         assert "under 6 days" in out.reason
+
+
+@pytest.mark.parametrize(
+    ("days", "weeks", "allowed"),
+    [(5, None, True), (6, None, False), (1, None, True), (14, None, False), (None, 1, False), (None, None, False)],
+)
+def test_emergency_outside_terms_only_for_a_stay_under_six_days(
+    days: int | None, weeks: int | None, allowed: bool
+) -> None:
+    """Fostering Services Regs 2011 reg 27: outside terms only in an emergency of under 6 days; a week is not."""
+    h = make_household(terms=make_terms(age_min=11, age_max=17))
+    req = make_request(
+        placement_type="emergency",
+        emergency_outside_terms=True,
+        expected_duration_days=days,
+        expected_duration_weeks=weeks,
+    )
+    assert check(rules.terms_age, req, h).passed is allowed
 
 
 def test_terms_placement_type() -> None:
@@ -153,7 +171,9 @@ def test_risks_to_others_vs_children_there() -> None:
 def test_carer_exclusions_respected() -> None:
     h = make_household(will_not_consider=("self_harm", "fire_setting"))
     mild = make_request(make_child(needs={"self_harm": 1}))
-    assert check(rules.carer_exclusions, mild, h).passed  # below actionable
+    assert not check(rules.carer_exclusions, mild, h).passed  # the carers' word stands at any severity
+    loose = CFG.model_copy(update={"rules": CFG.rules.model_copy(update={"carer_exclusions_from_severity": 2})})
+    assert rules.carer_exclusions(mild, h, loose).passed  # configured: mild becomes a warning
     actionable = make_request(make_child(needs={"self_harm": 2}))
     assert not check(rules.carer_exclusions, actionable, h).passed
     assert not check(rules.carer_exclusions, make_request(risks_to_others=("fire_setting",)), h).passed
