@@ -67,13 +67,26 @@ class ChildIn(_In):
 
 
 class SiblingIn(_In):
-    """A brother or sister to be placed with the child."""
+    """A brother or sister to be placed with the child, with what their own referral says.
+
+    Every rule judges each child on their own referral: nothing here is borrowed from the first
+    child's (an emergency outside terms of approval must be allowed for this child too).
+    """
 
     child_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     birth_month: str = Month
     sex: Sex
     disability: bool = False
     needs: dict[str, int] = Field(default_factory=dict)
+    live_alongside: LiveAlongside = "any"
+    risks_to_child: list[RiskToChild] = Field(default_factory=list)
+    risks_to_others: list[RiskToOthers] = Field(default_factory=list)
+    allergies: list[Pet] = Field(default_factory=list)
+    respiratory_needs: bool = False
+    needs_adaptation: bool = False
+    dolo: bool = False
+    emergency_outside_terms: bool = False
+    max_distance_miles: float | None = Field(default=None, gt=0, le=1000)
 
 
 class WishesIn(_In):
@@ -96,6 +109,9 @@ class ReferralIn(_In):
     needed_by: Urgency = "over_5_days"
     placement_type: PlacementType = "long_term"
     expected_duration_weeks: int | None = Field(default=None, ge=0, le=1000)
+    expected_duration_days: int | None = Field(
+        default=None, ge=0, le=7000, description="Expected stay in days: outside terms only for under 6 days."
+    )
     live_alongside: LiveAlongside = "any"
     risks_to_child: list[RiskToChild] = Field(default_factory=list)
     risks_to_others: list[RiskToOthers] = Field(default_factory=list)

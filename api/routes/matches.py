@@ -15,7 +15,8 @@ from api.pools import PoolCache
 from api.responses import FastJSONResponse
 from api.schemas import BAD_BODY, NOT_FOUND, IsoDate
 from matching.domain import Child, Location, NeedsProfile, Referral, WishesAndFeelings
-from matching.eligibility.request import MatchRequest
+from matching.eligibility.arithmetic import age_on
+from matching.eligibility.request import MatchRequest, sibling_referral
 from matching.ranking import render, service
 
 router = APIRouter(tags=["matching"])
@@ -105,10 +106,6 @@ def _month(text: str) -> date:
     return date(int(y), int(m), 1)
 
 
-def _age(born: date, on: date) -> int:
-    return (on.year * 12 + on.month - born.year * 12 - born.month) // 12
-
-
 def _check_referral(body: ReferralIn, on: date, needs: set[str]) -> list[dict[str, Any]]:
     """Cross-field rules, each reported at its field path."""
     errors: list[dict[str, Any]] = []
@@ -117,7 +114,7 @@ def _check_referral(body: ReferralIn, on: date, needs: set[str]) -> list[dict[st
         errors.append({"type": "value_error", "loc": ("body", *loc), "msg": msg, "input": value})
 
     born = _month(body.child.birth_month)
-    age = _age(born, on)
+    age = age_on(born, on)
     if born > on or not 0 <= age <= 17:
         err(
             ("child", "birth_month"),
@@ -141,7 +138,7 @@ def _check_referral(body: ReferralIn, on: date, needs: set[str]) -> list[dict[st
             err(("siblings_to_place_with", i, "child_id"), "this sibling is listed twice", sib.child_id)
         seen.add(sib.child_id or "")
         sb = _month(sib.birth_month)
-        if sb > on or not 0 <= _age(sb, on) <= 17:
+        if sb > on or not 0 <= age_on(sb, on) <= 17:
             err(
                 ("siblings_to_place_with", i, "birth_month"),
                 "a sibling must be aged 0-17 on the placement date",
@@ -158,6 +155,13 @@ def _check_referral(body: ReferralIn, on: date, needs: set[str]) -> list[dict[st
             "only an emergency placement may go outside terms of approval",
             body.emergency_outside_terms,
         )
+    for i, sib in enumerate(body.siblings_to_place_with):
+        if sib.emergency_outside_terms and body.placement_type != "emergency":
+            err(
+                ("siblings_to_place_with", i, "emergency_outside_terms"),
+                "only an emergency placement may go outside terms of approval",
+                sib.emergency_outside_terms,
+            )
     return errors
 
 
@@ -220,6 +224,7 @@ def _to_request(body: ReferralIn, on: date) -> MatchRequest:
         placement_type=body.placement_type,
         needs=NeedsProfile(needs),
         expected_duration_weeks=body.expected_duration_weeks,
+        expected_duration_days=body.expected_duration_days,
         live_alongside=body.live_alongside,
         risks_to_child=tuple(body.risks_to_child),
         risks_to_others=tuple(body.risks_to_others),
@@ -234,4 +239,19 @@ def _to_request(body: ReferralIn, on: date) -> MatchRequest:
         emergency_outside_terms=body.emergency_outside_terms,
         max_distance_miles=body.max_distance_miles,
     )
-    return MatchRequest(referral, child, on, siblings)
+    sibling_referrals = tuple(
+        replace(
+            sibling_referral(referral, sib),
+            live_alongside=s.live_alongside,
+            risks_to_child=tuple(s.risks_to_child),
+            risks_to_others=tuple(s.risks_to_others),
+            allergies=tuple(s.allergies),
+            respiratory_needs=s.respiratory_needs,
+            needs_adaptation=s.needs_adaptation,
+            dolo=s.dolo,
+            emergency_outside_terms=s.emergency_outside_terms,
+            max_distance_miles=s.max_distance_miles,
+        )
+        for s, sib in zip(body.siblings_to_place_with, siblings, strict=True)
+    )
+    return MatchRequest(referral, child, on, siblings, sibling_referrals)

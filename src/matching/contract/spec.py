@@ -260,6 +260,16 @@ REFERRALS = FileSpec(
         _c("placement_type", "code", True, "Placement type needed.", allowed=codes.PLACEMENT_TYPES),
         _c("expected_duration_weeks", "int", False, "Expected duration.", unit="weeks", minimum=0, maximum=1000),
         _c(
+            "expected_duration_days",
+            "int",
+            False,
+            "Expected stay in days (read before the weeks): an emergency may go outside terms of approval only "
+            "for a stay under 6 days.",
+            unit="days",
+            minimum=0,
+            maximum=7000,
+        ),
+        _c(
             "live_alongside",
             "code",
             False,

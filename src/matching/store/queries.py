@@ -231,8 +231,13 @@ def _households_from_rows(conn: Connection, rows: Sequence[Any], taxonomy: Taxon
         stmt = select(s.child.c.child_id, s.child.c.household_id, s.child.c.birth_month, s.child.c.sex).where(
             s.child.c.household_id.in_(chunk)
         )
-        for c in conn.execute(stmt):
-            fostered[c.household_id].append(HouseholdMember(c.child_id, "foster_child", c.birth_month, c.sex))
+        placed = conn.execute(stmt).all()
+        restrictions = resident_restrictions(conn, child_ids=[c.child_id for c in placed])
+        for c in placed:
+            live, risks = restrictions.get(c.child_id, ("any", ()))
+            fostered[c.household_id].append(
+                HouseholdMember(c.child_id, "foster_child", c.birth_month, c.sex, live, risks)
+            )
         p = s.placement
         ended = select(p.c.household_id, p.c.start_date, p.c.end_date, p.c.unplanned).where(
             p.c.household_id.in_(chunk), p.c.end_date.is_not(None)
@@ -250,6 +255,24 @@ def _households_from_rows(conn: Connection, rows: Sequence[Any], taxonomy: Taxon
         )
         for r in rows
     ]
+
+
+def resident_restrictions(conn: Connection, *, child_ids: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Who each child can live alongside and their risks to others, from their latest referral of any status
+    (the record in force); children with no referral are absent.  Read whatever the caller's remit: a child living
+    in a household in remit is judged against newcomers even when another authority looks after them, and only
+    these two fields leave this function."""
+    r = s.referral
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for i in range(0, len(child_ids), 900):
+        stmt = (
+            select(r.c.child_id, r.c.live_alongside, r.c.risks_to_others)
+            .where(r.c.child_id.in_(list(child_ids[i : i + 900])))
+            .order_by(r.c.child_id, r.c.referral_date, r.c.referral_id)
+        )
+        for child_id, live, risks in conn.execute(stmt):
+            out[child_id] = (live or "any", tuple(risks or ()))
+    return out
 
 
 def _household(
@@ -339,6 +362,7 @@ def referral_from_row(r: Any, needs: dict[str, int]) -> Referral:
         needs=NeedsProfile(dict(needs)),
         status=r["status"] or "open",
         expected_duration_weeks=r["expected_duration_weeks"],
+        expected_duration_days=r["expected_duration_days"],
         live_alongside=r["live_alongside"] or "any",
         risks_to_child=tuple(r["risks_to_child"] or ()),
         risks_to_others=tuple(r["risks_to_others"] or ()),

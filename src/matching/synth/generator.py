@@ -218,7 +218,7 @@ def _generate_la(
         "children": _children_frame(la, children, home_of, hh),
         "child_needs": _needs_frame(children, need_ids, snapshot_day, rng),
         "sdq_scores": _sdq_frame(children, snapshot_day, rng),
-        "referrals": _referrals_frame(la, children, risks_child, risks_others, need_ids, snapshot_day, rng),
+        "referrals": _referrals_frame(la, children, home_of, risks_child, risks_others, need_ids, snapshot_day, rng),
         "household_members": members,
         "carer_training": _training_frame(hh, prof, taxonomy),
         "placements": _placements_frame(children, hh, hist),
@@ -362,9 +362,19 @@ _WISHES = (
 )
 
 
+def _live_alongside(risks_to_others: tuple[str, ...], rng: np.random.Generator) -> str:
+    """Who a child can live alongside, drawn from the risks they pose to others."""
+    if "sexual_harm" in risks_to_others:
+        return "solo" if rng.random() < 0.5 else "only_older"
+    if "physical_harm" in risks_to_others:
+        return str(rng.choice(["only_older", "solo", "any"], p=[0.5, 0.2, 0.3]))
+    return str(rng.choice(["any", "only_younger", "only_older"], p=[0.85, 0.08, 0.07]))
+
+
 def _referrals_frame(
     la: LocalAuthority,
     c: ChildArrays,
+    home_of: np.ndarray,
     risks_child: list[tuple[str, ...]],
     risks_others: list[tuple[str, ...]],
     need_ids: tuple[str, ...],
@@ -381,7 +391,7 @@ def _referrals_frame(
     chosen = np.flatnonzero(picked)
     idx = {nid: j for j, nid in enumerate(need_ids)}
     rows: list[dict[str, object]] = []
-    shared: dict[object, tuple[str, str, int]] = {}
+    shared: dict[object, tuple[str, str, int, int | None]] = {}
     for k, i in enumerate(chosen):
         age = c.age_months[i] / 12
         key = c.sibling_group[i] if c.sibling_group[i] is not None and c.place_together[i] else i
@@ -393,15 +403,12 @@ def _referrals_frame(
                 ptype = "emergency"
             else:
                 ptype = str(rng.choice(["long_term", "short_term", "respite"], p=[0.55, 0.40, 0.05]))
-            shared[key] = (urgency, ptype, snapshot_day - int(rng.integers(0, 45)))
-        urgency, ptype, referred_on = shared[key]
+            # An emergency is expected to last 1-14 days: under 6 days it may go outside terms of approval.
+            days = int(rng.integers(1, 15)) if ptype == "emergency" else None
+            shared[key] = (urgency, ptype, snapshot_day - int(rng.integers(0, 45)), days)
+        urgency, ptype, referred_on, days = shared[key]
         ro = risks_others[i]
-        if "sexual_harm" in ro:
-            live = "solo" if rng.random() < 0.5 else "only_older"
-        elif "physical_harm" in ro:
-            live = str(rng.choice(["only_older", "solo", "any"], p=[0.5, 0.2, 0.3]))
-        else:
-            live = str(rng.choice(["any", "only_younger", "only_older"], p=[0.85, 0.08, 0.07]))
+        live = _live_alongside(ro, rng)
         sev = c.severity[i]
         wishes = [
             (text, flag) for text, flag in _WISHES if rng.random() < (0.35 if flag == "wish_near_school" else 0.15)
@@ -413,7 +420,8 @@ def _referrals_frame(
             "status": "open",
             "urgency": urgency,
             "placement_type": ptype,
-            "expected_duration_weeks": {"emergency": 1, "short_term": 26, "respite": 2}.get(ptype, 104),
+            "expected_duration_weeks": -(-days // 7) if days else {"short_term": 26, "respite": 2}.get(ptype, 104),
+            "expected_duration_days": days if days else "",
             "live_alongside": live,
             "risks_to_child": ";".join(risks_child[i]),
             "risks_to_others": ";".join(ro),
@@ -439,6 +447,32 @@ def _referrals_frame(
         for text, flag in _WISHES:
             row[flag] = "true" if (text, flag) in wishes else "false"
         rows.append(row)
+    # The children living with foster carers now were placed on a referral of their own: it records who they can
+    # live alongside and the risks they pose, which newcomers to the household are judged against.
+    placed = np.flatnonzero((home_of >= 0) & ~picked)
+    sharing = np.bincount(home_of[home_of >= 0], minlength=int(home_of.max()) + 1 if len(home_of) else 0)
+    for k, i in enumerate(placed, start=len(rows) + 1):
+        ro = risks_others[i]
+        start = int(c.placement_start[i])
+        live = _live_alongside(ro, rng)
+        if live == "solo" and sharing[home_of[i]] > 1:  # a child who must live alone lives alone
+            live = "only_older"
+        rows.append(
+            {
+                "referral_id": f"{la.la_code}-R{k:05d}",
+                "child_id": c.child_id[i],
+                "referral_date": _iso(np.array([start - int(rng.integers(0, 30))]))[0],
+                "status": "matched",
+                "urgency": str(rng.choice(codes.URGENCY, p=[0.15, 0.35, 0.50])),
+                "placement_type": "long_term" if c.place[i] in ("U1", "U4") else "short_term",
+                "expected_duration_weeks": 104 if c.place[i] in ("U1", "U4") else 26,
+                "live_alongside": live,
+                "risks_to_child": ";".join(risks_child[i]),
+                "risks_to_others": ";".join(ro),
+                "suitable_for": "foster",
+                "respiratory_needs": "true" if "asthma" in c.health[i] else "false",
+            }
+        )
     cols = [col.name for col in FILES_BY_NAME["referrals"].columns]
     return pd.DataFrame(rows, columns=cols)
 
