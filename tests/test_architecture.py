@@ -22,3 +22,58 @@ def test_library_never_imports_fastapi() -> None:
 def test_data_format_document_is_up_to_date() -> None:
     doc = Path(PROJECT_ROOT / "docs" / "data-format.md").read_text(encoding="utf-8")
     assert doc == render_markdown(), "run `matching contract-docs` to regenerate docs/data-format.md"
+
+
+def _imports(package: str) -> set[str]:
+    """Every ``matching.*`` module imported anywhere in a package's source (top level or inside functions)."""
+    import ast
+
+    found: set[str] = set()
+    for path in (PROJECT_ROOT / "src" / "matching" / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("matching"):
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.startswith("matching")}
+    return found
+
+
+def test_ranking_never_imports_stability() -> None:
+    """Stability builds on ranking; ranking knows a stability model only as a protocol (issue 13)."""
+    assert not {m for m in _imports("ranking") if m.startswith("matching.stability")}
+
+
+def test_eligibility_imports_no_service_above_it() -> None:
+    """The rules are the bottom layer every service calls: they import none of them."""
+    above = (
+        "matching.ranking",
+        "matching.allocation",
+        "matching.stability",
+        "matching.stepdown",
+        "matching.sufficiency",
+    )
+    assert not {m for m in _imports("eligibility") if m.startswith(above)}
+
+
+def _code_only(path: Path) -> str:
+    """A source file without its strings and comments."""
+    import io
+    import tokenize
+
+    tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
+    return " ".join(t.string for t in tokens if t.type not in (tokenize.STRING, tokenize.COMMENT))
+
+
+def test_no_rule_arithmetic_is_written_outside_eligibility() -> None:
+    """The rules' own arithmetic (ages in whole years from months, the DfE distance) has one home; the synthetic
+    generator, which draws a world rather than judging one, is not a rule."""
+    import re
+
+    src = PROJECT_ROOT / "src" / "matching"
+    pattern = re.compile(r"/ 1\.6093\b|1609\.3\b|// 12\b")
+    offenders = [
+        str(p.relative_to(src))
+        for p in src.rglob("*.py")
+        if not {"eligibility", "synth"} & set(p.parts) and pattern.search(_code_only(p))
+    ]
+    assert offenders == []

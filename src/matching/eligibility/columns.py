@@ -20,7 +20,7 @@ import numpy as np
 
 from matching import codes
 from matching.domain import CarerHousehold, Location
-from matching.eligibility.arithmetic import ADULT_AGE, beyond_miles, miles, month_index
+from matching.eligibility.arithmetic import ADULT_AGE, age_from_months, beyond_miles, miles, month_index
 from matching.eligibility.request import MatchRequest
 from matching.eligibility.rules import (
     CHILD_TERMS,
@@ -177,7 +177,7 @@ class HouseholdColumns:
     def other_ages(self, on: date, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ages on ``on`` of the children living in households ``rows``, and which of them are under 18."""
         months = self.kid_months[rows]
-        ages = (month_index(on) - months) // 12
+        ages = np.maximum(0, age_from_months(month_index(on), months))
         return ages, (months != _PAD_MONTH) & (ages < ADULT_AGE)
 
     def has_children(self, on: date) -> np.ndarray:
@@ -189,7 +189,7 @@ class HouseholdColumns:
         out = np.zeros(len(self), dtype=bool)
         if not len(self.res_household):
             return out
-        age_r = np.maximum(0, (month_index(on) - self.res_month) // 12)
+        age_r = np.maximum(0, age_from_months(month_index(on), self.res_month))
         lo = np.zeros_like(age_r)
         hi = np.full_like(age_r, -1)
         for k, kind in enumerate(LIMIT_KINDS):

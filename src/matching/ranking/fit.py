@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from matching import codes
 from matching.domain import CarerHousehold
-from matching.eligibility.arithmetic import ADULT_AGE, month_index
+from matching.eligibility.arithmetic import age_on
 from matching.eligibility.request import MatchRequest
 from matching.eligibility.rules import RuleOutcome, excluded_needs, sibling_clashes
 from matching.fit_config import FACTORS, FitConfig
@@ -163,12 +163,7 @@ def identity_value(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> floa
 def household_fit_value(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> float:
     """Household fit 0-1: age gap to the other children, the carers' preferred ages, bedrooms."""
     s = cfg.household_fit
-    on = month_index(req.on)
-    others = [
-        a
-        for m in (*h.foster_children, *h.members)
-        if m.kind != "other_adult" and (a := (on - month_index(m.birth_month)) // 12) < ADULT_AGE
-    ]
+    others = [age_on(m.birth_month, req.on) for m in h.children_living_there(req.on)]
     ages = req.ages
     if others:
         gap = min(abs(a - o) for a in ages for o in others)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matching.eligibility.arithmetic import METRES_PER_MILE, miles
+
 #: England's nine regions laid out roughly as on the map (3 x 3 blocks of the grid box).
 REGIONS: tuple[tuple[str, str, str], ...] = (
     ("South West", "South East", "London"),
@@ -17,8 +19,6 @@ _NORTH = (60_000, 600_000)
 _PREFIX = ("Ash", "Brack", "Cal", "Dun", "Elm", "Fair", "Glen", "Hart", "Ivy", "Kings", "Lang", "Marl", "Nor",
            "Oak", "Pen", "Queens", "Rose", "Stan", "Thorn", "Up", "Wold", "Yar", "Bram", "Chest", "Der")  # fmt: skip
 _SUFFIX = ("bury", "ford", "ham", "ley", "mouth", "shire", "wick", "field", "ton", "dale")
-
-METRES_PER_MILE = 1609.3
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ def make_agencies(las: list[LocalAuthority]) -> list[Agency]:
 def distance_miles(
     e1: np.ndarray | float, n1: np.ndarray | float, e2: np.ndarray | float, n2: np.ndarray | float
 ) -> np.ndarray:
-    """DfE distance in miles between grid points: Euclidean metres / 1000 / 1.6093."""
-    return np.hypot(np.asarray(e1, dtype=float) - e2, np.asarray(n1, dtype=float) - n2) / 1000.0 / 1.6093
+    """DfE distance in miles between grid points (:func:`matching.eligibility.arithmetic.miles`)."""
+    return np.asarray(miles(np.asarray(e1, dtype=float) - e2, np.asarray(n1, dtype=float) - n2))
 
 
 def scatter_around(
