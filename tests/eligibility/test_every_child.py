@@ -229,3 +229,20 @@ def test_a_group_of_one_child_is_the_child() -> None:
     assert req.members == ((child, req.referral),)
     assert req.occupants[0].child_id == child.child_id
     assert req.on == ON
+
+
+def test_a_child_with_no_open_referral_is_still_judged_on_what_their_record_says() -> None:
+    """Step-down and sufficiency judge a child in residential care on their latest referral of any status: a
+    recorded sexual-harm risk keeps them from families with younger children."""
+    from matching.ranking.service import default_referral
+
+    child = make_child(child_id="K1", birth_month=date(2012, 1, 1), place="K2")
+    recorded = make_request(child, status="matched", risks_to_others=("sexual_harm",), allergies=("cat",)).referral
+    younger = make_household(household_id="H-Y", members=(member("birth_child", date(2018, 1, 1)),))
+    cats = make_household(household_id="H-C", pets=("cat",))
+    fine = make_household(household_id="H-OK")
+    pool = HouseholdPool([younger, cats, fine], TAX, CFG)
+    req = MatchRequest(default_referral(child, ON, recorded), child, ON)
+    assert [c.household_id for c in rank_households(pool=pool, request=req).candidates] == ["H-OK"]
+    blank = MatchRequest(default_referral(child, ON), child, ON)
+    assert len(rank_households(pool=pool, request=blank).candidates) == 3

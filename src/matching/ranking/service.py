@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -296,15 +296,34 @@ def rank_children_for_household(
     return household, found, excluded, len(requests)
 
 
-def default_referral(child: Child, on: date) -> Referral:
-    """A referral from the child's record when none is open (long-term foster care, not urgent)."""
-    return Referral(
+def default_referral(child: Child, on: date, recorded: Referral | None = None) -> Referral:
+    """A referral from the child's record when none is open (long-term foster care, not urgent).
+
+    ``recorded``: the child's latest referral of any status; what it says of the child alone (who they can live
+    alongside, risks, allergies, respiratory needs, an adapted home, a DoLO, the maximum distance) still holds,
+    so the child is judged on it rather than on a blank.
+    """
+    base = Referral(
         referral_id=f"default:{child.child_id}",
         child_id=child.child_id,
         referral_date=on,
         urgency="over_5_days",
         placement_type="long_term",
         needs=NeedsProfile(dict(child.needs)),
+    )
+    if recorded is None:
+        return base
+    return replace(
+        base,
+        live_alongside=recorded.live_alongside,
+        risks_to_child=recorded.risks_to_child,
+        risks_to_others=recorded.risks_to_others,
+        allergies=recorded.allergies,
+        respiratory_needs=recorded.respiratory_needs,
+        communication_needs=recorded.communication_needs,
+        needs_adaptation=recorded.needs_adaptation,
+        dolo=recorded.dolo,
+        max_distance_miles=recorded.max_distance_miles,
     )
 
 
@@ -315,7 +334,8 @@ def request_for_child(conn: Connection, *, scope: Scope, child_id: str, on: date
         raise NotFoundError(f"no child with id {child_id!r}")
     mine = queries.open_referrals_of(conn, child=child)
     if not mine:
-        return MatchRequest(default_referral(child, on), child, on)
+        recorded = queries.latest_referrals(conn, scope=scope, child_ids=[child.child_id]).get(child.child_id)
+        return MatchRequest(default_referral(child, on, recorded), child, on)
     siblings, their_referrals = _siblings_referred(conn, scope, child)
     return MatchRequest(mine[-1], child, on, siblings, their_referrals)
 

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from matching import codes
-from matching.domain import CarerHousehold, Child, Scope
+from matching.domain import CarerHousehold, Child, Referral, Scope
 from matching.eligibility.request import MatchRequest
 from matching.fit_config import FitConfig, load_fit_config
 from matching.ranking.pool import HouseholdPool
@@ -269,7 +269,8 @@ def assess_cohort(
             conn, scope=scope, on=when, readiness=cfg, fit=fit, taxonomy=taxonomy,
             for_children=[c.child_id for _, c in ready],
         )  # fmt: skip
-        _add_candidates(cohort, ready, records, pool, cfg, cost)
+        recorded = queries.latest_referrals(conn, scope=scope, child_ids=[c.child_id for _, c in ready])
+        _add_candidates(cohort, ready, records, pool, cfg, cost, recorded)
     _add_stepped_down(conn, scope, cohort, children if child_id else None, cfg, cost)
     return cohort
 
@@ -330,16 +331,18 @@ def _add_candidates(
     bundle: StepDownPool,
     cfg: ReadinessConfig,
     cost: CostConfig,
+    recorded: dict[str, Referral],
 ) -> None:
     """Families for the ready children: step-down carers ranked (kin first), going home flagged; costs;
-    the learned step-down estimate beside each family when a model is loaded."""
+    the learned step-down estimate beside each family when a model is loaded.  Each child is judged on what
+    their latest referral (``recorded``) says of them: who they can live alongside, risks, allergies..."""
     on = cohort.assessed_on
     pool = bundle.pool
     cohort.model_note = bundle.note
     for pos, child in ready:
         a = cohort.children[pos]
         options: list[Candidate] = []
-        req = MatchRequest(default_referral(child, on), child, on)
+        req = MatchRequest(default_referral(child, on, recorded.get(child.child_id)), child, on)
         result = rank_households(pool=pool, request=req, top=cfg.candidates, near_misses=False)
         success: dict[str, float] = {}
         if bundle.success is not None and result.candidates:

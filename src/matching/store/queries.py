@@ -351,6 +351,21 @@ def open_referrals(
     return [referral_from_row(r, needs.get(r["child_id"], {})) for r in rows]
 
 
+def latest_referrals(conn: Connection, *, scope: Scope, child_ids: Sequence[str]) -> dict[str, Referral]:
+    """Each of these children's (in scope) latest referral of any status: the record in force."""
+    r = s.referral
+    out: dict[str, Referral] = {}
+    ids = sorted(set(child_ids))
+    for i in range(0, len(ids), 900):
+        stmt = _child_scope(
+            select(r).join(s.child, s.child.c.child_id == r.c.child_id).where(r.c.child_id.in_(ids[i : i + 900])),
+            scope,
+        ).order_by(r.c.child_id, r.c.referral_date, r.c.referral_id)
+        for row in conn.execute(stmt).mappings():
+            out[row["child_id"]] = referral_from_row(row, {})
+    return out
+
+
 def referral_from_row(r: Any, needs: dict[str, int]) -> Referral:
     """A Referral from a referral row and the child's assessed needs."""
     return Referral(

@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 
 from matching import codes
 from matching.allocation.instance import Unit, unit_of
-from matching.domain import CarerHousehold, Child, Location, Scope, TermsOfApproval, TrainingRecord
+from matching.domain import CarerHousehold, Child, Location, Referral, Scope, TermsOfApproval, TrainingRecord
 from matching.eligibility.request import MatchRequest
 from matching.fit_config import FitConfig, load_fit_config
 from matching.ranking.pool import HouseholdPool
@@ -79,7 +79,8 @@ class Inputs:
     weekly_residential: float
 
 
-def _requests(children: list[Child], on: date) -> list[MatchRequest]:
+def _requests(children: list[Child], on: date, recorded: dict[str, Referral]) -> list[MatchRequest]:
+    """A prototype request per child or sibling group, each child judged on their recorded referral."""
     groups: dict[str, list[Child]] = {}
     for c in children:
         if c.sibling_group_id is not None and c.place_with_siblings:
@@ -91,7 +92,8 @@ def _requests(children: list[Child], on: date) -> list[MatchRequest]:
             continue
         sibs = tuple(s for s in groups.get(c.sibling_group_id or "", []) if s.child_id != c.child_id)[:3]
         seen.update(s.child_id for s in (c, *sibs))
-        out.append(MatchRequest(default_referral(c, on), c, on, sibs))
+        own = tuple(default_referral(s, on, recorded.get(s.child_id)) for s in sibs)
+        out.append(MatchRequest(default_referral(c, on, recorded.get(c.child_id)), c, on, sibs, own))
     return out
 
 
@@ -199,7 +201,8 @@ def build_inputs(
     if len(candidates) > max_prototypes:
         pick = np.sort(rng_protos.choice(len(candidates), size=max_prototypes, replace=False))
         candidates = [candidates[i] for i in pick]
-    requests = _requests(candidates, on)
+    recorded = queries.latest_referrals(conn, scope=scope, child_ids=[c.child_id for c in candidates])
+    requests = _requests(candidates, on, recorded)
     households = queries.all_households(conn, scope=Scope.everything(), taxonomy=taxonomy)
     area = set(la_codes)
     households = [h for h in households if h.status == "active"]
