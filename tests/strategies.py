@@ -31,7 +31,7 @@ def months(lo: date, hi: date) -> st.SearchStrategy[date]:
     )
 
 
-child_birth = months(date(2008, 6, 1), date(2026, 3, 1))
+child_birth = months(date(2007, 6, 1), date(2026, 3, 1))  # 18 on the placement date, now and then
 location = st.tuples(st.integers(-60_000, 60_000), st.integers(-60_000, 60_000)).map(
     lambda d: Location(HOME.easting + d[0], HOME.northing + d[1])
 )
@@ -61,6 +61,18 @@ def households(draw: st.DrawFn, index: int = 0) -> CarerHousehold:
     births = tuple(
         member("birth_child", draw(months(date(2000, 1, 1), date(2026, 1, 1))), "F", f"B{index}-{i}")
         for i in range(draw(st.integers(0, 2)))
+    )
+    # Now and then a foster child from outside the store, with their own restriction and risks.
+    births += tuple(
+        member(
+            "foster_child",
+            draw(months(date(2006, 1, 1), date(2026, 1, 1))),
+            "M",
+            f"X{index}-{i}",
+            draw(st.sampled_from(codes.LIVE_ALONGSIDE)),
+            tuple(draw(st.lists(st.sampled_from(codes.RISKS_TO_OTHERS), max_size=2, unique=True))),
+        )
+        for i in range(draw(st.sampled_from([0, 0, 0, 1])))
     )
     kin = draw(st.booleans().map(lambda b: b and draw(st.integers(0, 4)) == 0))
     connected = tuple(draw(st.lists(st.sampled_from(CHILD_IDS), min_size=1, max_size=3, unique=True))) if kin else ()

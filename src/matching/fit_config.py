@@ -65,7 +65,7 @@ class RuleSettings(_Strict):
     """Settings of the eligibility rules."""
 
     max_distance_miles: float = Field(gt=0)
-    emergency_outside_terms_days: int = Field(gt=0)
+    emergency_outside_terms_days: int = Field(gt=0, le=6)  # the law: an emergency of under 6 days at most
     usual_fostering_limit: int = Field(ge=1)
     #: Needs the carers will not consider rule a household out from this severity (1: any recorded need,
     #: the strict default); below it they are shown as a warning.

@@ -75,3 +75,32 @@ def test_keep_current_never_places_a_child_beside_a_resident_whose_restrictions_
         instance.households[a.household].household_id for a in instance.arcs if instance.units[a.unit].unit_id == "T2"
     }
     assert offered == {"H-FAR"}
+
+
+def test_a_child_referred_in_two_overlapping_groups_is_in_one_unit_only() -> None:
+    """Found in review: A is to be placed with B, but B's record says "not with siblings"; both referred. The
+    two requests made units A+B and B, and the solver could place B twice (an internal error)."""
+    h1 = make_household(household_id="H1", terms=make_terms(places=3, max_sibling_group=2))
+    h2 = make_household(household_id="H2", terms=make_terms(places=3, max_sibling_group=2))
+    pool = HouseholdPool([h1, h2], TAX, CFG)
+    a, b = make_child(child_id="A"), make_child(child_id="B")
+    together = make_group((a, {}), (b, {}))
+    alone = make_request(b, referral_id="R-B")
+    instance = build_instance(pool, [together, alone])
+    assert [u.unit_id for u in instance.units] == ["A+B"]
+    assert instance.unit_without_arcs["B"].startswith("referred to be placed with siblings")
+    result = solve(instance, ONE)
+    assert violations(instance, result.assignment) == []
+
+
+def test_an_allocation_shows_the_restrictions_between_siblings_placed_together() -> None:
+    h = make_household(terms=make_terms(places=2, max_sibling_group=2))
+    pool = HouseholdPool([h], TAX, CFG)
+    group = make_group(
+        (make_child(child_id="A", birth_month=date(2014, 1, 1)), {"live_alongside": "only_older"}),
+        (make_child(child_id="B", birth_month=date(2019, 1, 1)), {}),
+    )
+    instance = build_instance(pool, [group])
+    shown = solve(instance, ONE).as_dict(instance)["assignments"]
+    assert [a["child_id"] for a in shown] == ["A", "B"]
+    assert all(any("A can live only with older children" in w for w in a["warnings"]) for a in shown)

@@ -246,3 +246,36 @@ def test_a_child_with_no_open_referral_is_still_judged_on_what_their_record_says
     assert [c.household_id for c in rank_households(pool=pool, request=req).candidates] == ["H-OK"]
     blank = MatchRequest(default_referral(child, ON), child, ON)
     assert len(rank_households(pool=pool, request=blank).candidates) == 3
+
+
+def test_a_stay_of_zero_weeks_says_nothing_about_the_days() -> None:
+    """Found in review: "0 weeks" was read as 0 days, under 6, and let an emergency go outside terms."""
+    h = make_household(terms=make_terms(age_min=0, age_max=4))
+    req = make_request(placement_type="emergency", emergency_outside_terms=True, expected_duration_weeks=0)
+    assert not _check(req, h, "terms_age").passed
+
+
+def test_the_number_of_places_is_never_waived() -> None:
+    emergency = {"placement_type": "emergency", "emergency_outside_terms": True, "expected_duration_days": 2}
+    group = make_group((make_child(child_id="C1"), emergency), (make_child(child_id="C2"), emergency))
+    one_place = make_household(terms=make_terms(places=1, max_sibling_group=1))
+    assert not _check(group, one_place, "terms_places").passed
+    assert _fast(group, one_place, "terms_places")
+
+
+def test_a_foster_child_from_outside_the_store_is_judged_both_ways_by_both_paths() -> None:
+    """Found in review: the fast path read restrictions from the store's foster children only."""
+    outsider = member("foster_child", date(2013, 1, 1), member_id="X1", risks_to_others=("sexual_harm",))
+    h = make_household(terms=make_terms(places=3), members=(outsider,))
+    req = make_request(make_child(birth_month=date(2021, 1, 1)))
+    assert not _check(req, h, "resident_restrictions").passed
+    assert _fast(req, h, "resident_restrictions")
+
+
+def test_a_limit_held_by_a_child_of_eighteen_still_protects_younger_children() -> None:
+    """Found in review: the two paths disagreed on a group child of 18 (the rule: a limit rules out children under
+    18, whoever holds it)."""
+    h = make_household(members=(member("birth_child", date(2015, 1, 1)),))
+    req = make_request(make_child(birth_month=date(2008, 1, 1)), risks_to_others=("sexual_harm",))
+    assert not _check(req, h, "risk_to_others").passed
+    assert _fast(req, h, "risk_to_others")

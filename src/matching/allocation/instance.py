@@ -244,11 +244,6 @@ def units_conflict(a: Unit, b: Unit) -> bool:
     return ages_clash(a.ages, a.limits, b.ages, b.limits)
 
 
-def restricts_others(u: Unit) -> bool:
-    """True if the unit limits who may share its household (the rules of :func:`units_conflict`)."""
-    return u.restricts
-
-
 def unit_of(unit_id: str, req: MatchRequest) -> Unit:
     """The unit of a request: its children, ages, urgency and every child's own limits."""
     return Unit(
@@ -285,10 +280,20 @@ def build_instance(
             best.referral.referral_date,
         ):
             by_key[key] = req
+    # A child is in one unit: where referrals disagree on who is placed together, the larger group stands (the
+    # care plan's "together") and the overlapping smaller unit is reported, not placed twice.
+    missing: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for key in sorted(by_key, key=lambda k: (-len(k), k)):
+        clash = sorted({taken[c] for c in key if c in taken})
+        if clash:
+            missing["+".join(key)] = f"referred to be placed with siblings: see {', '.join(clash)}"
+            del by_key[key]
+        else:
+            taken.update(dict.fromkeys(key, "+".join(key)))
     keys = sorted(by_key)
     units: list[Unit] = []
     unit_arcs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
-    missing: dict[str, str] = {}
     for key in keys:
         req = by_key[key]
         unit_id = "+".join(key)

@@ -32,7 +32,6 @@ from matching.allocation.instance import (
     AllocationInstance,
     arc_array,
     arc_values,
-    restricts_others,
     units_conflict,
 )
 from matching.allocation.model import RoomArrays, room_allows
@@ -234,7 +233,7 @@ def _pins(
         unit = units[u]
         return (
             bool(arrays.degree[u] > 1),
-            restricts_others(unit),
+            unit.restricts,
             -unit.size,
             -unit.weight,
             -int(arrays.values[k]),

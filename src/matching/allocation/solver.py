@@ -54,6 +54,7 @@ from matching.allocation.instance import (
 from matching.allocation.model import build_model, usable
 from matching.allocation.rounding import round_flow
 from matching.allocation.validate import objective, violations
+from matching.eligibility.rules import sibling_clashes
 
 ROUNDING_SHARE = 0.7  # of the time limit, at most, for rounding the flow relaxation
 BOUND_SHARE = 0.8  # of the time limit, at most, for the household bound on a thread of its own
@@ -108,8 +109,11 @@ class AllocationResult:
     def as_dict(self, instance: AllocationInstance) -> dict[str, Any]:
         """The JSON shape of ``matching allocate --json``."""
         assignments = []
+        ctx = instance.context
         for u, k in sorted(self.assignment.items(), key=lambda kv: instance.units[kv[0]].unit_id):
             arc = instance.arcs[k]
+            # Restrictions between siblings placed together: the care plan's to confirm, shown with each child.
+            warnings = [] if ctx is None else [c.sentence() for c in sibling_clashes(ctx.requests[u])]
             for child in instance.units[u].child_ids:
                 assignments.append(
                     {
@@ -117,6 +121,7 @@ class AllocationResult:
                         "household_id": instance.households[arc.household].household_id,
                         "score": round(arc.score, 2),
                         "unit_id": instance.units[u].unit_id,
+                        "warnings": warnings,
                     }
                 )
         return {

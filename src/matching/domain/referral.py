@@ -64,7 +64,9 @@ class Referral:
 
     @property
     def expected_stay_days(self) -> int | None:
-        """How long the placement is expected to last, in days (from days, else weeks); None when not recorded."""
+        """How long the placement is expected to last, in days (from days, else whole weeks); None when not recorded
+        (a stay of "0 weeks" says nothing about the days)."""
         if self.expected_duration_days is not None:
             return self.expected_duration_days
-        return None if self.expected_duration_weeks is None else 7 * self.expected_duration_weeks
+        weeks = self.expected_duration_weeks
+        return None if weeks is None or weeks < 1 else 7 * weeks

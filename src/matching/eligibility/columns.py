@@ -91,8 +91,9 @@ class HouseholdColumns:
         for i, h in enumerate(hs):
             for cid in h.terms.connected_child_ids:
                 self.connected[cid].append(i)
-            for m in h.foster_children:
-                self.home_of[m.member_id].append(i)
+            for m in (*h.foster_children, *h.members):
+                if m.kind == "foster_child":
+                    self.home_of[m.member_id].append(i)
         self.age_min = np.array([h.terms.age_min for h in hs], dtype=np.int64)
         self.age_max = np.array([h.terms.age_max for h in hs], dtype=np.int64)
         self.places = np.array([h.terms.places for h in hs], dtype=np.int64)
@@ -129,10 +130,12 @@ class HouseholdColumns:
         self.with_children = np.flatnonzero(np.array([len(k) > 0 for k in kids], dtype=bool))
         #: Birth month of the youngest child living there (a month long past when there is none).
         self.youngest_month = np.array([max(k) if k else -_PAD_MONTH for k in kids], dtype=np.int64)
-        # The restrictions of the foster children living there: one row per (child, kind of limit).
+        # The restrictions of the children living there: one row per (child, kind of limit).
         rows: list[tuple[int, int, int]] = []
         for i, h in enumerate(hs):
-            for m in h.foster_children:
+            for m in (*h.foster_children, *h.members):
+                if m.kind == "other_adult":
+                    continue
                 for kind in kinds_of(m.live_alongside, m.risks_to_others):
                     rows.append((i, month_index(m.birth_month), LIMIT_KINDS.index(kind)))
         self.res_household = np.array([r[0] for r in rows], dtype=np.int64)
@@ -196,11 +199,11 @@ class HouseholdColumns:
             mine = self.res_kind == k
             if mine.any():
                 lo_k, hi_k = bounds(kind, age_r[mine])
-                lo[mine], hi[mine] = lo_k, hi_k
+                lo[mine], hi[mine] = lo_k, np.minimum(hi_k, ADULT_AGE - 1)
         bad = np.zeros(len(age_r), dtype=bool)
         for x in ages:
             bad |= (lo <= x) & (x <= hi) & (x < ADULT_AGE)
-        bad &= age_r < ADULT_AGE
+        bad &= age_r < ADULT_AGE  # a resident of 18 or over is not a child living there (rules.residents)
         out[self.res_household[bad]] = True
         return out
 
@@ -240,10 +243,8 @@ class HouseholdColumns:
                     fail[row] |= bad
             outside[row] &= ~fail[row]
         # Terms on the number of children: waived only for the whole group, into a household with no child.
-        number = {
-            "terms_places": self.places < g,
-            "sibling_group": (self.max_sib < g) if g > 1 else np.zeros(n, dtype=bool),
-        }
+        fail[RULE_INDEX["terms_places"]] = self.places < g
+        number = {"sibling_group": (self.max_sib < g) if g > 1 else np.zeros(n, dtype=bool)}
         waive = group_outside_terms(req, cfg)
         empty = ~self.has_children(req.on) if waive else None
         for code in NUMBER_TERMS:

@@ -15,10 +15,11 @@ def sibling_referral(main: Referral, sibling: Child) -> Referral:
     """The referral a sibling is judged on when they have none of their own.
 
     It shares what the group shares (date, urgency, placement type, expected stay, settings) and
-    takes the sibling's assessed needs from their record; everything that is one child's own
-    (who they can live alongside, risks, allergies, adaptations, distance, the emergency
-    allowance to go outside terms of approval) is left at its strictest: nothing is borrowed
-    from the other child's referral.
+    takes the sibling's assessed needs from their record.  Nothing that is one child's own is
+    borrowed from the other child's referral: no emergency allowance to go outside terms of
+    approval, and no restriction, risk, allergy or adaptation is known for this sibling (the
+    service's own callers always give each sibling their own referral; this is for callers that
+    cannot).
     """
     return Referral(
         referral_id=f"{main.referral_id}:with:{sibling.child_id}",

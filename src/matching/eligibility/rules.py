@@ -21,10 +21,10 @@ stands: a restriction between siblings passes with a warning naming both childre
 **Emergency outside terms** (Fostering Services Regs 2011 reg 27 / Care Planning Regs 2010):
 a child's own referral may allow an emergency placement outside the household's terms of
 approval only when its expected stay is under ``emergency_outside_terms_days`` days (6 by
-default).  Only the age range and the placement type may be waived for that child; the number of
-children (places, sibling-group approval) only when every child's referral allows it and no
-other child lives there, since those terms protect the children already in the household.
-Nothing else can be waived.
+default).  Only the age range and the placement type may be waived for that child; the approval
+for sibling groups only when every child's referral allows it and no other child lives there,
+since the terms on the number of children protect the children already in the household.  The
+number of places is never waived (the vacancy counts from it).  Nothing else can be waived.
 
 The household is judged as it would be without the group's own children (a child being moved on
 from a household is not judged against themselves, and their own place counts as free).
@@ -32,7 +32,7 @@ from a household is not judged against themselves, and their own place counts as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from matching.domain import CarerHousehold, Child, HouseholdMember, Referral
@@ -54,8 +54,9 @@ class RuleOutcome:
 
 Rule = Callable[[MatchRequest, CarerHousehold, FitConfig], RuleOutcome]
 
-#: Rules about the number of children that may be waived in an emergency only into an empty household.
-NUMBER_TERMS = ("terms_places", "sibling_group")
+#: Terms on the number of children that may be waived in an emergency only into a household with no other child.
+#: (The number of places is never waived: the vacancy counts from it, and a vacancy is never waived.)
+NUMBER_TERMS = ("sibling_group",)
 #: Rules about one child's terms of approval that one child's emergency allowance may waive.
 CHILD_TERMS = ("terms_age", "terms_placement_type")
 
@@ -218,16 +219,14 @@ def terms_placement_type(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -
 
 
 def terms_places(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> RuleOutcome:
-    """The household must be approved for at least as many children as are to be placed."""
+    """The household must be approved for at least as many children as are to be placed (never waived)."""
     p, g = h.terms.places, req.group_size
-    return _group_terms(
+    return RuleOutcome(
         "terms_places",
-        req,
-        h,
-        cfg,
         p >= g,
-        f"Approved for {p} child{'ren' if p != 1 else ''}; {g} to be placed.",
-        f"Approved for {p} children.",
+        f"Approved for {p} children."
+        if p >= g
+        else f"Approved for {p} child{'ren' if p != 1 else ''}; {g} to be placed.",
     )
 
 
@@ -486,8 +485,3 @@ def evaluate(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> list[RuleO
 def failed(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> list[RuleOutcome]:
     """The rules ``h`` fails for ``req`` (empty when eligible)."""
     return [o for o in evaluate(req, h, cfg) if not o.passed]
-
-
-def occupants_of(members: Sequence[HouseholdMember]) -> tuple[Occupant, ...]:
-    """Household members as occupants (their recorded restriction and risks)."""
-    return tuple(_resident_occupant(m) for m in members)

@@ -104,6 +104,7 @@ def limits_of(age: int, live_alongside: str, risks_to_others: Iterable[str]) -> 
     out = []
     for kind in kinds_of(live_alongside, risks_to_others):
         lo, hi = bounds(kind, age)
+        hi = min(hi, ADULT_AGE - 1)  # only children are ruled out
         if lo <= hi:
             out.append(Limit(kind, lo, hi))
     return tuple(out)
@@ -152,9 +153,9 @@ class Clash:
 
 
 def clashes(a: Occupant, b: Occupant, on: date) -> list[Clash]:
-    """Every way ``a`` and ``b`` may not live together on ``on`` (both directions; empty when they may)."""
-    if age_on(a.birth_month, on) >= ADULT_AGE or age_on(b.birth_month, on) >= ADULT_AGE:
-        return []
+    """Every way ``a`` and ``b`` may not live together on ``on`` (both directions; empty when they may).
+
+    A limit rules out children only (under 18); whoever holds it, whatever their age, keeps it."""
     out = [Clash(a.child_id, lim, b.child_id, b.age(on)) for lim in a.limits(on) if lim.forbids(b.age(on))]
     out += [Clash(b.child_id, lim, a.child_id, a.age(on)) for lim in b.limits(on) if lim.forbids(a.age(on))]
     return out

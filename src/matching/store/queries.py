@@ -262,17 +262,8 @@ def resident_restrictions(conn: Connection, *, child_ids: Sequence[str]) -> dict
     (the record in force); children with no referral are absent.  Read whatever the caller's remit: a child living
     in a household in remit is judged against newcomers even when another authority looks after them, and only
     these two fields leave this function."""
-    r = s.referral
-    out: dict[str, tuple[str, tuple[str, ...]]] = {}
-    for i in range(0, len(child_ids), 900):
-        stmt = (
-            select(r.c.child_id, r.c.live_alongside, r.c.risks_to_others)
-            .where(r.c.child_id.in_(list(child_ids[i : i + 900])))
-            .order_by(r.c.child_id, r.c.referral_date, r.c.referral_id)
-        )
-        for child_id, live, risks in conn.execute(stmt):
-            out[child_id] = (live or "any", tuple(risks or ()))
-    return out
+    latest = latest_referrals(conn, scope=None, child_ids=child_ids)
+    return {cid: (r.live_alongside, tuple(r.risks_to_others)) for cid, r in latest.items()}
 
 
 def _household(
@@ -351,16 +342,17 @@ def open_referrals(
     return [referral_from_row(r, needs.get(r["child_id"], {})) for r in rows]
 
 
-def latest_referrals(conn: Connection, *, scope: Scope, child_ids: Sequence[str]) -> dict[str, Referral]:
-    """Each of these children's (in scope) latest referral of any status: the record in force."""
+def latest_referrals(conn: Connection, *, scope: Scope | None, child_ids: Sequence[str]) -> dict[str, Referral]:
+    """Each of these children's latest referral of any status (the record in force), within ``scope``; ``None``
+    reads them whatever the remit, for internal use only (:func:`resident_restrictions`)."""
     r = s.referral
     out: dict[str, Referral] = {}
     ids = sorted(set(child_ids))
     for i in range(0, len(ids), 900):
-        stmt = _child_scope(
-            select(r).join(s.child, s.child.c.child_id == r.c.child_id).where(r.c.child_id.in_(ids[i : i + 900])),
-            scope,
-        ).order_by(r.c.child_id, r.c.referral_date, r.c.referral_id)
+        stmt = select(r).join(s.child, s.child.c.child_id == r.c.child_id).where(r.c.child_id.in_(ids[i : i + 900]))
+        if scope is not None:
+            stmt = _child_scope(stmt, scope)
+        stmt = stmt.order_by(r.c.child_id, r.c.referral_date, r.c.referral_id)
         for row in conn.execute(stmt).mappings():
             out[row["child_id"]] = referral_from_row(row, {})
     return out
