@@ -168,7 +168,14 @@ CHILDREN = FileSpec(
             allowed=tuple(sorted(codes.CATEGORY_OF_NEED)),
         ),
         _c("care_started", "date", True, "Date the current period of care started."),
-        _c("place", "code", True, "SSDA903 PLACE code of the current placement.", allowed=tuple(sorted(codes.PLACE))),
+        _c(
+            "place",
+            "code",
+            True,
+            "SSDA903 PLACE code of the current placement (the last one, for a child who ceased to be looked "
+            "after); legacy H5, P2, Z1 accepted as recorded in their years.",
+            allowed=tuple(sorted(codes.PLACE | codes.PLACE_LEGACY)),
+        ),
         _c(
             "place_provider",
             "code",
@@ -203,6 +210,20 @@ CHILDREN = FileSpec(
             default="true",
         ),
         _c("care_plan_goal", "code", False, "Permanence goal of the care plan.", allowed=codes.CARE_PLAN_GOALS),
+        _c(
+            "ceased",
+            "date",
+            False,
+            "Date the child ceased to be looked after (SSDA903 DEC of the last episode); empty while looked "
+            "after. A child who ceased is never treated as placed or waiting.",
+        ),
+        _c(
+            "reason_ceased",
+            "code",
+            False,
+            "SSDA903 REC of the last episode, when the child ceased to be looked after.",
+            allowed=tuple(sorted(codes.REASON_CEASED)),
+        ),
     ),
 )
 

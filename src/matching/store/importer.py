@@ -64,11 +64,16 @@ def import_folder(
     progress: ProgressCallback | None = None,
     validation_progress: Callable[[str], None] | None = None,
     after_table: Callable[[str], None] | None = None,
+    validated: ValidationReport | None = None,
+    before_commit: Callable[[Connection], None] | None = None,
 ) -> ImportResult:
-    """Validate ``folder`` and import it in one transaction; raise ContractError listing every problem."""
+    """Validate ``folder`` and import it in one transaction; raise ContractError listing every problem.
+
+    ``validated``: the folder's report when the caller has just validated it (not validated twice).
+    ``before_commit``: more writes in the same transaction, after every table."""
     folder = Path(folder)
     started = datetime.now(UTC)
-    report = validate_folder(folder, taxonomy=taxonomy, progress=validation_progress)
+    report = validated or validate_folder(folder, taxonomy=taxonomy, progress=validation_progress)
     if not report.ok:
         raise ContractError(report)
     digest = folder_sha256(folder)
@@ -91,6 +96,8 @@ def import_folder(
             rows[spec.name] = len(records)
             if after_table:
                 after_table(spec.name)
+        if before_commit:
+            before_commit(conn)
         conn.execute(
             insert(schema.import_run).values(
                 started_at=started,

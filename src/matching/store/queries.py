@@ -47,7 +47,7 @@ def _household_scope(stmt: Select[Any], scope: Scope) -> Select[Any]:
 def count_rows(conn: Connection) -> dict[str, int]:
     """Rows in each table of the store (administrative: not scoped)."""
     out = {}
-    for table in [*s.TABLES.values(), s.import_run]:
+    for table in [*s.TABLES.values(), s.ssda903_child, s.import_run]:
         out[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
     return out
 

@@ -120,6 +120,16 @@ import_run = Table(
     comment="Audit trail: every successful import and what it brought.",
 )
 
+ssda903_child = Table(
+    "ssda903_child",
+    metadata,
+    Column("la_code", String(64), ForeignKey("local_authority.la_code"), primary_key=True),
+    Column("child", String(64), primary_key=True, comment="SSDA903 CHILD, unique only within its authority"),
+    Column("child_id", String(64), ForeignKey("child.child_id"), nullable=False, unique=True),
+    comment="Which store child an authority's SSDA903 CHILD is: a child from a 903 return is identified by "
+    "(authority, CHILD), so two authorities' children never meet.",
+)
+
 Index("ix_child_la_code", child.c.la_code)
 Index("ix_child_household_id", child.c.household_id)
 Index("ix_household_agency_code", household.c.agency_code)
