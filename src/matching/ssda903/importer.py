@@ -654,6 +654,8 @@ def _keep_what_the_903_lacks(conn: Connection, converted: Converted, ids: list[s
     """Carry through what the store knows and the 903 does not: earlier SDQ scores, missing episodes
     already recorded, and the carer household of a past placement (same child, start and PLACE)."""
     t = converted.tables
+    # only for children this import writes (a child left out for a problem keeps what the store has)
+    ids = sorted(set(ids) & set(t["children"]["child_id"])) if len(t["children"]) else []
     old_sdq = _store_rows(conn, FILES_BY_NAME["sdq_scores"], "child_id", ids)
     n_sdq = len(old_sdq)
     t["sdq_scores"] = (
