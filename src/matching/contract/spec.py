@@ -210,20 +210,6 @@ CHILDREN = FileSpec(
             default="true",
         ),
         _c("care_plan_goal", "code", False, "Permanence goal of the care plan.", allowed=codes.CARE_PLAN_GOALS),
-        _c(
-            "ceased",
-            "date",
-            False,
-            "Date the child ceased to be looked after (SSDA903 DEC of the last episode); empty while looked "
-            "after. A child who ceased is never treated as placed or waiting.",
-        ),
-        _c(
-            "reason_ceased",
-            "code",
-            False,
-            "SSDA903 REC of the last episode, when the child ceased to be looked after.",
-            allowed=tuple(sorted(codes.REASON_CEASED)),
-        ),
     ),
 )
 

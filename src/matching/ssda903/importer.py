@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from matching import codes
@@ -316,7 +316,7 @@ def convert(ret: Return903, *, la_code: str, year: int, existing: dict[str, dict
         if cid in kids and cid not in eps:
             children_rows.append(
                 {k: ("" if v is None else v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
-                | {"child_id": cid}
+                | {"child_id": cid, "ceased": None, "reason_ceased": None}
             )
             child_origin.append({"header": kids[cid]["row"], "child": cid})
     stored = {r["child_id"] for r in children_rows}
@@ -615,11 +615,26 @@ def import_903(engine: Engine, folder: Path, *, la_code: str, year: int) -> tupl
     stored = set(converted.tables["children"]["child_id"]) if len(converted.tables["children"]) else set()
     rows = [{"la_code": la_code, "child": c, "child_id": i} for c, i in sorted(ids.items()) if i in stored]
 
+    kids = converted.tables["children"]
+    status = [
+        {"cid": c, "ceased": date.fromisoformat(d) if d else None, "reason": r or None}
+        for c, d, r in zip(kids["child_id"], kids["ceased"], kids["reason_ceased"], strict=True)
+        if isinstance(d, str)
+    ] if "ceased" in kids else []  # fmt: skip
+
     def write_mapping(conn: Connection) -> None:
         table = schema.ssda903_child
         insert = sqlite.insert(table) if conn.dialect.name == "sqlite" else postgresql.insert(table)
         for i in range(0, len(rows), 5_000):
             conn.execute(insert.on_conflict_do_nothing(index_elements=["la_code", "child"]), rows[i : i + 5_000])
+        c = schema.child
+        stmt = (
+            update(c)
+            .where(c.c.child_id == bindparam("cid"))
+            .values(ceased=bindparam("ceased"), reason_ceased=bindparam("reason"))
+        )
+        for i in range(0, len(status), 5_000):
+            conn.execute(stmt, status[i : i + 5_000])
 
     try:
         result = import_folder(engine, out, validated=report, before_commit=write_mapping)

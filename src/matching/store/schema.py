@@ -90,6 +90,10 @@ def _table(spec: FileSpec) -> Table:
         )
     if spec.name == "placements":
         cols.append(Column("unplanned", Boolean(), nullable=True, comment="end_reason is an unplanned ending"))
+    if spec.name == "children":
+        # Set by the SSDA903 import from the last episode; a child who ceased is never placed or waiting.
+        cols.append(Column("ceased", Date(), nullable=True))
+        cols.append(Column("reason_ceased", String(64), nullable=True))
     return Table(TABLE_NAMES[spec.name], metadata, *cols, comment=spec.description)
 
 
