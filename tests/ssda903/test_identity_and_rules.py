@@ -267,3 +267,23 @@ def test_one_late_date_does_not_move_the_year(tmp_path: Path) -> None:
     eps = "".join(f"C{i},01/06/2016,S,C2,N1,U4,PR1,,,,,,\n" for i in range(150))
     folder = write(tmp_path, header, eps + "C0,01/04/2017,P,C2,N1,U4,PR1,,,,,,\n")
     assert infer_year(folder) == 2017  # 2016-17: the one date in 2017-18 does not move it
+
+
+def test_a_current_z1_before_2025_26_and_an_ended_h5_import_into_the_store(tmp_path: Path) -> None:
+    folder = write(tmp_path / "r", "C1,M,01/05/2005,WBRI,,,\nC2,F,01/05/2006,WBRI,,,\n",
+                   "C1,01/06/2024,S,C2,N1,Z1,PR4,,,,,,\nC2,01/06/2023,S,C2,N1,H5,PR4,01/07/2024,E8,,,,\n")  # fmt: skip
+    engine = store_with(tmp_path / "s.db", "L")
+    import_903(engine, folder, la_code="L", year=2025)
+    with engine.connect() as conn:
+        rows = conn.execute(text("select child_id, place, ceased from child order by 1")).all()
+    assert [(a, b, c is not None) for a, b, c in rows] == [("L.C1", "Z1", False), ("L.C2", "H5", True)]
+
+
+def test_903_and_contract_problems_are_listed_together(tmp_path: Path) -> None:
+    folder = write(tmp_path / "r", "C1,1,01/05/2015,WBRI,,,\nC2,9,01/05/2010,WBRI,,,\n",
+                   "C1,01/06/2014,S,C2,N1,U4,PR1,,,,,,\nC2,01/06/2014,S,C2,N1,U4,PR1,,,,,,\n")  # fmt: skip
+    engine = store_with(tmp_path / "s.db", "L")
+    with pytest.raises(ContractError) as info:
+        import_903(engine, folder, la_code="L", year=2016)
+    where = {(p.file, p.row, p.child, p.column) for p in info.value.report.problems}
+    assert {("header.csv", 3, "C2", "SEX"), ("episodes.csv", 2, "C1", "DECOM")} <= where
