@@ -127,7 +127,9 @@ def _records(ret: Return903, name: str) -> list[dict[str, Any]]:
     frame = ret.tables.get(name)
     if frame is None:
         return []
-    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+    names = [str(c) for c in frame.columns]
+    columns = [frame[c].tolist() for c in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _date_cell(p: _Problems, r: dict[str, Any], column: str, *, required: bool, extra: str = "") -> date | None:
@@ -224,7 +226,7 @@ def convert(ret: Return903, *, la_code: str, year: int, existing: dict[str, dict
             eps[str(r["CHILD"])].append({**r, "start": start, "end": end})
     lookup = _postcodes(ret, p)
     sdq, sdq_origin = _sdq(ret, year, p, unknown_child)
-    missing, miss_origin = _missing(ret, p, unknown_child)
+    missing, miss_origin = _missing(ret, p, unknown_child, warnings)
     uasc_ids: set[str] = set()
     for r in _records(ret, "uasc"):
         if unknown_child(r):
@@ -387,11 +389,11 @@ def _sdq(
 
 
 def _missing(
-    ret: Return903, p: _Problems, unknown_child: Any
+    ret: Return903, p: _Problems, unknown_child: Any, warnings: list[Problem]
 ) -> tuple[list[tuple[str, str, str, str]], list[dict[str, Any]]]:
     out: list[tuple[str, str, str, str]] = []
     origin: list[dict[str, Any]] = []
-    seen: set[tuple[str, str, str]] = set()
+    seen: dict[tuple[str, str, str], str] = {}
     for r in _records(ret, "missing"):
         if unknown_child(r):
             continue
@@ -405,12 +407,19 @@ def _missing(
             continue
         if kind and start:
             key = (str(r["CHILD"]), start.isoformat(), kind)
+            end_text = end.isoformat() if end else ""
             if key in seen:
-                p.add(r, "MIS_START", str(r["MIS_START"]), "each missing episode once (same CHILD, start, kind)",
-                      "duplicate")  # fmt: skip
+                if seen[key] != end_text:
+                    p.add(r, "MIS_END", str(r["MIS_END"]),
+                          f"one end for the missing episode of this CHILD, start and kind (another row says "
+                          f"{seen[key] or 'still missing'})", "duplicate")  # fmt: skip
+                else:
+                    warnings.append(Problem(str(r["_file"]), int(r["_row"]), "MIS_START", str(r["MIS_START"]),
+                                            "each missing episode once (this row repeats an earlier one; kept once)",
+                                            "duplicate", child=key[0]))  # fmt: skip
                 continue
-            seen.add(key)
-            out.append((key[0], key[1], end.isoformat() if end else "", kind))
+            seen[key] = end_text
+            out.append((key[0], key[1], end_text, kind))
             origin.append({"row": r, "child": r["CHILD"]})
     return out, origin
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime
 from pathlib import Path
 
@@ -86,9 +87,17 @@ class Return903:
         return [name for name, _ in self.skipped]
 
 
+@lru_cache(maxsize=65_536)
 def parse_date(text: str) -> date | None:
     """``dd/mm/YYYY`` or ISO ``YYYY-MM-DD``; None when it is neither."""
     text = text.strip()
+    try:  # the usual forms, without strptime's cost
+        if len(text) == 10 and text[2] == "/" and text[5] == "/" and text.replace("/", "").isdigit():
+            return date(int(text[6:]), int(text[3:5]), int(text[:2]))
+        if len(text) == 10 and text[4] == "-" and text[7] == "-" and text.replace("-", "").isdigit():
+            return date(int(text[:4]), int(text[5:7]), int(text[8:]))
+    except ValueError:
+        return None
     for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
         try:
             return datetime.strptime(text, fmt).date()
@@ -217,7 +226,8 @@ def _read_csv(path: Path, out: Return903) -> None:
     if dupes:
         out.unreadable[name] = out.problems[-1]
         return
-    frame = frame.map(lambda v: v.strip() if isinstance(v, str) else v)
+    for col in frame.columns:
+        frame[col] = frame[col].astype(str).str.strip()
     rows = pd.Series(range(2, len(frame) + 2), index=frame.index)
     keep = (frame != "").any(axis=1)
     frame = frame[keep].assign(_file=path.name, _row=rows[keep])

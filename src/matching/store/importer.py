@@ -127,18 +127,20 @@ def _records(spec: FileSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
     cols: dict[str, list[Any]] = {}
     for column in spec.columns:
         s = frame[column.name]
-        if column.kind in ("date", "month"):
+        if column.kind in ("date", "month") and pd.api.types.is_datetime64_any_dtype(s):
+            values = s.dt.date.astype(object).where(s.notna(), None).tolist()  # vectorised: no per-row pandas calls
+        elif column.kind in ("date", "month"):
             values = [None if pd.isna(v) else v.date() for v in s]
         elif column.kind in ("codes", "ids", "words"):
-            values = [list(v) for v in s]
+            values = [list(v) for v in s.tolist()]
         elif column.kind == "int":
-            values = [None if pd.isna(v) else int(v) for v in s]
+            values = [None if pd.isna(v) else int(v) for v in s.tolist()]
         elif column.kind == "float":
-            values = [None if pd.isna(v) else float(v) for v in s]
+            values = [None if pd.isna(v) else float(v) for v in s.tolist()]
         elif column.kind == "bool":
-            values = [None if pd.isna(v) else bool(v) for v in s]
+            values = [None if pd.isna(v) else bool(v) for v in s.tolist()]
         else:
-            values = [None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in s]
+            values = [None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in s.tolist()]
         cols[column.name] = values
     if spec.name == "placements":
         cols["unplanned"] = [None if r is None else r in codes.UNPLANNED_REASONS for r in cols["end_reason"]]
