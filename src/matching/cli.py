@@ -543,7 +543,16 @@ def import_903(
         except ValueError as exc:
             _fail(str(exc))
         if which is None:
-            _fail(f"{folder}: no SSDA903 episodes found (give --year if the files are there)")
+            from matching.ssda903.read import read_folder
+
+            found = read_folder(folder)
+            listed = ValidationReport(folder, problems=found.problems)
+            if report is not None:
+                write_report(report, found.problems, found.warnings)
+            _print_problems(listed, None if all_ else 200)
+            for name, why in found.skipped:
+                err.print(f"  skipped {name}: {why}", highlight=False, markup=False)
+            _fail(f"{folder}: no SSDA903 episodes with dates found, so no collection year (nothing was imported)")
         engine = open_store()
         try:
             with _progress() as bar:

@@ -163,7 +163,7 @@ def test_a_child_who_ceased_is_not_placed_or_waiting(tmp_path: Path, small_folde
     import_folder(engine, small_folder)
     with engine.connect() as conn:
         kid, hid = conn.execute(text("select child_id, household_id from child where household_id is not null "
-                                     "and sibling_group_id is null and child_id in (select child_id from referral where status='open')")).first()  # fmt: skip
+                                     "and sibling_group_id is not null and child_id in (select child_id from referral where status='open')")).first()  # fmt: skip
     folder = write(tmp_path / "r", f"{kid},M,01/05/2010,WBRI,,,\n",
                    f"{kid},01/06/2024,S,C2,N1,U4,PR1,01/01/2025,E13,,,,\n")  # fmt: skip
     import_903(engine, folder, la_code="L001", year=2025)

@@ -588,6 +588,7 @@ def check_903(
         problems.extend(converted.problems)
         _rename(converted, ids)
         _keep_what_the_903_lacks(conn, converted, sorted(set(ids.values())))
+        _carry_siblings(conn, converted)
         linked = [converted.tables[t].get("household_id", pd.Series(dtype=str)) for t in ("children", "placements")]
         hids = sorted({str(h) for col in linked for h in col if isinstance(h, str) and h})
         households = _store_rows(conn, FILES_BY_NAME["households"], "household_id", hids)
@@ -650,6 +651,23 @@ def import_903(engine: Engine, folder: Path, *, la_code: str, year: int) -> tupl
     finally:
         tmp.cleanup()
     return result, converted
+
+
+def _carry_siblings(conn: Connection, converted: Converted) -> None:
+    """Brothers and sisters of this return's children whom the store holds and the return does not: their
+    rows go through unchanged, so a sibling group stays a group (the contract checks it has two children)."""
+    kids = converted.tables["children"]
+    if not len(kids) or "sibling_group_id" not in kids:
+        return
+    groups = sorted({str(g) for g in kids["sibling_group_id"] if isinstance(g, str) and g})
+    if not groups:
+        return
+    others = _store_rows(conn, FILES_BY_NAME["children"], "sibling_group_id", groups)
+    others = others[~others["child_id"].isin(set(kids["child_id"]))]
+    if others.empty:
+        return
+    converted.tables["children"] = pd.concat([kids, others.assign(ceased=None, reason_ceased=None)], ignore_index=True)
+    converted.origins["children"].extend({"child": str(c)} for c in others["child_id"])
 
 
 def infer_year(folder: Path) -> int | None:
