@@ -139,7 +139,14 @@ def read_folder(folder: Path) -> Return903:
         if name not in out.tables and name not in out.unreadable:
             cols = ", ".join(REQUIRED[name])
             out.problems.append(
-                Problem(folder.name, None, None, None, f"{'an' if TABLE_NAMES[name][0] in 'AEIOU' else 'a'} {TABLE_NAMES[name]} table ({cols})", "missing_table")
+                Problem(
+                    folder.name,
+                    None,
+                    None,
+                    None,
+                    f"{'an' if TABLE_NAMES[name][0] in 'AEIOU' else 'a'} {TABLE_NAMES[name]} table ({cols})",
+                    "missing_table",
+                )
             )
     return out
 
