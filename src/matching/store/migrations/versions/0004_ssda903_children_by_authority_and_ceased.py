@@ -41,7 +41,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('child') as batch_op:
-        batch_op.drop_column('reason_ceased')
-        batch_op.drop_column('ceased')
     op.drop_table('ssda903_child')
+    # plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch copy of child would break the tables that refer to it
+    op.drop_column('child', 'reason_ceased')
+    op.drop_column('child', 'ceased')
