@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic/default
 
-.PHONY: run test lint typecheck bench bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency data db docs clean
+.PHONY: run test lint typecheck bench bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency bench-ssda903 data db docs clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,7 +39,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## Benchmarks (figures printed; see benchmarks/README.md).
-bench: bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency
+bench: bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency bench-ssda903
 
 bench-foundation: $(STAMP)
 	$(BIN)/python benchmarks/bench_foundation.py
@@ -59,9 +59,13 @@ bench-stepdown: $(STAMP)
 bench-sufficiency: $(STAMP)
 	$(BIN)/python benchmarks/bench_sufficiency.py
 
-## Regenerate docs/data-format.md from the contract spec.
+bench-ssda903: $(STAMP)
+	$(BIN)/python benchmarks/bench_ssda903.py
+
+## Regenerate docs/data-format.md from the contract spec and docs/ssda903-rules.md from the 903 rule table.
 docs: $(STAMP)
 	$(BIN)/matching contract-docs
+	$(BIN)/matching ssda903-docs
 
 clean:
 	rm -rf $(VENV) data/synthetic data/*.db data/*.db-*

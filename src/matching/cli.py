@@ -84,7 +84,8 @@ def _placement_date(on: str | None) -> date:
 def _print_problems(report: ValidationReport, limit: int | None) -> None:
     shown: list[Problem] = report.problems if limit is None else report.problems[:limit]
     for p in shown:
-        err.print(f"  {p}", highlight=False, markup=False, soft_wrap=True)
+        lead = "      ↳ " if p.cause else "  "
+        err.print(f"{lead}{p}", highlight=False, markup=False, soft_wrap=True)
     if limit is not None and len(report.problems) > limit:
         err.print(f"  … and {len(report.problems) - limit} more (use --all or --report FILE for every one)")
 
@@ -504,18 +505,37 @@ def evaluate(
         _print_scores(report)
 
 
+@app.command("ssda903-docs")
+def ssda903_docs(
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the rules table.")] = Path(
+        "docs/ssda903-rules.md"
+    ),
+) -> None:
+    """Regenerate the SSDA903 rules-by-year document from the rule table."""
+    from matching.ssda903.rules import render_docs
+
+    out_path.write_text(render_docs(), encoding="utf-8")
+    out.print(f"Wrote {out_path}")
+
+
 @app.command("import-903")
 def import_903(
     folder: Annotated[Path, typer.Argument(help="Folder of SSDA903 CSV files (any names) and/or the XML form.")],
     la: Annotated[str, typer.Option("--la", help="The local authority making the return (already in the store).")],
     year: Annotated[
-        str | None, typer.Option(help="Collection year, e.g. 2025-26 (default: the year of the latest episode).")
+        str | None,
+        typer.Option(help="Collection year, e.g. 2025-26 (default: the latest year holding 1% of the episode dates)."),
     ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write every problem and warning here as CSV.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="List every problem (default: the first 200).")] = False,
 ) -> None:
     """Import an SSDA903 return: codes checked by collection year, every problem listed, all or nothing."""
     from matching.ssda903 import rules
     from matching.ssda903.importer import import_903 as run
     from matching.ssda903.importer import infer_year
+    from matching.ssda903.report import write_report
     from matching.store.engine import open_store
 
     with _friendly_errors():
@@ -524,18 +544,53 @@ def import_903(
         except ValueError as exc:
             _fail(str(exc))
         if which is None:
-            _fail(f"{folder}: no SSDA903 episodes found (give --year if the files are there)")
+            from matching.ssda903.read import read_folder
+
+            found = read_folder(folder)
+            listed = ValidationReport(folder, problems=found.problems)
+            if report is not None:
+                write_report(report, found.problems, found.warnings)
+            _print_problems(listed, None if all_ else 200)
+            for name, why in found.skipped:
+                err.print(f"  skipped {name}: {why}", highlight=False, markup=False)
+            _fail(f"{folder}: no SSDA903 episodes with dates found, so no collection year (nothing was imported)")
         engine = open_store()
-        with _progress() as bar:
-            bar.add_task(f"importing the {rules.year_label(which)} return", total=None)
-            result, converted = run(engine, folder, la_code=la, year=which)
+        try:
+            with _progress() as bar:
+                bar.add_task(f"importing the {rules.year_label(which)} return", total=None)
+                result, converted = run(engine, folder, la_code=la, year=which)
+        except ContractError as exc:
+            if report is not None:
+                write_report(report, exc.report.problems, exc.report.warnings)
+            _print_problems(exc.report, None if all_ else 200)
+            n = len(exc.report.problems)
+            where = f"; all of them in {report}" if report is not None else ""
+            _fail(
+                f"{n:,} problem{'s' if n != 1 else ''} in the {rules.year_label(which)} SSDA903 return in {folder} "
+                f"(nothing was imported){where}"
+            )
+        if report is not None:
+            write_report(report, [], converted.warnings)
+        kids = converted.tables["children"]
+        ceased = int((kids["ceased"].astype(str) != "").sum()) if "ceased" in kids else 0
         out.print(
-            f"Imported the {rules.year_label(which)} SSDA903 return of {la}: {converted.children:,} children, "
-            f"{converted.placements:,} placements, {result.rows.get('sdq_scores', 0):,} SDQ scores, "
-            f"{result.rows.get('missing_episodes', 0):,} missing episodes"
-            + (f"; ignored {', '.join(converted.ignored_files)}" if converted.ignored_files else ""),
+            f"Imported the {rules.year_label(which)} SSDA903 return of {la}: {converted.children:,} children "
+            f"({ceased:,} ceased to be looked after), {converted.episodes:,} episodes, {converted.placements:,} "
+            f"placements, {result.rows.get('sdq_scores', 0):,} SDQ scores, "
+            f"{result.rows.get('missing_episodes', 0):,} missing episodes, {converted.uasc:,} UASC",
             highlight=False,
         )
+        for name, why in converted.skipped:
+            out.print(f"  skipped {name}: {why}", highlight=False, markup=False)
+        dropped = {k: v for k, v in converted.not_stored.items() if v}
+        if dropped:
+            text = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in dropped.items())
+            out.print(f"  not stored (children with no episode and no history in the store): {text}", highlight=False)
+        if converted.warnings:
+            out.print(
+                f"  {len(converted.warnings):,} warnings" + (f" (in {report})" if report else " (see --report FILE)"),
+                highlight=False,
+            )
 
 
 @app.command()

@@ -93,6 +93,15 @@ REASON_PLACE_CHANGE: Final[dict[str, str]] = {
 UNPLANNED_REASONS: Final = frozenset({"CREQB", "CREQO", "CHILD", "ALLEG", "STAND", "CLOSE", "APPRR"})
 PLANNED_REASONS: Final = frozenset(REASON_PLACE_CHANGE) - UNPLANNED_REASONS
 
+#: REC, the reason an episode ceased: X1 means the episode ceased and a new one began (the child is
+#: still looked after); every other code means the period of care ended.
+REASON_CEASED: Final = frozenset(
+    {
+        "X1", "E11", "E12", "E13", "E14", "E15", "E16", "E17", "E2", "E3", "E4A", "E4B",
+        "E41", "E45", "E46", "E47", "E48", "E5", "E6", "E7", "E8", "E9",
+    }
+)  # fmt: skip
+
 #: SDQ_REASON when there is no score.
 SDQ_REASON: Final = frozenset({"SDQ1", "SDQ2", "SDQ3", "SDQ4", "SDQ5"})
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select, text
 
 from matching.contract.validate import ContractError
 from matching.ssda903 import rules
-from matching.ssda903.importer import convert, import_903, infer_year
+from matching.ssda903.importer import Converted, convert, import_903, infer_year
 from matching.ssda903.read import detect, read_folder
 from matching.store import schema
 from matching.store.engine import make_engine, upgrade
@@ -30,14 +30,15 @@ def write(folder: Path, header: str, episodes: str, **extra: str) -> Path:
     return folder
 
 
-def converted(folder: Path, year: int):  # type: ignore[no-untyped-def]
-    return convert(read_folder(folder), la_code="L001", year=year, existing={}, folder=folder)
+def converted(folder: Path, year: int) -> Converted:
+    conv = convert(read_folder(folder), la_code="L001", year=year)
+    assert conv.problems == [], conv.problems
+    return conv
 
 
 def problems(folder: Path, year: int) -> list[str]:
-    with pytest.raises(ContractError) as info:
-        converted(folder, year)
-    return [f"{p.file}:{p.row}:{p.column}:{p.value}" for p in info.value.report.problems]
+    conv = convert(read_folder(folder), la_code="L001", year=year)
+    return [f"{p.file}:{p.row}:{p.column}:{p.value}" for p in conv.problems]
 
 
 def test_collection_years() -> None:
@@ -45,6 +46,8 @@ def test_collection_years() -> None:
     assert rules.year_label(2026) == "2025-26"
     with pytest.raises(ValueError, match="follow each other"):
         rules.collection_year("2024-26")
+    with pytest.raises(ValueError, match="knows"):
+        rules.collection_year("2030-31")
 
 
 @pytest.mark.parametrize(
@@ -122,7 +125,7 @@ def test_tables_are_found_by_their_columns_and_others_ignored(tmp_path: Path) ->
     shutil.move(folder / "header.csv", folder / "whatever_name.csv")
     ret = read_folder(folder)
     assert set(ret.tables) == {"header", "episodes"}
-    assert ret.ignored == ["reviews.csv"]
+    assert ret.skipped == [("reviews.csv", "an SSDA903 Reviews table, not used by this service")]
 
 
 def test_placements_are_runs_of_episodes_and_legal_changes_do_not_split_them(tmp_path: Path) -> None:

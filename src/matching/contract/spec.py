@@ -168,7 +168,14 @@ CHILDREN = FileSpec(
             allowed=tuple(sorted(codes.CATEGORY_OF_NEED)),
         ),
         _c("care_started", "date", True, "Date the current period of care started."),
-        _c("place", "code", True, "SSDA903 PLACE code of the current placement.", allowed=tuple(sorted(codes.PLACE))),
+        _c(
+            "place",
+            "code",
+            True,
+            "SSDA903 PLACE code of the current placement (the last one, for a child who ceased to be looked "
+            "after); legacy H5, P2, Z1 accepted as recorded in their years.",
+            allowed=tuple(sorted(codes.PLACE | codes.PLACE_LEGACY)),
+        ),
         _c(
             "place_provider",
             "code",

@@ -51,9 +51,14 @@ class Problem:
     value: str | None
     expected: str
     code: str = "invalid"
+    #: The child the row is about, where the input names one (SSDA903 CHILD).
+    child: str | None = None
+    #: The problem this one follows from (its text), when it is a knock-on of an earlier one.
+    cause: str | None = None
 
     def __str__(self) -> str:
         where = self.file + (f" row {self.row}" if self.row is not None else "")
+        where += f", CHILD {self.child}" if self.child else ""
         where += f", column {self.column}" if self.column else ""
         found = f": found {self.value!r}" if self.value is not None else ""
         return f"{where}{found}; expected {self.expected}"

@@ -63,6 +63,8 @@ class Child:
     place_with_siblings: bool = True
     care_plan_goal: str | None = None
     needs: dict[str, int] = field(default_factory=dict)
+    #: Date the child ceased to be looked after; such a child is never placed or waiting.
+    ceased: date | None = None
     sdq: tuple[SdqScore, ...] = ()
 
     def age_on(self, when: date) -> int:

@@ -406,7 +406,7 @@ def _add_stepped_down(
     if not left:
         return
     for c in queries.children_by_ids(conn, scope=scope, child_ids=left):
-        if c.place not in FAMILY_PLACES or c.placement_start < left[c.child_id]:
+        if c.ceased is not None or c.place not in FAMILY_PLACES or c.placement_start < left[c.child_id]:
             continue
         weeks = (cohort.assessed_on - c.placement_start).days // 7
         now = cost.flat("return_home") if c.place == "P1" else cost.foster("la") + cost.flat("step_down_support")

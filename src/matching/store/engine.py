@@ -55,8 +55,10 @@ def make_engine(url: str | None = None) -> Engine:
 def alembic_config(engine: Engine) -> Config:
     """Alembic configuration pointing at the packaged migrations."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(_HERE / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # Alembic's options go through configparser interpolation: a literal % (in a path or a
+    # password) must be doubled, or every command fails with "invalid interpolation syntax".
+    cfg.set_main_option("script_location", str(_HERE / "migrations").replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     cfg.attributes["engine"] = engine
     return cfg
 

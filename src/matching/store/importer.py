@@ -64,11 +64,16 @@ def import_folder(
     progress: ProgressCallback | None = None,
     validation_progress: Callable[[str], None] | None = None,
     after_table: Callable[[str], None] | None = None,
+    validated: ValidationReport | None = None,
+    before_commit: Callable[[Connection], None] | None = None,
 ) -> ImportResult:
-    """Validate ``folder`` and import it in one transaction; raise ContractError listing every problem."""
+    """Validate ``folder`` and import it in one transaction; raise ContractError listing every problem.
+
+    ``validated``: the folder's report when the caller has just validated it (not validated twice).
+    ``before_commit``: more writes in the same transaction, after every table."""
     folder = Path(folder)
     started = datetime.now(UTC)
-    report = validate_folder(folder, taxonomy=taxonomy, progress=validation_progress)
+    report = validated or validate_folder(folder, taxonomy=taxonomy, progress=validation_progress)
     if not report.ok:
         raise ContractError(report)
     digest = folder_sha256(folder)
@@ -91,6 +96,8 @@ def import_folder(
             rows[spec.name] = len(records)
             if after_table:
                 after_table(spec.name)
+        if before_commit:
+            before_commit(conn)
         conn.execute(
             insert(schema.import_run).values(
                 started_at=started,
@@ -120,18 +127,20 @@ def _records(spec: FileSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
     cols: dict[str, list[Any]] = {}
     for column in spec.columns:
         s = frame[column.name]
-        if column.kind in ("date", "month"):
+        if column.kind in ("date", "month") and pd.api.types.is_datetime64_any_dtype(s):
+            values = s.dt.date.astype(object).where(s.notna(), None).tolist()  # vectorised: no per-row pandas calls
+        elif column.kind in ("date", "month"):
             values = [None if pd.isna(v) else v.date() for v in s]
         elif column.kind in ("codes", "ids", "words"):
-            values = [list(v) for v in s]
+            values = [list(v) for v in s.tolist()]
         elif column.kind == "int":
-            values = [None if pd.isna(v) else int(v) for v in s]
+            values = [None if pd.isna(v) else int(v) for v in s.tolist()]
         elif column.kind == "float":
-            values = [None if pd.isna(v) else float(v) for v in s]
+            values = [None if pd.isna(v) else float(v) for v in s.tolist()]
         elif column.kind == "bool":
-            values = [None if pd.isna(v) else bool(v) for v in s]
+            values = [None if pd.isna(v) else bool(v) for v in s.tolist()]
         else:
-            values = [None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in s]
+            values = [None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in s.tolist()]
         cols[column.name] = values
     if spec.name == "placements":
         cols["unplanned"] = [None if r is None else r in codes.UNPLANNED_REASONS for r in cols["end_reason"]]

@@ -47,7 +47,7 @@ def _household_scope(stmt: Select[Any], scope: Scope) -> Select[Any]:
 def count_rows(conn: Connection) -> dict[str, int]:
     """Rows in each table of the store (administrative: not scoped)."""
     out = {}
-    for table in [*s.TABLES.values(), s.import_run]:
+    for table in [*s.TABLES.values(), s.ssda903_child, s.import_run]:
         out[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
     return out
 
@@ -103,7 +103,10 @@ def get_child(conn: Connection, *, scope: Scope, child_id: str, with_sdq: bool =
 
 
 def open_referrals_of(conn: Connection, *, child: Child) -> list[Referral]:
-    """The open referrals of a child already read in scope, oldest first (its needs as recorded)."""
+    """The open referrals of a child already read in scope, oldest first (its needs as recorded); none for a
+    child who ceased to be looked after."""
+    if child.ceased is not None:
+        return []
     rows = conn.execute(_CHILD_OPEN_REFERRALS, {"child_id": child.child_id}).mappings().all()
     return [referral_from_row(r, child.needs) for r in rows]
 
@@ -168,6 +171,7 @@ def _child(r: Any, needs: dict[str, int], sdq: tuple[SdqScore, ...]) -> Child:
         care_plan_goal=r["care_plan_goal"],
         needs=needs,
         sdq=sdq,
+        ceased=r["ceased"],
     )
 
 
@@ -229,7 +233,7 @@ def _households_from_rows(conn: Connection, rows: Sequence[Any], taxonomy: Taxon
         ).mappings():
             members[m["household_id"]].append(HouseholdMember(m["member_id"], m["kind"], m["birth_month"], m["sex"]))
         stmt = select(s.child.c.child_id, s.child.c.household_id, s.child.c.birth_month, s.child.c.sex).where(
-            s.child.c.household_id.in_(chunk)
+            s.child.c.household_id.in_(chunk), s.child.c.ceased.is_(None)
         )
         placed = conn.execute(stmt).all()
         restrictions = resident_restrictions(conn, child_ids=[c.child_id for c in placed])
@@ -326,7 +330,7 @@ def open_referrals(
     stmt = (
         select(s.referral)
         .join(s.child, s.child.c.child_id == s.referral.c.child_id)
-        .where(s.referral.c.status == "open")
+        .where(s.referral.c.status == "open", s.child.c.ceased.is_(None))
     )
     if child_ids is not None:
         stmt = stmt.where(s.referral.c.child_id.in_(sorted(set(child_ids))))
@@ -468,8 +472,11 @@ def child_placements(conn: Connection, *, scope: Scope, child_id: str) -> list[P
 
 
 def children_placed_in(conn: Connection, *, scope: Scope, places: Iterable[str]) -> list[Child]:
-    """Children in scope whose current placement has one of these SSDA903 PLACE codes, by id."""
-    stmt = _child_scope(select(s.child).where(s.child.c.place.in_(sorted(set(places)))), scope)
+    """Children in scope whose current placement has one of these SSDA903 PLACE codes, by id (never a child
+    who ceased to be looked after)."""
+    stmt = _child_scope(
+        select(s.child).where(s.child.c.place.in_(sorted(set(places))), s.child.c.ceased.is_(None)), scope
+    )
     rows = conn.execute(stmt.order_by(s.child.c.child_id)).mappings().all()
     return _children_from_rows(conn, rows)
 
@@ -593,7 +600,9 @@ def _with_vacancy(conn: Connection, ids: list[str]) -> set[str]:
         chunk = ids[i : i + 900]
         taken: dict[str, int] = defaultdict(int)
         for hid, n in conn.execute(
-            select(c.c.household_id, func.count()).where(c.c.household_id.in_(chunk)).group_by(c.c.household_id)
+            select(c.c.household_id, func.count())
+            .where(c.c.household_id.in_(chunk), c.c.ceased.is_(None))
+            .group_by(c.c.household_id)
         ):
             taken[hid] += int(n)
         for hid, n in conn.execute(

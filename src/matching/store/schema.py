@@ -90,6 +90,10 @@ def _table(spec: FileSpec) -> Table:
         )
     if spec.name == "placements":
         cols.append(Column("unplanned", Boolean(), nullable=True, comment="end_reason is an unplanned ending"))
+    if spec.name == "children":
+        # Set by the SSDA903 import from the last episode; a child who ceased is never placed or waiting.
+        cols.append(Column("ceased", Date(), nullable=True))
+        cols.append(Column("reason_ceased", String(64), nullable=True))
     return Table(TABLE_NAMES[spec.name], metadata, *cols, comment=spec.description)
 
 
@@ -118,6 +122,16 @@ import_run = Table(
     Column("source_sha256", String(64), nullable=False),
     Column("rows", JSON, nullable=False),
     comment="Audit trail: every successful import and what it brought.",
+)
+
+ssda903_child = Table(
+    "ssda903_child",
+    metadata,
+    Column("la_code", String(64), ForeignKey("local_authority.la_code"), primary_key=True),
+    Column("child", String(64), primary_key=True, comment="SSDA903 CHILD, unique only within its authority"),
+    Column("child_id", String(64), ForeignKey("child.child_id"), nullable=False, unique=True),
+    comment="Which store child an authority's SSDA903 CHILD is: a child from a 903 return is identified by "
+    "(authority, CHILD), so two authorities' children never meet.",
 )
 
 Index("ix_child_la_code", child.c.la_code)

@@ -197,7 +197,10 @@ def build_inputs(
         ended += p.end_date is not None and p.end_date >= since
     end_hazard = ended / exposure if exposure else 0.0
     # Prototypes: children of the area in foster care or waiting, by band (bootstrap sample).
-    candidates = [c for c in children if c.place in codes.PLACE_FOSTER or c.place in ("K2", "R1", "P1")]
+    # (never a child who ceased to be looked after)
+    candidates = [
+        c for c in children if c.ceased is None and (c.place in codes.PLACE_FOSTER or c.place in ("K2", "R1", "P1"))
+    ]
     if len(candidates) > max_prototypes:
         pick = np.sort(rng_protos.choice(len(candidates), size=max_prototypes, replace=False))
         candidates = [candidates[i] for i in pick]

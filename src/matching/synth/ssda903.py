@@ -5,7 +5,8 @@ the DfE column names and ``dd/mm/YYYY`` dates, for the 2025-26 collection (SEX a
 Z11-Z14 in use), plus ``postcode_sectors.csv``: the grid reference of each (synthetic) postcode
 sector used in HOME_POST and PL_POST. Sectors are made-up codes ``ZZeee nnnn`` (the kilometre
 square); a real authority passes the ONS postcode directory instead. The first authority's return
-is also written in the XML form, in ``903/<LA>-xml/ssda903.xml``. Dates of birth are the first of the month (the contract keeps
+is also written in the XML form (the DfE layout: UASC and AMISSING inside HEADER, the
+placement code in PL), in ``903/<LA>-xml/ssda903.xml``. Dates of birth are the first of the month (the contract keeps
 months only, as de-identified 903 extracts do).
 """
 
@@ -119,34 +120,44 @@ def export_903(tables: dict[str, pd.DataFrame], out: Path) -> int:
         if k == 0:  # the same return in the XML form, beside it
             xml_folder = out / f"{la}-xml"
             xml_folder.mkdir(parents=True, exist_ok=True)
-            _write_xml(xml_folder / "ssda903.xml", header, episodes, oc2, missing)
+            _write_xml(xml_folder / "ssda903.xml", header, episodes, oc2, missing, uasc_frame)
             lookup.to_csv(xml_folder / "postcode_sectors.csv", index=False, lineterminator="\n")
             written += 2
     return written
 
 
 def _write_xml(
-    path: Path, header: pd.DataFrame, episodes: pd.DataFrame, oc2: pd.DataFrame, missing: pd.DataFrame
+    path: Path,
+    header: pd.DataFrame,
+    episodes: pd.DataFrame,
+    oc2: pd.DataFrame,
+    missing: pd.DataFrame,
+    uasc: pd.DataFrame | None = None,
 ) -> None:
-    """The XML form: ``<EXPSSDA903><CHILD><HEADER>...</HEADER><EPISODE>...</EPISODE>...</CHILD>``."""
+    """The XML form in the DfE layout: ``<EXPSSDA903><CHILD><HEADER>`` (CHILDID, SEX, DOB, ETHNIC, UPN,
+    MOTHER, MC_DOB, UASC, DUC, OC2, AMISSING) then the child's ``<EPISODE>`` elements (placement in PL)."""
     root = ET.Element("EXPSSDA903")
     eps: dict[str, pd.DataFrame] = {str(c): g for c, g in episodes.groupby("CHILD", sort=False)}
     miss: dict[str, pd.DataFrame] = {str(c): g for c, g in missing.groupby("CHILD", sort=False)}
+    duc = {} if uasc is None else dict(zip(uasc["CHILD"].astype(str), uasc["DUC"].astype(str), strict=True))
     oc = oc2.set_index("CHILD")
     for row in header.itertuples(index=False):
         child = ET.SubElement(root, "CHILD")
         head = ET.SubElement(child, "HEADER")
         for col, value in zip(HEADER, row, strict=True):
             ET.SubElement(head, "CHILDID" if col == "CHILD" else col).text = str(value)
+        cid = str(row.CHILD)
+        ET.SubElement(head, "UASC").text = "1" if cid in duc else "0"
+        ET.SubElement(head, "DUC").text = duc.get(cid, "")
         o = ET.SubElement(head, "OC2")
         for col in ("SDQ_SCORE", "SDQ_REASON"):
             ET.SubElement(o, col).text = str(oc.at[row.CHILD, col])
-        for ep in eps.get(str(row.CHILD), pd.DataFrame()).itertuples(index=False):
-            e = ET.SubElement(child, "EPISODE")
-            for col in EPISODES[1:]:
-                ET.SubElement(e, col).text = str(getattr(ep, col))
-        for m in miss.get(str(row.CHILD), pd.DataFrame()).itertuples(index=False):
-            e = ET.SubElement(child, "MISSING")
+        for m in miss.get(cid, pd.DataFrame()).itertuples(index=False):
+            e = ET.SubElement(head, "AMISSING")
             for col in MISSING[2:]:
                 ET.SubElement(e, col).text = str(getattr(m, col))
+        for ep in eps.get(cid, pd.DataFrame()).itertuples(index=False):
+            e = ET.SubElement(child, "EPISODE")
+            for col in EPISODES[1:]:
+                ET.SubElement(e, "PL" if col == "PLACE" else col).text = str(getattr(ep, col))
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
