@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from matching import codes
+from matching.allocation.instance import units_conflict
 from matching.sufficiency.model import Inputs
 
 WEEKS_PER_MONTH = 52 / 12
@@ -115,6 +116,13 @@ def _allocate(
     baseline), and why each of the others was not placed."""
     placed: dict[int, tuple[int, float]] = {}
     reasons: dict[int, str] = {}
+    units = inp.proto_units
+    joined: dict[int, list[int]] = {}  # household -> prototypes placed there this month
+
+    def may_join(p: int, h: int) -> bool:
+        """Whether prototype ``p`` may live with those placed in ``h`` this month (each child's own limits)."""
+        return not any(units_conflict(units[p], units[q]) for q in joined.get(h, ()))
+
     for j, p in enumerate(protos):
         lo, hi = inp.arc_start[p], inp.arc_start[p + 1]
         if hi == lo:
@@ -127,12 +135,13 @@ def _allocate(
             continue
         size = int(inp.proto_size[p])
         room = ok & open_[hs] & (vac[hs] >= size) & ((usual[hs] < 0) | (usual[hs] >= size) | (occ[hs] == 0))
-        hit = np.flatnonzero(room)
-        if len(hit) == 0:
+        # arcs are stored best score first: the first with room whose children may live with this one
+        a = next((int(a) for a in np.flatnonzero(room) if may_join(p, int(hs[a]))), -1)
+        if a < 0:
             reasons[j] = "capacity"
             continue
-        a = int(hit[0])  # arcs are stored best score first
         h = int(hs[a])
+        joined.setdefault(h, []).append(p)
         vac[h] -= size
         occ[h] += size
         if usual[h] >= 0:
