@@ -332,10 +332,10 @@ def request_for_child(conn: Connection, *, scope: Scope, child_id: str, on: date
     child = queries.get_child(conn, scope=scope, child_id=child_id, with_sdq=False)
     if child is None:
         raise NotFoundError(f"no child with id {child_id!r}")
-    mine = queries.open_referrals_of(conn, child=child)
+    every = queries.referrals_of(conn, child=child)
+    mine = [r for r in every if r.status == "open"] if child.ceased is None else []
     if not mine:
-        recorded = queries.latest_referrals(conn, scope=scope, child_ids=[child.child_id]).get(child.child_id)
-        return MatchRequest(default_referral(child, on, recorded), child, on)
+        return MatchRequest(default_referral(child, on, every[-1] if every else None), child, on)
     siblings, their_referrals = _siblings_referred(conn, scope, child)
     return MatchRequest(mine[-1], child, on, siblings, their_referrals)
 

@@ -81,9 +81,9 @@ _CHILD_IN_LAS = _CHILD.where(s.child.c.la_code.in_(bindparam("la_codes", expandi
 _CHILD_NEEDS = select(s.child_need.c.need, s.child_need.c.severity).where(
     s.child_need.c.child_id == bindparam("child_id")
 )
-_CHILD_OPEN_REFERRALS = (
+_CHILD_REFERRALS = (
     select(s.referral)
-    .where(s.referral.c.child_id == bindparam("child_id"), s.referral.c.status == "open")
+    .where(s.referral.c.child_id == bindparam("child_id"))
     .order_by(s.referral.c.referral_date, s.referral.c.referral_id)
 )
 
@@ -105,9 +105,12 @@ def get_child(conn: Connection, *, scope: Scope, child_id: str, with_sdq: bool =
 def open_referrals_of(conn: Connection, *, child: Child) -> list[Referral]:
     """The open referrals of a child already read in scope, oldest first (its needs as recorded); none for a
     child who ceased to be looked after."""
-    if child.ceased is not None:
-        return []
-    rows = conn.execute(_CHILD_OPEN_REFERRALS, {"child_id": child.child_id}).mappings().all()
+    return [r for r in referrals_of(conn, child=child) if r.status == "open"] if child.ceased is None else []
+
+
+def referrals_of(conn: Connection, *, child: Child) -> list[Referral]:
+    """Every referral of a child already read in scope, of any status, oldest first (its needs as recorded)."""
+    rows = conn.execute(_CHILD_REFERRALS, {"child_id": child.child_id}).mappings().all()
     return [referral_from_row(r, child.needs) for r in rows]
 
 
