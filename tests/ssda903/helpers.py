@@ -53,3 +53,17 @@ def counts(engine: Engine, la: str | None = None) -> dict[str, int]:
                     continue
             out[name] = conn.execute(stmt).scalar_one()
     return out
+
+
+HEADER = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n"
+EPISODES = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n"
+
+
+def write(folder: Path, header: str, episodes: str, **extra: str) -> Path:
+    """A return folder: the Header and Episodes rows given (below their column names), and any other tables."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "header.csv").write_text(HEADER + header)
+    (folder / "episodes.csv").write_text(EPISODES + episodes)
+    for name, body in extra.items():
+        (folder / f"{name}.csv").write_text(body)
+    return folder

@@ -13,19 +13,7 @@ from matching.ssda903.importer import convert, import_903, infer_year
 from matching.ssda903.read import read_folder
 from matching.ssda903.report import write_report
 from matching.store.engine import make_engine, upgrade
-from tests.ssda903.helpers import REPO, counts, store_with
-
-HEADER = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n"
-EPISODES = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n"
-
-
-def write(folder: Path, header: str, episodes: str, **extra: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "header.csv").write_text(HEADER + header)
-    (folder / "episodes.csv").write_text(EPISODES + episodes)
-    for name, body in extra.items():
-        (folder / f"{name}.csv").write_text(body)
-    return folder
+from tests.ssda903.helpers import EPISODES, HEADER, REPO, counts, store_with, write
 
 
 def found(folder: Path, year: int) -> list[str]:

@@ -16,18 +16,7 @@ from matching.ssda903.read import detect, read_folder
 from matching.store import schema
 from matching.store.engine import make_engine, upgrade
 from matching.store.importer import import_folder
-
-HEADER = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n"
-EPISODES = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n"
-
-
-def write(folder: Path, header: str, episodes: str, **extra: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "header.csv").write_text(HEADER + header)
-    (folder / "episodes.csv").write_text(EPISODES + episodes)
-    for name, body in extra.items():
-        (folder / f"{name}.csv").write_text(body)
-    return folder
+from tests.ssda903.helpers import write
 
 
 def converted(folder: Path, year: int) -> Converted:
