@@ -141,6 +141,7 @@ class HouseholdColumns:
         self.res_household = np.array([r[0] for r in rows], dtype=np.int64)
         self.res_month = np.array([r[1] for r in rows], dtype=np.int64)
         self.res_kind = np.array([r[2] for r in rows], dtype=np.int64)
+        self._ruled_out_cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.households)
@@ -189,23 +190,32 @@ class HouseholdColumns:
 
     def residents_rule_out(self, ages: Sequence[int], on: date) -> np.ndarray:
         """Households where a restriction of a foster child living there rules out a child of one of ``ages``."""
-        out = np.zeros(len(self), dtype=bool)
-        if not len(self.res_household):
-            return out
-        age_r = np.maximum(0, age_from_months(month_index(on), self.res_month))
-        lo = np.zeros_like(age_r)
-        hi = np.full_like(age_r, -1)
-        for k, kind in enumerate(LIMIT_KINDS):
-            mine = self.res_kind == k
-            if mine.any():
-                lo_k, hi_k = bounds(kind, age_r[mine])
-                lo[mine], hi[mine] = lo_k, np.minimum(hi_k, ADULT_AGE - 1)
-        bad = np.zeros(len(age_r), dtype=bool)
-        for x in ages:
-            bad |= (lo <= x) & (x <= hi) & (x < ADULT_AGE)
-        bad &= age_r < ADULT_AGE  # a resident of 18 or over is not a child living there (rules.residents)
-        out[self.res_household[bad]] = True
-        return out
+        table = self._ruled_out_ages(month_index(on))
+        return np.asarray(table[:, [min(max(a, 0), ADULT_AGE) for a in ages]].any(axis=1))
+
+    def _ruled_out_ages(self, on_month: int) -> np.ndarray:
+        """(households, 19) bool: whether a newcomer aged 0..17 (and 18+, never) is ruled out by a restriction of a
+        child living there, in the month ``on_month`` (built once per month: ages move only by month)."""
+        cached = self._ruled_out_cache.get(on_month)
+        if cached is not None:
+            return cached
+        table = np.zeros((len(self), ADULT_AGE + 1), dtype=bool)
+        if len(self.res_household):
+            age_r = np.maximum(0, age_from_months(on_month, self.res_month))
+            lo = np.zeros_like(age_r)
+            hi = np.full_like(age_r, -1)
+            for k, kind in enumerate(LIMIT_KINDS):
+                mine = self.res_kind == k
+                if mine.any():
+                    lo_k, hi_k = bounds(kind, age_r[mine])
+                    lo[mine], hi[mine] = lo_k, np.minimum(hi_k, ADULT_AGE - 1)
+            child = age_r < ADULT_AGE  # a resident of 18 or over is not a child living there (rules.residents)
+            for x in range(ADULT_AGE):
+                table[self.res_household[child & (lo <= x) & (x <= hi)], x] = True
+        if len(self._ruled_out_cache) >= 4:
+            self._ruled_out_cache.pop(next(iter(self._ruled_out_cache)))
+        self._ruled_out_cache[on_month] = table
+        return table
 
     # --- the rules -----------------------------------------------------------------------
 
