@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from matching.allocation.instance import build_instance
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matching import codes
+from matching.allocation.instance import Unit, build_instance, units_conflict
 from matching.allocation.solver import SolverSettings, solve
 from matching.allocation.validate import violations
 from matching.domain import Location
+from matching.eligibility.together import ages_clash, limits_of
 from matching.fit_config import load_fit_config
 from matching.ranking.pool import HouseholdPool
 from matching.taxonomy import load_taxonomy
@@ -104,3 +109,36 @@ def test_an_allocation_shows_the_restrictions_between_siblings_placed_together()
     shown = solve(instance, ONE).as_dict(instance)["assignments"]
     assert [a["child_id"] for a in shown] == ["A", "B"]
     assert all(any("A can live only with older children" in w for w in a["warnings"]) for a in shown)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 19),
+            st.sampled_from(codes.LIVE_ALONGSIDE),
+            st.sampled_from([(), ("sexual_harm",), ("physical_harm",), ("sexual_harm", "physical_harm")]),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.lists(
+        st.tuples(
+            st.integers(0, 19),
+            st.sampled_from(codes.LIVE_ALONGSIDE),
+            st.sampled_from([(), ("sexual_harm",), ("physical_harm",)]),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_units_conflict_on_bits_is_the_limits_definition(
+    a: list[tuple[int, str, tuple[str, ...]]], b: list[tuple[int, str, tuple[str, ...]]]
+) -> None:
+    def unit(uid: str, kids: list[tuple[int, str, tuple[str, ...]]]) -> Unit:
+        ages = tuple(k[0] for k in kids)
+        return Unit(uid, tuple(f"{uid}{i}" for i in range(len(kids))), ages, "today", date(2026, 1, 1), "L001",
+                    tuple(limits_of(age, live, risks) for age, live, risks in kids))  # fmt: skip
+
+    ua, ub = unit("A", a), unit("B", b)
+    assert units_conflict(ua, ub) == ages_clash(ua.ages, ua.limits, ub.ages, ub.limits)

@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 
 from matching.domain import CarerHousehold
 from matching.eligibility.request import MatchRequest
 from matching.eligibility.rules import NUMBER_TERMS, RULE_INDEX
-from matching.eligibility.together import Limit, ages_clash
+from matching.eligibility.together import Limit, age_mask, forbidden_mask
 from matching.fit_config import FitConfig
 from matching.ranking.pool import HouseholdPool
 
@@ -48,6 +49,12 @@ class Unit:
     la_code: str
     #: The limits each child (in the order of ``child_ids``) puts on other children, from their own referral.
     limits: tuple[tuple[Limit, ...], ...] = ()
+
+    @cached_property
+    def masks(self) -> tuple[int, int]:
+        """(ages ruled out by a child of the unit, ages of its children) as bits: two units clash exactly when
+        one's first and the other's second share a bit (:func:`units_conflict`)."""
+        return forbidden_mask(self.limits), age_mask(self.ages)
 
     @property
     def solo(self) -> bool:
@@ -240,8 +247,10 @@ def _cached(instance: AllocationInstance, name: str, compute: Callable[[], np.nd
 
 
 def units_conflict(a: Unit, b: Unit) -> bool:
-    """True if the two units cannot share a household: a child of one rules out a child of the other."""
-    return ages_clash(a.ages, a.limits, b.ages, b.limits)
+    """True if the two units cannot share a household: a child of one rules out a child of the other
+    (:func:`matching.eligibility.together.ages_clash`, on bits)."""
+    (fa, aa), (fb, ab) = a.masks, b.masks
+    return bool(fa & ab or fb & aa)
 
 
 def unit_of(unit_id: str, req: MatchRequest) -> Unit:

@@ -161,6 +161,21 @@ def clashes(a: Occupant, b: Occupant, on: date) -> list[Clash]:
     return out
 
 
+def age_mask(ages: Iterable[int]) -> int:
+    """The children's ages (under 18) as bits of one integer: bit ``a`` for age ``a``."""
+    return sum(1 << a for a in set(ages) if 0 <= a < ADULT_AGE)
+
+
+def forbidden_mask(limits: Iterable[Sequence[Limit]]) -> int:
+    """Every age some limit rules out, as bits of one integer (:func:`age_mask`'s layout)."""
+    out = 0
+    for lims in limits:
+        for lim in lims:
+            for a in range(max(lim.lo, 0), min(lim.hi, ADULT_AGE - 1) + 1):
+                out |= 1 << a
+    return out
+
+
 def ages_clash(
     ages_a: Sequence[int],
     limits_a: Sequence[Sequence[Limit]],
