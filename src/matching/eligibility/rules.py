@@ -281,11 +281,17 @@ def _resident_occupant(m: HouseholdMember) -> Occupant:
 
 def _newcomer_clashes(req: MatchRequest, h: CarerHousehold, rule: str) -> list[Clash]:
     """Clashes where a child of the group holds a limit of ``rule`` that rules out a child living there."""
-    out = []
-    for me in req.occupants:
-        for m in residents(req, h):
-            out += [c for c in clashes(me, _resident_occupant(m), req.on) if c.holder == me.child_id and c.rule == rule]
-    return out
+    others = [(m.member_id, age_on(m.birth_month, req.on)) for m in residents(req, h)]
+    if not others:
+        return []
+    return [
+        Clash(me.child_id, lim, who, age)
+        for me, limits in zip(req.occupants, req.limits, strict=True)
+        for lim in limits
+        if lim.rule == rule
+        for who, age in others
+        if lim.forbids(age)
+    ]
 
 
 def _clash_outcome(code: str, found: list[Clash], ok_reason: str) -> RuleOutcome:
@@ -319,8 +325,12 @@ def resident_restrictions(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) 
         them = _resident_occupant(m)
         if not them.restricts:
             continue
-        for me in req.occupants:
-            found += [c for c in clashes(me, them, req.on) if c.holder == them.child_id]
+        for lim in them.limits(req.on):
+            found += [
+                Clash(them.child_id, lim, c.child_id, a)
+                for c, a in zip(req.group, req.ages, strict=True)
+                if lim.forbids(a)
+            ]
     return _clash_outcome(
         "resident_restrictions", found, "No restriction of a child living there rules these children out."
     )
