@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -18,9 +19,10 @@ from hypothesis import strategies as st
 from matching.domain import CarerHousehold, Child, HouseholdMember, Location, PlacementEpisode
 from matching.fit_config import load_fit_config
 from matching.ranking.pool import HouseholdPool
-from matching.stability.features import DatedNeeds, DatedRisks, Records, history_features
+from matching.stability.features import DatedNeeds, DatedRisks, Records, feature_names, history_features
+from matching.stability.scorer import StabilityScorer
 from matching.taxonomy import load_taxonomy
-from tests.factories import make_child, make_household, member, trained
+from tests.factories import make_child, make_household, make_request, member, trained
 
 TAX, CFG = load_taxonomy(), load_fit_config()
 START = date(2020, 6, 1)  # the placement under test starts here
@@ -221,3 +223,32 @@ def test_any_record_dated_after_every_start_leaves_all_training_features_unchang
             world.households[0] = replace(h, members=(*h.members, HouseholdMember(f"N{n}", "birth_child", on, "F")))
     after = world.features()
     pd.testing.assert_frame_equal(before, after)
+
+
+class _Capture:
+    """Stands in for the model: keeps the feature matrix it is asked to score."""
+
+    def __init__(self) -> None:
+        self.x = np.zeros((0, 0))
+
+    def predict_unplanned(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return np.zeros(len(x))
+
+
+def test_live_scoring_reads_the_risks_of_referrals_dated_by_the_request_date() -> None:
+    child = make_child(child_id="C1", birth_month=date(2012, 1, 1))
+    h = make_household(household_id="H1", will_not_consider=("fire_setting",))
+    pool = HouseholdPool([h], TAX, CFG)
+    capture = _Capture()
+    loaded = SimpleNamespace(version="test", metadata={}, model=capture)
+    on = date(2026, 4, 1)
+    col = feature_names(TAX.need_ids).index("preference_conflicts")
+
+    def conflicts(risks: DatedRisks) -> float:
+        scorer = StabilityScorer(loaded, {}, Records({}, {"C1": risks}))  # type: ignore[arg-type]
+        scorer.p_unplanned(pool, make_request(child, on=on), np.array([0]))
+        return float(capture.x[0, col])
+
+    assert conflicts(((date(2026, 3, 1), frozenset({"fire_setting"})),)) == 1
+    assert conflicts(((date(2026, 5, 1), frozenset({"fire_setting"})),)) == 0  # referred after the date

@@ -436,26 +436,6 @@ def all_placements(conn: Connection, *, scope: Scope, child_ids: Sequence[str] |
     return out
 
 
-def recorded_risks(
-    conn: Connection, *, scope: Scope, child_ids: Sequence[str] | None = None
-) -> dict[str, frozenset[str]]:
-    """Risks to and from each child in scope (or these children) recorded on any of their referrals."""
-    r = s.referral
-    stmt = _child_scope(
-        select(r.c.child_id, r.c.risks_to_child, r.c.risks_to_others).join(s.child, s.child.c.child_id == r.c.child_id),
-        scope,
-    )
-    chunks = [stmt] if child_ids is None else [
-        stmt.where(r.c.child_id.in_(list(child_ids[i : i + 900]))) for i in range(0, len(child_ids), 900)
-    ]  # fmt: skip
-    out: dict[str, set[str]] = defaultdict(set)
-    for chunk in chunks:
-        for child_id, to_child, to_others in conn.execute(chunk):
-            out[child_id].update(to_child or ())
-            out[child_id].update(to_others or ())
-    return {k: frozenset(v) for k, v in out.items()}
-
-
 def _chunked(stmt: Select[Any], column: Any, child_ids: Sequence[str] | None) -> list[Select[Any]]:
     if child_ids is None:
         return [stmt]
