@@ -44,15 +44,16 @@ def test_household_state_is_as_on_the_start_date(history) -> None:  # type: igno
 
 
 def test_training_and_scoring_compute_the_same_pair_features(history) -> None:  # type: ignore[no-untyped-def]
-    """Rebuild a past pair through the scoring path on its start date: record-independent columns agree."""
+    """Rebuild a past pair through the scoring path on its start date: record-independent columns agree, and
+    the needs columns agree wherever the child's needs on record now were all assessed by the start."""
     meta, feats, pool = history.rows.meta, history.rows.features, history.pool
     same = [
-        "age", "need_coverage", "uncovered_severity", "current_courses", "experience_needs", "experience_years",
-        "in_area", "same_ethnic_group", "same_religion", "shared_language", "outside_preferred_age", "ifa",
-        "carers", "school_miles", "complexity", *[c for c in feats.columns if c.startswith("severity_")],
+        "age", "current_courses", "experience_years", "in_area", "same_ethnic_group", "same_religion",
+        "shared_language", "ifa",
     ]  # fmt: skip
-    checked = 0
-    for r in range(0, len(meta), max(1, len(meta) // 40)):
+    needs_cols = [c for c in feats.columns if c.startswith("severity_")] + ["complexity", "actionable_needs"]
+    checked = needs_checked = 0
+    for r in range(0, len(meta), max(1, len(meta) // 80)):
         child = history.children[meta["child_id"].iat[r]]
         on = meta["start_date"].iat[r]
         req = MatchRequest(default_referral(child, on), child, on)
@@ -60,5 +61,19 @@ def test_training_and_scoring_compute_the_same_pair_features(history) -> None:  
         live = candidate_features(pool, req, np.array([k]), ChildHistory(int(feats["previous_moves"].iat[r])))
         for col in same:
             assert live[col].iat[0] == pytest.approx(feats[col].iat[r], abs=1e-9, nan_ok=True), col
+        then = {n: feats[f"severity_{n}"].iat[r] for n in pool.tables.need_ids}
+        if child.needs and all(then[n] == v for n, v in child.needs.items()):
+            for col in needs_cols:
+                assert live[col].iat[0] == pytest.approx(feats[col].iat[r], abs=1e-9, nan_ok=True), col
+            needs_checked += 1
         checked += 1
-    assert checked >= 30
+    assert checked >= 60
+    assert needs_checked >= 1
+
+
+def test_training_leaves_out_fields_with_no_history(history) -> None:  # type: ignore[no-untyped-def]
+    """Legal status, school, carers' preferences and number are on file only as they are now."""
+    feats = history.rows.features
+    assert (feats["legal_status"] == -1).all()
+    for col in ("school_miles", "carers", "outside_preferred_age", "preference_conflicts"):
+        assert feats[col].isna().all(), col

@@ -85,6 +85,14 @@ def model_card(meta: dict[str, Any]) -> str:
         "preferred ages, preference conflicts, aggression with a young child, identity, age gap). "
         "**Sex, ethnicity, disability and UASC status are not features**; they are used only to report "
         "results by group.",
+        "- Point in time: every feature of a past placement is read from the records as they stood on its "
+        "start date: needs from the assessments dated by then (unknown when the store holds only later "
+        "ones), risks from the referrals dated by then, the carers' experience from the placements with them "
+        "that had ended by then, the children living there from the placements open then, training current "
+        "then. Fields the store holds only as they are now (legal status, school, the carers' preferred ages, "
+        '"will not consider" list and number, connected-person approvals) are **left out of training** '
+        "(unknown in every past placement, so the model cannot use them); live scoring still fills them, as "
+        "for a new placement now is its start date.",
         f"- Estimator: {meta['estimator']['class']} (histogram gradient boosting, "
         f"{meta['estimator']['iterations']} iterations, {meta['estimator']['params']['calibration']} "
         "calibration on out-of-fold predictions grouped by child). Seed "

@@ -80,6 +80,11 @@ class StabilityClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, groups: Any = None) -> Self:
         """Fit on features ``X`` and 0/1 outcomes ``y``; ``groups`` keeps each child in one fold."""
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
+        # A feature unknown in every row (left out of training: no history) is fitted as a constant, which
+        # the boosting never splits on; whatever it holds when scoring then changes nothing.
+        blank = np.isnan(X).all(axis=0) if len(X) else np.zeros(X.shape[1], dtype=bool)
+        if blank.any():
+            X = np.where(blank, 0.0, X)
         target = type_of_target(y, raise_unknown=True)
         if target != "binary":
             raise ValueError(f"Only binary classification is supported. The type of the target is {target}.")

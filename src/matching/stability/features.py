@@ -1,17 +1,46 @@
-"""The features of a (child, household) pair on the day a placement starts.
+"""The features of a (child, household) pair on the day a placement starts ("as at" that date).
 
 One definition, two ways in:
 
 * :func:`history_features` rebuilds, for every past placement with a household in the store,
-  what the record showed **on the day it started** (training current that day, experience
-  gained before it, the children living there then, the household's endings before it), so
-  the model learns only from what was knowable at the time;
+  what the record showed **on the day it started**, so the model learns only from what was
+  knowable at the time;
 * :func:`candidate_features` computes the same columns for a child needing a placement and
   the households of a :class:`~matching.ranking.pool.HouseholdPool` on the date asked.
 
-Both fill a :class:`PairState` and pass it to :func:`feature_frame`, so training and scoring
+Both read dated records through :class:`Records` (needs by assessment date, risks by referral
+date), fill a :class:`PairState` and pass it to :func:`feature_frame`, so training and scoring
 cannot drift apart.  Protected characteristics (sex, ethnicity, disability, UASC) are **not**
 features; they are carried beside the features only to report results by group.
+
+Point in time (issue 15).  For a past placement starting on day *D*:
+
+* the child's needs come from the assessments dated on or before *D*; a rating dated after *D*
+  (or undated) is ignored, and when no assessment is dated on or before *D* the whole profile,
+  its complexity, coverage and uncovered severity are unknown (NaN) rather than read from now;
+* the risks come from the referrals dated on or before *D*;
+* the carers' experience is the actionable needs (as assessed by *D*) of the store's children
+  whose placement with them had ended by *D* -- never the ``experience_needs`` recorded now;
+* the children living there are the store's children placed there on *D* and the birth
+  children born by *D* -- never the foster children living there now;
+* training current on *D*, the track record (endings before *D*), SDQ, age, moves and time in
+  care were already dated.
+
+Fields the store holds only as they are now, with no history -- the legal status, the school
+(its distance), the carers' "will not consider" list and preferred ages, the number of carers,
+the connected-person approvals, and the child's home when the placement does not record its
+distance -- are **left out of training**: their columns are unknown (NaN, or -1 for the legal
+status) in every history row, so a model trained on them cannot use them.  The column *names*
+are kept so the model's inputs stay the same, and live scoring still fills them, because for a
+new placement "now" is its start date.  ``preference_conflicts`` needs the "will not consider"
+list, so it is unknown in training too.
+
+Live scoring (:func:`candidate_features`) reads the record as it is on the request's date: the
+referral's needs, risks from referrals dated by then (:meth:`Records.risks_on`), training current
+then, and the household arrays of the pool.  One difference remains: live scoring still reads the
+carers' experience from the ``experience_needs`` on file (the record on the day of a new
+placement), where training derives it from the placement history; deriving it the same way when
+scoring needs every past placement of the pool's households and is left for later.
 """
 
 from __future__ import annotations
@@ -130,6 +159,12 @@ def feature_frame(state: PairState, pool: HouseholdPool) -> pd.DataFrame:
     # One child against many households: the child's needs are one row broadcast (work on that row).
     one_child = n > 0 and sev.strides[0] == 0
     child_sev = sev[:1] if one_child else sev
+    # A need not known on the date is NaN: it counts as not rated; with no need known, the derived
+    # columns are unknown too.
+    unknown = np.isnan(child_sev)
+    no_profile = unknown.all(axis=1) if unknown.any() and child_sev.shape[1] else None
+    if unknown.any():
+        child_sev = np.where(unknown, 0.0, child_sev)
     # Only needs someone has count towards coverage: score those columns alone.
     active = np.flatnonzero((child_sev > 0).any(axis=0))
     cov_n = t.need_coverage(state.current, state.experience, active)
@@ -137,6 +172,15 @@ def feature_frame(state: PairState, pool: HouseholdPool) -> pd.DataFrame:
     coverage = t.weighted_coverage(sev_a, cov_n)
     uncovered = (sev_a * (1.0 - cov_n)).sum(axis=1)
     actionable = child_sev >= 2
+    complexity = (child_sev * actionable).sum(axis=1) / 3.0
+    n_actionable = actionable.sum(axis=1).astype(float)
+    if no_profile is not None and no_profile.any():
+        rows_unknown = np.broadcast_to(no_profile, (n,)) if one_child else no_profile
+        coverage = np.where(rows_unknown, np.nan, coverage)
+        uncovered = np.where(rows_unknown, np.nan, uncovered)
+        complexity = np.where(no_profile, np.nan, complexity)
+        n_actionable = np.where(no_profile, np.nan, n_actionable)
+    child_sev = np.where(unknown, np.nan, child_sev) if unknown.any() else child_sev
     others = np.asarray(state.other_ages, dtype=float)
     has_others = ~np.isnan(others)
     n_others = has_others.sum(axis=1)
@@ -150,8 +194,8 @@ def feature_frame(state: PairState, pool: HouseholdPool) -> pd.DataFrame:
         "previous_moves": state.previous_moves,
         "years_in_care": state.years_in_care,
         "previous_residential": state.previous_residential,
-        "complexity": (child_sev * actionable).sum(axis=1) / 3.0,
-        "actionable_needs": actionable.sum(axis=1),
+        "complexity": complexity,
+        "actionable_needs": n_actionable,
         "sdq": state.sdq,
         "legal_status": state.legal_status,
         "sibling_group": state.sibling_group,
@@ -231,6 +275,50 @@ def _latest_sdq(child: Child, day: int) -> float:
     return best
 
 
+# --- dated records -----------------------------------------------------------------------
+
+#: A child's rated needs: (assessment date or None when undated, need, severity), oldest first.
+DatedNeeds = tuple[tuple[date | None, str, int], ...]
+#: A child's risks by referral: (referral date, risks to and from the child), oldest first.
+DatedRisks = tuple[tuple[date, frozenset[str]], ...]
+
+
+@dataclass(frozen=True)
+class Records:
+    """The dated records features are read from "as at" a date (both ways in read them alike)."""
+
+    needs: dict[str, DatedNeeds]
+    risks: dict[str, DatedRisks]
+
+    def needs_on(self, child_id: str, on: date, need_ids: Sequence[str]) -> np.ndarray:
+        """Severity of each need as assessed on or before ``on``; all NaN when nothing was assessed by then.
+
+        Ratings dated after ``on`` (or undated, so not shown to be in force) are ignored, as if not yet
+        written; a need not rated by then is 0 when the child had an assessment by then.  When the store
+        holds only later assessments, the profile on ``on`` is unknown (every need NaN), never today's.
+        """
+        pos = {n: j for j, n in enumerate(need_ids)}
+        known = [(n, v) for d, n, v in self.needs.get(child_id, ()) if d is not None and d <= on]
+        if not known:
+            return np.full(len(need_ids), np.nan)
+        out = np.zeros(len(need_ids))
+        for n, v in known:  # oldest first: the latest rating of a need wins
+            if n in pos:
+                out[pos[n]] = v
+        return out
+
+    def risks_on(self, child_id: str, on: date) -> frozenset[str]:
+        """Risks to and from the child recorded on referrals dated on or before ``on``."""
+        out: frozenset[str] = frozenset()
+        for d, items in self.risks.get(child_id, ()):
+            if d <= on:
+                out |= items
+        return out
+
+
+NO_RECORDS = Records({}, {})
+
+
 # --- history -----------------------------------------------------------------------------
 
 
@@ -241,33 +329,44 @@ class HistoryRows:
     features: pd.DataFrame
     label: np.ndarray  # 1: unplanned ending within 12 months
     meta: pd.DataFrame  # placement_id, child_id, household_id, start_date and the group attributes
+    experience: np.ndarray | None = None  # (rows, needs) bool: the carers' experience as at the start
+
+    def take(self, mask: np.ndarray, label: np.ndarray | None = None) -> HistoryRows:
+        """These rows only (a boolean mask), optionally with another outcome as the label."""
+        return HistoryRows(
+            self.features[mask].reset_index(drop=True),
+            self.label[mask] if label is None else label,
+            self.meta[mask].reset_index(drop=True),
+            None if self.experience is None else self.experience[mask],
+        )
 
 
 def history_features(
     pool: HouseholdPool,
     children: Sequence[Child],
     placements: Sequence[PlacementEpisode],
-    risks: dict[str, frozenset[str]],
+    records: Records,
     *,
     as_of: date | None = None,
     open_as_lasted: bool = False,
 ) -> HistoryRows:
-    """Features and outcomes of every past placement whose 12-month outcome is known.
+    """Features and outcomes of every past placement whose 12-month outcome is known, as at its start.
 
     A placement's outcome is known when it has ended.  With ``open_as_lasted``, a placement
     still open a year after it began (by ``as_of``) counts as having lasted; by default such
-    placements are left out (see the model card).
+    placements are left out (see the model card).  Every feature is read from the records as
+    they stood on the start date; fields with no history are left out (see the module notes).
     """
     tables = pool.tables
-    need_pos = {n: j for j, n in enumerate(tables.need_ids)}
     by_id = {c.child_id: c for c in children}
-    sev_of: dict[str, np.ndarray] = {}
-    for c in children:
-        v = np.zeros(len(tables.need_ids))
-        for need, level in c.needs.items():
-            if need in need_pos:
-                v[need_pos[need]] = level
-        sev_of[c.child_id] = v
+    needs_memo: dict[tuple[str, date], np.ndarray] = {}
+
+    def needs_on(child_id: str, on: date) -> np.ndarray:
+        key = (child_id, on)
+        if key not in needs_memo:
+            needs_memo[key] = records.needs_on(child_id, on, tables.need_ids)
+        return needs_memo[key]
+
     in_pool = [p for p in placements if p.child_id in by_id]
     # Children placed in each household, by start: experience gained, who lived there, endings.
     per_household: dict[str, list[PlacementEpisode]] = defaultdict(list)
@@ -305,7 +404,7 @@ def history_features(
         "years_in_care": np.zeros(n),
         "previous_residential": np.zeros(n, dtype=bool),
         "severity": np.zeros((n, n_needs)),
-        "sdq": np.full(n, np.nan),
+        "sdq": np.full(n, np.nan),  # legal status and school: no history, left out (unknown)
         "legal_status": np.full(n, -1),
         "sibling_group": np.zeros(n, dtype=bool),
         "siblings_separated": np.zeros(n, dtype=bool),
@@ -317,7 +416,6 @@ def history_features(
         "distance_miles": np.zeros(n),
         "school_miles": np.full(n, np.nan),
         "kinship": np.zeros(n, dtype=bool),
-        "need_risk": np.zeros(n, dtype=np.uint64),
     }
     other_ages: list[list[float]] = []
     hh_idx = np.zeros(n, dtype=np.int64)
@@ -349,34 +447,30 @@ def history_features(
         st["previous_moves"][r] = moves
         st["years_in_care"][r] = max(0, day - _day(c.care_started)) / _YEAR
         st["previous_residential"][r] = prev_res
-        sev = sev_of[c.child_id]
+        sev = needs_on(c.child_id, p.start_date)
         st["severity"][r] = sev
         st["sdq"][r] = _latest_sdq(c, day)
-        st["legal_status"][r] = _legal_code(c.legal_status)
         sibs = [s for s in siblings.get(c.sibling_group_id or "", []) if s != c.child_id]
         st["sibling_group"][r] = bool(sibs)
         together = any(sid in sibs and start <= day < end for start, end, sid in placed_on[h.household_id])
         st["siblings_separated"][r] = bool(sibs) and not together
         st["experience_years"][r] = max(0, day - _day(h.approved_on)) / _YEAR
-        st["experience"][r] = pool.experience[k]  # the assessed experience on record
         ended = [e for e in per_household[h.household_id] if e.end_date is not None and _day(e.end_date) <= day]
+        # Experience: the needs (as assessed by then) of the children whose placement there had ended.
+        for e in ended:
+            st["experience"][r] |= needs_on(e.child_id, p.start_date) >= 2
         st["past_endings"][r] = len(ended)
         st["past_unplanned"][r] = sum(1 for e in ended if e.unplanned_within(365))
-        if p.distance_miles is not None and p.distance_miles < 999:
-            st["distance_miles"][r] = p.distance_miles
-        elif c.home is not None:
-            st["distance_miles"][r] = c.home.miles_to(h.location)
-        else:
-            st["distance_miles"][r] = np.nan
-        if c.school is not None:
-            st["school_miles"][r] = c.school.miles_to(h.location)
-        st["kinship"][r] = c.child_id in h.terms.connected_child_ids or p.place in codes.PLACE_FOSTER_CONNECTED
-        actionable = frozenset(n for n, v in c.needs.items() if v >= 2)
-        st["need_risk"][r] = _risk_bits(pool, actionable | risks.get(c.child_id, frozenset()))
+        # The distance recorded with the placement; the child's home now is no record of then.
+        ok = p.distance_miles is not None and p.distance_miles < 999
+        st["distance_miles"][r] = p.distance_miles if ok else np.nan
+        # Kinship from the placement's own code (the connected-person approvals on file are today's).
+        st["kinship"][r] = p.place in codes.PLACE_FOSTER_CONNECTED
+        # Birth children born by then, and the store's children placed there then (not the children there now).
         ages = [
             (day - _day(m.birth_month)) / _YEAR
             for m in h.members
-            if m.kind != "other_adult" and _day(m.birth_month) <= day
+            if m.kind == "birth_child" and _day(m.birth_month) <= day
         ]
         ages += [
             (day - _day(by_id[sid].birth_month)) / _YEAR
@@ -401,7 +495,7 @@ def history_features(
         d = days[sl][:, None, None]
         st["current"][sl] = ((pool.done[hh_idx[sl]] <= d) & (d < pool.expires[hh_idx[sl]])).any(axis=2)
     state = _finish(pool, st, hh_idx, other_ages, by_id, list(meta["child_id"]))
-    return HistoryRows(feature_frame(state, pool), labels, pd.DataFrame(meta))
+    return HistoryRows(feature_frame(state, pool), labels, pd.DataFrame(meta), st["experience"])
 
 
 def _finish(
@@ -419,9 +513,8 @@ def _finish(
     for r, a in enumerate(other_ages):
         ages[r, : len(a)] = a
     kids = [by_id[str(c)] for c in child_ids]
-    lo, hi = pool.pref_min[hh_idx], pool.pref_max[hh_idx]
-    age_whole = np.floor(st["age"])
-    outside = pool.has_pref[hh_idx] & ((age_whole < lo) | (age_whole > hi))
+    # The carers' preferences, their number and "will not consider" list are on file only as they are now.
+    unknown = np.full(n, np.nan)
     eth = np.array([c.ethnicity_group for c in kids], dtype=object)
     rel = np.array([c.religion for c in kids], dtype=object)
     no_rel = np.isin(rel, ["none", "not_known"])
@@ -444,7 +537,7 @@ def _finish(
         experience=st["experience"],
         current=st["current"],
         ifa=np.array([pool.households[k].agency_type == "ifa" for k in hh_idx], dtype=bool),
-        carers=np.array([pool.households[k].carers for k in hh_idx], dtype=float),
+        carers=unknown,
         other_ages=ages,
         past_endings=st["past_endings"],
         past_unplanned=st["past_unplanned"],
@@ -452,8 +545,8 @@ def _finish(
         school_miles=st["school_miles"],
         in_area=pool.la[hh_idx] == la,
         kinship=st["kinship"],
-        outside_preferred_age=outside,
-        preference_conflicts=_popcount(st["need_risk"] & _wont_bits(pool)[hh_idx]),
+        outside_preferred_age=unknown,
+        preference_conflicts=unknown,
         same_ethnic_group=pool.eth_group[hh_idx] == eth,
         same_religion=no_rel | (pool.religion[hh_idx] == rel),
         shared_language=lang,

@@ -19,7 +19,7 @@ from matching.eligibility.request import MatchRequest
 from matching.ranking.explanation import StabilityEstimate
 from matching.ranking.pool import HouseholdPool
 from matching.stability.artefact import ArtefactError, LoadedModel, load_model
-from matching.stability.features import ChildHistory, candidate_features, child_histories, feature_names
+from matching.stability.features import ChildHistory, Records, candidate_features, child_histories, feature_names
 from matching.store import queries
 from matching.taxonomy import Taxonomy
 
@@ -29,13 +29,11 @@ log = logging.getLogger(__name__)
 class StabilityScorer:
     """Scores (child, household) pairs with a loaded model; knows each child's placement record."""
 
-    def __init__(
-        self, loaded: LoadedModel, histories: dict[str, ChildHistory], risks: dict[str, frozenset[str]]
-    ) -> None:
+    def __init__(self, loaded: LoadedModel, histories: dict[str, ChildHistory], records: Records) -> None:
         self.loaded = loaded
         self.version = loaded.version
         self.histories = histories
-        self.risks = risks
+        self.records = records
         bands = loaded.metadata.get("bands", [])
         self._edges = np.array([b["p_low"] for b in bands][1:], dtype=float)
         self._bands = bands
@@ -47,7 +45,7 @@ class StabilityScorer:
         child = req.child
         x = candidate_features(
             pool, req, np.asarray(idx), self.histories.get(child.child_id, ChildHistory()),
-            self.risks.get(child.child_id, frozenset()),
+            self.records.risks_on(child.child_id, req.on),
         )  # fmt: skip
         return np.asarray(self.loaded.model.predict_unplanned(x.to_numpy()), dtype=np.float64)
 
@@ -80,9 +78,9 @@ def load_scorer(
         log.warning(reason)
         return None, reason
     if records_from is not None:  # the same children's records, already read for another model
-        histories, risks = records_from.histories, records_from.risks
+        histories, records = records_from.histories, records_from.records
     else:
         ids = None if child_ids is None else sorted(set(child_ids))
         histories = child_histories(queries.all_placements(conn, scope=scope, child_ids=ids))
-        risks = queries.recorded_risks(conn, scope=scope, child_ids=ids)
-    return StabilityScorer(loaded, histories, risks), f"{kind.replace('_', '-')} model {loaded.version}"
+        records = Records({}, queries.dated_risks(conn, scope=scope, child_ids=ids))
+    return StabilityScorer(loaded, histories, records), f"{kind.replace('_', '-')} model {loaded.version}"

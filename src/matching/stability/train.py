@@ -41,7 +41,7 @@ from matching.stability import metrics as m
 from matching.stability.artefact import LoadedModel, save_model
 from matching.stability.card import model_card
 from matching.stability.estimator import StabilityClassifier
-from matching.stability.features import CATEGORICAL, GROUP_ATTRIBUTES, HistoryRows, history_features
+from matching.stability.features import CATEGORICAL, GROUP_ATTRIBUTES, HistoryRows, Records, history_features
 from matching.store import queries
 from matching.taxonomy import Taxonomy, load_taxonomy
 
@@ -75,7 +75,7 @@ class Target:
             return rows
         mask = rows.meta["previous_place"].isin(list(STEP_DOWN_FROM)).to_numpy()
         label = rows.meta["unplanned_within_52w"].to_numpy(dtype=np.int64)[mask]
-        return HistoryRows(rows.features[mask].reset_index(drop=True), label, rows.meta[mask].reset_index(drop=True))
+        return rows.take(mask, label)
 
 
 #: Residential settings a step-down starts from.
@@ -117,9 +117,9 @@ def load_history(
     households = queries.all_households(conn, scope=scope, taxonomy=taxonomy)
     children = queries.all_children(conn, scope=scope)
     placements = queries.all_placements(conn, scope=scope)
-    risks = queries.recorded_risks(conn, scope=scope)
+    records = Records(queries.dated_needs(conn, scope=scope), queries.dated_risks(conn, scope=scope))
     pool = HouseholdPool(households, taxonomy, cfg)
-    rows = history_features(pool, children, placements, risks, open_as_lasted=open_as_lasted)
+    rows = history_features(pool, children, placements, records, open_as_lasted=open_as_lasted)
     return History(rows, pool, {c.child_id: c for c in children})
 
 
@@ -157,21 +157,34 @@ def grouped_split(child_ids: pd.Series, seed: int, test_size: float = TEST_SIZE)
 
 
 def fit_scores_at_start(history: History, positions: np.ndarray, cfg: FitConfig | None = None) -> np.ndarray:
-    """The ranking's rules-only fit score (0-100) of each past pair, as the record stood on its start date."""
+    """The ranking's rules-only fit score (0-100) of each past pair, as the record stood on its start date.
+
+    The child's needs are those assessed by the start and the carers' experience that gained by then (the
+    features' own), so the baseline reads no more of the present than the model does.
+    """
     cfg = cfg or load_fit_config()
     pool, meta, feats = history.pool, history.rows.meta, history.rows.features
+    need_ids = pool.tables.need_ids
+    severity = feats[[f"severity_{n}" for n in need_ids]].to_numpy(dtype=float)
+    experience = history.rows.experience
     child_ids, household_ids = meta["child_id"].to_numpy(), meta["household_id"].to_numpy()
     starts: list[date] = list(meta["start_date"])
     years = feats["experience_years"].to_numpy(dtype=float)
     ended, unplanned = feats["past_endings"].to_numpy(dtype=int), feats["past_unplanned"].to_numpy(dtype=int)
     out = np.zeros(len(positions))
     for j, r in enumerate(positions):
-        child = history.children[str(child_ids[r])]
+        sev = severity[r]
+        needs = {n: int(v) for n, v in zip(need_ids, sev, strict=True) if v > 0}  # NaN: not known then
+        child = dataclasses.replace(history.children[str(child_ids[r])], needs=needs)
         h = pool.households[pool.index[str(household_ids[r])]]
         on = starts[r]
-        members = tuple(mm for mm in h.members if mm.birth_month <= on)
+        members = tuple(mm for mm in h.members if mm.kind != "foster_child" and mm.birth_month <= on)
+        gained = h.experience_needs if experience is None else tuple(
+            n for n, had in zip(need_ids, experience[r], strict=True) if had
+        )  # fmt: skip
         then = dataclasses.replace(
             h,
+            experience_needs=gained,
             experience_years=float(years[r]),
             members=members,
             foster_children=(),

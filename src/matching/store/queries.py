@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Select, String, bindparam, cast, func, select
@@ -435,24 +436,44 @@ def all_placements(conn: Connection, *, scope: Scope, child_ids: Sequence[str] |
     return out
 
 
-def recorded_risks(
+def _chunked(stmt: Select[Any], column: Any, child_ids: Sequence[str] | None) -> list[Select[Any]]:
+    if child_ids is None:
+        return [stmt]
+    return [stmt.where(column.in_(list(child_ids[i : i + 900]))) for i in range(0, len(child_ids), 900)]
+
+
+def dated_needs(
     conn: Connection, *, scope: Scope, child_ids: Sequence[str] | None = None
-) -> dict[str, frozenset[str]]:
-    """Risks to and from each child in scope (or these children) recorded on any of their referrals."""
-    r = s.referral
+) -> dict[str, tuple[tuple[date | None, str, int], ...]]:
+    """Each child's rated needs with the date of their assessment (``None`` when undated), oldest first."""
+    n = s.child_need
     stmt = _child_scope(
-        select(r.c.child_id, r.c.risks_to_child, r.c.risks_to_others).join(s.child, s.child.c.child_id == r.c.child_id),
+        select(n.c.child_id, n.c.assessed_on, n.c.need, n.c.severity).join(s.child, s.child.c.child_id == n.c.child_id),
         scope,
     )
-    chunks = [stmt] if child_ids is None else [
-        stmt.where(r.c.child_id.in_(list(child_ids[i : i + 900]))) for i in range(0, len(child_ids), 900)
-    ]  # fmt: skip
-    out: dict[str, set[str]] = defaultdict(set)
-    for chunk in chunks:
-        for child_id, to_child, to_others in conn.execute(chunk):
-            out[child_id].update(to_child or ())
-            out[child_id].update(to_others or ())
-    return {k: frozenset(v) for k, v in out.items()}
+    out: dict[str, list[tuple[date | None, str, int]]] = defaultdict(list)
+    for chunk in _chunked(stmt, n.c.child_id, child_ids):
+        for child_id, on, need, severity in conn.execute(chunk):
+            out[child_id].append((on, need, int(severity)))
+    return {k: tuple(sorted(v, key=lambda x: (x[0] or date.max, x[1]))) for k, v in out.items()}
+
+
+def dated_risks(
+    conn: Connection, *, scope: Scope, child_ids: Sequence[str] | None = None
+) -> dict[str, tuple[tuple[date, frozenset[str]], ...]]:
+    """Risks to and from each child in scope (or these children) by referral date, oldest first."""
+    r = s.referral
+    stmt = _child_scope(
+        select(r.c.child_id, r.c.referral_date, r.c.risks_to_child, r.c.risks_to_others).join(
+            s.child, s.child.c.child_id == r.c.child_id
+        ),
+        scope,
+    )
+    out: dict[str, list[tuple[date, frozenset[str]]]] = defaultdict(list)
+    for chunk in _chunked(stmt, r.c.child_id, child_ids):
+        for child_id, on, to_child, to_others in conn.execute(chunk):
+            out[child_id].append((on, frozenset(to_child or ()) | frozenset(to_others or ())))
+    return {k: tuple(sorted(v, key=lambda x: x[0])) for k, v in out.items()}
 
 
 def child_placements(conn: Connection, *, scope: Scope, child_id: str) -> list[PlacementEpisode] | None:
