@@ -55,9 +55,11 @@ def test_validate_bad_folder_lists_problems_and_exits_non_zero(tmp_path: Path, s
     assert "children.csv row 2, column sex: found 'Z'" in r.stderr
     assert "Traceback" not in r.stderr
     assert pd.read_csv(report)["column"].tolist() == ["sex"]
-    i = run("import", str(folder), db=tmp_path / "x.db")
+    i = run("import", str(folder), "--report", str(tmp_path / "import.csv"), "--all", db=tmp_path / "x.db")
     assert i.returncode == 1
     assert "nothing was imported" in i.stderr
+    assert "children.csv row 2, column sex: found 'Z'" in i.stderr
+    assert pd.read_csv(tmp_path / "import.csv")["column"].tolist() == ["sex"]  # the hint it prints is an option
 
 
 def test_errors_are_one_line_not_a_traceback(tmp_path: Path) -> None:

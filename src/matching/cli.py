@@ -165,12 +165,14 @@ def _write_problems(path: Path, problems: list[Problem]) -> None:
 def import_(
     folder: Annotated[Path, typer.Argument(help="Folder of contract CSV files.")],
     taxonomy: TaxonomyOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="List every problem (default: the first 200).")] = False,
+    report: Annotated[Path | None, typer.Option(help="Also write every problem to this CSV file.")] = None,
 ) -> None:
     """Validate and import a folder, all or nothing; re-importing the same files changes nothing."""
     from matching.store.engine import open_store
     from matching.store.importer import import_folder
 
-    with _friendly_errors():
+    with _friendly_errors(), _listing_problems(all_, report):
         tax = load_taxonomy(taxonomy)
         engine = open_store()
         with _progress() as bar:
@@ -190,6 +192,18 @@ def import_(
             )
         counts = ", ".join(f"{k} {v:,}" for k, v in result.rows.items())
         out.print(f"imported {folder} into {engine.url.render_as_string(hide_password=True)}: {counts}")
+
+
+@contextmanager
+def _listing_problems(all_: bool, report: Path | None) -> Iterator[None]:
+    """A contract failure inside: every problem listed (or the first 200) and written to ``report``, then one line."""
+    try:
+        yield
+    except ContractError as exc:
+        if report is not None:
+            _write_problems(report, exc.report.problems)
+        _print_problems(exc.report, None if all_ else 200)
+        _fail(str(exc).split("; first:")[0] + " (nothing was imported)")
 
 
 @app.command()
