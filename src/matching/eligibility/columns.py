@@ -24,7 +24,6 @@ from matching.eligibility.arithmetic import ADULT_AGE, age_from_months, beyond_m
 from matching.eligibility.request import MatchRequest
 from matching.eligibility.rules import (
     CHILD_TERMS,
-    NUMBER_TERMS,
     RULE_CODES,
     RULE_INDEX,
     RULES,
@@ -189,7 +188,8 @@ class HouseholdColumns:
         return self.any_child_aged(0, ADULT_AGE - 1, on)
 
     def residents_rule_out(self, ages: Sequence[int], on: date) -> np.ndarray:
-        """Households where a restriction of a foster child living there rules out a child of one of ``ages``."""
+        """Households where a restriction of a child living there (foster or birth) rules out a child of one of
+        ``ages``."""
         table = self._ruled_out_ages(month_index(on))
         return np.asarray(table[:, [min(max(a, 0), ADULT_AGE) for a in ages]].any(axis=1))
 
@@ -252,18 +252,15 @@ class HouseholdColumns:
                 else:
                     fail[row] |= bad
             outside[row] &= ~fail[row]
-        # Terms on the number of children: waived only for the whole group, into a household with no child.
+        # Places are never waived; the sibling-group approval only for the whole group, into a household with no child.
         fail[RULE_INDEX["terms_places"]] = self.places < g
-        number = {"sibling_group": (self.max_sib < g) if g > 1 else np.zeros(n, dtype=bool)}
-        waive = group_outside_terms(req, cfg)
-        empty = ~self.has_children(req.on) if waive else None
-        for code in NUMBER_TERMS:
-            bad = number[code]
-            if empty is not None:
-                outside[RULE_INDEX[code]] = bad & empty
-                fail[RULE_INDEX[code]] = bad & ~empty
-            else:
-                fail[RULE_INDEX[code]] = bad
+        if g > 1:
+            bad = self.max_sib < g
+            if group_outside_terms(req, cfg):
+                empty = ~self.has_children(req.on)
+                outside[RULE_INDEX["sibling_group"]] = bad & empty
+                bad = bad & ~empty
+            fail[RULE_INDEX["sibling_group"]] = bad
         fail[RULE_INDEX["vacancy"]] = (self.places - self.fostered) < g
         after = self.fostered + g
         fail[RULE_INDEX["usual_limit"]] = ~(

@@ -68,7 +68,7 @@ class MatchRequest:
         own = self.sibling_referrals or tuple(sibling_referral(self.referral, s) for s in self.siblings)
         return (self.referral, *own)
 
-    @property
+    @cached_property
     def members(self) -> tuple[tuple[Child, Referral], ...]:
         """Each child of the group with their own referral."""
         return tuple(zip(self.group, self.referrals, strict=True))
