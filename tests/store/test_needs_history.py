@@ -49,8 +49,10 @@ def test_a_reassessment_is_kept_beside_the_first_and_the_latest_rating_is_in_for
         child = get_child(conn, scope=Scope.everything(), child_id=child_id)
         plain = get_child(conn, scope=Scope.everything(), child_id=child_id, with_sdq=False)
         history = dated_needs(conn, scope=Scope.everything(), child_ids=[child_id])[child_id]
-    assert child is not None and plain is not None
-    assert child.needs[need] == 3 and plain.needs[need] == 3  # the reassessment is in force
+    assert child is not None
+    assert plain is not None
+    assert child.needs[need] == 3
+    assert plain.needs[need] == 3
     assert "going_missing" not in child.needs  # rated 0 at the latest assessment: gone
     assert (date(2024, 1, 1), "going_missing", 2) in history  # but the history keeps it
     assert sum(1 for _, n, _ in history if n == need) == 2
