@@ -449,6 +449,12 @@ def all_placements(conn: Connection, *, scope: Scope, child_ids: Sequence[str] |
     return out
 
 
+def child_births(conn: Connection, *, scope: Scope) -> dict[str, date]:
+    """Each child's birth month, for every child in scope (the ages of children living with carers)."""
+    stmt = _child_scope(select(s.child.c.child_id, s.child.c.birth_month), scope)
+    return {str(r[0]): r[1] for r in conn.execute(stmt)}
+
+
 def _chunked(stmt: Select[Any], column: Any, child_ids: Sequence[str] | None) -> list[Select[Any]]:
     if child_ids is None:
         return [stmt]
