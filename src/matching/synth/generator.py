@@ -22,20 +22,15 @@ import pandas as pd
 from matching import codes
 from matching.contract.spec import FILES_BY_NAME
 from matching.coverage import CoverageTables
-from matching.synth.children import ChildArrays, make_children
-from matching.synth.geography import Agency, LocalAuthority, make_agencies, make_local_authorities
 from matching.synth import history as history_mod
 from matching.synth import needs as needs_mod
+from matching.synth import outcomes as outcomes_mod
+from matching.synth.children import ChildArrays, make_children
+from matching.synth.geography import Agency, LocalAuthority, make_agencies, make_local_authorities
 from matching.synth.history import History, HouseholdState, RiskCodes, simulate_history
 from matching.synth.households import NEVER, HouseholdProfile, Households, place_children, profile_households
 from matching.synth.needs import NeedsTimeline
-from matching.synth.outcomes import (
-    InteractingCoefficients,
-    InteractingProcess,
-    OutcomeCoefficients,
-    StandardProcess,
-    outcome_process as make_process,
-)
+from matching.synth.outcomes import InteractingCoefficients, InteractingProcess, OutcomeCoefficients, StandardProcess
 from matching.synth.progress import progress_records
 from matching.synth.ssda903 import export_903
 from matching.taxonomy import Taxonomy, load_taxonomy
@@ -104,34 +99,20 @@ def generate(
     outcome_process: str = "standard",
     coefficients: OutcomeCoefficients | InteractingCoefficients | None = None,
     progress: ProgressCallback | None = None,
-    perturb_history_from: date | None = None,
 ) -> GenerationSummary:
     """Write a synthetic country of ``las`` local authorities to ``out`` (contract files + truth).
 
     ``outcome_process`` is ``"standard"`` or ``"interacting"`` (:mod:`matching.synth.outcomes`);
-    ``coefficients`` replaces its defaults.  ``perturb_history_from`` is a testing aid: every random
-    draw of the placement history from that day on comes from another stream, so a test can check
-    that no placement starting before it changed.
+    ``coefficients`` replaces its defaults.
     """
     if las < 1:
         raise ValueError("las must be at least 1")
-    process = make_process(outcome_process, coefficients)
-    perturb_day = _day(perturb_history_from) if perturb_history_from is not None else None
+    process = outcomes_mod.outcome_process(outcome_process, coefficients)
     out = Path(out)
     taxonomy = taxonomy or load_taxonomy()
-    root = np.random.SeedSequence(seed)
-    geo_seq, *la_seqs = root.spawn(las + 1)
-    geo_rng = np.random.default_rng(geo_seq)
-    authorities = make_local_authorities(las, geo_rng)
-    agencies = make_agencies(authorities)
-    if las == 1:
-        sizes = np.array([CHILDREN_ONE_LA])
-    else:
-        raw = geo_rng.lognormal(0.0, 0.45, las)
-        sizes = np.maximum(60, np.round(raw / raw.sum() * CHILDREN_PER_LA_NATIONAL * las)).astype(int)
+    authorities, agencies, sizes, la_seqs = _plan(las, seed)
     jobs = [
-        (authorities[i], int(sizes[i]), agencies, la_seqs[i], _day(snapshot), taxonomy, process, perturb_day)
-        for i in range(las)
+        (authorities[i], int(sizes[i]), agencies, la_seqs[i], _day(snapshot), taxonomy, process) for i in range(las)
     ]
     workers = workers if workers is not None else (1 if las < 4 else 2)
     parts: list[dict[str, pd.DataFrame]] = []
@@ -194,6 +175,51 @@ def generate(
     return GenerationSummary(out=out, las=las, seed=seed, rows=rows)
 
 
+def _plan(las: int, seed: int) -> tuple[list[LocalAuthority], list[Agency], np.ndarray, list[np.random.SeedSequence]]:
+    """The authorities, agencies, children per authority and each authority's own seeded stream."""
+    root = np.random.SeedSequence(seed)
+    geo_seq, *la_seqs = root.spawn(las + 1)
+    geo_rng = np.random.default_rng(geo_seq)
+    authorities = make_local_authorities(las, geo_rng)
+    agencies = make_agencies(authorities)
+    if las == 1:
+        sizes = np.array([CHILDREN_ONE_LA])
+    else:
+        raw = geo_rng.lognormal(0.0, 0.45, las)
+        sizes = np.maximum(60, np.round(raw / raw.sum() * CHILDREN_PER_LA_NATIONAL * las)).astype(int)
+    return authorities, agencies, sizes, la_seqs
+
+
+def authority_world(
+    *,
+    las: int = 1,
+    index: int = 0,
+    seed: int = DEFAULT_SEED,
+    snapshot: date = DEFAULT_SNAPSHOT,
+    outcome_process: str = "standard",
+    coefficients: OutcomeCoefficients | InteractingCoefficients | None = None,
+    perturb_history_from: date | None = None,
+) -> LaWorld:
+    """Authority ``index`` of ``generate(las=las, seed=seed, ...)`` in memory, with the state behind its tables.
+
+    ``perturb_history_from`` is a testing aid: every random draw of the placement history from that
+    day on comes from another stream, so a test can check that no placement starting before it changed.
+    """
+    process = outcomes_mod.outcome_process(outcome_process, coefficients)
+    authorities, agencies, sizes, la_seqs = _plan(las, seed)
+    perturb = _day(perturb_history_from) if perturb_history_from is not None else None
+    return build_la(
+        authorities[index],
+        int(sizes[index]),
+        agencies,
+        la_seqs[index],
+        _day(snapshot),
+        load_taxonomy(),
+        process,
+        perturb,
+    )
+
+
 def _generate_la_packed(job: tuple[Any, ...]) -> dict[str, pd.DataFrame]:
     return _generate_la(*job)
 
@@ -206,10 +232,8 @@ def _generate_la(
     snapshot_day: int,
     taxonomy: Taxonomy,
     process: StandardProcess | InteractingProcess,
-    perturb_day: int | None = None,
 ) -> dict[str, pd.DataFrame]:
-    world = build_la(la, n_children, agencies, seq, snapshot_day, taxonomy, process, perturb_day)
-    return world.frames
+    return build_la(la, n_children, agencies, seq, snapshot_day, taxonomy, process).frames
 
 
 @dataclass
@@ -223,6 +247,8 @@ class LaWorld:
     state: HouseholdState
     needs: NeedsTimeline
     history: History
+    wont_at_approval: list[tuple[str, ...]]  # the "will not consider" lists before any placement
+    pref_at_approval: tuple[np.ndarray, np.ndarray]  # preferred ages (min, max) before any placement
 
 
 def build_la(
@@ -263,6 +289,7 @@ def build_la(
         process = process.with_effects(effects[: len(children)], effects[len(children) :])
     timeline = NeedsTimeline.start(children.severity, children.birth_day, children.care_started, taxonomy, rng)
     state = HouseholdState.build(hh, prof, births, tables)
+    wont_at_approval, pref_at_approval = list(prof.wont), (prof.pref_min.copy(), prof.pref_max.copy())
     risk_of_need = {n: (r,) for n, r in (_RISK_FROM_NEED_CHILD | _RISK_FROM_NEED_OTHERS).items()}
     risk_codes = RiskCodes.build(need_ids, risk_of_need)
     hist = simulate_history(
@@ -307,7 +334,7 @@ def build_la(
     }
     # Drawn last, so adding them left every earlier table's random stream as it was.
     frames["progress_records"], frames["stepdown_truth"] = progress_records(children, snapshot_day, rng)
-    return LaWorld(frames, children, hh, prof, state, timeline, hist)
+    return LaWorld(frames, children, hh, prof, state, timeline, hist, wont_at_approval, pref_at_approval)
 
 
 def _members(
@@ -416,16 +443,21 @@ def _needs_frame(c: ChildArrays, timeline: NeedsTimeline, need_ids: tuple[str, .
 
 
 def _assessments_frame(c: ChildArrays, timeline: NeedsTimeline, need_ids: tuple[str, ...]) -> pd.DataFrame:
-    """Every assessment: one row per (child, need rated above 0, assessed_on), by child and date.
+    """Every assessment: one row per (child, need, assessed_on), by child and date.
 
-    A child's assessment is the whole profile on its date: a need not listed is 0 from then on.  The
-    data contract keys ``child_needs`` by (child, need), so it can hold only the latest assessment;
-    this is the history beside it, in the same columns.
+    A child's assessment is the whole profile on its date.  It lists every need rated above 0, and at
+    severity 0 each need the child's previous assessment rated above 0 that it no longer does, so the
+    file reads the same whether a reader takes each child's latest assessment or each need's latest
+    rating on or before a date.  The data contract keys ``child_needs`` by (child, need), so that file
+    holds only the latest assessment; this is the history beside it, in the same columns.
     """
     child, days, profile = timeline.assessments()
     order = np.lexsort((days, child))
     child, days, profile = child[order], days[order], profile[order]
-    rows, cols = np.nonzero(profile)
+    previous = np.zeros_like(profile)
+    same = np.r_[False, child[1:] == child[:-1]]
+    previous[same] = profile[np.flatnonzero(same) - 1]
+    rows, cols = np.nonzero((profile > 0) | (previous > 0))
     return pd.DataFrame(
         {
             "child_id": c.child_id[child[rows]],

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,7 +67,10 @@ _PLANNED_CUM = _cumulative(_PLANNED)
 
 def dynamics() -> dict[str, object]:
     """The parameters of the household dynamics, for ``truth/generator.json``."""
-    return {"p_add_exclusion_after_unplanned_ending": P_ADD_EXCLUSION, "p_narrow_ages_after_unplanned_ending": P_NARROW_AGES}
+    return {
+        "p_add_exclusion_after_unplanned_ending": P_ADD_EXCLUSION,
+        "p_narrow_ages_after_unplanned_ending": P_NARROW_AGES,
+    }
 
 
 @dataclass
@@ -148,7 +152,7 @@ class RiskCodes:
     need_bits: tuple[int, ...]  # per need: its own code and the risks it implies (when actionable)
 
     @classmethod
-    def build(cls, need_ids: tuple[str, ...], risk_of_need: dict[str, tuple[str, ...]]) -> RiskCodes:
+    def build(cls, need_ids: Sequence[str], risk_of_need: Mapping[str, Sequence[str]]) -> RiskCodes:
         """Bits for every need and risk code."""
         vocab = list(dict.fromkeys([*need_ids, *codes.RISKS_TO_CHILD, *codes.RISKS_TO_OTHERS]))
         bit = {c: 1 << k for k, c in enumerate(vocab)}
@@ -210,10 +214,15 @@ def simulate_history(
     cur_start = children.placement_start
     mainstream = np.flatnonzero(~hs.kin)
     # Weights of the mainstream households for each child (nearer preferred), computed once.
-    near = np.exp(
-        -distance_miles(children.home_e[:, None], children.home_n[:, None], hs.east[mainstream], hs.north[mainstream])
-        / 10.0
-    ) + 1e-12
+    near = (
+        np.exp(
+            -distance_miles(
+                children.home_e[:, None], children.home_n[:, None], hs.east[mainstream], hs.north[mainstream]
+            )
+            / 10.0
+        )
+        + 1e-12
+    )
     moves = np.zeros(n, dtype=np.int64)
     prev_res = np.zeros(n, dtype=bool)
     row_unplanned: list[bool] = []

@@ -70,15 +70,15 @@ DEFAULT_COEFFICIENTS = OutcomeCoefficients()
 class InteractingCoefficients:
     """Log-odds contributions of the interacting process (documented in docs/synthetic-data.md)."""
 
-    intercept: float = -3.82  # calibrated: the unplanned rate and ending mix match the standard process's
+    intercept: float = -3.75  # calibrated: the unplanned rate and ending mix match the standard process's
     age_under_1: float = -0.6
     age_1_to_4: float = -0.3
     age_5_to_9: float = 0.0
     age_10_to_12: float = 0.55
     age_13_to_15: float = 1.15
     age_16_plus: float = 0.4
-    moves_3_plus: float = 0.55  # 3 or more previous placements
-    moves_6_plus: float = 0.65  # 6 or more: on top of the jump at 3
+    moves_3_plus: float = 0.45  # 3 or more previous placements
+    moves_6_plus: float = 0.55  # 6 or more: on top of the jump at 3
     residential_under_13: float = 1.0  # a previous children's home, this placement starting before 13
     residential_13_plus: float = 0.25  # ... starting at 13 or over
     per_other_foster_child: float = 0.3  # other foster children living there on the day (capped at 3)
@@ -93,7 +93,7 @@ class InteractingCoefficients:
     preference_conflict: float = 1.1
     new_carers: float = 0.45  # approved under 2 years on the day
     household_sd: float = 0.5  # per-household effect, never recorded
-    child_sd: float = 0.45  # per-child effect, never recorded
+    child_sd: float = 0.35  # per-child effect, never recorded
     noise_sd: float = 0.2  # per placement
 
     def as_dict(self) -> dict[str, float]:
@@ -129,7 +129,10 @@ class PlacementState:
 class OutcomeProcess(Protocol):
     """What the history simulation needs from an outcome process."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The process's name (``OUTCOME_PROCESSES``)."""
+        ...
 
     def latent(self, state: PlacementState, rng: np.random.Generator) -> float:
         """The unrecorded part of the log-odds of this placement (draws its noise from ``rng``)."""
@@ -151,7 +154,7 @@ class StandardProcess:
     coef: OutcomeCoefficients = DEFAULT_COEFFICIENTS
     name: str = "standard"
 
-    def latent(self, state: PlacementState, rng: np.random.Generator) -> float:
+    def latent(self, state: PlacementState, rng: np.random.Generator) -> float:  # noqa: ARG002 (the protocol's)
         """A normal draw per placement."""
         return float(rng.normal(0.0, self.coef.latent_sd))
 
