@@ -173,17 +173,13 @@ def test_carers_change_their_preferences_only_after_a_breakdown(world: LaWorld, 
             narrowed += 1
             assert hid in broke_with
             assert new_lo <= new_hi
-            assert new_lo >= (lo if lo >= 0 else hh_age(hh, k, "approved_age_min"))
-            assert new_hi <= (hi if hi >= 0 else hh_age(hh, k, "approved_age_max"))
+            assert new_lo >= (lo if lo >= 0 else world.households.age_min[k])
+            assert new_hi <= (hi if hi >= 0 else world.households.age_max[k])
         if len(now) > len(drawn):
             assert hid in broke_with, hid
             added += len(now) - len(drawn)
     assert added > 5
     assert narrowed > 0
-
-
-def hh_age(hh: pd.DataFrame, k: int, column: str) -> int:
-    return int(hh.at[k, column])
 
 
 def test_the_children_living_there_come_and_go(world: LaWorld, small_folder: Path) -> None:
