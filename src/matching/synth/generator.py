@@ -111,20 +111,30 @@ def generate(
     out = Path(out)
     taxonomy = taxonomy or load_taxonomy()
     authorities, agencies, sizes, la_seqs = _plan(las, seed)
+    # Each authority's SSDA903 return is written as it is made (in the workers); the XML form for the first.
+    (out / "903").mkdir(parents=True, exist_ok=True)
+    first = min(a.la_code for a in authorities)
     jobs = [
-        (authorities[i], int(sizes[i]), agencies, la_seqs[i], _day(snapshot), taxonomy, process) for i in range(las)
-    ]
+        (authorities[i], int(sizes[i]), agencies, la_seqs[i], _day(snapshot), taxonomy, process, out / "903",
+         authorities[i].la_code == first)
+        for i in range(las)
+    ]  # fmt: skip
     workers = workers if workers is not None else (1 if las < 4 else 2)
     parts: list[dict[str, pd.DataFrame]] = []
+    files_903 = 0
     if workers <= 1:
         for k, job in enumerate(jobs):
-            parts.append(_generate_la(*job))
+            part, written = _generate_la(*job)
+            parts.append(part)
+            files_903 += written
             if progress:
                 progress(k + 1, las)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for k, part in enumerate(pool.map(_generate_la_packed, jobs, chunksize=max(1, las // (4 * workers)))):
+            chunk = max(1, las // (4 * workers))
+            for k, (part, written) in enumerate(pool.map(_generate_la_packed, jobs, chunksize=chunk)):
                 parts.append(part)
+                files_903 += written
                 if progress:
                     progress(k + 1, las)
     tables = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in parts[0]}
@@ -156,7 +166,6 @@ def generate(
             path, ordered = out / f"{name}.csv", frame[[c.name for c in FILES_BY_NAME[name].columns]]
         ordered.to_csv(path, index=False, lineterminator="\n")
         rows[name] = len(ordered)
-    files_903 = export_903(tables, out / "903")
     meta = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
@@ -220,7 +229,7 @@ def authority_world(
     )
 
 
-def _generate_la_packed(job: tuple[Any, ...]) -> dict[str, pd.DataFrame]:
+def _generate_la_packed(job: tuple[Any, ...]) -> tuple[dict[str, pd.DataFrame], int]:
     return _generate_la(*job)
 
 
@@ -232,8 +241,12 @@ def _generate_la(
     snapshot_day: int,
     taxonomy: Taxonomy,
     process: StandardProcess | InteractingProcess,
-) -> dict[str, pd.DataFrame]:
-    return build_la(la, n_children, agencies, seq, snapshot_day, taxonomy, process).frames
+    out_903: Path,
+    xml: bool,
+) -> tuple[dict[str, pd.DataFrame], int]:
+    """One authority's tables, its SSDA903 return written to ``out_903`` (and the number of files)."""
+    frames = build_la(la, n_children, agencies, seq, snapshot_day, taxonomy, process).frames
+    return frames, export_903(frames, out_903, xml=xml)
 
 
 @dataclass
