@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -90,12 +91,26 @@ def _print_problems(report: ValidationReport, limit: int | None) -> None:
         err.print(f"  … and {len(report.problems) - limit} more (use --all or --report FILE for every one)")
 
 
+class OutcomeProcessName(StrEnum):
+    """The generator's outcome processes (``matching.synth.outcomes.OUTCOME_PROCESSES``)."""
+
+    standard = "standard"
+    interacting = "interacting"
+
+
 @app.command()
 def generate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the contract files to.")],
     las: Annotated[int, typer.Option(min=1, max=400, help="Local authorities (150 = all of England).")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")] = 2024,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: 2 for 4+ LAs).")] = None,
+    outcome_process: Annotated[
+        OutcomeProcessName,
+        typer.Option(
+            help="How placement outcomes are generated: 'standard' (additive, monotone) or 'interacting' "
+            "(thresholds, interactions, unrecorded household and child effects). Recorded in truth/generator.json."
+        ),
+    ] = OutcomeProcessName.standard,
 ) -> None:
     """Write a synthetic England (or one local authority) in the data contract's formats."""
     from matching.synth.generator import generate as run
@@ -107,12 +122,14 @@ def generate(
             las=las,
             seed=seed,
             workers=workers,
+            outcome_process=outcome_process.value,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    written = sum(v for k, v in summary.rows.items() if k not in ("placement_truth", "needs_assessments"))
     out.print(
-        f"wrote {sum(v for k, v in summary.rows.items() if k != 'placement_truth'):,} rows for "
+        f"wrote {written:,} rows for "
         f"{summary.rows['children']:,} children and {summary.rows['households']:,} households "
-        f"({las} LA{'s' if las > 1 else ''}, seed {seed}) to {out_dir}"
+        f"({las} LA{'s' if las > 1 else ''}, seed {seed}, {outcome_process.value} outcomes) to {out_dir}"
     )
 
 
