@@ -125,7 +125,7 @@ def generate(
             outcome_process=outcome_process.value,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    written = sum(v for k, v in summary.rows.items() if k not in ("placement_truth", "needs_assessments"))
+    written = sum(v for k, v in summary.rows.items() if k != "placement_truth")
     out.print(
         f"wrote {written:,} rows for "
         f"{summary.rows['children']:,} children and {summary.rows['households']:,} households "

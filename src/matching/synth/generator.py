@@ -45,7 +45,7 @@ _EPOCH = date(1970, 1, 1)
 
 ProgressCallback = Callable[[int, int], None]
 #: Tables written to truth/ (never part of the contract).
-_TRUTH = ("placement_truth", "stepdown_truth", "needs_assessments")
+_TRUTH = ("placement_truth", "stepdown_truth")
 
 _RISK_FROM_NEED_CHILD = {
     "self_harm": "self_harm",
@@ -329,7 +329,7 @@ def build_la(
     frames = {
         "households": _households_frame(la, hh, prof, state.experience, snapshot_day, need_ids),
         "children": _children_frame(la, children, home_of, hh),
-        "child_needs": _needs_frame(children, timeline, need_ids),
+        "child_needs": _assessments_frame(children, timeline, need_ids),
         "sdq_scores": _sdq_frame(children, snapshot_day, rng),
         "referrals": _referrals_frame(la, children, home_of, risks_child, risks_others, need_ids, snapshot_day, rng),
         "household_members": members,
@@ -343,7 +343,6 @@ def build_la(
                 "unplanned_12m": ["" if v < 0 else str(v) for v in np.array(hist.unplanned_12m)[order]],
             }
         ),
-        "needs_assessments": _assessments_frame(children, timeline, need_ids),
     }
     # Drawn last, so adding them left every earlier table's random stream as it was.
     frames["progress_records"], frames["stepdown_truth"] = progress_records(children, snapshot_day, rng)
@@ -441,28 +440,14 @@ def _children_frame(la: LocalAuthority, c: ChildArrays, home_of: np.ndarray, hh:
     )
 
 
-def _needs_frame(c: ChildArrays, timeline: NeedsTimeline, need_ids: tuple[str, ...]) -> pd.DataFrame:
-    """The profile on file: each child's latest assessment, one row per need rated above 0, dated."""
-    rows, cols = np.nonzero(c.severity)
-    assessed = timeline.latest_day()
-    return pd.DataFrame(
-        {
-            "child_id": c.child_id[rows],
-            "need": np.array(need_ids, dtype=object)[cols],
-            "severity": c.severity[rows, cols],
-            "assessed_on": _iso(assessed[rows]),
-        }
-    )
-
-
 def _assessments_frame(c: ChildArrays, timeline: NeedsTimeline, need_ids: tuple[str, ...]) -> pd.DataFrame:
     """Every assessment: one row per (child, need, assessed_on), by child and date.
 
     A child's assessment is the whole profile on its date.  It lists every need rated above 0, and at
     severity 0 each need the child's previous assessment rated above 0 that it no longer does, so the
     file reads the same whether a reader takes each child's latest assessment or each need's latest
-    rating on or before a date.  The data contract keys ``child_needs`` by (child, need), so that file
-    holds only the latest assessment; this is the history beside it, in the same columns.
+    rating on or before a date (the contract's reading: the latest rating of each need is in force).
+    This is ``child_needs``: the history, keyed by (child, need, assessed_on).
     """
     child, days, profile = timeline.assessments()
     order = np.lexsort((days, child))
