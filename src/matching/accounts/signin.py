@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from matching.access import Actor, Principal
 from matching.accounts import passwords
@@ -42,7 +42,8 @@ class Refusal(StrEnum):
 @dataclass(frozen=True, slots=True)
 class ThrottlePolicy:
     """``per_account`` failures for one username (or ``per_address`` from one address) within ``window`` lock
-    further attempts until ``lock`` after the last failure.  Attempts refused while locked are not counted."""
+    further attempts until ``lock`` after the last of them.  Attempts refused while locked are not counted (the
+    lock ends when it said), and a successful sign-in clears the account's failures."""
 
     window: timedelta = timedelta(minutes=15)
     lock: timedelta = timedelta(minutes=15)
@@ -54,10 +55,20 @@ DEFAULT_THROTTLE = ThrottlePolicy()
 
 
 def _locked(conn: Connection, column: str, value: str, limit: int, at: datetime, policy: ThrottlePolicy) -> bool:
+    """True if ``limit`` failures fell within one ``window`` and the last of them is less than ``lock`` ago."""
     col = s.sign_in_failure.c[column]
-    recent = s.sign_in_failure.c.at >= at - policy.window
-    count, last = conn.execute(select(func.count(), func.max(s.sign_in_failure.c.at)).where(col == value, recent)).one()
-    return bool(count >= limit and last is not None and at < utc(last) + policy.lock)
+    times = [
+        utc(t)
+        for t in conn.execute(
+            select(s.sign_in_failure.c.at)
+            .where(col == value, s.sign_in_failure.c.at >= at - policy.window - policy.lock)
+            .order_by(s.sign_in_failure.c.at)
+        ).scalars()
+    ]
+    return any(
+        times[k] - times[k - limit + 1] <= policy.window and at < times[k] + policy.lock
+        for k in range(limit - 1, len(times))
+    )
 
 
 def is_throttled(
@@ -108,7 +119,7 @@ def sign_in(
         reason = "account disabled"
     if user is None or reason is not None:
         conn.execute(insert(s.sign_in_failure).values(at=at, username=name or "-", address=where))
-        conn.execute(delete(s.sign_in_failure).where(s.sign_in_failure.c.at < at - max(policy.window, policy.lock)))
+        conn.execute(delete(s.sign_in_failure).where(s.sign_in_failure.c.at < at - policy.window - policy.lock))
         actor = Actor(None, name or "-", None) if user is None else Actor(user.id, user.username, user.role.value)
         append(conn, AuditEntry(actor, "sign_in", REFUSED, detail=f"{reason}; from {where}"))
         return Refusal.INVALID
