@@ -1,4 +1,5 @@
-"""The access audit trail (append-only, hash-chained) and the subject-access export built on it."""
+"""The access audit trail (append-only, hash-chained), its batching writer for requests, and the subject-access
+export built on it."""
 
 from matching.audit.chain import GENESIS, Break, first_break
 from matching.audit.trail import (
@@ -9,12 +10,14 @@ from matching.audit.trail import (
     AuditEntry,
     StoredEntry,
     append,
+    append_all,
     entries_for_child,
     head,
     recent_entries,
     record,
     verify,
 )
+from matching.audit.writer import AuditUnavailableError, AuditWriter
 
 __all__ = [
     "ERROR",
@@ -23,9 +26,12 @@ __all__ = [
     "OK",
     "REFUSED",
     "AuditEntry",
+    "AuditUnavailableError",
+    "AuditWriter",
     "Break",
     "StoredEntry",
     "append",
+    "append_all",
     "entries_for_child",
     "first_break",
     "head",

@@ -68,7 +68,7 @@ class StoredEntry:
 _BUMP_HEAD = (
     update(s.audit_head)
     .where(s.audit_head.c.id == 1)
-    .values(seq=s.audit_head.c.seq + 1)
+    .values(seq=s.audit_head.c.seq + bindparam("n"))
     .returning(s.audit_head.c.seq, s.audit_head.c.entry_sha256)
 )
 _SET_HEAD = update(s.audit_head).where(s.audit_head.c.id == 1).values(entry_sha256=bindparam("h"))
@@ -103,21 +103,31 @@ def append(conn: Connection, entry: AuditEntry) -> StoredEntry:
 
     On SQLite make the append the transaction's first write or come after other writes, never after reads
     that must stay consistent with it: :func:`record` does this for you."""
-    row = _row(entry)
-    head = conn.execute(_BUMP_HEAD).first()
+    return append_all(conn, [entry])[0]
+
+
+def append_all(conn: Connection, entries: Sequence[AuditEntry]) -> list[StoredEntry]:
+    """Add ``entries`` in order inside the caller's transaction, with four statements whatever their number."""
+    rows = [_row(e) for e in entries]
+    if not rows:
+        return []
+    head = conn.execute(_BUMP_HEAD, {"n": len(rows)}).first()
     if head is None:  # a store whose head row went missing: the first append recreates it
-        conn.execute(insert(s.audit_head).values(id=1, seq=1, entry_sha256=GENESIS))
-        seq, prev = 1, GENESIS
+        conn.execute(insert(s.audit_head).values(id=1, seq=len(rows), entry_sha256=GENESIS))
+        last, prev = len(rows), GENESIS
     else:
-        seq, prev = int(head[0]), str(head[1])
-    row["seq"] = seq
-    row["prev_sha256"] = prev
-    row["entry_sha256"] = entry_hash(row, prev)
-    conn.execute(_INSERT, row)
-    if row["child_ids"]:
-        conn.execute(_INDEX, [{"child_id": c, "seq": seq} for c in row["child_ids"]])
-    conn.execute(_SET_HEAD, {"h": row["entry_sha256"]})
-    return _stored(row)
+        last, prev = int(head[0]), str(head[1])
+    index = []
+    for seq, row in enumerate(rows, start=last - len(rows) + 1):
+        row["seq"] = seq
+        row["prev_sha256"] = prev
+        row["entry_sha256"] = prev = entry_hash(row, prev)
+        index += [{"child_id": c, "seq": seq} for c in row["child_ids"]]
+    conn.execute(_INSERT, rows)
+    if index:
+        conn.execute(_INDEX, index)
+    conn.execute(_SET_HEAD, {"h": prev})
+    return [_stored(r) for r in rows]
 
 
 def record(engine: Engine, entry: AuditEntry) -> StoredEntry:
