@@ -9,8 +9,8 @@ from typing import Literal
 from matching.access.roles import ROLE_PERMISSIONS, Permission, Role
 from matching.domain import Scope
 
-#: How a principal proved who they are.
-Method = Literal["password", "token", "session", "oidc"]
+#: How a principal proved who they are (a page session keeps the method it was opened with).
+Method = Literal["password", "token", "oidc"]
 
 
 class NotSignedInError(PermissionError):
