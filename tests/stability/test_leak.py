@@ -23,9 +23,12 @@ def test_a_deliberately_leaky_feature_set_scores_visibly_better_than_it_is(
 ) -> None:
     engine, _ = history_store
     with engine.connect() as conn:
-        probe = leak_probe(conn, scope=Scope.everything(), seed=7)
+        probe = leak_probe(conn, scope=Scope.everything(), seed=1)
     assert probe.placements > 300
-    assert probe.leak > 0.02, probe.as_dict()  # the leaky evaluation flatters the leaky model
+    # Out of fold over the whole history: seeds 1-4 gave a leak of 0.015-0.021 here (a single split of three
+    # authorities ranged from -0.03 to +0.05, too noisy to tell).
+    assert probe.leak > 0.01, probe.as_dict()  # the leaky evaluation flatters the leaky model
+    assert probe.leaky_reported > probe.honest_as_at_start, probe.as_dict()  # and makes it look the better one
     # The honest model is not flattered: on the features placements really start with it does at least as
     # well as the leaky model does there.
     assert probe.honest_as_at_start >= probe.leaky_as_at_start - 0.01, probe.as_dict()
