@@ -311,7 +311,8 @@ def step_down_pool(
         success, why = load_scorer(
             conn, scope=scope, taxonomy=taxonomy, child_ids=for_children, kind="step_down", records_from=scorer
         )
-        note = why if success is not None else f"{note} ({why})"
+        # Shown, or withheld by the gate (matching.stability.gate) or absent, in the gate's and loader's own words.
+        note = why if success is not None else f"readiness is rules-only: {why}"
     return StepDownPool(pool, success, note)
 
 
