@@ -14,9 +14,8 @@ For each outcome process of the generator (``standard``, ``interacting``), on sy
   upper bound);
 * scoring 40,000 pairs, features and model (target <= 50 ms), and ranking with and without the model.
 
-A leak probe hook (:func:`leak_probe`) compares features built "as at the start" with features built "as they
-are now"; it runs once the features module offers the second (issue 15, other branch), and says it is skipped
-until then.
+The leak probe (:func:`leak_probe`, :mod:`matching.stability.leak`) compares a model trained on features read
+"as at the start" of each placement with one trained on features read "as they are now".
 
 Run: ``make bench-stability`` (or ``python benchmarks/bench_stability.py [--las 10] [--processes standard]``).
 Generated data and stores are kept in ``benchmarks/out/`` (ignored by git) and reused; models go to
@@ -44,6 +43,7 @@ from matching.pools import load_pool
 from matching.ranking.service import rank_households, waiting_requests
 from matching.stability.artefact import load_model
 from matching.stability.features import ChildHistory, candidate_features
+from matching.stability.scorer import load_scorer
 from matching.store.engine import make_engine, open_store
 from matching.store.importer import import_folder
 from matching.taxonomy import load_taxonomy
@@ -225,26 +225,24 @@ def report_learners(lc: dict[str, Any]) -> None:
 # --- the leak probe (hook) -------------------------------------------------------------------------
 
 
-def leak_probe(url: str, truth: Path) -> None:
-    """LEAK PROBE: the held-out AUC of the model on features built "as at the start" of each placement (the
-    honest ones) beside the same model trained on features built "as they are now" (leaky: today's needs,
-    experience and households).  A large difference says the "as now" fields leak the outcome.
-
-    Hook: the features module is gaining a way to build the "as now" features (issue 15, the other branch).
-    When ``matching.stability.features`` offers ``history_features_as_now`` (or ``history_features`` takes
-    ``as_now=True``), fill in the comparison here; until then the probe says it is skipped.
-    """
-    import inspect
-
-    from matching.stability import features
-
-    leaky = getattr(features, "history_features_as_now", None)
-    takes_flag = "as_now" in inspect.signature(features.history_features).parameters
-    if leaky is None and not takes_flag:
-        print("  leak probe: skipped (the features module cannot build features 'as they are now' yet)")
+def leak_probe(url: str) -> None:
+    """LEAK PROBE (:mod:`matching.stability.leak`): a model trained on features read "as at the start" of each
+    placement (the honest ones, as training uses) beside one trained on features read "as they are now"
+    (needs, experience and the children living there on the last date of the history), both scored on the
+    held-out children both ways.  The leak is how much the leaky model's own evaluation flatters it."""
+    try:
+        from matching.stability.leak import leak_probe as probe
+    except ImportError:
+        print("  leak probe: skipped (this checkout has no matching.stability.leak)")
         return
+    t0 = time.perf_counter()
+    with make_engine(url).connect() as conn:
+        found = probe(conn, scope=Scope.everything(), seed=SEED).as_dict()
     print(
-        f"  leak probe: the features module can build 'as now' features; comparison to be wired here ({url}, {truth})"
+        f"  leak probe ({found['placements']:,} placements, 'now' = {found['read_on']}, "
+        f"{time.perf_counter() - t0:.0f} s): honest model AUC {found['honest_model_auc']:.4f}; leaky model "
+        f"reports {found['leaky_model_reported_auc']:.4f} but has {found['leaky_model_auc_as_at_start']:.4f} on "
+        f"the features a placement starts with: leak {found['leak']:+.4f}"
     )
 
 
@@ -260,12 +258,18 @@ def scoring_and_ranking(url: str, models: Path, n_requests: int) -> None:
     with engine.connect() as conn:
         pool = load_pool(conn, scope=Scope.everything(), taxonomy=tax, cfg=cfg, with_stability=False)
         requests = waiting_requests(conn, scope=Scope.everything(), on=ON)
+        scorer, note = load_scorer(conn, scope=Scope.everything(), taxonomy=tax, root=models)
+    if scorer is None:
+        print(f"  ({note}: features built without the placement records the service would read)")
     idx = np.resize(np.arange(len(pool)), PAIRS)
     step = max(1, len(requests) // 25)
     feats_ms, model_ms, total_ms = [], [], []
     for req in requests[::step][:25]:  # a different child each time, as in service
         t0 = time.perf_counter()
-        x = candidate_features(pool, req, idx, ChildHistory(2, False))
+        if scorer is None:
+            x = candidate_features(pool, req, idx, ChildHistory(2, False))
+        else:  # what StabilityScorer.p_unplanned does, timed in two parts
+            x = candidate_features(pool, req, idx, scorer.histories.get(req.child.child_id), scorer.records)
         t1 = time.perf_counter()
         loaded.model.predict_unplanned(x.to_numpy())
         t2 = time.perf_counter()
@@ -311,6 +315,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--skip-train", action="store_true", help="Reuse the models trained by the last run.")
     parser.add_argument("--no-compare", action="store_true", help="Train the shipped learner only.")
+    parser.add_argument("--no-leak-probe", action="store_true", help="Skip the leak probe (it trains two models).")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     for process in [p.strip() for p in args.processes.split(",") if p.strip()]:
@@ -325,7 +330,8 @@ def main() -> None:
         else:
             print("  training (a fresh process, 2 cores)")
             report_training(train_in_fresh_process(url, models, truth, compare=not args.no_compare))
-        leak_probe(url, truth)
+        if not args.no_leak_probe:
+            leak_probe(url)
         scoring_and_ranking(url, models, args.requests)
 
 

@@ -49,7 +49,8 @@ def test_training_and_scoring_compute_the_same_pair_features(history) -> None:  
     meta, feats, pool = history.rows.meta, history.rows.features, history.pool
     same = [
         "age", "current_courses", "experience_years", "in_area", "same_ethnic_group", "same_religion",
-        "shared_language", "ifa",
+        "shared_language", "ifa", "years_in_care", "sdq", "experience_needs", "other_children", "child_under_5",
+        "nearest_age_gap", "past_endings", "past_unplanned",
     ]  # fmt: skip
     needs_cols = [c for c in feats.columns if c.startswith("severity_")] + ["complexity", "actionable_needs"]
     checked = needs_checked = 0
@@ -58,7 +59,9 @@ def test_training_and_scoring_compute_the_same_pair_features(history) -> None:  
         on = meta["start_date"].iat[r]
         req = MatchRequest(default_referral(child, on), child, on)
         k = pool.index[meta["household_id"].iat[r]]
-        live = candidate_features(pool, req, np.array([k]), ChildHistory(int(feats["previous_moves"].iat[r])))
+        live = candidate_features(
+            pool, req, np.array([k]), ChildHistory(int(feats["previous_moves"].iat[r])), history.records
+        )
         for col in same:
             assert live[col].iat[0] == pytest.approx(feats[col].iat[r], abs=1e-9, nan_ok=True), col
         then = {n: feats[f"severity_{n}"].iat[r] for n in pool.tables.need_ids}

@@ -26,7 +26,7 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     with engine.connect() as conn:
         for table in schema.TABLES.values():
-            pk = list(table.primary_key.columns)
+            pk = list(table.primary_key.columns) or list(table.columns)  # a dated history has no key
             out[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(*pk))]
     return out
 

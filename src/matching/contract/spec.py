@@ -215,8 +215,11 @@ CHILDREN = FileSpec(
 
 CHILD_NEEDS = FileSpec(
     name="child_needs",
-    description="The child's assessed needs profile: one row per need domain rated above 0.",
-    key=("child_id", "need"),
+    description="The child's assessed needs, with their history: one row per need domain and assessment date. "
+    "The latest rating of each need (by `assessed_on`) is the one in force; a rating of 0 records that a need "
+    "rated before has gone. Undated ratings count as older than any dated one and are never read as in force "
+    "on a past date.",
+    key=("child_id", "need", "assessed_on"),
     required_file=False,
     columns=(
         _c("child_id", "id", True, "Child.", references=("children", "child_id")),
@@ -229,7 +232,7 @@ CHILD_NEEDS = FileSpec(
             minimum=0,
             maximum=3,
         ),
-        _c("assessed_on", "date", False, "Date of the assessment."),
+        _c("assessed_on", "date", False, "Date of the assessment (needed to read the needs as they were on a date)."),
     ),
 )
 

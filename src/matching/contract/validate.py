@@ -370,11 +370,16 @@ def _check_keys(parsed: dict[str, pd.DataFrame], report: ValidationReport) -> No
         if frame is None or frame.empty:
             continue
         key = list(spec.key)
-        complete = frame[key].notna().all(axis=1)
-        dupes = complete & frame.duplicated(subset=key, keep="first")
+        # An optional key column (an assessment's date) left blank is a value of its own: two blank-dated
+        # ratings of the same need are duplicates.  Required key columns left blank are reported elsewhere.
+        required = [c for c in key if spec.column_index[c].required]
+        keys = frame[key].astype(object).where(frame[key].notna(), "(blank)")
+        keys["_row"] = frame["_row"]
+        complete = frame[required].notna().all(axis=1)
+        dupes = complete & keys.duplicated(subset=key, keep="first")
         if dupes.any():
-            first_rows = frame[complete].drop_duplicates(subset=key, keep="first").set_index(key)["_row"]
-            for _, row in frame[dupes].iterrows():
+            first_rows = keys[complete].drop_duplicates(subset=key, keep="first").set_index(key)["_row"]
+            for _, row in keys[dupes].iterrows():
                 k = tuple(row[c] for c in key)
                 value = "/".join(str(v.date() if isinstance(v, pd.Timestamp) else v) for v in k)
                 first = first_rows.loc[k if len(k) > 1 else k[0]]

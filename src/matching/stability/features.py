@@ -1,52 +1,47 @@
 """The features of a (child, household) pair on the day a placement starts ("as at" that date).
 
-One definition, two ways in:
+One way in: :func:`features_as_at` describes (child, household, date) pairs from the records as they
+stood on each pair's date (:mod:`matching.stability.records`), fills a :class:`PairState` and passes it
+to :func:`feature_frame`.  Two callers:
 
-* :func:`history_features` rebuilds, for every past placement with a household in the store,
-  what the record showed **on the day it started**, so the model learns only from what was
-  knowable at the time;
-* :func:`candidate_features` computes the same columns for a child needing a placement and
-  the households of a :class:`~matching.ranking.pool.HouseholdPool` on the date asked.
+* :func:`history_features` -- every past placement with a household in the store, on its start date,
+  so the model learns only from what was knowable at the time;
+* :func:`candidate_features` -- a child needing a placement with the households of a
+  :class:`~matching.ranking.pool.HouseholdPool`, on the request's date.
 
-Both read dated records through :class:`Records` (needs by assessment date, risks by referral
-date), fill a :class:`PairState` and pass it to :func:`feature_frame`, so training and scoring
-cannot drift apart.  Protected characteristics (sex, ethnicity, disability, UASC) are **not**
-features; they are carried beside the features only to report results by group.
+They differ only in what the placement itself says (moves before it, distance from home, connected
+carers, siblings kept together: from the past placement, or from the request) and in the needs of a new
+placement, which are its referral's (the record in force on the day).  Protected characteristics (sex,
+ethnicity, disability, UASC) are **not** features; they are carried beside the features only to report
+results by group.
 
-Point in time (issue 15).  For a past placement starting on day *D*:
+Point in time (issue 15).  For a pair on day *D*:
 
-* the child's needs come from the assessments dated on or before *D*; a rating dated after *D*
-  (or undated) is ignored, and when no assessment is dated on or before *D* the whole profile,
-  its complexity, coverage and uncovered severity are unknown (NaN) rather than read from now;
+* the child's needs come from the assessments dated on or before *D*; the latest rating of each need
+  is in force (a later one supersedes it, 0 when the need had gone); a rating dated after *D* (or
+  undated) is ignored, and when no assessment is dated on or before *D* the whole profile, its
+  complexity, coverage and uncovered severity are unknown (NaN) rather than read from now;
 * the risks come from the referrals dated on or before *D*;
-* the carers' experience is the actionable needs (as assessed by *D*) of the store's children
-  whose placement with them had ended by *D* -- never the ``experience_needs`` recorded now;
-* the children living there are the store's children placed there on *D* and the birth
-  children born by *D* -- never the foster children living there now;
-* training current on *D*, the track record (endings before *D*), SDQ, age, moves and time in
-  care were already dated.
+* the carers' experience is the actionable needs (as assessed by *D*) of the store's children whose
+  placement with them had ended by *D* -- never the ``experience_needs`` on file, for training and live
+  scoring alike;
+* the children living there are the household's birth children born by *D* and the store's children
+  placed there on *D* (never the pair's own child);
+* training current on *D*, the track record (endings before *D*), SDQ, age and time in care are dated.
 
-Fields the store holds only as they are now, with no history -- the legal status, the school
-(its distance), the carers' "will not consider" list and preferred ages, the number of carers,
-the connected-person approvals, and the child's home when the placement does not record its
-distance -- are **left out of training**: their columns are unknown (NaN, or -1 for the legal
-status) in every history row, so a model trained on them cannot use them.  The column *names*
-are kept so the model's inputs stay the same, and live scoring still fills them, because for a
-new placement "now" is its start date.  ``preference_conflicts`` needs the "will not consider"
-list, so it is unknown in training too.
-
-Live scoring (:func:`candidate_features`) reads the record as it is on the request's date: the
-referral's needs, risks from referrals dated by then (:meth:`Records.risks_on`), training current
-then, and the household arrays of the pool.  One difference remains: live scoring still reads the
-carers' experience from the ``experience_needs`` on file (the record on the day of a new
-placement), where training derives it from the placement history; deriving it the same way when
-scoring needs every past placement of the pool's households and is left for later.
+Fields the store holds only as they are now, with no history -- the legal status, the school (its
+distance), the carers' "will not consider" list and preferred ages, the number of carers -- are
+**left out of training**: their columns are unknown (NaN, or -1 for the legal status) in every
+history row, so a model trained on them cannot use them.  The column *names* are kept so the model's
+inputs stay the same, and live scoring fills them (:class:`Present`), because for a new placement
+"now" is its start date.  ``preference_conflicts`` needs the "will not consider" list, so it is
+unknown in training too.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -57,6 +52,7 @@ from matching import codes
 from matching.domain import Child, PlacementEpisode
 from matching.eligibility.request import MatchRequest
 from matching.ranking.pool import HouseholdPool
+from matching.stability.records import NO_RECORDS, DatedNeeds, DatedRisks, Records
 
 #: Legal statuses in a fixed order (the integer code is the position; unknown is -1).
 LEGAL_STATUSES: tuple[str, ...] = tuple(sorted(codes.LEGAL_STATUS))
@@ -275,48 +271,167 @@ def _latest_sdq(child: Child, day: int) -> float:
     return best
 
 
-# --- dated records -----------------------------------------------------------------------
-
-#: A child's rated needs: (assessment date or None when undated, need, severity), oldest first.
-DatedNeeds = tuple[tuple[date | None, str, int], ...]
-#: A child's risks by referral: (referral date, risks to and from the child), oldest first.
-DatedRisks = tuple[tuple[date, frozenset[str]], ...]
+# --- the one way in: pairs as at their dates ----------------------------------------------
 
 
-@dataclass(frozen=True)
-class Records:
-    """The dated records features are read from "as at" a date (both ways in read them alike)."""
+@dataclass
+class Present:
+    """Fields the store holds only as they are now: known for a placement starting now, unknown in the past."""
 
-    needs: dict[str, DatedNeeds]
-    risks: dict[str, DatedRisks]
-
-    def needs_on(self, child_id: str, on: date, need_ids: Sequence[str]) -> np.ndarray:
-        """Severity of each need as assessed on or before ``on``; all NaN when nothing was assessed by then.
-
-        Ratings dated after ``on`` (or undated, so not shown to be in force) are ignored, as if not yet
-        written; a need not rated by then is 0 when the child had an assessment by then.  When the store
-        holds only later assessments, the profile on ``on`` is unknown (every need NaN), never today's.
-        """
-        pos = {n: j for j, n in enumerate(need_ids)}
-        known = [(n, v) for d, n, v in self.needs.get(child_id, ()) if d is not None and d <= on]
-        if not known:
-            return np.full(len(need_ids), np.nan)
-        out = np.zeros(len(need_ids))
-        for n, v in known:  # oldest first: the latest rating of a need wins
-            if n in pos:
-                out[pos[n]] = v
-        return out
-
-    def risks_on(self, child_id: str, on: date) -> frozenset[str]:
-        """Risks to and from the child recorded on referrals dated on or before ``on``."""
-        out: frozenset[str] = frozenset()
-        for d, items in self.risks.get(child_id, ()):
-            if d <= on:
-                out |= items
-        return out
+    legal_status: np.ndarray
+    school_miles: np.ndarray
+    carers: np.ndarray
+    outside_preferred_age: np.ndarray
+    preference_conflicts: np.ndarray
 
 
-NO_RECORDS = Records({}, {})
+@dataclass
+class Pairs:
+    """(child, household, date) pairs to describe, with what each pair's own placement record says.
+
+    The placement's own facts (moves before it, a children's home before it, the distance from home,
+    whether the carers are connected to the child, whether siblings were kept together) come from the
+    placement for a past pair and from the request for a new one; everything else is read from the
+    records as at the pair's date by :func:`pair_state`.
+    """
+
+    child_ids: np.ndarray  # object
+    hh_idx: np.ndarray  # pool positions
+    days: np.ndarray  # the date each pair starts (ordinal)
+    previous_moves: np.ndarray
+    previous_residential: np.ndarray
+    sibling_group: np.ndarray
+    siblings_separated: np.ndarray
+    distance_miles: np.ndarray
+    kinship: np.ndarray
+    #: The needs stated for a new placement (its referral, one row broadcast); None: read as at the date.
+    severity: np.ndarray | None = None
+    #: Fields kept only as they are now, for a placement starting now; None: unknown (a past placement).
+    present: Present | None = None
+
+
+def pair_state(
+    pool: HouseholdPool,
+    records: Records,
+    children: Mapping[str, Child],
+    pairs: Pairs,
+    *,
+    read_on: date | None = None,
+) -> PairState:
+    """What the record showed about each pair on its date (the one place the dated records are read).
+
+    ``read_on`` is for the leak probe only: it reads the child's needs, the carers' experience and the
+    children living there as at that one date (as they are "now") instead of each pair's own date.
+    """
+    t = pool.tables
+    hh = np.asarray(pairs.hh_idx, dtype=np.int64)
+    days = np.asarray(pairs.days, dtype=np.int64)
+    ids = np.asarray(pairs.child_ids, dtype=object)
+    n = len(hh)
+    read_days = days if read_on is None else np.full(n, _day(read_on), dtype=np.int64)
+    log = records.log(pool)
+    one = n > 0 and bool((ids == ids[0]).all()) and bool((days == days[0]).all())
+    # The child's side: one child on one date is read once and broadcast (live scoring).
+    if one:
+        c = children[str(ids[0])]
+        kids = [c]
+        age = np.full(n, (int(days[0]) - _day(c.birth_month)) / _YEAR)
+        in_care = np.full(n, max(0, int(days[0]) - _day(c.care_started)) / _YEAR)
+        sdq = np.full(n, _latest_sdq(c, int(days[0])))
+    else:
+        kids = [children[str(i)] for i in ids]
+        age = np.array([(int(d) - _day(c.birth_month)) / _YEAR for c, d in zip(kids, days, strict=True)])
+        in_care = np.array([max(0, int(d) - _day(c.care_started)) / _YEAR for c, d in zip(kids, days, strict=True)])
+        sdq = np.array([_latest_sdq(c, int(d)) for c, d in zip(kids, days, strict=True)])
+    if pairs.severity is not None:
+        severity = np.broadcast_to(
+            np.asarray(pairs.severity, dtype=float).reshape(-1, len(t.need_ids)), (n, len(t.need_ids))
+        )
+    elif one:
+        severity = np.broadcast_to(log.needs_on(str(ids[0]), int(read_days[0])), (n, len(t.need_ids)))
+    else:
+        severity = (
+            np.stack([log.needs_on(str(i), int(d)) for i, d in zip(ids, read_days, strict=True)])
+            if n
+            else np.zeros((0, len(t.need_ids)))
+        )
+    ended, unplanned = log.endings(hh, days)
+    experience = log.experience(hh, read_days)
+    others = log.children_there(hh, read_days, ids)
+    # Training current on the date, from the pool's course arrays.
+    if n and bool((days == days[0]).all()):
+        current = pool.current_courses(date.fromordinal(int(days[0])))[hh]
+    else:
+        current = np.zeros((n, len(t.course_ids)), dtype=bool)
+        for lo in range(0, n, 20000):
+            sl = slice(lo, lo + 20000)
+            d = days[sl][:, None, None]
+            current[sl] = ((pool.done[hh[sl]] <= d) & (d < pool.expires[hh[sl]])).any(axis=2)
+    # Identity: compared on codes when one child, as values otherwise.
+    eth = _same(pool, "eth_group", [c.ethnicity_group for c in kids], hh, one)
+    rel_values = [c.religion for c in kids]
+    no_rel = np.isin(np.array(rel_values, dtype=object), ["none", "not_known"])
+    same_rel = (np.full(n, bool(no_rel[0])) if one else no_rel) | _same(pool, "religion", rel_values, hh, one)
+    lang = np.zeros(n, dtype=bool)
+    by_language: dict[str, list[int]] = {}
+    for r, c in enumerate(kids):
+        for language in c.first_languages:
+            by_language.setdefault(language, []).append(r)
+    for language, rows in by_language.items():
+        if one:
+            lang |= pool._speaks(language)[hh]
+        else:
+            lang[rows] |= pool._speaks(language)[hh[rows]]
+    la = _same(pool, "la", [c.la_code for c in kids], hh, one)
+    unknown = np.full(n, np.nan)
+    present = pairs.present
+    return PairState(
+        age=age,
+        previous_moves=np.asarray(pairs.previous_moves, dtype=float),
+        years_in_care=in_care,
+        previous_residential=np.asarray(pairs.previous_residential, dtype=bool),
+        severity=severity,
+        sdq=sdq,
+        legal_status=present.legal_status if present is not None else np.full(n, -1),
+        sibling_group=np.asarray(pairs.sibling_group, dtype=bool),
+        siblings_separated=np.asarray(pairs.siblings_separated, dtype=bool),
+        experience_years=np.maximum(0.0, (days - pool.approved_day[hh]) / _YEAR),
+        experience=experience,
+        current=current,
+        ifa=pool.ifa[hh],
+        carers=present.carers if present is not None else unknown,
+        other_ages=others,
+        past_endings=ended,
+        past_unplanned=unplanned,
+        distance_miles=np.asarray(pairs.distance_miles, dtype=float),
+        school_miles=present.school_miles if present is not None else unknown,
+        in_area=la,
+        kinship=np.asarray(pairs.kinship, dtype=bool),
+        outside_preferred_age=present.outside_preferred_age if present is not None else unknown,
+        preference_conflicts=present.preference_conflicts if present is not None else unknown,
+        same_ethnic_group=eth,
+        same_religion=same_rel,
+        shared_language=lang,
+    )
+
+
+def features_as_at(
+    pool: HouseholdPool,
+    records: Records,
+    children: Mapping[str, Child],
+    pairs: Pairs,
+    *,
+    read_on: date | None = None,
+) -> pd.DataFrame:
+    """The model's features of each pair as the record stood on its date: training and live scoring both."""
+    return feature_frame(pair_state(pool, records, children, pairs, read_on=read_on), pool)
+
+
+def _same(pool: HouseholdPool, column: str, values: list[str], hh: np.ndarray, one: bool) -> np.ndarray:
+    """Whether each household's ``column`` equals the pair's child's value."""
+    if one:
+        return pool.equals(column, values[0], hh)
+    return np.asarray(getattr(pool, column)[hh] == np.array(values, dtype=object), dtype=bool)
 
 
 # --- history -----------------------------------------------------------------------------
@@ -341,6 +456,16 @@ class HistoryRows:
         )
 
 
+def history_records(
+    needs: Mapping[str, DatedNeeds],
+    risks: Mapping[str, DatedRisks],
+    children: Sequence[Child],
+    placements: Sequence[PlacementEpisode],
+) -> Records:
+    """The dated records of a store's children and their placements (what features are read from)."""
+    return Records(needs, risks, tuple(placements), {c.child_id: c.birth_month for c in children})
+
+
 def history_features(
     pool: HouseholdPool,
     children: Sequence[Child],
@@ -349,42 +474,39 @@ def history_features(
     *,
     as_of: date | None = None,
     open_as_lasted: bool = False,
+    read_on: date | None = None,
 ) -> HistoryRows:
     """Features and outcomes of every past placement whose 12-month outcome is known, as at its start.
 
     A placement's outcome is known when it has ended.  With ``open_as_lasted``, a placement
     still open a year after it began (by ``as_of``) counts as having lasted; by default such
     placements are left out (see the model card).  Every feature is read from the records as
-    they stood on the start date; fields with no history are left out (see the module notes).
+    they stood on the start date (:func:`features_as_at`); fields with no history are left out.
+    ``records`` without placements gets these ``placements`` (and the children's births) added.
+    ``read_on`` builds the deliberately leaky features of the leak probe (see :func:`pair_state`).
     """
-    tables = pool.tables
     by_id = {c.child_id: c for c in children}
-    needs_memo: dict[tuple[str, date], np.ndarray] = {}
-
-    def needs_on(child_id: str, on: date) -> np.ndarray:
-        key = (child_id, on)
-        if key not in needs_memo:
-            needs_memo[key] = records.needs_on(child_id, on, tables.need_ids)
-        return needs_memo[key]
-
+    if not records.placements:
+        records = Records(
+            records.needs, records.risks, tuple(placements), {c.child_id: c.birth_month for c in children}
+        )
     in_pool = [p for p in placements if p.child_id in by_id]
-    # Children placed in each household, by start: experience gained, who lived there, endings.
-    per_household: dict[str, list[PlacementEpisode]] = defaultdict(list)
-    for p in in_pool:
-        if p.household_id is not None:
-            per_household[p.household_id].append(p)
-    for eps in per_household.values():
-        eps.sort(key=lambda e: (e.start_date, e.placement_id))
     per_child: dict[str, list[PlacementEpisode]] = defaultdict(list)
-    for p in in_pool:
+    for p in sorted(in_pool, key=lambda p: (p.child_id, p.start_date, p.placement_id)):
         per_child[p.child_id].append(p)
-    siblings: dict[str, list[str]] = defaultdict(list)
+    siblings: dict[str, set[str]] = defaultdict(set)
     for c in children:
         if c.sibling_group_id is not None:
-            siblings[c.sibling_group_id].append(c.child_id)
+            siblings[c.sibling_group_id].add(c.child_id)
+    # Who was placed with each household when (siblings kept together or not).
+    placed_with: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    for p in in_pool:
+        if p.household_id is not None:
+            placed_with[p.household_id].append(
+                (_day(p.start_date), _day(p.end_date) if p.end_date else 10**9, p.child_id)
+            )
     as_of_day = _day(as_of) if as_of is not None else max((_day(p.start_date) for p in in_pool), default=0)
 
-    # episode, household row, moves, label, prev_res, the place before
     rows: list[tuple[PlacementEpisode, int, int, int, bool, str]] = []
     for eps in per_child.values():
         prev_res = False
@@ -397,160 +519,47 @@ def history_features(
             prev_res = prev_res or p.place in _RESIDENTIAL
             before = p.place
     n = len(rows)
-    n_needs, n_courses = len(tables.need_ids), len(tables.course_ids)
-    st = {
-        "age": np.zeros(n),
-        "previous_moves": np.zeros(n),
-        "years_in_care": np.zeros(n),
-        "previous_residential": np.zeros(n, dtype=bool),
-        "severity": np.zeros((n, n_needs)),
-        "sdq": np.full(n, np.nan),  # legal status and school: no history, left out (unknown)
-        "legal_status": np.full(n, -1),
-        "sibling_group": np.zeros(n, dtype=bool),
-        "siblings_separated": np.zeros(n, dtype=bool),
-        "experience_years": np.zeros(n),
-        "experience": np.zeros((n, n_needs), dtype=bool),
-        "current": np.zeros((n, n_courses), dtype=bool),
-        "past_endings": np.zeros(n),
-        "past_unplanned": np.zeros(n),
-        "distance_miles": np.zeros(n),
-        "school_miles": np.full(n, np.nan),
-        "kinship": np.zeros(n, dtype=bool),
-    }
-    other_ages: list[list[float]] = []
-    hh_idx = np.zeros(n, dtype=np.int64)
-    days = np.zeros(n, dtype=np.int64)
-    meta: dict[str, list[object]] = {
-        k: []
-        for k in (
-            "placement_id",
-            "child_id",
-            "household_id",
-            "start_date",
-            "previous_place",
-            "unplanned_within_52w",
-            *GROUP_ATTRIBUTES,
-        )
-    }
-    labels = np.zeros(n, dtype=np.int64)
-    placed_on: dict[str, list[tuple[int, int, str]]] = {
-        hid: [(_day(e.start_date), _day(e.end_date) if e.end_date else 10**9, e.child_id) for e in eps]
-        for hid, eps in per_household.items()
-    }
-    for r, (p, k, moves, label, prev_res, before) in enumerate(rows):
+    separated = np.zeros(n, dtype=bool)
+    in_group = np.zeros(n, dtype=bool)
+    distance = np.full(n, np.nan)
+    for r, (p, _k, _m, _l, _res, _b) in enumerate(rows):
         c = by_id[p.child_id]
-        h = pool.households[k]
+        sibs = siblings.get(c.sibling_group_id or "", set()) - {c.child_id}
         day = _day(p.start_date)
-        days[r], hh_idx[r], labels[r] = day, k, label
-        age = (day - _day(c.birth_month)) / _YEAR
-        st["age"][r] = age
-        st["previous_moves"][r] = moves
-        st["years_in_care"][r] = max(0, day - _day(c.care_started)) / _YEAR
-        st["previous_residential"][r] = prev_res
-        sev = needs_on(c.child_id, p.start_date)
-        st["severity"][r] = sev
-        st["sdq"][r] = _latest_sdq(c, day)
-        sibs = [s for s in siblings.get(c.sibling_group_id or "", []) if s != c.child_id]
-        st["sibling_group"][r] = bool(sibs)
-        together = any(sid in sibs and start <= day < end for start, end, sid in placed_on[h.household_id])
-        st["siblings_separated"][r] = bool(sibs) and not together
-        st["experience_years"][r] = max(0, day - _day(h.approved_on)) / _YEAR
-        ended = [e for e in per_household[h.household_id] if e.end_date is not None and _day(e.end_date) <= day]
-        # Experience: the needs (as assessed by then) of the children whose placement there had ended.
-        for e in ended:
-            st["experience"][r] |= needs_on(e.child_id, p.start_date) >= 2
-        st["past_endings"][r] = len(ended)
-        st["past_unplanned"][r] = sum(1 for e in ended if e.unplanned_within(365))
+        together = any(sid in sibs and start <= day < end for start, end, sid in placed_with[str(p.household_id)])
+        in_group[r] = bool(sibs)
+        separated[r] = bool(sibs) and not together
         # The distance recorded with the placement; the child's home now is no record of then.
-        ok = p.distance_miles is not None and p.distance_miles < 999
-        st["distance_miles"][r] = p.distance_miles if ok else np.nan
+        if p.distance_miles is not None and p.distance_miles < 999:
+            distance[r] = p.distance_miles
+    pairs = Pairs(
+        child_ids=np.array([p.child_id for p, *_ in rows], dtype=object),
+        hh_idx=np.array([k for _, k, *_ in rows], dtype=np.int64),
+        days=np.array([_day(p.start_date) for p, *_ in rows], dtype=np.int64),
+        previous_moves=np.array([m for _, _, m, *_ in rows], dtype=float),
+        previous_residential=np.array([res for *_, res, _ in rows], dtype=bool),
+        sibling_group=in_group,
+        siblings_separated=separated,
+        distance_miles=distance,
         # Kinship from the placement's own code (the connected-person approvals on file are today's).
-        st["kinship"][r] = p.place in codes.PLACE_FOSTER_CONNECTED
-        # Birth children born by then, and the store's children placed there then (not the children there now).
-        ages = [
-            (day - _day(m.birth_month)) / _YEAR
-            for m in h.members
-            if m.kind == "birth_child" and _day(m.birth_month) <= day
-        ]
-        ages += [
-            (day - _day(by_id[sid].birth_month)) / _YEAR
-            for start, end, sid in placed_on[h.household_id]
-            if sid != c.child_id and start <= day < end and sid in by_id
-        ]
-        other_ages.append([a for a in ages if a < 18])
-        meta["placement_id"].append(p.placement_id)
-        meta["child_id"].append(c.child_id)
-        meta["household_id"].append(h.household_id)
-        meta["start_date"].append(p.start_date)
-        meta["previous_place"].append(before)
-        meta["unplanned_within_52w"].append(int(bool(p.unplanned_within(364))))
-        meta["sex"].append(c.sex)
-        meta["ethnicity_group"].append(c.ethnicity_group)
-        meta["age_band"].append(str(age_band(np.array([age]))[0]))
-        meta["disability"].append("yes" if c.disability else "no")
-        meta["uasc"].append("yes" if c.uasc else "no")
-    # Training current on the start date, from the pool's course arrays.
-    for lo in range(0, n, 20000):
-        sl = slice(lo, lo + 20000)
-        d = days[sl][:, None, None]
-        st["current"][sl] = ((pool.done[hh_idx[sl]] <= d) & (d < pool.expires[hh_idx[sl]])).any(axis=2)
-    state = _finish(pool, st, hh_idx, other_ages, by_id, list(meta["child_id"]))
-    return HistoryRows(feature_frame(state, pool), labels, pd.DataFrame(meta), st["experience"])
-
-
-def _finish(
-    pool: HouseholdPool,
-    st: dict[str, np.ndarray],
-    hh_idx: np.ndarray,
-    other_ages: list[list[float]],
-    by_id: dict[str, Child],
-    child_ids: list[object],
-) -> PairState:
-    """Household-side and identity columns shared by the history rows, vectorised over the pool."""
-    n = len(hh_idx)
-    width = max([len(a) for a in other_ages] + [1])
-    ages = np.full((n, width), np.nan)
-    for r, a in enumerate(other_ages):
-        ages[r, : len(a)] = a
-    kids = [by_id[str(c)] for c in child_ids]
-    # The carers' preferences, their number and "will not consider" list are on file only as they are now.
-    unknown = np.full(n, np.nan)
-    eth = np.array([c.ethnicity_group for c in kids], dtype=object)
-    rel = np.array([c.religion for c in kids], dtype=object)
-    no_rel = np.isin(rel, ["none", "not_known"])
-    lang = np.array(
-        [bool(set(c.first_languages) & pool.language_sets[k]) for c, k in zip(kids, hh_idx, strict=True)],
-        dtype=bool,
+        kinship=np.array([p.place in codes.PLACE_FOSTER_CONNECTED for p, *_ in rows], dtype=bool),
     )
-    la = np.array([c.la_code for c in kids], dtype=object)
-    return PairState(
-        age=st["age"],
-        previous_moves=st["previous_moves"],
-        years_in_care=st["years_in_care"],
-        previous_residential=st["previous_residential"],
-        severity=st["severity"],
-        sdq=st["sdq"],
-        legal_status=st["legal_status"],
-        sibling_group=st["sibling_group"],
-        siblings_separated=st["siblings_separated"],
-        experience_years=st["experience_years"],
-        experience=st["experience"],
-        current=st["current"],
-        ifa=np.array([pool.households[k].agency_type == "ifa" for k in hh_idx], dtype=bool),
-        carers=unknown,
-        other_ages=ages,
-        past_endings=st["past_endings"],
-        past_unplanned=st["past_unplanned"],
-        distance_miles=st["distance_miles"],
-        school_miles=st["school_miles"],
-        in_area=pool.la[hh_idx] == la,
-        kinship=st["kinship"],
-        outside_preferred_age=unknown,
-        preference_conflicts=unknown,
-        same_ethnic_group=pool.eth_group[hh_idx] == eth,
-        same_religion=no_rel | (pool.religion[hh_idx] == rel),
-        shared_language=lang,
-    )
+    state = pair_state(pool, records, by_id, pairs, read_on=read_on)
+    meta: dict[str, list[object]] = {
+        "placement_id": [p.placement_id for p, *_ in rows],
+        "child_id": [p.child_id for p, *_ in rows],
+        "household_id": [pool.households[k].household_id for _, k, *_ in rows],
+        "start_date": [p.start_date for p, *_ in rows],
+        "previous_place": [b for *_, b in rows],
+        "unplanned_within_52w": [int(bool(p.unplanned_within(364))) for p, *_ in rows],
+        "sex": [by_id[p.child_id].sex for p, *_ in rows],
+        "ethnicity_group": [by_id[p.child_id].ethnicity_group for p, *_ in rows],
+        "age_band": list(age_band(state.age)),
+        "disability": ["yes" if by_id[p.child_id].disability else "no" for p, *_ in rows],
+        "uasc": ["yes" if by_id[p.child_id].uasc else "no" for p, *_ in rows],
+    }
+    labels = np.array([lab for _, _, _, lab, *_ in rows], dtype=np.int64)
+    return HistoryRows(feature_frame(state, pool), labels, pd.DataFrame(meta), np.asarray(state.experience))
 
 
 # --- candidates ----------------------------------------------------------------------------
@@ -578,64 +587,53 @@ def candidate_features(
     pool: HouseholdPool,
     req: MatchRequest,
     idx: np.ndarray,
-    history: ChildHistory,
-    risks: frozenset[str] = frozenset(),
+    history: ChildHistory | None = None,
+    records: Records | None = None,
 ) -> pd.DataFrame:
-    """Features of the request's child with each household at pool positions ``idx`` on ``req.on``."""
+    """Features of the request's child with each household at pool positions ``idx`` on ``req.on``.
+
+    The same :func:`features_as_at` as training, on the request's date: the needs are the request's
+    (its referral, the record in force for a new placement), the carers' experience and the children
+    living there come from the placements in ``records``, and the fields kept only as they are now are
+    known (for a placement starting now, now is its start).
+    """
     tables = pool.tables
+    history = history or ChildHistory()
+    records = records or NO_RECORDS
+    idx = np.asarray(idx, dtype=np.int64)
     n = len(idx)
     c = req.child
-    day = _day(req.on)
     need_pos = {nid: j for j, nid in enumerate(tables.need_ids)}
     sev = np.zeros(len(tables.need_ids))
     for need, level in req.needs.items():
         if need in need_pos:
             sev[need_pos[need]] = level
-    age = (day - _day(c.birth_month)) / _YEAR
-    on_month = req.on.year * 12 + req.on.month - 1
-    kid_months = pool.kid_months[idx]
-    valid = kid_months < on_month + 1  # born by the date (padding is far in the future)
-    other = np.where(valid, (on_month - kid_months) / 12.0, np.nan)
-    other = np.where(other < 18, other, np.nan)
+    age = (_day(req.on) - _day(c.birth_month)) / _YEAR
     connected_to = sorted({k for g in req.group for k in pool.connected.get(g.child_id, ())})
-    connected = np.isin(idx, connected_to)
     actionable = frozenset(nm for nm, v in req.needs.items() if v >= 2)
+    risks = records.risks_on(c.child_id, req.on)
     bits = np.uint64(_risk_bits(pool, actionable | risks | frozenset(req.referral.risks_to_child)
                                 | frozenset(req.referral.risks_to_others)))  # fmt: skip
-    dist = pool.miles_from(c.home, idx) if c.home is not None else np.full(n, np.nan)
-    school = pool.miles_from(c.school, idx) if c.school is not None else np.full(n, np.nan)
     whole = int(age)
     lo, hi = pool.pref_min[idx], pool.pref_max[idx]
-    no_rel = c.religion in ("none", "not_known")
-    lang = np.zeros(n, dtype=bool)
-    for language in c.first_languages:
-        lang |= pool._speaks(language)[idx]
-    state = PairState(
-        age=np.full(n, age),
-        previous_moves=np.full(n, float(history.moves)),
-        years_in_care=np.full(n, max(0, day - _day(c.care_started)) / _YEAR),
-        previous_residential=np.full(n, history.residential),
-        severity=np.broadcast_to(sev, (n, len(sev))),
-        sdq=np.full(n, _latest_sdq(c, day)),
+    present = Present(
         legal_status=np.full(n, _legal_code(c.legal_status)),
-        sibling_group=np.full(n, c.sibling_group_id is not None),
-        siblings_separated=np.full(n, c.sibling_group_id is not None and req.group_size == 1),
-        experience_years=np.maximum(0.0, (day - pool.approved_day[idx]) / _YEAR),
-        experience=pool.experience[idx],
-        current=pool.current_courses(req.on)[idx],
-        ifa=pool.ifa[idx],
+        school_miles=pool.miles_from(c.school, idx) if c.school is not None else np.full(n, np.nan),
         carers=pool.carers[idx],
-        other_ages=other,
-        past_endings=pool.track_ended[idx],
-        past_unplanned=pool.track_unplanned[idx],
-        distance_miles=dist,
-        school_miles=school,
-        in_area=pool.equals("la", c.la_code, idx),
-        kinship=connected,
         outside_preferred_age=pool.has_pref[idx] & ((whole < lo) | (whole > hi)),
         preference_conflicts=_popcount(bits & _wont_bits(pool)[idx]),
-        same_ethnic_group=pool.equals("eth_group", c.ethnicity_group, idx),
-        same_religion=np.full(n, no_rel) | pool.equals("religion", c.religion, idx),
-        shared_language=lang,
     )
-    return feature_frame(state, pool)
+    pairs = Pairs(
+        child_ids=np.full(n, c.child_id, dtype=object),
+        hh_idx=idx,
+        days=np.full(n, _day(req.on), dtype=np.int64),
+        previous_moves=np.full(n, float(history.moves)),
+        previous_residential=np.full(n, history.residential),
+        sibling_group=np.full(n, c.sibling_group_id is not None),
+        siblings_separated=np.full(n, c.sibling_group_id is not None and req.group_size == 1),
+        distance_miles=pool.miles_from(c.home, idx) if c.home is not None else np.full(n, np.nan),
+        kinship=np.isin(idx, connected_to),
+        severity=sev,
+        present=present,
+    )
+    return features_as_at(pool, records, {c.child_id: c}, pairs)

@@ -44,10 +44,7 @@ class StabilityScorer:
         if len(idx) == 0:
             return np.zeros(0)
         child = req.child
-        x = candidate_features(
-            pool, req, np.asarray(idx), self.histories.get(child.child_id, ChildHistory()),
-            self.records.risks_on(child.child_id, req.on),
-        )  # fmt: skip
+        x = candidate_features(pool, req, np.asarray(idx), self.histories.get(child.child_id), self.records)
         return np.asarray(self.loaded.model.predict_unplanned(x.to_numpy()), dtype=np.float64)
 
     def estimate(self, p_unplanned: float) -> StabilityEstimate:
@@ -86,6 +83,15 @@ def load_scorer(
         histories, records = records_from.histories, records_from.records
     else:
         ids = None if child_ids is None else sorted(set(child_ids))
-        histories = child_histories(queries.all_placements(conn, scope=scope, child_ids=ids))
-        records = Records({}, queries.dated_risks(conn, scope=scope, child_ids=ids))
+        # Every placement in scope: the households' experience and the children living with them come from
+        # them, as in training; the children's own moves only from theirs.
+        placements = queries.all_placements(conn, scope=scope)
+        wanted = None if ids is None else set(ids)
+        histories = child_histories([p for p in placements if wanted is None or p.child_id in wanted])
+        records = Records(
+            queries.dated_needs(conn, scope=scope),
+            queries.dated_risks(conn, scope=scope, child_ids=ids),
+            tuple(placements),
+            queries.child_births(conn, scope=scope),
+        )
     return StabilityScorer(loaded, histories, records), f"{kind.replace('_', '-')} model {loaded.version}"

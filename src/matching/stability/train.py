@@ -43,7 +43,14 @@ from matching.stability import metrics as m
 from matching.stability.artefact import LoadedModel, save_model
 from matching.stability.card import model_card
 from matching.stability.estimator import DEFAULT_LEARNER, LEARNERS
-from matching.stability.features import CATEGORICAL, GROUP_ATTRIBUTES, HistoryRows, Records, history_features
+from matching.stability.features import (
+    CATEGORICAL,
+    GROUP_ATTRIBUTES,
+    HistoryRows,
+    Records,
+    history_features,
+    history_records,
+)
 from matching.store import queries
 from matching.taxonomy import Taxonomy, load_taxonomy
 
@@ -111,6 +118,7 @@ class History:
     rows: HistoryRows
     pool: HouseholdPool
     children: dict[str, Child]
+    records: Records
 
 
 def load_history(
@@ -127,10 +135,12 @@ def load_history(
     households = queries.all_households(conn, scope=scope, taxonomy=taxonomy)
     children = queries.all_children(conn, scope=scope)
     placements = queries.all_placements(conn, scope=scope)
-    records = Records(queries.dated_needs(conn, scope=scope), queries.dated_risks(conn, scope=scope))
+    records = history_records(
+        queries.dated_needs(conn, scope=scope), queries.dated_risks(conn, scope=scope), children, placements
+    )
     pool = HouseholdPool(households, taxonomy, cfg)
     rows = history_features(pool, children, placements, records, open_as_lasted=open_as_lasted)
-    return History(rows, pool, {c.child_id: c for c in children})
+    return History(rows, pool, {c.child_id: c for c in children}, records)
 
 
 def check_learnable(label: np.ndarray, minimum: int = MIN_PLACEMENTS) -> None:

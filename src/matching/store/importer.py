@@ -162,6 +162,9 @@ def _upsert(conn: Connection, table: Table, spec: FileSpec, batch: list[dict[str
         stmt = postgresql.insert(table)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    if not table.primary_key.columns:  # a dated history without a primary key: replaced per parent beforehand
+        conn.execute(stmt, batch)
+        return
     updatable = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in spec.key}
     stmt = (
         stmt.on_conflict_do_update(index_elements=list(spec.key), set_=updatable)

@@ -79,9 +79,20 @@ def list_children(
 # Statements for one child, built once: the matching hot path runs them on every request.
 _CHILD = select(s.child).where(s.child.c.child_id == bindparam("child_id"))
 _CHILD_IN_LAS = _CHILD.where(s.child.c.la_code.in_(bindparam("la_codes", expanding=True)))
-_CHILD_NEEDS = select(s.child_need.c.need, s.child_need.c.severity).where(
+_CHILD_NEEDS = select(s.child_need.c.need, s.child_need.c.severity, s.child_need.c.assessed_on).where(
     s.child_need.c.child_id == bindparam("child_id")
 )
+
+
+def needs_in_force(ratings: Iterable[tuple[str, int, date | None]]) -> dict[str, int]:
+    """A child's needs as they stand now, from every rating on record: the latest rating of each need (undated
+    ratings count as older than any dated one), needs whose latest rating is 0 left out."""
+    latest: dict[str, tuple[date, int]] = {}
+    for need, severity, on in ratings:
+        when = on or date.min
+        if need not in latest or when >= latest[need][0]:
+            latest[need] = (when, int(severity))
+    return {n: v for n, (_, v) in sorted(latest.items()) if v > 0}
 _CHILD_REFERRALS = (
     select(s.referral)
     .where(s.referral.c.child_id == bindparam("child_id"))
@@ -99,7 +110,7 @@ def get_child(conn: Connection, *, scope: Scope, child_id: str, with_sdq: bool =
         return None
     if with_sdq:
         return _children_from_rows(conn, [row])[0]
-    needs = {n: int(v) for n, v in conn.execute(_CHILD_NEEDS, {"child_id": child_id})}
+    needs = needs_in_force((n, v, on) for n, v, on in conn.execute(_CHILD_NEEDS, {"child_id": child_id}))
     return _child(row, needs, ())
 
 
@@ -127,16 +138,17 @@ def children_by_ids(conn: Connection, *, scope: Scope, child_ids: Iterable[str])
 
 def _children_from_rows(conn: Connection, rows: Sequence[Any], with_sdq: bool = True) -> list[Child]:
     ids = [r["child_id"] for r in rows]
-    needs: dict[str, dict[str, int]] = defaultdict(dict)
+    ratings: dict[str, list[tuple[str, int, date | None]]] = defaultdict(list)
     sdq: dict[str, list[SdqScore]] = defaultdict(list)
     for i in range(0, len(ids), 900):
         chunk = ids[i : i + 900]
         for n in conn.execute(select(s.child_need).where(s.child_need.c.child_id.in_(chunk))).mappings():
-            needs[n["child_id"]][n["need"]] = int(n["severity"])
+            ratings[n["child_id"]].append((n["need"], int(n["severity"]), n["assessed_on"]))
         if not with_sdq:
             continue
         for q in conn.execute(select(s.sdq_score).where(s.sdq_score.c.child_id.in_(chunk))).mappings():
             sdq[q["child_id"]].append(SdqScore(q["assessed_on"], int(q["score"])))
+    needs = {child_id: needs_in_force(r) for child_id, r in ratings.items()}
     return [
         _child(r, needs.get(r["child_id"], {}), tuple(sorted(sdq.get(r["child_id"], []), key=lambda x: x.assessed_on)))
         for r in rows
@@ -342,11 +354,12 @@ def open_referrals(
         stmt = stmt.where(s.child.c.sibling_group_id == sibling_group_id)
     stmt = _child_scope(stmt, scope).order_by(s.referral.c.referral_date, s.referral.c.referral_id)
     rows = conn.execute(stmt).mappings().all()
-    needs: dict[str, dict[str, int]] = defaultdict(dict)
+    ratings: dict[str, list[tuple[str, int, date | None]]] = defaultdict(list)
     ids = sorted({r["child_id"] for r in rows})
     for i in range(0, len(ids), 900):
         for n in conn.execute(select(s.child_need).where(s.child_need.c.child_id.in_(ids[i : i + 900]))).mappings():
-            needs[n["child_id"]][n["need"]] = int(n["severity"])
+            ratings[n["child_id"]].append((n["need"], int(n["severity"]), n["assessed_on"]))
+    needs = {child_id: needs_in_force(r) for child_id, r in ratings.items()}
     return [referral_from_row(r, needs.get(r["child_id"], {})) for r in rows]
 
 
@@ -434,6 +447,12 @@ def all_placements(conn: Connection, *, scope: Scope, child_ids: Sequence[str] |
         chunk = stmt.where(p.c.child_id.in_(list(child_ids[i : i + 900])))
         out.extend(_episode(r) for r in conn.execute(chunk).mappings())
     return out
+
+
+def child_births(conn: Connection, *, scope: Scope) -> dict[str, date]:
+    """Each child's birth month, for every child in scope (the ages of children living with carers)."""
+    stmt = _child_scope(select(s.child.c.child_id, s.child.c.birth_month), scope)
+    return {str(r[0]): r[1] for r in conn.execute(stmt)}
 
 
 def _chunked(stmt: Select[Any], column: Any, child_ids: Sequence[str] | None) -> list[Select[Any]]:

@@ -73,7 +73,11 @@ def _sql_type(column: SpecColumn) -> TypeEngine[Any]:
 
 
 def _table(spec: FileSpec) -> Table:
-    cols: list[Column[Any]] = []
+    cols: list[Any] = []
+    # A key with an optional column (a dated history where the date may be missing) cannot be a primary
+    # key: the contract checks its uniqueness, and the table is indexed by its first column instead.
+    required = {c.name for c in spec.columns if c.required}
+    pk = spec.key if set(spec.key) <= required else ()
     for c in spec.columns:
         args: list[Any] = []
         if c.references is not None:
@@ -84,8 +88,8 @@ def _table(spec: FileSpec) -> Table:
                 c.name,
                 _sql_type(c),
                 *args,
-                primary_key=c.name in spec.key,
-                nullable=not (c.required or c.name in spec.key),
+                primary_key=c.name in pk,
+                nullable=not (c.required or c.name in pk),
             )
         )
     if spec.name == "placements":
@@ -94,6 +98,8 @@ def _table(spec: FileSpec) -> Table:
         # Set by the SSDA903 import from the last episode; a child who ceased is never placed or waiting.
         cols.append(Column("ceased", Date(), nullable=True))
         cols.append(Column("reason_ceased", String(64), nullable=True))
+    if not pk:
+        cols.append(Index(f"ix_{TABLE_NAMES[spec.name]}_{spec.key[0]}", spec.key[0]))
     return Table(TABLE_NAMES[spec.name], metadata, *cols, comment=spec.description)
 
 
