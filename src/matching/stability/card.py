@@ -282,7 +282,8 @@ def model_card(meta: dict[str, Any]) -> str:
         "practitioner would choose are outside its experience, and its estimates for them are guesses.",
         "- Kinship placements are rare in the history it learned from, so its estimates for connected "
         "carers are the least reliable.",
-        "- Needs are as assessed now, not as they were when older placements began.",
+        "- Needs and risks are read as at each start only as far as the records are dated: where a store keeps "
+        "only the latest assessment, older placements' needs are unknown and the model learns less from them.",
         "- On synthetic data the ceiling shows what the record could tell at best; real records are "
         "noisier, and real performance will be lower.",
         "",

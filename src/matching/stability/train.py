@@ -512,7 +512,7 @@ def train(
             "description": LEARNERS[learner].description,
             "params": _params(model),
             "iterations": int(model.n_iter_),
-            **({"C": model.C_} if hasattr(model, "C_") else {}),
+            **_penalty(model),
             "fit_seconds": round(fit_seconds, 2),
         },
         "features": list(X.columns),
@@ -547,6 +547,13 @@ def train(
 def source_date(rows: HistoryRows) -> str:
     """The latest placement start in the data (YYYYMMDD), naming the version by the data, not the clock."""
     return str(max(rows.meta["start_date"])).replace("-", "")
+
+
+def _penalty(model: Any) -> dict[str, Any]:
+    """A logistic learner's penalty C and the inner cross-validation's log loss at each C tried."""
+    if not hasattr(model, "C_"):
+        return {}
+    return {"C": model.C_, "inner_cv_log_loss": {str(c): round(v, 5) for c, v in model.cv_log_loss_.items()}}
 
 
 def _params(model: Any) -> dict[str, Any]:
