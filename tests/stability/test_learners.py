@@ -110,6 +110,17 @@ def test_the_card_says_why_this_learner(trained: Trained) -> None:
     assert "## Why this learner" in card
     assert "| boosting (used) | 0.700 |" in card
     assert "a lead not shown to be above zero" in card
+    assert "measurement favours" not in card
+    meta["learner_comparison"]["learners"][1]["roc_auc"] = 0.75
+    meta["learner_comparison"]["verdict"] = {
+        "best_auc": "logistic",
+        "runner_up": "boosting",
+        "lead": {"difference": 0.05, "ci_low": 0.02, "ci_high": 0.08},
+        "lead_shown": True,
+    }
+    card = model_card(meta)
+    assert "a lead shown to be above zero" in card
+    assert "measurement favours the logistic learner: `matching train --learner logistic`" in card
 
 
 def test_cli_trains_the_logistic_learner(trained: Trained, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -125,7 +125,13 @@ def _learners(meta: dict[str, Any]) -> list[str]:
         )
     else:
         said = f"Only the {v['best_auc']} learner was fitted."
-    lines += ["", f"{said} This model uses the {used} learner.", ""]
+    advice = ""
+    if v.get("lead_shown") and v["best_auc"] != used:
+        advice = (
+            f" On this history the measurement favours the {v['best_auc']} learner: `matching train --learner "
+            f"{v['best_auc'].replace('_', '-')}` trains it."
+        )
+    lines += ["", f"{said} This model uses the {used} learner.{advice}", ""]
     return lines
 
 
