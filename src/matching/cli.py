@@ -11,7 +11,8 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from matching.access import Actor, Remit
 from matching.contract.validate import ContractError, Problem, ValidationReport, validate_folder
 from matching.domain import Scope
 from matching.taxonomy import TaxonomyError, load_taxonomy
@@ -90,12 +92,26 @@ def _print_problems(report: ValidationReport, limit: int | None) -> None:
         err.print(f"  … and {len(report.problems) - limit} more (use --all or --report FILE for every one)")
 
 
+class OutcomeProcessName(StrEnum):
+    """The generator's outcome processes (``matching.synth.outcomes.OUTCOME_PROCESSES``)."""
+
+    standard = "standard"
+    interacting = "interacting"
+
+
 @app.command()
 def generate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the contract files to.")],
     las: Annotated[int, typer.Option(min=1, max=400, help="Local authorities (150 = all of England).")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")] = 2024,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: 2 for 4+ LAs).")] = None,
+    outcome_process: Annotated[
+        OutcomeProcessName,
+        typer.Option(
+            help="How placement outcomes are generated: 'standard' (additive, monotone) or 'interacting' "
+            "(thresholds, interactions, unrecorded household and child effects). Recorded in truth/generator.json."
+        ),
+    ] = OutcomeProcessName.standard,
 ) -> None:
     """Write a synthetic England (or one local authority) in the data contract's formats."""
     from matching.synth.generator import generate as run
@@ -107,12 +123,14 @@ def generate(
             las=las,
             seed=seed,
             workers=workers,
+            outcome_process=outcome_process.value,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    written = sum(v for k, v in summary.rows.items() if k != "placement_truth")
     out.print(
-        f"wrote {sum(v for k, v in summary.rows.items() if k != 'placement_truth'):,} rows for "
+        f"wrote {written:,} rows for "
         f"{summary.rows['children']:,} children and {summary.rows['households']:,} households "
-        f"({las} LA{'s' if las > 1 else ''}, seed {seed}) to {out_dir}"
+        f"({las} LA{'s' if las > 1 else ''}, seed {seed}, {outcome_process.value} outcomes) to {out_dir}"
     )
 
 
@@ -874,6 +892,328 @@ def serve(
 
         open_store().dispose()
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+# --- accounts, tokens, audit trail and subject access (issue 16) ----------------------------------------------
+
+users_app = typer.Typer(no_args_is_help=True, help="User accounts: add, list, disable, enable, reset a password.")
+tokens_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for API clients: issue, list, revoke.")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: verify its chain, show a child's history.")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(audit_app, name="audit")
+
+
+def _cli_actor() -> Actor:
+    """The shell user running the command, as the audit trail records them."""
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except Exception:  # no login name in some containers
+        who = "unknown"
+    return Actor.system(f"cli:{who}"[:64])
+
+
+@contextmanager
+def _account_errors() -> Iterator[None]:
+    """An account, token or configuration refused: its own one line, no class name."""
+    from matching.accounts.users import AccountError
+
+    try:
+        yield
+    except (AccountError, ValueError) as exc:
+        if os.environ.get("MATCHING_DEBUG"):
+            raise
+        _fail(str(exc))
+
+
+def _read_password(from_stdin: bool, what: str) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line.strip():
+            _fail("no password on standard input")
+        return line.rstrip("\r\n")
+    value: str = typer.prompt(what, hide_input=True, confirmation_prompt=True, err=True)
+    return value
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "-"
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="How they sign in (lower case).")],
+    role: Annotated[
+        str, typer.Option(help="placement_officer, fostering_officer, commissioning_lead, auditor, administrator.")
+    ],
+    la: Annotated[
+        list[str] | None, typer.Option("--la", help="Authority code in their remit (repeat or comma-separate).")
+    ] = None,
+    agency: Annotated[
+        list[str] | None, typer.Option("--agency", help="Agency code in their remit (repeat or comma-separate).")
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Add every authority of this region in the store to the remit.")
+    ] = None,
+    display_name: Annotated[str | None, typer.Option(help="Their name as the pages show it.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    no_password: Annotated[bool, typer.Option("--no-password", help="Single sign-on only: no password.")] = False,
+    external_id: Annotated[str | None, typer.Option(help="Single sign-on identity (issuer|subject) to link.")] = None,
+) -> None:
+    """Add a user account (prompts for a password unless --password-stdin or --no-password)."""
+    from matching.accounts.users import authorities_of_region, codes, create_user, unknown_codes
+    from matching.store.engine import open_store
+
+    with _friendly_errors(), _account_errors():
+        password = None if no_password else _read_password(password_stdin, f"password for {username}")
+        engine = open_store()
+        with engine.begin() as conn:
+            las = codes(la or [])
+            if region:
+                found = authorities_of_region(conn, region)
+                if not found:
+                    _fail(f"no authority of region {region!r} in the store")
+                las |= found
+            remit = Remit(las, codes(agency or []))
+            user = create_user(
+                conn,
+                username=username,
+                role=role,
+                remit=remit,
+                actor=_cli_actor(),
+                display_name=display_name,
+                password=password,
+                external_id=external_id,
+            )
+            unknown = unknown_codes(conn, remit)
+        for code in unknown:
+            err.print(
+                f"  warning: {code} is not in the store yet (the user sees nothing of it until it is)", highlight=False
+            )
+        if remit.empty and user.role.value in ("placement_officer", "fostering_officer", "commissioning_lead"):
+            err.print("  warning: no --la or --agency: this user sees nothing", highlight=False)
+        out.print(f"added {user.username} ({user.role.label})", highlight=False)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every user account: role, remit, state."""
+    from matching.accounts.users import list_users
+    from matching.store.engine import open_store
+
+    with _friendly_errors():
+        with open_store().connect() as conn:
+            users = list_users(conn)
+        table = Table(title=f"{len(users)} user{'s' if len(users) != 1 else ''}")
+        for col in ("username", "name", "role", "authorities", "agencies", "sign-in", "state", "last signed in"):
+            table.add_column(col)
+        for u in users:
+            table.add_row(
+                u.username,
+                u.display_name,
+                u.role.label,
+                ", ".join(sorted(u.remit.la_codes)) or "-",
+                ", ".join(sorted(u.remit.agency_codes)) or "-",
+                "/".join(m for m, on in (("password", u.has_password), ("sso", u.external_id)) if on) or "-",
+                "disabled" if u.disabled else "active",
+                _when(u.last_sign_in_at),
+            )
+        out.print(table)
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument()]) -> None:
+    """Disable an account: no more sign-in; its sessions and tokens are revoked."""
+    from matching.accounts.users import disable_user
+    from matching.store.engine import open_store
+
+    with _friendly_errors(), _account_errors(), open_store().begin() as conn:
+        user = disable_user(conn, username, actor=_cli_actor())
+    out.print(f"disabled {user.username}; their sessions and tokens are revoked", highlight=False)
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Argument()]) -> None:
+    """Enable a disabled account again (its old sessions and tokens stay revoked)."""
+    from matching.accounts.users import enable_user
+    from matching.store.engine import open_store
+
+    with _friendly_errors(), _account_errors(), open_store().begin() as conn:
+        user = enable_user(conn, username, actor=_cli_actor())
+    out.print(f"enabled {user.username}", highlight=False)
+
+
+@users_app.command("reset")
+def users_reset(
+    username: Annotated[str, typer.Argument()],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Give an account a new password; its sessions and tokens are revoked."""
+    from matching.accounts.users import reset_password
+    from matching.store.engine import open_store
+
+    with _friendly_errors(), _account_errors():
+        password = _read_password(password_stdin, f"new password for {username}")
+        with open_store().begin() as conn:
+            user = reset_password(conn, username, password, actor=_cli_actor())
+    out.print(f"new password set for {user.username}; their sessions and tokens are revoked", highlight=False)
+
+
+@users_app.command("demo")
+def users_demo() -> None:
+    """Add one demonstration account per role for the bundled authority (never in production)."""
+    from matching.accounts.demo import seed_demo_accounts
+    from matching.store.engine import open_store
+
+    environment = os.environ.get("MATCHING_ENVIRONMENT", "development")
+    with _friendly_errors(), _account_errors():
+        from matching.accounts.demo import DemoAccountsRefusedError
+
+        try:
+            with open_store().begin() as conn:
+                created = seed_demo_accounts(conn, environment=environment, actor=_cli_actor())
+        except DemoAccountsRefusedError as exc:
+            _fail(str(exc))
+    if not created:
+        out.print("the demonstration accounts are there already")
+    for d in created:
+        out.print(f"{d.username:<20} {d.role.label:<20} password {d.password}", highlight=False)
+
+
+@tokens_app.command("issue")
+def tokens_issue(
+    username: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option(help="What the token is for.")],
+    days: Annotated[int | None, typer.Option(min=1, help="Lifetime in days (default 90).")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="Permission to grant (repeat; default: all of the role's).")
+    ] = None,
+    max_days: Annotated[int, typer.Option(envvar="MATCHING_TOKEN_MAX_DAYS", help="Longest lifetime allowed.")] = 365,
+) -> None:
+    """Issue a bearer token: printed once on standard output, never shown again."""
+    from matching.accounts.tokens import TokenPolicy, issue_token
+    from matching.accounts.users import codes
+    from matching.store.engine import open_store
+
+    with _friendly_errors(), _account_errors(), open_store().begin() as conn:
+        issued = issue_token(
+            conn,
+            username,
+            name=name,
+            actor=_cli_actor(),
+            scopes=sorted(codes(scope)) if scope else None,
+            days=days,
+            policy=TokenPolicy(max_days=max_days),
+        )
+    err.print(
+        f"token {issued.id} {issued.name!r} for {username}, until {_when(issued.expires_at)}; "
+        "copy it now, it is not shown again:",
+        highlight=False,
+    )
+    print(issued.token)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    username: Annotated[str | None, typer.Argument(help="One user's tokens (default: all).")] = None,
+) -> None:
+    """Tokens, newest first (never the tokens themselves)."""
+    from matching.accounts.tokens import list_tokens
+    from matching.store.engine import open_store
+
+    with _friendly_errors():
+        with open_store().connect() as conn:
+            tokens = list_tokens(conn, username)
+        table = Table(title=f"{len(tokens)} token{'s' if len(tokens) != 1 else ''}")
+        for col in ("id", "user", "name", "scopes", "expires", "last used", "state"):
+            table.add_column(col)
+        for t in tokens:
+            state = "revoked" if t.revoked_at else "active" if t.active() else "expired"
+            table.add_row(
+                str(t.id),
+                t.username,
+                t.name,
+                ", ".join(sorted(t.scopes)),
+                _when(t.expires_at),
+                _when(t.last_used_at),
+                state,
+            )
+        out.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[int, typer.Argument(help="The token's number (see `tokens list`).")]) -> None:
+    """Revoke a token."""
+    from matching.accounts.tokens import revoke_token
+    from matching.store.engine import open_store
+
+    with _friendly_errors(), _account_errors(), open_store().begin() as conn:
+        info = revoke_token(conn, token_id, actor=_cli_actor())
+    out.print(f"revoked token {info.id} {info.name!r} of {info.username}", highlight=False)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit trail's chain of hashes; exit 1 naming the first bad entry."""
+    from matching.audit import head, verify
+    from matching.store.engine import open_store
+
+    with _friendly_errors():
+        with open_store().connect() as conn:
+            broken = verify(conn)
+            last = head(conn)
+        if broken is not None:
+            _fail(f"the audit trail is broken at {broken}")
+        out.print(f"ok: {last[0]:,} audit entries chained; last hash {last[1]}", highlight=False)
+
+
+@audit_app.command("show")
+def audit_show(
+    child: Annotated[str, typer.Option("--child", help="The child's id.")],
+    purpose: Annotated[str | None, typer.Option(help="Why you are looking (recorded).")] = None,
+) -> None:
+    """Who has looked at this child's records, when and why."""
+    from matching.audit import AuditEntry, append, entries_for_child
+    from matching.store.engine import open_store
+
+    with _friendly_errors(), _account_errors():
+        with open_store().begin() as conn:
+            entries = entries_for_child(conn, child)
+            append(conn, AuditEntry(_cli_actor(), "audit.show", child_ids=[child], purpose=purpose))
+        if not entries:
+            out.print(f"no one has looked at child {child}'s records", highlight=False)
+            return
+        table = Table(title=f"Who has looked at child {child}")
+        for col in ("#", "when", "who", "role", "what", "why", "outcome"):
+            table.add_column(col)
+        for e in entries:
+            table.add_row(str(e.seq), _when(e.at), e.username, e.role or "-", e.action, e.purpose or "-", e.outcome)
+        out.print(table)
+
+
+@app.command("export-child")
+def export_child_cmd(
+    child_id: Annotated[str, typer.Argument(help="The child's id.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Zip archive to write.")],
+    purpose: Annotated[str | None, typer.Option(help="Why (default: subject access request).")] = None,
+) -> None:
+    """Everything the store holds about one child, and who looked at it, in one zip (UK GDPR Article 15)."""
+    from matching.audit.subject_access import DEFAULT_PURPOSE, export_child
+    from matching.store.engine import open_store
+
+    with _friendly_errors(), _account_errors():
+        with open_store().begin() as conn:
+            summary = export_child(conn, child_id, out_file, actor=_cli_actor(), purpose=purpose or DEFAULT_PURPOSE)
+        if summary is None:
+            _fail(f"no child {child_id!r} in the store")
+        rows = sum(summary.rows.values())
+        out.print(f"wrote {out_file}: {rows} records and {summary.audit_entries} audit entries", highlight=False)
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def test_training_and_scoring_compute_the_same_pair_features(history) -> None:  
         for col in same:
             assert live[col].iat[0] == pytest.approx(feats[col].iat[r], abs=1e-9, nan_ok=True), col
         then = {n: feats[f"severity_{n}"].iat[r] for n in pool.tables.need_ids}
-        if child.needs and all(then[n] == v for n, v in child.needs.items()):
+        if child.needs and all(then[n] == child.needs.get(n, 0) for n in pool.tables.need_ids):
             for col in needs_cols:
                 assert live[col].iat[0] == pytest.approx(feats[col].iat[r], abs=1e-9, nan_ok=True), col
             needs_checked += 1

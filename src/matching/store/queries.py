@@ -93,6 +93,8 @@ def needs_in_force(ratings: Iterable[tuple[str, int, date | None]]) -> dict[str,
         if need not in latest or when >= latest[need][0]:
             latest[need] = (when, int(severity))
     return {n: v for n, (_, v) in sorted(latest.items()) if v > 0}
+
+
 _CHILD_REFERRALS = (
     select(s.referral)
     .where(s.referral.c.child_id == bindparam("child_id"))

@@ -1,4 +1,4 @@
-"""The store's tables: one per contract file, plus the import audit trail.
+"""The store's tables: one per contract file, the import audit trail, and accounts and the access audit trail.
 
 Tables are derived from the data contract (``matching.contract.spec``) so a column cannot be
 added to one and forgotten in the other.  Changes to the schema still go through an Alembic
@@ -148,3 +148,100 @@ Index("ix_placement_child_id", placement.c.child_id)
 Index("ix_placement_household_id", placement.c.household_id)
 Index("ix_referral_child_id", referral.c.child_id)
 Index("ix_household_member_household_id", household_member.c.household_id)
+
+# --- accounts, credentials and the access audit trail (issue 16; logic in matching.accounts and matching.audit) ---
+
+user_account = Table(
+    "user_account",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True, comment="lower case; how the person signs in"),
+    Column("display_name", Text, nullable=False),
+    Column("role", String(32), nullable=False, comment="matching.access.Role code"),
+    Column("la_codes", JSON, nullable=False, comment="remit: local authorities whose children they may see"),
+    Column("agency_codes", JSON, nullable=False, comment="remit: agencies whose households they may see"),
+    Column("disabled", Boolean, nullable=False),
+    Column("password_hash", Text, nullable=True, comment="argon2id; none for single sign-on only accounts"),
+    Column("external_id", String(255), nullable=True, unique=True, comment="single sign-on subject (issuer|id)"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_sign_in_at", DateTime(timezone=True), nullable=True),
+    comment="People who may sign in: role and remit (never a child's data).",
+)
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("user_account.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True, comment="the token itself is never stored"),
+    Column("scopes", JSON, nullable=False, comment="permission codes, a subset of the role's"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_api_token_user_id", "user_id"),
+    comment="Bearer tokens for API clients, stored as SHA-256 hashes.",
+)
+
+web_session = Table(
+    "web_session",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("user_account.id"), nullable=False),
+    Column("session_sha256", String(64), nullable=False, unique=True, comment="the cookie value is never stored"),
+    Column("method", String(16), nullable=False, comment="how they signed in: password or oidc"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_web_session_user_id", "user_id"),
+    comment="Signed-in sessions of the pages (server side; idle and absolute timeouts).",
+)
+
+sign_in_failure = Table(
+    "sign_in_failure",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("username", String(64), nullable=False, comment="as typed (lower case), known or not"),
+    Column("address", String(64), nullable=False),
+    Index("ix_sign_in_failure_username_at", "username", "at"),
+    Index("ix_sign_in_failure_address_at", "address", "at"),
+    comment="Failed sign-ins, for throttling per account and per address (older rows are pruned).",
+)
+
+audit_entry = Table(
+    "audit_entry",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False, comment="1, 2, 3, ... without gaps"),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("user_id", Integer, nullable=True, comment="none for a system job"),
+    Column("username", String(64), nullable=False),
+    Column("role", String(32), nullable=True),
+    Column("action", String(200), nullable=False, comment="what was done, or the route"),
+    Column("detail", Text, nullable=True, comment="what it was done to, other than children (never a child's data)"),
+    Column("child_ids", JSON, nullable=False, comment="the children whose records were touched"),
+    Column("purpose", Text, nullable=True),
+    Column("outcome", String(32), nullable=False),
+    Column("prev_sha256", String(64), nullable=False),
+    Column("entry_sha256", String(64), nullable=False, unique=True),
+    comment="Append-only audit trail of access; each entry chained to the previous by SHA-256.",
+)
+
+audit_child = Table(
+    "audit_child",
+    metadata,
+    Column("child_id", String(64), primary_key=True),
+    Column("seq", Integer, ForeignKey("audit_entry.seq"), primary_key=True),
+    comment="Index of the audit trail by child (checked against the chained entries by verify).",
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("entry_sha256", String(64), nullable=False),
+    comment="The audit trail's last entry (one row): appends lock it, verify checks no tail was cut.",
+)

@@ -22,16 +22,20 @@ import pandas as pd
 from matching import codes
 from matching.contract.spec import FILES_BY_NAME
 from matching.coverage import CoverageTables
+from matching.synth import history as history_mod
+from matching.synth import needs as needs_mod
+from matching.synth import outcomes as outcomes_mod
 from matching.synth.children import ChildArrays, make_children
 from matching.synth.geography import Agency, LocalAuthority, make_agencies, make_local_authorities
-from matching.synth.history import History, HouseholdArrays, simulate_history
+from matching.synth.history import History, HouseholdState, RiskCodes, simulate_history
 from matching.synth.households import NEVER, HouseholdProfile, Households, place_children, profile_households
-from matching.synth.outcomes import DEFAULT_COEFFICIENTS, OutcomeCoefficients
+from matching.synth.needs import NeedsTimeline
+from matching.synth.outcomes import InteractingCoefficients, InteractingProcess, OutcomeCoefficients, StandardProcess
 from matching.synth.progress import progress_records
 from matching.synth.ssda903 import export_903
 from matching.taxonomy import Taxonomy, load_taxonomy
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 DEFAULT_SNAPSHOT = date(2026, 3, 31)
 DEFAULT_SEED = 2024
 #: Children per LA: a mid-sized LA for one, the national mean (83,630 / 150) for several.
@@ -40,6 +44,8 @@ CHILDREN_PER_LA_NATIONAL = 83_630 / 150
 _EPOCH = date(1970, 1, 1)
 
 ProgressCallback = Callable[[int, int], None]
+#: Tables written to truth/ (never part of the contract).
+_TRUTH = ("placement_truth", "stepdown_truth")
 
 _RISK_FROM_NEED_CHILD = {
     "self_harm": "self_harm",
@@ -90,39 +96,45 @@ def generate(
     snapshot: date = DEFAULT_SNAPSHOT,
     taxonomy: Taxonomy | None = None,
     workers: int | None = None,
-    coefficients: OutcomeCoefficients = DEFAULT_COEFFICIENTS,
+    outcome_process: str = "standard",
+    coefficients: OutcomeCoefficients | InteractingCoefficients | None = None,
     progress: ProgressCallback | None = None,
 ) -> GenerationSummary:
-    """Write a synthetic country of ``las`` local authorities to ``out`` (contract files + truth)."""
+    """Write a synthetic country of ``las`` local authorities to ``out`` (contract files + truth).
+
+    ``outcome_process`` is ``"standard"`` or ``"interacting"`` (:mod:`matching.synth.outcomes`);
+    ``coefficients`` replaces its defaults.
+    """
     if las < 1:
         raise ValueError("las must be at least 1")
+    process = outcomes_mod.outcome_process(outcome_process, coefficients)
     out = Path(out)
     taxonomy = taxonomy or load_taxonomy()
-    root = np.random.SeedSequence(seed)
-    geo_seq, *la_seqs = root.spawn(las + 1)
-    geo_rng = np.random.default_rng(geo_seq)
-    authorities = make_local_authorities(las, geo_rng)
-    agencies = make_agencies(authorities)
-    if las == 1:
-        sizes = np.array([CHILDREN_ONE_LA])
-    else:
-        raw = geo_rng.lognormal(0.0, 0.45, las)
-        sizes = np.maximum(60, np.round(raw / raw.sum() * CHILDREN_PER_LA_NATIONAL * las)).astype(int)
+    authorities, agencies, sizes, la_seqs = _plan(las, seed)
+    # Each authority's SSDA903 return is written as it is made (in the workers); the XML form for the first.
+    (out / "903").mkdir(parents=True, exist_ok=True)
+    first = min(a.la_code for a in authorities)
     jobs = [
-        (authorities[i], int(sizes[i]), agencies, la_seqs[i], _day(snapshot), taxonomy, coefficients)
+        (authorities[i], int(sizes[i]), agencies, la_seqs[i], _day(snapshot), taxonomy, process, out / "903",
+         authorities[i].la_code == first)
         for i in range(las)
-    ]
+    ]  # fmt: skip
     workers = workers if workers is not None else (1 if las < 4 else 2)
     parts: list[dict[str, pd.DataFrame]] = []
+    files_903 = 0
     if workers <= 1:
         for k, job in enumerate(jobs):
-            parts.append(_generate_la(*job))
+            part, written = _generate_la(*job)
+            parts.append(part)
+            files_903 += written
             if progress:
                 progress(k + 1, las)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for k, part in enumerate(pool.map(_generate_la_packed, jobs, chunksize=max(1, las // (4 * workers)))):
+            chunk = max(1, las // (4 * workers))
+            for k, (part, written) in enumerate(pool.map(_generate_la_packed, jobs, chunksize=chunk)):
                 parts.append(part)
+                files_903 += written
                 if progress:
                     progress(k + 1, las)
     tables = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in parts[0]}
@@ -148,30 +160,76 @@ def generate(
     (out / "truth").mkdir(exist_ok=True)
     rows: dict[str, int] = {}
     for name, frame in tables.items():
-        if name in ("placement_truth", "stepdown_truth"):
+        if name in _TRUTH:
             path, ordered = out / "truth" / f"{name}.csv", frame
         else:
             path, ordered = out / f"{name}.csv", frame[[c.name for c in FILES_BY_NAME[name].columns]]
         ordered.to_csv(path, index=False, lineterminator="\n")
         rows[name] = len(ordered)
-    files_903 = export_903(tables, out / "903")
     meta = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "las": las,
         "snapshot": snapshot.isoformat(),
         "taxonomy_version": taxonomy.version,
-        "outcome_coefficients": coefficients.as_dict(),
+        "outcome_process": process.name,
+        "outcome_coefficients": process.describe()["coefficients"],
+        "records_over_time": {"needs": needs_mod.dynamics(), "households": history_mod.dynamics()},
         "rows": rows,
         "ssda903_files": files_903,
-        "note": "Synthetic data only. truth/ holds the generator's true probabilities; it is not part of the "
-        "data contract and is never imported.",
+        "note": "Synthetic data only. truth/ holds the generator's true probabilities and the full dated history "
+        "of needs assessments; it is not part of the data contract and is never imported.",
     }
     (out / "truth" / "generator.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return GenerationSummary(out=out, las=las, seed=seed, rows=rows)
 
 
-def _generate_la_packed(job: tuple[Any, ...]) -> dict[str, pd.DataFrame]:
+def _plan(las: int, seed: int) -> tuple[list[LocalAuthority], list[Agency], np.ndarray, list[np.random.SeedSequence]]:
+    """The authorities, agencies, children per authority and each authority's own seeded stream."""
+    root = np.random.SeedSequence(seed)
+    geo_seq, *la_seqs = root.spawn(las + 1)
+    geo_rng = np.random.default_rng(geo_seq)
+    authorities = make_local_authorities(las, geo_rng)
+    agencies = make_agencies(authorities)
+    if las == 1:
+        sizes = np.array([CHILDREN_ONE_LA])
+    else:
+        raw = geo_rng.lognormal(0.0, 0.45, las)
+        sizes = np.maximum(60, np.round(raw / raw.sum() * CHILDREN_PER_LA_NATIONAL * las)).astype(int)
+    return authorities, agencies, sizes, la_seqs
+
+
+def authority_world(
+    *,
+    las: int = 1,
+    index: int = 0,
+    seed: int = DEFAULT_SEED,
+    snapshot: date = DEFAULT_SNAPSHOT,
+    outcome_process: str = "standard",
+    coefficients: OutcomeCoefficients | InteractingCoefficients | None = None,
+    perturb_history_from: date | None = None,
+) -> LaWorld:
+    """Authority ``index`` of ``generate(las=las, seed=seed, ...)`` in memory, with the state behind its tables.
+
+    ``perturb_history_from`` is a testing aid: every random draw of the placement history from that
+    day on comes from another stream, so a test can check that no placement starting before it changed.
+    """
+    process = outcomes_mod.outcome_process(outcome_process, coefficients)
+    authorities, agencies, sizes, la_seqs = _plan(las, seed)
+    perturb = _day(perturb_history_from) if perturb_history_from is not None else None
+    return build_la(
+        authorities[index],
+        int(sizes[index]),
+        agencies,
+        la_seqs[index],
+        _day(snapshot),
+        load_taxonomy(),
+        process,
+        perturb,
+    )
+
+
+def _generate_la_packed(job: tuple[Any, ...]) -> tuple[dict[str, pd.DataFrame], int]:
     return _generate_la(*job)
 
 
@@ -182,8 +240,41 @@ def _generate_la(
     seq: np.random.SeedSequence,
     snapshot_day: int,
     taxonomy: Taxonomy,
-    coef: OutcomeCoefficients,
-) -> dict[str, pd.DataFrame]:
+    process: StandardProcess | InteractingProcess,
+    out_903: Path,
+    xml: bool,
+) -> tuple[dict[str, pd.DataFrame], int]:
+    """One authority's tables, its SSDA903 return written to ``out_903`` (and the number of files)."""
+    frames = build_la(la, n_children, agencies, seq, snapshot_day, taxonomy, process).frames
+    return frames, export_903(frames, out_903, xml=xml)
+
+
+@dataclass
+class LaWorld:
+    """One authority after its history: the tables written, and the state behind them (for tests)."""
+
+    frames: dict[str, pd.DataFrame]
+    children: ChildArrays
+    households: Households
+    profile: HouseholdProfile
+    state: HouseholdState
+    needs: NeedsTimeline
+    history: History
+    wont_at_approval: list[tuple[str, ...]]  # the "will not consider" lists before any placement
+    pref_at_approval: tuple[np.ndarray, np.ndarray]  # preferred ages (min, max) before any placement
+
+
+def build_la(
+    la: LocalAuthority,
+    n_children: int,
+    agencies: list[Agency],
+    seq: np.random.SeedSequence,
+    snapshot_day: int,
+    taxonomy: Taxonomy,
+    process: StandardProcess | InteractingProcess,
+    perturb_day: int | None = None,
+) -> LaWorld:
+    """Generate one authority: its children, households and their history in date order."""
     rng = np.random.default_rng(seq)
     tables = CoverageTables.from_taxonomy(taxonomy)
     children = make_children(la, n_children, snapshot_day, taxonomy, rng)
@@ -202,38 +293,60 @@ def _generate_la(
             prof.religion[k] = children.religion[i]
             prof.languages[k] = children.languages[i]
     members, births = _members(la, hh, snapshot_day, rng)
-    risks_child, risks_others = _risks(children, taxonomy, rng)
     need_ids = taxonomy.need_ids
-    need_risk = [
-        frozenset([need_ids[j] for j in np.flatnonzero(children.severity[i] >= 2)])
-        | frozenset(risks_child[i])
-        | frozenset(risks_others[i])
-        for i in range(len(children))
-    ]
-    harr = HouseholdArrays.build(hh, prof, births)
-    hist = simulate_history(la.la_code, children, home_of, harr, prof, tables, need_risk, coef, rng)
-    prof.approved_day[:] = harr.approved
+    extra = _risk_extras(children, rng)
+    # Unrecorded effects (one per child, one per household), drawn whichever process is chosen so
+    # that both processes see the same children and households.
+    effects = rng.standard_normal(len(children) + len(hh))
+    if isinstance(process, InteractingProcess):
+        process = process.with_effects(effects[: len(children)], effects[len(children) :])
+    timeline = NeedsTimeline.start(children.severity, children.birth_day, children.care_started, taxonomy, rng)
+    state = HouseholdState.build(hh, prof, births, tables)
+    wont_at_approval, pref_at_approval = list(prof.wont), (prof.pref_min.copy(), prof.pref_max.copy())
+    risk_of_need = {n: (r,) for n, r in (_RISK_FROM_NEED_CHILD | _RISK_FROM_NEED_OTHERS).items()}
+    risk_codes = RiskCodes.build(need_ids, risk_of_need)
+    hist = simulate_history(
+        la.la_code,
+        children,
+        home_of,
+        state,
+        tables,
+        timeline,
+        risk_codes,
+        extra,
+        process,
+        snapshot_day,
+        rng,
+        redraw_from=perturb_day,
+    )
+    # The record on the snapshot day: the latest assessments, the households as they are now.
+    children.severity = timeline.finish(snapshot_day, rng)
+    prof.approved_day[:] = state.approved
+    prof.wont = [tuple(w) for w in state.wont]
+    prof.pref_min, prof.pref_max = state.pref_min, state.pref_max
+    risks_child, risks_others = _risks(children, extra, taxonomy)
+    order = hist.ordered()
     frames = {
-        "households": _households_frame(la, hh, prof, snapshot_day, need_ids),
+        "households": _households_frame(la, hh, prof, state.experience, snapshot_day, need_ids),
         "children": _children_frame(la, children, home_of, hh),
-        "child_needs": _needs_frame(children, need_ids, snapshot_day, rng),
+        "child_needs": _assessments_frame(children, timeline, need_ids),
         "sdq_scores": _sdq_frame(children, snapshot_day, rng),
         "referrals": _referrals_frame(la, children, home_of, risks_child, risks_others, need_ids, snapshot_day, rng),
         "household_members": members,
         "carer_training": _training_frame(hh, prof, taxonomy),
-        "placements": _placements_frame(children, hh, hist),
+        "placements": _placements_frame(children, hh, hist, order),
         "placement_truth": pd.DataFrame(
             {
-                "placement_id": hist.placement_id,
-                "p_unplanned_12m": np.round(hist.p_true, 6),
-                "latent_logit": np.round(hist.logit_latent, 4),
-                "unplanned_12m": ["" if v < 0 else str(v) for v in hist.unplanned_12m],
+                "placement_id": np.array(hist.placement_id, dtype=object)[order],
+                "p_unplanned_12m": np.round(np.array(hist.p_true)[order], 6),
+                "latent_logit": np.round(np.array(hist.logit_latent)[order], 4),
+                "unplanned_12m": ["" if v < 0 else str(v) for v in np.array(hist.unplanned_12m)[order]],
             }
         ),
     }
     # Drawn last, so adding them left every earlier table's random stream as it was.
     frames["progress_records"], frames["stepdown_truth"] = progress_records(children, snapshot_day, rng)
-    return frames
+    return LaWorld(frames, children, hh, prof, state, timeline, hist, wont_at_approval, pref_at_approval)
 
 
 def _members(
@@ -261,22 +374,29 @@ def _members(
     return pd.DataFrame(rows), all_births
 
 
-def _risks(
-    children: ChildArrays, taxonomy: Taxonomy, rng: np.random.Generator
-) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-    idx = {nid: j for j, nid in enumerate(taxonomy.need_ids)}
+def _risk_extras(children: ChildArrays, rng: np.random.Generator) -> np.ndarray:
+    """Risks to others not implied by a need: flags per child, in the order of ``history.EXTRA_RISKS``."""
     n = len(children)
+    u = rng.random((n, 2))
+    fire = (children.age_months >= 120) & (u[:, 0] < 0.015 + 0.02 * (children.complexity > 1))
+    animals = (children.age_months >= 60) & (u[:, 1] < 0.02)
+    return np.column_stack([fire, animals])
+
+
+def _risks(
+    children: ChildArrays, extra: np.ndarray, taxonomy: Taxonomy
+) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """Risks to and from each child on the snapshot day, from the needs then and the extra flags."""
+    idx = {nid: j for j, nid in enumerate(taxonomy.need_ids)}
     to_child: list[tuple[str, ...]] = []
     to_others: list[tuple[str, ...]] = []
-    extra = rng.random((n, 2))
-    for i in range(n):
+    for i in range(len(children)):
         sev = children.severity[i]
         rc = [r for need, r in _RISK_FROM_NEED_CHILD.items() if need in idx and sev[idx[need]] >= 2]
         ro = [r for need, r in _RISK_FROM_NEED_OTHERS.items() if need in idx and sev[idx[need]] >= 2]
-        teen = children.age_months[i] >= 120
-        if teen and extra[i, 0] < 0.015 + 0.02 * (children.complexity[i] > 1):
+        if extra[i, 0]:
             ro.append("fire_setting")
-        if children.age_months[i] >= 60 and extra[i, 1] < 0.02:
+        if extra[i, 1]:
             ro.append("harm_to_animals")
         to_child.append(tuple(r for r in codes.RISKS_TO_CHILD if r in rc))
         to_others.append(tuple(r for r in codes.RISKS_TO_OTHERS if r in ro))
@@ -320,17 +440,28 @@ def _children_frame(la: LocalAuthority, c: ChildArrays, home_of: np.ndarray, hh:
     )
 
 
-def _needs_frame(
-    c: ChildArrays, need_ids: tuple[str, ...], snapshot_day: int, rng: np.random.Generator
-) -> pd.DataFrame:
-    rows, cols = np.nonzero(c.severity)
-    assessed = np.maximum(c.care_started[rows], snapshot_day - rng.integers(7, 300, len(rows)))
+def _assessments_frame(c: ChildArrays, timeline: NeedsTimeline, need_ids: tuple[str, ...]) -> pd.DataFrame:
+    """Every assessment: one row per (child, need, assessed_on), by child and date.
+
+    A child's assessment is the whole profile on its date.  It lists every need rated above 0, and at
+    severity 0 each need the child's previous assessment rated above 0 that it no longer does, so the
+    file reads the same whether a reader takes each child's latest assessment or each need's latest
+    rating on or before a date (the contract's reading: the latest rating of each need is in force).
+    This is ``child_needs``: the history, keyed by (child, need, assessed_on).
+    """
+    child, days, profile = timeline.assessments()
+    order = np.lexsort((days, child))
+    child, days, profile = child[order], days[order], profile[order]
+    previous = np.zeros_like(profile)
+    same = np.r_[False, child[1:] == child[:-1]]
+    previous[same] = profile[np.flatnonzero(same) - 1]
+    rows, cols = np.nonzero((profile > 0) | (previous > 0))
     return pd.DataFrame(
         {
-            "child_id": c.child_id[rows],
+            "child_id": c.child_id[child[rows]],
             "need": np.array(need_ids, dtype=object)[cols],
-            "severity": c.severity[rows, cols],
-            "assessed_on": _iso(assessed),
+            "severity": profile[rows, cols],
+            "assessed_on": _iso(days[rows]),
         }
     )
 
@@ -481,12 +612,14 @@ def _households_frame(
     la: LocalAuthority,
     hh: Households,
     prof: HouseholdProfile,
+    experience: np.ndarray,
     snapshot_day: int,
     need_ids: tuple[str, ...],
 ) -> pd.DataFrame:
     h = len(hh)
-    # The experience on record is the carers' assessed experience, which the outcome process uses.
-    cared = prof.base_experience
+    # The experience on record now: before approval, and the actionable needs of every child whose
+    # placement there has ended (the outcome process used it as it stood on each start day).
+    cared = experience
     names = np.array(need_ids, dtype=object)
     years = (snapshot_day - prof.approved_day) / 365.25
     return pd.DataFrame(
@@ -537,18 +670,19 @@ def _training_frame(hh: Households, prof: HouseholdProfile, taxonomy: Taxonomy) 
     )
 
 
-def _placements_frame(c: ChildArrays, hh: Households, hist: History) -> pd.DataFrame:
-    end = np.array(hist.end, dtype=np.int64)
+def _placements_frame(c: ChildArrays, hh: Households, hist: History, order: np.ndarray) -> pd.DataFrame:
+    end = np.array(hist.end, dtype=np.int64)[order]
+    household = np.array(hist.household, dtype=np.int64)[order]
     return pd.DataFrame(
         {
-            "placement_id": hist.placement_id,
-            "child_id": c.child_id[np.array(hist.child, dtype=np.int64)],
-            "household_id": [hh.ids[k] if k >= 0 else "" for k in hist.household],
-            "place": hist.place,
-            "place_provider": hist.provider,
-            "start_date": _iso(np.array(hist.start, dtype=np.int64)),
+            "placement_id": np.array(hist.placement_id, dtype=object)[order],
+            "child_id": c.child_id[np.array(hist.child, dtype=np.int64)[order]],
+            "household_id": [hh.ids[k] if k >= 0 else "" for k in household],
+            "place": np.array(hist.place, dtype=object)[order],
+            "place_provider": np.array(hist.provider, dtype=object)[order],
+            "start_date": _iso(np.array(hist.start, dtype=np.int64)[order]),
             "end_date": np.where(end < 0, "", _iso(np.where(end < 0, 0, end))),
-            "end_reason": hist.reason,
-            "distance_miles": hist.distance,
+            "end_reason": np.array(hist.reason, dtype=object)[order],
+            "distance_miles": np.array(hist.distance)[order],
         }
     )

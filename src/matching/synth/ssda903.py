@@ -38,8 +38,24 @@ def _dmy(iso: pd.Series) -> pd.Series:
     return d.dt.strftime("%d/%m/%Y").fillna("")
 
 
-def export_903(tables: dict[str, pd.DataFrame], out: Path) -> int:
-    """Write each authority's SSDA903 return under ``out``; return the number of files written."""
+def _sectors(easting: np.ndarray, northing: np.ndarray) -> np.ndarray:
+    """:func:`sector` of each grid point (empty where unknown), formatting each kilometre square once."""
+    e = np.asarray(easting, dtype=float)
+    n = np.asarray(northing, dtype=float)
+    known = ~(np.isnan(e) | np.isnan(n))
+    key = np.full(len(e), -1, dtype=np.int64)
+    key[known] = (e[known].astype(np.int64) // 1000) * 10_000 + n[known].astype(np.int64) // 1000
+    uniq, inverse = np.unique(key, return_inverse=True)
+    names = np.array([f"ZZ{k // 10_000:03d} {k % 10_000:04d}" if k >= 0 else "" for k in uniq], dtype=object)
+    return names[inverse.reshape(-1)]
+
+
+def export_903(tables: dict[str, pd.DataFrame], out: Path, *, xml: bool | None = None) -> int:
+    """Write each authority's SSDA903 return under ``out``; return the number of files written.
+
+    The XML form is written for the first authority (by code) unless ``xml`` says for every one or none:
+    the generator exports each authority as it is made, and asks for the XML of the first alone.
+    """
     children = tables["children"]
     placements = tables["placements"]
     households = tables["households"].set_index("household_id")
@@ -47,53 +63,57 @@ def export_903(tables: dict[str, pd.DataFrame], out: Path) -> int:
     progress = tables["progress_records"]
     written = 0
     dob_all = children["birth_month"].astype(str) + "-01"
+    dob_dmy = _dmy(dob_all)
+    # Everything row-wise is computed once for the country, then sliced per authority (same bytes).
+    la_of = pd.Series(children["la_code"].to_numpy(), index=children["child_id"].to_numpy())
+    info_all = children.set_index("child_id")
+    home_all = info_all.loc[placements["child_id"], ["home_easting", "home_northing"]].to_numpy(dtype=float)
+    hid_all = placements["household_id"].fillna("").astype(str)
+    known_all = (hid_all.isin(households.index) & (hid_all != "")).to_numpy()
+    h_e_all = np.full(len(placements), np.nan)
+    h_n_all = np.full(len(placements), np.nan)
+    h_e_all[known_all] = households["easting"].reindex(hid_all[known_all].to_numpy()).to_numpy(dtype=float)
+    h_n_all[known_all] = households["northing"].reindex(hid_all[known_all].to_numpy()).to_numpy(dtype=float)
+    pl_all = pd.DataFrame(
+        {
+            "CHILD": placements["child_id"].to_numpy(),
+            "DECOM": _dmy(placements["start_date"]).to_numpy(),
+            "RNE": np.where(~placements["child_id"].duplicated(), "S", "P"),
+            "LS": info_all.loc[placements["child_id"], "legal_status"].to_numpy(),
+            "CIN": info_all.loc[placements["child_id"], "category_of_need"].to_numpy(),
+            "PLACE": placements["place"].to_numpy(),
+            "PLACE_PROVIDER": placements["place_provider"].fillna("").to_numpy(),
+            "DEC": _dmy(placements["end_date"]).to_numpy(),
+            "REC": np.where(placements["end_date"].fillna("").astype(str) != "", "X1", ""),
+            "REASON_PLACE_CHANGE": placements["end_reason"].fillna("").to_numpy(),
+            "HOME_POST": _sectors(home_all[:, 0], home_all[:, 1]),
+            "PL_POST": _sectors(h_e_all, h_n_all),
+            "URN": "",
+        }
+    )
+    pl_rows = _positions(la_of.reindex(placements["child_id"].to_numpy()).to_numpy())
+    latest_all = sdq.sort_values(["child_id", "assessed_on"]).groupby("child_id").tail(1)
+    score_all = latest_all.set_index("child_id")["score"]
+    missing_all = progress[progress["missing"] > 0]
+    miss_rows_of = _positions(la_of.reindex(missing_all["child_id"].to_numpy()).to_numpy())
     for k, (la, kids) in enumerate(children.groupby("la_code", sort=True)):
         folder = out / str(la)
         folder.mkdir(parents=True, exist_ok=True)
-        ids = set(kids["child_id"])
-        dob = _dmy(dob_all.loc[kids.index])
+        dob = dob_dmy.loc[kids.index]
         header = pd.DataFrame({"CHILD": kids["child_id"], "SEX": kids["sex"], "DOB": dob, "ETHNIC": kids["ethnicity"],
                                "UPN": "", "MOTHER": "", "MC_DOB": ""})  # fmt: skip
-        info = kids.set_index("child_id")
-        pl = placements[placements["child_id"].isin(ids)].copy()
-        first = ~pl["child_id"].duplicated()
-        home = info.loc[pl["child_id"], ["home_easting", "home_northing"]].to_numpy(dtype=float)
-        hid = pl["household_id"].fillna("").astype(str)
-        known = hid.isin(households.index) & (hid != "")
-        h_e = np.full(len(pl), np.nan)
-        h_n = np.full(len(pl), np.nan)
-        h_e[known.to_numpy()] = households["easting"].reindex(hid[known].to_numpy()).to_numpy(dtype=float)
-        h_n[known.to_numpy()] = households["northing"].reindex(hid[known].to_numpy()).to_numpy(dtype=float)
-        ended = pl["end_date"].fillna("").astype(str) != ""
-        episodes = pd.DataFrame(
-            {
-                "CHILD": pl["child_id"].to_numpy(),
-                "DECOM": _dmy(pl["start_date"]).to_numpy(),
-                "RNE": np.where(first, "S", "P"),
-                "LS": info.loc[pl["child_id"], "legal_status"].to_numpy(),
-                "CIN": info.loc[pl["child_id"], "category_of_need"].to_numpy(),
-                "PLACE": pl["place"].to_numpy(),
-                "PLACE_PROVIDER": pl["place_provider"].fillna("").to_numpy(),
-                "DEC": _dmy(pl["end_date"]).to_numpy(),
-                "REC": np.where(ended, "X1", ""),
-                "REASON_PLACE_CHANGE": pl["end_reason"].fillna("").to_numpy(),
-                "HOME_POST": [sector(e, n) if not np.isnan(e) else "" for e, n in home],
-                "PL_POST": [sector(e, n) if not np.isnan(e) else "" for e, n in zip(h_e, h_n, strict=True)],
-                "URN": "",
-            }
-        )
+        rows = pl_rows.get(la, np.zeros(0, dtype=np.int64))
+        episodes = pl_all.iloc[rows].reset_index(drop=True)
         uasc = kids[kids["uasc"].astype(str) == "true"]
-        uasc_frame = pd.DataFrame({"CHILD": uasc["child_id"], "SEX": uasc["sex"], "DOB": _dmy(dob_all.loc[uasc.index]),
+        uasc_frame = pd.DataFrame({"CHILD": uasc["child_id"], "SEX": uasc["sex"], "DOB": dob_dmy.loc[uasc.index],
                                    "DUC": ""})  # fmt: skip
-        latest = sdq[sdq["child_id"].isin(ids)].sort_values(["child_id", "assessed_on"]).groupby("child_id").tail(1)
-        score = latest.set_index("child_id")["score"]
         oc2 = pd.DataFrame({"CHILD": kids["child_id"], "DOB": dob})
-        oc2["SDQ_SCORE"] = [str(int(v)) if pd.notna(v) else "" for v in oc2["CHILD"].map(score)]
+        oc2["SDQ_SCORE"] = [str(int(v)) if pd.notna(v) else "" for v in oc2["CHILD"].map(score_all)]
         oc2["SDQ_REASON"] = np.where(oc2["SDQ_SCORE"] == "", "SDQ4", "")
         for col in OC2[4:]:
             oc2[col] = "0"
         miss_rows: list[tuple[str, str, str, str, str]] = []
-        mine = progress[progress["child_id"].isin(ids) & (progress["missing"] > 0)]
+        mine = missing_all.iloc[miss_rows_of.get(la, np.zeros(0, dtype=np.int64))]
         dob_of = dict(zip(header["CHILD"], header["DOB"], strict=True))
         for child, month, n in zip(mine["child_id"], mine["month"], mine["missing"], strict=True):
             start = pd.Timestamp(f"{month}-01")
@@ -102,9 +122,10 @@ def export_903(tables: dict[str, pd.DataFrame], out: Path) -> int:
                 miss_rows.append((child, dob_of[child], "M", s.strftime("%d/%m/%Y"),
                                   (s + pd.Timedelta(days=1)).strftime("%d/%m/%Y")))  # fmt: skip
         missing = pd.DataFrame(miss_rows, columns=list(MISSING))
-        points = np.vstack([home, np.column_stack([h_e, h_n])])
+        home = home_all[rows]
+        points = np.vstack([home, np.column_stack([h_e_all[rows], h_n_all[rows]])])
         points = points[~np.isnan(points).any(axis=1)]
-        codes_ = sorted({sector(e, n) for e, n in points})
+        codes_ = sorted(set(_sectors(points[:, 0], points[:, 1])))
         lookup = pd.DataFrame(
             {
                 "sector": codes_,
@@ -117,13 +138,19 @@ def export_903(tables: dict[str, pd.DataFrame], out: Path) -> int:
         for name, frame in frames.items():
             frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
             written += 1
-        if k == 0:  # the same return in the XML form, beside it
+        if (k == 0) if xml is None else xml:  # the same return in the XML form, beside it
             xml_folder = out / f"{la}-xml"
             xml_folder.mkdir(parents=True, exist_ok=True)
             _write_xml(xml_folder / "ssda903.xml", header, episodes, oc2, missing, uasc_frame)
             lookup.to_csv(xml_folder / "postcode_sectors.csv", index=False, lineterminator="\n")
             written += 2
     return written
+
+
+def _positions(labels: np.ndarray) -> dict[object, np.ndarray]:
+    """Row positions of each label, in row order."""
+    groups = pd.Series(np.arange(len(labels))).groupby(labels, sort=False).indices
+    return {k: np.asarray(v, dtype=np.int64) for k, v in groups.items()}
 
 
 def _write_xml(

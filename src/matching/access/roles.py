@@ -1,0 +1,94 @@
+"""Roles and permissions: codes for logic, plain words for people, and the one table joining them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    """Something a signed-in person may do.  Routes ask for one with :func:`matching.access.require`."""
+
+    READ_CHILDREN = "read_children"
+    MATCH = "match"
+    REFER = "refer"
+    STEP_DOWN = "step_down"
+    READ_HOUSEHOLDS = "read_households"
+    READ_REFERRALS = "read_referrals"
+    ALLOCATE = "allocate"
+    SUFFICIENCY = "sufficiency"
+    READ_AUDIT = "read_audit"
+    MANAGE_USERS = "manage_users"
+    IMPORT_DATA = "import_data"
+
+    @property
+    def label(self) -> str:
+        """What the permission allows, in plain words."""
+        return PERMISSION_LABELS[self]
+
+
+class Role(StrEnum):
+    """A person's job in the service; each role carries a fixed set of permissions (:data:`ROLE_PERMISSIONS`)."""
+
+    PLACEMENT_OFFICER = "placement_officer"
+    FOSTERING_OFFICER = "fostering_officer"
+    COMMISSIONING_LEAD = "commissioning_lead"
+    AUDITOR = "auditor"
+    ADMINISTRATOR = "administrator"
+
+    @property
+    def label(self) -> str:
+        """The role's name for people."""
+        return ROLE_LABELS[self][0]
+
+    @property
+    def description(self) -> str:
+        """What someone in the role does here, in a sentence."""
+        return ROLE_LABELS[self][1]
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        """The role's permissions."""
+        return ROLE_PERMISSIONS[self]
+
+
+PERMISSION_LABELS: dict[Permission, str] = {
+    Permission.READ_CHILDREN: "see the records of children in their authorities",
+    Permission.MATCH: "find and rank carers for a child",
+    Permission.REFER: "send and manage referrals for a child",
+    Permission.STEP_DOWN: "assess children in residential care for a move to a family",
+    Permission.READ_HOUSEHOLDS: "see the carer households of their agencies",
+    Permission.READ_REFERRALS: "see the referrals sent to their agencies",
+    Permission.ALLOCATE: "run batch allocations for their authorities",
+    Permission.SUFFICIENCY: "run sufficiency plans for their authorities",
+    Permission.READ_AUDIT: "read the audit trail",
+    Permission.MANAGE_USERS: "add, change and disable user accounts",
+    Permission.IMPORT_DATA: "import data files",
+}
+
+ROLE_LABELS: dict[Role, tuple[str, str]] = {
+    Role.PLACEMENT_OFFICER: (
+        "Placement officer",
+        "Finds placements for an authority's children: matches, referrals and step-down.",
+    ),
+    Role.FOSTERING_OFFICER: (
+        "Fostering officer",
+        "Looks after an agency's carer households and the referrals sent to it.",
+    ),
+    Role.COMMISSIONING_LEAD: (
+        "Commissioning lead",
+        "Plans allocation and sufficiency across their authorities or region.",
+    ),
+    Role.AUDITOR: ("Auditor", "Reads the audit trail, and nothing else."),
+    Role.ADMINISTRATOR: ("Administrator", "Manages user accounts and imports; never sees children's records."),
+}
+
+#: The one table of who may do what.  A permission not listed for a role is refused.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.PLACEMENT_OFFICER: frozenset(
+        {Permission.READ_CHILDREN, Permission.MATCH, Permission.REFER, Permission.STEP_DOWN, Permission.READ_HOUSEHOLDS}
+    ),
+    Role.FOSTERING_OFFICER: frozenset({Permission.READ_HOUSEHOLDS, Permission.READ_REFERRALS}),
+    Role.COMMISSIONING_LEAD: frozenset({Permission.ALLOCATE, Permission.SUFFICIENCY}),
+    Role.AUDITOR: frozenset({Permission.READ_AUDIT}),
+    Role.ADMINISTRATOR: frozenset({Permission.MANAGE_USERS, Permission.IMPORT_DATA}),
+}

@@ -1,0 +1,86 @@
+"""Demonstration accounts for development: one per role for the bundled authority, with known passwords.
+
+The bundled synthetic authority is ``L001`` (Ashbury) with its in-house fostering service ``LA-L001``
+(``matching.synth.geography``).  Never in production: :func:`seed_demo_accounts` refuses there, and
+:func:`demo_accounts_enabled` lets a production start-up check refuse a store that holds any.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from matching.access import Actor, Remit, Role
+from matching.accounts.users import create_user, get_user
+
+BUNDLED_LA = "L001"
+BUNDLED_AGENCY = "LA-L001"
+
+
+class DemoAccountsRefusedError(RuntimeError):
+    """Demonstration accounts asked for in production."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    """One demonstration account and its development password."""
+
+    username: str
+    role: Role
+    remit: Remit
+    display_name: str
+    password: str = field(repr=False)
+
+
+_BUNDLED = Remit(frozenset({BUNDLED_LA}), frozenset({BUNDLED_AGENCY}))
+DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
+    DemoAccount("demo.placement", Role.PLACEMENT_OFFICER, _BUNDLED, "Demo placement officer", "demo-placement-officer"),
+    DemoAccount(
+        "demo.fostering",
+        Role.FOSTERING_OFFICER,
+        Remit(frozenset(), frozenset({BUNDLED_AGENCY})),
+        "Demo fostering officer",
+        "demo-fostering-officer",
+    ),
+    DemoAccount(
+        "demo.commissioning", Role.COMMISSIONING_LEAD, _BUNDLED, "Demo commissioning lead", "demo-commissioning-lead"
+    ),
+    DemoAccount("demo.auditor", Role.AUDITOR, Remit(), "Demo auditor", "demo-auditor-password"),
+    DemoAccount("demo.admin", Role.ADMINISTRATOR, Remit(), "Demo administrator", "demo-administrator"),
+)
+
+
+def is_production(environment: str) -> bool:
+    """True for the production environment (any case, spaces ignored)."""
+    return environment.strip().lower() in ("production", "prod")
+
+
+def seed_demo_accounts(
+    conn: Connection, *, environment: str, actor: Actor, now: datetime | None = None
+) -> list[DemoAccount]:
+    """Create the demonstration accounts that do not exist yet (audited); the ones created.  Refuses in
+    production (:class:`DemoAccountsRefusedError`).  Existing accounts are left as they are."""
+    if is_production(environment):
+        raise DemoAccountsRefusedError("demonstration accounts are never created in production")
+    created = []
+    for demo in DEMO_ACCOUNTS:
+        if get_user(conn, demo.username) is None:
+            create_user(
+                conn,
+                username=demo.username,
+                role=demo.role,
+                remit=demo.remit,
+                actor=actor,
+                display_name=demo.display_name,
+                password=demo.password,
+                now=now,
+            )
+            created.append(demo)
+    return created
+
+
+def demo_accounts_enabled(conn: Connection) -> list[str]:
+    """The demonstration accounts present and not disabled (a production store should hold none)."""
+    return [d.username for d in DEMO_ACCOUNTS if (u := get_user(conn, d.username)) is not None and not u.disabled]
