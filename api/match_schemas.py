@@ -188,7 +188,9 @@ class ExplanationOut(BaseModel):
     warnings: list[WarningOut]
     outside_terms: list[str]
     distance_miles: float | None
-    stability: StabilityOut | None = Field(default=None, description="None when no stability model is loaded.")
+    stability: StabilityOut | None = Field(
+        default=None, description="None when no stability model is loaded or its estimate is withheld (see `model`)."
+    )
 
 
 class CandidateOut(ExplanationOut):
@@ -231,7 +233,10 @@ class MatchResultOut(BaseModel):
     placement_date: date
     considered: int
     eligible: int
-    model: str
+    model: str = Field(
+        description="The stability model in use, or why the ranking is rules-only (none loaded, or its estimate "
+        "withheld because it was not shown to beat the rules-only score on held-out placements)."
+    )
     candidates: list[CandidateOut]
     excluded_counts: dict[str, int]
     nearest_misses: list[NearMissOut]

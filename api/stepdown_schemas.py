@@ -34,7 +34,9 @@ class CandidateOut(BaseModel):
     weekly_cost: float
     plan: list[str] = Field(description="What the placement plan would need: training and support.")
     p_lasting: float | None = Field(description="Stability estimate when a model is loaded.")
-    p_success: float | None = Field(description="Step-down estimate (still there at 52 weeks) when a model is loaded.")
+    p_success: float | None = Field(
+        description="Step-down estimate (still there at 52 weeks) when a model is loaded and shown (see `model`)."
+    )
 
 
 class StepDownOut(BaseModel):
@@ -54,6 +56,14 @@ class StepDownOut(BaseModel):
     score: float
     wishes: str
     note: str | None
+
+
+class ChildStepDownOut(StepDownOut):
+    """One child's step-down readiness, with the learned estimate's status."""
+
+    model: str = Field(
+        description="The learned step-down estimate in use, or why it is withheld and readiness is rules-only."
+    )
 
 
 class CohortOut(BaseModel):

@@ -12,7 +12,7 @@ from api.deps import ConnectionDep, ScopeDep
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
 from api.schemas import NOT_FOUND, IsoDate
-from api.stepdown_schemas import CohortOut, Stage, StepDownOut
+from api.stepdown_schemas import ChildStepDownOut, CohortOut, Stage
 from matching.domain import Scope
 from matching.stepdown.assess import Cohort, assess_cohort, default_assessment_date, step_down_pool
 from matching.stepdown.report import cohort_html
@@ -45,7 +45,7 @@ def cohort(request: Request, conn: ConnectionDep, scope: ScopeDep, stage: Stage 
     )
 
 
-@router.get("/v1/children/{child_id}/step-down", response_model=StepDownOut, responses=NOT_FOUND)
+@router.get("/v1/children/{child_id}/step-down", response_model=ChildStepDownOut, responses=NOT_FOUND)
 def child_step_down(request: Request, child_id: str, conn: ConnectionDep, scope: ScopeDep, on: On = None):  # type: ignore[no-untyped-def]
     """One child's readiness: indicators with evidence, blockers, actions, family options and costs."""
     c = _cohort(request, conn, scope, on, child_id)
@@ -54,7 +54,7 @@ def child_step_down(request: Request, child_id: str, conn: ConnectionDep, scope:
             status_code=404,
             detail=f"no child {child_id!r} in a residential placement (or recently stepped down) in scope",
         )
-    return FastJSONResponse(c.children[0].as_dict())
+    return FastJSONResponse({**c.children[0].as_dict(), "model": c.model_note})
 
 
 @router.get("/pages/step-down", response_class=HTMLResponse, include_in_schema=False)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -440,15 +440,32 @@ def train(
     target: Annotated[
         str, typer.Option(help="stability (any foster placement, 12 months) or step-down (from residential, 52 weeks).")
     ] = "stability",
+    learner: Annotated[
+        str,
+        typer.Option(
+            help="boosting (the shipped learner), logistic (regularised logistic regression) or boosting-large."
+        ),
+    ] = "boosting",
+    compare_learners: Annotated[
+        bool,
+        typer.Option(
+            "--compare-learners",
+            help="Also fit every other learner on the same split; write the comparison into the metadata and card.",
+        ),
+    ] = False,
 ) -> None:
     """Fit a model on the store's history (placement stability, or step-down success); write a hashed artefact."""
     from matching.stability.artefact import models_dir
+    from matching.stability.estimator import LEARNERS
     from matching.stability.train import TARGETS, InsufficientHistoryError
     from matching.stability.train import train as run
 
     kind = target.replace("-", "_")
     if kind not in TARGETS:
         _fail(f"--target {target!r} is not one of stability, step-down")
+    learner_name = learner.replace("-", "_")
+    if learner_name not in LEARNERS:
+        _fail(f"--learner {learner!r} is not one of {', '.join(n.replace('_', '-') for n in LEARNERS)}")
     from matching.store.engine import open_store
 
     with _friendly_errors():
@@ -467,15 +484,27 @@ def train(
                     source="local authorities " + ", ".join(sorted(la)) if la else "the whole store",
                     progress=lambda msg: bar.update(task, description=msg),
                     target=TARGETS[kind],
+                    learner=learner_name,
+                    compare=compare_learners,
                 )
             except InsufficientHistoryError as exc:
                 _fail(f"cannot train: {exc}; matching stays rules-only")
         r = result.metadata["metrics"]
-        out.print(f"[bold]{target} model {result.version}[/] written to {result.folder}", highlight=False)
+        out.print(
+            f"[bold]{target} model {result.version}[/] ({learner_name} learner) written to {result.folder}",
+            highlight=False,
+        )
         _print_scores(r)
+        if "learner_comparison" in result.metadata:
+            _print_learners(result.metadata["learner_comparison"])
+        _print_gate(result.metadata["gate"])
 
 
-def _print_scores(r: dict[str, object]) -> None:
+def _num(x: object, spec: str = ".3f") -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def _print_scores(r: dict[str, Any]) -> None:
     table = Table(title=f"held-out placements: {r['n']:,}")
     for col in ("", "ROC AUC", "PR AUC", "Brier", "ECE"):
         table.add_column(col, justify="left" if not col else "right")
@@ -485,11 +514,77 @@ def _print_scores(r: dict[str, object]) -> None:
             table.add_row(name, *(f"{sc[k]:.4f}" for k in ("roc_auc", "pr_auc", "brier", "ece")))
     out.print(table)
     d = r["model_minus_baseline_auc"]
-    assert isinstance(d, dict)
     out.print(f"model - baseline ROC AUC: {d['difference']:+.4f} (95% CI {d['ci_low']:+.4f} to {d['ci_high']:+.4f})")
     if r.get("model_over_ceiling_auc") is not None:
         out.print(f"model AUC / ceiling AUC: {r['model_over_ceiling_auc']:.1%}")
+    cal = r.get("calibration")
+    if cal:
+        out.print(
+            f"model ECE {_num(cal['ece'], '.4f')}; by chance alone at {cal['n']:,} placements "
+            f"{_num(cal['ece_chance'], '.4f')} (ratio {_num(cal['ratio'], '.2f')}: near 1 is chance)"
+        )
     out.print(f"worst group ECE: {r['worst_group_ece']}")
+    groups = Table(title="by group (ceiling: AUC of the true probability within the group)")
+    for col in ("attribute", "group", "n", "ROC AUC", "95% CI", "ceiling AUC", "ECE", "ECE by chance"):
+        groups.add_column(col, justify="left" if col in ("attribute", "group", "95% CI") else "right")
+    for g in r["groups"]:
+        ci = "n/a" if g["ci_low"] is None else f"{g['ci_low']:.3f} to {g['ci_high']:.3f}"
+        groups.add_row(
+            g["attribute"], g["group"], f"{g['n']:,}", _num(g["roc_auc"]), ci, _num(g.get("ceiling_auc")),
+            _num(g["ece"], ".4f"), _num(g.get("ece_chance"), ".4f"),
+        )  # fmt: skip
+    out.print(groups)
+    for gap in r["group_auc_gaps"]:
+        line = (
+            f"largest AUC gap by {gap['attribute']}: {gap['gap']:+.3f} ({gap['highest']} vs {gap['lowest']}; "
+            f"95% CI {gap['ci_low']:+.3f} to {gap['ci_high']:+.3f})"
+        )
+        if gap.get("ceiling_gap"):
+            c, a = gap["ceiling_gap"], gap["model_adds"]
+            line += (
+                f"; in the data {c['gap']:+.3f} ({c['ci_low']:+.3f} to {c['ci_high']:+.3f}); "
+                f"added by the model {a['gap']:+.3f} ({a['ci_low']:+.3f} to {a['ci_high']:+.3f})"
+            )
+        out.print(line, highlight=False)
+    proxies = r.get("proxy_strength") or {}
+    if proxies:
+        said = ", ".join(f"{k} {_num(v.get('roc_auc'))}" for k, v in proxies.items())
+        out.print(
+            f"proxy strength (held-out ROC AUC of the characteristic learned from the features; 0.5 none, "
+            f"1.0 exact): {said}",
+            highlight=False,
+        )
+    if r.get("gate"):
+        _print_gate(r["gate"])
+
+
+def _print_learners(lc: dict[str, Any]) -> None:
+    pairs = lc["score_pairs"]
+    table = Table(title=f"learners on the same split ({lc['n_test']:,} held out)")
+    for col in ("learner", "ROC AUC", "ECE", "ECE by chance", "Brier", "minus baseline (95% CI)", "fit s",
+                f"score {pairs:,} ms"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "learner" else "right")
+    for row in lc["learners"]:
+        c, d = row["calibration"], row["minus_baseline_auc"]
+        table.add_row(
+            row["learner"], f"{row['roc_auc']:.4f}", _num(c["ece"], ".4f"), _num(c["ece_chance"], ".4f"),
+            f"{row['brier']:.4f}", f"{d['difference']:+.4f} ({d['ci_low']:+.4f} to {d['ci_high']:+.4f})",
+            f"{row['fit_seconds']:.1f}", f"{row[f'score_{pairs}_pairs_ms']:.1f}",
+        )  # fmt: skip
+    out.print(table)
+    v = lc["verdict"]
+    if "lead" in v:
+        lead = v["lead"]
+        out.print(
+            f"best held-out ROC AUC: {v['best_auc']}, {lead['difference']:+.4f} over {v['runner_up']} "
+            f"(95% CI {lead['ci_low']:+.4f} to {lead['ci_high']:+.4f}; "
+            f"{'shown' if v['lead_shown'] else 'not shown'} to be above zero)",
+            highlight=False,
+        )
+
+
+def _print_gate(g: dict[str, Any]) -> None:
+    out.print(("[green]" if g["shown"] else "[bold yellow]") + g["reason"] + "[/]", highlight=False)
 
 
 @app.command()

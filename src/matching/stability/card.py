@@ -15,6 +15,126 @@ def _f(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
+def _ci(d: dict[str, Any]) -> str:
+    return f"{d['gap']:+.3f} (95% interval {d['ci_low']:+.3f} to {d['ci_high']:+.3f})"
+
+
+#: What a reader should take from each attribute's proxy strength, beyond the general sentence.
+_PROXY_NOTES = {
+    "age_band": "age is a feature by design (needs and risks differ by age), so the age band is recovered "
+    "almost exactly; the question is only whether results differ by age band (above)",
+    "ethnicity_group": "the pair features same ethnic group, same religion and shared language carry it",
+}
+
+
+def _estimator(meta: dict[str, Any]) -> str:
+    e = meta["estimator"]
+    what = e.get("description") or (
+        f"histogram gradient boosting, {e['params'].get('calibration', 'isotonic')} calibration on out-of-fold "
+        "predictions grouped by child"
+    )
+    chosen = f" ({e['learner']} learner)" if e.get("learner") else ""
+    extra = f", C = {e['C']:g}" if e.get("C") is not None else ""
+    return (
+        f"- Estimator: {e['class']}{chosen}: {what}; {e['iterations']} iterations{extra}. Seed "
+        f"{meta['seed']}; scikit-learn {meta['libraries']['scikit-learn']}."
+    )
+
+
+def _gate(meta: dict[str, Any]) -> list[str]:
+    g = meta.get("gate")
+    if not g:
+        return []
+    verdict = "**Shown to users.**" if g["shown"] else "**Withheld from users.**"
+    return [
+        "## Shown or withheld",
+        "",
+        f"A learned estimate is {g['rule']}. {verdict} {g['reason'][0].upper()}{g['reason'][1:]}.",
+        "",
+        "The service reads this from the metadata when it loads the model: a withheld estimate is not used in "
+        "ranking and not shown beside any family, and every ranked list, step-down cohort and API response "
+        "says so in these words.",
+        "",
+    ]
+
+
+def _proxies(r: dict[str, Any]) -> list[str]:
+    proxies = r.get("proxy_strength")
+    if not proxies:
+        return []
+    lines = [
+        "## How well the features stand in for protected characteristics",
+        "",
+        "Sex, ethnicity, disability and UASC status are not features, but other features can carry them (a "
+        "proxy). A quick classifier learned each characteristic from the model's features on the training "
+        "placements and was scored on the held-out children: 0.5 means the features say nothing of it, 1.0 "
+        "that they reveal it exactly. **The model can use such a proxy even though the characteristic "
+        "itself is not a feature**, so a high figure is a reason to read the results by group above with "
+        "care, not proof that the model treats a group differently.",
+        "",
+        "| characteristic | proxy strength (held-out ROC AUC) | measured as | note |",
+        "|---|---:|---|---|",
+    ]
+    for attribute, p in proxies.items():
+        lines.append(
+            f"| {attribute} | {_f(p.get('roc_auc'))} | {p.get('method', 'n/a')} over {len(p.get('groups', []))} "
+            f"groups | {_PROXY_NOTES.get(attribute, '')} |"
+        )
+    return [*lines, ""]
+
+
+def _learners(meta: dict[str, Any]) -> list[str]:
+    lc = meta.get("learner_comparison")
+    used = meta["estimator"].get("learner", "boosting")
+    if not lc:
+        return [
+            "## Why this learner",
+            "",
+            f"This model uses the {used} learner. The learners were not compared in this training run; "
+            "`matching train --compare-learners` fits each on the same split and writes the comparison here "
+            "(`benchmarks/bench_stability.py` does it on synthetic England).",
+            "",
+        ]
+    pairs = lc["score_pairs"]
+    lines = [
+        "## Why this learner",
+        "",
+        f"Each learner fitted on the same training placements and scored on the same {lc['n_test']:,} held-out "
+        f"ones. Scoring time is {lc['score_time_is']}, for {pairs:,} pairs.",
+        "",
+        "| learner | ROC AUC | ECE | ECE by chance | Brier | minus baseline (95% interval) | fit s | "
+        f"score {pairs:,} pairs ms |",
+        "|---|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for row in lc["learners"]:
+        c, d = row["calibration"], row["minus_baseline_auc"]
+        mark = " (used)" if row["learner"] == used else ""
+        lines.append(
+            f"| {row['learner']}{mark} | {row['roc_auc']:.3f} | {_f(c['ece'])} | {_f(c['ece_chance'])} | "
+            f"{row['brier']:.4f} | {d['difference']:+.3f} ({d['ci_low']:+.3f} to {d['ci_high']:+.3f}) | "
+            f"{row['fit_seconds']:.1f} | {row[f'score_{pairs}_pairs_ms']:.1f} |"
+        )
+    v = lc["verdict"]
+    if "lead" in v:
+        lead = v["lead"]
+        shown = "a lead shown to be above zero" if v["lead_shown"] else "a lead not shown to be above zero"
+        said = (
+            f"The best held-out ROC AUC was the {v['best_auc']} learner's, {lead['difference']:+.3f} over the "
+            f"{v['runner_up']} learner's (95% paired interval {lead['ci_low']:+.3f} to {lead['ci_high']:+.3f}): "
+            f"{shown}."
+        )
+    else:
+        said = f"Only the {v['best_auc']} learner was fitted."
+    advice = ""
+    if v.get("lead_shown") and v["best_auc"] != used:
+        advice = (
+            f" On this history the measurement favours the {v['best_auc']} learner: `matching train --learner "
+            f"{v['best_auc'].replace('_', '-')}` trains it."
+        )
+    lines += ["", f"{said} This model uses the {used} learner.{advice}", ""]
+    return lines
+
+
 def model_card(meta: dict[str, Any]) -> str:
     """The MODEL_CARD.md text for a trained model's metadata."""
     r = meta["metrics"]
@@ -93,10 +213,7 @@ def model_card(meta: dict[str, Any]) -> str:
         '"will not consider" list and number, connected-person approvals) are **left out of training** '
         "(unknown in every past placement, so the model cannot use them); live scoring still fills them, as "
         "for a new placement now is its start date.",
-        f"- Estimator: {meta['estimator']['class']} (histogram gradient boosting, "
-        f"{meta['estimator']['iterations']} iterations, {meta['estimator']['params']['calibration']} "
-        "calibration on out-of-fold predictions grouped by child). Seed "
-        f"{meta['seed']}; scikit-learn {meta['libraries']['scikit-learn']}.",
+        _estimator(meta),
         "",
         "## How good it is (held-out placements)",
         "",
@@ -113,6 +230,14 @@ def model_card(meta: dict[str, Any]) -> str:
     ]
     if r.get("model_over_ceiling_auc") is not None:
         lines.append(f"- Model AUC as a share of the ceiling's: **{r['model_over_ceiling_auc']:.1%}**.")
+    cal = r.get("calibration")
+    if cal:
+        ratio = "n/a" if cal["ratio"] is None else f"{cal['ratio']:.2f}"
+        lines.append(
+            f"- Calibration error (ECE) {_f(cal['ece'])}; a perfectly calibrated model would show "
+            f"{_f(cal['ece_chance'])} on {cal['n']:,} placements by chance alone (ratio {ratio}: near 1 is "
+            "chance, well above 1 is miscalibration)."
+        )
     lines += [
         f"- Worst calibration error in any group: {_f(r['worst_group_ece'])}.",
         "",
@@ -122,27 +247,39 @@ def model_card(meta: dict[str, Any]) -> str:
         "## Results by group",
         "",
         "ECE by chance is the calibration error a perfectly calibrated model would show on that many "
-        "placements: a small group's ECE near it is noise, not miscalibration.",
+        "placements: a small group's ECE near it is noise, not miscalibration. The ceiling AUC (synthetic data "
+        "only) is the AUC of the generator's true probability within the group: how well that group's outcomes "
+        "can be told apart at best. A group where even the ceiling is low is hard to predict, not badly served.",
         "",
-        "| attribute | group | n | ROC AUC | 95% interval | ECE | ECE by chance |",
-        "|---|---|---:|---:|---|---:|---:|",
+        "| attribute | group | n | ROC AUC | 95% interval | ceiling AUC | ECE | ECE by chance |",
+        "|---|---|---:|---:|---|---:|---:|---:|",
     ]
     for g in r["groups"]:
         ci = "n/a" if g["ci_low"] is None else f"{g['ci_low']:.3f} to {g['ci_high']:.3f}"
         lines.append(
-            f"| {g['attribute']} | {g['group']} | {g['n']:,} | {_f(g['roc_auc'])} | {ci} | {_f(g['ece'])} "
-            f"| {_f(g.get('ece_chance'))} |"
+            f"| {g['attribute']} | {g['group']} | {g['n']:,} | {_f(g['roc_auc'])} | {ci} | "
+            f"{_f(g.get('ceiling_auc'))} | {_f(g['ece'])} | {_f(g.get('ece_chance'))} |"
         )
     lines += ["", "Largest AUC gap between groups of each attribute:", ""]
     for gap in r["group_auc_gaps"]:
-        lines.append(
+        line = (
             f"- {gap['attribute']}: {gap['highest']} vs {gap['lowest']}: {gap['gap']:.3f} "
             f"(95% interval {gap['ci_low']:+.3f} to {gap['ci_high']:+.3f})"
         )
+        if gap.get("ceiling_gap"):
+            line += (
+                f"; in the data (the ceiling's gap between the same groups) {_ci(gap['ceiling_gap'])}; "
+                f"**added by the model** {_ci(gap['model_adds'])}"
+            )
+        lines.append(line)
     lines += [
         "",
-        "Groups under 30 placements, or with only one outcome, are listed without metrics: too few to say.",
+        "Groups under 30 placements, or with only one outcome, are listed without metrics: too few to say. "
+        "A gap the model adds whose interval spans zero is not shown to be the model's doing.",
         "",
+        *_proxies(r),
+        *_learners(meta),
+        *_gate(meta),
         "## Limitations",
         "",
         "- The outcome is recorded endings. A placement that lasted but was unhappy counts as a success; "
@@ -151,7 +288,8 @@ def model_card(meta: dict[str, Any]) -> str:
         "practitioner would choose are outside its experience, and its estimates for them are guesses.",
         "- Kinship placements are rare in the history it learned from, so its estimates for connected "
         "carers are the least reliable.",
-        "- Needs are as assessed now, not as they were when older placements began.",
+        "- Needs and risks are read as at each start only as far as the records are dated: where a store keeps "
+        "only the latest assessment, older placements' needs are unknown and the model learns less from them.",
         "- On synthetic data the ceiling shows what the record could tell at best; real records are "
         "noisier, and real performance will be lower.",
         "",
@@ -161,7 +299,8 @@ def model_card(meta: dict[str, Any]) -> str:
         "work?*, found that none of the models it tested reached even a modest threshold of good "
         "performance. This estimate is shown beside the rules and the practitioner's judgement, with its "
         "uncertainty, and it is compared against a simple baseline every time it is trained. If it stops "
-        "beating the baseline on an authority's own data, give it no weight.",
+        'beating the baseline on an authority\'s own data, the service withholds it (see "Shown or withheld" '
+        "above) and ranks on the rules alone.",
         "",
     ]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The stability classifier: gradient boosting, calibrated on out-of-fold predictions.
+"""The stability classifiers: gradient boosting calibrated on out-of-fold predictions, and a logistic one.
 
 A scikit-learn estimator (``get_params``/``set_params``, ``fit``/``predict_proba``, checked
 with ``parametrize_with_checks``).  It fits a histogram gradient-boosting model, calibrates it
@@ -9,6 +9,8 @@ and one calibration map: fast enough to score tens of thousands of pairs per req
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
@@ -143,3 +145,138 @@ class StabilityClassifier(ClassifierMixin, BaseEstimator):
         """The more likely class."""
         p = self.predict_proba(X)[:, 1]
         return self.classes_[(p >= 0.5).astype(int)]
+
+
+class LogisticStabilityClassifier(ClassifierMixin, BaseEstimator):
+    """Regularised logistic regression of an unplanned ending within 12 months: the simple learner to beat.
+
+    Missing values are imputed with the training median and flagged in indicator columns; every column
+    is standardised; the penalty is L2.  ``C`` (inverse penalty strength) is chosen from ``Cs`` by the
+    log loss of an inner cross-validation (folds keep each child's placements together when ``groups``
+    is given) unless ``C`` is fixed.  Its probabilities come straight from the fitted log loss, with no
+    separate calibration step.
+    """
+
+    def __init__(
+        self,
+        *,
+        C: float | None = None,
+        Cs: tuple[float, ...] = (0.01, 0.1, 1.0),
+        cv: int = 3,
+        max_iter: int = 500,
+        random_state: int = 0,
+    ) -> None:
+        self.C = C
+        self.Cs = Cs
+        self.cv = cv
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def __sklearn_tags__(self) -> Any:
+        """Binary only; missing values are allowed (imputed, with indicators)."""
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _pipeline(self, C: float) -> Any:
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(C=C, max_iter=self.max_iter),
+        )
+
+    def fit(self, X: Any, y: Any, groups: Any = None) -> Self:
+        """Fit on features ``X`` and 0/1 outcomes ``y``; ``groups`` keeps each child in one inner fold."""
+        from sklearn.metrics import log_loss
+
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
+        target = type_of_target(y, raise_unknown=True)
+        if target != "binary":
+            raise ValueError(f"Only binary classification is supported. The type of the target is {target}.")
+        # As for the boosting: a feature unknown in every training row is a constant, whatever it holds later.
+        self.blank_ = np.isnan(X).all(axis=0) if len(X) else np.zeros(X.shape[1], dtype=bool)
+        X = self._blanked(X)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        folds = int(min(self.cv, np.bincount(y_idx).min()))
+        if self.C is not None or len(self.Cs) == 1 or folds < 2:
+            self.C_ = float(self.C if self.C is not None else self.Cs[0])
+            self.cv_log_loss_: dict[float, float] = {}
+        else:
+            if groups is not None and len(np.unique(groups)) >= folds:
+                splitter: Any = GroupKFold(n_splits=folds)
+            else:
+                splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+            losses = {}
+            for c in self.Cs:
+                oof = cross_val_predict(self._pipeline(c), X, y_idx, cv=splitter, groups=groups, method="predict_proba")
+                losses[float(c)] = float(log_loss(y_idx, oof[:, 1], labels=[0, 1]))
+            self.cv_log_loss_ = losses
+            self.C_ = min(losses, key=lambda c: (losses[c], c))
+        self.pipeline_ = self._pipeline(self.C_).fit(X, y_idx)
+        self.n_iter_ = int(np.max(self.pipeline_[-1].n_iter_))
+        return self
+
+    def _blanked(self, X: np.ndarray) -> np.ndarray:
+        return np.where(self.blank_, 0.0, X) if self.blank_.any() else X
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities of each class (column 1: an unplanned ending within 12 months)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
+        p = np.clip(self.pipeline_.predict_proba(self._blanked(X))[:, 1], _EPS, 1 - _EPS)
+        return np.column_stack([1 - p, p])
+
+    def predict_unplanned(self, X: np.ndarray) -> np.ndarray:
+        """P(class 1) for a numeric feature matrix built by this package (columns in the fitted order)."""
+        check_is_fitted(self)
+        p = self.pipeline_.predict_proba(self._blanked(np.asarray(X, dtype=np.float64)))[:, 1]
+        return np.clip(p, _EPS, 1 - _EPS)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The more likely class."""
+        p = self.predict_proba(X)[:, 1]
+        return self.classes_[(p >= 0.5).astype(int)]
+
+
+@dataclass(frozen=True)
+class Learner:
+    """A learner ``matching train --learner`` can fit: its name, what it is, and how to make one."""
+
+    name: str
+    description: str
+    make: Callable[[int, tuple[int, ...]], Any]
+
+
+LEARNERS: dict[str, Learner] = {
+    learner.name: learner
+    for learner in (
+        Learner(
+            "boosting",
+            "histogram gradient boosting (20 iterations of up to 15 leaves, learning rate 0.4), isotonic "
+            "calibration on out-of-fold predictions grouped by child",
+            lambda seed, cat: StabilityClassifier(random_state=seed, categorical=cat),
+        ),
+        Learner(
+            "logistic",
+            "logistic regression, L2 penalty (C chosen from 0.01, 0.1, 1 by the log loss of a 3-fold inner "
+            "cross-validation grouped by child), missing values imputed with the training median plus "
+            "indicator columns, every column standardised; no separate calibration",
+            lambda seed, _cat: LogisticStabilityClassifier(random_state=seed),
+        ),
+        Learner(
+            "boosting_large",
+            "histogram gradient boosting (200 iterations of up to 31 leaves, learning rate 0.1), isotonic "
+            "calibration on out-of-fold predictions grouped by child",
+            lambda seed, cat: StabilityClassifier(
+                learning_rate=0.1, max_iter=200, max_leaf_nodes=31, random_state=seed, categorical=cat
+            ),
+        ),
+    )
+}
+#: The learner ``matching train`` fits unless told otherwise (the one the service has shipped with).
+DEFAULT_LEARNER = "boosting"

@@ -18,6 +18,7 @@ from matching.domain import Scope
 from matching.eligibility.request import MatchRequest
 from matching.ranking.explanation import StabilityEstimate
 from matching.ranking.pool import HouseholdPool
+from matching.stability import gate
 from matching.stability.artefact import ArtefactError, LoadedModel, load_model
 from matching.stability.features import ChildHistory, Records, candidate_features, child_histories, feature_names
 from matching.store import queries
@@ -74,6 +75,10 @@ def load_scorer(
         reason = f"stability model {loaded.version!r} was trained with other features (another taxonomy): retrain it"
         log.warning(reason)
         return None, reason
+    decision = gate.decide(loaded.metadata)  # shown only while it beats the rules-only score on held-out data
+    if not decision.shown:
+        log.warning(decision.reason)
+        return None, decision.reason
     if records_from is not None:  # the same children's records, already read for another model
         histories, records = records_from.histories, records_from.records
     else:

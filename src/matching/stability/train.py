@@ -17,7 +17,8 @@ import itertools
 import json
 import platform
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -37,10 +38,11 @@ from matching.fit_config import FitConfig, load_fit_config
 from matching.ranking import fit as fitmod
 from matching.ranking.pool import HouseholdPool
 from matching.ranking.service import default_referral
+from matching.stability import gate
 from matching.stability import metrics as m
 from matching.stability.artefact import LoadedModel, save_model
 from matching.stability.card import model_card
-from matching.stability.estimator import StabilityClassifier
+from matching.stability.estimator import DEFAULT_LEARNER, LEARNERS
 from matching.stability.features import (
     CATEGORICAL,
     GROUP_ATTRIBUTES,
@@ -75,14 +77,20 @@ class Target:
     kind: str
     outcome: str
     rows: str
+    #: Only placements that followed directly on one of these places (None: every placement).
+    after: tuple[str, ...] | None = None
+    #: The column of the history's ``meta`` holding the outcome (None: unplanned within 12 months).
+    label: str | None = None
 
     def select(self, rows: HistoryRows) -> HistoryRows:
         """The placements this target learns from, with its outcome as the label."""
-        if self.kind == "stability":
+        if self.after is None and self.label is None:
             return rows
-        mask = rows.meta["previous_place"].isin(list(STEP_DOWN_FROM)).to_numpy()
-        label = rows.meta["unplanned_within_52w"].to_numpy(dtype=np.int64)[mask]
-        return rows.take(mask, label)
+        mask = np.ones(len(rows.meta), dtype=bool)
+        if self.after is not None:
+            mask = rows.meta["previous_place"].isin(list(self.after)).to_numpy()
+        label = rows.label if self.label is None else rows.meta[self.label].to_numpy(dtype=np.int64)
+        return rows.take(mask, label[mask])
 
 
 #: Residential settings a step-down starts from.
@@ -97,6 +105,8 @@ STEP_DOWN = Target(
     "the family placement does not end unplanned within 52 weeks of a move from residential care "
     "(the model estimates the risk that it does; success is one minus it)",
     "past foster placements that followed directly on a children's home, residential home or school",
+    after=STEP_DOWN_FROM,
+    label="unplanned_within_52w",
 )
 TARGETS = {t.kind: t for t in (STABILITY, STEP_DOWN)}
 
@@ -228,16 +238,29 @@ def evaluation_report(
         "baseline": m.scores(y, p_baseline).as_dict(),
         "ceiling": None,
         "model_minus_baseline_auc": m.auc_difference(y, p_model, p_baseline, seed),
+        "calibration": m.calibration_against_chance(y, p_model, seed),
     }
-    if p_true is not None and not np.isnan(p_true).any():
-        report["ceiling"] = m.scores(y, p_true).as_dict()
+    has_truth = p_true is not None and not np.isnan(p_true).any()
+    if has_truth:
+        report["ceiling"] = m.scores(y, p_true).as_dict()  # type: ignore[arg-type]
         report["model_over_ceiling_auc"] = round(report["model"]["roc_auc"] / report["ceiling"]["roc_auc"], 4)
-    results, gaps = m.group_results(y, p_model, groups, seed)
+    results, gaps = m.group_results(y, p_model, groups, seed, p_true if has_truth else None)
     report["groups"] = [dataclasses.asdict(g) for g in results]
     report["group_auc_gaps"] = gaps
     worst = [g.ece for g in results if g.ece is not None]
     report["worst_group_ece"] = round(max(worst), 4) if worst else None
     return report
+
+
+def proxy_report(rows: HistoryRows, train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> dict[str, Any]:
+    """How well the model's features recover each protected characteristic (see :func:`metrics.proxy_strength`):
+    learned on training placements, scored on the held-out children's."""
+    X = rows.features.to_numpy(dtype=float)  # noqa: N806 - scikit-learn's names
+    out: dict[str, Any] = {}
+    for attribute in GROUP_ATTRIBUTES:
+        a = rows.meta[attribute].astype(str).to_numpy()
+        out[attribute] = m.proxy_strength(X[train_idx], a[train_idx], X[test_idx], a[test_idx], seed)
+    return out
 
 
 def probability_bands(y: np.ndarray, p: np.ndarray, bands: int = 10) -> list[dict[str, float]]:
@@ -283,6 +306,92 @@ def _true_p(meta: pd.DataFrame, truth: pd.DataFrame | None) -> np.ndarray | None
     return merged["p_unplanned_12m"].to_numpy(dtype=float)
 
 
+# --- which learner ------------------------------------------------------------------------
+
+#: The pairs one scoring call is timed on (a child against a national pool).
+SCORE_PAIRS = 40_000
+
+
+def score_time_ms(model: Any, X: np.ndarray, pairs: int = SCORE_PAIRS, repeats: int = 5) -> float:  # noqa: N803
+    """Median milliseconds for the model alone to score ``pairs`` rows (held-out rows repeated to that many)."""
+    block = np.ascontiguousarray(X[np.resize(np.arange(len(X)), pairs)], dtype=np.float64)
+    model.predict_unplanned(block)  # warm
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.predict_unplanned(block)
+        times.append((time.perf_counter() - started) * 1000)
+    return round(float(np.median(times)), 2)
+
+
+def compare_learners(
+    X: pd.DataFrame,  # noqa: N803 - scikit-learn's names
+    y: np.ndarray,
+    child_ids: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    p_base: np.ndarray,
+    seed: int,
+    *,
+    learners: Sequence[str] | None = None,
+    fitted: dict[str, tuple[Any, float]] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Every learner fitted on the same split and scored on the same held-out children.
+
+    For each: held-out ROC AUC, ECE beside the ECE chance gives at this size, Brier score, ROC AUC minus
+    the rules-only baseline's with its 95% paired bootstrap interval, fit time and the time the model
+    takes to score :data:`SCORE_PAIRS` pairs.  ``fitted`` holds learners already fitted on this split
+    (model, fit seconds).  The verdict names the learner with the best held-out ROC AUC and says whether
+    its lead over the next is shown (a paired interval above zero).
+    """
+    say = progress or (lambda _msg: None)
+    names = list(learners or LEARNERS)
+    cat = tuple(list(X.columns).index(c) for c in CATEGORICAL)
+    y_test = y[test_idx]
+    X_test = X.iloc[test_idx].to_numpy(dtype=np.float64)  # noqa: N806
+    rows: list[dict[str, Any]] = []
+    preds: dict[str, np.ndarray] = {}
+    for name in names:
+        if fitted and name in fitted:
+            model, seconds = fitted[name]
+        else:
+            say(f"fitting the {name} learner")
+            model = LEARNERS[name].make(seed, cat)
+            started = time.perf_counter()
+            model.fit(X.iloc[train_idx], y[train_idx], groups=child_ids[train_idx])
+            seconds = time.perf_counter() - started
+        p = model.predict_unplanned(X_test)
+        preds[name] = p
+        sc = m.scores(y_test, p).as_dict()
+        rows.append(
+            {
+                "learner": name,
+                "description": LEARNERS[name].description,
+                "roc_auc": sc["roc_auc"],
+                "brier": sc["brier"],
+                "calibration": m.calibration_against_chance(y_test, p, seed),
+                "minus_baseline_auc": m.auc_difference(y_test, p, p_base, seed),
+                "fit_seconds": round(seconds, 2),
+                f"score_{SCORE_PAIRS}_pairs_ms": score_time_ms(model, X_test),
+            }
+        )
+    ranked = sorted(rows, key=lambda r: -r["roc_auc"])
+    best = ranked[0]["learner"]
+    verdict: dict[str, Any] = {"best_auc": best}
+    if len(ranked) > 1:
+        runner_up = ranked[1]["learner"]
+        lead = m.auc_difference(y_test, preds[best], preds[runner_up], seed)
+        verdict |= {"runner_up": runner_up, "lead": lead, "lead_shown": bool(lead["ci_low"] > 0)}
+    return {
+        "n_test": len(test_idx),
+        "score_pairs": SCORE_PAIRS,
+        "score_time_is": "the model alone on a prepared feature matrix (building the features is not included)",
+        "learners": rows,
+        "verdict": verdict,
+    }
+
+
 # --- training ----------------------------------------------------------------------------
 
 
@@ -319,8 +428,16 @@ def train(
     progress: Progress | None = None,
     target: Target = STABILITY,
     min_placements: int = MIN_PLACEMENTS,
+    learner: str = DEFAULT_LEARNER,
+    compare: bool = False,
 ) -> TrainResult:
-    """Fit a model of ``target`` on the history in scope and write a versioned, hashed artefact."""
+    """Fit a model of ``target`` on the history in scope and write a versioned, hashed artefact.
+
+    ``learner`` names one of :data:`~matching.stability.estimator.LEARNERS`; with ``compare`` every
+    learner is also fitted on the same split and the comparison is written into the metadata and card.
+    """
+    if learner not in LEARNERS:
+        raise ValueError(f"learner {learner!r} is not one of {', '.join(LEARNERS)}")
     say = progress or (lambda _msg: None)
     say("reading the placement history")
     history = load_history(conn, scope=scope, open_as_lasted=open_as_lasted)
@@ -331,9 +448,12 @@ def train(
     check_learnable(rows.label[train_idx], min_placements * 3 // 4)
     X, y = rows.features, rows.label  # noqa: N806 - scikit-learn's names
     cat = tuple(list(X.columns).index(c) for c in CATEGORICAL)
-    model = StabilityClassifier(random_state=seed, categorical=cat)
-    say(f"fitting on {len(train_idx):,} placements ({len(test_idx):,} held out)")
-    model.fit(X.iloc[train_idx], y[train_idx], groups=rows.meta["child_id"].to_numpy()[train_idx])
+    model = LEARNERS[learner].make(seed, cat)
+    say(f"fitting the {learner} learner on {len(train_idx):,} placements ({len(test_idx):,} held out)")
+    child_ids = rows.meta["child_id"].to_numpy()
+    started = time.perf_counter()
+    model.fit(X.iloc[train_idx], y[train_idx], groups=child_ids[train_idx])
+    fit_seconds = time.perf_counter() - started
     say("scoring the held-out placements and the rules-only baseline")
     p_model = model.predict_proba(X.iloc[test_idx])[:, 1]
     rng = np.random.default_rng(seed)
@@ -344,6 +464,16 @@ def train(
     p_true = _true_p(rows.meta.iloc[test_idx], read_truth(truth))
     groups = rows.meta.iloc[test_idx][list(GROUP_ATTRIBUTES)].reset_index(drop=True)
     report = evaluation_report(y[test_idx], p_model, p_base, p_true, groups, seed)
+    say("measuring how well the features recover each protected characteristic")
+    report["proxy_strength"] = proxy_report(rows, train_idx, test_idx, seed)
+    comparison = None
+    if compare:
+        say("fitting the other learners on the same split")
+        started = time.perf_counter()
+        comparison = compare_learners(
+            X, y, child_ids, train_idx, test_idx, p_base, seed, fitted={learner: (model, fit_seconds)}, progress=say
+        )
+        comparison["seconds"] = round(time.perf_counter() - started, 1)  # so a benchmark can time training alone
     digest = data_hash(rows)
     params = hashlib.sha256(json.dumps(_params(model), sort_keys=True).encode()).hexdigest()[:6]
     version = f"{source_date(rows)}-{digest[:10]}-s{seed}-p{params}"  # the data, the seed and the settings
@@ -376,7 +506,15 @@ def train(
             "test": len(test_idx),
         },
         "seed": seed,
-        "estimator": {"class": "StabilityClassifier", "params": _params(model), "iterations": int(model.n_iter_)},
+        "estimator": {
+            "class": type(model).__name__,
+            "learner": learner,
+            "description": LEARNERS[learner].description,
+            "params": _params(model),
+            "iterations": int(model.n_iter_),
+            **_penalty(model),
+            "fit_seconds": round(fit_seconds, 2),
+        },
         "features": list(X.columns),
         "categorical": list(CATEGORICAL),
         "group_attributes": list(GROUP_ATTRIBUTES),
@@ -390,6 +528,9 @@ def train(
         "bands": probability_bands(y[test_idx], p_model),
         "libraries": _libraries(),
     }
+    if comparison is not None:
+        metadata["learner_comparison"] = comparison
+    metadata["gate"] = gate.decide(metadata).as_dict()
     curves = {"model": (y[test_idx], p_model), "rules-only baseline": (y[test_idx], p_base)}
     if p_true is not None:
         curves["true probability (ceiling)"] = (y[test_idx], p_true)
@@ -408,7 +549,14 @@ def source_date(rows: HistoryRows) -> str:
     return str(max(rows.meta["start_date"])).replace("-", "")
 
 
-def _params(model: StabilityClassifier) -> dict[str, Any]:
+def _penalty(model: Any) -> dict[str, Any]:
+    """A logistic learner's penalty C and the inner cross-validation's log loss at each C tried."""
+    if not hasattr(model, "C_"):
+        return {}
+    return {"C": model.C_, "inner_cv_log_loss": {str(c): round(v, 5) for c, v in model.cv_log_loss_.items()}}
+
+
+def _params(model: Any) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in model.get_params().items()}
 
 
@@ -456,7 +604,12 @@ def evaluate(
     p_base = 1 / (1 + np.exp(-(b["intercept"] + b["coef"] * fit_scores)))
     p_true = _true_p(rows.meta.iloc[positions], read_truth(truth))
     groups = rows.meta.iloc[positions][list(GROUP_ATTRIBUTES)].reset_index(drop=True)
-    report = evaluation_report(y, p_model, p_base, p_true, groups, int(loaded.metadata["seed"]))
+    seed = int(loaded.metadata["seed"])
+    report = evaluation_report(y, p_model, p_base, p_true, groups, seed)
+    say("measuring how well the features recover each protected characteristic")
+    others = np.setdiff1d(np.arange(len(rows.label)), positions)
+    report["proxy_strength"] = proxy_report(rows, others, positions, seed)
+    report["gate"] = gate.decide({"kind": loaded.metadata.get("kind", "stability"), "metrics": report}).as_dict()
     report["version"] = loaded.version
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -238,6 +238,8 @@ def assess_cohort(
     records = _records_by_child(rows)
     referrals = queries.open_referral_types(conn, scope=scope, child_ids=[c.child_id for c in children])
     cohort = Cohort(when)
+    if candidate_pool is not None:  # the learned estimate's status, whether or not any child is ready for it
+        cohort.model_note = candidate_pool.note
     residential = [c for c in children if c.place in places]
     ready: list[tuple[int, Child]] = []
     for c in residential:
@@ -311,7 +313,8 @@ def step_down_pool(
         success, why = load_scorer(
             conn, scope=scope, taxonomy=taxonomy, child_ids=for_children, kind="step_down", records_from=scorer
         )
-        note = why if success is not None else f"{note} ({why})"
+        # Shown, or withheld by the gate (matching.stability.gate) or absent, in the gate's and loader's own words.
+        note = why if success is not None else f"readiness is rules-only: {why}"
     return StepDownPool(pool, success, note)
 
 

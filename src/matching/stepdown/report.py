@@ -36,6 +36,7 @@ _TEMPLATE = """<!doctype html>
 <h1>Step-down readiness</h1>
 <p class="muted">Assessed on {{ cohort.assessed_on }} from the homes' monthly progress records. Decision support: a named
 officer decides, with the child. {{ total }} children.</p>
+<p class="muted" id="model-note">Learned step-down estimate: {{ cohort.model_note }}</p>
 <h2>Cohort by stage</h2>
 <div class="bar" role="img" aria-label="{% for s, n in counts %}{{ labels[s] }} {{ n }}; {% endfor %}">
 {% for s, n in counts if n %}<span style="width: {{ 100 * n / total }}%; background: {{ colours[s] }}"
@@ -53,7 +54,7 @@ officer decides, with the child. {{ total }} children.</p>
 <td><span class="stage" style="background: {{ colours[a.stage] }}">{{ labels[a.stage] }}</span></td>
 <td>{{ "%.0f"|format(a.score) }}</td><td>{{ a.wishes }}</td><td>{{ a.blockers[0] if a.blockers else "" }}</td>
 <td>{{ a.actions[0] if a.actions else "" }}</td>
-<td>{% for c in a.candidates %}{{ c.kind.replace("_", " ") }}{% if c.household_id %} {{ c.household_id }}{% endif %}{% if c.score %} ({{ "%.0f"|format(c.score) }}){% endif %}<br>{% endfor %}</td>
+<td>{% for c in a.candidates %}{{ c.kind.replace("_", " ") }}{% if c.household_id %} {{ c.household_id }}{% endif %}{% if c.score %} ({{ "%.0f"|format(c.score) }}){% endif %}{% if c.p_success is not none %}, {{ "%.0f"|format(100 * c.p_success) }}% estimated still there at 52 weeks{% endif %}<br>{% endfor %}</td>
 <td>{{ "{:,.0f}".format(a.weekly_cost_now) }}{% if a.weekly_cost_candidate is not none %} → {{ "{:,.0f}".format(a.weekly_cost_candidate) }}{% endif %}</td></tr>
 {% endfor %}</tbody></table>
 </body></html>
