@@ -237,7 +237,7 @@ def leak_probe(url: str) -> None:
         return
     t0 = time.perf_counter()
     with make_engine(url).connect() as conn:
-        found = probe(conn, scope=Scope.everything(), seed=SEED).as_dict()
+        found = probe(conn, scope=Scope.everything(), seed=SEED, folds=3).as_dict()
     print(
         f"  leak probe ({found['placements']:,} placements, 'now' = {found['read_on']}, "
         f"{time.perf_counter() - t0:.0f} s): honest model AUC {found['honest_model_auc']:.4f}; leaky model "

@@ -52,7 +52,7 @@ from matching import codes
 from matching.domain import Child, PlacementEpisode
 from matching.eligibility.request import MatchRequest
 from matching.ranking.pool import HouseholdPool
-from matching.stability.records import NO_RECORDS, DatedNeeds, DatedRisks, Records
+from matching.stability.records import _TABLE_FROM, NO_RECORDS, DatedNeeds, DatedRisks, Records
 
 #: Legal statuses in a fixed order (the integer code is the position; unknown is -1).
 LEGAL_STATUSES: tuple[str, ...] = tuple(sorted(codes.LEGAL_STATUS))
@@ -295,9 +295,9 @@ class Pairs:
     records as at the pair's date by :func:`pair_state`.
     """
 
-    child_ids: np.ndarray  # object
+    child_ids: np.ndarray  # object: one per pair, or one for every pair (live scoring)
     hh_idx: np.ndarray  # pool positions
-    days: np.ndarray  # the date each pair starts (ordinal)
+    days: np.ndarray  # the date each pair starts (ordinal): one per pair, or one for every pair
     previous_moves: np.ndarray
     previous_residential: np.ndarray
     sibling_group: np.ndarray
@@ -325,41 +325,49 @@ def pair_state(
     """
     t = pool.tables
     hh = np.asarray(pairs.hh_idx, dtype=np.int64)
-    days = np.asarray(pairs.days, dtype=np.int64)
-    ids = np.asarray(pairs.child_ids, dtype=object)
     n = len(hh)
-    read_days = days if read_on is None else np.full(n, _day(read_on), dtype=np.int64)
+    ids = np.asarray(pairs.child_ids, dtype=object)
+    days = np.asarray(pairs.days, dtype=np.int64)
+    # One child on one date (live scoring) comes as one id and one day for every pair: read once.
+    one = len(ids) == 1 and len(days) == 1
+    if not one:
+        ids, days = np.broadcast_to(ids, (n,)), np.broadcast_to(days, (n,))
+    read_days = days if read_on is None else np.full(len(days), _day(read_on), dtype=np.int64)
     log = records.log(pool)
-    one = n > 0 and bool((ids == ids[0]).all()) and bool((days == days[0]).all())
-    # The child's side: one child on one date is read once and broadcast (live scoring).
     if one:
         c = children[str(ids[0])]
         kids = [c]
-        age = np.full(n, (int(days[0]) - _day(c.birth_month)) / _YEAR)
-        in_care = np.full(n, max(0, int(days[0]) - _day(c.care_started)) / _YEAR)
-        sdq = np.full(n, _latest_sdq(c, int(days[0])))
+        day0 = int(days[0])
+        age = np.full(n, (day0 - _day(c.birth_month)) / _YEAR)
+        in_care = np.full(n, max(0, day0 - _day(c.care_started)) / _YEAR)
+        sdq = np.full(n, _latest_sdq(c, day0))
     else:
         kids = [children[str(i)] for i in ids]
         age = np.array([(int(d) - _day(c.birth_month)) / _YEAR for c, d in zip(kids, days, strict=True)])
         in_care = np.array([max(0, int(d) - _day(c.care_started)) / _YEAR for c, d in zip(kids, days, strict=True)])
         sdq = np.array([_latest_sdq(c, int(d)) for c, d in zip(kids, days, strict=True)])
+    width = len(t.need_ids)
     if pairs.severity is not None:
-        severity = np.broadcast_to(
-            np.asarray(pairs.severity, dtype=float).reshape(-1, len(t.need_ids)), (n, len(t.need_ids))
-        )
+        severity = np.broadcast_to(np.asarray(pairs.severity, dtype=float).reshape(-1, width), (n, width))
     elif one:
-        severity = np.broadcast_to(log.needs_on(str(ids[0]), int(read_days[0])), (n, len(t.need_ids)))
+        severity = np.broadcast_to(log.needs_on(str(ids[0]), int(read_days[0])), (n, width))
+    elif n:
+        severity = np.stack([log.needs_on(str(i), int(d)) for i, d in zip(ids, read_days, strict=True)])
     else:
-        severity = (
-            np.stack([log.needs_on(str(i), int(d)) for i, d in zip(ids, read_days, strict=True)])
-            if n
-            else np.zeros((0, len(t.need_ids)))
+        severity = np.zeros((0, width))
+    if one and n >= _TABLE_FROM:  # the date's table for every household, kept for the next request
+        table = log.table(int(read_days[0]))
+        experience, others = table.experience[hh], table.ages_without(hh, ids, log.code_of)
+        ended, unplanned = (
+            (table.ended[hh], table.unplanned[hh]) if read_on is None else log.endings(hh, np.broadcast_to(days, (n,)))
         )
-    ended, unplanned = log.endings(hh, days)
-    experience = log.experience(hh, read_days)
-    others = log.children_there(hh, read_days, ids)
+    else:
+        ids_n, days_n, read_n = (np.broadcast_to(a, (n,)) for a in (ids, days, read_days))
+        ended, unplanned = log.endings(hh, days_n)
+        experience = log.experience(hh, read_n)
+        others = log.children_there(hh, read_n, ids_n)
     # Training current on the date, from the pool's course arrays.
-    if n and bool((days == days[0]).all()):
+    if one or (n and bool((days == days[0]).all())):
         current = pool.current_courses(date.fromordinal(int(days[0])))[hh]
     else:
         current = np.zeros((n, len(t.course_ids)), dtype=bool)
@@ -624,9 +632,9 @@ def candidate_features(
         preference_conflicts=_popcount(bits & _wont_bits(pool)[idx]),
     )
     pairs = Pairs(
-        child_ids=np.full(n, c.child_id, dtype=object),
+        child_ids=np.array([c.child_id], dtype=object),
         hh_idx=idx,
-        days=np.full(n, _day(req.on), dtype=np.int64),
+        days=np.array([_day(req.on)], dtype=np.int64),
         previous_moves=np.full(n, float(history.moves)),
         previous_residential=np.full(n, history.residential),
         sibling_group=np.full(n, c.sibling_group_id is not None),

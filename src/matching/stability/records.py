@@ -109,6 +109,8 @@ class PlacementLog:
         self.n_households = len(pool.households)
         self.hh = np.array([pool.index[str(p.household_id)] for p in eps], dtype=np.int64)
         self.child = np.array([p.child_id for p in eps], dtype=object)
+        self.code_of = self._code = {c: i for i, c in enumerate(dict.fromkeys(p.child_id for p in eps))}
+        self.child_code = np.array([self._code[p.child_id] for p in eps], dtype=np.int64)
         births = records.births
         self.birth = np.array(
             [births[p.child_id].toordinal() if p.child_id in births else _OPEN for p in eps], dtype=np.int64
@@ -127,7 +129,7 @@ class PlacementLog:
         self.birth_children = np.full((self.n_households, width), _OPEN, dtype=np.int64)
         for k, days in enumerate(kids):
             self.birth_children[k, : len(days)] = days
-        self._tables: OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
+        self._tables: OrderedDict[int, DayTable] = OrderedDict()
         self._needs_memo: dict[tuple[str, int], np.ndarray] = {}
 
     # --- track record -------------------------------------------------------------------
@@ -156,7 +158,7 @@ class PlacementLog:
         out = np.zeros((len(hh_idx), len(self.need_ids)), dtype=bool)
         for rows, day, table in self._by_day(days):
             if table is not None:
-                out[rows] = table[0][hh_idx[rows]]
+                out[rows] = table.experience[hh_idx[rows]]
                 continue
             for r in rows:
                 k = int(hh_idx[r])
@@ -172,9 +174,7 @@ class PlacementLog:
         blocks: list[tuple[np.ndarray, np.ndarray]] = []
         for rows, day, table in self._by_day(days):
             if table is not None:
-                ages = table[1][hh_idx[rows]].copy()
-                ages[table[2][hh_idx[rows]] == child_ids[rows][:, None]] = np.nan
-                blocks.append((rows, ages))
+                blocks.append((rows, table.ages_without(hh_idx[rows], child_ids[rows], self._code)))
                 continue
             lists = []
             for r in rows:
@@ -196,9 +196,7 @@ class PlacementLog:
         out[out >= 18] = np.nan
         return out
 
-    def _by_day(
-        self, days: np.ndarray
-    ) -> list[tuple[np.ndarray, int, tuple[np.ndarray, np.ndarray, np.ndarray] | None]]:
+    def _by_day(self, days: np.ndarray) -> list[tuple[np.ndarray, int, DayTable | None]]:
         """The pairs grouped by day, each group with that day's table for every household when it is large."""
         days = np.asarray(days, dtype=np.int64)
         uniq, inverse = np.unique(days, return_inverse=True)
@@ -207,45 +205,73 @@ class PlacementLog:
         out = []
         for j, day in enumerate(uniq):
             rows = order[bounds[j] : bounds[j + 1]]
-            table = self._table(int(day)) if len(rows) >= _TABLE_FROM else None
+            table = self.table(int(day)) if len(rows) >= _TABLE_FROM else None
             out.append((rows, int(day), table))
         return out
 
-    def _table(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every household on ``day``: its experience, the ages of the children living there (birth children
-        and children placed there) and their ids (birth children: ""); the last few days kept."""
+    def table(self, day: int) -> DayTable:
+        """Every household on ``day``: its experience, track record and the children living there (the last
+        few days kept: live scoring asks for the same date again and again)."""
         got = self._tables.get(day)
         if got is not None:
             self._tables.move_to_end(day)
             return got
-        experience = np.zeros((self.n_households, len(self.need_ids)), dtype=bool)
+        h, needs = self.n_households, len(self.need_ids)
+        experience = np.zeros((h, needs), dtype=bool)
         ended = np.flatnonzero(self.end <= day)
         if len(ended):
             bits = np.stack([self.needs_on(str(self.child[p]), day) >= 2 for p in ended])
-            counts = np.zeros((self.n_households, len(self.need_ids)), dtype=np.int64)
+            counts = np.zeros((h, needs), dtype=np.int64)
             np.add.at(counts, self.hh[ended], bits)
             experience = counts > 0
+        n_ended = np.bincount(self.hh[ended], minlength=h).astype(float)
+        n_unplanned = np.bincount(self.hh[ended[self.unplanned[ended]]], minlength=h).astype(float)
         born = self.birth_children <= day
         placed = np.flatnonzero((self.start <= day) & (day < self.end) & (self.birth <= day))
-        per = np.bincount(self.hh[placed], minlength=self.n_households)
+        per = np.bincount(self.hh[placed], minlength=h)
         width = int(born.sum(axis=1).max(initial=0) + per.max(initial=0)) or 1
-        ages = np.full((self.n_households, width), np.nan)
-        ids = np.full((self.n_households, width), "", dtype=object)
-        b_rows, b_cols = np.nonzero(born)
-        slot = np.zeros(self.n_households, dtype=np.int64)
-        for b, j in zip(b_rows, b_cols, strict=True):
+        ages = np.full((h, width), np.nan)
+        codes = np.full((h, width), -1, dtype=np.int64)
+        slot = np.zeros(h, dtype=np.int64)
+        for b, j in zip(*np.nonzero(born), strict=True):
             ages[b, slot[b]] = (day - self.birth_children[b, j]) / _YEAR
             slot[b] += 1
         for p in placed:
             k = int(self.hh[p])
             ages[k, slot[k]] = (day - int(self.birth[p])) / _YEAR
-            ids[k, slot[k]] = self.child[p]
+            codes[k, slot[k]] = self.child_code[p]
             slot[k] += 1
-        got = (experience, ages, ids)
+        ages[ages >= 18] = np.nan
+        got = DayTable(experience, ages, codes, n_ended, n_unplanned)
         self._tables[day] = got
         if len(self._tables) > _TABLES_KEPT:
             self._tables.popitem(last=False)
         return got
+
+
+@dataclass(frozen=True)
+class DayTable:
+    """Every household as the record stood on one day (rows are pool positions)."""
+
+    experience: np.ndarray  # (households, needs) bool
+    ages: np.ndarray  # (households, k) ages of the children under 18 living there, NaN padded
+    codes: np.ndarray  # (households, k) the placed child's code in the log, -1 for a birth child or padding
+    ended: np.ndarray  # placements there that had ended
+    unplanned: np.ndarray  # of which ended unplanned within 12 months
+
+    def ages_without(self, hh_idx: np.ndarray, child_ids: np.ndarray, code_of: Mapping[str, int]) -> np.ndarray:
+        """The ages at these households, leaving out each pair's own child where it is placed there
+        (``child_ids`` one per pair, or one for every pair)."""
+        ages = self.ages[hh_idx]
+        if len(child_ids) == 1:
+            own = np.full(1, code_of.get(str(child_ids[0]), -2), dtype=np.int64)
+        else:
+            own = np.array([code_of.get(str(c), -2) for c in child_ids], dtype=np.int64)
+        mine = self.codes[hh_idx] == own[:, None]
+        if mine.any():
+            ages = ages.copy()
+            ages[mine] = np.nan
+        return ages
 
 
 def _padded(lists: list[list[float]]) -> np.ndarray:
