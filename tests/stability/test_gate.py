@@ -98,7 +98,9 @@ def test_matching_with_a_withheld_model_is_rules_only_and_says_why(
         assert result.model == f"rules only: {reason}"
         for c in result.candidates:
             assert c.stability is None
-            assert next(f for f in c.factors if f.name == "stability").contribution == 0
+            factor = next(f for f in c.factors if f.name == "stability")
+            assert factor.contribution == 0
+            assert factor.detail == f"rules only: {reason}"  # not "no stability model loaded"
 
 
 def test_the_api_and_the_cli_say_the_estimate_is_withheld(

@@ -210,8 +210,10 @@ def assess(
     taxonomy: Taxonomy,
     rules: list[RuleOutcome] | tuple[RuleOutcome, ...] = (),
     stability: StabilityEstimate | None = None,
+    model_note: str | None = None,
 ) -> FitAssessment:
-    """The full fit of one household: factors, needs met, gaps and warnings (and the learned estimate, if any)."""
+    """The full fit of one household: factors, needs met, gaps and warnings (and the learned estimate, if any;
+    without one, ``model_note`` says why: none loaded, or withheld by the gate)."""
     coverage = need_coverage(req, h, taxonomy)
     nv = needs_value(req, coverage)
     loc, d_home, d_school = locality_value(req, h, cfg)
@@ -234,7 +236,7 @@ def assess(
             f"ended unplanned within a year; {h.experience_years:g} years' experience",
         ),
         "identity": (ident, f"identity match {ident:.0%} (ethnicity, religion, language)"),
-        "stability": (None, "no stability model loaded: rules-only ranking")
+        "stability": (None, model_note or "no stability model loaded: rules-only ranking")
         if stability is None
         else (stability.p_lasting, stability.describe()),
     }

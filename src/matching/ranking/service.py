@@ -57,10 +57,12 @@ def explain(
     rank: int,
     rules: Sequence[RuleOutcome],
     stability: StabilityEstimate | None = None,
+    model_note: str | None = None,
 ) -> MatchExplanation:
-    """The explanation of one eligible household (``rules``: its outcomes, of which those outside terms are kept)."""
+    """The explanation of one eligible household (``rules``: its outcomes, of which those outside terms are kept;
+    ``model_note``: why there is no learned estimate, when there is none)."""
     outside = tuple(r for r in rules if r.outside_terms)
-    a = fitmod.assess(req, h, cfg, taxonomy, outside, stability)
+    a = fitmod.assess(req, h, cfg, taxonomy, outside, stability, model_note)
     return MatchExplanation(
         household_id=h.household_id,
         agency_code=h.agency_code,
@@ -112,7 +114,7 @@ def rank_households(
         est = None
         if p_chosen is not None and pool.stability is not None:
             est = pool.stability.estimate(float(p_chosen[rank - 1]))
-        candidates.append(explain(request, h, cfg, taxonomy, rank, waived, est))
+        candidates.append(explain(request, h, cfg, taxonomy, rank, waived, est, pool.model_note))
     counts = failures.counts()
     excluded_counts = {code: int(c) for code, c in zip(RULE_CODES, counts, strict=True) if c}
     misses: list[NearMiss] = []
