@@ -9,12 +9,18 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import matching
-from api.auth import AuditMiddleware, Authenticator, PageForbiddenError, SignInRequiredError, access_of
+from api.auth import (
+    AuditMiddleware,
+    Authenticator,
+    PageForbiddenError,
+    SignInRequiredError,
+    access_of,
+    api_routes,
+)
 from api.jobs import JobStore
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
@@ -126,9 +132,9 @@ def _document_access(app: FastAPI) -> None:
                 "ErrorOut",
                 {"title": "ErrorOut", "type": "object", "properties": {"detail": {"type": "string"}}},
             )
-            for route in app.routes:
+            for route in api_routes(app.routes):
                 access = access_of(route)
-                if not isinstance(route, APIRoute) or not route.include_in_schema or access is None:
+                if not route.include_in_schema or access is None:
                     continue
                 for method in route.methods or ():
                     op = schema["paths"][route.path_format][method.lower()]

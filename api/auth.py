@@ -22,12 +22,13 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Header, HTTPException, Request
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -372,6 +373,17 @@ def touch(request: Request, child_ids: Iterable[str]) -> None:
     caller = caller_of(request)
     if caller is not None:
         caller.touch(child_ids)
+
+
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every API route among ``routes``, through included routers (whatever FastAPI's internal nesting)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif (router := getattr(route, "original_router", None)) is not None:
+            yield from api_routes(router.routes)
+        elif isinstance(getattr(route, "routes", None), list):
+            yield from api_routes(route.routes)
 
 
 def access_of(route: Any) -> Access | None:
