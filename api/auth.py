@@ -3,7 +3,8 @@
 Every route but ``/health`` and the sign-in page declares ``Access(<permission>)`` (through the types in
 :mod:`api.deps`).  The dependency
 
-1. notes the request for the audit trail (route, the child in the path, the purpose given in ``X-Purpose``);
+1. notes the request for the audit trail (route, the child named in the path or the ``child_id`` query, the
+   purpose given in ``X-Purpose``);
 2. finds the caller: a bearer token (``Authorization: Bearer pm_...``, or a single sign-on access token when
    configured), else the pages' session cookie (pages accept only the cookie);
 3. answers 401 with ``WWW-Authenticate: Bearer`` when nobody is signed in (a page redirects to the sign-in
@@ -257,9 +258,9 @@ class Access:
         ] = None,
     ) -> Caller:
         note = AuditNote(_action(request), purpose=(purpose or "").strip() or None, always=self.audit)
-        child_id = request.path_params.get("child_id")
-        if isinstance(child_id, str) and 0 < len(child_id) <= MAX_CHILD_ID:
-            note.child_ids.add(child_id)
+        for child_id in (request.path_params.get("child_id"), request.query_params.get("child_id")):
+            if isinstance(child_id, str) and 0 < len(child_id) <= MAX_CHILD_ID:
+                note.child_ids.add(child_id)  # the child the request is about, even when it is refused
         request.state.audit = note
         principal, session_id, csrf = await self._principal(request)
         if principal is None:
