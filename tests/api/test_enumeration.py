@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,15 +23,15 @@ from sqlalchemy import Engine, select
 from api.app import create_app
 from api.auth import access_of, api_routes
 from api.settings import Settings
-from matching.access import Actor, Remit, Role
+from matching.access import Actor, Permission, Remit, Role
 from matching.accounts.tokens import issue_token
 from matching.accounts.users import create_user
 from matching.audit import StoredEntry, recent_entries
 from matching.domain import Scope
+from matching.stepdown.assess import assess_cohort, default_assessment_date
 from matching.store import queries, schema
 from matching.store.engine import make_engine, upgrade
 from matching.store.importer import import_folder
-from matching.stepdown.assess import assess_cohort, default_assessment_date
 from matching.synth.generator import generate
 
 ON = "2026-04-01"
@@ -49,8 +48,10 @@ class World:
     tokens: dict[str, str]
     passwords: dict[str, str]
     users: dict[Role, str]
-    outside_children: frozenset[str]
-    outside_households: frozenset[str]
+    remits: dict[str, Remit]
+    children: dict[str, str]  # child id: authority
+    households: dict[str, str]  # household id: agency
+    outside_children: frozenset[str]  # of L001's remit
     all_children: frozenset[str]
     waiting_other: str
     residential_other: str
@@ -76,7 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     upgrade(engine)
     import_folder(engine, base / "data")
     with engine.begin() as conn:
-        agencies = {a for a in conn.execute(select(schema.agency.c.agency_code)).scalars()}
+        agencies = set(conn.execute(select(schema.agency.c.agency_code)).scalars())
         ifas = frozenset(a for a in agencies if a.startswith("IFA"))
         regions = dict(conn.execute(select(schema.local_authority.c.la_code, schema.local_authority.c.region)).all())
         children = dict(conn.execute(select(schema.child.c.child_id, schema.child.c.la_code)).all())
@@ -114,8 +115,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         tokens=tokens,
         passwords=passwords,
         users=users,
+        remits={users[r]: remits[r] for r in Role},
+        children=children,
+        households=households,
         outside_children=frozenset(c for c, la in children.items() if la != MINE),
-        outside_households=frozenset(h for h, a in households.items() if a not in mine.agency_codes),
         all_children=frozenset(children),
         waiting_other=waiting_other,
         residential_other=residential_other,
@@ -214,6 +217,23 @@ def _ids(text: str) -> set[str]:
     return set(IDS.findall(text))
 
 
+#: The permissions that let a role see children's records at all (an administrator's remit shows them none).
+CHILD_PERMISSIONS = frozenset(
+    {Permission.READ_CHILDREN, Permission.MATCH, Permission.STEP_DOWN, Permission.ALLOCATE, Permission.READ_AUDIT}
+)
+
+
+def _outside(w: World, who: str) -> frozenset[str]:
+    """The children and households ``who`` may never see named: outside their remit, or every child when their
+    role sees no child's records."""
+    remit = w.remits[who]
+    role = next(r for r, u in w.users.items() if u == who)
+    sees_children = bool(role.permissions & CHILD_PERMISSIONS)
+    children = {c for c, la in w.children.items() if not sees_children or la not in remit.la_codes}
+    households = {h for h, a in w.households.items() if a not in remit.agency_codes}
+    return frozenset(children | households)
+
+
 def _check(w: World, who: str, call: Call, status: int, text: str) -> list[str]:
     """What is wrong with one answer (empty when nothing)."""
     problems = []
@@ -221,7 +241,7 @@ def _check(w: World, who: str, call: Call, status: int, text: str) -> list[str]:
         problems.append(f"{who} {call.method} {call.sent}: {status}, not refused")
     found = _ids(text)
     echoed = _ids(call.sent)
-    leaked = (found & (w.outside_children | w.outside_households)) - (echoed if status >= 400 else set())
+    leaked = (found & _outside(w, who)) - (echoed if status >= 400 else set())
     if leaked:
         problems.append(f"{who} {call.method} {call.sent}: {status} names {sorted(leaked)[:5]} outside the remit")
     return problems
