@@ -24,7 +24,18 @@ from api.auth import (
 from api.jobs import JobStore
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
-from api.routes import allocations, audit, children, health, households, matches, pages, stepdown, sufficiency
+from api.routes import (
+    allocations,
+    audit,
+    children,
+    health,
+    households,
+    matches,
+    pages,
+    stepdown,
+    subject_access,
+    sufficiency,
+)
 from api.settings import Settings, get_settings
 from api.templating import page_context, templates
 from matching.accounts.demo import demo_accounts_enabled
@@ -91,7 +102,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.auth = Authenticator(engine, settings)
     app.state.audit = AuditWriter(engine)
     app.state.audit_closed = False
-    for module in (health, children, households, matches, allocations, pages, stepdown, sufficiency, audit):
+    for module in (
+        health,
+        children,
+        households,
+        matches,
+        allocations,
+        pages,
+        stepdown,
+        sufficiency,
+        audit,
+        subject_access,
+    ):
         app.include_router(module.router)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.hosts)

@@ -367,3 +367,29 @@ def test_production_settings_that_pass(tmp_path: Any) -> None:
     with pytest.raises(ProductionConfigError, match="MATCHING_OIDC_CONFIG"):
         create_app(settings.model_copy(update={"sign_in_methods": "oidc"}), engine=engine)
     engine.dispose()
+
+
+def test_the_administrator_exports_a_childs_records_for_subject_access(
+    client: TestClient, client_as: Factory, loaded_sqlite: Engine
+) -> None:
+    import io
+    import json
+    import zipfile
+
+    assert client.get("/v1/children", params={"limit": 5}).status_code == 200  # an entry naming five children
+    admin = client_as(Role.ADMINISTRATOR)
+    r = admin.post("/v1/children/L001-C00002/export", headers={"X-Purpose": "SAR 2026/17"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/zip"
+    assert "subject-access-L001-C00002.zip" in r.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+        document = json.loads(archive.read("child.json"))
+    assert document["records"]["child"][0]["child_id"] == "L001-C00002"
+    assert document["purpose"] == "SAR 2026/17"
+    assert all(e["child_ids"] == ["L001-C00002"] for e in document["audit"])
+    assert any(e["other_children"] > 0 for e in document["audit"])
+    assert admin.post("/v1/children/L999-C00001/export").status_code == 404
+    assert admin.get("/v1/children/L001-C00002").status_code == 403  # exporting is not browsing
+    assert client.post("/v1/children/L001-C00002/export").status_code == 403
+    entries = audit_entries(admin, loaded_sqlite)
+    assert any(e.action == "child.export" and e.purpose == "SAR 2026/17" for e in entries)

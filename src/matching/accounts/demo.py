@@ -51,9 +51,12 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount(
         "demo.commissioning", Role.COMMISSIONING_LEAD, _BUNDLED, "Demo commissioning lead", "demo-commissioning-lead"
     ),
-    # The auditor reads the trail of the bundled authority's children; the administrator sees no child.
+    # The auditor reads the trail of the bundled authority's children; the administrator answers its subject
+    # access requests (and sees no child's records otherwise).
     DemoAccount("demo.auditor", Role.AUDITOR, Remit(frozenset({BUNDLED_LA})), "Demo auditor", "demo-auditor-password"),
-    DemoAccount("demo.admin", Role.ADMINISTRATOR, Remit(), "Demo administrator", "demo-administrator"),
+    DemoAccount(
+        "demo.admin", Role.ADMINISTRATOR, Remit(frozenset({BUNDLED_LA})), "Demo administrator", "demo-administrator"
+    ),
 )
 
 
