@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Access, Caller, secure_request, session_cookie_name, touch
 from api.deps import ConnectionDep, MatchPage
@@ -119,9 +120,7 @@ async def sign_in_submit(request: Request) -> Response:
             new = create_session(conn, found)
             return new.session_id, new.csrf_token
 
-    from starlette.concurrency import run_in_threadpool  # argon2 takes tens of milliseconds: off the event loop
-
-    outcome = await run_in_threadpool(attempt)
+    outcome = await run_in_threadpool(attempt)  # argon2 takes tens of milliseconds: off the event loop
     if isinstance(outcome, Refusal):
         status = 429 if outcome is Refusal.THROTTLED else 401
         return _sign_in_page(request, next_path, outcome.message, status)
@@ -154,8 +153,6 @@ async def sign_out(request: Request) -> Response:
     def end() -> None:
         with engine.begin() as conn:
             end_session(conn, session_id, address=address)
-
-    from starlette.concurrency import run_in_threadpool
 
     await run_in_threadpool(end)
     response = RedirectResponse("/pages/sign-in", status_code=303)

@@ -30,6 +30,20 @@ PASSWORDS = {d.role: d.password for d in DEMO_ACCOUNTS}
 USERNAMES = {d.role: d.username for d in DEMO_ACCOUNTS}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Passwords hashed with a cheap argon2id here (the production parameters take ~0.2 s a hash); a hash
+    carries its parameters, so checking works either way."""
+    from argon2 import PasswordHasher
+
+    from matching.accounts import passwords
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def loaded_sqlite(small_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('api') / 'store.db'}")

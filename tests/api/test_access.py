@@ -393,3 +393,38 @@ def test_the_administrator_exports_a_childs_records_for_subject_access(
     assert client.post("/v1/children/L001-C00002/export").status_code == 403
     entries = audit_entries(admin, loaded_sqlite)
     assert any(e.action == "child.export" and e.purpose == "SAR 2026/17" for e in entries)
+
+
+def test_a_single_sign_on_bearer_token_when_configured(loaded_sqlite: Engine, tmp_path: Any) -> None:
+    import json
+
+    from tests.accounts.test_oidc import AUDIENCE, OFFICERS, Provider
+
+    provider = Provider()
+    try:
+        config = tmp_path / "oidc.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "issuer": provider.issuer,
+                    "audience": [AUDIENCE],
+                    "subject_claim": "oid",
+                    "provision": True,
+                    "roles": {OFFICERS: "placement_officer"},
+                    "remit": {"grp-ashbury": {"la": ["L001"], "agencies": ["LA-L001"]}},
+                }
+            )
+        )
+        settings = Settings(sign_in_methods="password,oidc", oidc_config=config)
+        with TestClient(create_app(settings, engine=loaded_sqlite)) as api:
+            ok = api.get("/v1/children/L001-C00002", headers={"Authorization": f"Bearer {provider.token()}"})
+            assert ok.status_code == 200
+            outsider = provider.token(groups=["grp-unrelated"], oid="someone-else")
+            assert api.get("/v1/children", headers={"Authorization": f"Bearer {outsider}"}).status_code == 401
+            expired = provider.token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200)
+            assert api.get("/v1/children", headers={"Authorization": f"Bearer {expired}"}).status_code == 401
+        with TestClient(create_app(Settings(), engine=loaded_sqlite)) as api:  # not configured: not accepted
+            r = api.get("/v1/children", headers={"Authorization": f"Bearer {provider.token()}"})
+            assert r.status_code == 401
+    finally:
+        provider.close()
