@@ -21,8 +21,10 @@ data: $(SYNTH)/children.csv
 db: data
 	$(BIN)/matching import $(SYNTH)
 
-## Set up, generate the bundled synthetic local authority, build the SQLite store, serve on :8000.
+## Set up, generate the bundled synthetic local authority, build the SQLite store, add the demonstration
+## accounts (development only), serve on :8000 (it prints how to sign in).
 run: db
+	$(BIN)/matching users demo
 	$(BIN)/matching serve --host 127.0.0.1 --port 8000
 
 ## Set up with the dev extras and run the whole suite (lint and types included).

@@ -2,46 +2,175 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import matching
+from api.auth import (
+    AuditMiddleware,
+    Authenticator,
+    PageForbiddenError,
+    SignInRequiredError,
+    access_of,
+    api_routes,
+)
 from api.jobs import JobStore
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
-from api.routes import allocations, children, health, households, matches, pages, stepdown, sufficiency
+from api.routes import (
+    allocations,
+    audit,
+    children,
+    health,
+    households,
+    matches,
+    pages,
+    stepdown,
+    subject_access,
+    sufficiency,
+)
 from api.settings import Settings, get_settings
+from api.templating import page_context, templates
+from matching.accounts.demo import demo_accounts_enabled
+from matching.accounts.production import ProductionConfigError, production_problems
+from matching.audit import AuditWriter
 from matching.fit_config import load_fit_config
 from matching.store.engine import open_store
 from matching.taxonomy import load_taxonomy
 
 
+def check_production(settings: Settings, engine: Engine) -> None:
+    """Refuse to start in production unless it is configured for it (:class:`ProductionConfigError` naming every
+    problem on one line)."""
+    if not settings.production:
+        return
+    with engine.connect() as conn:
+        demo = demo_accounts_enabled(conn)
+    problems = production_problems(
+        environment=settings.environment,
+        signing_secret=settings.signing_secret,
+        sign_in_methods=settings.methods,
+        allowed_hosts=settings.hosts,
+        demo_accounts=demo,
+    )
+    if "oidc" in settings.methods and settings.oidc_config is None:
+        problems.append("sign-in method oidc needs MATCHING_OIDC_CONFIG (the single sign-on configuration file)")
+    if problems:
+        raise ProductionConfigError(problems)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    if app.state.audit_closed:  # started again after a shutdown (tests)
+        app.state.audit = AuditWriter(app.state.engine)
+        app.state.audit_closed = False
+    yield
+    app.state.audit.close()
+    app.state.audit_closed = True
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the service on ``engine`` (default: the store named by the settings, schema brought up to date)."""
+    """Build the service on ``engine`` (default: the store named by the settings, schema brought up to date).
+
+    In production, raises :class:`ProductionConfigError` unless the settings are fit for it."""
     settings = settings or get_settings()
+    engine = engine if engine is not None else open_store(settings.database_url)
+    check_production(settings, engine)
     app = FastAPI(
         default_response_class=FastJSONResponse,
         title="placement-matching",
         version=matching.__version__,
         description="Decision support for placing children in care with foster carers. A named officer decides; "
-        "the service explains and records. All data here is synthetic unless your authority imported its own.",
+        "the service explains and records. All data here is synthetic unless your authority imported its own.\n\n"
+        "Every operation but `/health` needs a signed-in caller: a bearer token (`matching tokens issue USER "
+        "--name WHAT`, then `Authorization: Bearer pm_...`) or the pages' session cookie. Each operation names "
+        "the permission it needs (`x-permission`); answers hold only what is in the caller's remit, and every "
+        "request that reads a child's records is recorded in the audit trail (with `X-Purpose` if given).",
+        lifespan=_lifespan,
     )
     app.state.settings = settings
-    app.state.engine = engine if engine is not None else open_store(settings.database_url)
+    app.state.engine = engine
     app.state.pools = PoolCache(load_taxonomy(), load_fit_config())
     app.state.jobs = JobStore()
-    app.include_router(health.router)
-    app.include_router(children.router)
-    app.include_router(households.router)
-    app.include_router(matches.router)
-    app.include_router(allocations.router)
-    app.include_router(pages.router)
-    app.include_router(stepdown.router)
-    app.include_router(sufficiency.router)
+    app.state.auth = Authenticator(engine, settings)
+    app.state.audit = AuditWriter(engine)
+    app.state.audit_closed = False
+    for module in (
+        health,
+        children,
+        households,
+        matches,
+        allocations,
+        pages,
+        stepdown,
+        sufficiency,
+        audit,
+        subject_access,
+    ):
+        app.include_router(module.router)
+    app.add_middleware(AuditMiddleware)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.hosts)
+
+    @app.exception_handler(SignInRequiredError)
+    async def _sign_in(_request: Request, exc: SignInRequiredError) -> Response:
+        return RedirectResponse(f"/pages/sign-in?next={quote(exc.next_path, safe='/')}", status_code=303)
+
+    @app.exception_handler(PageForbiddenError)
+    async def _forbidden(request: Request, exc: PageForbiddenError) -> Response:
+        return templates.TemplateResponse(
+            request, "forbidden.html", {**page_context(request), "message": str(exc)}, status_code=403
+        )
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse("/pages/waiting")
+        return RedirectResponse("/pages/home")
 
+    _document_access(app)
     return app
+
+
+_ERROR = {"$ref": "#/components/schemas/ErrorOut"}
+_REFUSALS = {
+    "401": "Not signed in: no bearer token or session, or it is unknown, expired or revoked (`WWW-Authenticate: Bearer`)",
+    "403": "Signed in, but the role lacks the permission, or what is asked is outside the caller's remit",
+    "503": "The audit trail cannot record the request just now: nothing was read or done",
+}
+
+
+def _document_access(app: FastAPI) -> None:
+    """Name each operation's permission in the OpenAPI document (``x-permission``) and its refusals."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+                "ErrorOut",
+                {"title": "ErrorOut", "type": "object", "properties": {"detail": {"type": "string"}}},
+            )
+            for route in api_routes(app.routes):
+                access = access_of(route)
+                if not route.include_in_schema or access is None:
+                    continue
+                for method in route.methods or ():
+                    op = schema["paths"][route.path_format][method.lower()]
+                    if access.permission is not None:
+                        op["x-permission"] = access.permission.value
+                        op["description"] = (
+                            f"{op.get('description', '')}\n\nNeeds permission `{access.permission.value}` "
+                            f"({access.permission.label})."
+                        ).strip()
+                    for status, text in _REFUSALS.items():
+                        op["responses"].setdefault(
+                            status, {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+                        )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

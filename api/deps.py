@@ -1,4 +1,8 @@
-"""Dependencies shared by the routes: the store connection and the caller's scope."""
+"""Dependencies shared by the routes: the store connection, and the caller with the permission each route needs.
+
+Routes take a :class:`~api.auth.Caller` (or only its scope) through one of the types below, never build a
+scope themselves: every answer is limited to the signed-in caller's remit.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Connection
 
-from api.settings import Settings
+from api.auth import Access, Caller
+from matching.access import Permission
 from matching.domain import Scope
 
 
@@ -25,13 +30,39 @@ async def get_connection(request: Request) -> AsyncIterator[Connection]:
         conn.close()
 
 
-async def get_scope(request: Request) -> Scope:
-    """The caller's remit.  Until authentication lands: the deployment's configured remit."""
-    settings: Settings = request.app.state.settings
-    las = frozenset(x.strip() for x in settings.scope_las.split(",") if x.strip()) or None
-    agencies = frozenset(x.strip() for x in settings.scope_agencies.split(",") if x.strip()) or None
-    return Scope(la_codes=las, agency_codes=agencies)
-
-
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
-ScopeDep = Annotated[Scope, Depends(get_scope)]
+
+# One dependency per permission (FastAPI resolves each once per request).
+READ_CHILDREN = Access(Permission.READ_CHILDREN)
+MATCH = Access(Permission.MATCH)
+STEP_DOWN = Access(Permission.STEP_DOWN)
+READ_HOUSEHOLDS = Access(Permission.READ_HOUSEHOLDS, audit=False)  # audited when the answer names children
+ALLOCATE = Access(Permission.ALLOCATE)
+SUFFICIENCY = Access(Permission.SUFFICIENCY)
+READ_AUDIT = Access(Permission.READ_AUDIT)
+EXPORT = Access(Permission.EXPORT_SUBJECT_ACCESS)
+MATCH_PAGE = Access(Permission.MATCH, page=True)
+STEP_DOWN_PAGE = Access(Permission.STEP_DOWN, page=True)
+
+ChildReader = Annotated[Caller, Depends(READ_CHILDREN)]
+Matcher = Annotated[Caller, Depends(MATCH)]
+HouseholdReader = Annotated[Caller, Depends(READ_HOUSEHOLDS)]
+Allocator = Annotated[Caller, Depends(ALLOCATE)]
+SufficiencyPlanner = Annotated[Caller, Depends(SUFFICIENCY)]
+Auditor = Annotated[Caller, Depends(READ_AUDIT)]
+Exporter = Annotated[Caller, Depends(EXPORT)]
+MatchPage = Annotated[Caller, Depends(MATCH_PAGE)]
+StepDownCaller = Annotated[Caller, Depends(STEP_DOWN)]
+
+
+async def _step_down_scope(caller: StepDownCaller) -> Scope:
+    return caller.scope
+
+
+async def _step_down_page_scope(caller: Annotated[Caller, Depends(STEP_DOWN_PAGE)]) -> Scope:
+    return caller.scope
+
+
+#: The scope of a caller who may assess step-down (the API, and the page).
+StepDownScope = Annotated[Scope, Depends(_step_down_scope)]
+StepDownPageScope = Annotated[Scope, Depends(_step_down_page_scope)]

@@ -2,6 +2,8 @@
 
 Jobs run one at a time on a worker thread of this process and live in memory: a restart forgets
 them (persisted jobs come with the sufficiency runs).  A job keeps running if the client goes away.
+A job belongs to the user who started it and to its area (authorities): :meth:`JobStore.get_for` returns it
+only to that user, of that kind, while the area is in their remit; anyone else is told it does not exist.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from matching.access import Principal
+
 Progress = Callable[[int, str], None]
 
 
@@ -23,6 +27,9 @@ class Job:
 
     job_id: str
     kind: str
+    owner_id: int | None = None
+    owner: str = ""
+    area: frozenset[str] = frozenset()
     status: str = "queued"
     progress: int = 0
     stage: str = "queued"
@@ -30,12 +37,16 @@ class Job:
     error: str | None = None
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     finished_at: str | None = None
+    #: The children whose records the result holds (for the audit of whoever reads it).
+    child_ids: frozenset[str] = frozenset()
 
     def view(self) -> dict[str, Any]:
         """The job as the API shows it."""
         return {
             "id": self.job_id,
             "kind": self.kind,
+            "started_by": self.owner,
+            "area": sorted(self.area),
             "status": self.status,
             "progress": self.progress,
             "stage": self.stage,
@@ -54,9 +65,18 @@ class JobStore:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job")
 
-    def submit(self, kind: str, work: Callable[[Progress], dict[str, Any]]) -> Job:
-        """Queue ``work`` (called with a progress callback) and return its job."""
-        job = Job(uuid.uuid4().hex, kind)
+    def submit(
+        self,
+        kind: str,
+        work: Callable[[Progress], dict[str, Any]],
+        *,
+        owner: Principal,
+        area: frozenset[str],
+        touched: Callable[[dict[str, Any]], frozenset[str]] | None = None,
+    ) -> Job:
+        """Queue ``work`` (called with a progress callback) for ``owner`` over ``area`` and return its job;
+        ``touched`` names the children a finished result holds."""
+        job = Job(uuid.uuid4().hex, kind, owner.user_id, owner.username, frozenset(area))
         with self._lock:
             self._jobs[job.job_id] = job
 
@@ -67,6 +87,8 @@ class JobStore:
             job.status = "running"
             try:
                 job.result = work(report)
+                if touched is not None:
+                    job.child_ids = touched(job.result)
                 job.status, job.progress, job.stage = "done", 100, "done"
             except Exception as exc:  # the job records its failure; the service carries on
                 job.status, job.error = "failed", f"{exc.__class__.__name__}: {exc}"
@@ -76,6 +98,15 @@ class JobStore:
         return job
 
     def get(self, job_id: str) -> Job | None:
-        """A job by id."""
+        """A job by id (whoever asks: for the process itself, never for a route)."""
         with self._lock:
             return self._jobs.get(job_id)
+
+    def get_for(self, job_id: str, kind: str, principal: Principal) -> Job | None:
+        """The job of ``kind`` if ``principal`` started it and its area is still in their remit; else None."""
+        job = self.get(job_id)
+        if job is None or job.kind != kind or job.owner_id != principal.user_id:
+            return None
+        if not job.area <= principal.remit.la_codes:
+            return None
+        return job

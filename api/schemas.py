@@ -3,6 +3,7 @@ that must not leave the service cannot leak by being added to a table."""
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import date
 from typing import Annotated, Generic, TypeVar
 
@@ -120,7 +121,9 @@ class TermsPublic(BaseModel):
     placement_types: list[str]
     max_sibling_group: int
     usual_limit_exemption: bool
-    connected_child_ids: list[str]
+    connected_child_ids: list[str] = Field(
+        description="Children the household is approved for as connected persons: those in the caller's remit only."
+    )
 
 
 class TrainingPublic(BaseModel):
@@ -157,8 +160,8 @@ class HouseholdPublic(BaseModel):
     training: list[TrainingPublic]
 
     @classmethod
-    def of(cls, h: CarerHousehold, today: date) -> HouseholdPublic:
-        """Public view of a domain CarerHousehold."""
+    def of(cls, h: CarerHousehold, today: date, children_in_remit: Container[str]) -> HouseholdPublic:
+        """Public view of a domain CarerHousehold; a child outside ``children_in_remit`` is never named."""
         t = h.terms
         return cls(
             household_id=h.household_id,
@@ -174,7 +177,7 @@ class HouseholdPublic(BaseModel):
                 placement_types=list(t.placement_types),
                 max_sibling_group=t.max_sibling_group,
                 usual_limit_exemption=t.usual_limit_exemption,
-                connected_child_ids=list(t.connected_child_ids),
+                connected_child_ids=[c for c in t.connected_child_ids if c in children_in_remit],
             ),
             is_kinship=h.is_kinship,
             foster_children=h.foster_children_count,

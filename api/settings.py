@@ -1,28 +1,68 @@
-"""The service's settings, from the environment (prefix ``MATCHING_``) and ``DATABASE_URL``."""
+"""The service's settings, from the environment (prefix ``MATCHING_``) and ``DATABASE_URL``.
+
+A user's remit is never a setting: it comes from their account (``matching users add``).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from matching.accounts.demo import is_production
+from matching.accounts.production import DEFAULT_SIGNING_SECRET
+
+#: Hosts a development server answers to when none are configured: loopback, and the test client's.
+DEVELOPMENT_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
+
+
+def _codes(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
 
 class Settings(BaseSettings):
-    """Service configuration.  Until authentication lands, the remit is set here for the whole service."""
+    """Service configuration.  In production (``MATCHING_ENVIRONMENT=production``) the service refuses to start
+    unless the signing secret, the allowed hosts and the sign-in methods are set and no demonstration account
+    is enabled."""
 
     model_config = SettingsConfigDict(env_prefix="MATCHING_", extra="ignore")
 
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     environment: str = "development"
-    #: Comma-separated LA codes this deployment may see (empty: all).
-    scope_las: str = ""
-    #: Comma-separated agency codes this deployment may see (empty: all).
-    scope_agencies: str = ""
+    #: Keys the sign-in form's CSRF token (before there is a session).  Production must set its own.
+    signing_secret: str = DEFAULT_SIGNING_SECRET
+    #: Comma-separated host names the service answers to (empty: loopback only, in development).
+    allowed_hosts: str = ""
+    #: Comma-separated sign-in methods: ``password`` (local accounts) and ``oidc`` (single sign-on).
+    sign_in_methods: str = "password"
+    #: The single sign-on configuration (YAML or JSON, see ``matching.accounts.oidc``), when ``oidc`` is a method.
+    oidc_config: Path | None = None
+    #: Seconds a bearer token's principal is kept in this process after the store confirmed it.  0 (the default):
+    #: ask the store on every request (~0.4 ms on SQLite), so a token revoked or an account disabled elsewhere
+    #: stops at once; a few seconds help only where the store is far away (a network round trip per request).
+    token_cache_seconds: float = Field(default=0.0, ge=0, le=300)
     #: Allocation requests with more waiting children are refused (413).
     allocation_max_children: int = 20_000
     #: Allocations of at most this many waiting children answer directly instead of as a job.
     allocation_direct_max_children: int = 200
+
+    @property
+    def production(self) -> bool:
+        """True in production."""
+        return is_production(self.environment)
+
+    @property
+    def hosts(self) -> list[str]:
+        """The host names the service answers to."""
+        configured = _codes(self.allowed_hosts)
+        return configured or ([] if self.production else list(DEVELOPMENT_HOSTS))
+
+    @property
+    def methods(self) -> list[str]:
+        """The sign-in methods, lower case."""
+        return [m.lower() for m in _codes(self.sign_in_methods)]
 
 
 @lru_cache(maxsize=1)

@@ -77,3 +77,48 @@ def test_no_rule_arithmetic_is_written_outside_eligibility() -> None:
         if not {"eligibility", "synth"} & set(p.parts) and pattern.search(_code_only(p))
     ]
     assert offenders == []
+
+
+def test_the_api_never_builds_a_scope() -> None:
+    """Every scope in ``api/`` is a signed-in caller's (``principal.scope()``, maybe narrowed): no route builds
+    one, and none reaches for the administrative ``Scope.everything()``."""
+    import ast
+
+    offenders = []
+    for path in (PROJECT_ROOT / "api").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            named = f.id if isinstance(f, ast.Name) else None
+            owner = f.value.id if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) else None
+            if named == "Scope" or owner == "Scope" or (named == "replace" and "scope" in ast.unparse(node).lower()):
+                offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {ast.unparse(node)}")
+    assert offenders == []
+
+
+def test_every_route_goes_through_the_access_dependency() -> None:
+    """Every route of the app but health, the sign-in and sign-out forms, the root redirect and the API's own
+    documents asks for a signed-in caller with a permission (:class:`api.auth.Access`)."""
+    import tempfile
+
+    from fastapi.routing import APIRoute
+
+    from api.app import create_app
+    from api.auth import access_of, api_routes
+    from api.settings import Settings
+    from matching.store.engine import make_engine, upgrade
+
+    open_routes = {("GET", "/health"), ("GET", "/"), ("GET", "/pages/sign-in"), ("POST", "/pages/sign-in")}
+    open_routes |= {("POST", "/pages/sign-out")}  # checks the session's own CSRF token itself
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/store.db")
+        upgrade(engine)
+        app = create_app(Settings(), engine=engine)
+        routes = list(api_routes(app.routes))
+        app.state.audit.close()
+        engine.dispose()
+    assert len(routes) > 15
+    unguarded = {(method, route.path) for route in routes for method in route.methods or () if access_of(route) is None}
+    assert unguarded == open_routes
+    assert all(isinstance(r, APIRoute) for r in routes)

@@ -77,6 +77,21 @@ def test_serve_refuses_a_public_address() -> None:
     assert "127.0.0.1 only" in r.stderr
 
 
+def test_serve_refuses_production_unless_configured(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200", "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    env |= {"MATCHING_ENVIRONMENT": "production"}
+    env.pop("MATCHING_DEBUG", None)
+    r = subprocess.run(
+        [sys.executable, "-m", "matching.cli", "serve", "--host", "0.0.0.0"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "refusing to start in production" in r.stderr
+    assert "signing secret" in r.stderr
+
+
 def test_match_child_and_carer(tmp_path: Path, small_folder: Path) -> None:
     import json
 

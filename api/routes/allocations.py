@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from api.deps import ConnectionDep
+from api.auth import Caller
+from api.deps import Allocator, ConnectionDep
 from api.jobs import JobStore, Progress
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut, IsoDate
 from matching.allocation.service import allocate, area_scope
@@ -58,12 +59,15 @@ def _jobs(request: Request) -> JobStore:
     responses={
         200: {"description": "Small instance: the result directly"},
         413: {"model": ErrorOut},
+        403: {"model": ErrorOut, "description": "The area is not in the caller's remit"},
         **NOT_FOUND,
         **BAD_BODY,
     },
 )
-def start_allocation(request: Request, body: AllocationRequest, conn: ConnectionDep) -> JSONResponse:
-    """Start an allocation; a small one answers directly (200), a larger one returns a job (202)."""
+def start_allocation(request: Request, body: AllocationRequest, conn: ConnectionDep, caller: Allocator) -> JSONResponse:
+    """Start an allocation of the waiting children of an authority or region in the caller's remit (all of their
+    remit when neither is given), with the households of the agencies in their remit; a small one answers
+    directly (200), a larger one returns a job (202) that only its starter can read."""
     if body.la_code is not None and body.region is not None:
         raise RequestValidationError(
             [
@@ -75,10 +79,7 @@ def start_allocation(request: Request, body: AllocationRequest, conn: Connection
                 }
             ]
         )
-    try:
-        scope = area_scope(conn, la_code=body.la_code, region=body.region)
-    except LookupError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    scope = caller.scope.narrowed(la_codes=_area(conn, caller, body))
     settings = request.app.state.settings
     waiting = _waiting(conn, scope)
     if waiting > settings.allocation_max_children:
@@ -91,6 +92,7 @@ def start_allocation(request: Request, body: AllocationRequest, conn: Connection
     on = body.placement_date or date.today()
 
     def work(progress: Progress) -> dict[str, Any]:
+        # ``scope``: the area's children and the households of the caller's agencies, nothing else.
         progress(5, "reading the waiting children and households")
         with engine.connect() as job_conn:
             instance, result = allocate(
@@ -107,19 +109,54 @@ def start_allocation(request: Request, body: AllocationRequest, conn: Connection
         progress(95, "checking and summarising")
         return result.as_dict(instance)
 
+    area = scope.la_codes or frozenset()
+    caller.note.detail = f"area {', '.join(sorted(area))}"
     if waiting <= settings.allocation_direct_max_children:
-        return JSONResponse(work(lambda _p, _s: None), status_code=200)
-    job = _jobs(request).submit("allocation", work)
+        result = work(lambda _p, _s: None)
+        caller.touch(_children(result))
+        return JSONResponse(result, status_code=200)
+    caller.audit_now(request.app.state.audit, 202)  # a batch over children starts only once it is recorded
+    job = _jobs(request).submit("allocation", work, owner=caller.principal, area=area, touched=_children)
     return JSONResponse(job.view(), status_code=202, headers={"Location": f"/v1/allocations/{job.job_id}"})
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)
-def allocation_status(request: Request, job_id: str) -> dict[str, Any]:
-    """An allocation job: status, progress (percent) and, when done, the result."""
-    job = _jobs(request).get(job_id)
+def allocation_status(request: Request, job_id: str, caller: Allocator) -> dict[str, Any]:
+    """An allocation job the caller started: status, progress (percent) and, when done, the result; 404 for
+    another's job, or one whose area is no longer in the caller's remit."""
+    job = _jobs(request).get_for(job_id, "allocation", caller.principal)
     if job is None:
         raise HTTPException(status_code=404, detail=f"no allocation job {job_id!r}")
+    caller.touch(job.child_ids)
     return job.view()
+
+
+def _area(conn: Any, caller: Caller, body: AllocationRequest) -> frozenset[str]:
+    """The authorities to allocate for: 403 outside the caller's remit, 404 unknown."""
+    remit = caller.principal.remit.la_codes
+    if body.la_code is not None and body.la_code not in remit:
+        raise HTTPException(status_code=403, detail=f"authority {body.la_code!r} is not in your remit")
+    if body.la_code is None and body.region is None:
+        if not remit:
+            raise HTTPException(status_code=403, detail="no authority is in your remit")
+        return remit
+    try:
+        las = area_scope(conn, la_code=body.la_code, region=body.region).la_codes or frozenset()
+    except LookupError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    if not las <= remit:
+        raise HTTPException(status_code=403, detail=f"region {body.region!r} has authorities outside your remit")
+    return las
+
+
+def _children(result: dict[str, Any]) -> frozenset[str]:
+    """The children an allocation's result names (placed and not placed)."""
+    return frozenset(
+        str(row["child_id"])
+        for key in ("assignments", "unplaced")
+        for row in result.get(key) or []
+        if "child_id" in row
+    )
 
 
 def _waiting(conn: Any, scope: Scope) -> int:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import ConnectionDep, ScopeDep
+from api.deps import ChildReader, ConnectionDep
 from api.schemas import NOT_FOUND, ChildPublic, Page
 from matching.store import queries
 
@@ -17,13 +17,14 @@ router = APIRouter(prefix="/v1/children", tags=["children"])
 @router.get("")
 def list_children(
     conn: ConnectionDep,
-    scope: ScopeDep,
+    caller: ChildReader,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     la_code: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[ChildPublic]:
     """Children in the caller's scope, by id."""
-    children, total = queries.list_children(conn, scope=scope, offset=offset, limit=limit, la_code=la_code)
+    children, total = queries.list_children(conn, scope=caller.scope, offset=offset, limit=limit, la_code=la_code)
+    caller.touch(c.child_id for c in children)
     today = date.today()
     return Page[ChildPublic](
         items=[ChildPublic.of(c, today) for c in children], total=total, offset=offset, limit=limit
@@ -31,9 +32,9 @@ def list_children(
 
 
 @router.get("/{child_id}", responses=NOT_FOUND)
-def get_child(child_id: str, conn: ConnectionDep, scope: ScopeDep) -> ChildPublic:
+def get_child(child_id: str, conn: ConnectionDep, caller: ChildReader) -> ChildPublic:
     """One child; 404 when unknown or outside the caller's scope."""
-    child = queries.get_child(conn, scope=scope, child_id=child_id)
+    child = queries.get_child(conn, scope=caller.scope, child_id=child_id)
     if child is None:
         raise HTTPException(status_code=404, detail=f"no child with id {child_id!r}")
     return ChildPublic.of(child, date.today())

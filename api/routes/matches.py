@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Connection
 
-from api.deps import ConnectionDep, ScopeDep
+from api.auth import Caller
+from api.deps import ConnectionDep, Matcher
 from api.match_schemas import CarerMatchesOut, LocationIn, MatchResultOut, ReferralIn
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
@@ -18,6 +20,7 @@ from matching.domain import Child, Location, NeedsProfile, Referral, WishesAndFe
 from matching.eligibility.arithmetic import age_on
 from matching.eligibility.request import MatchRequest, sibling_referral
 from matching.ranking import render, service
+from matching.store import queries
 
 router = APIRouter(tags=["matching"])
 # These routes are async on purpose.  Their work is a few milliseconds of CPU-bound Python plus
@@ -44,7 +47,7 @@ async def child_matches(
     request: Request,
     child_id: str,
     conn: ConnectionDep,
-    scope: ScopeDep,
+    caller: Matcher,
     top: Top = 10,
     on: On = None,
     excluded: bool = False,
@@ -52,10 +55,11 @@ async def child_matches(
 ) -> FastJSONResponse:
     """Carer households for a child's open referral (or a default one), ranked and explained."""
     try:
-        req = service.request_for_child(conn, scope=scope, child_id=child_id, on=on or date.today())
+        req = service.request_for_child(conn, scope=caller.scope, child_id=child_id, on=on or date.today())
     except service.NotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    pool = _pools(request).get(conn, scope)
+    caller.touch(c.child_id for c in req.group)
+    pool = _pools(request).get(conn, caller.scope)
     # Returned as JSON directly: the shape is MatchResultOut (documented in the route, checked by the tests);
     # skipping a second validation keeps the hot path fast.
     result = service.rank_households(pool=pool, request=req, top=top, with_excluded=excluded, near_misses=near_misses)
@@ -67,7 +71,7 @@ async def adhoc_matches(
     request: Request,
     body: ReferralIn,
     conn: ConnectionDep,
-    scope: ScopeDep,
+    caller: Matcher,
     top: Top = 10,
     excluded: bool = False,
     near_misses: NearMisses = None,
@@ -78,7 +82,8 @@ async def adhoc_matches(
     errors = _check_referral(body, on, set(taxonomy.need_ids))
     if errors:
         raise RequestValidationError(errors)
-    pool = _pools(request).get(conn, scope)
+    _in_remit(conn, caller, body)
+    pool = _pools(request).get(conn, caller.scope)
     result = service.rank_households(
         pool=pool, request=_to_request(body, on), top=top, with_excluded=excluded, near_misses=near_misses
     )
@@ -87,18 +92,39 @@ async def adhoc_matches(
 
 @router.get("/v1/carers/{household_id}/matches", response_model=CarerMatchesOut, responses=NOT_FOUND)
 async def carer_matches(
-    request: Request, household_id: str, conn: ConnectionDep, scope: ScopeDep, top: Top = 10, on: On = None
+    request: Request, household_id: str, conn: ConnectionDep, caller: Matcher, top: Top = 10, on: On = None
 ) -> dict[str, Any]:
     """The waiting children a household with a vacancy could best care for."""
     cache = _pools(request)
     when = on or date.today()
     try:
         household, found, excl, considered = service.rank_children_for_household(
-            conn, scope=scope, household_id=household_id, on=when, cfg=cache.cfg, taxonomy=cache.taxonomy, top=top
+            conn,
+            scope=caller.scope,
+            household_id=household_id,
+            on=when,
+            cfg=cache.cfg,
+            taxonomy=cache.taxonomy,
+            top=top,
         )
     except service.NotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
+    caller.touch(c.child_id for c in found)
     return render.children_payload(household, found, excl, considered, when)
+
+
+def _in_remit(conn: Connection, caller: Caller, body: ReferralIn) -> None:
+    """403 unless the ad-hoc child's authority is in the caller's remit and no child id names a stored child
+    outside it (the ranking would read that child's connections); the stored children named are audited."""
+    if body.child.la_code not in caller.principal.remit.la_codes:
+        raise HTTPException(status_code=403, detail=f"authority {body.child.la_code!r} is not in your remit")
+    named = [i for i in (body.child.child_id, *(s.child_id for s in body.siblings_to_place_with)) if i is not None]
+    if not named:
+        return
+    outside = queries.child_ids_outside_scope(conn, scope=caller.scope, child_ids=named)
+    if outside:
+        raise HTTPException(status_code=403, detail=f"child {min(outside)!r} is not in your remit")
+    caller.touch(queries.child_ids_in_scope(conn, scope=caller.scope, child_ids=named))
 
 
 def _month(text: str) -> date:

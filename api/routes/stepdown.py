@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import ConnectionDep, ScopeDep
+from api.auth import touch
+from api.deps import ConnectionDep, StepDownPageScope, StepDownScope
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
 from api.schemas import NOT_FOUND, IsoDate
 from api.stepdown_schemas import ChildStepDownOut, CohortOut, Stage
+from api.templating import with_banner
 from matching.domain import Scope
 from matching.stepdown.assess import Cohort, assess_cohort, default_assessment_date, step_down_pool
 from matching.stepdown.report import cohort_html
@@ -27,11 +29,13 @@ def _cohort(request: Request, conn: ConnectionDep, scope: Scope, on: date | None
     cache: PoolCache = request.app.state.pools
     when = on or cache.get_keyed(conn, ("step-down-date", scope), lambda: default_assessment_date(conn, scope=scope))
     pool = cache.get_keyed(conn, ("step-down-pool", scope, when), lambda: step_down_pool(conn, scope=scope, on=when))
-    return assess_cohort(conn, scope=scope, on=when, child_id=child_id, candidate_pool=pool)
+    cohort = assess_cohort(conn, scope=scope, on=when, child_id=child_id, candidate_pool=pool)
+    touch(request, (a.child_id for a in cohort.children))
+    return cohort
 
 
 @router.get("/v1/step-down", response_model=CohortOut)
-def cohort(request: Request, conn: ConnectionDep, scope: ScopeDep, stage: Stage | None = None, on: On = None):  # type: ignore[no-untyped-def]
+def cohort(request: Request, conn: ConnectionDep, scope: StepDownScope, stage: Stage | None = None, on: On = None):  # type: ignore[no-untyped-def]
     """Every child in a children's home in scope (and those recently stepped down), optionally one stage."""
     c = _cohort(request, conn, scope, on, None)
     return FastJSONResponse(
@@ -46,7 +50,7 @@ def cohort(request: Request, conn: ConnectionDep, scope: ScopeDep, stage: Stage 
 
 
 @router.get("/v1/children/{child_id}/step-down", response_model=ChildStepDownOut, responses=NOT_FOUND)
-def child_step_down(request: Request, child_id: str, conn: ConnectionDep, scope: ScopeDep, on: On = None):  # type: ignore[no-untyped-def]
+def child_step_down(request: Request, child_id: str, conn: ConnectionDep, scope: StepDownScope, on: On = None):  # type: ignore[no-untyped-def]
     """One child's readiness: indicators with evidence, blockers, actions, family options and costs."""
     c = _cohort(request, conn, scope, on, child_id)
     if not c.children:
@@ -58,6 +62,6 @@ def child_step_down(request: Request, child_id: str, conn: ConnectionDep, scope:
 
 
 @router.get("/pages/step-down", response_class=HTMLResponse, include_in_schema=False)
-def cohort_page(request: Request, conn: ConnectionDep, scope: ScopeDep, on: On = None) -> HTMLResponse:
+def cohort_page(request: Request, conn: ConnectionDep, scope: StepDownPageScope, on: On = None) -> HTMLResponse:
     """The cohort report: a chart by stage, value for money, every child."""
-    return HTMLResponse(cohort_html(_cohort(request, conn, scope, on, None)))
+    return HTMLResponse(with_banner(request, cohort_html(_cohort(request, conn, scope, on, None))))

@@ -8,8 +8,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.deps import SufficiencyPlanner
 from api.jobs import JobStore, Progress
-from api.schemas import BAD_BODY, NOT_FOUND
+from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut
 from matching.sufficiency.scenario import Scenario, ScenarioError
 from matching.sufficiency.service import area_las, run_scenario
 
@@ -22,20 +23,33 @@ def _jobs(request: Request) -> JobStore:
     return store
 
 
-@router.post("", status_code=202, responses={**BAD_BODY, 413: {"description": "Too many futures for the API"}})
-def start_run(request: Request, scenario: Scenario) -> JSONResponse:
-    """Start a scenario run (the body is a scenario, as in data/scenarios/); 202 with the job and its Location."""
+@router.post(
+    "",
+    status_code=202,
+    responses={
+        **BAD_BODY,
+        403: {"model": ErrorOut, "description": "The area is not in the caller's remit"},
+        413: {"description": "Too many futures for the API"},
+    },
+)
+def start_run(request: Request, scenario: Scenario, caller: SufficiencyPlanner) -> JSONResponse:
+    """Start a scenario run over an area in the caller's remit (the body is a scenario, as in data/scenarios/);
+    202 with the job and its Location (only its starter can read it)."""
     if scenario.simulations > MAX_API_FUTURES:
         raise HTTPException(status_code=413, detail=f"at most {MAX_API_FUTURES} futures through the API; use the CLI")
     engine = request.app.state.engine
     with engine.connect() as conn:
         try:
-            area_las(conn, scenario)
+            area = frozenset(area_las(conn, scenario))
         except ScenarioError as exc:
             field = str(exc).split(":", 1)[0]
             raise RequestValidationError(
                 [{"type": "value_error", "loc": ("body", *field.split(".")), "msg": str(exc), "input": None}]
             ) from None
+    if outside := sorted(area - caller.principal.remit.la_codes):
+        raise HTTPException(
+            status_code=403, detail=f"the area has authorities outside your remit: {', '.join(outside)}"
+        )
 
     def work(progress: Progress) -> dict[str, Any]:
         progress(2, "estimating rates and building the scenario")
@@ -50,14 +64,17 @@ def start_run(request: Request, scenario: Scenario) -> JSONResponse:
         progress(98, "summarising")
         return result.as_dict()
 
-    job = _jobs(request).submit("sufficiency", work)
+    caller.note.detail = f"area {', '.join(sorted(area))}"
+    caller.audit_now(request.app.state.audit, 202)  # a batch over children starts only once it is recorded
+    job = _jobs(request).submit("sufficiency", work, owner=caller.principal, area=area)
     return JSONResponse(job.view(), status_code=202, headers={"Location": f"/v1/sufficiency/runs/{job.job_id}"})
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)
-def run_status(request: Request, job_id: str) -> dict[str, Any]:
-    """A sufficiency run: status, progress (percent) and, when done, the results."""
-    job = _jobs(request).get(job_id)
-    if job is None or job.kind != "sufficiency":
+def run_status(request: Request, job_id: str, caller: SufficiencyPlanner) -> dict[str, Any]:
+    """A sufficiency run the caller started: status, progress (percent) and, when done, the results; 404 for
+    another's run, or one whose area is no longer in the caller's remit."""
+    job = _jobs(request).get_for(job_id, "sufficiency", caller.principal)
+    if job is None:
         raise HTTPException(status_code=404, detail=f"no sufficiency run {job_id!r}")
     return job.view()

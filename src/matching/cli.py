@@ -878,20 +878,65 @@ def stats() -> None:
 @app.command()
 def serve(
     host: Annotated[
-        str, typer.Option(help="Address to bind (loopback only until authentication lands).")
+        str, typer.Option(help="Address to bind (loopback only unless MATCHING_ENVIRONMENT=production).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
-    """Serve the API and pages on http://HOST:PORT (docs at /docs)."""
+    """Serve the API and pages on http://HOST:PORT (docs at /docs); says how to sign in."""
     import uvicorn
 
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        _fail(f"refusing to bind {host}: until authentication lands the service binds to 127.0.0.1 only")
-    with _friendly_errors():
-        from matching.store.engine import open_store
+    from matching.accounts.demo import is_production
 
-        open_store().dispose()
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+    production = is_production(os.environ.get("MATCHING_ENVIRONMENT", "development"))
+    if not production and host not in ("127.0.0.1", "localhost", "::1"):
+        _fail(
+            f"refusing to bind {host}: in development the service binds to 127.0.0.1 only "
+            "(set MATCHING_ENVIRONMENT=production, with its settings, to serve others)"
+        )
+    with _friendly_errors():
+        from api.app import create_app
+        from matching.accounts.production import ProductionConfigError
+
+        try:
+            service = create_app()
+        except ProductionConfigError as exc:
+            _fail(str(exc))
+        if not production:
+            _sign_in_hint(service.state.engine, f"http://{f'[{host}]' if ':' in host else host}:{port}")
+        uvicorn.run(service, host=host, port=port, log_level="info")
+
+
+def _sign_in_hint(engine: Any, base: str) -> None:
+    """How to sign in to a development server: the demonstration accounts, and where their passwords are."""
+    from matching.accounts.demo import DEMO_ACCOUNTS, demo_accounts_enabled
+
+    with engine.connect() as conn:
+        enabled = set(demo_accounts_enabled(conn))
+    err.print(f"Sign in at {base}/pages/sign-in (API documents at {base}/docs).", highlight=False, soft_wrap=True)
+    if not enabled:
+        err.print(
+            "  No demonstration account: `matching users demo` adds one per role, or "
+            "`matching users add NAME --role ROLE --la CODE --agency CODE` adds yours.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    for d in DEMO_ACCOUNTS:
+        if d.username in enabled:
+            las = ", ".join(sorted(d.remit.la_codes)) or "-"
+            agencies = ", ".join(sorted(d.remit.agency_codes)) or "-"
+            err.print(
+                f"  {d.username:<20} {d.role.label:<20} authorities {las}; agencies {agencies}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    err.print(
+        "  Development passwords: src/matching/accounts/demo.py (DEMO_ACCOUNTS), also in docs/access.md. "
+        f'API clients: `matching tokens issue demo.placement --name "my script"`, then '
+        f'`curl -H "Authorization: Bearer pm_..." {base}/v1/children`.',
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # --- accounts, tokens, audit trail and subject access (issue 16) ----------------------------------------------

@@ -57,7 +57,7 @@ def test_roles_hold_what_the_issue_says() -> None:
     assert p[Role.FOSTERING_OFFICER] == {Permission.READ_HOUSEHOLDS, Permission.READ_REFERRALS}
     assert p[Role.COMMISSIONING_LEAD] == {Permission.ALLOCATE, Permission.SUFFICIENCY}
     assert p[Role.AUDITOR] == {Permission.READ_AUDIT}
-    assert p[Role.ADMINISTRATOR] == {Permission.MANAGE_USERS, Permission.IMPORT_DATA}
+    assert p[Role.ADMINISTRATOR] == {Permission.MANAGE_USERS, Permission.IMPORT_DATA, Permission.EXPORT_SUBJECT_ACCESS}
     children = {Permission.READ_CHILDREN, Permission.MATCH, Permission.STEP_DOWN, Permission.REFER}
     for role in (Role.AUDITOR, Role.ADMINISTRATOR, Role.FOSTERING_OFFICER):
         assert not children & p[role], role

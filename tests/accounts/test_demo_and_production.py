@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from matching.access import Principal, Role
 from matching.accounts.demo import (
     BUNDLED_AGENCY,
+    BUNDLED_IFAS,
     BUNDLED_LA,
     DEMO_ACCOUNTS,
     DemoAccountsRefusedError,
@@ -34,6 +35,9 @@ def test_the_bundled_codes_are_the_generators() -> None:
     (la,) = make_local_authorities(1, np.random.default_rng(0))
     assert la.la_code == BUNDLED_LA
     assert BUNDLED_AGENCY in {a.agency_code for a in make_agencies([la]) if a.la_code == BUNDLED_LA}
+    # The officer may match with the region's independent agencies too: those of the generated data.
+    ifas = {a.agency_code for a in make_agencies([la]) if a.agency_type == "ifa" and a.region == la.region}
+    assert set(BUNDLED_IFAS) == ifas
 
 
 def test_one_account_per_role_that_can_sign_in(engine: Engine) -> None:
@@ -47,7 +51,7 @@ def test_one_account_per_role_that_can_sign_in(engine: Engine) -> None:
             assert who.role is demo.role
         officer = next(d for d in DEMO_ACCOUNTS if d.role is Role.PLACEMENT_OFFICER)
         assert officer.remit.la_codes == {"L001"}
-        assert officer.remit.agency_codes == {"LA-L001"}
+        assert officer.remit.agency_codes == {"LA-L001", "IFA001", "IFA002"}
         assert len(demo_accounts_enabled(conn)) == len(DEMO_ACCOUNTS)
         disable_user(conn, "demo.admin", actor=ADMIN)
         assert "demo.admin" not in demo_accounts_enabled(conn)

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 
-from api.app import create_app
 from api.settings import Settings
+from matching.access import Role
 
 ON = "2026-04-01"
 KEYS = {"status", "objective", "bound", "gap", "solve_seconds", "assignments", "unplaced", "summary", "baselines"}
 
 
-def test_small_area_is_answered_directly(client: TestClient) -> None:
+Lead = Callable[..., TestClient]
+
+
+@pytest.fixture
+def lead(client_as: Lead) -> TestClient:
+    """The demonstration commissioning lead (remit L001 and its region's agencies)."""
+    return client_as(Role.COMMISSIONING_LEAD)
+
+
+def test_small_area_is_answered_directly(lead: TestClient) -> None:
+    client = lead
     r = client.post("/v1/allocations", json={"la_code": "L001", "placement_date": ON, "time_limit_seconds": 5})
     assert r.status_code == 200
     body = r.json()
@@ -23,8 +34,8 @@ def test_small_area_is_answered_directly(client: TestClient) -> None:
     assert "nothing here changes a child's placement" in body["note"]
 
 
-def test_larger_area_runs_as_a_job_with_progress(loaded_sqlite: Engine) -> None:
-    client = TestClient(create_app(Settings(allocation_direct_max_children=0), engine=loaded_sqlite))
+def test_larger_area_runs_as_a_job_with_progress(client_as: Lead) -> None:
+    client = client_as(Role.COMMISSIONING_LEAD, Settings(allocation_direct_max_children=0))
     r = client.post("/v1/allocations", json={"placement_date": ON, "time_limit_seconds": 5})
     assert r.status_code == 202
     job = r.json()
@@ -41,8 +52,9 @@ def test_larger_area_runs_as_a_job_with_progress(loaded_sqlite: Engine) -> None:
     assert set(job["result"]) >= KEYS
 
 
-def test_unknown_area_job_and_bad_requests(client: TestClient, loaded_sqlite: Engine) -> None:
-    assert client.post("/v1/allocations", json={"la_code": "NOPE"}).status_code == 404
+def test_unknown_area_job_and_bad_requests(lead: TestClient, client_as: Lead) -> None:
+    client = lead
+    assert client.post("/v1/allocations", json={"la_code": "NOPE"}).status_code == 403  # not in the remit
     assert client.post("/v1/allocations", json={"region": "Atlantis"}).status_code == 404
     assert client.get("/v1/allocations/not-a-job").status_code == 404
     r = client.post("/v1/allocations", json={"time_limit_seconds": 0, "min_fit": 101, "colour": "blue"})
@@ -59,7 +71,7 @@ def test_unknown_area_job_and_bad_requests(client: TestClient, loaded_sqlite: En
     both = client.post("/v1/allocations", json={"la_code": "L001", "region": "East Midlands"})
     assert both.status_code == 422
     assert both.json()["detail"][0]["loc"] == ["body", "region"]
-    small = TestClient(create_app(Settings(allocation_max_children=5), engine=loaded_sqlite))
+    small = client_as(Role.COMMISSIONING_LEAD, Settings(allocation_max_children=5))
     too_big = small.post("/v1/allocations", json={"la_code": "L001"})
     assert too_big.status_code == 413
     assert "MATCHING_ALLOCATION_MAX_CHILDREN" in too_big.json()["detail"]

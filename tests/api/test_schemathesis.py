@@ -1,4 +1,9 @@
-"""Schemathesis against the service's own OpenAPI: no generated request, valid or not, gets a 500."""
+"""Schemathesis against the service's own OpenAPI: no generated request, valid or not, gets a 500.
+
+Each operation is called with a bearer token of a role that holds the permission the operation names
+(``x-permission``), so the generated requests reach the routes rather than stopping at 401; schemathesis'
+own check that a request without credentials is refused runs too.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,9 @@ from hypothesis import HealthCheck, settings
 
 from api.app import create_app
 from api.settings import Settings
+from matching.access import Actor, Permission
+from matching.accounts.demo import seed_demo_accounts
+from matching.accounts.tokens import issue_token
 from matching.store.engine import make_engine, upgrade
 from matching.store.importer import import_folder
 
@@ -22,9 +30,43 @@ upgrade(_ENGINE)
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings(), engine=_ENGINE))
 
 
+def _tokens() -> dict[Permission, str]:
+    """The demonstration accounts, and for each permission a token of the first role holding it."""
+    actor = Actor.system("tests")
+    out = {}
+    with _ENGINE.begin() as conn:
+        accounts = seed_demo_accounts(conn, environment="development", actor=actor)
+        for permission in Permission:
+            holder = next((d for d in accounts if permission in d.role.permissions), None)
+            if holder is not None:
+                out[permission] = issue_token(conn, holder.username, name="schemathesis", actor=actor).token
+    return out
+
+
+_TOKENS = _tokens()
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _filled_store(small_folder: Path) -> None:
     import_folder(_ENGINE, small_folder)
+
+
+def _permission(case: schemathesis.Case) -> Permission | None:
+    wanted = case.operation.definition.raw.get("x-permission")
+    return Permission(wanted) if wanted else None
+
+
+@schema.auth(refresh_interval=None)
+class _TokenOfTheRole:
+    """The bearer token of a role holding the operation's permission (none for ``/health``)."""
+
+    def get(self, case: schemathesis.Case, ctx: object) -> str | None:
+        permission = _permission(case)
+        return _TOKENS[permission] if permission is not None else None
+
+    def set(self, case: schemathesis.Case, data: str | None, ctx: object) -> None:
+        if data is not None:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
 
 @pytest.mark.slow

@@ -39,12 +39,15 @@ def test_the_archive_holds_everything_about_one_child_and_no_one_else(
     with engine.begin() as conn:
         append(conn, AuditEntry(Actor(3, "alice", "placement_officer"), "GET /matches", "200", child_ids=[child_id]))
         append(conn, AuditEntry(Actor(3, "alice", "placement_officer"), "GET /children", "200", child_ids=["other"]))
+        append(
+            conn, AuditEntry(Actor(3, "alice", "placement_officer"), "GET /list", "200", child_ids=[child_id, "Z-1"])
+        )
     out = tmp_path / "sar" / f"{child_id}.zip"
     with engine.begin() as conn:
         summary = export_child(conn, child_id, out, actor=DPO)
     assert summary is not None
     assert summary.path == out
-    assert summary.audit_entries == 1
+    assert summary.audit_entries == 2
     with zipfile.ZipFile(out) as archive:
         names = set(archive.namelist())
         document = json.loads(archive.read("child.json"))
@@ -64,7 +67,10 @@ def test_the_archive_holds_everything_about_one_child_and_no_one_else(
         {**document["records"]["household_membership"][0], "household_id": home, "current": True}
     ]
     assert set(csvs["csv/household_membership.csv"][0]) == {"household_id", "agency_code", "la_code", "current"}
-    assert [e["action"] for e in document["audit"]] == ["GET /matches"]
+    assert [e["action"] for e in document["audit"]] == ["GET /matches", "GET /list"]
+    # Other children an entry touched are other people's data: counted, never named.
+    assert [(e["child_ids"], e["other_children"]) for e in document["audit"]] == [([child_id], 0), ([child_id], 1)]
+    assert "Z-1" not in json.dumps(document) + str(csvs)
     assert csvs["csv/audit.csv"][0]["username"] == "alice"
     assert f"child {child_id}" in readme
     with engine.connect() as conn:

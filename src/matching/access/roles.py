@@ -19,6 +19,7 @@ class Permission(StrEnum):
     READ_AUDIT = "read_audit"
     MANAGE_USERS = "manage_users"
     IMPORT_DATA = "import_data"
+    EXPORT_SUBJECT_ACCESS = "export_subject_access"
 
     @property
     def label(self) -> str:
@@ -63,6 +64,7 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.READ_AUDIT: "read the audit trail",
     Permission.MANAGE_USERS: "add, change and disable user accounts",
     Permission.IMPORT_DATA: "import data files",
+    Permission.EXPORT_SUBJECT_ACCESS: "export everything held about a child in their authorities, for a subject access request",
 }
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -79,7 +81,10 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
         "Plans allocation and sufficiency across their authorities or region.",
     ),
     Role.AUDITOR: ("Auditor", "Reads the audit trail, and nothing else."),
-    Role.ADMINISTRATOR: ("Administrator", "Manages user accounts and imports; never sees children's records."),
+    Role.ADMINISTRATOR: (
+        "Administrator",
+        "Manages user accounts and imports, and answers subject access requests; never browses children's records.",
+    ),
 }
 
 #: The one table of who may do what.  A permission not listed for a role is refused.
@@ -90,5 +95,5 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.FOSTERING_OFFICER: frozenset({Permission.READ_HOUSEHOLDS, Permission.READ_REFERRALS}),
     Role.COMMISSIONING_LEAD: frozenset({Permission.ALLOCATE, Permission.SUFFICIENCY}),
     Role.AUDITOR: frozenset({Permission.READ_AUDIT}),
-    Role.ADMINISTRATOR: frozenset({Permission.MANAGE_USERS, Permission.IMPORT_DATA}),
+    Role.ADMINISTRATOR: frozenset({Permission.MANAGE_USERS, Permission.IMPORT_DATA, Permission.EXPORT_SUBJECT_ACCESS}),
 }

@@ -1,7 +1,8 @@
 """Demonstration accounts for development: one per role for the bundled authority, with known passwords.
 
 The bundled synthetic authority is ``L001`` (Ashbury) with its in-house fostering service ``LA-L001``
-(``matching.synth.geography``).  Never in production: :func:`seed_demo_accounts` refuses there, and
+and the independent agencies of its region, ``IFA001`` and ``IFA002`` (``matching.synth.geography``): the
+households a placement officer of the authority may match its children with.  Never in production: :func:`seed_demo_accounts` refuses there, and
 :func:`demo_accounts_enabled` lets a production start-up check refuse a store that holds any.
 """
 
@@ -17,6 +18,8 @@ from matching.accounts.users import create_user, get_user
 
 BUNDLED_LA = "L001"
 BUNDLED_AGENCY = "LA-L001"
+#: The independent fostering agencies of the bundled authority's region in the generated data.
+BUNDLED_IFAS = ("IFA001", "IFA002")
 
 
 class DemoAccountsRefusedError(RuntimeError):
@@ -34,7 +37,8 @@ class DemoAccount:
     password: str = field(repr=False)
 
 
-_BUNDLED = Remit(frozenset({BUNDLED_LA}), frozenset({BUNDLED_AGENCY}))
+#: The bundled authority's children, and the households of its own service and its region's agencies.
+_BUNDLED = Remit(frozenset({BUNDLED_LA}), frozenset({BUNDLED_AGENCY, *BUNDLED_IFAS}))
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("demo.placement", Role.PLACEMENT_OFFICER, _BUNDLED, "Demo placement officer", "demo-placement-officer"),
     DemoAccount(
@@ -47,8 +51,12 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount(
         "demo.commissioning", Role.COMMISSIONING_LEAD, _BUNDLED, "Demo commissioning lead", "demo-commissioning-lead"
     ),
-    DemoAccount("demo.auditor", Role.AUDITOR, Remit(), "Demo auditor", "demo-auditor-password"),
-    DemoAccount("demo.admin", Role.ADMINISTRATOR, Remit(), "Demo administrator", "demo-administrator"),
+    # The auditor reads the trail of the bundled authority's children; the administrator answers its subject
+    # access requests (and sees no child's records otherwise).
+    DemoAccount("demo.auditor", Role.AUDITOR, Remit(frozenset({BUNDLED_LA})), "Demo auditor", "demo-auditor-password"),
+    DemoAccount(
+        "demo.admin", Role.ADMINISTRATOR, Remit(frozenset({BUNDLED_LA})), "Demo administrator", "demo-administrator"
+    ),
 )
 
 

@@ -128,7 +128,14 @@ def export_child(
         )
         if home is not None:
             tables["household_membership"].append({**home, "current": True})
-    audit = [e.as_dict() for e in entries_for_child(conn, child_id)]
+    # An entry may have touched other children too (a list, a ranking): they are other people's data, so the
+    # archive names this child only and counts the others.
+    audit = []
+    for e in entries_for_child(conn, child_id):
+        entry = e.as_dict()
+        entry["other_children"] = len(entry["child_ids"]) - 1
+        entry["child_ids"] = [child_id]
+        audit.append(entry)
     at = now or datetime.now(UTC)
     stamp = utc_text(at)
     document = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -34,3 +35,17 @@ class Scope:
     def sees_household(self, agency_code: str) -> bool:
         """True if a household of ``agency_code`` is in remit."""
         return self.agency_codes is None or agency_code in self.agency_codes
+
+    def narrowed(self, *, la_codes: Iterable[str] | None = None, agency_codes: Iterable[str] | None = None) -> Scope:
+        """This scope limited further to ``la_codes`` and ``agency_codes`` (None: no further limit on that side).
+
+        The result is the intersection, so it never sees more than this scope: narrowing a user's scope to an
+        area gives the part of the area in their remit."""
+
+        def meet(mine: frozenset[str] | None, more: Iterable[str] | None) -> frozenset[str] | None:
+            if more is None:
+                return mine
+            wanted = frozenset(more)
+            return wanted if mine is None else mine & wanted
+
+        return Scope(la_codes=meet(self.la_codes, la_codes), agency_codes=meet(self.agency_codes, agency_codes))

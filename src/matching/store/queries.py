@@ -138,6 +138,27 @@ def children_by_ids(conn: Connection, *, scope: Scope, child_ids: Iterable[str])
     return _children_from_rows(conn, rows)
 
 
+def child_ids_in_scope(conn: Connection, *, scope: Scope, child_ids: Iterable[str]) -> frozenset[str]:
+    """Those of ``child_ids`` that name a child in scope (ids only: for hiding the others in an answer)."""
+    ids = sorted(set(child_ids))
+    found: set[str] = set()
+    for i in range(0, len(ids), 900):
+        stmt = _child_scope(select(s.child.c.child_id).where(s.child.c.child_id.in_(ids[i : i + 900])), scope)
+        found.update(conn.execute(stmt).scalars())
+    return frozenset(found)
+
+
+def child_ids_outside_scope(conn: Connection, *, scope: Scope, child_ids: Iterable[str]) -> frozenset[str]:
+    """Those of ``child_ids`` that name a stored child outside scope (an ad-hoc referral may not borrow them)."""
+    ids = sorted(set(child_ids))
+    stored: set[str] = set()
+    for i in range(0, len(ids), 900):
+        stored.update(
+            conn.execute(select(s.child.c.child_id).where(s.child.c.child_id.in_(ids[i : i + 900]))).scalars()
+        )
+    return frozenset(stored - child_ids_in_scope(conn, scope=scope, child_ids=stored))
+
+
 def _children_from_rows(conn: Connection, rows: Sequence[Any], with_sdq: bool = True) -> list[Child]:
     ids = [r["child_id"] for r in rows]
     ratings: dict[str, list[tuple[str, int, date | None]]] = defaultdict(list)
