@@ -7,11 +7,8 @@ import json
 from datetime import date
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.settings import Settings
 from matching.cli import app
 from matching.domain import Scope
 from matching.fit_config import load_fit_config
@@ -21,6 +18,7 @@ from matching.stability import gate
 from matching.stability.artefact import load_model
 from matching.stability.scorer import load_scorer
 from matching.taxonomy import load_taxonomy
+from tests.signed_in import signed_in_client
 from tests.stability.conftest import Trained
 
 ON = date(2026, 4, 1)
@@ -111,12 +109,13 @@ def test_the_api_and_the_cli_say_the_estimate_is_withheld(
     reason = noise_trained.result.metadata["gate"]["reason"]
     with noise_trained.engine.connect() as conn:
         child_id = waiting_requests(conn, scope=Scope.everything(), on=ON)[0].child.child_id
-    client = TestClient(create_app(Settings(), engine=noise_trained.engine))
+    client = signed_in_client(noise_trained.engine)
     body = client.get(f"/v1/children/{child_id}/matches", params={"on": ON.isoformat(), "top": 3}).json()
     assert body["model"] == f"rules only: {reason}"
     assert body["candidates"]
     assert all(c["stability"] is None for c in body["candidates"])
-    page = client.get(f"/pages/children/{child_id}/matches", params={"on": ON.isoformat()})
+    pages = signed_in_client(noise_trained.engine, pages=True)
+    page = pages.get(f"/pages/children/{child_id}/matches", params={"on": ON.isoformat()})
     assert page.status_code == 200
     assert "stability estimate withheld" in page.text
     res = CliRunner().invoke(app, ["match", "--child", child_id, "--on", ON.isoformat(), "--json", "--top", "3"])

@@ -7,17 +7,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.settings import Settings
 from matching.cli import app
 from matching.domain import Scope
 from matching.fit_config import load_fit_config
 from matching.pools import load_pool
 from matching.ranking.service import rank_households, waiting_requests
 from matching.taxonomy import load_taxonomy
+from tests.signed_in import signed_in_client
 from tests.stability.conftest import Trained
 
 ON = date(2026, 4, 1)
@@ -82,7 +80,7 @@ def test_a_tampered_model_means_rules_only_not_a_crash(
 
 def test_the_api_shows_the_estimate(trained: Trained, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MATCHING_MODELS_DIR", str(trained.models))
-    client = TestClient(create_app(Settings(), engine=trained.engine))
+    client = signed_in_client(trained.engine)
     with trained.engine.connect() as conn:
         child_id = waiting_requests(conn, scope=Scope.everything(), on=ON)[0].child.child_id
     body = client.get(f"/v1/children/{child_id}/matches", params={"on": ON.isoformat(), "top": 3}).json()

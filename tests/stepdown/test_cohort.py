@@ -8,17 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.settings import Settings
 from matching.cli import app
 from matching.domain import Scope
 from matching.stepdown.assess import STAGES, Cohort, assess_cohort
 from matching.stepdown.config import load_costs
 from matching.stepdown.report import CSV_COLUMNS, cohort_csv, cohort_html
+from tests.signed_in import signed_in_client
 
 READY = {"ready_to_start_matching", "in_transition"}
 
@@ -135,7 +133,7 @@ def test_cli_json_has_the_issue_keys(
 
 def test_api_cohort_and_child(history_store: tuple[Engine, Path], cohort: Cohort) -> None:
     engine, _ = history_store
-    client = TestClient(create_app(Settings(), engine=engine))
+    client = signed_in_client(engine)
     body = client.get("/v1/step-down", params={"stage": "ready_to_start_matching"}).json()
     assert body["assessed_on"] == cohort.assessed_on.isoformat()
     assert body["counts"] == cohort.counts()
@@ -148,4 +146,4 @@ def test_api_cohort_and_child(history_store: tuple[Engine, Path], cohort: Cohort
     assert client.get("/v1/step-down", params={"stage": "sideways"}).status_code == 422
     assert client.get("/v1/step-down", params={"on": "0"}).status_code == 422
     assert client.get("/v1/step-down", params={"on": "0001-01-01"}).status_code == 422  # Schemathesis found a 500
-    assert client.get("/pages/step-down").status_code == 200
+    assert signed_in_client(engine, pages=True).get("/pages/step-down").status_code == 200

@@ -6,18 +6,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.settings import Settings
 from matching.cli import app
 from matching.domain import Scope
 from matching.stability.artefact import load_model
 from matching.stability.train import STEP_DOWN, InsufficientHistoryError, Target, train
 from matching.stepdown.assess import assess_cohort
 from matching.stepdown.report import cohort_html
+from tests.signed_in import signed_in_client
 
 
 @pytest.fixture(scope="module")
@@ -115,13 +113,13 @@ def test_a_step_down_model_that_does_not_beat_the_rules_is_withheld_everywhere(
     assert any(a.candidates for a in cohort.children)
     assert all(c.p_success is None for a in cohort.children for c in a.candidates)
     assert reason in cohort_html(cohort)
-    client = TestClient(create_app(Settings(), engine=engine))
+    client = signed_in_client(engine)
     body = client.get("/v1/step-down").json()
     assert body["model"] == f"readiness is rules-only: {reason}"
     assert all(c["p_success"] is None for a in body["children"] for c in a["candidates"])
     one = client.get(f"/v1/children/{body['children'][0]['child_id']}/step-down").json()
     assert one["model"] == body["model"]
-    assert reason in client.get("/pages/step-down").text
+    assert reason in signed_in_client(engine, pages=True).get("/pages/step-down").text
     res = CliRunner().invoke(app, ["step-down"], env={"DATABASE_URL": str(engine.url)})
     assert res.exit_code == 0, res.output
     assert "step-down estimate withheld" in " ".join(res.output.split())

@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from matching.access import Role
 from matching.cli import app
 from matching.sufficiency.model import Inputs, build_inputs
 from matching.sufficiency.run import estimate, run_futures, summarise
 from matching.sufficiency.scenario import Scenario, ScenarioError, load_scenario
 from matching.sufficiency.service import run_scenario, write_outputs
+from tests.signed_in import signed_in_client
 
 BASE = {"name": "t", "area": {"las": ["L001"]}, "horizon_months": 6, "simulations": 40, "seed": 5}
 
@@ -133,13 +135,8 @@ def test_outputs_and_cli(history_store: tuple[Engine, Path], tmp_path: Path, mon
 def test_api_runs_a_scenario_as_a_job(history_store: tuple[Engine, Path]) -> None:
     import time
 
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from api.settings import Settings
-
     engine, _ = history_store
-    client = TestClient(create_app(Settings(), engine=engine))
+    client = signed_in_client(engine, Role.COMMISSIONING_LEAD)
     started = client.post("/v1/sufficiency/runs", json={**BASE, "simulations": 8})
     assert started.status_code == 202
     where = started.headers["Location"]
