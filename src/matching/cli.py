@@ -35,6 +35,16 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+
+@app.callback()
+def _each_command() -> None:
+    """Decision support for placing children in care with foster carers (England)."""
+    # Rich reads COLUMNS once, when a console is made; this module's consoles are made at import, so a
+    # width set for this run (by the shell or a test runner) is read again here.
+    columns = os.environ.get("COLUMNS", "")
+    for console in (out, err):
+        console.width = int(columns) if columns.isdigit() else console.width
+
 TaxonomyOpt = Annotated[Path | None, typer.Option(help="Needs-skills taxonomy YAML (default: the shipped one).")]
 TruthOpt = Annotated[
     Path | None, typer.Option(help="Generator truth (folder or placement_truth.csv): adds the ceiling.")
