@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, insert, select, update
 
-from matching.access import Actor, Method, Principal, Remit, Role
-from matching.accounts.users import now_utc
+from matching.access import Actor, Method, Principal
+from matching.accounts.users import now_utc, principal_of_row, secret_digest
 from matching.audit import AuditEntry, append
 from matching.audit.chain import utc
 from matching.store import schema as s
@@ -77,10 +77,6 @@ class ActiveSession:
     csrf_token: str = field(repr=False)
 
 
-def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
-
-
 def csrf_token(session_id: str) -> str:
     """The CSRF token of the session ``session_id`` (HMAC-SHA256 keyed by the session id)."""
     return hmac.new(session_id.encode("utf-8"), b"matching csrf v1", hashlib.sha256).hexdigest()
@@ -103,7 +99,7 @@ def create_session(
         insert(s.web_session)
         .values(
             user_id=principal.user_id,
-            session_sha256=_digest(session_id),
+            session_sha256=secret_digest(session_id),
             method=principal.method,
             created_at=at,
             last_seen_at=at,
@@ -128,7 +124,7 @@ def resolve_session(
     transaction that commits."""
     if not session_id or len(session_id) > _MAX_ID_LENGTH:
         return None
-    digest = _digest(session_id)
+    digest = secret_digest(session_id)
     row = conn.execute(_BY_HASH.where(s.web_session.c.session_sha256 == digest)).mappings().first()
     if row is None or not hmac.compare_digest(row["session_sha256"], digest):
         return None
@@ -142,17 +138,9 @@ def resolve_session(
         conn.execute(update(s.web_session).where(s.web_session.c.id == row["id"]).values(last_seen_at=at))
         seen = at
     method: Method = "oidc" if row["method"] == "oidc" else "password"
-    principal = Principal(
-        user_id=int(row["user_id"]),
-        username=row["username"],
-        role=Role(row["role"]),
-        remit=Remit(frozenset(row["la_codes"] or ()), frozenset(row["agency_codes"] or ())),
-        display_name=row["display_name"],
-        method=method,
-    )
     return ActiveSession(
         id=int(row["id"]),
-        principal=principal,
+        principal=principal_of_row(row, method),
         created_at=created,
         last_seen_at=seen,
         expires_at=min(seen + policy.idle, created + policy.absolute),
@@ -166,7 +154,7 @@ def end_session(
     """Sign out: revoke the session the cookie names (audited).  False if there was no live session."""
     if not session_id or len(session_id) > _MAX_ID_LENGTH:
         return False
-    row = conn.execute(_BY_HASH.where(s.web_session.c.session_sha256 == _digest(session_id))).mappings().first()
+    row = conn.execute(_BY_HASH.where(s.web_session.c.session_sha256 == secret_digest(session_id))).mappings().first()
     if row is None or row["revoked_at"] is not None:
         return False
     conn.execute(update(s.web_session).where(s.web_session.c.id == row["id"]).values(revoked_at=now_utc(now)))

@@ -8,7 +8,6 @@ when it was last used and can be revoked.  Disabling the owner or resetting thei
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
@@ -18,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from matching.access import Actor, Permission, Principal, Remit, Role
-from matching.accounts.users import AccountError, get_user, now_utc
+from matching.access import Actor, Permission, Principal
+from matching.accounts.users import AccountError, get_user, now_utc, principal_of_row, secret_digest
 from matching.audit import AuditEntry, append
 from matching.audit.chain import utc
 from matching.store import schema as s
@@ -69,8 +68,8 @@ class TokenInfo:
 
 
 def hash_token(token: str) -> str:
-    """The stored form of ``token``: SHA-256, hex."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    """The stored form of ``token``."""
+    return secret_digest(token)
 
 
 def _scopes(values: Iterable[str]) -> frozenset[Permission]:
@@ -159,15 +158,7 @@ def authenticate_token(
     last = row["last_used_at"]
     if last is None or at - utc(last) >= policy.touch_every:
         conn.execute(update(s.api_token).where(s.api_token.c.id == row["id"]).values(last_used_at=at))
-    return Principal(
-        user_id=int(row["user_id"]),
-        username=row["username"],
-        role=Role(row["role"]),
-        remit=Remit(frozenset(row["la_codes"] or ()), frozenset(row["agency_codes"] or ())),
-        display_name=row["display_name"],
-        method="token",
-        granted=frozenset(Permission(p) for p in row["scopes"]),
-    )
+    return principal_of_row(row, "token", frozenset(Permission(p) for p in row["scopes"]))
 
 
 def _info(row: Any) -> TokenInfo:

@@ -7,6 +7,7 @@ Disabling an account or resetting its password revokes its sessions and tokens i
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -95,13 +96,37 @@ def role_of(value: str | Role) -> Role:
         raise AccountError(f"no role {value!r}; the roles are {', '.join(r.value for r in Role)}") from None
 
 
+def remit_of_row(row: Any) -> Remit:
+    """The remit stored on an account row (its authority and agency code lists)."""
+    return Remit(frozenset(row["la_codes"] or ()), frozenset(row["agency_codes"] or ()))
+
+
+def principal_of_row(row: Any, method: Method, granted: frozenset[Permission] | None = None) -> Principal:
+    """The principal of a row joining a credential (``user_id``) to its account's name, role and remit."""
+    return Principal(
+        user_id=int(row["user_id"]),
+        username=row["username"],
+        role=Role(row["role"]),
+        remit=remit_of_row(row),
+        display_name=row["display_name"],
+        method=method,
+        granted=granted,
+    )
+
+
+def secret_digest(secret: str) -> str:
+    """The stored form of a random secret (a bearer token, a session id): SHA-256, hex.  High-entropy secrets
+    need no slow hash; passwords do (:mod:`matching.accounts.passwords`)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
 def _user(row: Any) -> User:
     return User(
         id=int(row["id"]),
         username=row["username"],
         display_name=row["display_name"],
         role=Role(row["role"]),
-        remit=Remit(frozenset(row["la_codes"] or ()), frozenset(row["agency_codes"] or ())),
+        remit=remit_of_row(row),
         disabled=bool(row["disabled"]),
         external_id=row["external_id"],
         has_password=row["password_hash"] is not None,
