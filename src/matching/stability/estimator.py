@@ -29,7 +29,42 @@ _THREADS = ThreadpoolController()
 _EPS = 1e-4
 
 
-class StabilityClassifier(ClassifierMixin, BaseEstimator):
+class _BinaryOutcome(ClassifierMixin, BaseEstimator):
+    """What the stability classifiers share: a binary target, missing values allowed, folds by child."""
+
+    random_state: int
+
+    def __sklearn_tags__(self) -> Any:
+        """Binary only; missing values are allowed."""
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _fit_input(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Validated features, the columns unknown in every row (left out of training: no history), and the
+        outcome as class positions (``classes_`` set)."""
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
+        target = type_of_target(y, raise_unknown=True)
+        if target != "binary":
+            raise ValueError(f"Only binary classification is supported. The type of the target is {target}.")
+        blank = np.isnan(X).all(axis=0) if len(X) else np.zeros(X.shape[1], dtype=bool)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        return X, blank, y_idx
+
+    def _folds(self, folds: int, groups: Any) -> Any:
+        """Inner folds keeping each child's placements together when ``groups`` is given."""
+        if groups is not None and len(np.unique(groups)) >= 2:
+            return GroupKFold(n_splits=min(folds, len(np.unique(groups))))
+        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The more likely class."""
+        p = self.predict_proba(X)[:, 1]
+        return np.asarray(self.classes_[(p >= 0.5).astype(int)])
+
+
+class StabilityClassifier(_BinaryOutcome):
     """Binary classifier of an unplanned ending within 12 months, with calibrated probabilities.
 
     Parameters are those of the boosting model plus ``calibration`` (``"isotonic"`` or
@@ -60,13 +95,6 @@ class StabilityClassifier(ClassifierMixin, BaseEstimator):
         self.categorical = categorical
         self.random_state = random_state
 
-    def __sklearn_tags__(self) -> Any:
-        """Binary only; missing values are allowed (boosting handles them)."""
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.allow_nan = True
-        return tags
-
     def _booster(self, n_samples: int) -> HistGradientBoostingClassifier:
         return HistGradientBoostingClassifier(
             learning_rate=self.learning_rate,
@@ -81,26 +109,18 @@ class StabilityClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, groups: Any = None) -> Self:
         """Fit on features ``X`` and 0/1 outcomes ``y``; ``groups`` keeps each child in one fold."""
-        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
-        # A feature unknown in every row (left out of training: no history) is fitted as a constant, which
-        # the boosting never splits on; whatever it holds when scoring then changes nothing.
-        blank = np.isnan(X).all(axis=0) if len(X) else np.zeros(X.shape[1], dtype=bool)
+        X, blank, y_idx = self._fit_input(X, y)
+        # A feature unknown in every row is fitted as a constant, which the boosting never splits on;
+        # whatever it holds when scoring then changes nothing.
         if blank.any():
             X = np.where(blank, 0.0, X)
-        target = type_of_target(y, raise_unknown=True)
-        if target != "binary":
-            raise ValueError(f"Only binary classification is supported. The type of the target is {target}.")
         if self.calibration not in ("isotonic", "sigmoid"):
             raise ValueError(f"calibration must be 'isotonic' or 'sigmoid', not {self.calibration!r}")
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
         n = len(y_idx)
         folds = int(min(self.cv, np.bincount(y_idx).min()))
         booster = self._booster(n)
         if folds >= 2:
-            if groups is not None:
-                splitter: Any = GroupKFold(n_splits=min(folds, len(np.unique(groups))))
-            else:
-                splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+            splitter = self._folds(folds, groups)
             oof = cross_val_predict(booster, X, y_idx, cv=splitter, groups=groups, method="predict_proba")[:, 1]
         else:
             oof = booster.fit(X, y_idx).predict_proba(X)[:, 1]
@@ -141,13 +161,8 @@ class StabilityClassifier(ClassifierMixin, BaseEstimator):
             p = self.calibrator_.predict_proba(logit[:, None])[:, 1]
         return np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
 
-    def predict(self, X: Any) -> np.ndarray:
-        """The more likely class."""
-        p = self.predict_proba(X)[:, 1]
-        return self.classes_[(p >= 0.5).astype(int)]
 
-
-class LogisticStabilityClassifier(ClassifierMixin, BaseEstimator):
+class LogisticStabilityClassifier(_BinaryOutcome):
     """Regularised logistic regression of an unplanned ending within 12 months: the simple learner to beat.
 
     Missing values are imputed with the training median and flagged in indicator columns; every column
@@ -172,13 +187,6 @@ class LogisticStabilityClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def __sklearn_tags__(self) -> Any:
-        """Binary only; missing values are allowed (imputed, with indicators)."""
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.allow_nan = True
-        return tags
-
     def _pipeline(self, C: float) -> Any:
         from sklearn.impute import SimpleImputer
         from sklearn.pipeline import make_pipeline
@@ -194,23 +202,15 @@ class LogisticStabilityClassifier(ClassifierMixin, BaseEstimator):
         """Fit on features ``X`` and 0/1 outcomes ``y``; ``groups`` keeps each child in one inner fold."""
         from sklearn.metrics import log_loss
 
-        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
-        target = type_of_target(y, raise_unknown=True)
-        if target != "binary":
-            raise ValueError(f"Only binary classification is supported. The type of the target is {target}.")
+        X, self.blank_, y_idx = self._fit_input(X, y)
         # As for the boosting: a feature unknown in every training row is a constant, whatever it holds later.
-        self.blank_ = np.isnan(X).all(axis=0) if len(X) else np.zeros(X.shape[1], dtype=bool)
         X = self._blanked(X)
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
         folds = int(min(self.cv, np.bincount(y_idx).min()))
         if self.C is not None or len(self.Cs) == 1 or folds < 2:
             self.C_ = float(self.C if self.C is not None else self.Cs[0])
             self.cv_log_loss_: dict[float, float] = {}
         else:
-            if groups is not None and len(np.unique(groups)) >= folds:
-                splitter: Any = GroupKFold(n_splits=folds)
-            else:
-                splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+            splitter = self._folds(folds, groups)
             losses = {}
             for c in self.Cs:
                 oof = cross_val_predict(self._pipeline(c), X, y_idx, cv=splitter, groups=groups, method="predict_proba")
@@ -236,11 +236,6 @@ class LogisticStabilityClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         p = self.pipeline_.predict_proba(self._blanked(np.asarray(X, dtype=np.float64)))[:, 1]
         return np.clip(p, _EPS, 1 - _EPS)
-
-    def predict(self, X: Any) -> np.ndarray:
-        """The more likely class."""
-        p = self.predict_proba(X)[:, 1]
-        return self.classes_[(p >= 0.5).astype(int)]
 
 
 @dataclass(frozen=True)
