@@ -45,6 +45,7 @@ def _each_command() -> None:
     for console in (out, err):
         console.width = int(columns) if columns.isdigit() else console.width
 
+
 TaxonomyOpt = Annotated[Path | None, typer.Option(help="Needs-skills taxonomy YAML (default: the shipped one).")]
 TruthOpt = Annotated[
     Path | None, typer.Option(help="Generator truth (folder or placement_truth.csv): adds the ceiling.")

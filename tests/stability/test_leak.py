@@ -41,7 +41,7 @@ def test_the_leaky_reading_differs_from_the_start_only_in_what_changed_later(
     with engine.connect() as conn:
         history = load_history(conn, scope=Scope.everything())
         read_on = max(history.rows.meta["start_date"])
-        leaky = leaky_rows(history, conn, Scope.everything(), read_on)
+        leaky = leaky_rows(history, read_on)
     honest = history.rows.features
     dated = {"age", "previous_moves", "years_in_care", "experience_years", "past_endings", "current_courses",
              "distance_miles", "kinship", "sdq"}  # fmt: skip

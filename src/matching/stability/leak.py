@@ -30,7 +30,6 @@ from matching.stability import metrics as m
 from matching.stability.estimator import StabilityClassifier
 from matching.stability.features import HistoryRows, history_features
 from matching.stability.train import DEFAULT_SEED, History, load_history
-from matching.store import queries
 
 
 @dataclass(frozen=True)
@@ -60,11 +59,10 @@ class LeakProbe:
         }
 
 
-def leaky_rows(history: History, conn: Connection, scope: Scope, read_on: date) -> HistoryRows:
+def leaky_rows(history: History, read_on: date) -> HistoryRows:
     """The history's placements with needs, experience and children there read on ``read_on`` (leaky)."""
     children = list(history.children.values())
-    placements = queries.all_placements(conn, scope=scope)
-    return history_features(history.pool, children, placements, history.records, read_on=read_on)
+    return history_features(history.pool, children, history.records.placements, history.records, read_on=read_on)
 
 
 def leak_probe(conn: Connection, *, scope: Scope, seed: int = DEFAULT_SEED, folds: int = 5) -> LeakProbe:
@@ -77,7 +75,7 @@ def leak_probe(conn: Connection, *, scope: Scope, seed: int = DEFAULT_SEED, fold
     history = load_history(conn, scope=scope)
     honest = history.rows
     read_on = max(honest.meta["start_date"])
-    leaky = leaky_rows(history, conn, scope, read_on)
+    leaky = leaky_rows(history, read_on)
     if list(leaky.meta["placement_id"]) != list(honest.meta["placement_id"]):
         raise AssertionError("the leaky reading must describe the same placements")
     y = honest.label

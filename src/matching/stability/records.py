@@ -220,7 +220,11 @@ class PlacementLog:
         experience = np.zeros((h, needs), dtype=bool)
         ended = np.flatnonzero(self.end <= day)
         if len(ended):
-            bits = np.stack([self.needs_on(str(self.child[p]), day) >= 2 for p in ended])
+            # Read without the memo: a date's table is built once, and a server asked for many dates must not
+            # keep every child's needs for each of them.
+            on, need_ids = date.fromordinal(day), self.need_ids
+            actionable = {c: self.records.needs_on(c, on, need_ids) >= 2 for c in {str(self.child[p]) for p in ended}}
+            bits = np.stack([actionable[str(self.child[p])] for p in ended])
             counts = np.zeros((h, needs), dtype=np.int64)
             np.add.at(counts, self.hh[ended], bits)
             experience = counts > 0
