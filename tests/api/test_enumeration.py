@@ -339,6 +339,7 @@ def test_no_role_reads_or_changes_anything_outside_its_remit(world: World) -> No
         problems: list[str] = []
         expected: list[Expected] = []
         served = 0
+        counts = {"api probes": 0, "api probes outside the remit": 0, "page probes": 0, "page probes outside": 0}
         covered = set()
         for role in Role:
             user = w.users[role]
@@ -350,6 +351,8 @@ def test_no_role_reads_or_changes_anything_outside_its_remit(world: World) -> No
                     text = _text(r)
                     problems += _check(w, user, call, r.status_code, text)
                     served += 200 <= r.status_code < 300
+                    counts["api probes"] += 1
+                    counts["api probes outside the remit"] += call.refuse
                     if r.status_code == 202 and call.method == "POST":  # a batch started in remit: let it run
                         kind = "allocations" if template.startswith("/v1/allocations") else "sufficiency/runs"
                         _wait_done(client, f"/v1/{kind}/{r.json()['id']}", w.tokens[user])
@@ -390,6 +393,8 @@ def test_no_role_reads_or_changes_anything_outside_its_remit(world: World) -> No
                     r = browser.get(path, params=call.params, follow_redirects=False)
                     assert r.status_code < 500, f"{user} {path}: {r.status_code}"
                     problems += _check(w, user, call, r.status_code, r.text)
+                    counts["page probes"] += 1
+                    counts["page probes outside"] += call.refuse
                     touched = (_ids(r.text) & w.all_children if r.status_code == 200 else set()) | (
                         {child} if child else set()
                     )
@@ -413,5 +418,12 @@ def test_no_role_reads_or_changes_anything_outside_its_remit(world: World) -> No
             else:
                 candidates.remove(match)
         assert missing == [], missing
+        print(  # the figures for the closing note (pytest -s)
+            f"\n{len(operations)} operations x {len(Role)} roles: {counts['api probes']} API probes "
+            f"({counts['api probes outside the remit']} outside the remit), {counts['page probes']} page probes "
+            f"({counts['page probes outside']} outside); {served} API answers served inside the remit; "
+            f"{len(problems)} reads or writes outside the remit; {len(expected)} audited requests expected, "
+            f"{len(missing)} missing"
+        )
         roles = {e.username: e.role for e in entries}
         assert all(roles[w.users[r]] == r.value for r in Role if w.users[r] in roles)

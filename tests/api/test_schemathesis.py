@@ -7,6 +7,7 @@ own check that a request without credentials is refused runs too.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,9 @@ from matching.accounts.demo import seed_demo_accounts
 from matching.accounts.tokens import issue_token
 from matching.store.engine import make_engine, upgrade
 from matching.store.importer import import_folder
+
+# The suite runs 30 examples an operation; the issue's check runs 100: MATCHING_SCHEMATHESIS_EXAMPLES=100.
+EXAMPLES = int(os.environ.get("MATCHING_SCHEMATHESIS_EXAMPLES", "30"))
 
 # The schema is loaded at import (schemathesis' fixture loader does not run under pytest 9 here);
 # the store behind the app is filled by the fixture below before the first generated request.
@@ -71,7 +75,7 @@ class _TokenOfTheRole:
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_never_errors_and_keeps_its_contract(case: schemathesis.Case) -> None:
     # Every check but one: a referral can be schema-valid and still contradictory (a child aged
     # over 17 on the placement date, supported accommodation under 16), which is a 422 by design.
