@@ -32,6 +32,7 @@ from api.routes import (
     households,
     matches,
     pages,
+    sign_on,
     stepdown,
     subject_access,
     sufficiency,
@@ -39,6 +40,7 @@ from api.routes import (
 from api.settings import Settings, get_settings
 from api.templating import page_context, templates
 from matching.accounts.demo import demo_accounts_enabled
+from matching.accounts.oidc import load_oidc_config
 from matching.accounts.production import ProductionConfigError, production_problems
 from matching.audit import AuditWriter
 from matching.fit_config import load_fit_config
@@ -53,12 +55,18 @@ def check_production(settings: Settings, engine: Engine) -> None:
         return
     with engine.connect() as conn:
         demo = demo_accounts_enabled(conn)
+    client_id = None
+    if "oidc" in settings.methods and settings.oidc_config is not None:
+        client_id = load_oidc_config(settings.oidc_config).client_id
+    secret = settings.oidc_client_secret
     problems = production_problems(
         environment=settings.environment,
         signing_secret=settings.signing_secret,
         sign_in_methods=settings.methods,
         allowed_hosts=settings.hosts,
         demo_accounts=demo,
+        oidc_client_id=client_id,
+        oidc_client_secret=secret.get_secret_value() if secret is not None else None,
     )
     if "oidc" in settings.methods and settings.oidc_config is None:
         problems.append("sign-in method oidc needs MATCHING_OIDC_CONFIG (the single sign-on configuration file)")
@@ -109,6 +117,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         matches,
         allocations,
         pages,
+        sign_on,
         stepdown,
         sufficiency,
         audit,

@@ -39,6 +39,7 @@ from starlette.types import Scope as AsgiScope
 from api.settings import Settings
 from matching.access import AccessDeniedError, Actor, Permission, Principal, require
 from matching.accounts.oidc import OidcValidator, load_oidc_config, sign_in_oidc
+from matching.accounts.oidc_login import PagesSignOn
 from matching.accounts.sessions import DEFAULT_POLICY, ActiveSession, resolve_session, verify_csrf
 from matching.accounts.tokens import PREFIX, authenticate_token, hash_token
 from matching.audit import AuditEntry, AuditUnavailableError, AuditWriter
@@ -159,8 +160,14 @@ class Authenticator:
         self._cache: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
         self._lock = threading.Lock()
         self.oidc: OidcValidator | None = None
+        #: The pages' single sign-on: when ``oidc`` is a method and the configuration has a client id and the
+        #: client secret is set (production refuses to start with a client id and no secret).
+        self.pages_sign_on: PagesSignOn | None = None
         if "oidc" in settings.methods and settings.oidc_config is not None:
             self.oidc = OidcValidator(load_oidc_config(settings.oidc_config))
+            secret = settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else ""
+            if self.oidc.config.client_id is not None and secret:
+                self.pages_sign_on = PagesSignOn(self.oidc, secret, settings.signing_secret)
 
     def _cached(self, key: str) -> Principal | None:
         if self.cache_seconds <= 0:

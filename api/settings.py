@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matching.accounts.demo import is_production
@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     sign_in_methods: str = "password"
     #: The single sign-on configuration (YAML or JSON, see ``matching.accounts.oidc``), when ``oidc`` is a method.
     oidc_config: Path | None = None
+    #: The client secret of the pages' single sign-on (the configuration's ``client_id``); never logged or shown.
+    oidc_client_secret: SecretStr | None = None
     #: Seconds a bearer token's principal is kept in this process after the store confirmed it.  0 (the default):
     #: ask the store on every request (~0.4 ms on SQLite), so a token revoked or an account disabled elsewhere
     #: stops at once; a few seconds help only where the store is far away (a network round trip per request).

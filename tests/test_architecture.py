@@ -98,8 +98,8 @@ def test_the_api_never_builds_a_scope() -> None:
 
 
 def test_every_route_goes_through_the_access_dependency() -> None:
-    """Every route of the app but health, the sign-in and sign-out forms, the root redirect and the API's own
-    documents asks for a signed-in caller with a permission (:class:`api.auth.Access`)."""
+    """Every route of the app but health, the sign-in and sign-out forms, single sign-on's start and callback, the
+    root redirect and the API's own documents asks for a signed-in caller with a permission (:class:`api.auth.Access`)."""
     import tempfile
 
     from fastapi.routing import APIRoute
@@ -111,6 +111,8 @@ def test_every_route_goes_through_the_access_dependency() -> None:
 
     open_routes = {("GET", "/health"), ("GET", "/"), ("GET", "/pages/sign-in"), ("POST", "/pages/sign-in")}
     open_routes |= {("POST", "/pages/sign-out")}  # checks the session's own CSRF token itself
+    # single sign-on at the pages: the start and the provider's answer (state, code and ID token checked there)
+    open_routes |= {("GET", "/pages/sign-in/oidc"), ("GET", "/pages/sign-in/oidc/callback")}
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/store.db")
         upgrade(engine)

@@ -1,8 +1,9 @@
 """Web pages: signing in and out, the home page, the waiting children, and a child's ranked matches rendered from
 the same explanations as the API.
 
-Every page but the sign-in page needs a session (signing in sets its cookie: ``HttpOnly``, ``SameSite=Lax``,
-``Secure`` except over plain HTTP on loopback in development); without one a page redirects to sign in.
+Every page but the sign-in page needs a session (signing in, with a password here or by single sign-on in
+:mod:`api.routes.sign_on`, sets its cookie: ``HttpOnly``, ``SameSite=Lax``, ``Secure`` except over plain HTTP on
+loopback in development); without one a page redirects to sign in.
 Every form posts a CSRF token: the sign-in form one bound to a cookie of its own (there is no session yet),
 the others the session's.
 """
@@ -14,7 +15,7 @@ import hmac
 import secrets
 from datetime import date
 from typing import Annotated
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,6 +26,7 @@ from api.deps import ConnectionDep, MatchPage
 from api.pools import PoolCache
 from api.templating import page_context, templates
 from matching.access import Permission
+from matching.accounts.oidc_login import PagesSignOn
 from matching.accounts.sessions import DEFAULT_POLICY, create_session, end_session, verify_csrf
 from matching.accounts.signin import Refusal, sign_in
 from matching.fit_config import FACTORS
@@ -39,7 +41,7 @@ SIGN_IN_COOKIE = "pm_sign_in"
 SECURE_SIGN_IN_COOKIE = "__Host-pm_sign_in"
 
 
-def _safe_next(value: str | None) -> str:
+def safe_next(value: str | None) -> str:
     """A path on this site to go to after signing in (anything else: the home page)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or any(c < " " for c in value):
         return DEFAULT_NEXT
@@ -68,9 +70,11 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in fields.items()}
 
 
-def _sign_in_page(request: Request, next_path: str, message: str | None = None, status: int = 200) -> Response:
+def sign_in_page(request: Request, next_path: str, message: str | None = None, status: int = 200) -> Response:
+    """The sign-in page (the password form and the single sign-on button, as enabled), with ``message``."""
     nonce = secrets.token_urlsafe(32)
     password = "password" in request.app.state.settings.methods
+    sign_on: PagesSignOn | None = request.app.state.auth.pages_sign_on
     response = templates.TemplateResponse(
         request,
         "sign_in.html",
@@ -80,6 +84,8 @@ def _sign_in_page(request: Request, next_path: str, message: str | None = None, 
             "form_token": _form_token(request, nonce),
             "next": next_path,
             "password": password,
+            "sso": sign_on.provider_name if sign_on is not None else None,
+            "sso_href": "/pages/sign-in/oidc?" + urlencode({"next": next_path}),
         },
         status_code=status,
     )
@@ -93,21 +99,21 @@ def _sign_in_page(request: Request, next_path: str, message: str | None = None, 
 
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_form(request: Request, next: Annotated[str | None, Query(max_length=2000)] = None) -> Response:
-    """The sign-in form (username and password)."""
-    return _sign_in_page(request, _safe_next(next))
+    """The sign-in page: the form (username and password) and the single sign-on button, as enabled."""
+    return sign_in_page(request, safe_next(next))
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
 async def sign_in_submit(request: Request) -> Response:
     """Check the form's CSRF token, then the username and password (throttled); on success, a session."""
     form = await _form(request)
-    next_path = _safe_next(form.get("next"))
+    next_path = safe_next(form.get("next"))
     if "password" not in request.app.state.settings.methods:
         raise HTTPException(status_code=404, detail="signing in with a password is not enabled")
     nonce = request.cookies.get(_sign_in_cookie(request), "")
     submitted = form.get("csrf_token", "")
     if not nonce or not hmac.compare_digest(_form_token(request, nonce), submitted):
-        return _sign_in_page(request, next_path, "The sign-in form had expired. Please try again.", 400)
+        return sign_in_page(request, next_path, "The sign-in form had expired. Please try again.", 400)
     username, password = form.get("username", "")[:200], form.get("password", "")[:1024]
     address = request.client.host if request.client else "unknown"
     engine = request.app.state.engine
@@ -123,12 +129,18 @@ async def sign_in_submit(request: Request) -> Response:
     outcome = await run_in_threadpool(attempt)  # argon2 takes tens of milliseconds: off the event loop
     if isinstance(outcome, Refusal):
         status = 429 if outcome is Refusal.THROTTLED else 401
-        return _sign_in_page(request, next_path, outcome.message, status)
-    response = RedirectResponse(next_path, status_code=303)
+        return sign_in_page(request, next_path, outcome.message, status)
+    return signed_in(request, next_path, outcome[0])
+
+
+def signed_in(request: Request, next_path: str, session_id: str) -> Response:
+    """The answer to a successful sign-in (by password or single sign-on): the session's cookie (``HttpOnly``,
+    ``SameSite=Lax``, ``Secure`` but over plain HTTP on loopback in development) and a redirect to ``next_path``."""
+    response = RedirectResponse(safe_next(next_path), status_code=303)
     secure = secure_request(request, request.app.state.settings)
     response.set_cookie(
         session_cookie_name(request),
-        outcome[0],
+        session_id,
         max_age=DEFAULT_POLICY.cookie_max_age,
         path="/",
         secure=secure,
@@ -136,6 +148,7 @@ async def sign_in_submit(request: Request) -> Response:
         samesite="lax",
     )
     response.delete_cookie(_sign_in_cookie(request), path="/", secure=secure, httponly=True, samesite="strict")
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -68,6 +68,8 @@ def test_demo_accounts_are_refused_in_production(engine: Engine, environment: st
 
 def test_production_settings_that_are_ready_pass() -> None:
     check_production(**GOOD)  # type: ignore[arg-type]
+    check_production(**GOOD, oidc_client_id="client-1", oidc_client_secret="from the secret store")  # type: ignore[arg-type]
+    check_production(**{**GOOD, "sign_in_methods": ["password"]}, oidc_client_id="client-1")  # type: ignore[arg-type]
     check_production(environment="development", signing_secret=None, sign_in_methods=[], allowed_hosts=[])
 
 
@@ -82,6 +84,8 @@ def test_production_settings_that_are_ready_pass() -> None:
         ({"allowed_hosts": []}, "list the allowed hosts"),
         ({"allowed_hosts": ["*"]}, "may not be '*'"),
         ({"demo_accounts": ["demo.admin"]}, "demonstration accounts"),
+        ({"oidc_client_id": "client-1"}, "MATCHING_OIDC_CLIENT_SECRET"),
+        ({"oidc_client_id": "client-1", "oidc_client_secret": ""}, "MATCHING_OIDC_CLIENT_SECRET"),
     ],
 )
 def test_production_refuses_to_start_unready(change: dict[str, object], message: str) -> None:

@@ -6,22 +6,17 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine
 
 from matching.access import Principal, Remit, Role
 from matching.accounts.oidc import (
-    OidcConfig,
     OidcConfigError,
     OidcError,
     OidcValidator,
@@ -29,97 +24,21 @@ from matching.accounts.oidc import (
     load_oidc_config,
     sign_in_oidc,
 )
+from matching.accounts.oidc_login import PagesSignOn, pkce_challenge
 from matching.accounts.signin import Refusal
 from matching.accounts.users import create_user, disable_user, get_user
 from matching.audit import recent_entries, verify
 from tests.accounts.conftest import ADMIN
-
-AUDIENCE = "api://placement-matching"
-OFFICERS, FOSTERING, ASHBURY = "grp-officers", "grp-fostering", "grp-ashbury"
-
-
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-class Provider:
-    """An OpenID provider on 127.0.0.1: discovery document and key set over real HTTP, tokens signed with a real
-    RSA key."""
-
-    def __init__(self) -> None:
-        self.key = _key()
-        self.keys: dict[str, rsa.RSAPrivateKey] = {"k1": self.key}
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/.well-known/openid-configuration":
-                    body: dict[str, Any] = {"issuer": provider.issuer, "jwks_uri": provider.issuer + "/keys"}
-                elif self.path == "/keys":
-                    body = {"keys": [provider.jwk(kid, k) for kid, k in provider.keys.items()]}
-                else:
-                    self.send_error(404)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @staticmethod
-    def jwk(kid: str, key: rsa.RSAPrivateKey) -> dict[str, Any]:
-        out: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-        return {**out, "kid": kid, "use": "sig", "alg": "RS256"}
-
-    def claims(self, **over: Any) -> dict[str, Any]:
-        now = int(time.time())
-        base = {
-            "iss": self.issuer,
-            "aud": AUDIENCE,
-            "sub": "subject-1",
-            "oid": "00000000-0000-0000-0000-000000000001",
-            "preferred_username": "Alice@Ashbury.example",
-            "name": "Alice Example",
-            "groups": [OFFICERS, ASHBURY, "grp-unrelated"],
-            "iat": now,
-            "nbf": now - 5,
-            "exp": now + 600,
-        }
-        base.update(over)
-        return {k: v for k, v in base.items() if v is not None}
-
-    def token(self, kid: str = "k1", key: rsa.RSAPrivateKey | None = None, **over: Any) -> str:
-        return jwt.encode(self.claims(**over), key or self.keys[kid], algorithm="RS256", headers={"kid": kid})
-
-    def public_pem(self) -> bytes:
-        return self.key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    def config(self, **over: Any) -> OidcConfig:
-        raw: dict[str, Any] = {
-            "issuer": self.issuer,
-            "audience": [AUDIENCE],
-            "subject_claim": "oid",
-            "provision": True,
-            "roles": {OFFICERS: "placement_officer", FOSTERING: "fostering_officer"},
-            "remit": {ASHBURY: {"la": ["L001"], "agencies": ["LA-L001"]}},
-        }
-        raw.update(over)
-        return OidcConfig.model_validate(raw)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.oidc_provider import (
+    ASHBURY,
+    AUDIENCE,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FOSTERING,
+    OFFICERS,
+    Provider,
+    new_key,
+)
 
 
 def _b64(data: bytes) -> str:
@@ -153,12 +72,12 @@ def test_a_genuine_token_is_accepted(provider: Provider, validator: OidcValidato
 @pytest.mark.parametrize(
     ("forge", "why"),
     [
-        (lambda p: p.token(key=_key()), "Signature"),
+        (lambda p: p.token(key=new_key()), "Signature"),
         (lambda p: p.token(iss="https://login.example.org/other"), "Issuer"),
         (lambda p: p.token(aud="api://someone-else"), "Audience"),
         (lambda p: p.token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200), "Expired"),
         (lambda p: p.token(nbf=int(time.time()) + 3600), "ImmatureSignature"),
-        (lambda p: p.token(kid="k9", key=_key()), "no published key 'k9'"),
+        (lambda p: p.token(kid="k9", key=new_key()), "no published key 'k9'"),
         (lambda p: p.token(oid=None), "MissingRequiredClaim"),
         (lambda p: handmade({"alg": "none", "kid": "k1", "typ": "JWT"}, p.claims(), lambda _: ""), "'none'"),
         (
@@ -198,7 +117,7 @@ def test_hs256_with_the_public_key_is_refused_even_if_configured_naively(provide
 
 def test_rotated_keys_are_fetched_again(provider: Provider, validator: OidcValidator) -> None:
     validator.validate(provider.token())  # the key set is cached now
-    provider.keys["k2"] = _key()
+    provider.keys["k2"] = new_key()
     try:
         assert validator.validate(provider.token(kid="k2"))["iss"] == provider.issuer
     finally:
@@ -263,7 +182,7 @@ def test_unknown_unmapped_disabled_and_forged_are_refused(
     with engine.begin() as conn:
         assert sign_in_oidc(conn, provider.token(), closed, "a") is Refusal.NOT_AUTHORISED
         assert sign_in_oidc(conn, provider.token(groups=[ASHBURY]), validator, "a") is Refusal.NOT_AUTHORISED
-        assert sign_in_oidc(conn, provider.token(key=_key()), validator, "a") is Refusal.INVALID
+        assert sign_in_oidc(conn, provider.token(key=new_key()), validator, "a") is Refusal.INVALID
         create_user(
             conn,
             username="bob",
@@ -296,3 +215,93 @@ def test_the_mapping_is_read_from_yaml_or_json(tmp_path: Path, provider: Provide
     with pytest.raises(OidcConfigError, match="audience") as caught:
         load_oidc_config(bad)
     assert "roles.g" in str(caught.value)
+
+
+# The pages' sign-in: the library's parts of the authorization-code flow (the whole flow is in tests/api/test_sign_on.py).
+
+
+def test_pkce_challenge_is_rfc_7636s_example() -> None:
+    assert (
+        pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
+
+
+def _sign_on(provider: Provider, **over: Any) -> PagesSignOn:
+    config = provider.config(client_id=CLIENT_ID, **over)
+    return PagesSignOn(OidcValidator(config, cooldown=0), CLIENT_SECRET, "a-signing-secret-of-the-service-0123")
+
+
+def test_the_flow_cookie_cannot_be_changed_forged_or_kept(provider: Provider) -> None:
+    sign_on = _sign_on(provider)
+    flow = sign_on.begin("/pages/waiting?on=2026-04-01", now=1000)
+    assert len({flow.state, flow.nonce, flow.verifier}) == 3
+    assert 43 <= len(flow.verifier) <= 128
+    sealed = sign_on.seal(flow)
+    assert sign_on.unseal(sealed, now=1001) == flow
+    assert CLIENT_SECRET not in sealed
+    assert CLIENT_SECRET not in repr(sign_on)
+    assert sign_on.unseal(sealed, now=1000 + sign_on.flow_seconds) is None  # expired
+    payload, mac = sealed.split(".")
+    changed = _b64(json.dumps({**json.loads(base64.urlsafe_b64decode(payload + "==")), "p": "//evil"}).encode())
+    assert sign_on.unseal(changed + "." + mac, now=1001) is None
+    other = PagesSignOn(sign_on.validator, CLIENT_SECRET, "another-services-signing-secret-0123")
+    assert other.unseal(sealed, now=1001) is None
+    assert sign_on.unseal("", now=1001) is None
+    assert sign_on.unseal("x.y.z", now=1001) is None
+    assert sign_on.unseal("!!!." + mac, now=1001) is None
+
+
+def test_a_state_is_claimed_once(provider: Provider) -> None:
+    sign_on = _sign_on(provider)
+    flow = sign_on.begin("/pages/home")
+    assert sign_on.claim(flow)
+    assert not sign_on.claim(flow)
+    assert sign_on.claim(sign_on.begin("/pages/home"))
+
+
+def test_the_authorization_url_carries_the_flow(provider: Provider) -> None:
+    sign_on = _sign_on(provider)
+    flow = sign_on.begin("/pages/home")
+    url = sign_on.authorization_url(flow, "https://matching.example/pages/sign-in/oidc/callback")
+    base, _, query = url.partition("?")
+    params = dict(urllib.parse.parse_qsl(query))
+    assert base == provider.issuer + "/authorize"
+    assert params == {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": "https://matching.example/pages/sign-in/oidc/callback",
+        "scope": "openid profile email",
+        "state": flow.state,
+        "nonce": flow.nonce,
+        "code_challenge": pkce_challenge(flow.verifier),
+        "code_challenge_method": "S256",
+        "response_mode": "query",
+    }
+
+
+def test_an_id_token_is_for_the_client_and_this_nonce(provider: Provider) -> None:
+    validator = OidcValidator(provider.config(client_id=CLIENT_ID), cooldown=0)
+    assert validator.validate(provider.token(aud=CLIENT_ID, nonce="n-1"), nonce="n-1")["nonce"] == "n-1"
+    with pytest.raises(OidcError, match="nonce is not"):
+        validator.validate(provider.token(aud=CLIENT_ID, nonce="n-2"), nonce="n-1")
+    with pytest.raises(OidcError, match="MissingRequiredClaim"):
+        validator.validate(provider.token(aud=CLIENT_ID), nonce="n-1")
+    with pytest.raises(OidcError, match="Audience"):  # an access token for the API is not an ID token
+        validator.validate(provider.token(nonce="n-1"), nonce="n-1")
+    with pytest.raises(OidcError, match="another party"):
+        validator.validate(provider.token(aud=[CLIENT_ID, "other"], nonce="n-1"), nonce="n-1")
+    with pytest.raises(OidcError, match="another party"):
+        validator.validate(provider.token(aud=CLIENT_ID, azp="other", nonce="n-1"), nonce="n-1")
+    with pytest.raises(OidcError, match="no client_id"):
+        OidcValidator(provider.config(), cooldown=0).validate(provider.token(aud=CLIENT_ID, nonce="n"), nonce="n")
+
+
+def test_the_configuration_of_the_pages_sign_in(provider: Provider) -> None:
+    with pytest.raises(ValueError, match="openid"):
+        provider.config(scopes=["profile"])
+    with pytest.raises(ValueError, match="must be https"):
+        provider.config(redirect_uri="http://matching.example/pages/sign-in/oidc/callback")
+    with pytest.raises(ValueError, match="client_id"):
+        PagesSignOn(OidcValidator(provider.config()), CLIENT_SECRET, "s")
+    with pytest.raises(ValueError, match="client secret"):
+        PagesSignOn(OidcValidator(provider.config(client_id=CLIENT_ID)), "", "s")

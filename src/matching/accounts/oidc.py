@@ -19,10 +19,16 @@ Configuration (YAML or JSON), for Entra ID::
       <group-object-id>: placement_officer
     remit:
       <group-object-id>: {la: [L001], agencies: [LA-L001]}
+    # The pages' sign-in (authorization-code flow, see ``matching.accounts.oidc_login``); leave out for API
+    # bearer tokens only.  The client secret is never in this file: MATCHING_OIDC_CLIENT_SECRET.
+    client_id: <application-client-id>
+    provider_name: Microsoft Entra ID
+    redirect_uri: https://matching.example.gov.uk/pages/sign-in/oidc/callback
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import urllib.parse
@@ -30,7 +36,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -80,6 +86,24 @@ class OidcConfig(BaseModel):
     provision: bool = False
     roles: dict[str, Role] = Field(default_factory=dict)
     remit: dict[str, GroupRemit] = Field(default_factory=dict)
+    #: The pages' sign-in: the application (client) id registered with the provider, the audience its ID tokens
+    #: carry.  None: single sign-on for API bearer tokens only.
+    client_id: str | None = Field(default=None, min_length=1, max_length=200)
+    #: What the sign-in page calls the provider ("Sign in with <provider_name>").
+    provider_name: str = Field(default="your organisation's account", min_length=1, max_length=80)
+    #: The callback address registered with the provider.  None: this service's own address, as the request came
+    #: in, followed by ``/pages/sign-in/oidc/callback`` (set it when a proxy in front changes scheme or host).
+    redirect_uri: str | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    #: How the service proves itself at the token endpoint (both with the client secret).
+    token_endpoint_auth_method: Literal["client_secret_post", "client_secret_basic"] = "client_secret_post"
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: list[str]) -> list[str]:
+        if "openid" not in value:
+            raise ValueError("the scopes must include openid")
+        return value
 
     @field_validator("algorithms")
     @classmethod
@@ -89,7 +113,7 @@ class OidcConfig(BaseModel):
             raise ValueError(f"only asymmetric algorithms may be allowed, not {', '.join(bad)}")
         return value
 
-    @field_validator("issuer", "jwks_uri")
+    @field_validator("issuer", "jwks_uri", "redirect_uri")
     @classmethod
     def _https_or_loopback(cls, value: str | None) -> str | None:
         if value is not None:
@@ -132,26 +156,42 @@ class OidcValidator:
         self.timeout = timeout
         self.cooldown = cooldown
         self._client: jwt.PyJWKClient | None = None
+        self._metadata: dict[str, Any] | None = None
 
-    def _discover(self) -> str:
-        if self.config.jwks_uri is not None:
-            return self.config.jwks_uri
+    def metadata(self) -> dict[str, Any]:
+        """The provider's discovery document (``issuer/.well-known/openid-configuration``), read once and kept;
+        :class:`OidcError` when it cannot be read or names another issuer."""
+        if self._metadata is not None:
+            return self._metadata
         url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
             with urllib.request.urlopen(url, timeout=self.timeout) as response:
                 metadata = json.loads(response.read(1_000_000))
         except (OSError, ValueError) as exc:
             raise OidcError(f"cannot read the provider's configuration at {url}: {exc}") from exc
+        if not isinstance(metadata, dict):
+            raise OidcError(f"the provider's configuration at {url} is not a JSON object")
         if metadata.get("issuer") != self.config.issuer:
             raise OidcError(f"the provider at {url} says its issuer is {metadata.get('issuer')!r}")
-        jwks_uri = metadata.get("jwks_uri")
-        if not isinstance(jwks_uri, str):
-            raise OidcError(f"the provider at {url} publishes no jwks_uri")
+        self._metadata = metadata
+        return metadata
+
+    def endpoint(self, name: str) -> str:
+        """An address from the discovery document (``authorization_endpoint``, ``token_endpoint``, ``jwks_uri``),
+        https (plain http only on loopback); :class:`OidcError` when missing or not."""
+        url = self.metadata().get(name)
+        if not isinstance(url, str):
+            raise OidcError(f"the provider publishes no {name}")
         try:
-            _check_url(jwks_uri)
+            _check_url(url)
         except ValueError as exc:
             raise OidcError(str(exc)) from exc
-        return jwks_uri
+        return url
+
+    def _discover(self) -> str:
+        if self.config.jwks_uri is not None:
+            return self.config.jwks_uri
+        return self.endpoint("jwks_uri")
 
     def _keys(self) -> jwt.PyJWKClient:
         if self._client is None:
@@ -160,9 +200,20 @@ class OidcValidator:
             )
         return self._client
 
-    def validate(self, token: str) -> dict[str, Any]:
-        """The token's claims if it is genuine and current; :class:`OidcError` saying why not otherwise."""
+    def validate(self, token: str, *, nonce: str | None = None) -> dict[str, Any]:
+        """The token's claims if it is genuine and current; :class:`OidcError` saying why not otherwise.
+
+        Without ``nonce``, an access token for the API (audience: the configured ``audience``).  With ``nonce``,
+        the ID token of the pages' sign-in: issued to ``client_id`` (and, if it names an authorised party, to
+        that) for this sign-in's nonce."""
         cfg = self.config
+        audience = cfg.audience
+        required = ["exp", "iat", "iss", "aud", cfg.subject_claim]
+        if nonce is not None:
+            if cfg.client_id is None:
+                raise OidcError("no client_id is configured for the pages' sign-in")
+            audience = [cfg.client_id]
+            required.append("nonce")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -181,13 +232,21 @@ class OidcValidator:
                 token,
                 key=key,
                 algorithms=cfg.algorithms,
-                audience=cfg.audience,
+                audience=audience,
                 issuer=cfg.issuer,
                 leeway=cfg.leeway_seconds,
-                options={"require": ["exp", "iat", "iss", "aud", cfg.subject_claim]},
+                options={"require": required},
             )
         except jwt.InvalidTokenError as exc:
             raise OidcError(f"{exc.__class__.__name__}: {exc}") from exc
+        if nonce is not None:
+            said = claims.get("nonce")
+            if not isinstance(said, str) or not hmac.compare_digest(said.encode(), nonce.encode()):
+                raise OidcError("the ID token's nonce is not this sign-in's")
+            azp = claims.get("azp")
+            several = isinstance(claims.get("aud"), list) and len(claims["aud"]) > 1
+            if (azp is not None or several) and azp != cfg.client_id:
+                raise OidcError("the ID token was issued to another party (azp)")
         return claims
 
 
@@ -208,10 +267,26 @@ def grant_for(claims: dict[str, Any], config: OidcConfig) -> Grant:
     return Grant(roles.pop(), remit)
 
 
+def audit_refused_sign_in(conn: Connection, why: str, address: str, actor: Actor | None = None) -> None:
+    """Record a refused single sign-on (``why`` names no secret and no token; ``actor`` when known)."""
+    where = (address or "unknown")[:64]
+    entry = AuditEntry(
+        actor or Actor(None, "-", None), "sign_in", REFUSED, detail=f"single sign-on: {why}; from {where}"
+    )
+    append(conn, entry)
+
+
 def sign_in_oidc(
-    conn: Connection, token: str, validator: OidcValidator, address: str, *, now: datetime | None = None
+    conn: Connection,
+    token: str,
+    validator: OidcValidator,
+    address: str,
+    *,
+    now: datetime | None = None,
+    nonce: str | None = None,
 ) -> Principal | Refusal:
-    """The principal for a provider's token (an ID token at the pages' sign-in, or an access token), or why not.
+    """The principal for a provider's token, or why not: an access token for the API, or with ``nonce`` the ID
+    token of the pages' sign-in (see :meth:`OidcValidator.validate`).
 
     The account is found by the provider's subject (``issuer|subject``); a new person gets one when the
     configuration provisions, else is refused.  The account's role and remit follow the provider's groups at
@@ -222,11 +297,11 @@ def sign_in_oidc(
     system = Actor.system("oidc")
 
     def refuse(actor: Actor, why: str, answer: Refusal) -> Refusal:
-        append(conn, AuditEntry(actor, "sign_in", REFUSED, detail=f"single sign-on: {why}; from {where}"))
+        audit_refused_sign_in(conn, why, where, actor)
         return answer
 
     try:
-        claims = validator.validate(token)
+        claims = validator.validate(token, nonce=nonce)
     except OidcError as exc:
         return refuse(Actor(None, "-", None), str(exc)[:300], Refusal.INVALID)
     subject = claims.get(cfg.subject_claim)
@@ -266,5 +341,6 @@ def sign_in_oidc(
         )
     conn.execute(update(s.user_account).where(s.user_account.c.id == user.id).values(last_sign_in_at=at))
     principal = user.principal("oidc")
-    append(conn, AuditEntry(principal.actor, "sign_in", detail=f"single sign-on; from {where}"))
+    how = "single sign-on at the pages" if nonce is not None else "single sign-on"
+    append(conn, AuditEntry(principal.actor, "sign_in", detail=f"{how}; from {where}"))
     return principal

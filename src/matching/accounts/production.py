@@ -28,8 +28,13 @@ def production_problems(
     sign_in_methods: Collection[str],
     allowed_hosts: Collection[str],
     demo_accounts: Collection[str] = (),
+    oidc_client_id: str | None = None,
+    oidc_client_secret: str | None = None,
 ) -> list[str]:
-    """What stops these settings from running in production (empty when ready, or not production)."""
+    """What stops these settings from running in production (empty when ready, or not production).
+
+    ``oidc_client_id`` is the single sign-on configuration's client id (the pages' sign-in), which needs
+    ``oidc_client_secret``."""
     if not is_production(environment):
         return []
     problems = []
@@ -42,6 +47,10 @@ def production_problems(
         problems.append("configure a sign-in method (password or oidc)")
     elif unknown := sorted(methods - SIGN_IN_METHODS):
         problems.append(f"unknown sign-in method {', '.join(unknown)}")
+    if "oidc" in methods and oidc_client_id and not oidc_client_secret:
+        problems.append(
+            "single sign-on at the pages (client_id) needs its client secret in MATCHING_OIDC_CLIENT_SECRET"
+        )
     hosts = [h.strip() for h in allowed_hosts if h.strip()]
     if not hosts:
         problems.append("list the allowed hosts")
@@ -59,6 +68,8 @@ def check_production(
     sign_in_methods: Collection[str],
     allowed_hosts: Collection[str],
     demo_accounts: Collection[str] = (),
+    oidc_client_id: str | None = None,
+    oidc_client_secret: str | None = None,
 ) -> None:
     """Raise :class:`ProductionConfigError` listing every problem if production settings are not ready."""
     problems = production_problems(
@@ -67,6 +78,8 @@ def check_production(
         sign_in_methods=sign_in_methods,
         allowed_hosts=allowed_hosts,
         demo_accounts=demo_accounts,
+        oidc_client_id=oidc_client_id,
+        oidc_client_secret=oidc_client_secret,
     )
     if problems:
         raise ProductionConfigError(problems)
