@@ -24,7 +24,7 @@ from tests.accounts.conftest import ADMIN
 GOOD = {
     "environment": "production",
     "signing_secret": "s" * 40,
-    "sign_in_methods": ["oidc"],
+    "sign_in_methods": ["password", "oidc"],
     "allowed_hosts": ["matching.example.gov.uk"],
 }
 
@@ -86,6 +86,7 @@ def test_production_settings_that_are_ready_pass() -> None:
         ({"demo_accounts": ["demo.admin"]}, "demonstration accounts"),
         ({"oidc_client_id": "client-1"}, "MATCHING_OIDC_CLIENT_SECRET"),
         ({"oidc_client_id": "client-1", "oidc_client_secret": ""}, "MATCHING_OIDC_CLIENT_SECRET"),
+        ({"sign_in_methods": ["oidc"]}, "nobody can sign in at the pages"),
     ],
 )
 def test_production_refuses_to_start_unready(change: dict[str, object], message: str) -> None:

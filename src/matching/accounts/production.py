@@ -51,6 +51,11 @@ def production_problems(
         problems.append(
             "single sign-on at the pages (client_id) needs its client secret in MATCHING_OIDC_CLIENT_SECRET"
         )
+    if methods == {"oidc"} and not oidc_client_id:
+        problems.append(
+            "with single sign-on as the only method, the pages need its client_id in MATCHING_OIDC_CONFIG "
+            "(otherwise nobody can sign in at the pages)"
+        )
     hosts = [h.strip() for h in allowed_hosts if h.strip()]
     if not hosts:
         problems.append("list the allowed hosts")
