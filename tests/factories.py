@@ -53,7 +53,7 @@ def make_referral(child: Child | None = None, **kw: Any) -> Referral:
         "referral_date": ON,
         "urgency": "over_5_days",
         "placement_type": "long_term",
-        "needs": NeedsProfile(dict(child.needs)),
+        "needs": NeedsProfile(dict(child.needs), assessed=child.needs_assessed),
     }
     base.update(kw)
     return Referral(**base)

@@ -89,3 +89,28 @@ def test_needs_in_force_takes_the_latest_rating_of_each_need() -> None:
     ]
     assert needs_in_force(ratings) == {"autism": 3, "self_harm": 1}
     assert needs_in_force(reversed(ratings)) == {"autism": 3, "self_harm": 1}  # order of rows does not matter
+
+
+def test_a_child_with_no_assessment_on_record_has_needs_not_known(engine: Engine, folder_copy: Path) -> None:
+    """No rating at all is "not known"; every need rated 0 is "assessed, none" (issue 18, item 2)."""
+    from matching.store.queries import open_referrals
+
+    needs = pd.read_csv(folder_copy / "child_needs.csv", dtype=str, keep_default_na=False)
+    referred = pd.read_csv(folder_copy / "referrals.csv", dtype=str, keep_default_na=False)
+    waiting = set(referred.loc[referred["status"] == "open", "child_id"])
+    unrated, zeroed = sorted(set(needs["child_id"]) & waiting)[:2]
+    needs = needs[needs["child_id"] != unrated]
+    needs.loc[needs["child_id"] == zeroed, "severity"] = "0"
+    _write(folder_copy, needs)
+    import_folder(engine, folder_copy)
+    with engine.connect() as conn:
+        for with_sdq in (True, False):
+            a = get_child(conn, scope=Scope.everything(), child_id=unrated, with_sdq=with_sdq)
+            b = get_child(conn, scope=Scope.everything(), child_id=zeroed, with_sdq=with_sdq)
+            assert a is not None
+            assert b is not None
+            assert (a.needs, a.needs_assessed) == ({}, False)
+            assert (b.needs, b.needs_assessed) == ({}, True)
+        referrals = {r.child_id: r for r in open_referrals(conn, scope=Scope.everything())}
+    assert referrals[unrated].needs.assessed is False
+    assert referrals[zeroed].needs.assessed is True

@@ -63,6 +63,8 @@ class Child:
     place_with_siblings: bool = True
     care_plan_goal: str | None = None
     needs: dict[str, int] = field(default_factory=dict)
+    #: False when no assessment of the child's needs is on record (``needs`` empty means "not known").
+    needs_assessed: bool = True
     #: Date the child ceased to be looked after; such a child is never placed or waiting.
     ceased: date | None = None
     sdq: tuple[SdqScore, ...] = ()

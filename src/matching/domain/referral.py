@@ -11,9 +11,13 @@ ACTIONABLE = 2
 
 @dataclass(frozen=True, slots=True)
 class NeedsProfile:
-    """Need domain (from the taxonomy) -> severity 0 none, 1 mild, 2 moderate, 3 severe."""
+    """Need domain (from the taxonomy) -> severity 0 none, 1 mild, 2 moderate, 3 severe.
+
+    ``assessed`` is False when no assessment of the child's needs is on record: then an empty profile means
+    "not known", not "no needs"."""
 
     severities: dict[str, int] = field(default_factory=dict)
+    assessed: bool = True
 
     def actionable(self) -> dict[str, int]:
         """The needs rated 2 or 3."""

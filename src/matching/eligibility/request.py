@@ -27,7 +27,7 @@ def sibling_referral(main: Referral, sibling: Child) -> Referral:
         referral_date=main.referral_date,
         urgency=main.urgency,
         placement_type=main.placement_type,
-        needs=NeedsProfile({k: v for k, v in sibling.needs.items() if v > 0}),
+        needs=NeedsProfile({k: v for k, v in sibling.needs.items() if v > 0}, assessed=sibling.needs_assessed),
         status=main.status,
         expected_duration_weeks=main.expected_duration_weeks,
         expected_duration_days=main.expected_duration_days,
@@ -104,6 +104,16 @@ class MatchRequest:
     def limits(self) -> tuple[tuple[Limit, ...], ...]:
         """The limits each child of the group puts on other children, on the placement date."""
         return tuple(o.limits(self.on) for o in self.occupants)
+
+    @cached_property
+    def needs_known(self) -> bool:
+        """Whether every child of the group has an assessment of their needs on record."""
+        return all(ref.needs.assessed for ref in self.referrals)
+
+    @cached_property
+    def unassessed(self) -> tuple[str, ...]:
+        """Ids of the children of the group with no assessment of their needs on record."""
+        return tuple(ref.child_id for ref in self.referrals if not ref.needs.assessed)
 
     @cached_property
     def needs(self) -> dict[str, int]:

@@ -85,7 +85,10 @@ def _readings(taxonomy: Taxonomy) -> dict[str, tuple[tuple[tuple[str, float], ..
 
 
 def needs_value(req: MatchRequest, coverage: dict[str, tuple[float, tuple[str, ...]]]) -> float:
-    """Severity-weighted mean coverage of the group's needs (1.0 when there are none)."""
+    """Severity-weighted mean coverage of the group's needs: 1.0 when assessed with none, 0.0 when not known
+    (no assessment on record for a child of the group: an unknown cannot be shown to be met)."""
+    if not req.needs_known:
+        return 0.0
     needs = req.needs
     total = sum(needs.values())
     if total == 0:
@@ -223,10 +226,14 @@ def assess(
     met_n = sum(1 for c, _ in coverage.values() if c >= taxonomy.met_threshold)
     values: dict[str, tuple[float | None, str]] = {
         "needs": (
-            nv,
-            f"meets {met_n} of {len(coverage)} needs ({nv:.0%} severity-weighted coverage)"
-            if coverage
-            else "no assessed needs recorded",
+            (
+                nv,
+                f"meets {met_n} of {len(coverage)} needs ({nv:.0%} severity-weighted coverage)"
+                if coverage
+                else "assessed with no needs to meet",
+            )
+            if req.needs_known
+            else (None, _unassessed_detail(req))
         ),
         "locality": (loc, _locality_detail(d_home, d_school, h.la_code == req.child.la_code)),
         "household_fit": (fit, f"household fit {fit:.0%} (other children's ages, preferences, bedrooms)"),
@@ -251,6 +258,11 @@ def assess(
     return FitAssessment(
         factors, needs_met, _gaps(req, h, coverage, taxonomy), _warnings(req, h, cfg, d_home, d_school, rules), d_home
     )
+
+
+def _unassessed_detail(req: MatchRequest) -> str:
+    who = "the child" if req.unassessed == (req.child.child_id,) else ", ".join(req.unassessed)
+    return f"not known: no assessment of needs on record for {who}, so no points until they are assessed"
 
 
 def _factor(name: str, weight: float, value: float | None, detail: str) -> Factor:
@@ -337,6 +349,14 @@ def _warnings(
                 "The carers said they will not consider "
                 + ", ".join(m.replace("_", " ") for m in mild)
                 + ": rated mild here; ask them before proposing.",
+            )
+        )
+    if not req.needs_known:
+        out.append(
+            Warning(
+                "needs_not_assessed",
+                f"Needs not known ({', '.join(req.unassessed)}: no assessment on record): nothing here shows the "
+                "carers can meet them; assess before proposing.",
             )
         )
     if d_home is None:

@@ -178,6 +178,8 @@ class HouseholdPool(HouseholdColumns):
         return np.asarray(total, dtype=np.float64)
 
     def _needs(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
+        if not req.needs_known:  # not known: no points (as fit.needs_value)
+            return np.zeros(len(idx))
         needs = req.needs
         sev_total = sum(needs.values())
         if sev_total == 0:

@@ -311,7 +311,7 @@ def default_referral(child: Child, on: date, recorded: Referral | None = None) -
         referral_date=on,
         urgency="over_5_days",
         placement_type="long_term",
-        needs=NeedsProfile(dict(child.needs)),
+        needs=NeedsProfile(dict(child.needs), assessed=child.needs_assessed),
     )
     if recorded is None:
         return base

@@ -112,8 +112,8 @@ def get_child(conn: Connection, *, scope: Scope, child_id: str, with_sdq: bool =
         return None
     if with_sdq:
         return _children_from_rows(conn, [row])[0]
-    needs = needs_in_force((n, v, on) for n, v, on in conn.execute(_CHILD_NEEDS, {"child_id": child_id}))
-    return _child(row, needs, ())
+    ratings = list(conn.execute(_CHILD_NEEDS, {"child_id": child_id}))
+    return _child(row, needs_in_force((n, v, on) for n, v, on in ratings), (), assessed=bool(ratings))
 
 
 def open_referrals_of(conn: Connection, *, child: Child) -> list[Referral]:
@@ -125,7 +125,7 @@ def open_referrals_of(conn: Connection, *, child: Child) -> list[Referral]:
 def referrals_of(conn: Connection, *, child: Child) -> list[Referral]:
     """Every referral of a child already read in scope, of any status, oldest first (its needs as recorded)."""
     rows = conn.execute(_CHILD_REFERRALS, {"child_id": child.child_id}).mappings().all()
-    return [referral_from_row(r, child.needs) for r in rows]
+    return [referral_from_row(r, child.needs, assessed=child.needs_assessed) for r in rows]
 
 
 def children_by_ids(conn: Connection, *, scope: Scope, child_ids: Iterable[str]) -> list[Child]:
@@ -173,7 +173,12 @@ def _children_from_rows(conn: Connection, rows: Sequence[Any], with_sdq: bool = 
             sdq[q["child_id"]].append(SdqScore(q["assessed_on"], int(q["score"])))
     needs = {child_id: needs_in_force(r) for child_id, r in ratings.items()}
     return [
-        _child(r, needs.get(r["child_id"], {}), tuple(sorted(sdq.get(r["child_id"], []), key=lambda x: x.assessed_on)))
+        _child(
+            r,
+            needs.get(r["child_id"], {}),
+            tuple(sorted(sdq.get(r["child_id"], []), key=lambda x: x.assessed_on)),
+            assessed=r["child_id"] in ratings,
+        )
         for r in rows
     ]
 
@@ -182,7 +187,7 @@ def _loc(e: int | None, n: int | None) -> Location | None:
     return Location(int(e), int(n)) if e is not None and n is not None else None
 
 
-def _child(r: Any, needs: dict[str, int], sdq: tuple[SdqScore, ...]) -> Child:
+def _child(r: Any, needs: dict[str, int], sdq: tuple[SdqScore, ...], *, assessed: bool) -> Child:
     return Child(
         child_id=r["child_id"],
         la_code=r["la_code"],
@@ -209,6 +214,7 @@ def _child(r: Any, needs: dict[str, int], sdq: tuple[SdqScore, ...]) -> Child:
         place_with_siblings=bool(r["place_with_siblings"]),
         care_plan_goal=r["care_plan_goal"],
         needs=needs,
+        needs_assessed=assessed,
         sdq=sdq,
         ceased=r["ceased"],
     )
@@ -383,7 +389,7 @@ def open_referrals(
         for n in conn.execute(select(s.child_need).where(s.child_need.c.child_id.in_(ids[i : i + 900]))).mappings():
             ratings[n["child_id"]].append((n["need"], int(n["severity"]), n["assessed_on"]))
     needs = {child_id: needs_in_force(r) for child_id, r in ratings.items()}
-    return [referral_from_row(r, needs.get(r["child_id"], {})) for r in rows]
+    return [referral_from_row(r, needs.get(r["child_id"], {}), assessed=r["child_id"] in ratings) for r in rows]
 
 
 def latest_referrals(conn: Connection, *, scope: Scope | None, child_ids: Sequence[str]) -> dict[str, Referral]:
@@ -398,19 +404,19 @@ def latest_referrals(conn: Connection, *, scope: Scope | None, child_ids: Sequen
             stmt = _child_scope(stmt, scope)
         stmt = stmt.order_by(r.c.child_id, r.c.referral_date, r.c.referral_id)
         for row in conn.execute(stmt).mappings():
-            out[row["child_id"]] = referral_from_row(row, {})
+            out[row["child_id"]] = referral_from_row(row, {}, assessed=False)  # needs not read here
     return out
 
 
-def referral_from_row(r: Any, needs: dict[str, int]) -> Referral:
-    """A Referral from a referral row and the child's assessed needs."""
+def referral_from_row(r: Any, needs: dict[str, int], *, assessed: bool = True) -> Referral:
+    """A Referral from a referral row and the child's assessed needs (``assessed`` False: none on record)."""
     return Referral(
         referral_id=r["referral_id"],
         child_id=r["child_id"],
         referral_date=r["referral_date"],
         urgency=r["urgency"],
         placement_type=r["placement_type"],
-        needs=NeedsProfile(dict(needs)),
+        needs=NeedsProfile(dict(needs), assessed=assessed),
         status=r["status"] or "open",
         expected_duration_weeks=r["expected_duration_weeks"],
         expected_duration_days=r["expected_duration_days"],
