@@ -170,8 +170,14 @@ class StabilityOut(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     p_lasting: float = Field(description="Chance of lasting 12 months without an unplanned ending.")
-    band_low: float
-    band_high: float
+    band_low: float = Field(
+        description="Of held-out past placements given similar estimates, the share that lasted: low."
+    )
+    band_high: float = Field(description="... and high (95% interval).")
+    estimates_low: float | None = Field(
+        default=None, description="The range of estimates of those held-out placements (it holds p_lasting): low."
+    )
+    estimates_high: float | None = Field(default=None, description="... and high.")
     model_version: str
     detail: str
 

@@ -25,6 +25,7 @@ from matching.access import Actor, Remit
 from matching.contract.validate import ContractError, Problem, ValidationReport, validate_folder
 from matching.domain import Scope
 from matching.taxonomy import TaxonomyError, load_taxonomy
+from matching.wording import counted
 
 app = typer.Typer(
     add_completion=False,
@@ -827,7 +828,7 @@ def step_down(
             return
         counts = cohort.counts()
         out.print(
-            f"[bold]Step-down readiness[/] on {cohort.assessed_on}: {len(cohort.children)} children; "
+            f"[bold]Step-down readiness[/] on {cohort.assessed_on}: {counted(len(cohort.children), 'child')}; "
             + ", ".join(f"{STAGE_LABELS[s]} {counts[s]}" for s in STAGES),
             highlight=False,
         )

@@ -40,6 +40,7 @@ from matching.eligibility.arithmetic import age_on, beyond_miles
 from matching.eligibility.request import MatchRequest
 from matching.eligibility.together import Clash, Occupant, clashes
 from matching.fit_config import FitConfig
+from matching.wording import counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,9 +225,7 @@ def terms_places(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> RuleOu
     return RuleOutcome(
         "terms_places",
         p >= g,
-        f"Approved for {p} children."
-        if p >= g
-        else f"Approved for {p} child{'ren' if p != 1 else ''}; {g} to be placed.",
+        f"Approved for {counted(p, 'child')}." if p >= g else f"Approved for {counted(p, 'child')}; {g} to be placed.",
     )
 
 

@@ -62,6 +62,9 @@ class StabilityEstimate:
     band_low: float
     band_high: float
     model_version: str
+    #: The range of estimates of the held-out placements the band was read from (it holds ``p_lasting``).
+    estimates_low: float | None = None
+    estimates_high: float | None = None
 
     @property
     def p_unplanned(self) -> float:
@@ -70,9 +73,12 @@ class StabilityEstimate:
 
     def describe(self) -> str:
         """The estimate in plain words."""
+        said = f"estimated {self.p_lasting:.0%} chance of lasting a year without an unplanned ending"
+        if self.estimates_low is None or self.estimates_high is None:
+            return said
         return (
-            f"estimated {self.p_lasting:.0%} chance of lasting a year without an unplanned ending "
-            f"(similar past placements: {self.band_low:.0%}-{self.band_high:.0%} lasted)"
+            f"{said} (of held-out past placements estimated at {self.estimates_low:.0%}-{self.estimates_high:.0%}, "
+            f"{self.band_low:.0%}-{self.band_high:.0%} lasted)"
         )
 
 
@@ -100,10 +106,12 @@ class MatchExplanation:
         """The tier's name."""
         return TIER_NAMES[self.tier]
 
-    def top_reasons(self, n: int = 2) -> list[str]:
-        """The factors that added most, as short phrases."""
+    def top_reasons(self, n: int = 2, always: tuple[str, ...] = ()) -> list[str]:
+        """The factors that added most, as short phrases, then the ``always`` factors not among them (each once)."""
         best = sorted((f for f in self.factors if f.weight > 0), key=lambda f: (-f.contribution, f.name))[:n]
-        return [f.detail for f in best]
+        names = [f.name for f in best] + [a for a in always if a not in {f.name for f in best}]
+        by_name = {f.name: f for f in self.factors}
+        return [by_name[name].detail for name in names if name in by_name]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (contributions rounded to 2 decimals; the score is their sum)."""
@@ -147,6 +155,12 @@ class MatchExplanation:
                 "p_lasting": round(self.stability.p_lasting, 4),
                 "band_low": round(self.stability.band_low, 4),
                 "band_high": round(self.stability.band_high, 4),
+                "estimates_low": None
+                if self.stability.estimates_low is None
+                else round(self.stability.estimates_low, 4),
+                "estimates_high": None
+                if self.stability.estimates_high is None
+                else round(self.stability.estimates_high, 4),
                 "model_version": self.stability.model_version,
                 "detail": self.stability.describe(),
             },

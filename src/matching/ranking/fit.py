@@ -18,6 +18,9 @@ from matching.eligibility.rules import RuleOutcome, excluded_needs, sibling_clas
 from matching.fit_config import FACTORS, FitConfig
 from matching.ranking.explanation import Factor, Gap, NeedMet, StabilityEstimate, Warning
 from matching.taxonomy import Taxonomy
+from matching.wording import counted, plural
+
+YEARS = ("year's", "years'")  # 1 year's experience, 2 years' experience
 
 _UNKNOWN_ETHNICITY = frozenset(codes.ETHNICITY_GROUPS["Not known"])
 _NO_RELIGION = frozenset({"none", "not_known"})
@@ -239,8 +242,8 @@ def assess(
         "household_fit": (fit, f"household fit {fit:.0%} (other children's ages, preferences, bedrooms)"),
         "track_record": (
             track,
-            f"{h.track_record.ended} past placements, {h.track_record.unplanned_within_12_months} "
-            f"ended unplanned within a year; {h.experience_years:g} years' experience",
+            f"{counted(h.track_record.ended, 'past placement')}, {h.track_record.unplanned_within_12_months} "
+            f"ended unplanned within a year; {h.experience_years:g} {plural(h.experience_years, YEARS[0], YEARS[1])} experience",
         ),
         "identity": (ident, f"identity match {ident:.0%} (ethnicity, religion, language)"),
         "stability": (None, model_note or "no stability model loaded: rules-only ranking")

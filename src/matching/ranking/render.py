@@ -11,13 +11,14 @@ from rich.table import Table
 from matching.domain import CarerHousehold
 from matching.ranking.explanation import MatchResult
 from matching.ranking.service import ChildCandidate
+from matching.wording import counted
 
 
 def print_result(console: Console, result: MatchResult) -> None:
     """A ranked table with the top reasons and the gaps of each candidate, then the exclusions."""
     console.print(
         f"[bold]Matches for {result.child_id}[/] (referral {result.referral_id}, placement "
-        f"{result.on.isoformat()}): {result.eligible} of {result.considered} households eligible; "
+        f"{result.on.isoformat()}): {result.eligible} of {counted(result.considered, 'household')} eligible; "
         f"{result.model}."
     )
     for note in result.notes:
@@ -33,7 +34,7 @@ def print_result(console: Console, result: MatchResult) -> None:
                 c.tier_name.replace("_", " "),
                 f"{c.as_dict()['score']:.1f}",
                 "-" if c.distance_miles is None else f"{c.distance_miles:.1f}",
-                "\n".join([*c.top_reasons(2), *([c.stability.describe()] if c.stability else [])]),
+                "\n".join(c.top_reasons(2, always=("stability",) if c.stability else ())),
                 "\n".join(g.action for g in c.gaps[:3]) or "none",
                 ", ".join(sorted({w.code for w in c.warnings})) or "-",
             )
@@ -82,7 +83,7 @@ def children_payload(
 def print_children(console: Console, payload: dict[str, Any]) -> None:
     """A ranked table of the waiting children a household could care for."""
     console.print(
-        f"[bold]Waiting children for {payload['household_id']}[/] ({payload['vacancies']} vacancies): "
+        f"[bold]Waiting children for {payload['household_id']}[/] ({counted(payload['vacancies'], 'vacancy', 'vacancies')}): "
         f"{len(payload['candidates'])} shown of {payload['considered']} waiting."
     )
     table = Table(show_lines=True)

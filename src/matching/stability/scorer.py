@@ -52,7 +52,14 @@ class StabilityScorer:
         if not self._bands:
             return StabilityEstimate(1 - p_unplanned, 0.0, 1.0, self.version)
         band = self._bands[int(np.searchsorted(self._edges, p_unplanned, side="right"))]
-        return StabilityEstimate(1 - p_unplanned, 1 - band["ci_high"], 1 - band["ci_low"], self.version)
+        return StabilityEstimate(
+            1 - p_unplanned,
+            1 - band["ci_high"],
+            1 - band["ci_low"],
+            self.version,
+            estimates_low=min(1 - p_unplanned, 1 - band["p_high"]),
+            estimates_high=max(1 - p_unplanned, 1 - band["p_low"]),
+        )
 
 
 def load_scorer(
