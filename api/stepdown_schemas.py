@@ -37,6 +37,10 @@ class CandidateOut(BaseModel):
     p_success: float | None = Field(
         description="Step-down estimate (still there at 52 weeks) when a model is loaded and shown (see `model`)."
     )
+    offered_to_others: int | None = Field(
+        default=None, description="How many other ready children of the cohort this family is offered to."
+    )
+    vacancies: int | None = Field(default=None, description="The family's free places.")
 
 
 class StepDownOut(BaseModel):
@@ -66,6 +70,24 @@ class ChildStepDownOut(StepDownOut):
     )
 
 
+class ProposedMoveOut(BaseModel):
+    """One ready child in the cohort-wide proposal."""
+
+    child_id: str
+    kind: Literal["foster", "kin", "return_home"]
+    household_id: str | None
+    score: float | None
+
+
+class ProposalOut(BaseModel):
+    """Who could go where across the cohort within every family's vacancies (the allocation engine)."""
+
+    status: str = Field(description="The allocation's status: optimal, or feasible with a gap.")
+    moves: list[ProposedMoveOut]
+    unplaced: list[dict[str, str]] = Field(description="Ready children without a family in the proposal, and why.")
+    note: str
+
+
 class CohortOut(BaseModel):
     """The cohort on one date: counts by stage, costs, and the children (filtered by stage if asked)."""
 
@@ -74,3 +96,6 @@ class CohortOut(BaseModel):
     counts: dict[str, int]
     costs: dict[str, float]
     children: list[StepDownOut]
+    proposal: ProposalOut | None = Field(
+        default=None, description="A cohort-wide proposal that keeps within every family's vacancies."
+    )

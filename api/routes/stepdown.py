@@ -45,6 +45,7 @@ def cohort(request: Request, conn: ConnectionDep, scope: StepDownScope, stage: S
             "counts": c.counts(),
             "costs": c.costs(),
             "children": [a.as_dict() for a in c.children if stage is None or a.stage == stage],
+            "proposal": None if c.proposal is None else c.proposal.as_dict(),
         }
     )
 

@@ -802,10 +802,12 @@ def step_down(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list of children).")] = False,
     csv_file: Annotated[Path | None, typer.Option("--csv", help="Write the cohort CSV here.")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="Write the HTML report here.")] = None,
+    show: Annotated[int, typer.Option(min=0, help="Children shown in the table (0: every child).")] = 40,
 ) -> None:
-    """Step-down readiness of children in children's homes: stage, evidence, blockers, actions, families, cost."""
+    """Step-down readiness of children in children's homes: stage, evidence, blockers, actions, families, cost;
+    then a cohort-wide proposal that keeps within every family's vacancies."""
     from matching.stepdown.assess import STAGE_LABELS, STAGES, assess_cohort
-    from matching.stepdown.report import cohort_csv, cohort_html
+    from matching.stepdown.report import cohort_csv, cohort_html, offers_text
     from matching.store.engine import open_store
 
     if stage is not None and stage not in STAGES:
@@ -843,18 +845,47 @@ def step_down(
         for col in ("child", "stage", "score", "wishes", "first blocker / next action", "options", "£/wk now→option"):
             table.add_column(col, overflow="fold")
         order = {s: i for i, s in enumerate(STAGES)}
-        for a in sorted(chosen, key=lambda a: (-order[a.stage], -a.score, a.child_id))[:40]:
+        ordered = sorted(chosen, key=lambda a: (-order[a.stage], -a.score, a.child_id))
+        for a in ordered[: show or None]:
             table.add_row(
                 a.child_id,
                 STAGE_LABELS[a.stage],
                 f"{a.score:.0f}",
                 a.wishes,
                 "\n".join([*a.blockers[:1], *a.actions[:1]]),
-                "\n".join(f"{c.kind} {c.household_id or ''}".strip() for c in a.candidates),
+                "\n".join(
+                    f"{c.kind} {c.household_id or ''}".strip()
+                    + ("" if c.offered_to_others is None else f" {offers_text(c)}")
+                    for c in a.candidates
+                ),
                 f"{a.weekly_cost_now:,.0f}"
                 + ("" if a.weekly_cost_candidate is None else f" → {a.weekly_cost_candidate:,.0f}"),
             )
         out.print(table)
+        if show and len(ordered) > show:
+            out.print(
+                f"…and {counted(len(ordered) - show, 'more child')} (--show 0 shows every child).", highlight=False
+            )
+        proposal = cohort.proposal
+        if proposal is not None and child is None:
+            out.print(
+                f"\n[bold]A proposal within every family's vacancies[/] ({proposal.status}): "
+                f"{counted(len(proposal.moves), 'ready child')} with a family or going home, "
+                f"{len(proposal.unplaced)} without. {proposal.note}",
+                highlight=False,
+            )
+            moves = Table()
+            for col in ("child", "proposed", "fit score"):
+                moves.add_column(col, overflow="fold")
+            for m in proposal.moves:
+                moves.add_row(
+                    m.child_id,
+                    f"{m.kind.replace('_', ' ')} {m.household_id or ''}".strip(),
+                    "" if m.score is None else f"{m.score:.0f}",
+                )
+            for u in proposal.unplaced:
+                moves.add_row(u["child_id"], "no family in this proposal", u["detail"])
+            out.print(moves)
 
 
 @app.command("contract-docs")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from matching.ranking.service import default_referral, rank_households
 from matching.stability.scorer import StabilityScorer
 from matching.stepdown.config import CostConfig, ReadinessConfig, load_costs, load_readiness
 from matching.stepdown.indicators import IndicatorResult, Records, evaluate
+from matching.stepdown.proposal import CohortProposal, offers_per_family, propose
 from matching.store import queries
 from matching.taxonomy import Taxonomy, load_taxonomy
 
@@ -55,6 +56,9 @@ class Candidate:
     plan: tuple[str, ...]  # what the placement plan would need: training, support
     p_lasting: float | None = None  # the stability estimate, when a model is loaded
     p_success: float | None = None  # the step-down estimate (still there at 52 weeks), when a model is loaded
+    #: How many other ready children of the cohort this family is offered to (None for going home).
+    offered_to_others: int | None = None
+    vacancies: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready mapping."""
@@ -68,6 +72,8 @@ class Candidate:
             "plan": list(self.plan),
             "p_lasting": None if self.p_lasting is None else round(self.p_lasting, 3),
             "p_success": None if self.p_success is None else round(self.p_success, 3),
+            "offered_to_others": self.offered_to_others,
+            "vacancies": self.vacancies,
         }
 
 
@@ -123,6 +129,8 @@ class Cohort:
     assessed_on: date
     children: list[StepDownAssessment] = field(default_factory=list)
     model_note: str = "no step-down model loaded: readiness is rules-only"
+    #: Who could go where across the cohort within every family's vacancies (when candidates were found).
+    proposal: CohortProposal | None = None
 
     def counts(self) -> dict[str, int]:
         """Children at each stage (every stage listed)."""
@@ -342,11 +350,16 @@ def _add_candidates(
     on = cohort.assessed_on
     pool = bundle.pool
     cohort.model_note = bundle.note
+    requests: list[MatchRequest] = []
+    going_home: list[str] = []
+    kin_of: dict[str, set[str]] = {}
     for pos, child in ready:
         a = cohort.children[pos]
         options: list[Candidate] = []
         req = MatchRequest(default_referral(child, on, recorded.get(child.child_id)), child, on)
+        requests.append(req)
         result = rank_households(pool=pool, request=req, top=cfg.candidates, near_misses=False)
+        kin_of[child.child_id] = {m.household_id for m in result.candidates if m.tier == 1}
         success: dict[str, float] = {}
         if bundle.success is not None and result.candidates:
             idx = np.array([pool.index[m.household_id] for m in result.candidates])
@@ -371,10 +384,13 @@ def _add_candidates(
                     plan,
                     p_lasting,
                     success.get(m.household_id),
+                    vacancies=h.vacancies,
                 )
             )
         rec = records.get(child.child_id)
         wants_home = rec is not None and "wants_to_return_home" in set(rec.wishes)
+        if child.care_plan_goal == "return_home":
+            going_home.append(child.child_id)
         if child.care_plan_goal == "return_home" or wants_home:
             options.insert(0, Candidate("return_home", None, None, None, None, cost.flat("return_home"),
                                         ("Assess the family's capacity; agree a return-home support plan",)))  # fmt: skip
@@ -389,6 +405,25 @@ def _add_candidates(
                 "actions": tuple(dict.fromkeys([*a.actions, *extra])),
             }
         )
+    _add_offers(cohort, [pos for pos, _ in ready])
+    cohort.proposal = propose(pool, requests, going_home=going_home, kin=kin_of, top_k=cfg.candidates)
+
+
+def _add_offers(cohort: Cohort, positions: list[int]) -> None:
+    """Beside each family, how many other ready children of the cohort it is offered to."""
+    offered = offers_per_family(
+        {
+            cohort.children[p].child_id: [c.household_id for c in cohort.children[p].candidates if c.household_id]
+            for p in positions
+        }
+    )
+    for p in positions:
+        a = cohort.children[p]
+        options = tuple(
+            c if c.household_id is None else replace(c, offered_to_others=offered[c.household_id] - 1)
+            for c in a.candidates
+        )
+        cohort.children[p] = replace(a, candidates=options)
 
 
 def _add_stepped_down(

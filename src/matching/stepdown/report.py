@@ -7,7 +7,8 @@ import io
 
 from jinja2 import Environment, select_autoescape
 
-from matching.stepdown.assess import STAGE_LABELS, STAGES, Cohort
+from matching.stepdown.assess import STAGE_LABELS, STAGES, Candidate, Cohort
+from matching.wording import counted
 
 CSV_COLUMNS = (
     "child_id", "la_code", "place", "stage", "score", "wishes", "first_blocker", "next_action",
@@ -54,9 +55,18 @@ officer decides, with the child. {{ total }} children.</p>
 <td><span class="stage" style="background: {{ colours[a.stage] }}">{{ labels[a.stage] }}</span></td>
 <td>{{ "%.0f"|format(a.score) }}</td><td>{{ a.wishes }}</td><td>{{ a.blockers[0] if a.blockers else "" }}</td>
 <td>{{ a.actions[0] if a.actions else "" }}</td>
-<td>{% for c in a.candidates %}{{ c.kind.replace("_", " ") }}{% if c.household_id %} {{ c.household_id }}{% endif %}{% if c.score %} ({{ "%.0f"|format(c.score) }}){% endif %}{% if c.p_success is not none %}, {{ "%.0f"|format(100 * c.p_success) }}% estimated still there at 52 weeks{% endif %}<br>{% endfor %}</td>
+<td>{% for c in a.candidates %}{{ c.kind.replace("_", " ") }}{% if c.household_id %} {{ c.household_id }}{% endif %}{% if c.score %} ({{ "%.0f"|format(c.score) }}){% endif %}{% if c.p_success is not none %}, {{ "%.0f"|format(100 * c.p_success) }}% estimated still there at 52 weeks{% endif %}{% if c.offered_to_others is not none %} <span class="muted">{{ offers(c) }}</span>{% endif %}<br>{% endfor %}</td>
 <td>{{ "{:,.0f}".format(a.weekly_cost_now) }}{% if a.weekly_cost_candidate is not none %} → {{ "{:,.0f}".format(a.weekly_cost_candidate) }}{% endif %}</td></tr>
 {% endfor %}</tbody></table>
+{% if cohort.proposal %}<h2>A proposal within every family's vacancies</h2>
+<p class="muted">Each child's family options above are ranked for that child alone, and one family may be offered to
+several children. This proposal places as many ready children as the families' vacancies allow, then the best fit,
+with the allocation engine ({{ cohort.proposal.status }}). {{ cohort.proposal.note }}</p>
+<table><thead><tr><th>child</th><th>proposed</th><th>fit score</th></tr></thead><tbody>
+{% for m in cohort.proposal.moves %}<tr><td>{{ m.child_id }}</td><td>{{ m.kind.replace("_", " ") }}{% if m.household_id %} {{ m.household_id }}{% endif %}</td>
+<td>{% if m.score is not none %}{{ "%.0f"|format(m.score) }}{% endif %}</td></tr>
+{% endfor %}{% for u in cohort.proposal.unplaced %}<tr><td>{{ u.child_id }}</td><td>no family in this proposal</td><td>{{ u.detail }}</td></tr>
+{% endfor %}</tbody></table>{% endif %}
 </body></html>
 """
 
@@ -94,4 +104,14 @@ def cohort_html(cohort: Cohort) -> str:
         colours=_COLOURS,
         costs=cohort.costs(),
         children=children,
+        offers=offers_text,
     )
+
+
+def offers_text(c: Candidate) -> str:
+    """How contested a family is, in plain words: its places and the other ready children it is offered to."""
+    places = "" if c.vacancies is None else f"{counted(c.vacancies, 'place')}; "
+    others = c.offered_to_others or 0
+    if not others:
+        return f"({places}offered to no other ready child)"
+    return f"({places}also offered to {counted(others, 'other ready child', 'other ready children')})"
