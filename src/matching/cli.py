@@ -792,6 +792,61 @@ def sufficiency(
             out.print(f"  - {b['text']}", highlight=False)
 
 
+@app.command()
+def waiting(
+    la: Annotated[str | None, typer.Option("--la", help="Only this local authority's children.")] = None,
+    urgency: Annotated[str | None, typer.Option(help="today, within_5_days or over_5_days.")] = None,
+    placement_type: Annotated[str | None, typer.Option("--placement-type", help="e.g. long_term, step_down.")] = None,
+    age_min: Annotated[int | None, typer.Option("--age-min", min=0, max=17)] = None,
+    age_max: Annotated[int | None, typer.Option("--age-max", min=0, max=17)] = None,
+    need: Annotated[str | None, typer.Option(help="Only children with this need (a taxonomy code).")] = None,
+    child: Annotated[str | None, typer.Option("--child", help="Children whose id starts with this.")] = None,
+    on: Annotated[str | None, typer.Option(help="Date YYYY-MM-DD (default: today).")] = None,
+    show: Annotated[int, typer.Option(min=0, help="Rows shown (0: every one).")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every row).")] = False,
+) -> None:
+    """Children waiting for a placement: open referrals, most urgent first, then longest waiting."""
+    from matching.ranking.waiting import URGENCY_LABELS, WaitingFilter, waiting_list
+    from matching.store.engine import open_store
+
+    if urgency is not None and urgency not in URGENCY_LABELS:
+        _fail(f"--urgency {urgency!r} is not one of {', '.join(URGENCY_LABELS)}")
+    if need is not None and need not in load_taxonomy().needs:
+        _fail(f"--need {need!r} is not a need in the taxonomy (data/taxonomy)")
+    if age_min is not None and age_max is not None and age_min > age_max:
+        _fail(f"--age-min {age_min} is above --age-max {age_max}: they are reversed")
+    with _friendly_errors():
+        when = _placement_date(on)
+        where = WaitingFilter(la, urgency, placement_type, age_min, age_max, need, child)
+        with open_store().connect() as conn:
+            entries = waiting_list(conn, scope=Scope.everything(), on=when, where=where)
+        if as_json:
+            out.print_json(json.dumps([e.as_dict() for e in entries]))
+            return
+        out.print(
+            f"[bold]{counted(len(entries), 'child', 'children')} waiting[/] on {when.isoformat()}", highlight=False
+        )
+        table = Table()
+        for col in ("child", "authority", "urgency", "referred", "days waiting", "age", "placement", "needs"):
+            table.add_column(col, overflow="fold")
+        for e in entries[: show or None]:
+            d = e.as_dict()
+            needs = ", ".join(f"{n.replace('_', ' ')} {v}" for n, v in list(d["needs"].items())[:3])
+            table.add_row(
+                d["child_id"] + (f" (with {', '.join(d['siblings'])})" if d["siblings"] else ""),
+                d["la_code"],
+                d["urgency_label"],
+                d["referral_date"],
+                str(d["days_waiting"]),
+                str(d["age"]),
+                d["placement_type"].replace("_", " "),
+                needs if d["needs_assessed"] else "not assessed",
+            )
+        out.print(table)
+        if show and len(entries) > show:
+            out.print(f"…and {len(entries) - show:,} more (--show 0 shows every row).", highlight=False)
+
+
 @app.command("step-down")
 def step_down(
     child: Annotated[str | None, typer.Option("--child", help="Assess one child.")] = None,

@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from matching.domain import CarerHousehold, Child, NeedsProfile, Referral, Scope
+from matching.eligibility.arithmetic import ADULT_AGE, age_on
 from matching.eligibility.request import MatchRequest
 from matching.eligibility.rules import RULE_CODES, RULES, RuleOutcome, evaluate
 from matching.fit_config import FitConfig
@@ -363,7 +364,8 @@ def _latest_by_child(referrals: Sequence[Referral]) -> dict[str, Referral]:
 
 
 def waiting_requests(conn: Connection, *, scope: Scope, on: date) -> list[MatchRequest]:
-    """A request for every open referral in scope (siblings referred together are one request each)."""
+    """A request for every open referral in scope made on or before ``on`` for a child under 18 on ``on``
+    (siblings referred together are one request each)."""
     referrals = queries.open_referrals(conn, scope=scope)
     children = {
         c.child_id: c for c in queries.children_by_ids(conn, scope=scope, child_ids=[r.child_id for r in referrals])
@@ -377,7 +379,7 @@ def waiting_requests(conn: Connection, *, scope: Scope, on: date) -> list[MatchR
     out = []
     for r in referrals:
         child = children.get(r.child_id)
-        if child is None:
+        if child is None or r.referral_date > on or age_on(child.birth_month, on) >= ADULT_AGE:
             continue
         sibs: tuple[Child, ...] = ()
         if child.sibling_group_id is not None and child.place_with_siblings:
