@@ -22,9 +22,11 @@ db: data
 	$(BIN)/matching import $(SYNTH)
 
 ## Set up, generate the bundled synthetic local authority, build the SQLite store, add the demonstration
-## accounts (development only), serve on :8000 (it prints how to sign in).
+## accounts and trust the bundled models in it (development only: elsewhere an administrator trusts what they
+## have checked), serve on :8000 (it prints how to sign in, and whether each model is in use).
 run: db
 	$(BIN)/matching users demo
+	$(BIN)/matching models trust models
 	$(BIN)/matching serve --host 127.0.0.1 --port 8000
 
 ## Set up with the dev extras and run the whole suite (lint and types included).

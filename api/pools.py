@@ -1,4 +1,5 @@
-"""Household pools kept between requests, one per scope, rebuilt when an import lands."""
+"""Household pools kept between requests, one per scope, rebuilt when an import lands or a model is trusted or
+revoked."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from matching.domain import Scope
 from matching.fit_config import FitConfig
 from matching.pools import load_pool
 from matching.ranking.pool import HouseholdPool
+from matching.stability.trust import state as trust_state
 from matching.store.schema import import_run
 from matching.taxonomy import Taxonomy
 
@@ -20,23 +22,25 @@ T = TypeVar("T")
 
 
 class PoolCache:
-    """The ranking pool of each scope, keyed by the newest import so stale data is never ranked."""
+    """The ranking pool of each scope, keyed by the newest import and the store's trusted models, so stale data
+    is never ranked and a revoked model is never used."""
 
     def __init__(self, taxonomy: Taxonomy, cfg: FitConfig, recheck_seconds: float = 1.0) -> None:
         self.taxonomy = taxonomy
         self.cfg = cfg
         self.recheck_seconds = recheck_seconds
         self._lock = threading.Lock()
-        self._pools: dict[Scope, tuple[int, HouseholdPool]] = {}
-        self._other: dict[Hashable, tuple[int, object]] = {}
-        self._version = -1
+        self._pools: dict[Scope, tuple[tuple[int, ...], HouseholdPool]] = {}
+        self._other: dict[Hashable, tuple[tuple[int, ...], object]] = {}
+        self._version: tuple[int, ...] = (-1,)
         self._checked = float("-inf")
 
-    def _newest_import(self, conn: Connection) -> int:
-        # Asked at most once a recheck interval: an import shows within that long.
+    def _newest_import(self, conn: Connection) -> tuple[int, ...]:
+        # Asked at most once a recheck interval: an import, or a model trusted or revoked, shows within that long.
         now = time.monotonic()
         if now - self._checked >= self.recheck_seconds:
-            self._version = int(conn.execute(select(func.coalesce(func.max(import_run.c.id), 0))).scalar_one())
+            newest = int(conn.execute(select(func.coalesce(func.max(import_run.c.id), 0))).scalar_one())
+            self._version = (newest, *trust_state(conn))
             self._checked = now
         return self._version
 

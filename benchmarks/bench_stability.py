@@ -41,7 +41,7 @@ from matching.domain import Scope
 from matching.fit_config import load_fit_config
 from matching.pools import load_pool
 from matching.ranking.service import rank_households, waiting_requests
-from matching.stability.artefact import load_model
+from matching.stability.artefact import LoadedModel, load_model
 from matching.stability.features import ChildHistory, candidate_features
 from matching.stability.scorer import load_scorer
 from matching.store.engine import make_engine, open_store
@@ -119,7 +119,21 @@ def _train_child(url: str, models: str, truth: str, compare: bool, out: str) -> 
         )
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    _trust(url, result.folder)  # as `matching train` does: the store it was trained from loads it
     Path(out).write_text(json.dumps({"wall": wall, "peak_mib": peak, "version": result.version}), encoding="utf-8")
+
+
+def _trust(url: str, folder: Path) -> None:
+    from matching.access import Actor
+    from matching.stability.trust import trust
+
+    with open_store(url).begin() as conn:  # open_store: a store built before migration 0009 gains its table
+        trust(conn, folder, actor=Actor.system("benchmark"), note="trained by benchmarks/bench_stability.py")
+
+
+def _load(url: str, models: Path, version: str | None = None) -> LoadedModel:
+    with open_store(url).connect() as conn:
+        return load_model(models, version, conn=conn)
 
 
 def train_in_fresh_process(url: str, models: Path, truth: Path, compare: bool) -> dict[str, Any]:
@@ -132,7 +146,7 @@ def train_in_fresh_process(url: str, models: Path, truth: Path, compare: bool) -
     if proc.exitcode != 0:
         raise RuntimeError(f"training failed (exit code {proc.exitcode})")
     timing = json.loads(out.read_text(encoding="utf-8"))
-    timing["metadata"] = load_model(models, timing["version"]).metadata
+    timing["metadata"] = _load(url, models, timing["version"]).metadata
     return timing
 
 
@@ -253,7 +267,7 @@ def scoring_and_ranking(url: str, models: Path, n_requests: int) -> None:
     """Scoring 40,000 pairs (features and model) and ranking with and without the model."""
     engine = make_engine(url)
     print(f"\n  scoring {PAIRS:,} pairs (one child against the national pool)")
-    loaded = load_model(models)
+    loaded = _load(url, models)
     cfg, tax = load_fit_config(), load_taxonomy()
     with engine.connect() as conn:
         pool = load_pool(conn, scope=Scope.everything(), taxonomy=tax, cfg=cfg, with_stability=False)
@@ -326,7 +340,7 @@ def main() -> None:
         url, truth = built
         models = args.workdir / f"models-{process}-las{args.las}"
         if args.skip_train:
-            report_training({"wall": None, "metadata": load_model(models).metadata})
+            report_training({"wall": None, "metadata": _load(url, models).metadata})
         else:
             print("  training (a fresh process, 2 cores)")
             report_training(train_in_fresh_process(url, models, truth, compare=not args.no_compare))

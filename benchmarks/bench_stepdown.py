@@ -24,9 +24,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from matching.access import Actor
 from matching.domain import Scope
+from matching.paths import PROJECT_ROOT
+from matching.stability.trust import artefact_folders, trust
 from matching.stepdown.assess import assess_cohort
-from matching.store.engine import make_engine
+from matching.store.engine import make_engine, open_store
 
 READY = {"ready_to_start_matching", "in_transition"}
 
@@ -44,6 +47,9 @@ def main() -> None:
     url = ensure_store(args.workdir, 150)
     folder = args.workdir / f"las150-seed{SEED}"
     engine = make_engine(url)
+    with open_store(url).begin() as conn:  # the shipped models, trusted in the benchmark's store as `make run` does
+        for shipped in artefact_folders(PROJECT_ROOT / "models"):
+            trust(conn, shipped, actor=Actor.system("benchmark"), note="shipped models, trusted by bench_stepdown.py")
     import matching.stability.scorer  # noqa: F401 - imports outside the timing, as in a running service
 
     for label, models in (("rules only", str(args.workdir / "no-models")), ("with the stability model", None)):

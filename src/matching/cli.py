@@ -506,10 +506,29 @@ def train(
             f"[bold]{target} model {result.version}[/] ({learner_name} learner) written to {result.folder}",
             highlight=False,
         )
+        _trust_trained(engine, result.folder)
         _print_scores(r)
         if "learner_comparison" in result.metadata:
             _print_learners(result.metadata["learner_comparison"])
         _print_gate(result.metadata["gate"])
+
+
+def _trust_trained(engine: Any, folder: Path) -> None:
+    """Record what training wrote as trusted in the store it trained from (audited), and say so."""
+    from matching.stability.trust import TrustError, trust
+
+    try:
+        with engine.begin() as conn:
+            record, _ = trust(conn, folder, actor=_cli_actor(), note="written by matching train from this store")
+    except TrustError as exc:
+        err.print(f"[bold yellow]warning:[/] written, but not trusted in this store: {exc}", highlight=False)
+        return
+    out.print(
+        f"trusted in this store (model.joblib SHA-256 {record.model_sha256}); another store loads it only after "
+        f"`matching models trust {folder}`",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _num(x: object, spec: str = ".3f") -> str:
@@ -617,12 +636,13 @@ def evaluate(
     from matching.store.engine import open_store
 
     with _friendly_errors():
-        try:
-            loaded = load_model(models, version, kind=target.replace("-", "_"))
-        except ArtefactError as exc:
-            _fail(str(exc))
-        where = out_dir or Path("reports") / target.replace("-", "_") / loaded.version
         engine = open_store()
+        with engine.connect() as conn:
+            try:  # trusted in this store, or never unpickled
+                loaded = load_model(models, version, kind=target.replace("-", "_"), conn=conn)
+            except ArtefactError as exc:
+                _fail(str(exc))
+        where = out_dir or Path("reports") / target.replace("-", "_") / loaded.version
         with engine.connect() as conn, _progress() as bar:
             task = bar.add_task("evaluating", total=None)
             report = run(
@@ -999,9 +1019,19 @@ def serve(
             service = create_app()
         except ProductionConfigError as exc:
             _fail(str(exc))
+        _model_lines(service.state.engine, service.state.pools.taxonomy)
         if not production:
             _sign_in_hint(service.state.engine, f"http://{f'[{host}]' if ':' in host else host}:{port}")
         uvicorn.run(service, host=host, port=port, log_level="info")
+
+
+def _model_lines(engine: Any, taxonomy: Any) -> None:
+    """One line per learned model: in use and how it is trusted, or rules-only and why (nothing unpickled)."""
+    from matching.stability.scorer import model_status
+
+    with engine.connect() as conn:
+        for line in model_status(conn, taxonomy=taxonomy):
+            err.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _sign_in_hint(engine: Any, base: str) -> None:
@@ -1045,6 +1075,10 @@ audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: verify its 
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
+models_app = typer.Typer(
+    no_args_is_help=True, help="Model artefacts this store trusts to be loaded: trust, list, revoke (audited)."
+)
+app.add_typer(models_app, name="models")
 
 
 def _cli_actor() -> Actor:
@@ -1357,6 +1391,107 @@ def export_child_cmd(
             _fail(f"no child {child_id!r} in the store")
         rows = sum(summary.rows.values())
         out.print(f"wrote {out_file}: {rows} records and {summary.audit_entries} audit entries", highlight=False)
+
+
+# --- model artefacts the store trusts (issue 17) ------------------------------------------------------------
+
+
+@contextmanager
+def _trust_errors() -> Iterator[None]:
+    from matching.stability.artefact import ArtefactError
+    from matching.stability.trust import TrustError
+
+    try:
+        yield
+    except (TrustError, ArtefactError) as exc:
+        if os.environ.get("MATCHING_DEBUG"):
+            raise
+        _fail(str(exc))
+
+
+@models_app.command("trust")
+def models_trust(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="A model version folder (models/stability/VERSION), or a models folder: its LATEST ones."),
+    ],
+    expect: Annotated[
+        str | None,
+        typer.Option(help="The SHA-256 model.joblib must have (as `matching train` printed it); one artefact only."),
+    ] = None,
+    reinstate: Annotated[bool, typer.Option("--reinstate", help="Trust a revoked artefact again.")] = False,
+) -> None:
+    """Record artefacts as trusted in this store, so the service may load them (nothing is unpickled here).
+
+    Trust only what you have checked: a model file runs code when it is loaded."""
+    from matching.stability.artefact import label
+    from matching.stability.trust import artefact_folders, trust
+    from matching.store.engine import open_store
+
+    with _friendly_errors(), _trust_errors():
+        folders = [f for p in paths for f in artefact_folders(p)]
+        if expect is not None and len(folders) != 1:
+            _fail(f"--expect checks one artefact; {len(folders)} were named")
+        with open_store().begin() as conn:
+            done = [
+                trust(
+                    conn, f, actor=_cli_actor(), note=f"matching models trust {f}", expect=expect, reinstate=reinstate
+                )
+                for f in folders
+            ]
+        for record, new in done:
+            said = "trusted" if new else f"already trusted (by {record.trusted_by})"
+            out.print(
+                f"{said}: {label(record.kind)} model {record.version} (model.joblib SHA-256 {record.model_sha256})",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every trusted or revoked artefact in this store, and what the service would load from the models folder."""
+    from matching.stability.artefact import label, models_dir
+    from matching.stability.scorer import model_status
+    from matching.stability.trust import records, when
+    from matching.store.engine import open_store
+
+    with _friendly_errors():
+        with open_store().connect() as conn:
+            rows = records(conn)
+            status = model_status(conn, taxonomy=load_taxonomy())
+        table = Table(title=f"{len(rows)} trusted artefact record{'s' if len(rows) != 1 else ''} in this store")
+        for col in ("#", "kind", "version", "model.joblib SHA-256", "trusted", "state", "how"):
+            table.add_column(col)
+        for r in rows:
+            state = f"revoked by {r.revoked_by}, {when(r.revoked_at)}" if r.revoked else "trusted"
+            table.add_row(
+                str(r.id), label(r.kind), r.version, r.model_sha256, f"{r.trusted_by}, {when(r.trusted_at)}",
+                state, r.note or "-",
+            )  # fmt: skip
+        out.print(table)
+        out.print(f"In {models_dir()}:", highlight=False)
+        for line in status:
+            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+@models_app.command("revoke")
+def models_revoke(
+    what: Annotated[
+        str, typer.Argument(help="A version, a model.joblib SHA-256 (12 digits or more) or a version folder.")
+    ],
+) -> None:
+    """Stop trusting an artefact: the service falls back to the rules within seconds and says why."""
+    from matching.stability.artefact import label
+    from matching.stability.trust import revoke
+    from matching.store.engine import open_store
+
+    with _friendly_errors(), _trust_errors(), open_store().begin() as conn:
+        revoked = revoke(conn, what, actor=_cli_actor())
+    for r in revoked:
+        out.print(
+            f"revoked: {label(r.kind)} model {r.version} (model.joblib SHA-256 {r.model_sha256})", highlight=False
+        )
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """A store with enough history to learn from (three synthetic authorities) and a model trained on it; the same
-store with its outcomes made pure noise, and a model trained on that."""
+store with its outcomes made pure noise, and a model trained on that.  Each model is trusted in the store it was
+trained from, as `matching train` does (the service loads nothing else)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
+from matching.access import Actor
 from matching.domain import Scope
 from matching.stability.train import TrainResult, train
+from matching.stability.trust import trust
 from matching.store.engine import make_engine
 
 
@@ -26,12 +29,20 @@ class Trained:
     result: TrainResult
 
 
+def trust_models(engine: Engine, root: Path) -> None:
+    """Trust every artefact under the models folder ``root`` in the store behind ``engine``."""
+    with engine.begin() as conn:
+        for model in sorted(root.glob("*/*/model.joblib")):
+            trust(conn, model.parent, actor=Actor.system("tests"), note="trained by the tests")
+
+
 @pytest.fixture(scope="session")
 def trained(history_store: tuple[Engine, Path], tmp_path_factory: pytest.TempPathFactory) -> Trained:
     engine, folder = history_store
     models = tmp_path_factory.mktemp("models")
     with engine.connect() as conn:
         result = train(conn, scope=Scope.everything(), out_root=models, seed=11, truth=folder)
+    trust_models(engine, models)
     return Trained(engine, folder, models, result)
 
 
@@ -80,4 +91,5 @@ def noise_trained(history_store: tuple[Engine, Path], tmp_path_factory: pytest.T
     models = base / "models"
     with noisy.connect() as conn:
         result = train(conn, scope=Scope.everything(), out_root=models, seed=11)
+    trust_models(noisy, models)
     return Trained(noisy, folder, models, result)

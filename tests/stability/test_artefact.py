@@ -1,4 +1,5 @@
-"""Artefacts load only when their hash and library versions match; anything else falls back to the rules."""
+"""Artefacts load only when the store trusts their digests and the library versions match; anything else falls
+back to the rules (tests/stability/test_trust.py tries the refusals on the shipped models, without training)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,24 @@ import joblib
 import pytest
 
 from matching.domain import Scope
-from matching.stability.artefact import ArtefactError, load_model, read_manifest, sha256_of, write_manifest
+from matching.stability.artefact import (
+    ArtefactError,
+    load_model,
+    read_manifest,
+    sha256_of,
+    verify_model,
+    write_manifest,
+)
 from matching.stability.scorer import load_scorer
+from matching.stability.trust import ENV, UntrustedArtefactError
 from matching.taxonomy import load_taxonomy
 from tests.stability.conftest import Trained
 
 
 @pytest.fixture
 def models(trained: Trained, tmp_path: Path) -> Path:
-    """A private copy of the trained models folder that a test may damage."""
+    """A private copy of the trained models folder that a test may damage (the same bytes: trusted in the
+    history store)."""
     dest = tmp_path / "models"
     shutil.copytree(trained.models, dest)
     return dest
@@ -39,44 +49,43 @@ class _WritesAFile:
         return (Path.write_text, (self.target, "pwned"))
 
 
-def test_a_verified_model_loads(models: Path) -> None:
-    loaded = load_model(models)
+def test_a_trusted_model_loads(trained: Trained, models: Path) -> None:
+    with trained.engine.connect() as conn:
+        loaded = load_model(models, conn=conn)
     assert loaded.metadata["version"] == loaded.version
     assert hasattr(loaded.model, "predict_proba")
 
 
-def test_a_changed_model_file_is_refused_before_unpickling(models: Path, tmp_path: Path) -> None:
+def test_a_planted_model_with_its_manifest_rewritten_is_refused_before_unpickling(
+    trained: Trained, models: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "written-by-the-pickle"
-    joblib.dump(_WritesAFile(target), _model_file(models))
-    with pytest.raises(ArtefactError, match="does not match its SHA-256"):
-        load_model(models)
-    assert not target.exists(), "the tampered pickle must never be loaded"
-
-
-def test_an_unrecorded_model_is_refused(models: Path) -> None:
+    planted = _model_file(models)
+    joblib.dump(_WritesAFile(target), planted)
     manifest = read_manifest(models)
-    rel = _model_file(models).relative_to(models).as_posix()
-    del manifest[rel]
+    manifest[planted.relative_to(models).as_posix()] = sha256_of(planted)  # the MANIFEST agrees: it proves nothing
     write_manifest(models, manifest)
-    with pytest.raises(ArtefactError, match="not in"):
-        load_model(models)
+    with trained.engine.connect() as conn, pytest.raises(UntrustedArtefactError, match="not recorded in this store"):
+        load_model(models, conn=conn)
+    assert not target.exists(), "the planted pickle must never be loaded"
 
 
-def test_another_scikit_learn_version_is_refused(models: Path) -> None:
+def test_another_scikit_learn_version_is_refused(models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     meta_path = next(models.glob("stability/*/metadata.json"))
     meta = json.loads(meta_path.read_text())
     meta["libraries"]["scikit-learn"] = "0.24.2"
     meta_path.write_text(json.dumps(meta))
-    manifest = read_manifest(models)
-    manifest[meta_path.relative_to(models).as_posix()] = sha256_of(meta_path)  # re-signed: only the version differs
-    write_manifest(models, manifest)
+    # trusted by the deployment's configuration: only the version differs
+    monkeypatch.setenv(ENV, f"{sha256_of(_model_file(models))} {sha256_of(meta_path)}")
     with pytest.raises(ArtefactError, match=r"made with scikit-learn 0\.24\.2"):
-        load_model(models)
+        verify_model(models, conn=None)
 
 
 def test_no_model_at_all_is_a_clear_message(tmp_path: Path) -> None:
     with pytest.raises(ArtefactError, match="matching train"):
-        load_model(tmp_path)
+        load_model(tmp_path, conn=None)
+    with pytest.raises(ArtefactError, match="matching train --target step-down"):
+        load_model(tmp_path, kind="step_down", conn=None)
 
 
 def test_the_scorer_falls_back_to_rules_only_without_raising(trained: Trained, models: Path) -> None:

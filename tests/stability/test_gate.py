@@ -73,8 +73,8 @@ def test_a_model_trained_on_noise_is_recorded_as_withheld(noise_trained: Trained
     card = (noise_trained.result.folder / "MODEL_CARD.md").read_text()
     assert "**Withheld from users.**" in card
     # A real, verified artefact: it loads (hashes checked), and only the gate keeps it out of service.
-    assert load_model(noise_trained.models).version == noise_trained.result.version
     with noise_trained.engine.connect() as conn:
+        assert load_model(noise_trained.models, conn=conn).version == noise_trained.result.version
         scorer, why = load_scorer(conn, scope=Scope.everything(), taxonomy=load_taxonomy(), root=noise_trained.models)
     assert scorer is None
     assert why == meta["gate"]["reason"]

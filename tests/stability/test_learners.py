@@ -132,7 +132,8 @@ def test_cli_trains_the_logistic_learner(trained: Trained, monkeypatch: pytest.M
     done = runner.invoke(app, ["train", "--out", str(tmp_path), "--seed", "11", "--learner", "logistic"])
     assert done.exit_code == 0, done.output
     assert "logistic learner" in done.output
-    meta = load_model(tmp_path).metadata
+    with trained.engine.connect() as conn:  # `matching train` trusted it in the store it trained from
+        meta = load_model(tmp_path, conn=conn).metadata
     assert meta["estimator"]["class"] == "LogisticStabilityClassifier"
     assert meta["estimator"]["learner"] == "logistic"
     assert meta["estimator"]["C"] in (0.01, 0.1, 1.0)

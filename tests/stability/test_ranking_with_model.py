@@ -76,7 +76,9 @@ def test_a_tampered_model_means_rules_only_not_a_crash(
     monkeypatch.setenv("MATCHING_MODELS_DIR", str(models))
     pool, results = _ranked(trained)
     assert pool.stability is None
-    assert all("SHA-256" in r.model for r in results)
+    assert all(
+        r.model.startswith("rules only: stability model not trusted: its digest is not recorded") for r in results
+    )
 
 
 def test_the_api_shows_the_estimate(trained: Trained, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,6 +100,7 @@ def test_cli_train_and_evaluate(trained: Trained, monkeypatch: pytest.MonkeyPatc
     done = runner.invoke(app, ["train", "--out", str(out), "--seed", "11", "--truth", str(trained.folder)])
     assert done.exit_code == 0, done.output
     assert "held-out placements" in done.output
+    assert "trusted in this store (model.joblib SHA-256" in " ".join(done.output.split())
     assert "ceiling" in done.output
     res = runner.invoke(app, ["evaluate", "--models", str(out), "--out", str(tmp_path / "r"), "--json"])
     assert res.exit_code == 0, res.output

@@ -91,8 +91,8 @@ def test_same_seed_same_model(trained: Trained, tmp_path: Path) -> None:
 
 
 def test_evaluate_scores_the_held_out_placements_again(trained: Trained, tmp_path: Path) -> None:
-    loaded = load_model(trained.models)
     with trained.engine.connect() as conn:
+        loaded = load_model(trained.models, conn=conn)
         report = evaluate(conn, scope=Scope.everything(), loaded=loaded, out_dir=tmp_path, truth=trained.folder)
     card = trained.result.metadata["metrics"]
     assert report["model"] == card["model"]

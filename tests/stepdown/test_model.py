@@ -16,6 +16,7 @@ from matching.stability.train import STEP_DOWN, InsufficientHistoryError, Target
 from matching.stepdown.assess import assess_cohort
 from matching.stepdown.report import cohort_html
 from tests.signed_in import signed_in_client
+from tests.stability.conftest import trust_models
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +29,7 @@ def step_down_models(history_store: tuple[Engine, Path], tmp_path_factory: pytes
         # 85 step-downs, 43 unplanned: seed 3's split leaves fewer than 30 unplanned to learn from; seed 11's does not.
         train(conn, scope=Scope.everything(), out_root=root, seed=11, truth=folder, target=STEP_DOWN, min_placements=40)
         train(conn, scope=Scope.everything(), out_root=root, seed=3, truth=folder)
+    trust_models(engine, root)
     return root
 
 
@@ -53,6 +55,7 @@ def shown_step_down_models(
     shutil.copytree(step_down_models, root)
     with engine.connect() as conn:
         train(conn, scope=Scope.everything(), out_root=root, seed=11, truth=folder, target=STAND_IN)
+    trust_models(engine, root)
     return root
 
 
@@ -62,8 +65,15 @@ def test_too_few_step_downs_are_refused_by_default(history_store: tuple[Engine, 
         train(conn, scope=Scope.everything(), out_root=tmp_path, target=STEP_DOWN)
 
 
-def test_it_learns_only_from_moves_out_of_residential_care(step_down_models: Path) -> None:
-    loaded = load_model(step_down_models, kind="step_down")
+def _load(engine: Engine, root: Path):  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return load_model(root, kind="step_down", conn=conn)
+
+
+def test_it_learns_only_from_moves_out_of_residential_care(
+    history_store: tuple[Engine, Path], step_down_models: Path
+) -> None:
+    loaded = _load(history_store[0], step_down_models)
     meta = loaded.metadata
     assert meta["kind"] == "step_down"
     assert "residential" in meta["learns_from"]
@@ -78,7 +88,7 @@ def test_ready_children_see_the_estimate_beside_each_family_and_the_stage_does_n
     history_store: tuple[Engine, Path], shown_step_down_models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, _ = history_store
-    loaded = load_model(shown_step_down_models, kind="step_down")
+    loaded = _load(engine, shown_step_down_models)
     assert loaded.metadata["gate"]["shown"] is True
     with engine.connect() as conn:
         rules_only = assess_cohort(conn, scope=Scope.everything())
@@ -98,14 +108,11 @@ def test_a_step_down_model_that_does_not_beat_the_rules_is_withheld_everywhere(
     history_store: tuple[Engine, Path], step_down_models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, _ = history_store
-    meta = load_model(step_down_models, kind="step_down").metadata
+    meta = _load(engine, step_down_models).metadata
     assert meta["metrics"]["model_minus_baseline_auc"]["ci_low"] <= 0
     reason = meta["gate"]["reason"]
     assert reason.startswith("step-down estimate withheld: on held-out placements its advantage")
-    assert (
-        "**Withheld from users.**"
-        in (load_model(step_down_models, kind="step_down").folder / "MODEL_CARD.md").read_text()
-    )
+    assert "**Withheld from users.**" in (_load(engine, step_down_models).folder / "MODEL_CARD.md").read_text()
     monkeypatch.setenv("MATCHING_MODELS_DIR", str(step_down_models))
     with engine.connect() as conn:
         cohort = assess_cohort(conn, scope=Scope.everything())

@@ -58,6 +58,21 @@ def _gate(meta: dict[str, Any]) -> list[str]:
     ]
 
 
+#: How the service decides to load an artefact (matching.stability.trust), the same in every card.
+LOADING = [
+    "## Loading",
+    "",
+    "Unpickling `model.joblib` runs code, so the service loads this model only when the SHA-256 of "
+    "`model.joblib` and of `metadata.json` is trusted where the models folder cannot vouch for itself: in its "
+    "store (`matching train` records what it writes in the store it trained from; anywhere else an "
+    "administrator runs `matching models trust FOLDER`, audited, and `matching models revoke` withdraws it) or "
+    "in the deployment's `MATCHING_TRUSTED_MODELS`. The MANIFEST beside the model catches accidents only. An "
+    "untrusted, revoked or changed artefact is never unpickled: the service works on the rules alone and says "
+    "why. `matching models list` shows the digests trusted and what the service would load.",
+    "",
+]
+
+
 def _proxies(r: dict[str, Any]) -> list[str]:
     proxies = r.get("proxy_strength")
     if not proxies:
@@ -280,6 +295,7 @@ def model_card(meta: dict[str, Any]) -> str:
         *_proxies(r),
         *_learners(meta),
         *_gate(meta),
+        *LOADING,
         "## Limitations",
         "",
         "- The outcome is recorded endings. A placement that lasted but was unhappy counts as a success; "

@@ -1,8 +1,10 @@
 """The stability estimate at matching time: a verified model, the children's records, and the bands.
 
 :func:`load_scorer` returns the scorer, or ``None`` with the reason when no usable model is
-there (missing, tampered, other library versions, another taxonomy); matching then ranks on
-the rules alone and says so.  It never raises for a model problem.
+there (missing, not trusted by the store, other library versions, another taxonomy, withheld by the
+gate); matching then ranks on the rules alone and says so.  It never raises for a model problem, and
+it unpickles a model only once every check has passed.  :func:`model_status` says the same for each
+kind of model without unpickling anything (``matching serve`` prints it at start-up).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from matching.eligibility.request import MatchRequest
 from matching.ranking.explanation import StabilityEstimate
 from matching.ranking.pool import HouseholdPool
 from matching.stability import gate
-from matching.stability.artefact import ArtefactError, LoadedModel, load_model
+from matching.stability.artefact import KINDS, ArtefactError, LoadedModel, VerifiedArtefact, label, verify_model
 from matching.stability.features import ChildHistory, Records, candidate_features, child_histories, feature_names
 from matching.store import queries
 from matching.taxonomy import Taxonomy
@@ -62,6 +64,17 @@ class StabilityScorer:
         )
 
 
+def _withheld(verified: VerifiedArtefact, taxonomy: Taxonomy) -> str | None:
+    """Why a trusted artefact is not used (another taxonomy, or the gate), or None when it is."""
+    if verified.metadata.get("features") != feature_names(taxonomy.need_ids):
+        return (
+            f"{label(verified.kind)} model {verified.version!r} was trained with other features (another taxonomy): "
+            "retrain it"
+        )
+    decision = gate.decide(verified.metadata)  # shown only while it beats the rules-only score on held-out data
+    return None if decision.shown else decision.reason
+
+
 def load_scorer(
     conn: Connection,
     *,
@@ -72,20 +85,19 @@ def load_scorer(
     kind: str = "stability",
     records_from: StabilityScorer | None = None,
 ) -> tuple[StabilityScorer | None, str]:
-    """The scorer of the ``kind`` model for ``scope`` (or only for ``child_ids``), or None and why not."""
+    """The scorer of the ``kind`` model for ``scope`` (or only for ``child_ids``), or None and why not.
+
+    The model must be trusted in the store behind ``conn`` (:mod:`matching.stability.trust`)."""
     try:
-        loaded = load_model(root, kind=kind)
+        verified = verify_model(root, kind=kind, conn=conn)
+        reason = _withheld(verified, taxonomy)
+        if reason is not None:
+            log.warning(reason)
+            return None, reason
+        loaded = verified.load()
     except ArtefactError as exc:
-        log.warning("stability model not loaded: %s", exc)
+        log.warning("%s model not loaded: %s", label(kind), exc)
         return None, str(exc)
-    if loaded.metadata.get("features") != feature_names(taxonomy.need_ids):
-        reason = f"stability model {loaded.version!r} was trained with other features (another taxonomy): retrain it"
-        log.warning(reason)
-        return None, reason
-    decision = gate.decide(loaded.metadata)  # shown only while it beats the rules-only score on held-out data
-    if not decision.shown:
-        log.warning(decision.reason)
-        return None, decision.reason
     if records_from is not None:  # the same children's records, already read for another model
         histories, records = records_from.histories, records_from.records
     else:
@@ -102,3 +114,23 @@ def load_scorer(
             queries.child_births(conn, scope=scope),
         )
     return StabilityScorer(loaded, histories, records), f"{kind.replace('_', '-')} model {loaded.version}"
+
+
+def model_status(conn: Connection, *, taxonomy: Taxonomy, root: Path | None = None) -> list[str]:
+    """One line for each kind of model: in use (and how it is trusted), or rules-only and why; nothing is
+    unpickled."""
+    lines = []
+    for kind in KINDS:
+        name = f"{label(kind)} model"
+        rules_only = "readiness is rules-only" if kind == "step_down" else "ranking is rules-only"
+        try:
+            verified = verify_model(root, kind=kind, conn=conn)
+        except ArtefactError as exc:
+            lines.append(f"{name}: not loaded, {rules_only}: {exc}")
+            continue
+        reason = _withheld(verified, taxonomy)
+        if reason is None:
+            lines.append(f"{name} {verified.version}: in use ({verified.trusted})")
+        else:
+            lines.append(f"{name} {verified.version}: {verified.trusted}, but {rules_only}: {reason}")
+    return lines

@@ -1,4 +1,5 @@
-"""The store's tables: one per contract file, the import audit trail, and accounts and the access audit trail.
+"""The store's tables: one per contract file, the import audit trail, accounts and the access audit trail, and
+the model artefacts the store trusts.
 
 Tables are derived from the data contract (``matching.contract.spec``) so a column cannot be
 added to one and forgotten in the other.  Changes to the schema still go through an Alembic
@@ -244,4 +245,24 @@ audit_head = Table(
     Column("seq", Integer, nullable=False),
     Column("entry_sha256", String(64), nullable=False),
     comment="The audit trail's last entry (one row): appends lock it, verify checks no tail was cut.",
+)
+
+# --- model artefacts the store trusts to be unpickled (issue 17; logic in matching.stability.trust) ---
+
+trusted_model_artefact = Table(
+    "trusted_model_artefact",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False, comment="stability or step_down"),
+    Column("version", String(100), nullable=False),
+    Column("model_sha256", String(64), nullable=False, comment="SHA-256 of model.joblib, the file unpickled"),
+    Column("metadata_sha256", String(64), nullable=False, comment="SHA-256 of metadata.json"),
+    Column("trusted_by", String(64), nullable=False),
+    Column("trusted_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=True, comment="how: trained from this store, or trusted from a folder"),
+    Column("revoked_by", String(64), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True, comment="once set, never cleared"),
+    Index("ix_trusted_model_artefact_model_sha256", "model_sha256"),
+    comment="Model artefacts this store trusts to be unpickled, by digest: recorded by `matching train` and "
+    "`matching models trust`, never read from the models folder itself.",
 )
