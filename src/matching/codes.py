@@ -44,6 +44,39 @@ PLACE: Final = PLACE_FOSTER | frozenset(
 )  # fmt: skip
 PLACE_LEGACY: Final = frozenset({"H5", "P2", "Z1"})
 
+#: What a PLACE code means, in plain words for people (the code is shown beside it).
+PLACE_LABELS: Final = {
+    "U1": "long-term foster care with a relative or friend",
+    "U2": "fostering for adoption with a relative or friend",
+    "U3": "foster care with a relative or friend",
+    "U4": "long-term foster care",
+    "U5": "fostering for adoption",
+    "U6": "foster care",
+    "K1": "secure children's home",
+    "K2": "children's home",
+    "K3": "supported accommodation",
+    "R1": "residential care home",
+    "S1": "residential school",
+    "P1": "placed with parents",
+    "A3": "placed for adoption",
+    "A4": "placed for adoption",
+    "A5": "placed for adoption",
+    "A6": "placed for adoption",
+    "R2": "health or medical setting",
+    "R3": "family centre or mother and baby unit",
+    "R5": "young offender institution or prison",
+    "P3": "residential employment",
+    **dict.fromkeys(("T0", "T1", "T2", "T3", "T4"), "temporary placement"),
+    **dict.fromkeys(("Z1", "Z11", "Z12", "Z13", "Z14", "H5", "P2"), "other placement"),
+}
+
+
+def place_label(code: str) -> str:
+    """A PLACE code in plain words with the code: "children's home (K2)"."""
+    label = PLACE_LABELS.get(code)
+    return f"{label} ({code})" if label else code
+
+
 #: Age bands of plans and reports (whole years, inclusive); an age past the last band (18 on a
 #: placement date) joins it.
 AGE_BANDS: Final = ((0, 4), (5, 10), (11, 15), (16, 17))

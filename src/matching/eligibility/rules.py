@@ -482,6 +482,36 @@ RULE_CODES: tuple[str, ...] = (
     "usual_limit", "sibling_group", "live_alongside", "risk_to_others", "resident_restrictions", "carer_exclusions",
     "pets", "smoking", "accessibility", "distance", "dolo",
 )  # fmt: skip
+#: Rule code -> what it means in plain words, for people (the codes stay in the JSON).
+RULE_LABELS: dict[str, str] = {
+    "not_active": "not taking placements now (on hold or deregistered)",
+    "current_home": "where the child lives now",
+    "connected_person_only": "a kinship household approved for other children",
+    "setting": "foster care not asked for",
+    "terms_age": "outside the ages the carers are approved for",
+    "terms_placement_type": "not approved for this kind of placement",
+    "terms_places": "approved for fewer children",
+    "vacancy": "no free place",
+    "usual_limit": "over the usual limit of 3 foster children",
+    "sibling_group": "not approved for a sibling group this size",
+    "live_alongside": "a child there the child cannot live alongside",
+    "risk_to_others": "a risk to a child living there",
+    "resident_restrictions": "a child living there cannot live with this child",
+    "carer_exclusions": "the carers will not consider one of the child's needs",
+    "pets": "pets (allergy or risk to animals)",
+    "smoking": "a smoking household",
+    "accessibility": "not wheelchair accessible",
+    "distance": "too far from home",
+    "dolo": "no therapeutic and out-of-hours support for a deprivation of liberty order",
+}
+assert set(RULE_LABELS) == set(RULE_CODES)
+
+
+def rule_label(code: str) -> str:
+    """A rule's code in plain words (the code itself when unknown)."""
+    return RULE_LABELS.get(code, code.replace("_", " "))
+
+
 #: Rule code -> its position in :data:`RULES`.
 RULE_INDEX: dict[str, int] = {code: i for i, code in enumerate(RULE_CODES)}
 

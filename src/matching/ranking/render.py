@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from matching.domain import CarerHousehold
+from matching.eligibility.rules import rule_label
 from matching.ranking.explanation import MatchResult
 from matching.ranking.service import ChildCandidate
 from matching.wording import counted
@@ -42,8 +43,10 @@ def print_result(console: Console, result: MatchResult) -> None:
     else:
         console.print("[yellow]No eligible household.[/]")
     if result.excluded_counts:
-        shown = ", ".join(f"{k} {v}" for k, v in sorted(result.excluded_counts.items(), key=lambda kv: (-kv[1], kv[0])))
-        console.print(f"Ruled out (a household may fail several rules): {shown}", highlight=False)
+        shown = "; ".join(
+            f"{rule_label(k)}: {v}" for k, v in sorted(result.excluded_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        )
+        console.print(f"Ruled out (households; one may fail several rules): {shown}", highlight=False)
     if result.nearest_misses:
         console.print("Nearest misses (fail one rule only):")
         for m in result.nearest_misses[:5]:
@@ -101,6 +104,7 @@ def print_children(console: Console, payload: dict[str, Any]) -> None:
     console.print(table)
     if payload["excluded_counts"]:
         console.print(
-            "Not shown because: " + ", ".join(f"{k} {v}" for k, v in payload["excluded_counts"].items()),
+            "Not shown because (children): "
+            + "; ".join(f"{rule_label(k)}: {v}" for k, v in payload["excluded_counts"].items()),
             highlight=False,
         )

@@ -7,6 +7,7 @@ import io
 
 from jinja2 import Environment, select_autoescape
 
+from matching.codes import place_label
 from matching.stepdown.assess import STAGE_LABELS, STAGES, Candidate, Cohort
 from matching.wording import counted
 
@@ -51,7 +52,7 @@ officer decides, with the child. {{ total }} children.</p>
 <h2>Children</h2>
 <table><thead><tr><th>child</th><th>stage</th><th>score</th><th>the child's wishes</th><th>first blocker</th>
 <th>next action</th><th>family options</th><th>£/week now → option</th></tr></thead><tbody>
-{% for a in children %}<tr><td>{{ a.child_id }}<br><span class="muted">{{ a.la_code }} {{ a.place }}</span></td>
+{% for a in children %}<tr><td>{{ a.child_id }}<br><span class="muted">{{ a.la_code }} {{ place(a.place) }}</span></td>
 <td><span class="stage" style="background: {{ colours[a.stage] }}">{{ labels[a.stage] }}</span></td>
 <td>{{ "%.0f"|format(a.score) }}</td><td>{{ a.wishes }}</td><td>{{ a.blockers[0] if a.blockers else "" }}</td>
 <td>{{ a.actions[0] if a.actions else "" }}</td>
@@ -105,6 +106,7 @@ def cohort_html(cohort: Cohort) -> str:
         costs=cohort.costs(),
         children=children,
         offers=offers_text,
+        place=place_label,
     )
 
 
