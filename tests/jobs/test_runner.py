@@ -97,6 +97,7 @@ def test_a_job_over_its_memory_cap_fails_as_out_of_memory(
     assert done.state == js.FAILED
     assert done.error is not None
     assert "memory" in done.error
+    capped.stop()  # or it may claim the next job
     uncapped = make_runner(memory_mb=0)
     job = _submit(uncapped, "hog", jobs_store.ann, mb=1024)
     assert _until(uncapped, job.job_id, lambda j: j.ended).state == js.DONE  # the cap, not the machine, refused
