@@ -15,6 +15,7 @@ import pytest
 from matching.jobs import JobLimits, JobRunner, Kind, QueueFullError
 from matching.jobs import store as js
 from matching.jobs.store import Job
+from matching.paths import PROJECT_ROOT
 from tests.jobs import kinds
 from tests.jobs.conftest import StoreWithUsers
 
@@ -233,8 +234,12 @@ def test_a_service_killed_outright_leaves_no_job_running(
     script = tmp_path / "service.py"
     script.write_text(CRASHING_SERVICE)
     url = jobs_store.engine.url.render_as_string(hide_password=False)
+    paths = [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]  # the tests' package, as under pytest
     service = subprocess.Popen(
-        [sys.executable, str(script), url, str(jobs_store.ann)], stdout=subprocess.PIPE, text=True, cwd=os.getcwd()
+        [sys.executable, str(script), url, str(jobs_store.ann)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)},
     )
     try:
         assert service.stdout is not None
