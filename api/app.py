@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import matching
@@ -21,7 +22,7 @@ from api.auth import (
     access_of,
     api_routes,
 )
-from api.jobs import JobStore
+from api.jobs import make_runner
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
 from api.routes import (
@@ -80,7 +81,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.audit_closed:  # started again after a shutdown (tests)
         app.state.audit = AuditWriter(app.state.engine)
         app.state.audit_closed = False
+    app.state.jobs.start()  # interrupted jobs of a previous run are marked, queued ones start
     yield
+    # Running jobs are stopped and marked interrupted; queued ones wait for the next start.
+    await run_in_threadpool(app.state.jobs.stop)
     app.state.audit.close()
     app.state.audit_closed = True
 
@@ -107,7 +111,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.pools = PoolCache(load_taxonomy(), load_fit_config())
-    app.state.jobs = JobStore()
+    app.state.jobs = make_runner(engine, settings)
     app.state.auth = Authenticator(engine, settings)
     app.state.audit = AuditWriter(engine)
     app.state.audit_closed = False

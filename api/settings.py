@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matching.accounts.demo import is_production
 from matching.accounts.production import DEFAULT_SIGNING_SECRET
+from matching.jobs.runner import default_workers
 
 #: Hosts a development server answers to when none are configured: loopback, and the test client's.
 DEVELOPMENT_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
@@ -49,6 +50,24 @@ class Settings(BaseSettings):
     allocation_max_children: int = 20_000
     #: Allocations of at most this many waiting children answer directly instead of as a job.
     allocation_direct_max_children: int = 200
+
+    # Jobs (allocations and sufficiency runs; see docs/jobs.md).  Each runs in a process of its own.
+    #: Jobs run at once by this service process (default: half its cores, at least one).
+    job_workers: int = Field(default_factory=default_workers, ge=1, le=256)
+    #: Jobs of one user run at once (across the service's processes); more wait in the queue.
+    job_workers_per_user: int = Field(default=2, ge=1, le=256)
+    #: Jobs waiting to run, in all: beyond it a new job is refused (429 with Retry-After).
+    job_queue_max: int = Field(default=20, ge=0, le=100_000)
+    #: Jobs of one user waiting to run: beyond it their new job is refused (429 with Retry-After).
+    job_queue_max_per_user: int = Field(default=5, ge=0, le=100_000)
+    #: Days a job and its result are kept after it ends (done, failed, cancelled or interrupted), then deleted.
+    job_keep_days: float = Field(default=7.0, gt=0, le=3650)
+    #: A job process's address space in MiB (0: no cap); beyond it the job fails as out of memory.
+    job_memory_mb: int = Field(default=8192, ge=0)
+    #: The Retry-After (seconds) of a refusal when the queue is full.
+    job_retry_after_seconds: int = Field(default=30, ge=1, le=3600)
+    #: A Dask scheduler (``tcp://host:8786``) to run sufficiency jobs' futures on; none: in the job's process.
+    sufficiency_scheduler: str | None = None
 
     @property
     def production(self) -> bool:

@@ -1,4 +1,5 @@
-"""Batch allocation as a job: POST a request, GET its status, progress and result (proposals only)."""
+"""Batch allocation as a job: POST a request, GET its status, progress and result (proposals only), DELETE to
+cancel it, POST .../restart after an interruption."""
 
 from __future__ import annotations
 
@@ -10,17 +11,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 
+from api import jobs
 from api.auth import Caller
-from api.deps import Allocator, ConnectionDep
-from api.jobs import JobStore, Progress
+from api.deps import Allocator
+from api.jobs import ENDED_ALREADY, NOT_INTERRUPTED, QUEUE_FULL, JobOut
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut, IsoDate
-from matching.allocation.service import allocate, area_scope
-from matching.allocation.solver import SolverSettings
+from matching.allocation.service import area_scope
 from matching.domain import Scope
+from matching.jobs.kinds import allocation_children, allocation_parameters
 from matching.store import schema
 
-router = APIRouter(prefix="/v1/allocations", tags=["allocation"])
+router = APIRouter(prefix="/v1/allocations", tags=["allocation"], route_class=jobs.JobRoute)
+KIND, NOUN = "allocation", "allocation job"
 
 
 class AllocationRequest(BaseModel):
@@ -48,26 +52,26 @@ class AllocationRequest(BaseModel):
     )
 
 
-def _jobs(request: Request) -> JobStore:
-    store: JobStore = request.app.state.jobs
-    return store
-
-
 @router.post(
     "",
     status_code=202,
     responses={
         200: {"description": "Small instance: the result directly"},
+        202: {"model": JobOut, "description": "A job (Location: where to follow it)"},
         413: {"model": ErrorOut},
         403: {"model": ErrorOut, "description": "The area is not in the caller's remit"},
+        500: {"model": ErrorOut, "description": "A small instance's allocation failed (why, in plain words)"},
+        503: {"model": ErrorOut, "description": "The service stopped while a small instance was being allocated"},
+        **QUEUE_FULL,
         **NOT_FOUND,
         **BAD_BODY,
     },
 )
-def start_allocation(request: Request, body: AllocationRequest, conn: ConnectionDep, caller: Allocator) -> JSONResponse:
+async def start_allocation(request: Request, body: AllocationRequest, caller: Allocator) -> JSONResponse:
     """Start an allocation of the waiting children of an authority or region in the caller's remit (all of their
     remit when neither is given), with the households of the agencies in their remit; a small one answers
-    directly (200), a larger one returns a job (202) that only its starter can read."""
+    directly (200; it stops if the client goes away), a larger one returns a job (202) that only its starter can
+    read, cancel or restart.  Either way it runs in the job queue (429 when too many jobs wait)."""
     if body.la_code is not None and body.region is not None:
         raise RequestValidationError(
             [
@@ -79,56 +83,79 @@ def start_allocation(request: Request, body: AllocationRequest, conn: Connection
                 }
             ]
         )
-    scope = caller.scope.narrowed(la_codes=_area(conn, caller, body))
     settings = request.app.state.settings
-    waiting = _waiting(conn, scope)
+    scope, waiting = await run_in_threadpool(_scope_and_waiting, request.app.state.engine, caller, body)
     if waiting > settings.allocation_max_children:
         raise HTTPException(
             status_code=413,
             detail=f"{waiting} waiting children in scope; the limit is "
             f"{settings.allocation_max_children} (MATCHING_ALLOCATION_MAX_CHILDREN)",
         )
-    engine, pools = request.app.state.engine, request.app.state.pools
-    on = body.placement_date or date.today()
-
-    def work(progress: Progress) -> dict[str, Any]:
-        # ``scope``: the area's children and the households of the caller's agencies, nothing else.
-        progress(5, "reading the waiting children and households")
-        with engine.connect() as job_conn:
-            instance, result = allocate(
-                job_conn,
-                scope=scope,
-                on=on,
-                cfg=pools.cfg,
-                taxonomy=pools.taxonomy,
-                settings=SolverSettings(body.time_limit_seconds, body.seed, 2, objective=body.objective),
-                min_fit=body.min_fit,
-                max_distance_miles=body.max_distance_miles,
-                keep_current=body.keep_current_points,
-            )
-        progress(95, "checking and summarising")
-        return result.as_dict(instance)
-
+    parameters = allocation_parameters(
+        scope,
+        body.placement_date or date.today(),
+        time_limit_seconds=body.time_limit_seconds,
+        seed=body.seed,
+        objective=body.objective,
+        min_fit=body.min_fit,
+        max_distance_miles=body.max_distance_miles,
+        keep_current=body.keep_current_points,
+    )
     area = scope.la_codes or frozenset()
     caller.note.detail = f"area {', '.join(sorted(area))}"
     if waiting <= settings.allocation_direct_max_children:
-        result = work(lambda _p, _s: None)
-        caller.touch(_children(result))
-        return JSONResponse(result, status_code=200)
-    caller.audit_now(request.app.state.audit, 202)  # a batch over children starts only once it is recorded
-    job = _jobs(request).submit("allocation", work, owner=caller.principal, area=area, touched=_children)
-    return JSONResponse(job.view(), status_code=202, headers={"Location": f"/v1/allocations/{job.job_id}"})
+        job = await run_in_threadpool(jobs.submit, request, caller, KIND, parameters, area, direct=True)
+        outcome = await jobs.answer_of(request, job)
+        if outcome is None:  # the client went away (or the job was removed): nobody reads this answer
+            return JSONResponse({"detail": "the request was cancelled"}, status_code=499)
+        if outcome.state == "done" and outcome.result is not None:
+            caller.touch(allocation_children(outcome.result))
+            return JSONResponse(outcome.result, status_code=200)
+        if outcome.state == "interrupted":
+            raise HTTPException(status_code=503, detail="the service stopped; try again", headers={"Retry-After": "5"})
+        raise HTTPException(status_code=500, detail=outcome.error or f"the allocation ended {outcome.state}")
+    await run_in_threadpool(jobs.ensure_room, request, caller)
+    await run_in_threadpool(caller.audit_now, request.app.state.audit, 202)  # recorded before the batch starts
+    job = await run_in_threadpool(jobs.submit, request, caller, KIND, parameters, area)
+    return jobs.started(job, f"/v1/allocations/{job.job_id}")
 
 
-@router.get("/{job_id}", responses=NOT_FOUND)
+@router.get("/{job_id}", response_model=JobOut, responses=NOT_FOUND)
 def allocation_status(request: Request, job_id: str, caller: Allocator) -> dict[str, Any]:
     """An allocation job the caller started: status, progress (percent) and, when done, the result; 404 for
     another's job, or one whose area is no longer in the caller's remit."""
-    job = _jobs(request).get_for(job_id, "allocation", caller.principal)
-    if job is None:
-        raise HTTPException(status_code=404, detail=f"no allocation job {job_id!r}")
-    caller.touch(job.child_ids)
+    job = jobs.job_for(request, job_id, KIND, caller, NOUN)
+    if job.result is not None:
+        caller.touch(allocation_children(job.result))
     return job.view()
+
+
+@router.delete("/{job_id}", response_model=JobOut, responses={**NOT_FOUND, **ENDED_ALREADY})
+def cancel_allocation(request: Request, job_id: str, caller: Allocator) -> dict[str, Any]:
+    """Cancel an allocation job the caller started: a queued job never runs, a running solve is stopped; the job
+    stays readable (status ``cancelled``) until it expires.  404 for another's job, 409 once it has ended."""
+    return jobs.cancel(request, job_id, KIND, caller, NOUN)
+
+
+@router.post(
+    "/{job_id}/restart",
+    status_code=202,
+    response_model=JobOut,
+    responses={**NOT_FOUND, **NOT_INTERRUPTED, **QUEUE_FULL},
+)
+def restart_allocation(request: Request, job_id: str, caller: Allocator) -> JSONResponse:
+    """Queue again an allocation job of the caller's that was interrupted (the service stopped while it ran),
+    with the same request, over the households of the agencies now in their remit; 409 for any other job."""
+    job = jobs.job_for(request, job_id, KIND, caller, NOUN)
+    agencies = sorted(caller.scope.agency_codes or ())
+    again = jobs.restart(request, job_id, KIND, caller, NOUN, {**job.parameters, "agency_codes": agencies})
+    return jobs.started(again, f"/v1/allocations/{again.job_id}")
+
+
+def _scope_and_waiting(engine: Any, caller: Caller, body: AllocationRequest) -> tuple[Scope, int]:
+    with engine.connect() as conn:
+        scope = caller.scope.narrowed(la_codes=_area(conn, caller, body))
+        return scope, _waiting(conn, scope)
 
 
 def _area(conn: Any, caller: Caller, body: AllocationRequest) -> frozenset[str]:
@@ -147,16 +174,6 @@ def _area(conn: Any, caller: Caller, body: AllocationRequest) -> frozenset[str]:
     if not las <= remit:
         raise HTTPException(status_code=403, detail=f"region {body.region!r} has authorities outside your remit")
     return las
-
-
-def _children(result: dict[str, Any]) -> frozenset[str]:
-    """The children an allocation's result names (placed and not placed)."""
-    return frozenset(
-        str(row["child_id"])
-        for key in ("assignments", "unplaced")
-        for row in result.get(key) or []
-        if "child_id" in row
-    )
 
 
 def _waiting(conn: Any, scope: Scope) -> int:

@@ -1,4 +1,5 @@
-"""Sufficiency runs: submitted as a job (the run goes on if the client goes away), polled for progress."""
+"""Sufficiency runs: submitted as a job (the run goes on if the client goes away), polled for progress, cancelled
+with DELETE, restarted after an interruption."""
 
 from __future__ import annotations
 
@@ -8,19 +9,17 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api import jobs
 from api.deps import SufficiencyPlanner
-from api.jobs import JobStore, Progress
+from api.jobs import ENDED_ALREADY, NOT_INTERRUPTED, QUEUE_FULL, JobOut
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut
+from matching.jobs.kinds import sufficiency_parameters
 from matching.sufficiency.scenario import Scenario, ScenarioError
-from matching.sufficiency.service import area_las, run_scenario
+from matching.sufficiency.service import area_las
 
-router = APIRouter(prefix="/v1/sufficiency/runs", tags=["sufficiency"])
+router = APIRouter(prefix="/v1/sufficiency/runs", tags=["sufficiency"], route_class=jobs.JobRoute)
 MAX_API_FUTURES = 20_000
-
-
-def _jobs(request: Request) -> JobStore:
-    store: JobStore = request.app.state.jobs
-    return store
+KIND, NOUN = "sufficiency", "sufficiency run"
 
 
 @router.post(
@@ -28,8 +27,10 @@ def _jobs(request: Request) -> JobStore:
     status_code=202,
     responses={
         **BAD_BODY,
+        202: {"model": JobOut, "description": "The run's job (Location: where to follow it)"},
         403: {"model": ErrorOut, "description": "The area is not in the caller's remit"},
         413: {"description": "Too many futures for the API"},
+        **QUEUE_FULL,
     },
 )
 def start_run(request: Request, scenario: Scenario, caller: SufficiencyPlanner) -> JSONResponse:
@@ -51,30 +52,35 @@ def start_run(request: Request, scenario: Scenario, caller: SufficiencyPlanner) 
             status_code=403, detail=f"the area has authorities outside your remit: {', '.join(outside)}"
         )
 
-    def work(progress: Progress) -> dict[str, Any]:
-        progress(2, "estimating rates and building the scenario")
-        with engine.connect() as conn:
-            try:
-                result = run_scenario(
-                    conn, scenario, workers=0,
-                    progress=lambda done, total: progress(5 + int(90 * done / max(1, total)), "simulating futures"),
-                )  # fmt: skip
-            except ScenarioError as exc:
-                return {"error": str(exc)}
-        progress(98, "summarising")
-        return result.as_dict()
-
     caller.note.detail = f"area {', '.join(sorted(area))}"
+    jobs.ensure_room(request, caller)
     caller.audit_now(request.app.state.audit, 202)  # a batch over children starts only once it is recorded
-    job = _jobs(request).submit("sufficiency", work, owner=caller.principal, area=area)
-    return JSONResponse(job.view(), status_code=202, headers={"Location": f"/v1/sufficiency/runs/{job.job_id}"})
+    job = jobs.submit(request, caller, KIND, sufficiency_parameters(scenario), area)
+    return jobs.started(job, f"/v1/sufficiency/runs/{job.job_id}")
 
 
-@router.get("/{job_id}", responses=NOT_FOUND)
+@router.get("/{job_id}", response_model=JobOut, responses=NOT_FOUND)
 def run_status(request: Request, job_id: str, caller: SufficiencyPlanner) -> dict[str, Any]:
     """A sufficiency run the caller started: status, progress (percent) and, when done, the results; 404 for
     another's run, or one whose area is no longer in the caller's remit."""
-    job = _jobs(request).get_for(job_id, "sufficiency", caller.principal)
-    if job is None:
-        raise HTTPException(status_code=404, detail=f"no sufficiency run {job_id!r}")
-    return job.view()
+    return jobs.job_for(request, job_id, KIND, caller, NOUN).view()
+
+
+@router.delete("/{job_id}", response_model=JobOut, responses={**NOT_FOUND, **ENDED_ALREADY})
+def cancel_run(request: Request, job_id: str, caller: SufficiencyPlanner) -> dict[str, Any]:
+    """Cancel a sufficiency run the caller started: a queued run never starts, a running one is stopped; the job
+    stays readable (status ``cancelled``) until it expires.  404 for another's run, 409 once it has ended."""
+    return jobs.cancel(request, job_id, KIND, caller, NOUN)
+
+
+@router.post(
+    "/{job_id}/restart",
+    status_code=202,
+    response_model=JobOut,
+    responses={**NOT_FOUND, **NOT_INTERRUPTED, **QUEUE_FULL},
+)
+def restart_run(request: Request, job_id: str, caller: SufficiencyPlanner) -> JSONResponse:
+    """Queue again a sufficiency run of the caller's that was interrupted (the service stopped while it ran), with
+    the same scenario; 409 for any other run."""
+    again = jobs.restart(request, job_id, KIND, caller, NOUN)
+    return jobs.started(again, f"/v1/sufficiency/runs/{again.job_id}")

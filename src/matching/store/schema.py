@@ -247,6 +247,35 @@ audit_head = Table(
     comment="The audit trail's last entry (one row): appends lock it, verify checks no tail was cut.",
 )
 
+# --- durable jobs (issue 17; logic in matching.jobs) ---
+
+job = Table(
+    "job",
+    metadata,
+    Column("id", String(32), primary_key=True, comment="random hex: what the API calls the job's id"),
+    Column("kind", String(32), nullable=False, comment="allocation or sufficiency"),
+    Column("owner_id", Integer, ForeignKey("user_account.id"), nullable=False, comment="who started it"),
+    Column("owner_username", String(64), nullable=False),
+    Column("area", JSON, nullable=False, comment="the authorities it covers: readable while they are in remit"),
+    Column("parameters", JSON, nullable=False, comment="what to run (the request, the scope it was allowed)"),
+    Column("direct", Boolean, nullable=False, comment="an answer a request is waiting for (not kept)"),
+    Column("state", String(16), nullable=False, comment="queued, running, done, failed, cancelled, interrupted"),
+    Column("progress", Integer, nullable=False, comment="percent"),
+    Column("stage", String(200), nullable=False),
+    Column("result", JSON, nullable=True, comment="when done; deleted with the job when it expires"),
+    Column("error", Text, nullable=True, comment="why it failed, in plain words (never the input)"),
+    Column("runner", String(200), nullable=True, comment="the process running it (host:pid:token)"),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True, comment="its runner was last alive"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True, comment="deleted after this (set when it ends)"),
+    Index("ix_job_state_created_at", "state", "created_at"),
+    Index("ix_job_owner_id_state", "owner_id", "state"),
+    Index("ix_job_expires_at", "expires_at"),
+    comment="Long work behind the API (allocation and sufficiency jobs): queued, run, and kept until they expire.",
+)
+
 # --- model artefacts the store trusts to be unpickled (issue 17; logic in matching.stability.trust) ---
 
 trusted_model_artefact = Table(
