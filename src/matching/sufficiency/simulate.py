@@ -88,7 +88,11 @@ def simulate(inp: Inputs, seed: np.random.SeedSequence, trace: list[dict[str, An
         "monthly_demand": np.zeros(months), "monthly_vacancies": np.zeros(months), "monthly_unmet": np.zeros(months),
         "monthly_entries": np.zeros(months), "monthly_moves": np.zeros(months),
     }  # fmt: skip
-    step_down_per_month = np.diff(np.round(np.linspace(0, inp.step_down_children, months + 1)).astype(int))
+    # Children stepping down: spread evenly over the horizon (by the end of each month), counted in children
+    # (a sibling group counts as its size, and is drawn only if it fits in the number still to step down).
+    step_down_by = np.round(np.linspace(0, inp.step_down_children, months + 1)).astype(int)[1:]
+    step_down_size = inp.proto_size[inp.residential_protos]
+    stepped = 0
     for m in range(months):
         t: dict[str, Any] | None = None
         if trace is not None:
@@ -128,9 +132,15 @@ def simulate(inp: Inputs, seed: np.random.SeedSequence, trace: list[dict[str, An
         if moves:
             protos += stream(seed, m, "moves").choice(everyone, size=moves).tolist()
         n_moves = len(protos) - n_entries
-        if step_down_per_month[m] and len(inp.residential_protos):
+        if stepped < step_down_by[m] and len(inp.residential_protos):
             rng = stream(seed, m, "step_down")
-            protos += rng.choice(inp.residential_protos, size=int(step_down_per_month[m])).tolist()
+            while stepped < step_down_by[m]:
+                fits = inp.residential_protos[step_down_size <= inp.step_down_children - stepped]
+                if not len(fits):
+                    break
+                p = int(rng.choice(fits))
+                protos.append(p)
+                stepped += int(inp.proto_size[p])
         why = [ENTRY] * n_entries + [MOVE] * n_moves + [STEP_DOWN] * (len(protos) - n_entries - n_moves)
         if t is not None:
             t.update(
@@ -162,17 +172,24 @@ def simulate(inp: Inputs, seed: np.random.SeedSequence, trace: list[dict[str, An
             if j in placed:
                 _h, miles = placed[j]
                 out["placed"] += size
-                out["step_down_placed"] += size * (kind == STEP_DOWN)
-                out["cost"] += inp.weekly_foster * size * weeks_left
+                if kind == STEP_DOWN:
+                    # From a children's home to a family: the change against staying there (a saving).
+                    out["step_down_placed"] += size
+                    out["cost"] += (inp.weekly_foster - inp.weekly_residential) * size * weeks_left
+                else:
+                    out["cost"] += inp.weekly_foster * size * weeks_left
                 if not np.isnan(miles):
                     out["miles"] += miles * size
                     out["miles_n"] += size
                 continue
             out["unmet"] += size
             out["monthly_unmet"][m] += size
-            out["residential"] += size
-            out["cost"] += inp.weekly_residential * size * weeks_left
-            out["siblings_separated"] += size > 1
+            if kind != STEP_DOWN:
+                # A child stepping down who finds no family stays in their children's home: not new
+                # residential demand, no new cost, no siblings newly apart (in the baseline they stay there too).
+                out["residential"] += size
+                out["cost"] += inp.weekly_residential * size * weeks_left
+                out["siblings_separated"] += size > 1
             out["unmet_by_band"][inp.proto_band[p]] += size
             if inp.proto_la[p] >= 0:
                 out["unmet_by_la"][inp.proto_la[p]] += size
