@@ -128,7 +128,7 @@ class SufficiencyResult:
             "futures_90": [mv["low"], mv["high"]],
             "text": f"Moves caused by the lever: {figure(mv['mean'], signed=True)} ± {figure(mv['mc_error'], places=2)} "
             f"children over the {months} months (90% of futures {figure(mv['low'], signed=True)} to "
-            f"{figure(mv['high'], signed=True)}): placements that ended with the levers and not in the baseline "
+            f"{figure(mv['high'], signed=True)}): the net number of placements that ended with the levers and not in the baseline "
             "(more children placed means more placements that can end), each child needing another placement. "
             "Apart from these and any children stepping down, demand is the baseline's: the same children enter care.",
         }  # fmt: skip
@@ -141,6 +141,7 @@ class SufficiencyResult:
 
 def figure(value: float, money: bool = False, *, signed: bool = False, places: int = 1) -> str:
     """A figure for the reports: children to ``places`` decimals, pounds whole; ``signed`` for a difference."""
+    value = round(value, 0 if money else places) + 0.0  # no "-0.0"
     sign = ("+" if value >= 0 else "-") if signed else ("-" if value < 0 else "")
     return f"{sign}£{abs(value):,.0f}" if money else f"{sign}{abs(value):,.{places}f}"
 
