@@ -770,7 +770,7 @@ def sufficiency(
     """Simulate demand and supply over the horizon, allocate each future, and report unmet demand and bottlenecks."""
     from matching.store.engine import open_store
     from matching.sufficiency.scenario import ScenarioError, load_scenario
-    from matching.sufficiency.service import run_scenario, write_outputs
+    from matching.sufficiency.service import figure, run_scenario, write_outputs
 
     with _friendly_errors():
         try:
@@ -801,13 +801,35 @@ def sufficiency(
             f"{scenario.simulations} futures",
             highlight=False,
         )
-        for key in ("demand", "placed", "unmet", "residential", "cost"):
-            e = h[key]
-            line = f"  {key:12s} {e['mean']:>14,.1f} ± {e['mc_error']:,.2f} (90%: {e['low']:,.0f} to {e['high']:,.0f})"
-            d = payload["difference_from_baseline"]
-            if d:
-                line += f"   vs baseline {d[key]['mean']:+,.1f} (90%: {d[key]['low']:+,.0f} to {d[key]['high']:+,.0f})"
-            out.print(line, highlight=False)
+        what_if = payload["what_if"]
+        if what_if is None:
+            for key in ("demand", "placed", "unmet", "residential", "cost"):
+                e = h[key]
+                unit = f" (£ over {scenario.horizon_months} months)" if key == "cost" else ""
+                out.print(f"  {key:12s} {e['mean']:>14,.1f} ± {e['mc_error']:,.2f} "
+                          f"(90% of futures: {e['low']:,.0f} to {e['high']:,.0f}){unit}", highlight=False)  # fmt: skip
+            out.print("  ± is the standard error of the average over the futures: how far it could move with more "
+                      "futures (very likely within twice that).", highlight=False)  # fmt: skip
+        else:
+            table = Table(title=f"{scenario.name} against its baseline, future by future "
+                          f"(children over the {scenario.horizon_months} months; cost in £)")  # fmt: skip
+            for col in ("", "baseline", "what-if", "difference ± standard error", "90% of futures"):
+                table.add_column(col, justify="right" if col else "left")
+            for line in what_if["lines"]:
+                money = line["measure"] == "cost"
+                table.add_row(
+                    line["label"], figure(line["baseline"], money), figure(line["what_if"], money),
+                    f"{figure(line['difference'], money, signed=True)} ± {figure(line['standard_error'], money, places=2)}",
+                    f"{figure(line['futures_90'][0], money, signed=True)} to "
+                    f"{figure(line['futures_90'][1], money, signed=True)}",
+                )  # fmt: skip
+            out.print(table)
+            out.print(f"  {what_if['moves_caused_by_lever']['text']}", highlight=False, markup=False)
+            out.print(f"  {what_if['how_to_read']}", highlight=False, markup=False)
+            rates = payload["summary"]["weekly_cost"]
+            out.print(f"  Placement cost: £{rates['foster']:,.0f} a week in foster care and £{rates['residential']:,.0f}"
+                      " a week in a children's home, from each placement to the end of the horizon.",
+                      highlight=False, markup=False)  # fmt: skip
         for b in payload["summary"]["bottlenecks"][:5]:
             out.print(f"  - {b['text']}", highlight=False)
 

@@ -18,6 +18,7 @@ child's assessed needs (Fostering NMS 15).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -62,7 +63,8 @@ class Inputs:
     usual_room: np.ndarray  # (H,) places under the usual limit (-1: exemption)
     household_la: np.ndarray  # (H,) index into la_codes, -1 outside the area
     available_from: np.ndarray  # (H,) month from which a household can take a child (recruits, approvals)
-    approval_slots: np.ndarray  # (H,) True for copies standing for future approvals
+    approval_rank: np.ndarray  # (H,) order in which copies standing for future approvals are approved (-1: not one)
+    household_key: np.ndarray  # (H,) uint64 from the identifier: a household's draws, whatever its position
     approvals_per_month: float
     deregistration: float
     # who could take whom (arcs, by prototype)
@@ -77,6 +79,11 @@ class Inputs:
     uncovered: np.ndarray  # (P, N) bool: actionable needs no eligible household covers at the threshold
     weekly_foster: float
     weekly_residential: float
+
+
+def household_key(household_id: str) -> int:
+    """A stable 64-bit key for a household's random draws (the same in a what-if as in its baseline)."""
+    return int.from_bytes(hashlib.blake2b(household_id.encode(), digest_size=8).digest(), "little")
 
 
 def _requests(children: list[Child], on: date, recorded: dict[str, Referral]) -> list[MatchRequest]:
@@ -233,11 +240,11 @@ def build_inputs(
     la_index = {la: i for i, la in enumerate(la_list)}
     n = len(pool)
     available = np.zeros(n, dtype=np.int64)
-    approval_slot = np.zeros(n, dtype=bool)
+    approval_rank = np.full(n, -1, dtype=np.int64)
     for h, month in recruits:
         available[pool.index[h.household_id]] = month
-    for h in clones:
-        approval_slot[pool.index[h.household_id]] = True
+    for i, h in enumerate(clones):
+        approval_rank[pool.index[h.household_id]] = i
         available[pool.index[h.household_id]] = 10**6  # switched on per future when approved
     occupied = np.array([h.foster_children_count for h in pool.households], dtype=np.int64)
     vacancies = np.array([h.vacancies for h in pool.households], dtype=np.int64)
@@ -293,7 +300,7 @@ def build_inputs(
     renumber = np.full(n, -1, dtype=np.int64)
     renumber[keep] = np.arange(len(keep))
     arc_h = [renumber[a] for a in arc_h]
-    available, approval_slot, occupied = available[keep], approval_slot[keep], occupied[keep]
+    available, approval_rank, occupied = available[keep], approval_rank[keep], occupied[keep]
     vacancies, usual = vacancies[keep], usual[keep]
     kept = [pool.households[int(i)] for i in keep]
     units = [
@@ -320,7 +327,8 @@ def build_inputs(
         usual_room=usual,
         household_la=np.array([la_index.get(h.la_code, -1) for h in kept], dtype=np.int64),
         available_from=available,
-        approval_slots=approval_slot,
+        approval_rank=approval_rank,
+        household_key=np.array([household_key(h.household_id) for h in kept], dtype=np.uint64),
         approvals_per_month=approvals_per_month,
         deregistration=scenario.rates.deregistration_per_month,
         arc_start=np.array(starts, dtype=np.int64),

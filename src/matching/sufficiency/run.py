@@ -21,7 +21,10 @@ from matching.sufficiency.model import Inputs
 from matching.sufficiency.simulate import REASONS, simulate
 
 Progress = Callable[[int, int], None]
-HEADLINES = ("demand", "placed", "unmet", "residential", "siblings_separated", "cost")
+HEADLINES = (
+    "demand", "entries", "moves", "step_down", "step_down_placed", "placed", "unmet", "residential",
+    "siblings_separated", "cost",
+)  # fmt: skip
 
 
 def _chunk(inp: Inputs, seeds: Sequence[np.random.SeedSequence]) -> list[dict[str, Any]]:
@@ -33,7 +36,8 @@ def _keep(inp: Inputs) -> Inputs:
 
 
 def futures_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
-    """One independent seed per future, from the scenario's seed."""
+    """One independent seed per future, from the scenario's seed (future ``i`` is spawn key ``(i,)``; each
+    month and kind of draw within it has its own stream below that, see ``simulate``)."""
     return list(np.random.SeedSequence(seed).spawn(n))
 
 
@@ -120,6 +124,7 @@ def summarise(inp: Inputs, futures: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "futures": n,
         "headline": {k: estimate(get(k)).as_dict() for k in HEADLINES},
+        "weekly_cost": {"foster": inp.weekly_foster, "residential": inp.weekly_residential},
         "mean_distance_miles": round(float(miles), 1),
         "unmet_by_age_band": _named(codes.AGE_BAND_NAMES, np.mean([f["unmet_by_band"] for f in futures], axis=0)),
         "unmet_by_la": _named(inp.la_codes, np.mean([f["unmet_by_la"] for f in futures], axis=0)),
@@ -178,9 +183,21 @@ def bottlenecks(inp: Inputs, futures: list[dict[str, Any]], top: int = 8) -> lis
 
 
 def compare(base: list[dict[str, Any]], what_if: list[dict[str, Any]]) -> dict[str, Any]:
-    """The what-if minus the baseline on the same futures (common random numbers): mean, MC error, 90% interval."""
+    """The what-if minus the baseline, future by future on the same random streams (common random numbers):
+    each measure's baseline and what-if means, and the paired difference's mean, its standard error over
+    the futures (``mc_error``), a 95% interval for the mean difference, and the 90% range of the futures'
+    differences (``low``, ``high``)."""
+    if len(base) != len(what_if):
+        raise ValueError("a what-if is compared with its baseline future by future: the counts differ")
     out = {}
     for key in HEADLINES:
-        d = np.array([w[key] for w in what_if], dtype=float) - np.array([b[key] for b in base], dtype=float)
-        out[key] = estimate(d).as_dict()
+        b = np.array([f[key] for f in base], dtype=float)
+        w = np.array([f[key] for f in what_if], dtype=float)
+        e = estimate(w - b)
+        out[key] = {
+            "baseline": round(float(b.mean()), 3),
+            "what_if": round(float(w.mean()), 3),
+            **e.as_dict(),
+            "ci95": [round(e.mean - 1.96 * e.mc_error, 3), round(e.mean + 1.96 * e.mc_error, 3)],
+        }
     return out
