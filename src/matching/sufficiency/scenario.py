@@ -48,8 +48,14 @@ class Recruit(_Strict):
 
     @model_validator(mode="after")
     def _ages(self) -> Recruit:
-        if not 0 <= self.ages[0] <= self.ages[1] <= 17:
-            raise ValueError("ages must be [youngest, oldest] within 0-17")
+        youngest, oldest = self.ages
+        bad = [a for a in self.ages if not 0 <= a <= 17]
+        if bad:
+            raise ValueError(f"ages must be within 0-17 ({', '.join(map(str, bad))} is not)")
+        if youngest > oldest:
+            raise ValueError(
+                f"ages [{youngest}, {oldest}] are reversed: give [youngest, oldest], e.g. [{oldest}, {youngest}]"
+            )
         return self
 
 
