@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic/default
 
-.PHONY: run test lint typecheck bench bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency bench-ssda903 data db docs clean
+.PHONY: run test lint typecheck bench bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency bench-ssda903 bench-store data db docs clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -41,7 +41,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## Benchmarks (figures printed; see benchmarks/README.md).
-bench: bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency bench-ssda903
+bench: bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency bench-ssda903 bench-store
 
 bench-foundation: $(STAMP)
 	$(BIN)/python benchmarks/bench_foundation.py
@@ -63,6 +63,9 @@ bench-sufficiency: $(STAMP)
 
 bench-ssda903: $(STAMP)
 	$(BIN)/python benchmarks/bench_ssda903.py
+
+bench-store: $(STAMP)
+	$(BIN)/python benchmarks/bench_store_kill.py
 
 ## Regenerate docs/data-format.md from the contract spec and docs/ssda903-rules.md from the 903 rule table.
 docs: $(STAMP)
