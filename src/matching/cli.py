@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import Engine
 
 from matching.access import Actor, Remit
 from matching.contract.validate import ContractError, Problem, ValidationReport, validate_folder
@@ -73,6 +74,21 @@ def _friendly_errors() -> Iterator[None]:
         if os.environ.get("MATCHING_DEBUG"):
             raise
         _fail(f"{exc.__class__.__name__}: {exc}")
+
+
+def _store_with_children() -> Engine:
+    """The store, or the command ends with one line saying it is empty and how to fill it."""
+    from matching.store.engine import open_store
+    from matching.store.queries import holds_children
+
+    engine = open_store()
+    with engine.connect() as conn:
+        if not holds_children(conn):
+            _fail(
+                f"the store ({engine.url.render_as_string(hide_password=True)}) holds no children yet: import some with "
+                "`matching import DIR` or `matching import-903 DIR --la CODE` (`make db` builds the bundled authority)"
+            )
+    return engine
 
 
 def _progress() -> Progress:
@@ -289,14 +305,13 @@ def match(
     from matching.fit_config import load_fit_config
     from matching.pools import load_pool
     from matching.ranking import render, service
-    from matching.store.engine import open_store
 
     if (child is None) == (carer is None):
         _fail("give exactly one of --child ID or --carer ID")
     with _friendly_errors():
         when = _placement_date(on)
         cfg, tax = load_fit_config(), load_taxonomy()
-        engine = open_store()
+        engine = _store_with_children()
         scope = Scope.everything()
         with engine.connect() as conn:
             if child is not None:
@@ -356,7 +371,6 @@ def allocate(
     from matching.allocation.service import area_scope
     from matching.allocation.solver import SolverSettings
     from matching.fit_config import load_fit_config
-    from matching.store.engine import open_store
 
     if la is not None and region is not None:
         _fail("give at most one of --la and --region")
@@ -364,7 +378,7 @@ def allocate(
         _fail(f"--objective {objective!r} is not one of total, fairness")
     with _friendly_errors():
         when = _placement_date(on)
-        engine = open_store()
+        engine = _store_with_children()
         with engine.connect() as conn:
             try:
                 scope = area_scope(conn, la_code=la, region=region)
@@ -478,10 +492,9 @@ def train(
     learner_name = learner.replace("-", "_")
     if learner_name not in LEARNERS:
         _fail(f"--learner {learner!r} is not one of {', '.join(n.replace('_', '-') for n in LEARNERS)}")
-    from matching.store.engine import open_store
 
     with _friendly_errors():
-        engine = open_store()
+        engine = _store_with_children()
         root = out_dir or models_dir()
         with engine.connect() as conn, _progress() as bar:
             task = bar.add_task("training", total=None)
@@ -768,7 +781,6 @@ def sufficiency(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Simulate demand and supply over the horizon, allocate each future, and report unmet demand and bottlenecks."""
-    from matching.store.engine import open_store
     from matching.sufficiency.scenario import ScenarioError, load_scenario
     from matching.sufficiency.service import figure, run_scenario, write_outputs
 
@@ -779,7 +791,7 @@ def sufficiency(
                 scenario = scenario.model_copy(update={"simulations": simulations})
         except ScenarioError as exc:
             _fail(str(exc))
-        engine = open_store()
+        engine = _store_with_children()
         with engine.connect() as conn, _progress() as bar:
             task = bar.add_task(f"simulating {scenario.name}", total=None)
             try:
@@ -849,7 +861,6 @@ def waiting(
 ) -> None:
     """Children waiting for a placement: open referrals, most urgent first, then longest waiting."""
     from matching.ranking.waiting import URGENCY_LABELS, WaitingFilter, waiting_list
-    from matching.store.engine import open_store
 
     if urgency is not None and urgency not in URGENCY_LABELS:
         _fail(f"--urgency {urgency!r} is not one of {', '.join(URGENCY_LABELS)}")
@@ -860,7 +871,7 @@ def waiting(
     with _friendly_errors():
         when = _placement_date(on)
         where = WaitingFilter(la, urgency, placement_type, age_min, age_max, need, child)
-        with open_store().connect() as conn:
+        with _store_with_children().connect() as conn:
             entries = waiting_list(conn, scope=Scope.everything(), on=when, where=where)
         if as_json:
             out.print_json(json.dumps([e.as_dict() for e in entries]))
@@ -905,13 +916,12 @@ def step_down(
     then a cohort-wide proposal that keeps within every family's vacancies."""
     from matching.stepdown.assess import STAGE_LABELS, STAGES, assess_cohort
     from matching.stepdown.report import cohort_csv, cohort_html, offers_text
-    from matching.store.engine import open_store
 
     if stage is not None and stage not in STAGES:
         _fail(f"--stage {stage!r} is not one of {', '.join(STAGES)}")
     with _friendly_errors():
         when = _placement_date(on) if on else None
-        engine = open_store()
+        engine = _store_with_children()
         with engine.connect() as conn, _progress() as bar:
             bar.add_task("assessing", total=None)
             cohort = assess_cohort(conn, scope=Scope.everything(), on=when, child_id=child)

@@ -45,6 +45,11 @@ def _household_scope(stmt: Select[Any], scope: Scope) -> Select[Any]:
     return stmt
 
 
+def holds_children(conn: Connection) -> bool:
+    """Whether any child has been imported into the store (administrative: not scoped)."""
+    return conn.execute(select(s.child.c.child_id).limit(1)).first() is not None
+
+
 def count_rows(conn: Connection) -> dict[str, int]:
     """Rows in each table of the store (administrative: not scoped)."""
     out = {}
