@@ -79,11 +79,11 @@ REMAINDER_SECONDS_PER_ARC = 4e-6  # what rounding leaves open, as an instance, a
 CHILDREN_FIRST_ARCS = 5_000  # remainders larger than this are solved for children placed first
 MIN_SOLVE_SECONDS = 0.1  # no CP-SAT model is built with less time than this left to solve it
 #: Checking and summarising an answer (every placed child judged again by the rules, the reasons, the
-#: baselines; and the caller's JSON of it): measured 0.6 s (and 0.3 s) for 5,730 units and 218,000 pairs;
-#: kept back from the search, with room to spare.
+#: baselines; and the caller's JSON of it): measured 0.6 s (and 0.3 s) for 5,730 units and 218,000 pairs
+#: on a quiet machine, 1.4-2.2 s with two cores shared by five busy processes; kept back from the search.
 REPORT_SECONDS = 0.05
-REPORT_SECONDS_PER_UNIT = 150e-6
-REPORT_SECONDS_PER_ARC = 1.5e-6
+REPORT_SECONDS_PER_UNIT = 200e-6
+REPORT_SECONDS_PER_ARC = 2.5e-6
 #: The code of an answer that is the greedy baseline (beside CP-SAT's statuses).
 BASELINE = -1
 
@@ -367,6 +367,8 @@ def _search(
             assignment, code = fair, fair_code
         else:
             notes.append("fairness not applied: its model found no answer in the time left (allow more time)")
+    if code == BASELINE and objective(instance, assignment) < bound:
+        notes.append("the search found nothing better than the greedy baseline in the time left (allow more time)")
     return _Search(assignment, code, bound, bound_source, proven, fair_code)
 
 
