@@ -398,11 +398,16 @@ def allocate(
             # Plain JSON: rich's highlighting took 11 s on a national result, well past the time limit.
             typer.echo(json.dumps(payload, indent=2))
             return
+        how = (
+            "nothing proposed"
+            if payload["status"] == "out_of_time"
+            else f"gap {payload['gap']:.2e} against the {payload['bound_source']} bound"
+        )
         out.print(
-            f"[bold]Allocation[/] ({payload['status']}, gap {payload['gap']:.2e} against the {payload['bound_source']} "
-            f"bound, {payload['seconds']['total']:.2f} s of the {time_limit:g} s limit, solving "
-            f"{payload['solve_seconds']:.2f} s): {len(instance.units)} units, {len(instance.households)} households "
-            f"with room, {len(instance.arcs)} eligible pairs. A proposal: nothing changes a placement."
+            f"[bold]Allocation[/] ({payload['status']}, {how}, {payload['seconds']['total']:.2f} s of the "
+            f"{time_limit:g} s limit, solving {payload['solve_seconds']:.2f} s): {len(instance.units)} units, "
+            f"{len(instance.households)} households with room, {len(instance.arcs)} eligible pairs. A proposal: "
+            "nothing changes a placement."
         )
         for note in payload["notes"]:
             out.print(f"  Note: {note}", markup=False, highlight=False)

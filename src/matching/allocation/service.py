@@ -97,7 +97,7 @@ def allocate(
     )
     solving = time.perf_counter()
     if len(instance.not_considered) == len(instance.units) and instance.units:
-        result = _out_of_time(instance, deadline, building - reading, solving - building, building >= deadline.at)
+        result = _out_of_time(instance, deadline, reading - deadline.started, building - reading, solving - building)
     else:
         result = solve(instance, settings, deadline)
         if instance.not_considered:
@@ -114,14 +114,15 @@ def allocate(
 
 
 def _out_of_time(
-    instance: AllocationInstance, deadline: Deadline, reading: float, building: float, read_over: bool
+    instance: AllocationInstance, deadline: Deadline, before: float, reading: float, building: float
 ) -> AllocationResult:
-    """No child considered: the limit passed while reading the store (``read_over``), or before building
-    judged anyone."""
-    if read_over:
+    """No child considered: the limit passed before reading the store finished (``before`` it began, the
+    command's start-up), or before building judged anyone."""
+    if before + reading >= deadline.seconds:
         why = (
-            f"reading the store took {reading:.1f} s, and the {deadline.seconds:g} s time limit had passed when it "
-            "finished: no child was considered and nothing is proposed (allow more time for building and solving after reading)"
+            f"the {deadline.seconds:g} s time limit had passed when reading the store finished ({before:.1f} s "
+            f"starting, {reading:.1f} s reading): no child was considered and nothing is proposed (allow more "
+            "time for building and solving after reading)"
         )
     else:
         why = (
