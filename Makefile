@@ -53,6 +53,7 @@ bench-matching: $(STAMP)
 
 bench-allocation: bench-matching
 	$(BIN)/python benchmarks/bench_allocation.py
+	$(BIN)/python benchmarks/bench_time_limit.py
 
 bench-stability: $(STAMP)
 	$(BIN)/python benchmarks/bench_stability.py

@@ -36,6 +36,10 @@ from matching.allocation.model import RoomArrays, usable
 from matching.allocation.validate import fits
 
 
+def _ignore(_: Callable[[], object]) -> None:
+    """No interruption wanted."""
+
+
 def room_relaxation(instance: AllocationInstance) -> tuple[mb.Model, np.ndarray]:
     """Max urgency-weighted children, one household per unit, the exact room constraints (a unit that
     must live alone weighs the whole room), without the rules between units, as a linear programme
@@ -68,15 +72,19 @@ def room_relaxation(instance: AllocationInstance) -> tuple[mb.Model, np.ndarray]
     return model, ok
 
 
-def lp_prices(instance: AllocationInstance, time_limit: float = 60.0) -> np.ndarray | None:
+def lp_prices(
+    instance: AllocationInstance, time_limit: float = 60.0, on_solve: Callable[[Callable[[], object]], None] = _ignore
+) -> np.ndarray | None:
     """Each unit's dual price in the linear relaxation (:func:`room_relaxation`), or None if GLOP does
-    not solve it within ``time_limit`` seconds."""
+    not solve it within ``time_limit`` seconds (or is interrupted: ``on_solve`` is given the function
+    that interrupts it, before it starts)."""
     n = len(instance.units)
     model, ok = room_relaxation(instance)
     if n == 0 or len(ok) == 0:
         return np.zeros(n)
     solver = mb.Solver("glop")
     solver.set_time_limit_in_seconds(time_limit)
+    on_solve(solver.stop_search)
     if solver.solve(model) != mb.SolveStatus.OPTIMAL:
         return None
     duals = solver.dual_values(pd.Index(model.get_linear_constraints()[:n]))
@@ -102,14 +110,16 @@ class HouseholdPricing:
             candidates[instance.arcs[k].household].append(instance.arcs[k].unit)
         self.candidates = dict(candidates)
 
-    def price(self, prices: np.ndarray, deadline: float = math.inf) -> tuple[float, list[tuple[int, list[int]]]] | None:
+    def price(
+        self, prices: np.ndarray, deadline: float = math.inf, stop: threading.Event | None = None
+    ) -> tuple[float, list[tuple[int, list[int]]]] | None:
         """The bound at ``prices`` and each household's best set (household, units), or None if not done
-        by ``deadline``."""
+        by ``deadline`` (or once ``stop`` is set)."""
         total = float(prices.sum())
         sets = []
         gain = self.weights - prices
         for h, units in self.candidates.items():
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline or (stop is not None and stop.is_set()):
                 return None
             gains = sorted(((float(gain[u]), u) for u in units if gain[u] > 0), key=lambda g: (-g[0], g[1]))
             value, chosen = best_set(self.instance, h, gains)
@@ -127,17 +137,19 @@ def column_generation(
     smoothing: float = 0.8,
     columns: Iterable[tuple[int, list[int]]] = (),
     stop: threading.Event | None = None,
+    on_solve: Callable[[Callable[[], object]], None] = _ignore,
 ) -> float | None:
     """The household bound, tightened until ``deadline`` by column generation: a linear programme over
     sets of units that may live together (one set per household, one household per unit) gives new
     prices; each household's best set at them is a new column, and the bound at every price tried is
     valid.  Prices are smoothed towards the best so far (``smoothing``), which keeps the early rounds
     from wandering.  Reports each better bound to ``on_bound``, and stops once ``stop`` is set;
-    returns the best (None if even the first was not done in time).  At convergence the bound is the
+    returns the best (None if even the first was not done in time).  ``on_solve`` is given the function
+    that interrupts the linear programme's solve under way.  At convergence the bound is the
     best any prices give.  ``columns`` (household, units) start the programme off, for example the
     households of a good allocation: the sooner its prices are good."""
     pricing = HouseholdPricing(instance)
-    first = pricing.price(prices, deadline)
+    first = pricing.price(prices, deadline, stop)
     if first is None:
         return None
     best, sets = first
@@ -145,6 +157,7 @@ def column_generation(
     on_bound(best)
     center = prices
     master = pywraplp.Solver.CreateSolver("GLOP")
+    on_solve(master.InterruptSolve)
     one_household = [master.Constraint(-master.infinity(), 1) for _ in instance.units]
     one_set = {h: master.Constraint(-master.infinity(), 1) for h in pricing.candidates}
     objective = master.Objective()
@@ -179,7 +192,7 @@ def column_generation(
         if best - objective.Value() < 1e-6:  # the bound meets the master: no prices prove more
             return best
         trial = weight * center + (1 - weight) * duals
-        priced = pricing.price(trial, deadline)
+        priced = pricing.price(trial, deadline, stop)
         if priced is None:
             return best
         value, sets = priced
@@ -244,19 +257,29 @@ class BackgroundBound:
         self._enough = -math.inf
         self._changed = threading.Condition()
         self._stop = threading.Event()
+        self._interrupt: Callable[[], object] | None = None  # stops the linear programme being solved
         self._thread = threading.Thread(target=self._run, name="household-bound", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
             left = self._deadline - time.perf_counter()
-            if left > 0:
-                prices = lp_prices(self._instance, time_limit=left)
-                if prices is not None:
-                    column_generation(self._instance, prices, self._deadline, self._better, stop=self._stop)
+            if left > 0 and not self._stop.is_set():
+                prices = lp_prices(self._instance, time_limit=left, on_solve=self._solving)
+                if prices is not None and not self._stop.is_set():
+                    column_generation(
+                        self._instance, prices, self._deadline, self._better, stop=self._stop, on_solve=self._solving
+                    )
         finally:
             with self._changed:
                 self._changed.notify_all()
+
+    def _solving(self, interrupt: Callable[[], object]) -> None:
+        with self._changed:
+            self._interrupt = interrupt
+            stopped = self._stop.is_set()
+        if stopped:
+            interrupt()
 
     def _better(self, children: float) -> None:
         with self._changed:
@@ -280,6 +303,13 @@ class BackgroundBound:
                 self._changed.wait(left)
             return self._children
 
-    def close(self) -> None:
-        """Stop tightening (the thread ends after the step under way)."""
-        self._stop.set()
+    def close(self, wait: float = 0.0) -> None:
+        """Stop tightening (the thread ends after the step under way, and by its deadline), waiting up to
+        ``wait`` seconds for the thread to end."""
+        with self._changed:
+            self._stop.set()
+            interrupt = self._interrupt
+        if interrupt is not None:
+            interrupt()
+        if wait > 0:
+            self._thread.join(wait)

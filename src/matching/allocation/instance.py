@@ -15,6 +15,7 @@ household's record so that the validator can judge every placed child again by t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,6 +34,10 @@ from matching.ranking.pool import HouseholdPool
 #: counts as four children needed later.  Placing children comes before fit (see ``child_weight``).
 URGENCY_WEIGHT = {"today": 4, "within_5_days": 2, "over_5_days": 1}
 URGENCY_ORDER = {"today": 0, "within_5_days": 1, "over_5_days": 2}
+#: Why a unit has no arcs when building stopped before judging its households.
+NOT_CONSIDERED = "not considered: time ran out before this child's households were judged"
+#: Assembling the instance once units are judged takes up to this share of the judging time (measured: about 0.2).
+ASSEMBLY_SHARE = 0.3
 #: Objective units per point of value: values are exact to 0.01, so the solvers' integer objectives are exact.
 SCALE = 100
 
@@ -145,6 +150,8 @@ class AllocationInstance:
     unit_without_arcs: dict[str, str] = field(default_factory=dict)
     #: What the validator judges placed children on: each unit's request, each household's record, the settings.
     context: RuleContext | None = field(default=None, repr=False, compare=False)
+    #: Units whose households were not judged because time ran out while building (they have no arcs).
+    not_considered: set[str] = field(default_factory=set)
     #: Arrays over the arcs (:func:`arc_array`, :func:`arc_values`), computed once: read-only.
     _arrays: dict[str, tuple[tuple[int, ...], np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -206,6 +213,7 @@ def canonical(instance: AllocationInstance) -> tuple[AllocationInstance, list[in
         None
         if ctx is None
         else RuleContext([ctx.requests[i] for i in u_order], [ctx.households[i] for i in h_order], ctx.cfg),
+        not_considered=set(instance.not_considered),
     )
     return same, a_order.tolist()
 
@@ -274,11 +282,19 @@ def build_instance(
     min_fit: float = 0.0,
     max_distance_miles: float | None = None,
     keep_current: float | None = None,
+    until: float | None = None,
+    seconds_per_unit: float = 0.0,
 ) -> AllocationInstance:
     """Units from the requests (siblings referred together become one unit) and their best ``top_k`` arcs.
 
     ``keep_current`` (points): a child already living with a carer household in the pool is only
     offered households that fit at least this much better than that one; otherwise the child stays.
+
+    ``until`` (a :func:`time.perf_counter` value): judge the units' households, most urgent and longest
+    waiting first, while there is time before then to assemble the instance and to spend
+    ``seconds_per_unit`` on each unit judged (solving and reporting, for the caller); the units not
+    reached stay in the instance with no arcs, in :attr:`AllocationInstance.not_considered`.  Stopping early was chosen over judging every unit more
+    cheaply: the rules are never skipped, and nationally judging is about 0.5 ms per unit.
     """
     by_key: dict[tuple[str, ...], MatchRequest] = {}
     for req in requests:
@@ -301,9 +317,18 @@ def build_instance(
         else:
             taken.update(dict.fromkeys(key, "+".join(key)))
     keys = sorted(by_key)
-    units: list[Unit] = []
-    unit_arcs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
-    for key in keys:
+    # Judged most urgent first, then longest waiting: when time runs out, the children not reached are those the
+    # objective values least (and they are reported as not considered, never silently dropped).
+    judged: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+    not_considered: set[str] = set()
+    began = time.perf_counter()
+    for key in sorted(
+        keys, key=lambda k: (URGENCY_ORDER[by_key[k].referral.urgency], by_key[k].referral.referral_date, k)
+    ):
+        now = time.perf_counter()
+        if until is not None and now + ASSEMBLY_SHARE * (now - began) + seconds_per_unit * (len(judged) + 1) >= until:
+            not_considered = {"+".join(k) for k in keys if k not in judged}
+            break
         req = by_key[key]
         unit_id = "+".join(key)
         failures = pool.failures(req)
@@ -335,13 +360,20 @@ def build_instance(
             missing[unit_id] = stay_note or (
                 "no eligible household" if not failures.eligible.any() else "no household above the thresholds"
             )
-        units.append(unit_of(unit_id, req))
-        unit_arcs.append((idx, scores, miles))
+        judged[key] = (idx, scores, miles)
+    nothing = (np.zeros(0, dtype=np.int64), np.zeros(0), None)
+    for unit_id in sorted(not_considered):
+        missing[unit_id] = NOT_CONSIDERED
+    units = [unit_of("+".join(key), by_key[key]) for key in keys]
+    unit_arcs = [judged.get(key, nothing) for key in keys]
     used = sorted({int(i) for idx, _, _ in unit_arcs for i in idx}, key=lambda i: pool.households[i].household_id)
     position = {h: k for k, h in enumerate(used)}
+    at = np.zeros(len(pool.households), dtype=np.int64)
+    at[used] = np.arange(len(used))
     for u, (idx, scores, miles) in enumerate(unit_arcs):  # canonical order: each unit's arcs by household
-        by_household = np.argsort([position[int(i)] for i in idx], kind="stable")
-        unit_arcs[u] = (idx[by_household], scores[by_household], None if miles is None else miles[by_household])
+        if len(idx) > 1:
+            by_household = np.argsort(at[idx], kind="stable")
+            unit_arcs[u] = (idx[by_household], scores[by_household], None if miles is None else miles[by_household])
     limit = pool.cfg.rules.usual_fostering_limit
     households = []
     for h_index in used:
@@ -357,9 +389,11 @@ def build_instance(
             )
         )
     arcs = [
-        Arc(u, position[int(i)], float(s), None if m is None else float(m[j]))
-        for u, (idx, scores, m) in enumerate(unit_arcs)
-        for j, (i, s) in enumerate(zip(idx, scores, strict=True))
+        Arc(u, position[i], s, m)
+        for u, (idx, scores, miles) in enumerate(unit_arcs)
+        for i, s, m in zip(
+            idx.tolist(), scores.tolist(), [None] * len(idx) if miles is None else miles.tolist(), strict=True
+        )
     ]
     context = RuleContext([by_key[k] for k in keys], [pool.households[i] for i in used], pool.cfg)
-    return AllocationInstance(units, households, arcs, missing, context)
+    return AllocationInstance(units, households, arcs, missing, context, not_considered=not_considered)

@@ -26,12 +26,14 @@ from this model passes through it, and the tests check both agree constraint by 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from matching.allocation.deadline import OutOfTime
 from matching.allocation.instance import AllocationInstance, arc_array
 
 
@@ -102,11 +104,20 @@ def _thresholds(instance: AllocationInstance, k: int) -> list[tuple[int, int]]:
     return sorted({(lim.lo, lim.hi) for lims in u.limits for lim in lims if lim.kind != "solo"})
 
 
-def build_model(instance: AllocationInstance) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
+def build_model(
+    instance: AllocationInstance, until: float | None = None
+) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
     """The constraints of an allocation over ``instance`` (one boolean per arc, in arc order), without
-    an objective."""
+    an objective.  Raises :class:`~matching.allocation.deadline.OutOfTime` once ``until`` (a
+    :func:`time.perf_counter` value) passes while building."""
+
+    def check() -> None:
+        if until is not None and time.perf_counter() > until:
+            raise OutOfTime
+
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{k}") for k in range(len(instance.arcs))]
+    check()
     ok = usable(instance)
     for dead in np.flatnonzero(~ok).tolist():
         model.add(x[dead] == 0)
@@ -124,7 +135,9 @@ def build_model(instance: AllocationInstance) -> tuple[cp_model.CpModel, list[cp
     in_room = np.zeros(len(instance.arcs), dtype=np.int64)
     in_room[ok] = rooms.weights(instance, np.flatnonzero(ok))
     weight_of = in_room.tolist()
-    for h, arcs in by_household.items():
+    for i, (h, arcs) in enumerate(by_household.items()):
+        if i % 64 == 0:
+            check()
         room = instance.households[h]
         model.add(cp_model.LinearExpr.weighted_sum([x[k] for k in arcs], [weight_of[k] for k in arcs]) <= room_of[h])
         rules: dict[tuple[int, int], list[int]] = defaultdict(list)

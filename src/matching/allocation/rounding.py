@@ -123,7 +123,7 @@ def _flow(arrays: _Arrays, active: np.ndarray, cap: np.ndarray) -> tuple[float, 
 
 def round_flow(instance: AllocationInstance, deadline: float) -> Rounding:
     """Round the flow relaxation until it breaks no rule or ``deadline`` (``time.perf_counter()``)
-    passes; the first round's value is the bound."""
+    would pass during the next round (judged by the last one); the first round's value is the bound."""
     if not instance.arcs:
         return Rounding(0.0, {})
     arrays = _Arrays(instance)
@@ -132,6 +132,7 @@ def round_flow(instance: AllocationInstance, deadline: float) -> Rounding:
     bound = math.inf
     rounds = 0
     while True:
+        began = time.perf_counter()
         rooms = _rooms(arrays, instance, by_household)
         active = _active(instance, arrays, pinned, by_household, rooms)
         value, flows = _flow(arrays, active, rooms.cap)
@@ -146,7 +147,8 @@ def round_flow(instance: AllocationInstance, deadline: float) -> Rounding:
                 open_units.update(units)
             else:
                 decided.update(units)
-        if not open_units or time.perf_counter() >= deadline:
+        now = time.perf_counter()
+        if not open_units or now + (now - began) >= deadline:
             return Rounding(bound, decided, open_units, rounds)
         new = _pins(instance, arrays, flows, whole, split, bad, by_household)
         if not new:

@@ -26,7 +26,18 @@ relaxation's prices, then each household's best set under every rule) replaces t
 when it is tighter and ready in time.
 
 The greedy answer is a floor: never worse.  Solver settings (time limit, seed, workers) are
-explicit, and so is the status.
+explicit, and so is the status: "optimal", "feasible" (with its gap) or "baseline" (the greedy
+answer: nothing better was found in time).
+
+**One deadline** (:class:`matching.allocation.deadline.Deadline`) bounds the whole allocation,
+from the command or job's start: the shares above are of the time left when solving begins, less
+what checking and summarising the answer is expected to take (:func:`reporting_seconds`).  A phase
+with no time left is skipped (the flow when one round would not finish; an exact model when
+building it would not leave :data:`MIN_SOLVE_SECONDS` to solve it; building stops part way if its
+estimate was wrong), and ``notes`` says what was cut short.  The fairness objective's second solve
+gets half the search when its model can be built in it, and is skipped (said in ``notes``) when it
+cannot.  The household bound's thread stops at its own deadline and is joined before the answer is
+returned.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ortools.sat.python import cp_model
@@ -42,6 +53,7 @@ from ortools.sat.python import cp_model
 from matching import codes
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.bound import BackgroundBound, objective_bound
+from matching.allocation.deadline import Deadline, OutOfTime
 from matching.allocation.instance import (
     SCALE,
     AllocationInstance,
@@ -56,12 +68,24 @@ from matching.allocation.rounding import round_flow
 from matching.allocation.validate import objective, violations
 from matching.eligibility.rules import sibling_clashes
 
-ROUNDING_SHARE = 0.7  # of the time limit, at most, for rounding the flow relaxation
-BOUND_SHARE = 0.8  # of the time limit, at most, for the household bound on a thread of its own
+ROUNDING_SHARE = 0.7  # of the search time, at most, for rounding the flow relaxation
+BOUND_SHARE = 0.8  # of the search time, at most, for the household bound on a thread of its own
 REMAINDER_SHARE = 0.6  # of the time left, for the exact model on what the relaxation leaves open
-BUILD_SECONDS_PER_ARC = 30e-6  # building the exact model from Python (measured: about 1 s for 39,000 pairs)
+FAIRNESS_SHARE = 0.5  # of the search time, for the fairness objective's second solve
+BUILD_SECONDS_PER_ARC = 30e-6  # building the exact model from Python (measured: 4.7 s for 218,000 pairs)
+FAIR_BUILD_SECONDS_PER_ARC = 40e-6  # the same with the fairness objective's constraints
+FLOW_SECONDS_PER_ARC = 4e-6  # one round of the flow relaxation (measured: 0.53 s for 218,000 pairs)
+REMAINDER_SECONDS_PER_ARC = 4e-6  # what rounding leaves open, as an instance, and its greedy answer (at most)
 CHILDREN_FIRST_ARCS = 5_000  # remainders larger than this are solved for children placed first
-NEIGHBOURHOOD_MIN_SECONDS = 0.1  # no neighbourhood is built with less time than this left to solve it
+MIN_SOLVE_SECONDS = 0.1  # no CP-SAT model is built with less time than this left to solve it
+#: Checking and summarising an answer (every placed child judged again by the rules, the reasons, the
+#: baselines; and the caller's JSON of it): measured 0.6 s (and 0.3 s) for 5,730 units and 218,000 pairs
+#: on a quiet machine, 1.4-2.2 s with two cores shared by five busy processes; kept back from the search.
+REPORT_SECONDS = 0.05
+REPORT_SECONDS_PER_UNIT = 200e-6
+REPORT_SECONDS_PER_ARC = 2.5e-6
+#: The code of an answer that is the greedy baseline (beside CP-SAT's statuses).
+BASELINE = -1
 
 
 class AllocationError(RuntimeError):
@@ -105,6 +129,12 @@ class AllocationResult:
     levers: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: What the time limit cut short, in words (no child's data).
+    notes: list[str] = field(default_factory=list)
+    #: Seconds each phase took ("reading", "building", "solving", "reporting", "total"; the first two and the
+    #: total when the allocation read the store) and the limit they were held to.
+    seconds: dict[str, float] = field(default_factory=dict)
+    time_limit_seconds: float | None = None
 
     def as_dict(self, instance: AllocationInstance) -> dict[str, Any]:
         """The JSON shape of ``matching allocate --json``."""
@@ -132,6 +162,9 @@ class AllocationResult:
             "gap": round(self.gap, 8),
             "fit": round(self.fit, 3),
             "solve_seconds": round(self.solve_seconds, 3),
+            "time_limit_seconds": self.time_limit_seconds,
+            "seconds": {phase: round(t, 3) for phase, t in self.seconds.items()},
+            "notes": self.notes,
             "assignments": assignments,
             "unplaced": self.unplaced,
             "levers": self.levers,
@@ -141,51 +174,185 @@ class AllocationResult:
         }
 
 
-def solve(instance: AllocationInstance, settings: SolverSettings | None = None) -> AllocationResult:
-    """The best allocation found within the time limit, validated, with reasons, summary and baselines.
+def solve(
+    instance: AllocationInstance, settings: SolverSettings | None = None, deadline: Deadline | None = None
+) -> AllocationResult:
+    """The best allocation found by the deadline, validated, with reasons, summary and baselines.
+
+    ``deadline``: the one time limit of the whole command or job (reading and building came out of it
+    already); without one, ``settings.time_limit_seconds`` from now.  The search stops in time to check
+    and summarise its answer before it passes; when little or no time is left the answer is the best
+    found so far, or the greedy baseline, with the reason in ``notes``.
 
     The instance is solved in canonical order, so the same instance gives the same answer whatever
     the order it was given in (with a fixed seed and worker count).
     """
+    settings = settings or SolverSettings()
     ordered, original_arc = canonical(instance)
-    result = _solve(ordered, settings or SolverSettings())
+    result = _solve(ordered, settings, deadline or Deadline.start(settings.time_limit_seconds))
     result.assignment = {instance.arcs[original_arc[k]].unit: original_arc[k] for k in result.assignment.values()}
     return result
 
 
-def _solve(instance: AllocationInstance, settings: SolverSettings) -> AllocationResult:
+def reporting_seconds(units: int, arcs: int) -> float:
+    """What checking and summarising an answer over ``units`` and ``arcs`` is expected to take, generously:
+    the search stops this long before the deadline."""
+    return REPORT_SECONDS + REPORT_SECONDS_PER_UNIT * units + REPORT_SECONDS_PER_ARC * arcs
+
+
+@dataclass
+class _Search:
+    """What the search found: the answer, how (a CP-SAT status, or :data:`BASELINE` for the greedy
+    answer), the bound and what proves it, whether the answer is proven optimal, and the fairness
+    solve's status (None when it did not run)."""
+
+    assignment: dict[int, int]
+    code: Any
+    bound: float
+    bound_source: str
+    proven: bool = False
+    fair_code: Any = None
+
+
+def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Deadline) -> AllocationResult:
     started = time.perf_counter()
-    deadline = started + settings.time_limit_seconds
-    households_bound = BackgroundBound(instance, started + BOUND_SHARE * settings.time_limit_seconds)
-    greedy = greedy_best_pair(instance)
-    rounding = round_flow(instance, started + ROUNDING_SHARE * settings.time_limit_seconds)
-    bound, fixed = rounding.bound, rounding.decided
-    bound_source = "flow"
-    arcs_of_unit = instance.arcs_of_unit()
-    sub, arc_back = _remainder(instance, fixed, _still_free(instance, fixed, rounding.open_units), arcs_of_unit)
-    first = replace(settings, time_limit_seconds=max(0.1, REMAINDER_SHARE * (deadline - time.perf_counter())))
-    sub_assignment, code = _cpsat(sub, first, greedy_best_pair(sub), children_only=len(sub.arcs) > CHILDREN_FIRST_ARCS)
-    if code != cp_model.OPTIMAL:  # the rounded flow, completed by CP-SAT's best or the greedy on what it left
-        code = cp_model.FEASIBLE
-    assignment = dict(fixed) | {instance.arcs[arc_back[k]].unit: arc_back[k] for k in sub_assignment.values()}
-    if objective(instance, greedy) > objective(instance, assignment):  # never worse than the greedy baseline
-        assignment, code = greedy, -1
-    proven = not fixed and code == cp_model.OPTIMAL
-    # The exact model on the whole instance, when it is small enough and there is time to build and solve it.
-    build_seconds = BUILD_SECONDS_PER_ARC * len(instance.arcs)
-    whole_model = len(instance.arcs) <= settings.full_model_max_arcs and (
-        deadline - time.perf_counter() >= 4 * build_seconds
+    notes: list[str] = []
+    if deadline.expired():
+        notes.append("time ran out before solving began: the answer is the greedy baseline")
+    end = deadline.keeping(reporting_seconds(len(instance.units), len(instance.arcs)))
+    households_bound = (
+        BackgroundBound(instance, deadline.share(BOUND_SHARE, end))
+        if instance.arcs and end - started >= MIN_SOLVE_SECONDS
+        else None
     )
-    if not proven and objective(instance, assignment) < bound:
-        # Improve by neighbourhoods; on an instance small enough, leave half the time to the whole model.
-        until = deadline if not whole_model else time.perf_counter() + 0.5 * (deadline - time.perf_counter())
+    try:
+        greedy = greedy_best_pair(instance)
+        search = _search(instance, settings, greedy, end, notes)
+        children = None
+        if households_bound is not None and not search.proven:
+            placed = sum(instance.units[u].weight for u in search.assignment)
+            children = households_bound.children(wait_until=end, enough=placed)
+    finally:
+        if households_bound is not None:  # it stops at its own deadline, before ``end``: wait for the thread
+            households_bound.close(wait=max(deadline.remaining(), MIN_SOLVE_SECONDS))
+    searched = time.perf_counter()
+    assignment = search.assignment
+    problems = violations(instance, assignment)
+    if problems:
+        raise AllocationError("; ".join(problems[:5]))
+    value = objective(instance, assignment)
+    bound, bound_source = search.bound, search.bound_source
+    tighter = math.inf if children is None else objective_bound(instance, children)
+    if tighter < bound:
+        bound, bound_source = tighter, "households"
+    if search.proven:
+        bound, bound_source = value, "exact model"  # the whole instance, proven optimal by CP-SAT
+    bound = max(value, bound)
+    gap = 0.0 if bound <= 0 else (bound - value) / bound
+    if settings.objective == "fairness":
+        # The fairness objective: optimal when CP-SAT proves the worst-off child's fit (then the total)
+        # as high as it can be among allocations placing at least as many children.
+        status = (
+            "optimal" if search.fair_code == cp_model.OPTIMAL else "baseline" if search.code == BASELINE else "feasible"
+        )
+    elif gap <= 1e-12:
+        status = "optimal"
+    elif search.code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        status = "feasible"
+    else:
+        status = "baseline"
+    fit = sum(instance.arcs[k].score for k in assignment.values())
+    result = AllocationResult(status, value, bound, gap, searched - started, assignment, fit, bound_source)
+    result.unplaced = unplaced_reasons(instance, assignment)
+    result.levers = suggested_levers(instance, assignment)
+    result.summary = summarise(instance, assignment)
+    result.baselines = {
+        "first_come_first_served": summarise(instance, first_come_first_served(instance)),
+        "greedy_best_pair": summarise(instance, greedy),
+    }
+    result.notes = notes
+    result.seconds = {"solving": searched - started, "reporting": time.perf_counter() - searched}
+    result.time_limit_seconds = deadline.seconds
+    return result
+
+
+def _search(
+    instance: AllocationInstance, settings: SolverSettings, greedy: dict[int, int], end: float, notes: list[str]
+) -> _Search:
+    """The best answer found by ``end`` (a :func:`time.perf_counter` value), never worse than ``greedy``;
+    a phase with no time left is skipped, and said so in ``notes``."""
+    fairness = settings.objective == "fairness"
+    if not instance.arcs:
+        return _Search({}, cp_model.OPTIMAL, 0.0, "flow", proven=True, fair_code=cp_model.OPTIMAL if fairness else None)
+    n_arcs = len(instance.arcs)
+    # The fairness objective's second solve is the exact model on the whole instance: it gets half the
+    # search, when its model can be built in that half; otherwise it is skipped and the first solve gets it all.
+    total_end = end
+    fair_planned = False
+    if fairness:
+        left = end - time.perf_counter()
+        need = FAIR_BUILD_SECONDS_PER_ARC * n_arcs + MIN_SOLVE_SECONDS
+        fair_planned = FAIRNESS_SHARE * left >= need
+        if fair_planned:
+            total_end = end - FAIRNESS_SHARE * left
+        else:
+            notes.append(
+                f"fairness not applied: its model ({n_arcs:,} eligible pairs) takes about {need:.1f} s to build "
+                f"and solve, more than half of the {max(left, 0.0):.1f} s left; the answer maximises children "
+                "placed, then total fit (allow more time)"
+            )
+    arcs_of_unit = instance.arcs_of_unit()
+    placeable = float(sum(instance.units[u].weight for u in arcs_of_unit))
+    bound, bound_source = objective_bound(instance, placeable), "trivial"
+    # 1. The flow relaxation, rounded (its first round gives the bound).
+    fixed: dict[int, int] = {}
+    open_units = set(arcs_of_unit)
+    rounded = False
+    now = time.perf_counter()
+    if now + FLOW_SECONDS_PER_ARC * n_arcs <= total_end:
+        rounding = round_flow(instance, now + ROUNDING_SHARE * (total_end - now))
+        if rounding.bound < bound:
+            bound, bound_source = rounding.bound, "flow"
+        fixed, open_units, rounded = rounding.decided, rounding.open_units, True
+    else:
+        notes.append("no time for the flow relaxation: the bound counts every child with an eligible household")
+    # 2. What rounding left open, solved exactly (the whole instance when there was no rounding).
+    assignment: dict[int, int] = greedy
+    code: Any = BASELINE
+    now = time.perf_counter()
+    until = now + REMAINDER_SHARE * (total_end - now)
+    whole_remainder = now + BUILD_SECONDS_PER_ARC * n_arcs + MIN_SOLVE_SECONDS <= until
+    if rounded and not whole_remainder and now + REMAINDER_SECONDS_PER_ARC * n_arcs > total_end:
+        assignment, code = dict(fixed), cp_model.FEASIBLE  # what rounding decided, with no time to complete it
+    elif rounded or whole_remainder:
+        sub, arc_back = _remainder(instance, fixed, _still_free(instance, fixed, open_units), arcs_of_unit)
+        children_only = len(sub.arcs) > CHILDREN_FIRST_ARCS
+        sub_assignment, sub_code = _cpsat(sub, settings, until, greedy_best_pair(sub), children_only=children_only)
+        if sub_code == cp_model.OPTIMAL and not children_only:
+            code = cp_model.OPTIMAL
+        elif rounded or sub_code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            code = cp_model.FEASIBLE  # the rounded flow, completed by CP-SAT's best or the greedy on what it left
+        assignment = dict(fixed) | {instance.arcs[arc_back[k]].unit: arc_back[k] for k in sub_assignment.values()}
+    if objective(instance, greedy) > objective(instance, assignment):  # never worse than the greedy baseline
+        assignment, code = greedy, BASELINE
+    proven = not fixed and code == cp_model.OPTIMAL
+    # 3. Neighbourhoods; 4. the exact model on the whole instance, when it is small enough and there is time to
+    # build and solve it.
+    build_seconds = BUILD_SECONDS_PER_ARC * n_arcs
+    whole_model = n_arcs <= settings.full_model_max_arcs and total_end - time.perf_counter() >= 4 * build_seconds
+    if (
+        not proven
+        and objective(instance, assignment) < bound
+        and total_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
+    ):
+        # On an instance small enough, leave half the time to the whole model.
+        until = total_end if not whole_model else time.perf_counter() + 0.5 * (total_end - time.perf_counter())
         improved = _improve(instance, assignment, settings, until, arcs_of_unit)
         if improved is not assignment:
             assignment, code = improved, cp_model.FEASIBLE
     if not proven and objective(instance, assignment) < bound and whole_model:
-        left = max(0.1, deadline - time.perf_counter() - build_seconds)
         cp_bound: list[float] = []
-        whole, whole_code = _cpsat(instance, replace(settings, time_limit_seconds=left), assignment, cp_bound)
+        whole, whole_code = _cpsat(instance, settings, total_end, assignment, cp_bound)
         if whole_code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and objective(instance, whole) >= objective(
             instance, assignment
         ):
@@ -194,46 +361,15 @@ def _solve(instance: AllocationInstance, settings: SolverSettings) -> Allocation
         if cp_bound and cp_bound[0] < bound:  # the exact model's own bound is valid for the whole instance
             bound, bound_source = cp_bound[0], "exact model"
     fair_code = None
-    if settings.objective == "fairness":
-        left = max(0.1, deadline - time.perf_counter())
-        fair, fair_code = _fairest(instance, replace(settings, time_limit_seconds=left), assignment)
+    if fair_planned:
+        fair, fair_code = _fairest(instance, settings, end, assignment)
         if fair_code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             assignment, code = fair, fair_code
-    problems = violations(instance, assignment)
-    if problems:
-        raise AllocationError("; ".join(problems[:5]))
-    value = objective(instance, assignment)
-    placed = sum(instance.units[u].weight for u in assignment)
-    children = None if proven else households_bound.children(wait_until=deadline, enough=placed)
-    households_bound.close()
-    tighter = math.inf if children is None else objective_bound(instance, children)
-    if tighter < bound:
-        bound, bound_source = tighter, "households"
-    elapsed = time.perf_counter() - started
-    if proven:
-        bound, bound_source = value, "exact model"  # the whole instance, proven optimal by CP-SAT
-    bound = max(value, bound)
-    gap = 0.0 if bound <= 0 else (bound - value) / bound
-    if fair_code is not None:
-        # The fairness objective: optimal when CP-SAT proves the worst-off child's fit (then the total)
-        # as high as it can be among allocations placing at least as many children.
-        status = "optimal" if fair_code == cp_model.OPTIMAL else ("feasible" if code != -1 else "timeout_greedy")
-    elif gap <= 1e-12:
-        status = "optimal"
-    elif code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        status = "feasible"
-    else:
-        status = "timeout_greedy"
-    fit = sum(instance.arcs[k].score for k in assignment.values())
-    result = AllocationResult(status, value, bound, gap, elapsed, assignment, fit, bound_source)
-    result.unplaced = unplaced_reasons(instance, assignment)
-    result.levers = suggested_levers(instance, assignment)
-    result.summary = summarise(instance, assignment)
-    result.baselines = {
-        "first_come_first_served": summarise(instance, first_come_first_served(instance)),
-        "greedy_best_pair": summarise(instance, greedy),
-    }
-    return result
+        else:
+            notes.append("fairness not applied: its model found no answer in the time left (allow more time)")
+    if code == BASELINE and objective(instance, assignment) < bound:
+        notes.append("the search found nothing better than the greedy baseline in the time left (allow more time)")
+    return _Search(assignment, code, bound, bound_source, proven, fair_code)
 
 
 def _still_free(instance: AllocationInstance, fixed: dict[int, int], open_units: set[int]) -> set[int]:
@@ -301,7 +437,7 @@ def _improve(
     tried: set[int] = set()
     order = sorted(arcs_of_unit, key=lambda u: (-instance.units[u].weight, u))
     for seed in order:
-        if time.perf_counter() >= deadline - NEIGHBOURHOOD_MIN_SECONDS:
+        if time.perf_counter() >= deadline - MIN_SOLVE_SECONDS:
             break
         if seed in assignment or seed in tried:
             continue
@@ -311,10 +447,10 @@ def _improve(
         sub, back = _remainder(instance, fixed, hood, arcs_of_unit)
         position = {k: j for j, k in enumerate(back)}
         hint = {sub.arcs[position[k]].unit: position[k] for u, k in assignment.items() if u in hood and k in position}
-        left = min(settings.neighbourhood_seconds, deadline - time.perf_counter())
-        if left < NEIGHBOURHOOD_MIN_SECONDS:
+        until = min(time.perf_counter() + settings.neighbourhood_seconds, deadline)
+        if until - time.perf_counter() < MIN_SOLVE_SECONDS:
             break
-        found, code = _cpsat(sub, replace(settings, time_limit_seconds=left), hint)
+        found, code = _cpsat(sub, settings, until, hint)
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             continue
         candidate = fixed | {instance.arcs[back[j]].unit: back[j] for j in found.values()}
@@ -353,44 +489,60 @@ def _neighbourhood(
 
 
 def _fairest(
-    instance: AllocationInstance, settings: SolverSettings, best: dict[int, int]
+    instance: AllocationInstance, settings: SolverSettings, until: float, best: dict[int, int]
 ) -> tuple[dict[int, int], Any]:
     """Among allocations placing as many (urgency-weighted) children as ``best``, the one whose worst-off
-    placed child fits best, then the most total fit (exact model, hinted with ``best``)."""
+    placed child fits best, then the most total fit (exact model, hinted with ``best``), found by ``until``
+    (``best`` and UNKNOWN when there is no time to build the model or CP-SAT finds nothing)."""
     if not instance.arcs:
         return {}, cp_model.OPTIMAL
-    model, x = build_model(instance)
+    try:
+        model, x = build_model(instance, until=until - MIN_SOLVE_SECONDS)
+    except OutOfTime:
+        return best, cp_model.UNKNOWN
     placed = [round(instance.value(arc) * SCALE) - round(arc.score * SCALE) for arc in instance.arcs]
-    model.add(sum(w * x[k] for k, w in enumerate(placed)) >= sum(placed[k] for k in best.values()))
+    model.add(cp_model.LinearExpr.weighted_sum(x, placed) >= sum(placed[k] for k in best.values()))
     scores = [round(arc.score * SCALE) for arc in instance.arcs]
     worst = model.new_int_var(0, max(scores), "worst_fit")
     for k, s in enumerate(scores):
+        if k % 4096 == 0 and time.perf_counter() > until - MIN_SOLVE_SECONDS:
+            return best, cp_model.UNKNOWN
         model.add(worst <= s).only_enforce_if(x[k])
     big = sum(sorted(scores, reverse=True)[: len(instance.units)]) + 1
-    model.maximize(worst * big + sum(s * x[k] for k, s in enumerate(scores)))
-    return _run(model, x, instance, settings, best)
+    model.maximize(worst * big + cp_model.LinearExpr.weighted_sum(x, scores))
+    model.add_hint(worst, min((scores[k] for k in best.values()), default=max(scores)))
+    # A large model's presolve can take all the time and more (26,000 pairs: none found in 8 s, 2 s over the
+    # limit); without it CP-SAT starts from the complete hint at once and keeps to its limit.
+    return _run(model, x, instance, settings, until, best, complete=True, presolve=len(x) <= CHILDREN_FIRST_ARCS)
 
 
 def _cpsat(
     instance: AllocationInstance,
     settings: SolverSettings,
+    until: float,
     greedy: dict[int, int],
     bound_out: list[float] | None = None,
     *,
     children_only: bool = False,
 ) -> tuple[dict[int, int], Any]:
-    """The exact model on ``instance``: its best assignment within the limit and the CP-SAT status
-    (and, into ``bound_out``, CP-SAT's proven upper bound in objective units).  ``children_only``
-    maximises the urgency-weighted children placed alone: small coefficients, which CP-SAT solves far
-    faster on large remainders, leaving fit to the neighbourhood search."""
+    """The exact model on ``instance``: its best assignment by ``until`` (a :func:`time.perf_counter`
+    value) and the CP-SAT status (and, into ``bound_out``, CP-SAT's proven upper bound in objective
+    units); ``greedy`` and UNKNOWN when there is no time to build the model and solve it.
+    ``children_only`` maximises the urgency-weighted children placed alone: small coefficients, which
+    CP-SAT solves far faster on large remainders, leaving fit to the neighbourhood search."""
     if not instance.arcs:
         return {}, cp_model.OPTIMAL
-    model, x = build_model(instance)
+    if time.perf_counter() + BUILD_SECONDS_PER_ARC * len(instance.arcs) + MIN_SOLVE_SECONDS > until:
+        return greedy, cp_model.UNKNOWN
+    try:
+        model, x = build_model(instance, until=until - MIN_SOLVE_SECONDS)
+    except OutOfTime:
+        return greedy, cp_model.UNKNOWN
     if children_only:
         model.maximize(cp_model.LinearExpr.weighted_sum(x, [instance.units[a.unit].weight for a in instance.arcs]))
     else:
         model.maximize(cp_model.LinearExpr.weighted_sum(x, arc_values(instance).tolist()))
-    found = _run(model, x, instance, settings, greedy, bound_out)
+    found = _run(model, x, instance, settings, until, greedy, bound_out)
     if bound_out:
         bound_out[-1] = bound_out[-1] / SCALE
     return found
@@ -401,13 +553,28 @@ def _run(
     x: list[cp_model.IntVar],
     instance: AllocationInstance,
     settings: SolverSettings,
+    until: float,
     hint: dict[int, int],
     bound_out: list[float] | None = None,
+    *,
+    complete: bool = False,
+    presolve: bool = True,
 ) -> tuple[dict[int, int], Any]:
-    for k in hint.values():
-        model.add_hint(x[k], True)
+    """CP-SAT on ``model`` until ``until``, hinted with ``hint`` (every other pair hinted false too when
+    ``complete``): the assignment it found and its status (``hint`` when it found none)."""
+    if complete:
+        chosen = set(hint.values())
+        for k, var in enumerate(x):
+            model.add_hint(var, k in chosen)
+    else:
+        for k in hint.values():
+            model.add_hint(x[k], True)
+    left = until - time.perf_counter()
+    if left <= 0:
+        return hint, cp_model.UNKNOWN
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = settings.time_limit_seconds
+    solver.parameters.max_time_in_seconds = left
+    solver.parameters.cp_model_presolve = presolve
     solver.parameters.random_seed = settings.random_seed
     solver.parameters.num_workers = settings.workers
     code = solver.solve(model)
@@ -430,8 +597,9 @@ def unplaced_reasons(instance: AllocationInstance, assignment: dict[int, int]) -
             continue
         if u not in by_unit:
             reason = instance.unit_without_arcs.get(unit.unit_id, "no eligible household")
+            code = "not_considered" if unit.unit_id in instance.not_considered else "no_eligible_household"
             for child in unit.child_ids:
-                out.append({"child_id": child, "reason": "no_eligible_household", "detail": reason})
+                out.append({"child_id": child, "reason": code, "detail": reason})
             continue
         rivals = sorted({r for k in by_unit[u] for r in placed_in[instance.arcs[k].household]})
         detail = (

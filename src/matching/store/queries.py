@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Select, String, bindparam, cast, func, select
+from sqlalchemy import Connection, Select, String, bindparam, cast, func, or_, select
 
 from matching.domain import (
     CarerHousehold,
@@ -259,9 +259,44 @@ def get_household(
 
 
 def all_households(conn: Connection, *, scope: Scope, taxonomy: Taxonomy | None = None) -> list[CarerHousehold]:
-    """Every household in scope (for matching and allocation)."""
+    """Every household in scope (for matching)."""
     base = _household_scope(select(s.household, s.agency.c.agency_type).join(s.agency), scope)
     rows = conn.execute(base.order_by(s.household.c.household_id)).mappings().all()
+    return _households_from_rows(conn, rows, taxonomy or load_taxonomy())
+
+
+def households_with_room(
+    conn: Connection, *, scope: Scope, taxonomy: Taxonomy | None = None, also: Iterable[str] = ()
+) -> list[CarerHousehold]:
+    """The households in scope that could take a child now, and those of ``also`` in scope (for allocation).
+
+    Could take a child: active, and approved for more children than the store's children living there.  Any
+    other household fails the "active" rule, or the vacancy rule for every child (a child who lives there now
+    fails "not where the child lives now"), so leaving it out changes no eligible pair, and reading England's
+    households with room is several times quicker than reading all of them (about 7,400 of 41,000 generated).
+    Foster children recorded only as members are counted by the rules, not here: a superset, never fewer."""
+    living = (
+        select(s.child.c.household_id, func.count().label("children"))
+        .where(s.child.c.household_id.is_not(None), s.child.c.ceased.is_(None))
+        .group_by(s.child.c.household_id)
+        .subquery()
+    )
+    open_ = _household_scope(
+        select(s.household.c.household_id)
+        .join(s.agency)
+        .outerjoin(living, living.c.household_id == s.household.c.household_id)
+        .where(
+            or_(s.household.c.status.is_(None), s.household.c.status == "active"),
+            s.household.c.approved_places > func.coalesce(living.c.children, 0),
+        ),
+        scope,
+    )
+    ids = sorted(set(conn.execute(open_).scalars()) | set(also))
+    base = _household_scope(select(s.household, s.agency.c.agency_type).join(s.agency), scope)
+    rows: list[Any] = []
+    for i in range(0, len(ids), 900):
+        rows += conn.execute(base.where(s.household.c.household_id.in_(ids[i : i + 900]))).mappings().all()
+    rows.sort(key=lambda r: r["household_id"])
     return _households_from_rows(conn, rows, taxonomy or load_taxonomy())
 
 
