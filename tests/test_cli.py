@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pandas as pd
 
 
 def run(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
+    env = {**os.environ, "COLUMNS": "250"}
     if db is not None:
         env["DATABASE_URL"] = f"sqlite:///{db}"
     return subprocess.run(
@@ -148,3 +149,28 @@ def test_allocate_an_authority(tmp_path: Path, small_folder: Path) -> None:
     missing = run("allocate", "--la", "NOPE", db=db)
     assert missing.returncode == 1
     assert "no local authority 'NOPE'" in missing.stderr
+
+
+def test_allocate_shows_who_goes_where_and_hides_nothing_silently(tmp_path: Path, small_folder: Path) -> None:
+    """Issue 18, items 8, 9, 11: the human output lists each child placed (household, score, miles, siblings),
+    says how many rows it leaves out and how to see them, and says how good the proposal is in words."""
+    db = tmp_path / "a.db"
+    assert run("import", str(small_folder), db=db).returncode == 0
+    args = ("allocate", "--la", "L001", "--on", "2026-04-01", "--workers", "1")
+    body = json.loads(run(*args, "--json", db=db).stdout)
+    human = run(*args, "--show", "2", db=db)
+    assert human.returncode == 0, human.stderr
+    text = human.stdout
+    assert "Who would go where" in text
+    for move in body["assignments"][:2]:
+        assert move["child_id"] in text
+        assert move["household_id"] in text
+    if len(body["assignments"]) > 2:
+        assert f"…and {len(body['assignments']) - 2:,} more children placed (--show 0" in text
+    assert "units" not in text
+    assert "e+00" not in text
+    assert "the best possible" in text
+    every = run(*args, "--show", "0", db=db).stdout
+    assert all(m["child_id"] in every for m in body["assignments"])
+    assert all(u["child_id"] in every for u in body["unplaced"])
+    assert "more children placed" not in every

@@ -370,8 +370,10 @@ def allocate(
         float | None,
         typer.Option(min=0, max=100, help="Children with carers already move only for this many more fit points."),
     ] = None,
+    show: Annotated[int, typer.Option(min=0, help="Rows of each list shown (0: every row).")] = 50,
 ) -> None:
-    """Allocate the waiting children of an area to vacancies at once (a proposal, with the baselines)."""
+    """Allocate the waiting children of an area to vacancies at once (a proposal, with the baselines): who goes
+    where, who is left out and why, what would place them, against first come first served."""
     from matching.allocation.deadline import Deadline
 
     deadline = Deadline.start(time_limit)  # the whole command, from here (loading the solver's libraries too)
@@ -413,16 +415,16 @@ def allocate(
             # Plain JSON: rich's highlighting took 11 s on a national result, well past the time limit.
             typer.echo(json.dumps(payload, indent=2))
             return
-        how = (
-            "nothing proposed"
-            if payload["status"] == "out_of_time"
-            else f"gap {payload['gap']:.2e} against the {payload['bound_source']} bound"
-        )
+        groups = sum(1 for u in instance.units if u.size > 1)
+        children = sum(u.size for u in instance.units)
         out.print(
-            f"[bold]Allocation[/] ({payload['status']}, {how}, {payload['seconds']['total']:.2f} s of the "
-            f"{time_limit:g} s limit, solving {payload['solve_seconds']:.2f} s): {len(instance.units)} units, "
-            f"{len(instance.households)} households with room, {len(instance.arcs)} eligible pairs. A proposal: "
-            "nothing changes a placement."
+            f"[bold]Allocation[/] of {counted(children, 'waiting child', 'waiting children')}"
+            + (f" ({counted(groups, 'sibling group')} among them)" if groups else "")
+            + f" to {counted(len(instance.households), 'household')} with room "
+            f"({counted(len(instance.arcs), 'eligible pairing')}): {_allocation_quality(payload)} "
+            f"Took {payload['seconds']['total']:.1f} s of the {time_limit:g} s limit. A proposal for a named "
+            "officer: nothing here changes a placement.",
+            highlight=False,
         )
         for note in payload["notes"]:
             out.print(f"  Note: {note}", markup=False, highlight=False)
@@ -454,15 +456,60 @@ def allocate(
                 str(s["out_of_area"]),
             )
         out.print(table)
-        for u in payload["unplaced"][:10]:
-            out.print(f"  unplaced {u['child_id']}: {u['reason']} - {u['detail']}", markup=False, highlight=False)
-        if payload["levers"]:
-            out.print("What would place the children left out:")
-            for lever in payload["levers"][:5]:
-                n = lever["children"]
-                out.print(
-                    f"  {lever['suggestion']} ({n} child{'ren' if n != 1 else ''})", markup=False, highlight=False
-                )
+        _print_allocation_lists(payload, show)
+
+
+def _allocation_quality(payload: dict[str, Any]) -> str:
+    """How good the proposal is, in a plain sentence (the JSON keeps the status, gap and bound)."""
+    status, gap = payload["status"], payload["gap"]
+    if status == "out_of_time":
+        return "nothing proposed: the time ran out before any child could be considered."
+    if status == "optimal":
+        return "proven the best possible (children placed first, then fit)."
+    if status == "baseline":
+        return "the quick first-come answer only: there was no time to improve on it."
+    return f"within {100 * gap:.2g}% of the best possible (a proven bound), not proven the best."
+
+
+def _print_allocation_lists(payload: dict[str, Any], show: int) -> None:
+    """Who goes where, who is left out and why, and what would place them; each list says what it leaves out."""
+
+    def more(rows: list[Any], what: str) -> None:
+        if show and len(rows) > show:
+            out.print(f"  …and {len(rows) - show:,} more {what} (--show 0 shows every row).", highlight=False)
+
+    moves = payload["assignments"]
+    if moves:
+        table = Table(title="Who would go where")
+        for col in ("child", "household", "fit score", "miles from home", "placed with", "to confirm"):
+            table.add_column(col, overflow="fold")
+        together: dict[str, list[str]] = {}
+        for m in moves:
+            together.setdefault(m["unit_id"], []).append(m["child_id"])
+        for m in moves[: show or None]:
+            others = [c for c in together[m["unit_id"]] if c != m["child_id"]]
+            table.add_row(
+                m["child_id"],
+                m["household_id"],
+                f"{m['score']:.1f}",
+                "-" if m.get("distance_miles") is None else f"{m['distance_miles']:.1f}",
+                ", ".join(others) or "-",
+                "; ".join(m["warnings"]) or "-",
+            )
+        out.print(table)
+        more(moves, "children placed")
+    unplaced = payload["unplaced"]
+    if unplaced:
+        out.print(f"{counted(len(unplaced), 'child', 'children')} without a household in this proposal:")
+        for u in unplaced[: show or None]:
+            out.print(f"  {u['child_id']}: {u['detail']}", markup=False, highlight=False)
+        more(unplaced, "children")
+    levers = payload["levers"]
+    if levers:
+        out.print("What would place the children left out:")
+        for lever in levers[: show or None]:
+            out.print(f"  {lever['suggestion']} ({counted(lever['children'], 'child')})", markup=False, highlight=False)
+        more(levers, "suggestions")
 
 
 def _training_scope(la: list[str] | None) -> Scope:

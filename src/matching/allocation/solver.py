@@ -150,6 +150,7 @@ class AllocationResult:
                         "child_id": child,
                         "household_id": instance.households[arc.household].household_id,
                         "score": round(arc.score, 2),
+                        "distance_miles": None if arc.distance_miles is None else round(arc.distance_miles, 1),
                         "unit_id": instance.units[u].unit_id,
                         "warnings": warnings,
                     }
