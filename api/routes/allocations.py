@@ -8,12 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from api.auth import Caller
 from api.deps import Allocator, ConnectionDep
 from api.jobs import JobStore, Progress
+from api.limits import allocation_seconds, check_date
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut, IsoDate
 from matching.allocation.service import allocate, area_scope
 from matching.allocation.solver import SolverSettings
@@ -31,7 +32,9 @@ class AllocationRequest(BaseModel):
     la_code: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] = None
     region: Annotated[str | None, Field(min_length=1, max_length=100)] = None
     placement_date: IsoDate | None = None
-    time_limit_seconds: float = Field(default=10.0, gt=0, le=300)
+    time_limit_seconds: Annotated[float, AfterValidator(allocation_seconds)] = Field(
+        default=10.0, gt=0, le=300, description="At most MATCHING_ALLOCATION_MAX_SECONDS (default 60)."
+    )
     seed: int = Field(default=2024, ge=0, le=2**31 - 1)
     min_fit: float = Field(default=0.0, ge=0, le=100)
     max_distance_miles: float | None = Field(default=None, gt=0, le=1000)
@@ -68,6 +71,7 @@ def start_allocation(request: Request, body: AllocationRequest, conn: Connection
     """Start an allocation of the waiting children of an authority or region in the caller's remit (all of their
     remit when neither is given), with the households of the agencies in their remit; a small one answers
     directly (200), a larger one returns a job (202) that only its starter can read."""
+    check_date(request, conn, body.placement_date, ("body", "placement_date"))
     if body.la_code is not None and body.region is not None:
         raise RequestValidationError(
             [

@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse
 
 from api.deps import SufficiencyPlanner
 from api.jobs import JobStore, Progress
+from api.limits import ScenarioIn
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut
-from matching.sufficiency.scenario import Scenario, ScenarioError
+from matching.sufficiency.scenario import ScenarioError
 from matching.sufficiency.service import area_las, run_scenario
 
 router = APIRouter(prefix="/v1/sufficiency/runs", tags=["sufficiency"])
-MAX_API_FUTURES = 20_000
 
 
 def _jobs(request: Request) -> JobStore:
@@ -29,14 +29,11 @@ def _jobs(request: Request) -> JobStore:
     responses={
         **BAD_BODY,
         403: {"model": ErrorOut, "description": "The area is not in the caller's remit"},
-        413: {"description": "Too many futures for the API"},
     },
 )
-def start_run(request: Request, scenario: Scenario, caller: SufficiencyPlanner) -> JSONResponse:
+def start_run(request: Request, scenario: ScenarioIn, caller: SufficiencyPlanner) -> JSONResponse:
     """Start a scenario run over an area in the caller's remit (the body is a scenario, as in data/scenarios/);
     202 with the job and its Location (only its starter can read it)."""
-    if scenario.simulations > MAX_API_FUTURES:
-        raise HTTPException(status_code=413, detail=f"at most {MAX_API_FUTURES} futures through the API; use the CLI")
     engine = request.app.state.engine
     with engine.connect() as conn:
         try:
