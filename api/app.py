@@ -22,13 +22,16 @@ from api.auth import (
     access_of,
     api_routes,
 )
+from api.errors import install as install_error_handlers
 from api.jobs import make_runner
+from api.middleware import GuardMiddleware, HeadersMiddleware, install_access_log_filter
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
 from api.routes import (
     allocations,
     audit,
     children,
+    docs,
     health,
     households,
     matches,
@@ -107,10 +110,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         "the permission it needs (`x-permission`); answers hold only what is in the caller's remit, and every "
         "request that reads a child's records is recorded in the audit trail (with `X-Purpose` if given).",
         lifespan=_lifespan,
+        docs_url=None,  # served from local files by api.routes.docs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.pools = PoolCache(load_taxonomy(), load_fit_config())
+    app.state.pools = PoolCache(
+        load_taxonomy(), load_fit_config(), max_pools=settings.pool_cache_size, max_keyed=settings.keyed_cache_size
+    )
     app.state.jobs = make_runner(engine, settings)
     app.state.auth = Authenticator(engine, settings)
     app.state.audit = AuditWriter(engine)
@@ -130,8 +137,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         subject_access,
     ):
         app.include_router(module.router)
+    docs.install(app)
+    install_error_handlers(app)
+    install_access_log_filter()
     app.add_middleware(AuditMiddleware)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.hosts)
+    app.add_middleware(GuardMiddleware, settings=settings)  # loopback only in development; body size
+    app.add_middleware(HeadersMiddleware)  # outermost: every reply, refusals included
 
     @app.exception_handler(SignInRequiredError)
     async def _sign_in(_request: Request, exc: SignInRequiredError) -> Response:
@@ -157,6 +169,7 @@ _REFUSALS = {
     "403": "Signed in, but the role lacks the permission, or what is asked is outside the caller's remit",
     "503": "The audit trail cannot record the request just now: nothing was read or done",
 }
+_TOO_LARGE = "The request body is over MATCHING_MAX_BODY_BYTES (refused before it is read)"
 
 
 def _document_access(app: FastAPI) -> None:
@@ -181,7 +194,8 @@ def _document_access(app: FastAPI) -> None:
                             f"{op.get('description', '')}\n\nNeeds permission `{access.permission.value}` "
                             f"({access.permission.label})."
                         ).strip()
-                    for status, text in _REFUSALS.items():
+                    refusals = {**_REFUSALS, **({"413": _TOO_LARGE} if "requestBody" in op else {})}
+                    for status, text in refusals.items():
                         op["responses"].setdefault(
                             status, {"description": text, "content": {"application/json": {"schema": _ERROR}}}
                         )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.schemas import IsoDate
 from matching import codes
@@ -34,6 +34,17 @@ else:
     Communication = Literal[codes.COMMUNICATION_NEEDS]
     Setting = Literal[codes.SUITABLE_FOR]
 Month = Field(pattern=r"^(19|20)\d{2}-(0[1-9]|1[0-2])$", description="YYYY-MM, years 1900-2099")
+#: Limits of the API's contract (docs/limits.md): each list holds at most this many codes (each list's
+#: vocabulary is smaller), a referral at most this many needs (the taxonomy has fewer domains).
+MAX_CODES = 20
+MAX_NEEDS = 40
+#: A need domain of the taxonomy (an unknown one is refused by name) and its severity.
+NeedId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+Needs = Annotated[
+    dict[NeedId, int],  # severities 0-3, checked with the other cross-field rules (all reported at once)
+    Field(default_factory=dict, max_length=MAX_NEEDS, description="Need domain (taxonomy) -> severity 0-3."),
+]
+Language = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
 class _In(BaseModel):
@@ -60,7 +71,7 @@ class ChildIn(_In):
     sex: Sex
     ethnicity: Ethnicity = "NOBT"
     religion: Religion = "not_known"
-    first_languages: list[str] = Field(default_factory=lambda: ["english"], max_length=5)
+    first_languages: list[Language] = Field(default_factory=lambda: ["english"], max_length=5)
     disability: bool = False
     home: LocationIn | None = None
     school: LocationIn | None = None
@@ -77,11 +88,11 @@ class SiblingIn(_In):
     birth_month: str = Month
     sex: Sex
     disability: bool = False
-    needs: dict[str, int] = Field(default_factory=dict)
+    needs: Needs
     live_alongside: LiveAlongside = "any"
-    risks_to_child: list[RiskToChild] = Field(default_factory=list)
-    risks_to_others: list[RiskToOthers] = Field(default_factory=list)
-    allergies: list[Pet] = Field(default_factory=list)
+    risks_to_child: list[RiskToChild] = Field(default_factory=list, max_length=MAX_CODES)
+    risks_to_others: list[RiskToOthers] = Field(default_factory=list, max_length=MAX_CODES)
+    allergies: list[Pet] = Field(default_factory=list, max_length=MAX_CODES)
     respiratory_needs: bool = False
     needs_adaptation: bool = False
     dolo: bool = False
@@ -105,7 +116,7 @@ class ReferralIn(_In):
 
     child: ChildIn
     siblings_to_place_with: list[SiblingIn] = Field(default_factory=list, max_length=8)
-    needs: dict[str, int] = Field(default_factory=dict, description="Need domain (taxonomy) -> severity 0-3.")
+    needs: Needs
     needed_by: Urgency = "over_5_days"
     placement_type: PlacementType = "long_term"
     expected_duration_weeks: int | None = Field(default=None, ge=0, le=1000)
@@ -113,14 +124,14 @@ class ReferralIn(_In):
         default=None, ge=0, le=7000, description="Expected stay in days: outside terms only for under 6 days."
     )
     live_alongside: LiveAlongside = "any"
-    risks_to_child: list[RiskToChild] = Field(default_factory=list)
-    risks_to_others: list[RiskToOthers] = Field(default_factory=list)
-    allergies: list[Pet] = Field(default_factory=list)
+    risks_to_child: list[RiskToChild] = Field(default_factory=list, max_length=MAX_CODES)
+    risks_to_others: list[RiskToOthers] = Field(default_factory=list, max_length=MAX_CODES)
+    allergies: list[Pet] = Field(default_factory=list, max_length=MAX_CODES)
     respiratory_needs: bool = False
-    communication_needs: list[Communication] = Field(default_factory=list)
+    communication_needs: list[Communication] = Field(default_factory=list, max_length=MAX_CODES)
     needs_adaptation: bool = False
     dolo: bool = False
-    suitable_for: list[Setting] = Field(default_factory=lambda: ["foster"], min_length=1)
+    suitable_for: list[Setting] = Field(default_factory=lambda: ["foster"], min_length=1, max_length=MAX_CODES)
     cultural_needs: str = Field(default="", max_length=2000)
     wishes: WishesIn = Field(default_factory=WishesIn)
     emergency_outside_terms: bool = False

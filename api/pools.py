@@ -1,10 +1,15 @@
 """Household pools kept between requests, one per scope, rebuilt when an import lands or a model is trusted or
-revoked."""
+revoked.
+
+Both caches are bounded by count and drop the least recently used entry first: a key can come from the caller
+(a step-down date, a remit), so an unbounded cache would grow with every distinct request.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar, cast
 
@@ -19,19 +24,39 @@ from matching.store.schema import import_run
 from matching.taxonomy import Taxonomy
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def _keep(cache: OrderedDict[K, V], key: K, value: V, limit: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
 
 
 class PoolCache:
     """The ranking pool of each scope, keyed by the newest import and the store's trusted models, so stale data
-    is never ranked and a revoked model is never used."""
+    is never ranked and a revoked model is never used; at most
+    ``max_pools`` pools and ``max_keyed`` other entries, the least recently used dropped first."""
 
-    def __init__(self, taxonomy: Taxonomy, cfg: FitConfig, recheck_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        cfg: FitConfig,
+        recheck_seconds: float = 1.0,
+        *,
+        max_pools: int = 8,
+        max_keyed: int = 32,
+    ) -> None:
         self.taxonomy = taxonomy
         self.cfg = cfg
         self.recheck_seconds = recheck_seconds
+        self.max_pools = max_pools
+        self.max_keyed = max_keyed
         self._lock = threading.Lock()
-        self._pools: dict[Scope, tuple[tuple[int, ...], HouseholdPool]] = {}
-        self._other: dict[Hashable, tuple[tuple[int, ...], object]] = {}
+        self._pools: OrderedDict[Scope, tuple[tuple[int, ...], HouseholdPool]] = OrderedDict()
+        self._other: OrderedDict[Hashable, tuple[tuple[int, ...], object]] = OrderedDict()
         self._version: tuple[int, ...] = (-1,)
         self._checked = float("-inf")
 
@@ -50,9 +75,10 @@ class PoolCache:
         with self._lock:
             cached = self._other.get(key)
             if cached is not None and cached[0] == version:
+                self._other.move_to_end(key)
                 return cast(T, cached[1])
             value = build()
-            self._other[key] = (version, value)
+            _keep(self._other, key, (version, value), self.max_keyed)
             return value
 
     def get(self, conn: Connection, scope: Scope) -> HouseholdPool:
@@ -61,7 +87,13 @@ class PoolCache:
         with self._lock:
             cached = self._pools.get(scope)
             if cached is not None and cached[0] == version:
+                self._pools.move_to_end(scope)
                 return cached[1]
             pool = load_pool(conn, scope=scope, taxonomy=self.taxonomy, cfg=self.cfg)
-            self._pools[scope] = (version, pool)
+            _keep(self._pools, scope, (version, pool), self.max_pools)
             return pool
+
+    def sizes(self) -> tuple[int, int]:
+        """How many pools and other entries are kept now."""
+        with self._lock:
+            return len(self._pools), len(self._other)

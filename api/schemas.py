@@ -7,6 +7,7 @@ from collections.abc import Container
 from datetime import date
 from typing import Annotated, Generic, TypeVar
 
+from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, Field
 
 from matching.domain import CarerHousehold, Child
@@ -32,6 +33,12 @@ class ErrorOut(BaseModel):
 NOT_FOUND: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "Unknown, or outside the caller's scope"}
 }
+#: What a 404 says: never the id asked for (an error reply does not echo what was sent).
+NO_CHILD = "no child with that id in your remit"
+NO_HOUSEHOLD = "no household with that id in your remit"
+#: A child's or a household's id in a path.
+ChildId = Annotated[str, Path(min_length=1, max_length=64, description="The child's pseudonymous id.")]
+HouseholdId = Annotated[str, Path(min_length=1, max_length=64, description="The household's id.")]
 BAD_BODY: dict[int | str, dict[str, object]] = {400: {"model": ErrorOut, "description": "The body is not JSON"}}
 
 

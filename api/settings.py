@@ -50,6 +50,26 @@ class Settings(BaseSettings):
     allocation_max_children: int = 20_000
     #: Allocations of at most this many waiting children answer directly instead of as a job.
     allocation_direct_max_children: int = 200
+    # --- limits on what a caller controls (docs/limits.md) ---
+    #: Request bodies larger than this are refused (413) before they are read.
+    max_body_bytes: int = Field(default=65_536, ge=1024, le=16 * 1024 * 1024)
+    #: Threads computing matches, step-down and their pages; further such requests wait their turn, while
+    #: /health and light routes answer from the event loop and the ordinary thread pool.  The threads share one
+    #: core (the GIL): more of them add no speed and slow the event loop; more cores need more processes.
+    worker_threads: int = Field(default=2, ge=1, le=64)
+    #: Dates a caller may ask about (``on=``, ``placement_date``): the store's records, from the earliest to
+    #: the latest (or today, if later), widened by this many days each side.
+    date_window_days: int = Field(default=731, ge=0, le=36_500)
+    #: The longest ``time_limit_seconds`` an allocation request may ask for.
+    allocation_max_seconds: float = Field(default=60.0, gt=0, le=300)
+    #: The most futures (``simulations``) a sufficiency run through the API may ask for.
+    sufficiency_max_futures: int = Field(default=20_000, ge=1, le=100_000)
+    #: The most new households a sufficiency scenario through the API may recruit, over all its recruit levers.
+    sufficiency_max_recruits: int = Field(default=2_000, ge=0, le=200_000)
+    #: Household pools kept in memory, one per remit (least recently used dropped first).
+    pool_cache_size: int = Field(default=8, ge=1, le=1000)
+    #: Other things kept between requests (step-down pools, one per remit and date; least recently used first).
+    keyed_cache_size: int = Field(default=32, ge=1, le=10_000)
 
     # Jobs (allocations and sufficiency runs; see docs/jobs.md).  Each runs in a process of its own.
     #: Jobs run at once by this service process (default: half its cores, at least one).

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +17,7 @@ from api import jobs
 from api.auth import Caller
 from api.deps import Allocator
 from api.jobs import ENDED_ALREADY, NOT_INTERRUPTED, QUEUE_FULL, JobOut
+from api.limits import allocation_seconds, check_date
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut, IsoDate
 from matching.allocation.service import area_scope
 from matching.domain import Scope
@@ -35,7 +36,9 @@ class AllocationRequest(BaseModel):
     la_code: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] = None
     region: Annotated[str | None, Field(min_length=1, max_length=100)] = None
     placement_date: IsoDate | None = None
-    time_limit_seconds: float = Field(default=10.0, gt=0, le=300)
+    time_limit_seconds: Annotated[float, AfterValidator(allocation_seconds)] = Field(
+        default=10.0, gt=0, le=300, description="At most MATCHING_ALLOCATION_MAX_SECONDS (default 60)."
+    )
     seed: int = Field(default=2024, ge=0, le=2**31 - 1)
     min_fit: float = Field(default=0.0, ge=0, le=100)
     max_distance_miles: float | None = Field(default=None, gt=0, le=1000)
@@ -78,11 +81,11 @@ async def start_allocation(request: Request, body: AllocationRequest, caller: Al
                 {
                     "type": "value_error",
                     "loc": ("body", "region"),
-                    "input": body.region,
                     "msg": "give at most one of la_code and region",
                 }
             ]
         )
+    await run_in_threadpool(_check_placement_date, request, body)
     settings = request.app.state.settings
     scope, waiting = await run_in_threadpool(_scope_and_waiting, request.app.state.engine, caller, body)
     if waiting > settings.allocation_max_children:
@@ -186,3 +189,9 @@ def _waiting(conn: Any, scope: Scope) -> int:
     if scope.la_codes is not None:
         stmt = stmt.where(schema.child.c.la_code.in_(sorted(scope.la_codes)))
     return int(conn.execute(stmt).scalar_one())
+
+
+def _check_placement_date(request: Request, body: AllocationRequest) -> None:
+    """422 when the placement date is outside the dates the store's records allow (MATCHING_DATE_WINDOW_DAYS)."""
+    with request.app.state.engine.connect() as conn:
+        check_date(request, conn, body.placement_date, ("body", "placement_date"))

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from api.deps import READ_AUDIT, Auditor, ConnectionDep
-from api.schemas import NOT_FOUND
+from api.schemas import NO_CHILD, NOT_FOUND
 from matching.audit import StoredEntry, entries_for_child, head, recent_entries, verify
 from matching.audit.chain import utc_text
 from matching.store import queries
@@ -83,7 +83,7 @@ def read_audit(
     if child_id is not None:
         caller.touch([child_id])
         if not queries.child_ids_in_scope(conn, scope=caller.scope, child_ids=[child_id]):
-            raise HTTPException(status_code=404, detail=f"no child with id {child_id!r}")
+            raise HTTPException(status_code=404, detail=NO_CHILD)
         entries = entries_for_child(conn, child_id)
         if username is not None:
             entries = [e for e in entries if e.username == username]

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import ChildReader, ConnectionDep
-from api.schemas import NOT_FOUND, ChildPublic, Page
+from api.schemas import NO_CHILD, NOT_FOUND, ChildId, ChildPublic, Page
 from matching.store import queries
 
 router = APIRouter(prefix="/v1/children", tags=["children"])
@@ -32,9 +32,9 @@ def list_children(
 
 
 @router.get("/{child_id}", responses=NOT_FOUND)
-def get_child(child_id: str, conn: ConnectionDep, caller: ChildReader) -> ChildPublic:
+def get_child(child_id: ChildId, conn: ConnectionDep, caller: ChildReader) -> ChildPublic:
     """One child; 404 when unknown or outside the caller's scope."""
     child = queries.get_child(conn, scope=caller.scope, child_id=child_id)
     if child is None:
-        raise HTTPException(status_code=404, detail=f"no child with id {child_id!r}")
+        raise HTTPException(status_code=404, detail=NO_CHILD)
     return ChildPublic.of(child, date.today())

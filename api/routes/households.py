@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from api.auth import Caller
 from api.deps import ConnectionDep, HouseholdReader
-from api.schemas import NOT_FOUND, HouseholdPublic, Page
+from api.schemas import NO_HOUSEHOLD, NOT_FOUND, HouseholdId, HouseholdPublic, Page
 from matching.domain import CarerHousehold
 from matching.store import queries
 
@@ -40,9 +40,9 @@ def list_households(
 
 
 @router.get("/{household_id}", responses=NOT_FOUND)
-def get_household(household_id: str, conn: ConnectionDep, caller: HouseholdReader) -> HouseholdPublic:
+def get_household(household_id: HouseholdId, conn: ConnectionDep, caller: HouseholdReader) -> HouseholdPublic:
     """One household; 404 when unknown or outside the caller's scope."""
     household = queries.get_household(conn, scope=caller.scope, household_id=household_id)
     if household is None:
-        raise HTTPException(status_code=404, detail=f"no household with id {household_id!r}")
+        raise HTTPException(status_code=404, detail=NO_HOUSEHOLD)
     return _public(conn, caller, [household])[0]

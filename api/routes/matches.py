@@ -11,11 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Connection
 
 from api.auth import Caller
-from api.deps import ConnectionDep, Matcher
+from api.deps import Matcher
+from api.limits import check_date
 from api.match_schemas import CarerMatchesOut, LocationIn, MatchResultOut, ReferralIn
+from api.offload import heavy
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
-from api.schemas import BAD_BODY, NOT_FOUND, IsoDate
+from api.schemas import BAD_BODY, NO_CHILD, NO_HOUSEHOLD, NOT_FOUND, ChildId, HouseholdId, IsoDate
 from matching.domain import Child, Location, NeedsProfile, Referral, WishesAndFeelings
 from matching.eligibility.arithmetic import age_on
 from matching.eligibility.request import MatchRequest, sibling_referral
@@ -23,10 +25,8 @@ from matching.ranking import render, service
 from matching.store import queries
 
 router = APIRouter(tags=["matching"])
-# These routes are async on purpose.  Their work is a few milliseconds of CPU-bound Python plus
-# reads from the store; under the GIL a thread pool adds no parallelism to that, only a thread
-# hop per request, which here costs about as much as the I/O.  With PostgreSQL on another host,
-# run several worker processes rather than relying on threads.
+# Ranking is CPU-bound Python: each route runs in a worker thread of the app's bounded pool (api.offload), so
+# /health and the light routes answer while every worker is busy.  With several cores, run several processes.
 Top = Annotated[int, Query(ge=1, le=100, description="How many candidates.")]
 On = Annotated[IsoDate | None, Query(description="Placement date YYYY-MM-DD (default: today).")]
 NearMisses = Annotated[
@@ -43,10 +43,11 @@ def _pools(request: Request) -> PoolCache:
 
 
 @router.get("/v1/children/{child_id}/matches", response_model=MatchResultOut, responses=NOT_FOUND)
-async def child_matches(
+@heavy
+def child_matches(
     request: Request,
-    child_id: str,
-    conn: ConnectionDep,
+    child_id: ChildId,
+    conn: Connection,
     caller: Matcher,
     top: Top = 10,
     on: On = None,
@@ -54,10 +55,11 @@ async def child_matches(
     near_misses: NearMisses = None,
 ) -> FastJSONResponse:
     """Carer households for a child's open referral (or a default one), ranked and explained."""
+    check_date(request, conn, on, ("query", "on"))
     try:
         req = service.request_for_child(conn, scope=caller.scope, child_id=child_id, on=on or date.today())
     except service.NotFoundError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
+        raise HTTPException(status_code=404, detail=NO_CHILD) from exc
     caller.touch(c.child_id for c in req.group)
     pool = _pools(request).get(conn, caller.scope)
     # Returned as JSON directly: the shape is MatchResultOut (documented in the route, checked by the tests);
@@ -67,10 +69,11 @@ async def child_matches(
 
 
 @router.post("/v1/matches", response_model=MatchResultOut, responses=BAD_BODY)
-async def adhoc_matches(
+@heavy
+def adhoc_matches(
     request: Request,
     body: ReferralIn,
-    conn: ConnectionDep,
+    conn: Connection,
     caller: Matcher,
     top: Top = 10,
     excluded: bool = False,
@@ -78,6 +81,7 @@ async def adhoc_matches(
 ) -> FastJSONResponse:
     """Carer households for an ad-hoc referral (Placements Standard v2 fields), ranked and explained."""
     taxonomy = _pools(request).taxonomy
+    check_date(request, conn, body.placement_date, ("body", "placement_date"))
     on = body.placement_date or date.today()
     errors = _check_referral(body, on, set(taxonomy.need_ids))
     if errors:
@@ -91,10 +95,12 @@ async def adhoc_matches(
 
 
 @router.get("/v1/carers/{household_id}/matches", response_model=CarerMatchesOut, responses=NOT_FOUND)
-async def carer_matches(
-    request: Request, household_id: str, conn: ConnectionDep, caller: Matcher, top: Top = 10, on: On = None
+@heavy
+def carer_matches(
+    request: Request, household_id: HouseholdId, conn: Connection, caller: Matcher, top: Top = 10, on: On = None
 ) -> dict[str, Any]:
     """The waiting children a household with a vacancy could best care for."""
+    check_date(request, conn, on, ("query", "on"))
     cache = _pools(request)
     when = on or date.today()
     try:
@@ -108,7 +114,7 @@ async def carer_matches(
             top=top,
         )
     except service.NotFoundError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
+        raise HTTPException(status_code=404, detail=NO_HOUSEHOLD) from exc
     caller.touch(c.child_id for c in found)
     return render.children_payload(household, found, excl, considered, when)
 
@@ -117,14 +123,22 @@ def _in_remit(conn: Connection, caller: Caller, body: ReferralIn) -> None:
     """403 unless the ad-hoc child's authority is in the caller's remit and no child id names a stored child
     outside it (the ranking would read that child's connections); the stored children named are audited."""
     if body.child.la_code not in caller.principal.remit.la_codes:
-        raise HTTPException(status_code=403, detail=f"authority {body.child.la_code!r} is not in your remit")
-    named = [i for i in (body.child.child_id, *(s.child_id for s in body.siblings_to_place_with)) if i is not None]
+        raise HTTPException(status_code=403, detail="child.la_code: the authority is not in your remit")
+    named = {
+        i: path
+        for i, path in (
+            (body.child.child_id, "child.child_id"),
+            *((s.child_id, f"siblings_to_place_with.{k}.child_id") for k, s in enumerate(body.siblings_to_place_with)),
+        )
+        if i is not None
+    }
     if not named:
         return
-    outside = queries.child_ids_outside_scope(conn, scope=caller.scope, child_ids=named)
+    outside = queries.child_ids_outside_scope(conn, scope=caller.scope, child_ids=list(named))
     if outside:
-        raise HTTPException(status_code=403, detail=f"child {min(outside)!r} is not in your remit")
-    caller.touch(queries.child_ids_in_scope(conn, scope=caller.scope, child_ids=named))
+        first = min(named[i] for i in outside)
+        raise HTTPException(status_code=403, detail=f"{first}: a child outside your remit")
+    caller.touch(queries.child_ids_in_scope(conn, scope=caller.scope, child_ids=list(named)))
 
 
 def _month(text: str) -> date:
@@ -136,57 +150,40 @@ def _check_referral(body: ReferralIn, on: date, needs: set[str]) -> list[dict[st
     """Cross-field rules, each reported at its field path."""
     errors: list[dict[str, Any]] = []
 
-    def err(loc: tuple[str | int, ...], msg: str, value: object) -> None:
-        errors.append({"type": "value_error", "loc": ("body", *loc), "msg": msg, "input": value})
+    def err(loc: tuple[str | int, ...], msg: str) -> None:
+        errors.append({"type": "value_error", "loc": ("body", *loc), "msg": msg})  # never the value sent
 
     born = _month(body.child.birth_month)
     age = age_on(born, on)
     if born > on or not 0 <= age <= 17:
-        err(
-            ("child", "birth_month"),
-            f"the child must be aged 0-17 on the placement date {on.isoformat()}",
-            body.child.birth_month,
-        )
+        err(("child", "birth_month"), f"the child must be aged 0-17 on the placement date {on.isoformat()}")
     for key, sev in body.needs.items():
         if key not in needs:
-            err(("needs", key), "not a need domain of the taxonomy in force", key)
+            err(("needs", key), "not a need domain of the taxonomy in force")
         elif not 0 <= sev <= 3:
-            err(("needs", key), "severity must be 0, 1, 2 or 3", sev)
+            err(("needs", key), "severity must be 0, 1, 2 or 3")
     seen: set[str] = set()
     for i, sib in enumerate(body.siblings_to_place_with):
         if sib.child_id is not None and sib.child_id == body.child.child_id:
-            err(
-                ("siblings_to_place_with", i, "child_id"),
-                "a sibling group cannot contain the child itself",
-                sib.child_id,
-            )
+            err(("siblings_to_place_with", i, "child_id"), "a sibling group cannot contain the child itself")
         if sib.child_id is not None and sib.child_id in seen:
-            err(("siblings_to_place_with", i, "child_id"), "this sibling is listed twice", sib.child_id)
+            err(("siblings_to_place_with", i, "child_id"), "this sibling is listed twice")
         seen.add(sib.child_id or "")
         sb = _month(sib.birth_month)
         if sb > on or not 0 <= age_on(sb, on) <= 17:
-            err(
-                ("siblings_to_place_with", i, "birth_month"),
-                "a sibling must be aged 0-17 on the placement date",
-                sib.birth_month,
-            )
+            err(("siblings_to_place_with", i, "birth_month"), "a sibling must be aged 0-17 on the placement date")
         for key, sev in sib.needs.items():
             if key not in needs or not 0 <= sev <= 3:
-                err(("siblings_to_place_with", i, "needs", key), "a taxonomy need with severity 0-3", {key: sev})
+                err(("siblings_to_place_with", i, "needs", key), "a taxonomy need with severity 0-3")
     if "supported_accommodation" in body.suitable_for and age < 16:
-        err(("suitable_for",), "supported accommodation is for 16-17 year olds only", body.suitable_for)
+        err(("suitable_for",), "supported accommodation is for 16-17 year olds only")
     if body.emergency_outside_terms and body.placement_type != "emergency":
-        err(
-            ("emergency_outside_terms",),
-            "only an emergency placement may go outside terms of approval",
-            body.emergency_outside_terms,
-        )
+        err(("emergency_outside_terms",), "only an emergency placement may go outside terms of approval")
     for i, sib in enumerate(body.siblings_to_place_with):
         if sib.emergency_outside_terms and body.placement_type != "emergency":
             err(
                 ("siblings_to_place_with", i, "emergency_outside_terms"),
                 "only an emergency placement may go outside terms of approval",
-                sib.emergency_outside_terms,
             )
     return errors
 

@@ -19,11 +19,15 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Access, Caller, secure_request, session_cookie_name, touch
-from api.deps import ConnectionDep, MatchPage
+from api.deps import MatchPage
+from api.limits import check_date
+from api.offload import heavy
 from api.pools import PoolCache
+from api.schemas import NO_CHILD, ChildId, IsoDate
 from api.templating import page_context, templates
 from matching.access import Permission
 from matching.accounts.oidc_login import PagesSignOn
@@ -187,10 +191,12 @@ def home(request: Request, caller: Annotated[Caller, Depends(SIGNED_IN)]) -> HTM
 
 
 @router.get("/waiting", response_class=HTMLResponse)
+@heavy
 def waiting(
-    request: Request, conn: ConnectionDep, caller: MatchPage, on: Annotated[date | None, Query()] = None
+    request: Request, conn: Connection, caller: MatchPage, on: Annotated[IsoDate | None, Query()] = None
 ) -> HTMLResponse:
     """Open referrals in scope, oldest first, each linking to its matches."""
+    check_date(request, conn, on, ("query", "on"))
     when = on or date.today()
     waiting_list = service.waiting_requests(conn, scope=caller.scope, on=when)
     caller.touch(r.child.child_id for r in waiting_list)
@@ -212,19 +218,21 @@ def waiting(
 
 
 @router.get("/children/{child_id}/matches", response_class=HTMLResponse)
+@heavy
 def child_matches_page(
     request: Request,
-    child_id: str,
-    conn: ConnectionDep,
+    child_id: ChildId,
+    conn: Connection,
     caller: MatchPage,
     top: Annotated[int, Query(ge=1, le=50)] = 10,
-    on: Annotated[date | None, Query()] = None,
+    on: Annotated[IsoDate | None, Query()] = None,
 ) -> HTMLResponse:
     """A child's ranked matches as a page: a stacked bar of factor contributions per candidate."""
+    check_date(request, conn, on, ("query", "on"))
     try:
         req = service.request_for_child(conn, scope=caller.scope, child_id=child_id, on=on or date.today())
     except service.NotFoundError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
+        raise HTTPException(status_code=404, detail=NO_CHILD) from exc
     touch(request, (c.child_id for c in req.group))
     cache: PoolCache = request.app.state.pools
     result = service.rank_households(pool=cache.get(conn, caller.scope), request=req, top=top)

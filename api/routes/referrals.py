@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import ConnectionDep, Matcher
+from api.limits import check_date
 from api.schemas import IsoDate, Page
 from matching.ranking.waiting import WaitingFilter, waiting_list
 
@@ -36,6 +37,7 @@ class WaitingOut(BaseModel):
 
 @router.get("")
 def list_referrals(
+    request: Request,
     conn: ConnectionDep,
     caller: Matcher,
     status: Annotated[Literal["open"], Query(description="Only open referrals are listed.")] = "open",  # noqa: ARG001
@@ -52,6 +54,7 @@ def list_referrals(
 ) -> Page[WaitingOut]:
     """Open referrals in the caller's remit that pass the filters: most urgent first, then the oldest referral,
     then the child's id."""
+    check_date(request, conn, on, ("query", "on"))
     where = WaitingFilter(la_code, urgency, placement_type, age_min, age_max, need, child_id)
     entries = waiting_list(conn, scope=caller.scope, on=on or date.today(), where=where)
     shown = entries[offset : offset + limit]

@@ -7,12 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection
 
 from api.auth import touch
-from api.deps import ConnectionDep, StepDownPageScope, StepDownScope
+from api.deps import StepDownPageScope, StepDownScope
+from api.limits import check_date
+from api.offload import heavy
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
-from api.schemas import NOT_FOUND, IsoDate
+from api.schemas import NOT_FOUND, ChildId, IsoDate
 from api.stepdown_schemas import ChildStepDownOut, CohortOut, Stage
 from api.templating import with_banner
 from matching.domain import Scope
@@ -25,7 +28,8 @@ On = Annotated[
 ]
 
 
-def _cohort(request: Request, conn: ConnectionDep, scope: Scope, on: date | None, child_id: str | None) -> Cohort:
+def _cohort(request: Request, conn: Connection, scope: Scope, on: date | None, child_id: str | None) -> Cohort:
+    check_date(request, conn, on, ("query", "on"))
     cache: PoolCache = request.app.state.pools
     when = on or cache.get_keyed(conn, ("step-down-date", scope), lambda: default_assessment_date(conn, scope=scope))
     pool = cache.get_keyed(conn, ("step-down-pool", scope, when), lambda: step_down_pool(conn, scope=scope, on=when))
@@ -35,7 +39,8 @@ def _cohort(request: Request, conn: ConnectionDep, scope: Scope, on: date | None
 
 
 @router.get("/v1/step-down", response_model=CohortOut)
-def cohort(request: Request, conn: ConnectionDep, scope: StepDownScope, stage: Stage | None = None, on: On = None):  # type: ignore[no-untyped-def]
+@heavy
+def cohort(request: Request, conn: Connection, scope: StepDownScope, stage: Stage | None = None, on: On = None):  # type: ignore[no-untyped-def]
     """Every child in a children's home in scope (and those recently stepped down), optionally one stage."""
     c = _cohort(request, conn, scope, on, None)
     return FastJSONResponse(
@@ -51,18 +56,20 @@ def cohort(request: Request, conn: ConnectionDep, scope: StepDownScope, stage: S
 
 
 @router.get("/v1/children/{child_id}/step-down", response_model=ChildStepDownOut, responses=NOT_FOUND)
-def child_step_down(request: Request, child_id: str, conn: ConnectionDep, scope: StepDownScope, on: On = None):  # type: ignore[no-untyped-def]
+@heavy
+def child_step_down(request: Request, child_id: ChildId, conn: Connection, scope: StepDownScope, on: On = None):  # type: ignore[no-untyped-def]
     """One child's readiness: indicators with evidence, blockers, actions, family options and costs."""
     c = _cohort(request, conn, scope, on, child_id)
     if not c.children:
         raise HTTPException(
             status_code=404,
-            detail=f"no child {child_id!r} in a residential placement (or recently stepped down) in scope",
+            detail="no child with that id in a residential placement (or recently stepped down) in your remit",
         )
     return FastJSONResponse({**c.children[0].as_dict(), "model": c.model_note})
 
 
 @router.get("/pages/step-down", response_class=HTMLResponse, include_in_schema=False)
-def cohort_page(request: Request, conn: ConnectionDep, scope: StepDownPageScope, on: On = None) -> HTMLResponse:
+@heavy
+def cohort_page(request: Request, conn: Connection, scope: StepDownPageScope, on: On = None) -> HTMLResponse:
     """The cohort report: a chart by stage, value for money, every child."""
     return HTMLResponse(with_banner(request, cohort_html(_cohort(request, conn, scope, on, None))))

@@ -12,7 +12,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from api.deps import Exporter
-from api.schemas import NOT_FOUND
+from api.schemas import NO_CHILD, NOT_FOUND
 from matching.audit.subject_access import DEFAULT_PURPOSE, export_child
 
 router = APIRouter(tags=["subject access"])
@@ -43,7 +43,7 @@ def export_subject_access(
                 scope=caller.scope,
             )
         if summary is None:
-            raise HTTPException(status_code=404, detail=f"no child with id {child_id!r}")
+            raise HTTPException(status_code=404, detail=NO_CHILD)
         data = out.read_bytes()
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", child_id)[:64]
     return Response(

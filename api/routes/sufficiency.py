@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse
 from api import jobs
 from api.deps import SufficiencyPlanner
 from api.jobs import ENDED_ALREADY, NOT_INTERRUPTED, QUEUE_FULL, JobOut
+from api.limits import ScenarioIn
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut
 from matching.jobs.kinds import sufficiency_parameters
-from matching.sufficiency.scenario import Scenario, ScenarioError
+from matching.sufficiency.scenario import ScenarioError
 from matching.sufficiency.service import area_las
 
 router = APIRouter(prefix="/v1/sufficiency/runs", tags=["sufficiency"], route_class=jobs.JobRoute)
-MAX_API_FUTURES = 20_000
 KIND, NOUN = "sufficiency", "sufficiency run"
 
 
@@ -29,15 +29,12 @@ KIND, NOUN = "sufficiency", "sufficiency run"
         **BAD_BODY,
         202: {"model": JobOut, "description": "The run's job (Location: where to follow it)"},
         403: {"model": ErrorOut, "description": "The area is not in the caller's remit"},
-        413: {"description": "Too many futures for the API"},
         **QUEUE_FULL,
     },
 )
-def start_run(request: Request, scenario: Scenario, caller: SufficiencyPlanner) -> JSONResponse:
+def start_run(request: Request, scenario: ScenarioIn, caller: SufficiencyPlanner) -> JSONResponse:
     """Start a scenario run over an area in the caller's remit (the body is a scenario, as in data/scenarios/);
     202 with the job and its Location (only its starter can read it)."""
-    if scenario.simulations > MAX_API_FUTURES:
-        raise HTTPException(status_code=413, detail=f"at most {MAX_API_FUTURES} futures through the API; use the CLI")
     engine = request.app.state.engine
     with engine.connect() as conn:
         try:

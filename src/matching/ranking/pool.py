@@ -149,7 +149,8 @@ class HouseholdPool(HouseholdColumns):
         cached = self._language_cache.get(language)
         if cached is None:
             cached = np.array([language in s for s in self.language_sets], dtype=bool)
-            self._language_cache[language] = cached
+            if cached.any():  # kept only for a language some household speaks: a request's language can be anything
+                self._language_cache[language] = cached
         return cached
 
     # --- scores ------------------------------------------------------------------------

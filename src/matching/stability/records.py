@@ -41,6 +41,8 @@ _KEY = 2**31  # household position x _KEY + day: one sortable key
 #: Pairs sharing a date above which that date's table for every household is built (and kept).
 _TABLE_FROM = 256
 _TABLES_KEPT = 4
+#: (child, day) needs remembered at most; emptied when full (a server asked about many dates must not keep them all).
+_NEEDS_KEPT = 100_000
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ class PlacementLog:
         key = (child_id, day)
         got = self._needs_memo.get(key)
         if got is None:
+            if len(self._needs_memo) >= _NEEDS_KEPT:
+                self._needs_memo.clear()
             got = self._needs_memo[key] = self.records.needs_on(child_id, date.fromordinal(day), self.need_ids)
         return got
 

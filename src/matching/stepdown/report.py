@@ -6,6 +6,7 @@ import csv
 import io
 
 from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
 
 from matching.codes import place_label
 from matching.stepdown.assess import STAGE_LABELS, STAGES, Candidate, Cohort
@@ -24,26 +25,31 @@ _COLOURS = {
     "stepped_down": "#6b4fa0",
 }
 
-_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Step-down readiness {{ cohort.assessed_on }}</title>
-<style>
+#: The report's only style: one ``<style>`` element and no ``style`` attribute, so a page serving it can allow
+#: this exact text by its hash in a Content-Security-Policy and nothing else inline.
+REPORT_CSS = """
  body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 72rem; }
- .bar { display: flex; height: 2.2rem; border-radius: 4px; overflow: hidden; margin: .5rem 0 1rem; }
- .bar span { display: block; color: #fff; font-size: .8rem; padding: .6rem .3rem; white-space: nowrap; overflow: hidden; }
+ svg.bar { display: block; width: 100%; height: 2.2rem; border-radius: 4px; margin: .5rem 0 1rem; }
+ svg.bar text { fill: #fff; font-size: .8rem; }
  table { border-collapse: collapse; width: 100%; font-size: .85rem; }
+ table.counts { width: auto; }
  th, td { text-align: left; border-bottom: 1px solid #ddd; padding: .3rem .4rem; vertical-align: top; }
  .stage { color: #fff; border-radius: 3px; padding: 0 .3rem; white-space: nowrap; }
  .muted { color: #666; }
-</style></head><body>
+""" + "".join(f" .stage.{s} {{ background: {c}; }}\n" for s, c in _COLOURS.items())
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Step-down readiness {{ cohort.assessed_on }}</title>
+<style>{{ css }}</style></head><body>
 <h1>Step-down readiness</h1>
 <p class="muted">Assessed on {{ cohort.assessed_on }} from the homes' monthly progress records. Decision support: a named
 officer decides, with the child. {{ total }} children.</p>
 <p class="muted" id="model-note">Learned step-down estimate: {{ cohort.model_note }}</p>
 <h2>Cohort by stage</h2>
-<div class="bar" role="img" aria-label="{% for s, n in counts %}{{ labels[s] }} {{ n }}; {% endfor %}">
-{% for s, n in counts if n %}<span style="width: {{ 100 * n / total }}%; background: {{ colours[s] }}"
- title="{{ labels[s] }}: {{ n }}">{{ labels[s] }} {{ n }}</span>{% endfor %}</div>
-<table style="width: auto"><tr>{% for s, n in counts %}<th><span class="stage" style="background: {{ colours[s] }}">{{ labels[s] }}</span></th>{% endfor %}</tr>
+<svg class="bar" role="img" aria-label="{% for s, n in counts %}{{ labels[s] }} {{ n }}; {% endfor %}">
+{% for s, n, x, w in segments %}<svg x="{{ x }}%" width="{{ w }}%" height="100%"><title>{{ labels[s] }}: {{ n }}</title>
+<rect width="100%" height="100%" fill="{{ colours[s] }}"/><text x="5" y="60%">{{ labels[s] }} {{ n }}</text></svg>{% endfor %}</svg>
+<table class="counts"><tr>{% for s, n in counts %}<th><span class="stage {{ s }}">{{ labels[s] }}</span></th>{% endfor %}</tr>
 <tr>{% for s, n in counts %}<td>{{ n }}</td>{% endfor %}</tr></table>
 <h2>Value for money</h2>
 <p>Weekly cost now £{{ "{:,}".format(costs.weekly_now) }}; if every child with a family option moved to it,
@@ -53,7 +59,7 @@ officer decides, with the child. {{ total }} children.</p>
 <table><thead><tr><th>child</th><th>stage</th><th>score</th><th>the child's wishes</th><th>first blocker</th>
 <th>next action</th><th>family options</th><th>£/week now → option</th></tr></thead><tbody>
 {% for a in children %}<tr><td>{{ a.child_id }}<br><span class="muted">{{ a.la_code }} {{ place(a.place) }}</span></td>
-<td><span class="stage" style="background: {{ colours[a.stage] }}">{{ labels[a.stage] }}</span></td>
+<td><span class="stage {{ a.stage }}">{{ labels[a.stage] }}</span></td>
 <td>{{ "%.0f"|format(a.score) }}</td><td>{{ a.wishes }}</td><td>{{ a.blockers[0] if a.blockers else "" }}</td>
 <td>{{ a.actions[0] if a.actions else "" }}</td>
 <td>{% for c in a.candidates %}{{ c.kind.replace("_", " ") }}{% if c.household_id %} {{ c.household_id }}{% endif %}{% if c.score %} ({{ "%.0f"|format(c.score) }}){% endif %}{% if c.p_success is not none %}, {{ "%.0f"|format(100 * c.p_success) }}% estimated still there at 52 weeks{% endif %}{% if c.offered_to_others is not none %} <span class="muted">{{ offers(c) }}</span>{% endif %}<br>{% endfor %}</td>
@@ -97,10 +103,19 @@ def cohort_html(cohort: Cohort) -> str:
     counts = cohort.counts()
     order = {s: i for i, s in enumerate(STAGES)}
     children = sorted(cohort.children, key=lambda a: (-order[a.stage], -a.score, a.child_id))
+    total = max(1, len(cohort.children))
+    segments, x = [], 0.0
+    for s in STAGES:
+        if counts[s]:
+            w = 100 * counts[s] / total
+            segments.append((s, counts[s], round(x, 3), round(w, 3)))
+            x += w
     return _ENV.from_string(_TEMPLATE).render(
+        css=Markup(REPORT_CSS),
         cohort=cohort,
         counts=[(s, counts[s]) for s in STAGES],
-        total=max(1, len(cohort.children)),
+        segments=segments,
+        total=total,
         labels=STAGE_LABELS,
         colours=_COLOURS,
         costs=cohort.costs(),

@@ -704,6 +704,22 @@ def newest_progress_month(conn: Connection, *, scope: Scope) -> Any:
     return conn.execute(stmt).scalar_one_or_none()
 
 
+def data_dates(conn: Connection) -> tuple[date, date] | None:
+    """The first and last dates of the store's records (care started, placements, referrals, progress records),
+    over the whole store: dates only, no one's record.  None when the store holds none."""
+    found: list[date] = []
+    for column in (
+        s.child.c.care_started,
+        s.child.c.placement_start,
+        s.placement.c.start_date,
+        s.referral.c.referral_date,
+        s.progress_record.c.month,
+    ):
+        low, high = conn.execute(select(func.min(column), func.max(column))).one()
+        found += [d for d in (low, high) if d is not None]
+    return (min(found), max(found)) if found else None
+
+
 def _with_vacancy(conn: Connection, ids: list[str]) -> set[str]:
     """Those of ``ids`` with an approved place free (the vacancy rule, counted in SQL)."""
     h, c, m = s.household, s.child, s.household_member

@@ -7,13 +7,19 @@ should be greater than or equal to 0``), so a commissioning lead can fix the fil
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from matching.taxonomy import load_taxonomy
 from matching.yaml_config import load_yaml_model
 
 MAX_HORIZON_MONTHS = 36
+#: Levers of one kind in a scenario, and authorities or courses in one list.
+MAX_LEVERS = 50
+MAX_LIST = 200
+#: An authority's or a course's code.
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class ScenarioError(ValueError):
@@ -27,8 +33,8 @@ class _Strict(BaseModel):
 class Area(_Strict):
     """Whose children: one region, or named local authorities (households come from the whole store)."""
 
-    region: str | None = None
-    las: tuple[str, ...] = ()
+    region: str | None = Field(default=None, min_length=1, max_length=100)
+    las: tuple[Code, ...] = Field(default=(), max_length=MAX_LIST)
 
     @model_validator(mode="after")
     def _one(self) -> Area:
@@ -43,8 +49,8 @@ class Recruit(_Strict):
     households: int = Field(ge=0, le=10_000)
     ages: tuple[int, int] = (0, 17)
     places: int = Field(default=2, ge=1, le=6)
-    courses: tuple[str, ...] = ()
-    la: str | None = None  # where they live (default: spread over the area's authorities)
+    courses: tuple[Code, ...] = Field(default=(), max_length=MAX_LIST)
+    la: Code | None = None  # where they live (default: spread over the area's authorities)
 
     @model_validator(mode="after")
     def _ages(self) -> Recruit:
@@ -63,7 +69,7 @@ class Train(_Strict):
     """Existing carers trained in a course (current from the start of the horizon)."""
 
     households: int = Field(ge=0, le=100_000)
-    course: str
+    course: Code
 
 
 class StepDown(_Strict):
@@ -75,8 +81,8 @@ class StepDown(_Strict):
 class Levers(_Strict):
     """What a scenario changes against the baseline."""
 
-    recruit: tuple[Recruit, ...] = ()
-    train: tuple[Train, ...] = ()
+    recruit: tuple[Recruit, ...] = Field(default=(), max_length=MAX_LEVERS)
+    train: tuple[Train, ...] = Field(default=(), max_length=MAX_LEVERS)
     step_down: StepDown | None = None
     widen_ages: int = Field(default=0, ge=0, le=100_000, description="households whose approval widens to 0-17")
 
@@ -98,7 +104,7 @@ class Scenario(_Strict):
     """One scenario file."""
 
     name: str = Field(min_length=1, max_length=100)
-    description: str = ""
+    description: str = Field(default="", max_length=2000)
     area: Area
     horizon_months: int = Field(default=12, ge=1)
     simulations: int = Field(default=1000, ge=1, le=100_000)
@@ -110,17 +116,15 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _known(self) -> Scenario:
         if self.horizon_months > MAX_HORIZON_MONTHS:
-            raise ValueError(
-                f"horizon_months {self.horizon_months} is beyond what the data supports (at most {MAX_HORIZON_MONTHS})"
-            )
+            raise ValueError(f"horizon_months: beyond what the data supports (at most {MAX_HORIZON_MONTHS})")
         courses = set(load_taxonomy().course_ids)
         for i, r in enumerate(self.levers.recruit):
             for c in r.courses:
                 if c not in courses:
-                    raise ValueError(f"levers.recruit.{i}.courses: unknown course {c!r}")
+                    raise ValueError(f"levers.recruit.{i}.courses: not a course of the taxonomy")
         for i, t in enumerate(self.levers.train):
             if t.course not in courses:
-                raise ValueError(f"levers.train.{i}.course: unknown course {t.course!r}")
+                raise ValueError(f"levers.train.{i}.course: not a course of the taxonomy")
         return self
 
     @property

@@ -47,12 +47,12 @@ def area_las(conn: Connection, scenario: Scenario) -> list[str]:
     if scenario.area.region is not None:
         codes = sorted(conn.execute(select(la.c.la_code).where(la.c.region == scenario.area.region)).scalars())
         if not codes:
-            raise ScenarioError(f"area.region: no region {scenario.area.region!r} in the store")
+            raise ScenarioError("area.region: no such region in the store")
         return codes
     known = set(conn.execute(select(la.c.la_code).where(la.c.la_code.in_(scenario.area.las))).scalars())
-    missing = [c for c in scenario.area.las if c not in known]
+    missing = [i for i, c in enumerate(scenario.area.las) if c not in known]
     if missing:
-        raise ScenarioError(f"area.las: not in the store: {', '.join(missing)}")
+        raise ScenarioError(f"area.las.{missing[0]}: not in the store ({len(missing)} of the authorities are not)")
     return sorted(known)
 
 
