@@ -64,7 +64,8 @@ class ChildIn(_In):
     child_id: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_.\-]{1,64}$",
-        description="Pseudonymous id; lets connected-person carers approved for this child rank first.",
+        description="A stored child's id, in your remit (422 otherwise); leave it out for a child not yet recorded. "
+        "Lets connected-person carers approved for this child rank first.",
     )
     la_code: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     birth_month: str = Month

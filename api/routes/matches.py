@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from api.auth import Caller
 from api.deps import Matcher
-from api.limits import check_date
+from api.limits import check_date, invalid
 from api.match_schemas import CarerMatchesOut, LocationIn, MatchResultOut, ReferralIn
 from api.offload import heavy
 from api.pools import PoolCache
@@ -120,8 +120,12 @@ def carer_matches(
 
 
 def _in_remit(conn: Connection, caller: Caller, body: ReferralIn) -> None:
-    """403 unless the ad-hoc child's authority is in the caller's remit and no child id names a stored child
-    outside it (the ranking would read that child's connections); the stored children named are audited."""
+    """422 for an authority the store does not know, 403 for one outside the caller's remit; 422 for a child id
+    that is not a child in the remit (unknown or outside it alike, so the answer never tells whether an id exists
+    elsewhere; an ad-hoc referral for a child not yet recorded leaves child_id out); the children named are
+    audited."""
+    if not queries.known_la_codes(conn, [body.child.la_code]):
+        raise invalid(("body", "child", "la_code"), "no local authority with this code in the store")
     if body.child.la_code not in caller.principal.remit.la_codes:
         raise HTTPException(status_code=403, detail="child.la_code: the authority is not in your remit")
     named = {
@@ -134,11 +138,13 @@ def _in_remit(conn: Connection, caller: Caller, body: ReferralIn) -> None:
     }
     if not named:
         return
-    outside = queries.child_ids_outside_scope(conn, scope=caller.scope, child_ids=list(named))
-    if outside:
-        first = min(named[i] for i in outside)
-        raise HTTPException(status_code=403, detail=f"{first}: a child outside your remit")
-    caller.touch(queries.child_ids_in_scope(conn, scope=caller.scope, child_ids=list(named)))
+    mine = queries.child_ids_in_scope(conn, scope=caller.scope, child_ids=list(named))
+    if unknown := sorted(named[i] for i in named if i not in mine):
+        raise invalid(
+            ("body", *(int(p) if p.isdigit() else p for p in unknown[0].split("."))),
+            "no child with this id in your remit (leave child_id out for a child not yet recorded)",
+        )
+    caller.touch(mine)
 
 
 def _month(text: str) -> date:

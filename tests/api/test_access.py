@@ -243,8 +243,23 @@ def test_adhoc_referral_outside_remit_is_refused(client: TestClient) -> None:
     from tests.api.test_matches import referral
 
     other_la = referral()
-    other_la["child"]["la_code"] = "L999"
-    assert client.post("/v1/matches", json=other_la).status_code == 403
+    other_la["child"]["la_code"] = "L999"  # no such authority: a 422 naming the field (issue 18, item 6)
+    r = client.post("/v1/matches", json=other_la)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "child", "la_code"]
+    for where, path in (
+        ("child", ["body", "child", "child_id"]),
+        ("sibling", ["body", "siblings_to_place_with", 0, "child_id"]),
+    ):
+        unknown = referral()
+        if where == "child":
+            unknown["child"]["child_id"] = "NOPE"
+        else:
+            unknown["siblings_to_place_with"] = [{"child_id": "NOPE", "birth_month": "2015-01", "sex": "M"}]
+        r = client.post("/v1/matches", json=unknown)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == path
+        assert "NOPE" not in r.text
     borrowed = referral()
     borrowed["child"]["child_id"] = "L001-C00002"  # a stored child in remit: allowed, and audited
     assert client.post("/v1/matches", json=borrowed).status_code == 200

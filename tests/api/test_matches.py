@@ -14,8 +14,7 @@ ON = "2026-04-01"
 
 def referral(**kw: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "child": {
-            "child_id": "X1",
+        "child": {  # a child not yet recorded: no child_id (a stored child's id must be in the remit)
             "la_code": "L001",
             "birth_month": "2014-05",
             "sex": "F",
@@ -106,6 +105,7 @@ def test_contradictory_referral_is_422(client: TestClient) -> None:
         siblings_to_place_with=[{"child_id": "X1", "birth_month": "2015-01", "sex": "M"}],
     )
     bad["child"]["birth_month"] = "2030-01"
+    bad["child"]["child_id"] = "X1"  # the sibling is the child itself
     r = client.post("/v1/matches", json=bad)
     assert r.status_code == 422
     locs = {tuple(e["loc"]) for e in r.json()["detail"]}

@@ -153,15 +153,12 @@ def child_ids_in_scope(conn: Connection, *, scope: Scope, child_ids: Iterable[st
     return frozenset(found)
 
 
-def child_ids_outside_scope(conn: Connection, *, scope: Scope, child_ids: Iterable[str]) -> frozenset[str]:
-    """Those of ``child_ids`` that name a stored child outside scope (an ad-hoc referral may not borrow them)."""
-    ids = sorted(set(child_ids))
-    stored: set[str] = set()
-    for i in range(0, len(ids), 900):
-        stored.update(
-            conn.execute(select(s.child.c.child_id).where(s.child.c.child_id.in_(ids[i : i + 900]))).scalars()
-        )
-    return frozenset(stored - child_ids_in_scope(conn, scope=scope, child_ids=stored))
+def known_la_codes(conn: Connection, la_codes: Iterable[str]) -> frozenset[str]:
+    """Those of ``la_codes`` that name a local authority in the store (public reference data)."""
+    codes = sorted(set(la_codes))
+    return frozenset(
+        conn.execute(select(s.local_authority.c.la_code).where(s.local_authority.c.la_code.in_(codes))).scalars()
+    )
 
 
 def _children_from_rows(conn: Connection, rows: Sequence[Any], with_sdq: bool = True) -> list[Child]:
