@@ -63,6 +63,19 @@ def date_window(request: Request, conn: Connection) -> tuple[date, date]:
     return first - widen, max(last, today) + widen
 
 
+def as_at(request: Request, conn: Connection) -> date:
+    """The date every route answers for when none is given: the store's "as at" date
+    (:func:`matching.store.queries.as_at`), kept until the next import."""
+    cache: PoolCache = request.app.state.pools
+    return cache.get_keyed(conn, ("as-at", date.today()), lambda: queries.as_at(conn))
+
+
+def on_or_as_at(request: Request, conn: Connection, when: date | None, loc: tuple[str | int, ...]) -> date:
+    """``when`` checked against :func:`date_window` (422 at ``loc`` outside it), or the store's "as at" date."""
+    check_date(request, conn, when, loc)
+    return when if when is not None else as_at(request, conn)
+
+
 def check_date(request: Request, conn: Connection, when: date | None, loc: tuple[str | int, ...]) -> None:
     """422 at ``loc`` when ``when`` is outside :func:`date_window`."""
     if when is None:

@@ -17,7 +17,7 @@ from api import jobs
 from api.auth import Caller
 from api.deps import Allocator
 from api.jobs import ENDED_ALREADY, NOT_INTERRUPTED, QUEUE_FULL, JobOut
-from api.limits import allocation_seconds, check_date
+from api.limits import allocation_seconds, on_or_as_at
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut, IsoDate
 from matching.allocation.service import area_scope
 from matching.domain import Scope
@@ -85,7 +85,7 @@ async def start_allocation(request: Request, body: AllocationRequest, caller: Al
                 }
             ]
         )
-    await run_in_threadpool(_check_placement_date, request, body)
+    placement_date = await run_in_threadpool(_placement_date, request, body)
     settings = request.app.state.settings
     scope, waiting = await run_in_threadpool(_scope_and_waiting, request.app.state.engine, caller, body)
     if waiting > settings.allocation_max_children:
@@ -96,7 +96,7 @@ async def start_allocation(request: Request, body: AllocationRequest, caller: Al
         )
     parameters = allocation_parameters(
         scope,
-        body.placement_date or date.today(),
+        placement_date,
         time_limit_seconds=body.time_limit_seconds,
         seed=body.seed,
         objective=body.objective,
@@ -191,7 +191,8 @@ def _waiting(conn: Any, scope: Scope) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
-def _check_placement_date(request: Request, body: AllocationRequest) -> None:
-    """422 when the placement date is outside the dates the store's records allow (MATCHING_DATE_WINDOW_DAYS)."""
+def _placement_date(request: Request, body: AllocationRequest) -> date:
+    """The placement date asked for (422 outside the dates the store's records allow, MATCHING_DATE_WINDOW_DAYS),
+    or the store's as-at date."""
     with request.app.state.engine.connect() as conn:
-        check_date(request, conn, body.placement_date, ("body", "placement_date"))
+        return on_or_as_at(request, conn, body.placement_date, ("body", "placement_date"))

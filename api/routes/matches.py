@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from api.auth import Caller
 from api.deps import Matcher
-from api.limits import check_date, invalid
+from api.limits import invalid, on_or_as_at
 from api.match_schemas import CarerMatchesOut, LocationIn, MatchResultOut, ReferralIn
 from api.offload import heavy
 from api.pools import PoolCache
@@ -55,9 +55,9 @@ def child_matches(
     near_misses: NearMisses = None,
 ) -> FastJSONResponse:
     """Carer households for a child's open referral (or a default one), ranked and explained."""
-    check_date(request, conn, on, ("query", "on"))
+    when = on_or_as_at(request, conn, on, ("query", "on"))
     try:
-        req = service.request_for_child(conn, scope=caller.scope, child_id=child_id, on=on or date.today())
+        req = service.request_for_child(conn, scope=caller.scope, child_id=child_id, on=when)
     except service.NotFoundError as exc:
         raise HTTPException(status_code=404, detail=NO_CHILD) from exc
     caller.touch(c.child_id for c in req.group)
@@ -81,8 +81,7 @@ def adhoc_matches(
 ) -> FastJSONResponse:
     """Carer households for an ad-hoc referral (Placements Standard v2 fields), ranked and explained."""
     taxonomy = _pools(request).taxonomy
-    check_date(request, conn, body.placement_date, ("body", "placement_date"))
-    on = body.placement_date or date.today()
+    on = on_or_as_at(request, conn, body.placement_date, ("body", "placement_date"))
     errors = _check_referral(body, on, set(taxonomy.need_ids))
     if errors:
         raise RequestValidationError(errors)
@@ -100,9 +99,8 @@ def carer_matches(
     request: Request, household_id: HouseholdId, conn: Connection, caller: Matcher, top: Top = 10, on: On = None
 ) -> dict[str, Any]:
     """The waiting children a household with a vacancy could best care for."""
-    check_date(request, conn, on, ("query", "on"))
+    when = on_or_as_at(request, conn, on, ("query", "on"))
     cache = _pools(request)
-    when = on or date.today()
     try:
         household, found, excl, considered = service.rank_children_for_household(
             conn,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import date
 from typing import Annotated
 from urllib.parse import parse_qs, urlencode
 
@@ -24,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Access, Caller, secure_request, session_cookie_name, touch
 from api.deps import MatchPage
-from api.limits import check_date
+from api.limits import on_or_as_at
 from api.offload import heavy
 from api.pools import PoolCache
 from api.schemas import NO_CHILD, ChildId, IsoDate
@@ -196,8 +195,7 @@ def waiting(
     request: Request, conn: Connection, caller: MatchPage, on: Annotated[IsoDate | None, Query()] = None
 ) -> HTMLResponse:
     """Open referrals in scope, oldest first, each linking to its matches."""
-    check_date(request, conn, on, ("query", "on"))
-    when = on or date.today()
+    when = on_or_as_at(request, conn, on, ("query", "on"))
     waiting_list = service.waiting_requests(conn, scope=caller.scope, on=when)
     caller.touch(r.child.child_id for r in waiting_list)
     rows = [
@@ -228,9 +226,9 @@ def child_matches_page(
     on: Annotated[IsoDate | None, Query()] = None,
 ) -> HTMLResponse:
     """A child's ranked matches as a page: a stacked bar of factor contributions per candidate."""
-    check_date(request, conn, on, ("query", "on"))
+    when = on_or_as_at(request, conn, on, ("query", "on"))
     try:
-        req = service.request_for_child(conn, scope=caller.scope, child_id=child_id, on=on or date.today())
+        req = service.request_for_child(conn, scope=caller.scope, child_id=child_id, on=when)
     except service.NotFoundError as exc:
         raise HTTPException(status_code=404, detail=NO_CHILD) from exc
     touch(request, (c.child_id for c in req.group))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import ConnectionDep, Matcher
-from api.limits import check_date
+from api.limits import on_or_as_at
 from api.schemas import IsoDate, Page
 from matching.ranking.waiting import WaitingFilter, waiting_list
 
@@ -48,15 +47,15 @@ def list_referrals(
     age_max: Annotated[int | None, Query(ge=0, le=17)] = None,
     need: Code = None,
     child_id: Code = None,
-    on: Annotated[IsoDate | None, Query(description="Date YYYY-MM-DD (default: today).")] = None,
+    on: Annotated[IsoDate | None, Query(description="Date YYYY-MM-DD (default: the store's as-at date).")] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page[WaitingOut]:
     """Open referrals in the caller's remit that pass the filters: most urgent first, then the oldest referral,
     then the child's id."""
-    check_date(request, conn, on, ("query", "on"))
+    when = on_or_as_at(request, conn, on, ("query", "on"))
     where = WaitingFilter(la_code, urgency, placement_type, age_min, age_max, need, child_id)
-    entries = waiting_list(conn, scope=caller.scope, on=on or date.today(), where=where)
+    entries = waiting_list(conn, scope=caller.scope, on=when, where=where)
     shown = entries[offset : offset + limit]
     caller.touch(e.request.child.child_id for e in shown)
     return Page[WaitingOut](

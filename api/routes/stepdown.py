@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from api.auth import touch
 from api.deps import StepDownPageScope, StepDownScope
-from api.limits import check_date
+from api.limits import on_or_as_at
 from api.offload import heavy
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
@@ -19,19 +19,16 @@ from api.schemas import NOT_FOUND, ChildId, IsoDate
 from api.stepdown_schemas import ChildStepDownOut, CohortOut, Stage
 from api.templating import with_banner
 from matching.domain import Scope
-from matching.stepdown.assess import Cohort, assess_cohort, default_assessment_date, step_down_pool
+from matching.stepdown.assess import Cohort, assess_cohort, step_down_pool
 from matching.stepdown.report import cohort_html
 
 router = APIRouter(tags=["step-down"])
-On = Annotated[
-    IsoDate | None, Query(description="Assessment date YYYY-MM-DD (default: the month after the latest records).")
-]
+On = Annotated[IsoDate | None, Query(description="Assessment date YYYY-MM-DD (default: the store's as-at date).")]
 
 
 def _cohort(request: Request, conn: Connection, scope: Scope, on: date | None, child_id: str | None) -> Cohort:
-    check_date(request, conn, on, ("query", "on"))
+    when = on_or_as_at(request, conn, on, ("query", "on"))
     cache: PoolCache = request.app.state.pools
-    when = on or cache.get_keyed(conn, ("step-down-date", scope), lambda: default_assessment_date(conn, scope=scope))
     pool = cache.get_keyed(conn, ("step-down-pool", scope, when), lambda: step_down_pool(conn, scope=scope, on=when))
     cohort = assess_cohort(conn, scope=scope, on=when, child_id=child_id, candidate_pool=pool)
     touch(request, (a.child_id for a in cohort.children))

@@ -103,10 +103,16 @@ def _progress() -> Progress:
     )
 
 
-def _placement_date(on: str | None) -> date:
-    """The --on option as a date (today when not given); a bad date ends the command with one line."""
+def _placement_date(on: str | None, engine: Engine) -> date:
+    """The --on option as a date, or the store's "as at" date (the day after its last record, never after today:
+    the same default as the API and the pages); a bad date ends the command with one line."""
+    from matching.store.queries import as_at
+
+    if not on:
+        with engine.connect() as conn:
+            return as_at(conn)
     try:
-        return date.fromisoformat(on) if on else date.today()
+        return date.fromisoformat(on)
     except ValueError:
         _fail(f"--on {on!r} is not a date YYYY-MM-DD")
 
@@ -290,7 +296,12 @@ def match(
     child: Annotated[str | None, typer.Option("--child", help="Rank carer households for this child.")] = None,
     carer: Annotated[str | None, typer.Option("--carer", help="Rank waiting children for this household.")] = None,
     top: Annotated[int, typer.Option(min=1, max=200, help="How many candidates.")] = 10,
-    on: Annotated[str | None, typer.Option(help="Placement date YYYY-MM-DD (default: today).")] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            help="Placement date YYYY-MM-DD (default: the store's as-at date, the day after its last record)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     excluded: Annotated[bool, typer.Option("--excluded", help="With --child: list every ruled-out household.")] = False,
     near_misses: Annotated[
@@ -309,9 +320,9 @@ def match(
     if (child is None) == (carer is None):
         _fail("give exactly one of --child ID or --carer ID")
     with _friendly_errors():
-        when = _placement_date(on)
         cfg, tax = load_fit_config(), load_taxonomy()
         engine = _store_with_children()
+        when = _placement_date(on, engine)
         scope = Scope.everything()
         with engine.connect() as conn:
             if child is not None:
@@ -348,7 +359,12 @@ def match(
 def allocate(
     la: Annotated[str | None, typer.Option("--la", help="Waiting children of this local authority.")] = None,
     region: Annotated[str | None, typer.Option(help="Waiting children of this region.")] = None,
-    on: Annotated[str | None, typer.Option(help="Placement date YYYY-MM-DD (default: today).")] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            help="Placement date YYYY-MM-DD (default: the store's as-at date, the day after its last record)."
+        ),
+    ] = None,
     time_limit: Annotated[
         float,
         typer.Option(
@@ -387,8 +403,8 @@ def allocate(
     if objective not in ("total", "fairness"):
         _fail(f"--objective {objective!r} is not one of total, fairness")
     with _friendly_errors():
-        when = _placement_date(on)
         engine = _store_with_children()
+        when = _placement_date(on, engine)
         with engine.connect() as conn:
             try:
                 scope = area_scope(conn, la_code=la, region=region)
@@ -919,7 +935,7 @@ def waiting(
     age_max: Annotated[int | None, typer.Option("--age-max", min=0, max=17)] = None,
     need: Annotated[str | None, typer.Option(help="Only children with this need (a taxonomy code).")] = None,
     child: Annotated[str | None, typer.Option("--child", help="Children whose id starts with this.")] = None,
-    on: Annotated[str | None, typer.Option(help="Date YYYY-MM-DD (default: today).")] = None,
+    on: Annotated[str | None, typer.Option(help="Date YYYY-MM-DD (default: the store's as-at date).")] = None,
     show: Annotated[int, typer.Option(min=0, help="Rows shown (0: every one).")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every row).")] = False,
 ) -> None:
@@ -933,9 +949,10 @@ def waiting(
     if age_min is not None and age_max is not None and age_min > age_max:
         _fail(f"--age-min {age_min} is above --age-max {age_max}: they are reversed")
     with _friendly_errors():
-        when = _placement_date(on)
+        engine = _store_with_children()
+        when = _placement_date(on, engine)
         where = WaitingFilter(la, urgency, placement_type, age_min, age_max, need, child)
-        with _store_with_children().connect() as conn:
+        with engine.connect() as conn:
             entries = waiting_list(conn, scope=Scope.everything(), on=when, where=where)
         if as_json:
             out.print_json(json.dumps([e.as_dict() for e in entries]))
@@ -968,7 +985,7 @@ def waiting(
 def step_down(
     child: Annotated[str | None, typer.Option("--child", help="Assess one child.")] = None,
     on: Annotated[
-        str | None, typer.Option(help="Assessment date YYYY-MM-DD (default: the month after the latest records).")
+        str | None, typer.Option(help="Assessment date YYYY-MM-DD (default: the store's as-at date).")
     ] = None,
     stage: Annotated[str | None, typer.Option(help="Only children at this stage.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list of children).")] = False,
@@ -984,8 +1001,8 @@ def step_down(
     if stage is not None and stage not in STAGES:
         _fail(f"--stage {stage!r} is not one of {', '.join(STAGES)}")
     with _friendly_errors():
-        when = _placement_date(on) if on else None
         engine = _store_with_children()
+        when = _placement_date(on, engine)
         with engine.connect() as conn, _progress() as bar:
             bar.add_task("assessing", total=None)
             cohort = assess_cohort(conn, scope=Scope.everything(), on=when, child_id=child)

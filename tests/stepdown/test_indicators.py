@@ -12,7 +12,7 @@ from matching.stepdown.config import StepDownConfigError, load_readiness
 from matching.stepdown.indicators import IndicatorResult, Records, evaluate
 from tests.factories import make_child
 
-ON = date(2026, 3, 1)
+ON = date(2026, 4, 1)  # the day after March: February's record is the latest due (returns_lag_months 1)
 CFG = load_readiness()
 
 

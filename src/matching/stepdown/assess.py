@@ -204,11 +204,10 @@ def _records_by_child(rows: list[dict[str, Any]]) -> dict[str, Records]:
 
 
 def default_assessment_date(conn: Connection, *, scope: Scope, today: date | None = None) -> date:
-    """The first day of the month after the newest progress record in scope (the latest return), else today."""
-    newest = queries.newest_progress_month(conn, scope=scope)
-    if newest is None:
-        return today or date.today()
-    return (newest.replace(day=1) + timedelta(days=32)).replace(day=1)
+    """The store's "as at" date (:func:`matching.store.queries.as_at`), as for every other service; the monthly
+    records read on it are those due by then (``returns_lag_months``)."""
+    del scope  # one date for the whole store, whoever asks
+    return queries.as_at(conn, today)
 
 
 def _suited(h: CarerHousehold, cfg: ReadinessConfig, on: date) -> bool:
@@ -446,6 +445,8 @@ def _add_stepped_down(
     for c in queries.children_by_ids(conn, scope=scope, child_ids=left):
         if c.ceased is not None or c.place not in FAMILY_PLACES or c.placement_start < left[c.child_id]:
             continue
+        if c.placement_start > cohort.assessed_on or left[c.child_id] > cohort.assessed_on:
+            continue  # stepped down after the date asked about: not yet, on that date
         weeks = (cohort.assessed_on - c.placement_start).days // 7
         now = cost.flat("return_home") if c.place == "P1" else cost.foster("la") + cost.flat("step_down_support")
         cohort.children.append(

@@ -31,6 +31,9 @@ class Settings(_Strict):
     window_months: int = Field(default=3, ge=1, le=12)
     trend_months: int = Field(default=6, ge=2, le=24)
     stale_after_months: int = Field(default=2, ge=1, le=12)
+    #: A month's progress record arrives during the next month: the records read on a date end this many whole
+    #: months before it (on 1 April, with 1: February's is the latest due, March's is not late).
+    returns_lag_months: int = Field(default=1, ge=0, le=6)
     stepped_down_weeks: int = Field(default=52, ge=1, le=104)
     building_score: float = Field(default=40, ge=0, le=100)
     ready_score: float = Field(default=80, ge=0, le=100)

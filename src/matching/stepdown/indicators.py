@@ -128,7 +128,8 @@ def evaluate(
 ) -> tuple[list[IndicatorResult], str | None]:
     """Every indicator for ``child`` on ``on``, and why the records cannot be used (None when they can)."""
     s, ind = cfg.settings, cfg.indicators
-    now = month_of(on)
+    # The month after the latest record due on ``on``: the windows end just before it.
+    now = month_of(on) - np.timedelta64(s.returns_lag_months, "M")
     window_start = now - np.timedelta64(s.window_months, "M")
     trend_start = now - np.timedelta64(s.trend_months, "M")
     stale: str | None = None
@@ -179,9 +180,13 @@ def evaluate(
     # Stability: months in the current home (the last move).
     months = _months_between(child.placement_start, on)
     need = ind["stability"].min_months or 0
-    add("stability", "met" if months >= need else "not_met", f"{months:.0f} months in the current home",
-        f"at least {need:g} months", None if months >= need else
-        f"{int(np.ceil(need - months))} more months settled in the current home")  # fmt: skip
+    if months < 0:
+        add("stability", "not_known", "the current placement began after this date", f"at least {need:g} months",
+            "Assess on a date after the current placement began")  # fmt: skip
+    else:
+        add("stability", "met" if months >= need else "not_met", f"{months:.0f} months in the current home",
+            f"at least {need:g} months", None if months >= need else
+            f"{int(np.ceil(need - months))} more months settled in the current home")  # fmt: skip
 
     if not usable or records is None or win is None or trw is None:
         for name in ("incidents", "missing", "sdq", "education", "supervision", "therapy"):

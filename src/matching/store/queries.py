@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, String, bindparam, cast, func, or_, select
@@ -715,6 +715,16 @@ def data_dates(conn: Connection) -> tuple[date, date] | None:
         low, high = conn.execute(select(func.min(column), func.max(column))).one()
         found += [d for d in (low, high) if d is not None]
     return (min(found), max(found)) if found else None
+
+
+def as_at(conn: Connection, today: date | None = None) -> date:
+    """The date every service answers for unless told otherwise: the day after the store's last dated record,
+    never after today (today for an empty store).  A store refreshed daily answers for today; a return or a
+    generated authority that ends in the past answers for the day its records end, so that nobody waits past
+    their 18th birthday and "needed today" means the records' today."""
+    today = today or date.today()
+    span = data_dates(conn)
+    return today if span is None else min(today, span[1] + timedelta(days=1))
 
 
 def _with_vacancy(conn: Connection, ids: list[str]) -> set[str]:
