@@ -27,7 +27,7 @@ from matching.store import queries
 router = APIRouter(tags=["matching"])
 # Ranking is CPU-bound Python: each route runs in a worker thread of the app's bounded pool (api.offload), so
 # /health and the light routes answer while every worker is busy.  With several cores, run several processes.
-Top = Annotated[int, Query(ge=1, le=100, description="How many candidates.")]
+Top = Annotated[int, Query(ge=1, le=service.MAX_TOP, description="How many candidates.")]
 On = Annotated[IsoDate | None, Query(description="Placement date YYYY-MM-DD (default: today).")]
 NearMisses = Annotated[
     bool | None,

@@ -222,7 +222,7 @@ def child_matches_page(
     child_id: ChildId,
     conn: Connection,
     caller: MatchPage,
-    top: Annotated[int, Query(ge=1, le=50)] = 10,
+    top: Annotated[int, Query(ge=1, le=service.MAX_TOP)] = 10,
     on: Annotated[IsoDate | None, Query()] = None,
 ) -> HTMLResponse:
     """A child's ranked matches as a page: a stacked bar of factor contributions per candidate."""

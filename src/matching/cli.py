@@ -295,7 +295,7 @@ def calibration(
 def match(
     child: Annotated[str | None, typer.Option("--child", help="Rank carer households for this child.")] = None,
     carer: Annotated[str | None, typer.Option("--carer", help="Rank waiting children for this household.")] = None,
-    top: Annotated[int, typer.Option(min=1, max=200, help="How many candidates.")] = 10,
+    top: Annotated[int, typer.Option(min=1, max=100, help="How many candidates (at most 100, as the API).")] = 10,
     on: Annotated[
         str | None,
         typer.Option(
@@ -1153,7 +1153,11 @@ def _sign_in_hint(engine: Any, base: str) -> None:
 
     with engine.connect() as conn:
         enabled = set(demo_accounts_enabled(conn))
-    err.print(f"Sign in at {base}/pages/sign-in (API documents at {base}/docs).", highlight=False, soft_wrap=True)
+    err.print(
+        f"Home page: {base}/pages/home (sign in at {base}/pages/sign-in; API documents at {base}/docs).",
+        highlight=False,
+        soft_wrap=True,
+    )
     if not enabled:
         err.print(
             "  No demonstration account: `matching users demo` adds one per role, or "

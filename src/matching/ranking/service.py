@@ -39,6 +39,9 @@ from matching.taxonomy import Taxonomy
 NEAREST_MISSES = 10
 _ROUND = 6  # scores equal to 6 decimals are ties, broken by id (so float noise cannot reorder)
 
+#: The most candidates any caller gets in one ranking (the CLI, the API and the pages alike).
+MAX_TOP = 100
+
 
 class NotFoundError(LookupError):
     """A child or household that does not exist or is outside the caller's scope."""
