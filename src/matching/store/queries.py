@@ -702,14 +702,18 @@ def newest_progress_month(conn: Connection, *, scope: Scope) -> Any:
 
 
 def data_dates(conn: Connection) -> tuple[date, date] | None:
-    """The first and last dates of the store's records (care started, placements, referrals, progress records),
-    over the whole store: dates only, no one's record.  None when the store holds none."""
+    """The first and last dates of the store's records (care started, placements begun and ended, referrals,
+    needs and SDQ assessments, progress records), over the whole store: dates only, no one's record.  None when
+    the store holds none."""
     found: list[date] = []
     for column in (
         s.child.c.care_started,
         s.child.c.placement_start,
         s.placement.c.start_date,
+        s.placement.c.end_date,
         s.referral.c.referral_date,
+        s.child_need.c.assessed_on,
+        s.sdq_score.c.assessed_on,
         s.progress_record.c.month,
     ):
         low, high = conn.execute(select(func.min(column), func.max(column))).one()
