@@ -33,3 +33,14 @@ def test_the_terminal_names_the_rules_in_words_and_the_json_keeps_the_codes() ->
     assert rule_label("terms_age") in text
     assert "terms_age" not in text
     assert result.as_dict()["excluded_counts"] == {"terms_age": 1}
+
+
+def test_a_skills_bottleneck_names_the_need_and_the_course_as_the_taxonomy_spells_them() -> None:
+    from matching.sufficiency.run import _skills_text
+
+    tax = load_taxonomy()
+    need = next(n for n, d in tax.needs.items() if d.courses)
+    text = _skills_text(0.4, "11-15", need)
+    assert tax.needs[need].label.lower() in text
+    assert tax.courses[tax.best_course(need)].label in text
+    assert "_" not in text

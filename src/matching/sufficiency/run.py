@@ -19,6 +19,7 @@ import numpy as np
 from matching import codes
 from matching.sufficiency.model import Inputs
 from matching.sufficiency.simulate import REASONS, simulate
+from matching.taxonomy import load_taxonomy
 
 Progress = Callable[[int, int], None]
 HEADLINES = (
@@ -142,6 +143,21 @@ def _named(names: Sequence[str], values: np.ndarray) -> dict[str, float]:
     return {n: round(float(v), 2) for n, v in zip(names, np.asarray(values).ravel(), strict=True)}
 
 
+def _skills_text(share: float, band: str, need: str) -> str:
+    """A skills bottleneck in plain words, with the need and its best course as the taxonomy spells them."""
+    taxonomy = load_taxonomy()
+    known = taxonomy.needs.get(need)
+    label = known.label.lower() if known is not None else need.replace("_", " ")
+    course = ""
+    if known is not None and known.courses:
+        best = taxonomy.best_course(need)
+        course = f" ('{taxonomy.courses[best].label}' meets it best)" if best in taxonomy.courses else ""
+    return (
+        f"{share:.0%} of unmatched {band} year olds need skills in {label} that no eligible household in reach "
+        f"covers: recruit or train for it{course}"
+    )
+
+
 def bottlenecks(inp: Inputs, futures: list[dict[str, Any]], top: int = 8) -> list[dict[str, Any]]:
     """What accounts for unmet demand, ranked: skills by age band and need, approval terms, places."""
     unmet_band = np.sum([f["unmet_by_band"] for f in futures], axis=0)
@@ -164,8 +180,7 @@ def bottlenecks(inp: Inputs, futures: list[dict[str, Any]], top: int = 8) -> lis
                     "need": need,
                     "share_of_unmet_in_band": round(float(share), 3),
                     "share_of_all_unmet": round(float(gaps[b, j] / total), 3),
-                    "text": f"{share:.0%} of unmatched {band} year olds need {need.replace('_', ' ')} skills that "
-                    "no eligible household in reach covers: recruit or train for it",
+                    "text": _skills_text(share, band, need),
                 }
             )
     for i, reason in enumerate(REASONS):
