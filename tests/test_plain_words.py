@@ -44,3 +44,11 @@ def test_a_skills_bottleneck_names_the_need_and_the_course_as_the_taxonomy_spell
     assert tax.needs[need].label.lower() in text
     assert tax.courses[tax.best_course(need)].label in text
     assert "_" not in text
+
+
+def test_what_meets_a_need_reads_as_the_taxonomy_spells_it() -> None:
+    tax = load_taxonomy()
+    assert tax.provider_label("pace_ddp") == tax.courses["pace_ddp"].label
+    assert tax.provider_label("experience:trauma_attachment") == (
+        "experience of " + tax.needs["trauma_attachment"].label.lower()
+    )

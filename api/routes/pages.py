@@ -32,6 +32,7 @@ from matching.access import Permission
 from matching.accounts.oidc_login import PagesSignOn
 from matching.accounts.sessions import DEFAULT_POLICY, create_session, end_session, verify_csrf
 from matching.accounts.signin import Refusal, sign_in
+from matching.eligibility.rules import rule_label
 from matching.fit_config import FACTORS
 from matching.ranking import service
 
@@ -238,5 +239,12 @@ def child_matches_page(
     return templates.TemplateResponse(
         request,
         "matches.html",
-        {**page_context(request), "result": result, "excluded": excluded, "factor_names": FACTORS},
+        {
+            **page_context(request),
+            "result": result,
+            "excluded": excluded,
+            "factor_names": FACTORS,
+            "provider": cache.taxonomy.provider_label,
+            "rule": rule_label,
+        },
     )

@@ -92,6 +92,16 @@ class Taxonomy(BaseModel):
         days = round(years * 365.25)
         return date.fromordinal(completed_on.toordinal() + days)
 
+    def provider_label(self, by: str) -> str:
+        """What meets a need (a course code, or ``experience:<need>``) as people say it: the course's name as the
+        taxonomy spells it, or "experience of <need>"."""
+        if by.startswith("experience:"):
+            need = by.split(":", 1)[1]
+            known = self.needs.get(need)
+            return f"experience of {(known.label if known else need.replace('_', ' ')).lower()}"
+        course = self.courses.get(by)
+        return course.label if course is not None else by.replace("_", " ")
+
     def best_course(self, need: str) -> str:
         """The course that addresses ``need`` most strongly (ties broken by course id)."""
         courses = self.needs[need].courses
