@@ -29,6 +29,7 @@ from matching.stepdown.indicators import IndicatorResult, Records, evaluate
 from matching.stepdown.proposal import CohortProposal, offers_per_family, propose
 from matching.store import queries
 from matching.taxonomy import Taxonomy, load_taxonomy
+from matching.wording import counted
 
 STAGES = ("not_yet_ready", "building_readiness", "ready_to_start_matching", "in_transition", "stepped_down")
 STAGE_LABELS = {
@@ -460,7 +461,10 @@ def _add_stepped_down(
                 blockers=(),
                 wishes="",
                 candidates=(),
-                actions=(f"{weeks} weeks in the family placement: keep the support package to 52 weeks (graduation)",),
+                actions=(
+                    f"{counted(weeks, 'week')} in the family placement: keep the support package to 52 weeks "
+                    "(graduation)",
+                ),
                 weekly_cost_now=now,
                 weekly_cost_candidate=None,
                 note=f"left {left[c.child_id]} for {c.place}",
