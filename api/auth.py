@@ -44,6 +44,7 @@ from matching.accounts.sessions import DEFAULT_POLICY, ActiveSession, resolve_se
 from matching.accounts.tokens import PREFIX, authenticate_token, hash_token
 from matching.audit import AuditEntry, AuditUnavailableError, AuditWriter
 from matching.domain import Scope
+from matching.store.engine import pool_of_its_own
 
 #: Who an unauthenticated request is, in the audit trail.
 ANONYMOUS = Actor(None, "anonymous", None)
@@ -154,7 +155,9 @@ class Authenticator:
     :meth:`forget` empties the cache at once (call it after revoking in this process)."""
 
     def __init__(self, engine: Engine, settings: Settings, *, max_cached: int = 4096) -> None:
-        self.engine = engine
+        # A pool of its own: a request that already holds one of the store's connections (its ConnectionDep) must
+        # never wait for another one from the same pool to be signed in (64 clients deadlocked the server so).
+        self.engine = pool_of_its_own(engine)
         self.cache_seconds = settings.token_cache_seconds
         self.max_cached = max_cached
         self._cache: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
@@ -195,10 +198,24 @@ class Authenticator:
         with self._lock:
             self._cache.clear()
 
+    def cached_token(self, token: str) -> Principal | None:
+        """The principal of a bearer token confirmed within ``cache_seconds`` (None when not cached: ask
+        :meth:`token`)."""
+        if self.cache_seconds <= 0:
+            return None
+        return self._cached(self._key(token))
+
+    @staticmethod
+    def _key(token: str) -> str:
+        """The cache key of a bearer token: ours by their stored digest, a single sign-on token by its SHA-256."""
+        if token.startswith(PREFIX):
+            return hash_token(token)
+        return "oidc:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
     def token(self, token: str, address: str) -> Principal | None:
         """The principal of a bearer token, or None."""
+        key = self._key(token)
         if token.startswith(PREFIX):
-            key = hash_token(token)
             principal = self._cached(key)
             if principal is None:
                 with self.engine.begin() as conn:
@@ -208,7 +225,6 @@ class Authenticator:
             return principal
         if self.oidc is None:
             return None
-        key = "oidc:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
         principal = self._cached(key)
         if principal is None:
             with self.engine.begin() as conn:
@@ -306,7 +322,12 @@ class Access:
                 if scheme.lower() != "bearer" or not token.strip():
                     return None, None, None
                 address = request.client.host if request.client else "unknown"
-                return auth.token(token.strip(), address), None, None
+                known = auth.cached_token(token.strip())
+                if known is not None:
+                    return known, None, None
+                # The store (or the single sign-on provider's key set) is asked in a worker thread, never on the
+                # event loop: a slow store or provider must not hold up every other request.
+                return await run_in_threadpool(auth.token, token.strip(), address), None, None
         session_id = request.cookies.get(session_cookie_name(request))
         if not session_id:
             return None, None, None

@@ -6,9 +6,11 @@ scope themselves: every answer is limited to the signed-in caller's remit.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Connection
 
@@ -20,14 +22,33 @@ from matching.domain import Scope
 async def get_connection(request: Request) -> AsyncIterator[Connection]:
     """A read connection to the store for the duration of the request.
 
-    Async so that taking a pooled connection does not cost a thread-pool hop; the (sync) route
-    then uses it in its worker thread.
+    It is taken in a worker thread of its own limiter (at most the pool's size wait there), so a request never
+    waits for a connection on the event loop, nor holds one of the threads the routes run in while it waits; it
+    is given back on the event loop, at once, without needing a thread.  (Taken on the loop, 64 clients on a
+    light route locked the server: the loop waited for a connection only the loop could give back.  Taken and
+    given back in the routes' own thread pool, the waiting requests held every thread, and the requests that
+    held the connections could not get one to give them back.)
     """
-    conn = request.app.state.engine.connect()
+    engine = request.app.state.engine
+    conn = await anyio.to_thread.run_sync(engine.connect, limiter=_connect_limiter(request))
     try:
         yield conn
     finally:
         conn.close()
+
+
+def _connect_limiter(request: Request) -> anyio.CapacityLimiter:
+    """The app's limiter for threads waiting for a pooled connection (one per event loop), sized to the pool."""
+    loop = asyncio.get_running_loop()
+    held: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = getattr(
+        request.app.state, "connect_limiter", None
+    )
+    if held is None or held[0] is not loop:
+        pool = request.app.state.engine.pool
+        size = int(getattr(pool, "size", lambda: 5)()) + max(0, int(getattr(pool, "_max_overflow", 10)))
+        held = (loop, anyio.CapacityLimiter(max(1, size)))
+        request.app.state.connect_limiter = held
+    return held[1]
 
 
 ConnectionDep = Annotated[Connection, Depends(get_connection)]

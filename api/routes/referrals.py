@@ -6,9 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 
-from api.deps import ConnectionDep, Matcher
+from api.deps import Matcher
 from api.limits import on_or_as_at
+from api.offload import heavy
 from api.schemas import IsoDate, Page
 from matching.ranking.waiting import WaitingFilter, waiting_list
 
@@ -35,9 +37,10 @@ class WaitingOut(BaseModel):
 
 
 @router.get("")
+@heavy
 def list_referrals(
     request: Request,
-    conn: ConnectionDep,
+    conn: Connection,
     caller: Matcher,
     status: Annotated[Literal["open"], Query(description="Only open referrals are listed.")] = "open",  # noqa: ARG001
     la_code: Code = None,

@@ -56,6 +56,15 @@ def make_engine(url: str | None = None) -> Engine:
     return create_engine(resolved, pool_pre_ping=True)
 
 
+def pool_of_its_own(engine: Engine) -> Engine:
+    """An engine on the same store with a connection pool of its own (the same engine for an in-memory SQLite
+    store, which another engine would not see).  For work that must never wait behind connections held by the
+    requests it serves, such as signing a request in while that request already holds one."""
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return engine
+    return make_engine(engine.url.render_as_string(hide_password=False))
+
+
 def alembic_config(engine: Engine) -> Config:
     """Alembic configuration pointing at the packaged migrations."""
     cfg = Config()
