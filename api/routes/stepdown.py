@@ -17,10 +17,10 @@ from api.pools import PoolCache
 from api.responses import FastJSONResponse
 from api.schemas import NOT_FOUND, ChildId, IsoDate
 from api.stepdown_schemas import ChildStepDownOut, CohortOut, Stage
-from api.templating import with_banner
+from api.templating import page_context, templates
 from matching.domain import Scope
 from matching.stepdown.assess import Cohort, assess_cohort, step_down_pool
-from matching.stepdown.report import cohort_html
+from matching.stepdown.report import cohort_view
 
 router = APIRouter(tags=["step-down"])
 On = Annotated[IsoDate | None, Query(description="Assessment date YYYY-MM-DD (default: the store's as-at date).")]
@@ -67,6 +67,13 @@ def child_step_down(request: Request, child_id: ChildId, conn: Connection, scope
 
 @router.get("/pages/step-down", response_class=HTMLResponse, include_in_schema=False)
 @heavy
-def cohort_page(request: Request, conn: Connection, scope: StepDownPageScope, on: On = None) -> HTMLResponse:
-    """The cohort report: a chart by stage, value for money, every child."""
-    return HTMLResponse(with_banner(request, cohort_html(_cohort(request, conn, scope, on, None))))
+def cohort_page(
+    request: Request, conn: Connection, scope: StepDownPageScope, on: On = None, stage: Stage | None = None
+) -> HTMLResponse:
+    """The cohort as a page: a chart by stage with its table, value for money, every child (or one stage)."""
+    c = _cohort(request, conn, scope, on, None)
+    return templates.TemplateResponse(
+        request,
+        "step_down.html",
+        {**page_context(request), **cohort_view(c, stage), "stage": stage, "child_pages": False},
+    )
