@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
-from api.auth import touch
+from api.auth import caller_of, touch
 from api.deps import StepDownPageScope, StepDownScope
 from api.limits import on_or_as_at
 from api.offload import heavy
@@ -18,6 +18,7 @@ from api.responses import FastJSONResponse
 from api.schemas import NOT_FOUND, ChildId, IsoDate
 from api.stepdown_schemas import ChildStepDownOut, CohortOut, Stage
 from api.templating import page_context, templates
+from matching.access import Permission
 from matching.domain import Scope
 from matching.stepdown.assess import Cohort, assess_cohort, step_down_pool
 from matching.stepdown.report import cohort_view
@@ -65,6 +66,11 @@ def child_step_down(request: Request, child_id: ChildId, conn: Connection, scope
     return FastJSONResponse({**c.children[0].as_dict(), "model": c.model_note})
 
 
+def _may_read_children(request: Request) -> bool:
+    caller = caller_of(request)
+    return caller is not None and caller.principal.may(Permission.READ_CHILDREN)
+
+
 @router.get("/pages/step-down", response_class=HTMLResponse, include_in_schema=False)
 @heavy
 def cohort_page(
@@ -75,5 +81,5 @@ def cohort_page(
     return templates.TemplateResponse(
         request,
         "step_down.html",
-        {**page_context(request), **cohort_view(c, stage), "stage": stage, "child_pages": False},
+        {**page_context(request), **cohort_view(c, stage), "stage": stage, "child_pages": _may_read_children(request)},
     )

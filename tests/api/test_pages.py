@@ -40,3 +40,54 @@ def test_root_goes_to_the_home_page(client: TestClient) -> None:
     r = client.get("/", follow_redirects=False)
     assert r.status_code in (302, 307)
     assert r.headers["location"] == "/pages/home"
+
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r'<tr class="govuk-table__row" data-child="([^"]+)"', html)
+
+
+def test_waiting_page_is_the_apis_list_a_page_at_a_time(client: TestClient, page_client: TestClient) -> None:
+    api = client.get("/v1/referrals", params={"on": ON, "limit": 25}).json()
+    page = page_client.get("/pages/waiting", params={"on": ON})
+    assert _rows(page.text) == [i["child_id"] for i in api["items"]]
+    second = client.get("/v1/referrals", params={"on": ON, "limit": 25, "offset": 25}).json()
+    page = page_client.get("/pages/waiting", params={"on": ON, "page": 2})
+    assert _rows(page.text) == [i["child_id"] for i in second["items"]]
+    assert 'aria-current="page">2</a>' in page.text
+
+
+def test_waiting_page_filters_as_the_api_does(client: TestClient, page_client: TestClient) -> None:
+    query = {"urgency": "within_5_days", "placement_type": "long_term"}
+    api = client.get("/v1/referrals", params={"on": ON, "limit": 500, **query}).json()
+    page = page_client.get("/pages/waiting", params={"on": ON, **query})
+    assert _rows(page.text) == [i["child_id"] for i in api["items"]][:25]
+    aged = client.get("/v1/referrals", params={"on": ON, "limit": 500, "age_min": 11, "age_max": 15}).json()
+    page = page_client.get("/pages/waiting", params={"on": ON, "age": "11-15", "waited": "28"})
+    assert _rows(page.text) == [i["child_id"] for i in aged["items"] if i["days_waiting"] >= 28][:25]
+
+
+def test_waiting_page_refuses_a_bad_filter_with_an_error_summary(page_client: TestClient) -> None:
+    r = page_client.get("/pages/waiting", params={"on": ON, "child_id": "<b>", "urgency": "soonish"})
+    assert r.status_code == 422
+    assert "govuk-error-summary" in r.text
+    assert 'href="#child_id"' in r.text
+    assert 'href="#urgency"' in r.text
+    assert "<b>" not in r.text
+
+
+def test_child_page_summarises_the_child(client: TestClient, page_client: TestClient) -> None:
+    child = client.get("/v1/children/L001-C00002").json()
+    r = page_client.get("/pages/children/L001-C00002", params={"on": ON})
+    assert r.status_code == 200
+    assert "Child L001-C00002" in r.text
+    assert "/pages/children/L001-C00002/matches" in r.text
+    for heading in ("Wishes and feelings", "Referral", "Brothers and sisters", "Placement history"):
+        assert f">{heading}</h2>" in r.text
+    assert child["la_code"] in r.text
+    assert page_client.get("/pages/children/NOPE-1").status_code == 404
+
+
+def test_child_page_is_not_for_a_fostering_officer(page_client_as) -> None:  # type: ignore[no-untyped-def]
+    from matching.access import Role
+
+    assert page_client_as(Role.FOSTERING_OFFICER).get("/pages/children/L001-C00002").status_code == 403
