@@ -91,3 +91,37 @@ def test_child_page_is_not_for_a_fostering_officer(page_client_as) -> None:  # t
     from matching.access import Role
 
     assert page_client_as(Role.FOSTERING_OFFICER).get("/pages/children/L001-C00002").status_code == 403
+
+
+def test_a_browser_gets_error_pages_and_the_api_keeps_json(client: TestClient, page_client: TestClient) -> None:
+    missing = page_client.get("/pages/no-such-page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "Page not found" in missing.text
+    assert client.get("/v1/no-such-thing").json() == {"detail": "Not Found"}
+    child = page_client.get("/pages/children/NOPE-1/matches")
+    assert child.status_code == 404
+    assert "Page not found" in child.text
+    bad = page_client.get("/pages/children/L001-C00002/matches", params={"top": "lots-of-them"})
+    assert bad.status_code == 422
+    assert "govuk-error-summary" in bad.text
+    assert "the number of households" in bad.text
+    assert "lots-of-them" not in bad.text
+    assert client.get("/v1/children/L001-C00002/matches", params={"top": "x"}).json()["detail"][0]["loc"]
+
+
+def test_a_failing_page_answers_a_500_page_that_says_nothing(make_client) -> None:  # type: ignore[no-untyped-def]
+    from tests.api.conftest import app_of
+
+    app = app_of(make_client())
+
+    def boom() -> None:
+        raise RuntimeError("secret detail L001-C00002")
+
+    app.add_api_route("/pages/boom", boom)
+    r = TestClient(app, raise_server_exceptions=False).get("/pages/boom")
+    assert r.status_code == 500
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Sorry, there is a problem with the service" in r.text
+    assert "L001-C00002" not in r.text
+    assert "content-security-policy" in r.headers

@@ -188,3 +188,15 @@ def test_a_page_outside_the_role_is_a_page_not_json(session: Session) -> None:
     assert response.status == 403
     assert session.page.locator("h1").inner_text().strip() == "Not for your role"
     session.check("forbidden")
+
+
+def test_errors_are_pages_for_a_browser(session: Session) -> None:
+    sign_in_as(session, Role.PLACEMENT_OFFICER)
+    response = session.goto("/pages/no-such-page")
+    assert response.status == 404
+    assert session.page.locator("h1").inner_text().strip() == "Page not found"
+    session.check("not-found")
+    response = session.goto("/pages/children/L001-C00002/matches?top=lots")
+    assert response.status == 422
+    assert "the number of households" in session.page.locator(".govuk-error-summary").inner_text()
+    session.check("invalid-address")
