@@ -412,6 +412,7 @@ def child_matches_page(
         {
             **page_context(request),
             "result": result,
+            "on_given": on is not None,
             "excluded": excluded,
             "factor_names": FACTORS,
             "provider": cache.taxonomy.provider_label,
