@@ -200,3 +200,12 @@ def test_errors_are_pages_for_a_browser(session: Session) -> None:
     assert response.status == 422
     assert "the number of households" in session.page.locator(".govuk-error-summary").inner_text()
     session.check("invalid-address")
+
+
+def test_the_keyboard_reaches_the_skip_link_then_the_page(session: Session) -> None:
+    sign_in_as(session, Role.PLACEMENT_OFFICER)
+    session.page.keyboard.press("Tab")
+    focused = session.page.evaluate("document.activeElement.textContent.trim()")
+    assert focused == "Skip to main content"
+    session.page.keyboard.press("Enter")
+    assert session.page.evaluate("document.activeElement.id") == "main-content"
