@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Access, Caller, secure_request, session_cookie_name, touch
 from api.deps import MatchPage
-from api.limits import on_or_as_at
+from api.limits import as_at, on_or_as_at
 from api.offload import heavy
 from api.pools import PoolCache
 from api.schemas import NO_CHILD, ChildId, IsoDate
@@ -188,15 +188,33 @@ async def sign_out(request: Request) -> Response:
 
 
 @router.get("/home", response_class=HTMLResponse)
-def home(request: Request, caller: Annotated[Caller, Depends(SIGNED_IN)]) -> HTMLResponse:
-    """Who is signed in, their remit, and the pages their role may use."""
+@heavy
+def home(request: Request, conn: Connection, caller: Annotated[Caller, Depends(SIGNED_IN)]) -> HTMLResponse:
+    """Who is signed in, their remit, what needs their attention (for those who match: the children waiting,
+    by urgency, as counts) and the pages their role may use."""
     links = []
+    attention = []
     if caller.principal.may(Permission.MATCH):
         links.append({"href": "/pages/waiting", "label": "Children waiting for a placement"})
+        waiting_now = waiting_list(conn, scope=caller.scope, on=as_at(request, conn))
+        for code, text in (("today", "needed today"), ("within_5_days", "needed within 5 days")):
+            n = sum(1 for e in waiting_now if e.request.referral.urgency == code)
+            if n:
+                attention.append({"href": f"/pages/waiting?urgency={code}", "count": n, "text": text})
+        attention.append({"href": "/pages/waiting", "count": len(waiting_now), "text": "waiting in all"})
     if caller.principal.may(Permission.STEP_DOWN):
         links.append({"href": "/pages/step-down", "label": "Step-down readiness of children in children's homes"})
     links.append({"href": "/docs", "label": "The API (needs a bearer token)"})
-    return templates.TemplateResponse(request, "home.html", {**page_context(request), "links": links})
+    return templates.TemplateResponse(
+        request,
+        "home.html",
+        {
+            **page_context(request),
+            "links": links,
+            "attention": attention,
+            "description": caller.principal.role.description,
+        },
+    )
 
 
 #: The waiting list's page size, and the filters' choices: age bands and the least time waited.

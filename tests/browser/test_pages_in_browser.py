@@ -52,7 +52,14 @@ def test_each_role_sees_only_its_own_navigation(session: Session) -> None:
         assert ACCOUNTS[role].display_name in who
         assert "Remit:" in who
         if role is Role.PLACEMENT_OFFICER:
+            attention = session.page.locator("#attention").inner_text()
+            total = session.api("/v1/referrals", limit=1)["total"]
+            today = session.api("/v1/referrals", urgency="today", limit=1)["total"]
+            assert f"{total} children waiting in all" in attention
+            assert f"{today} {'child' if today == 1 else 'children'} needed today" in attention
             session.check("home")
+        else:
+            assert session.page.locator("#attention").count() == 0
     session.page.get_by_role("button", name="Sign out").click()
     session.page.wait_for_load_state()
     assert "/pages/sign-in" in session.page.url
