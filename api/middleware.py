@@ -4,7 +4,8 @@
   bodies within ``MATCHING_MAX_BODY_BYTES`` (413 before reading a larger one); the app's settings for the
   request models' limits (:mod:`api.limits`).
 * :class:`HeadersMiddleware`: security headers on every reply (pages, JSON, errors, static files),
-  ``Cache-Control: no-store`` on everything but the static assets, a 500 that says nothing when a route fails,
+  ``Cache-Control: no-store`` on everything but the static assets, a 500 that says nothing when a route fails
+  (a GOV.UK error page for ``/pages/``, JSON elsewhere),
   and the route's template for the access log.
 * :func:`install_access_log_filter`: uvicorn's access log shows the route's template
   (``/v1/children/{child_id}/matches``), never the path a caller sent (child ids) nor its query string.
@@ -21,8 +22,10 @@ from typing import Any
 
 from fastapi import HTTPException
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import PAGES_PREFIX, error_page
 from api.limits import settings_for_request
 from api.responses import FastJSONResponse
 from api.settings import Settings
@@ -109,7 +112,11 @@ class HeadersMiddleware:
             await self.app(scope, receive, send_with_headers)
         except Exception:
             if not started:  # the error itself is logged by the server; the client learns nothing of it
-                body = FastJSONResponse({"detail": "internal error: the request was not completed"}, 500)
+                body: Response = (
+                    error_page(None, 500)
+                    if scope["path"].startswith(PAGES_PREFIX)
+                    else FastJSONResponse({"detail": "internal error: the request was not completed"}, 500)
+                )
                 await body(scope, receive, send_with_headers)
             raise
 

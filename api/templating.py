@@ -1,4 +1,5 @@
-"""The pages' templates, and what every page shows: who is signed in, their role and remit, and sign-out."""
+"""The pages' templates, and what every page shows: who is signed in, their role and remit, the navigation their
+role may use, and sign-out."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup, escape
 
 from api.auth import caller_of
-from matching.access import Principal
+from matching.access import Permission, Principal
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
@@ -20,6 +20,24 @@ def remit_text(principal: Principal) -> str:
     las = ", ".join(sorted(principal.remit.la_codes)) or "none"
     agencies = ", ".join(sorted(principal.remit.agency_codes)) or "none"
     return f"authorities {las}; agencies {agencies}"
+
+
+#: The service navigation: each page, the permission it needs (None: every signed-in person) and the paths it
+#: covers (a path starting with one of them marks the item as the current page).
+NAVIGATION: tuple[tuple[str, str, Permission | None, tuple[str, ...]], ...] = (
+    ("Home", "/pages/home", None, ("/pages/home",)),
+    ("Waiting children", "/pages/waiting", Permission.MATCH, ("/pages/waiting", "/pages/children/")),
+    ("Step-down", "/pages/step-down", Permission.STEP_DOWN, ("/pages/step-down",)),
+)
+
+
+def navigation(principal: Principal, path: str) -> list[dict[str, Any]]:
+    """The navigation items the signed-in person's role may use, the current one marked."""
+    return [
+        {"label": label, "href": href, "current": any(path.startswith(p) for p in covers)}
+        for label, href, permission, covers in NAVIGATION
+        if permission is None or principal.may(permission)
+    ]
 
 
 def page_context(request: Request) -> dict[str, Any]:
@@ -35,37 +53,6 @@ def page_context(request: Request) -> dict[str, Any]:
             "role": p.role.label,
             "remit": remit_text(p),
         },
+        "nav": navigation(p, request.url.path),
         "csrf_token": caller.csrf_token or "",
     }
-
-
-def banner(request: Request) -> Markup:
-    """The signed-in bar (name, role, remit, sign-out form) as HTML, for pages not built from ``base.html``."""
-    ctx = page_context(request)
-    who = ctx["who"]
-    if who is None:
-        return Markup("")
-    return Markup(  # styled by a file: the Content-Security-Policy allows no style attribute
-        '<link rel="stylesheet" href="/static/banner.css">'
-        '<div class="pm-signed-in">Signed in as <strong>{name}</strong> ({username}), {role}. '
-        "Remit: {remit}. "
-        '<form method="post" action="/pages/sign-out">'
-        '<input type="hidden" name="csrf_token" value="{csrf}">'
-        '<button type="submit">Sign out</button></form></div>'
-    ).format(
-        name=escape(who["name"]),
-        username=escape(who["username"]),
-        role=escape(who["role"]),
-        remit=escape(who["remit"]),
-        csrf=escape(ctx["csrf_token"]),
-    )
-
-
-def with_banner(request: Request, html: str) -> str:
-    """A whole page (from a report) with the signed-in bar just inside ``<body>``."""
-    bar = str(banner(request))
-    at = html.find("<body")
-    if at < 0:
-        return bar + html
-    end = html.find(">", at)
-    return html[: end + 1] + bar + html[end + 1 :]

@@ -1,5 +1,6 @@
-"""Web pages: signing in and out, the home page, the waiting children, and a child's ranked matches rendered from
-the same explanations as the API.
+"""Web pages in the GOV.UK Design System (``api/templates``): signing in and out, the home page, the waiting
+children (searched, filtered and paginated as ``GET /v1/referrals`` lists them), a child's summary, and a child's
+ranked matches rendered from the same explanations as the API.
 
 Every page but the sign-in page needs a session (signing in, with a password here or by single sign-on in
 :mod:`api.routes.sign_on`, sets its cookie: ``HttpOnly``, ``SameSite=Lax``, ``Secure`` except over plain HTTP on
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Annotated
 from urllib.parse import parse_qs, urlencode
 
@@ -23,18 +27,23 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Access, Caller, secure_request, session_cookie_name, touch
 from api.deps import MatchPage
-from api.limits import on_or_as_at
+from api.limits import as_at, on_or_as_at
 from api.offload import heavy
 from api.pools import PoolCache
 from api.schemas import NO_CHILD, ChildId, IsoDate
 from api.templating import page_context, templates
+from matching import codes
 from matching.access import Permission
 from matching.accounts.oidc_login import PagesSignOn
 from matching.accounts.sessions import DEFAULT_POLICY, create_session, end_session, verify_csrf
 from matching.accounts.signin import Refusal, sign_in
+from matching.domain.child import Child
 from matching.eligibility.rules import rule_label
 from matching.fit_config import FACTORS
 from matching.ranking import service
+from matching.ranking.waiting import URGENCY_LABELS, WaitingEntry, WaitingFilter, waiting_list
+from matching.stepdown.config import load_readiness
+from matching.store import queries
 
 router = APIRouter(prefix="/pages", tags=["pages"], include_in_schema=False)
 SIGNED_IN = Access(None, page=True, audit=False)
@@ -179,40 +188,219 @@ async def sign_out(request: Request) -> Response:
 
 
 @router.get("/home", response_class=HTMLResponse)
-def home(request: Request, caller: Annotated[Caller, Depends(SIGNED_IN)]) -> HTMLResponse:
-    """Who is signed in, their remit, and the pages their role may use."""
+@heavy
+def home(request: Request, conn: Connection, caller: Annotated[Caller, Depends(SIGNED_IN)]) -> HTMLResponse:
+    """Who is signed in, their remit, what needs their attention (for those who match: the children waiting,
+    by urgency, as counts) and the pages their role may use."""
     links = []
+    attention = []
     if caller.principal.may(Permission.MATCH):
         links.append({"href": "/pages/waiting", "label": "Children waiting for a placement"})
+        waiting_now = waiting_list(conn, scope=caller.scope, on=as_at(request, conn))
+        for code, text in (("today", "needed today"), ("within_5_days", "needed within 5 days")):
+            n = sum(1 for e in waiting_now if e.request.referral.urgency == code)
+            if n:
+                attention.append({"href": f"/pages/waiting?urgency={code}", "count": n, "text": text})
+        attention.append({"href": "/pages/waiting", "count": len(waiting_now), "text": "waiting in all"})
     if caller.principal.may(Permission.STEP_DOWN):
         links.append({"href": "/pages/step-down", "label": "Step-down readiness of children in children's homes"})
     links.append({"href": "/docs", "label": "The API (needs a bearer token)"})
-    return templates.TemplateResponse(request, "home.html", {**page_context(request), "links": links})
+    return templates.TemplateResponse(
+        request,
+        "home.html",
+        {
+            **page_context(request),
+            "links": links,
+            "attention": attention,
+            "description": caller.principal.role.description,
+        },
+    )
+
+
+#: The waiting list's page size, and the filters' choices: age bands and the least time waited.
+PAGE_SIZE = 25
+AGE_BANDS: dict[str, tuple[int, int, str]] = {
+    "0-4": (0, 4, "0 to 4"),
+    "5-10": (5, 10, "5 to 10"),
+    "11-15": (11, 15, "11 to 15"),
+    "16-17": (16, 17, "16 or 17"),
+}
+WAITED: dict[str, tuple[int, str]] = {
+    "7": (7, "at least a week"),
+    "28": (28, "at least 4 weeks"),
+    "91": (91, "at least 13 weeks"),
+}
+_CHILD_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class WaitingForm:
+    """The waiting list's filters as sent (every field text, "" when not chosen), and what is wrong with them."""
+
+    child_id: str = ""
+    la_code: str = ""
+    urgency: str = ""
+    age: str = ""
+    need: str = ""
+    placement_type: str = ""
+    waited: str = ""
+
+    def errors(self, needs: Sequence[str], las: Sequence[str]) -> list[dict[str, str]]:
+        """One error a field, in the words the GOV.UK error summary shows (``href`` is the field)."""
+        wrong = []
+        if self.child_id and not _CHILD_ID.match(self.child_id):
+            wrong.append(("child_id", "Enter the start of a child's id: letters, numbers, '.', '-' and '_' only"))
+        choices = {
+            "la_code": (las, "Choose an authority from the list"),
+            "urgency": (codes.URGENCY, "Choose how soon the placement is needed from the list"),
+            "age": (tuple(AGE_BANDS), "Choose an age band from the list"),
+            "need": (needs, "Choose a need from the list"),
+            "placement_type": (codes.PLACEMENT_TYPES, "Choose a placement type from the list"),
+            "waited": (tuple(WAITED), "Choose a waiting time from the list"),
+        }
+        for name, (allowed, message) in choices.items():
+            value = getattr(self, name)
+            if value and value not in allowed:
+                wrong.append((name, message))
+        return [{"field": name, "href": f"#{name}", "text": text} for name, text in wrong]
+
+    def where(self) -> WaitingFilter:
+        low, high, _ = AGE_BANDS.get(self.age, (None, None, ""))
+        return WaitingFilter(
+            la_code=self.la_code or None,
+            urgency=self.urgency or None,
+            placement_type=self.placement_type or None,
+            age_min=low,
+            age_max=high,
+            need=self.need or None,
+            child_id=self.child_id or None,
+        )
+
+    def query(self, **changes: str | int) -> str:
+        """This form's query string (the fields chosen), with ``changes``."""
+        fields: dict[str, str | int] = {k: v for k, v in asdict(self).items() if v}
+        fields.update(changes)
+        return urlencode(fields)
+
+
+def _text_param(value: str | None) -> str:
+    return (value or "").strip()[:64]
 
 
 @router.get("/waiting", response_class=HTMLResponse)
 @heavy
 def waiting(
-    request: Request, conn: Connection, caller: MatchPage, on: Annotated[IsoDate | None, Query()] = None
+    request: Request,
+    conn: Connection,
+    caller: MatchPage,
+    on: Annotated[IsoDate | None, Query()] = None,
+    child_id: Annotated[str | None, Query(max_length=200)] = None,
+    la_code: Annotated[str | None, Query(max_length=200)] = None,
+    urgency: Annotated[str | None, Query(max_length=200)] = None,
+    age: Annotated[str | None, Query(max_length=200)] = None,
+    need: Annotated[str | None, Query(max_length=200)] = None,
+    placement_type: Annotated[str | None, Query(max_length=200)] = None,
+    waited: Annotated[str | None, Query(max_length=200)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    """Open referrals in scope, oldest first, each linking to its matches."""
+    """Open referrals in scope: search by id, filters, most urgent first then the oldest referral, a page at a
+    time (the same list and order as ``GET /v1/referrals``: :func:`matching.ranking.waiting.waiting_list`)."""
     when = on_or_as_at(request, conn, on, ("query", "on"))
-    waiting_list = service.waiting_requests(conn, scope=caller.scope, on=when)
-    caller.touch(r.child.child_id for r in waiting_list)
-    rows = [
-        {
-            "child_id": r.child.child_id,
-            "referral_id": r.referral.referral_id,
-            "referral_date": r.referral.referral_date,
-            "urgency": r.referral.urgency,
-            "placement_type": r.referral.placement_type,
-            "age": r.age,
-            "needs": sorted(r.referral.needs.severities.items(), key=lambda kv: (-kv[1], kv[0])),
-        }
-        for r in waiting_list
-    ]
+    form = WaitingForm(*(_text_param(v) for v in (child_id, la_code, urgency, age, need, placement_type, waited)))
+    cache: PoolCache = request.app.state.pools
+    needs = {n: d.label for n, d in cache.taxonomy.needs.items()}
+    every = waiting_list(conn, scope=caller.scope, on=when)
+    las = sorted({e.request.child.la_code for e in every} | set(caller.principal.remit.la_codes))
+    errors = form.errors(tuple(needs), las)
+    if errors:
+        entries: list[WaitingEntry] = []
+    else:
+        where = form.where()
+        least = WAITED[form.waited][0] if form.waited else 0
+        entries = [e for e in every if where.admits(e.request) and e.days_waiting >= least]
+    pages = max(1, -(-len(entries) // PAGE_SIZE))
+    page = min(page, pages)
+    shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    rows = [e.as_dict() for e in shown]
+    caller.touch(c for e in shown for c in (e.request.child.child_id, *(s.child_id for s in e.request.siblings)))
     return templates.TemplateResponse(
-        request, "waiting.html", {**page_context(request), "rows": rows, "on": when.isoformat()}
+        request,
+        "waiting.html",
+        {
+            **page_context(request),
+            "rows": rows,
+            "total": len(entries),
+            "on": when.isoformat(),
+            "on_given": on is not None,
+            "form": form,
+            "errors": errors,
+            "error_for": {e["field"]: e["text"] for e in errors},
+            "page": page,
+            "pages": pages,
+            "first": (page - 1) * PAGE_SIZE + 1,
+            "needs": needs,
+            "las": las,
+            "urgencies": URGENCY_LABELS,
+            "placement_types": codes.PLACEMENT_TYPES,
+            "age_bands": AGE_BANDS,
+            "waited_choices": WAITED,
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+CHILD_PAGE = Access(Permission.READ_CHILDREN, page=True)
+
+
+@router.get("/children/{child_id}", response_class=HTMLResponse)
+@heavy
+def child_page(
+    request: Request,
+    child_id: ChildId,
+    conn: Connection,
+    caller: Annotated[Caller, Depends(CHILD_PAGE)],
+    on: Annotated[IsoDate | None, Query()] = None,
+) -> HTMLResponse:
+    """One child: a summary (age, needs, placement), the wishes and feelings and referral on record, the
+    brothers and sisters in the caller's remit, the placement history, and links to the matches and step-down."""
+    when = on_or_as_at(request, conn, on, ("query", "on"))
+    child = queries.get_child(conn, scope=caller.scope, child_id=child_id)
+    if child is None:
+        raise HTTPException(status_code=404, detail=NO_CHILD)
+    referrals = queries.referrals_of(conn, child=child)
+    open_referrals = queries.open_referrals_of(conn, child=child)
+    referral = open_referrals[-1] if open_referrals else (referrals[-1] if referrals else None)
+    siblings: list[Child] = []
+    if child.sibling_group_id is not None:
+        group, _ = queries.list_children(conn, scope=caller.scope, limit=100, sibling_group_id=child.sibling_group_id)
+        siblings = [c for c in sorted(group, key=lambda c: c.child_id) if c.child_id != child.child_id]
+    history = queries.child_placements(conn, scope=caller.scope, child_id=child.child_id) or []
+    caller.touch([child.child_id, *(c.child_id for c in siblings)])
+    cache: PoolCache = request.app.state.pools
+    needs = {n: d.label for n, d in cache.taxonomy.needs.items()}
+    residential = child.place in load_readiness().settings.placements
+    return templates.TemplateResponse(
+        request,
+        "child.html",
+        {
+            **page_context(request),
+            "child": child,
+            "age": child.age_on(when),
+            "on_date": when,
+            "on": when.isoformat(),
+            "on_query": f"?on={when.isoformat()}" if on is not None else "",
+            "needs": sorted(child.needs.items(), key=lambda kv: (-kv[1], kv[0])),
+            "need_labels": needs,
+            "referral": referral,
+            "referral_open": bool(open_referrals),
+            "urgency_label": URGENCY_LABELS,
+            "siblings": siblings,
+            "history": history,
+            "place": codes.place_label,
+            "category": codes.CATEGORY_OF_NEED,
+            "may_match": caller.principal.may(Permission.MATCH),
+            "may_step_down": caller.principal.may(Permission.STEP_DOWN) and residential,
+        },
     )
 
 
@@ -242,6 +430,7 @@ def child_matches_page(
         {
             **page_context(request),
             "result": result,
+            "on_given": on is not None,
             "excluded": excluded,
             "factor_names": FACTORS,
             "provider": cache.taxonomy.provider_label,

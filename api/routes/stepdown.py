@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
-from api.auth import touch
+from api.auth import caller_of, touch
 from api.deps import StepDownPageScope, StepDownScope
 from api.limits import on_or_as_at
 from api.offload import heavy
@@ -17,10 +17,11 @@ from api.pools import PoolCache
 from api.responses import FastJSONResponse
 from api.schemas import NOT_FOUND, ChildId, IsoDate
 from api.stepdown_schemas import ChildStepDownOut, CohortOut, Stage
-from api.templating import with_banner
+from api.templating import page_context, templates
+from matching.access import Permission
 from matching.domain import Scope
 from matching.stepdown.assess import Cohort, assess_cohort, step_down_pool
-from matching.stepdown.report import cohort_html
+from matching.stepdown.report import cohort_view
 
 router = APIRouter(tags=["step-down"])
 On = Annotated[IsoDate | None, Query(description="Assessment date YYYY-MM-DD (default: the store's as-at date).")]
@@ -65,8 +66,20 @@ def child_step_down(request: Request, child_id: ChildId, conn: Connection, scope
     return FastJSONResponse({**c.children[0].as_dict(), "model": c.model_note})
 
 
+def _may_read_children(request: Request) -> bool:
+    caller = caller_of(request)
+    return caller is not None and caller.principal.may(Permission.READ_CHILDREN)
+
+
 @router.get("/pages/step-down", response_class=HTMLResponse, include_in_schema=False)
 @heavy
-def cohort_page(request: Request, conn: Connection, scope: StepDownPageScope, on: On = None) -> HTMLResponse:
-    """The cohort report: a chart by stage, value for money, every child."""
-    return HTMLResponse(with_banner(request, cohort_html(_cohort(request, conn, scope, on, None))))
+def cohort_page(
+    request: Request, conn: Connection, scope: StepDownPageScope, on: On = None, stage: Stage | None = None
+) -> HTMLResponse:
+    """The cohort as a page: a chart by stage with its table, value for money, every child (or one stage)."""
+    c = _cohort(request, conn, scope, on, None)
+    return templates.TemplateResponse(
+        request,
+        "step_down.html",
+        {**page_context(request), **cohort_view(c, stage), "stage": stage, "child_pages": _may_read_children(request)},
+    )

@@ -126,6 +126,7 @@ def test_pages_render_under_the_policy(client: TestClient, page_client: TestClie
         page_client.get("/pages/waiting", params={"on": ON}),
         page_client.get(f"/pages/children/{CHILD}/matches", params={"on": ON, "top": 3}),
         page_client.get("/pages/step-down"),
+        page_client.get(f"/pages/children/{CHILD}", params={"on": ON}),
         client.get("/docs"),
     ):
         assert r.status_code == 200, r.url

@@ -15,7 +15,8 @@ def test_waiting_list_links_to_each_childs_matches(page_client: TestClient) -> N
     assert r.headers["content-type"].startswith("text/html")
     links = re.findall(r'href="/pages/children/([^/]+)/matches', r.text)
     assert links
-    assert len(links) == r.text.count("<tr>") - 1  # one link per referral row (the header row has none)
+    rows = re.findall(r"<tr\b", r.text.split("<tbody", 1)[1])
+    assert len(links) == len(rows)  # one link per referral row
     assert all(link.startswith("L001-C") for link in links)
 
 
@@ -23,12 +24,12 @@ def test_matches_page_shows_the_same_candidates_as_the_api(client: TestClient, p
     api = client.get("/v1/children/L001-C00002/matches", params={"on": ON, "top": 5}).json()
     page = page_client.get("/pages/children/L001-C00002/matches", params={"on": ON, "top": 5})
     assert page.status_code == 200
-    shown = re.findall(r"<h2>\d+\. ([A-Z0-9-]+) ", page.text)
+    shown = re.findall(r'<li class="pm-candidate" data-household="([A-Z0-9-]+)"', page.text)
     assert shown == [c["household_id"] for c in api["candidates"]]
     for c in api["candidates"]:
         assert f"{c['score']:.1f}" in page.text
     assert "Why other households were ruled out" in page.text
-    assert 'class="bar"' in page.text
+    assert 'class="pm-bar"' in page.text
 
 
 def test_unknown_child_page_is_404(page_client: TestClient) -> None:
@@ -39,3 +40,88 @@ def test_root_goes_to_the_home_page(client: TestClient) -> None:
     r = client.get("/", follow_redirects=False)
     assert r.status_code in (302, 307)
     assert r.headers["location"] == "/pages/home"
+
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r'<tr class="govuk-table__row" data-child="([^"]+)"', html)
+
+
+def test_waiting_page_is_the_apis_list_a_page_at_a_time(client: TestClient, page_client: TestClient) -> None:
+    api = client.get("/v1/referrals", params={"on": ON, "limit": 25}).json()
+    page = page_client.get("/pages/waiting", params={"on": ON})
+    assert _rows(page.text) == [i["child_id"] for i in api["items"]]
+    second = client.get("/v1/referrals", params={"on": ON, "limit": 25, "offset": 25}).json()
+    page = page_client.get("/pages/waiting", params={"on": ON, "page": 2})
+    assert _rows(page.text) == [i["child_id"] for i in second["items"]]
+    assert 'aria-current="page">2</a>' in page.text
+
+
+def test_waiting_page_filters_as_the_api_does(client: TestClient, page_client: TestClient) -> None:
+    query = {"urgency": "within_5_days", "placement_type": "long_term"}
+    api = client.get("/v1/referrals", params={"on": ON, "limit": 500, **query}).json()
+    page = page_client.get("/pages/waiting", params={"on": ON, **query})
+    assert _rows(page.text) == [i["child_id"] for i in api["items"]][:25]
+    aged = client.get("/v1/referrals", params={"on": ON, "limit": 500, "age_min": 11, "age_max": 15}).json()
+    page = page_client.get("/pages/waiting", params={"on": ON, "age": "11-15", "waited": "28"})
+    assert _rows(page.text) == [i["child_id"] for i in aged["items"] if i["days_waiting"] >= 28][:25]
+
+
+def test_waiting_page_refuses_a_bad_filter_with_an_error_summary(page_client: TestClient) -> None:
+    r = page_client.get("/pages/waiting", params={"on": ON, "child_id": "<b>", "urgency": "soonish"})
+    assert r.status_code == 422
+    assert "govuk-error-summary" in r.text
+    assert 'href="#child_id"' in r.text
+    assert 'href="#urgency"' in r.text
+    assert "<b>" not in r.text
+
+
+def test_child_page_summarises_the_child(client: TestClient, page_client: TestClient) -> None:
+    child = client.get("/v1/children/L001-C00002").json()
+    r = page_client.get("/pages/children/L001-C00002", params={"on": ON})
+    assert r.status_code == 200
+    assert "Child L001-C00002" in r.text
+    assert "/pages/children/L001-C00002/matches" in r.text
+    for heading in ("Wishes and feelings", "Referral", "Brothers and sisters", "Placement history"):
+        assert f">{heading}</h2>" in r.text
+    assert child["la_code"] in r.text
+    assert page_client.get("/pages/children/NOPE-1").status_code == 404
+
+
+def test_child_page_is_not_for_a_fostering_officer(page_client_as) -> None:  # type: ignore[no-untyped-def]
+    from matching.access import Role
+
+    assert page_client_as(Role.FOSTERING_OFFICER).get("/pages/children/L001-C00002").status_code == 403
+
+
+def test_a_browser_gets_error_pages_and_the_api_keeps_json(client: TestClient, page_client: TestClient) -> None:
+    missing = page_client.get("/pages/no-such-page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "Page not found" in missing.text
+    assert client.get("/v1/no-such-thing").json() == {"detail": "Not Found"}
+    child = page_client.get("/pages/children/NOPE-1/matches")
+    assert child.status_code == 404
+    assert "Page not found" in child.text
+    bad = page_client.get("/pages/children/L001-C00002/matches", params={"top": "lots-of-them"})
+    assert bad.status_code == 422
+    assert "govuk-error-summary" in bad.text
+    assert "the number of households" in bad.text
+    assert "lots-of-them" not in bad.text
+    assert client.get("/v1/children/L001-C00002/matches", params={"top": "x"}).json()["detail"][0]["loc"]
+
+
+def test_a_failing_page_answers_a_500_page_that_says_nothing(make_client) -> None:  # type: ignore[no-untyped-def]
+    from tests.api.conftest import app_of
+
+    app = app_of(make_client())
+
+    def boom() -> None:
+        raise RuntimeError("secret detail L001-C00002")
+
+    app.add_api_route("/pages/boom", boom)
+    r = TestClient(app, raise_server_exceptions=False).get("/pages/boom")
+    assert r.status_code == 500
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Sorry, there is a problem with the service" in r.text
+    assert "L001-C00002" not in r.text
+    assert "content-security-policy" in r.headers

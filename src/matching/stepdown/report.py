@@ -98,11 +98,24 @@ def cohort_csv(cohort: Cohort) -> str:
     return buf.getvalue()
 
 
-def cohort_html(cohort: Cohort) -> str:
-    """The cohort report: a chart of children by stage, value for money, and every child's summary."""
+#: govuk-frontend's tag colour for each stage (the service's pages; each has accessible contrast).
+STAGE_TAGS = {
+    "not_yet_ready": "govuk-tag--red",
+    "building_readiness": "govuk-tag--yellow",
+    "ready_to_start_matching": "govuk-tag--green",
+    "in_transition": "govuk-tag--blue",
+    "stepped_down": "govuk-tag--purple",
+}
+
+
+def cohort_view(cohort: Cohort, stage: str | None = None) -> dict[str, object]:
+    """What a page of the cohort shows: counts and chart segments by stage, costs, the children (of ``stage``)
+    in order of stage then score, and the helpers for their text."""
     counts = cohort.counts()
     order = {s: i for i, s in enumerate(STAGES)}
     children = sorted(cohort.children, key=lambda a: (-order[a.stage], -a.score, a.child_id))
+    if stage is not None:
+        children = [a for a in children if a.stage == stage]
     total = max(1, len(cohort.children))
     segments, x = [], 0.0
     for s in STAGES:
@@ -110,18 +123,24 @@ def cohort_html(cohort: Cohort) -> str:
             w = 100 * counts[s] / total
             segments.append((s, counts[s], round(x, 3), round(w, 3)))
             x += w
+    return {
+        "cohort": cohort,
+        "counts": [(s, counts[s]) for s in STAGES],
+        "segments": segments,
+        "labels": STAGE_LABELS,
+        "tag": STAGE_TAGS,
+        "costs": cohort.costs(),
+        "children": children,
+        "offers": offers_text,
+        "place": place_label,
+    }
+
+
+def cohort_html(cohort: Cohort) -> str:
+    """The cohort report: a chart of children by stage, value for money, and every child's summary."""
+    view = cohort_view(cohort)
     return _ENV.from_string(_TEMPLATE).render(
-        css=Markup(REPORT_CSS),
-        cohort=cohort,
-        counts=[(s, counts[s]) for s in STAGES],
-        segments=segments,
-        total=total,
-        labels=STAGE_LABELS,
-        colours=_COLOURS,
-        costs=cohort.costs(),
-        children=children,
-        offers=offers_text,
-        place=place_label,
+        css=Markup(REPORT_CSS), total=max(1, len(cohort.children)), colours=_COLOURS, **view
     )
 
 
