@@ -130,7 +130,9 @@ def test_a_job_survives_a_restart_and_an_interrupted_one_can_be_restarted(servic
         again = second.post(f"{running}/restart", headers=me)
         assert again.status_code == 202, again.text
         assert again.headers["location"] == running
-        assert again.json()["status"] == "queued"
+        # Queued again; the runner may already have picked it up by the time the answer is written (a race the
+        # full suite's load showed): either way it is no longer interrupted.
+        assert again.json()["status"] in ("queued", "running")
         _until(second, running, _simulating, me)
         assert second.post(f"{running}/restart", headers=me).status_code == 409  # running: not interrupted
         assert second.delete(running, headers=me).status_code == 200
