@@ -386,10 +386,21 @@ def test_no_role_reads_or_changes_anything_outside_its_remit(world: World) -> No
             )
             assert signed.status_code == 303
             for template, access in page_routes:
-                fills = [w.waiting_other, w.residential_other, w.waiting_mine] if "{child_id}" in template else [""]
-                for child in fills:
-                    path = template.replace("{child_id}", child)
-                    call = Call("GET", template, path, {"on": ON}, refuse=child in w.outside_children)
+                fills: list[tuple[str, bool]] = [("", False)]
+                if "{child_id}" in template:
+                    fills = [
+                        (c, c in w.outside_children) for c in (w.waiting_other, w.residential_other, w.waiting_mine)
+                    ]
+                elif "{household_id}" in template:
+                    fills = [
+                        (w.household_other, True),
+                        (w.household_shared, False),
+                        (w.household_mine, False),
+                    ]
+                for filled, refuse in fills:
+                    child = filled if "{child_id}" in template else ""
+                    path = template.replace("{child_id}", filled).replace("{household_id}", filled)
+                    call = Call("GET", template, path, {"on": ON}, refuse=refuse)
                     r = browser.get(path, params=call.params, follow_redirects=False)
                     assert r.status_code < 500, f"{user} {path}: {r.status_code}"
                     problems += _check(w, user, call, r.status_code, r.text)

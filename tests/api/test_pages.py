@@ -125,3 +125,48 @@ def test_a_failing_page_answers_a_500_page_that_says_nothing(make_client) -> Non
     assert "Sorry, there is a problem with the service" in r.text
     assert "L001-C00002" not in r.text
     assert "content-security-policy" in r.headers
+
+
+def test_household_page_shows_what_the_api_shows(client: TestClient, page_client: TestClient) -> None:
+    top = client.get("/v1/children/L001-C00002/matches", params={"on": ON, "top": 1}).json()["candidates"][0]
+    h = {"household_id": top["household_id"]}
+    matches = client.get(f"/v1/carers/{h['household_id']}/matches", params={"on": ON}).json()
+    assert matches["candidates"]
+    api = client.get(f"/v1/households/{h['household_id']}").json()
+    r = page_client.get(f"/pages/households/{h['household_id']}", params={"on": ON})
+    assert r.status_code == 200
+    assert f"Household {api['household_id']}" in r.text
+    terms = r.text.split('id="terms"', 1)[1].split("</dl>", 1)[0]
+    assert f"{api['terms']['age_min']} to {api['terms']['age_max']}" in terms
+    assert f'id="places">{api["terms"]["places"]}<' in terms
+    assert f'id="sibling-group">{api["terms"]["max_sibling_group"]}<' in terms
+    assert f'id="vacancy-count">{api["vacancies"]}<' in r.text
+    for t in api["training"]:
+        assert str(t["completed_on"]) in r.text
+    shown = re.findall(r'<li class="pm-candidate" data-child="([^"]+)"', r.text)
+    assert shown == [c["child_id"] for c in matches["candidates"]]
+    for c in matches["candidates"]:
+        assert f'href="/pages/children/{c["child_id"]}?on={ON}"' in r.text
+        assert f"{c['score']:.1f}" in r.text
+    # the matches page links each candidate household to its page
+    child = next(iter(shown), None)
+    if child is not None:
+        page = page_client.get(f"/pages/children/{child}/matches", params={"on": ON})
+        assert f'href="/pages/households/{h["household_id"]}?on={ON}"' in page.text
+
+
+def test_household_page_outside_the_remit_is_404(client: TestClient, page_client_as) -> None:  # type: ignore[no-untyped-def]
+    from matching.access import Role
+
+    households = client.get("/v1/households", params={"limit": 500}).json()["items"]
+    ifa = next(h["household_id"] for h in households if h["agency_code"] != "LA-L001")
+    own = next(h["household_id"] for h in households if h["agency_code"] == "LA-L001")
+    fostering = page_client_as(Role.FOSTERING_OFFICER)
+    missing = fostering.get(f"/pages/households/{ifa}")
+    assert missing.status_code == 404
+    assert "Page not found" in missing.text
+    mine = fostering.get(f"/pages/households/{own}", params={"on": ON})
+    assert mine.status_code == 200
+    assert "Your role does not match children to households." in mine.text
+    assert not re.search(r"L001-C\d+", mine.text)  # a fostering officer sees no child's id
+    assert fostering.get("/pages/households/NOPE-H1").status_code == 404

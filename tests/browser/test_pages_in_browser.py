@@ -175,6 +175,26 @@ def test_matches_page_ranks_as_the_api_does(session: Session) -> None:
     session.check("matches")
 
 
+def test_household_page_from_the_matches_page_shows_what_the_api_shows(session: Session) -> None:
+    sign_in_as(session, Role.PLACEMENT_OFFICER)
+    waiting = [i["child_id"] for i in session.api("/v1/referrals", limit=20)["items"]]
+    child, api = next((c, a) for c in waiting if (a := session.api(f"/v1/children/{c}/matches", top=5))["candidates"])
+    household = api["candidates"][0]["household_id"]
+    session.goto(f"/pages/children/{child}/matches?top=5")
+    session.page.get_by_role("link", name=household, exact=True).click()
+    session.page.wait_for_load_state()
+    assert session.page.url.endswith(f"/pages/households/{household}")
+    assert session.page.locator("h1").inner_text().endswith(f"Household {household}")
+    shown = session.api(f"/v1/households/{household}")
+    assert session.page.locator("#vacancy-count").inner_text().strip() == str(shown["vacancies"])
+    terms = shown["terms"]
+    assert session.page.locator("#ages").inner_text().strip() == f"{terms['age_min']} to {terms['age_max']}"
+    matches = session.api(f"/v1/carers/{household}/matches")
+    listed = session.page.locator("#candidates li.pm-candidate").evaluate_all("els => els.map(e => e.dataset.child)")
+    assert listed == [c["child_id"] for c in matches["candidates"]]
+    session.check("household")
+
+
 def test_step_down_page_shows_the_apis_cohort(session: Session) -> None:
     sign_in_as(session, Role.PLACEMENT_OFFICER, "/pages/step-down")
     api = session.api("/v1/step-down")
