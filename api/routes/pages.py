@@ -276,6 +276,7 @@ class WaitingForm:
             age_max=high,
             need=self.need or None,
             child_id=self.child_id or None,
+            min_days_waiting=WAITED[self.waited][0] if self.waited else None,
         )
 
     def query(self, **changes: str | int) -> str:
@@ -318,8 +319,7 @@ def waiting(
         entries: list[WaitingEntry] = []
     else:
         where = form.where()
-        least = WAITED[form.waited][0] if form.waited else 0
-        entries = [e for e in every if where.admits(e.request) and e.days_waiting >= least]
+        entries = [e for e in every if where.admits(e.request)]
     pages = max(1, -(-len(entries) // PAGE_SIZE))
     page = min(page, pages)
     shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]

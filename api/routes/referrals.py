@@ -50,6 +50,9 @@ def list_referrals(
     age_max: Annotated[int | None, Query(ge=0, le=17)] = None,
     need: Code = None,
     child_id: Code = None,
+    min_days_waiting: Annotated[
+        int | None, Query(ge=0, le=36_500, description="Referred at least this long ago.")
+    ] = None,
     on: Annotated[IsoDate | None, Query(description="Date YYYY-MM-DD (default: the store's as-at date).")] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -57,7 +60,7 @@ def list_referrals(
     """Open referrals in the caller's remit that pass the filters: most urgent first, then the oldest referral,
     then the child's id."""
     when = on_or_as_at(request, conn, on, ("query", "on"))
-    where = WaitingFilter(la_code, urgency, placement_type, age_min, age_max, need, child_id)
+    where = WaitingFilter(la_code, urgency, placement_type, age_min, age_max, need, child_id, min_days_waiting)
     entries = waiting_list(conn, scope=caller.scope, on=when, where=where)
     shown = entries[offset : offset + limit]
     caller.touch(e.request.child.child_id for e in shown)

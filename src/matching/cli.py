@@ -935,6 +935,9 @@ def waiting(
     age_max: Annotated[int | None, typer.Option("--age-max", min=0, max=17)] = None,
     need: Annotated[str | None, typer.Option(help="Only children with this need (a taxonomy code).")] = None,
     child: Annotated[str | None, typer.Option("--child", help="Children whose id starts with this.")] = None,
+    min_days_waiting: Annotated[
+        int | None, typer.Option("--min-days-waiting", min=0, help="Referred at least this many days ago.")
+    ] = None,
     on: Annotated[str | None, typer.Option(help="Date YYYY-MM-DD (default: the store's as-at date).")] = None,
     show: Annotated[int, typer.Option(min=0, help="Rows shown (0: every one).")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every row).")] = False,
@@ -951,7 +954,7 @@ def waiting(
     with _friendly_errors():
         engine = _store_with_children()
         when = _placement_date(on, engine)
-        where = WaitingFilter(la, urgency, placement_type, age_min, age_max, need, child)
+        where = WaitingFilter(la, urgency, placement_type, age_min, age_max, need, child, min_days_waiting)
         with engine.connect() as conn:
             entries = waiting_list(conn, scope=Scope.everything(), on=when, where=where)
         if as_json:

@@ -56,6 +56,7 @@ def test_filters(client: TestClient) -> None:
     need = next(n for i in items for n in i["needs"])
     assert _all(client, need=need) == [i for i in items if need in i["needs"]]
     assert _all(client, child_id=first["child_id"].lower()) == [first]
+    assert _all(client, min_days_waiting=28) == [i for i in items if i["days_waiting"] >= 28]
 
 
 def test_outside_the_remit_nothing_and_bad_filters_are_422(client_as: Callable[..., TestClient]) -> None:

@@ -31,6 +31,7 @@ class WaitingFilter:
     age_max: int | None = None
     need: str | None = None
     child_id: str | None = None  # a search: the child's id starts with this (case-insensitive)
+    min_days_waiting: int | None = None  # referred at least this many days before the date
 
     def admits(self, r: MatchRequest) -> bool:
         """Whether the request passes every given filter."""
@@ -43,6 +44,7 @@ class WaitingFilter:
             and (self.age_max is None or r.age <= self.age_max)
             and (self.need is None or ref.needs.severities.get(self.need, 0) > 0)
             and (self.child_id is None or r.child.child_id.lower().startswith(self.child_id.lower()))
+            and (self.min_days_waiting is None or (r.on - ref.referral_date).days >= self.min_days_waiting)
         )
 
 
