@@ -55,8 +55,7 @@ def invalid(loc: tuple[str | int, ...], msg: str, kind: str = "value_error") -> 
 def date_window(request: Request, conn: Connection) -> tuple[date, date]:
     """The dates a caller may ask about: the store's records, from the first to the last (or today, if later),
     widened by ``MATCHING_DATE_WINDOW_DAYS`` each side (kept until the next import)."""
-    cache: PoolCache = request.app.state.pools
-    span = cache.get_keyed(conn, ("date-window",), lambda: queries.data_dates(conn))
+    span = _store_dates(request, conn)
     today = date.today()
     first, last = span if span is not None else (today, today)
     widen = timedelta(days=request.app.state.settings.date_window_days)
@@ -66,8 +65,14 @@ def date_window(request: Request, conn: Connection) -> tuple[date, date]:
 def as_at(request: Request, conn: Connection) -> date:
     """The date every route answers for when none is given: the store's "as at" date
     (:func:`matching.store.queries.as_at`), kept until the next import."""
+    return queries.as_at_of(_store_dates(request, conn))
+
+
+def _store_dates(request: Request, conn: Connection) -> tuple[date, date] | None:
+    """The store's first and last record dates (:func:`matching.store.queries.data_dates`), read once per
+    import: the date window and the as-at date both come from them."""
     cache: PoolCache = request.app.state.pools
-    return cache.get_keyed(conn, ("as-at", date.today()), lambda: queries.as_at(conn))
+    return cache.get_keyed(conn, ("store-dates",), lambda: queries.data_dates(conn))
 
 
 def on_or_as_at(request: Request, conn: Connection, when: date | None, loc: tuple[str | int, ...]) -> date:

@@ -726,8 +726,12 @@ def as_at(conn: Connection, today: date | None = None) -> date:
     never after today (today for an empty store).  A store refreshed daily answers for today; a return or a
     generated authority that ends in the past answers for the day its records end, so that nobody waits past
     their 18th birthday and "needed today" means the records' today."""
+    return as_at_of(data_dates(conn), today)
+
+
+def as_at_of(span: tuple[date, date] | None, today: date | None = None) -> date:
+    """:func:`as_at` from the store's :func:`data_dates` already read."""
     today = today or date.today()
-    span = data_dates(conn)
     return today if span is None else min(today, span[1] + timedelta(days=1))
 
 
