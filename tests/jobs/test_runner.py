@@ -176,7 +176,7 @@ def test_a_job_whose_runner_died_is_interrupted_at_start_up_and_can_be_restarted
     assert runner.get(alive.job_id).state == js.RUNNING  # type: ignore[union-attr]  # another live process's
     again = runner.restart(dead.job_id)
     assert again is not None
-    assert again.state == js.QUEUED
+    assert again.state in (js.QUEUED, js.RUNNING)  # the dispatcher may have picked it up already (a race)
     done = _until(runner, dead.job_id, lambda j: j.ended, 30)
     assert done.state == js.DONE
     assert runner.restart(dead.job_id) is None  # only an interrupted job restarts
