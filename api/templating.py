@@ -28,6 +28,13 @@ NAVIGATION: tuple[tuple[str, str, Permission | None, tuple[str, ...]], ...] = (
     ("Home", "/pages/home", None, ("/pages/home",)),
     ("Waiting children", "/pages/waiting", Permission.MATCH, ("/pages/waiting", "/pages/children/")),
     ("Step-down", "/pages/step-down", Permission.STEP_DOWN, ("/pages/step-down",)),
+    ("Households", "/pages/households", Permission.READ_HOUSEHOLDS, ("/pages/households",)),
+    ("Allocation", "/pages/allocations", Permission.ALLOCATE, ("/pages/allocations",)),
+    ("Sufficiency", "/pages/sufficiency", Permission.SUFFICIENCY, ("/pages/sufficiency",)),
+    ("Audit trail", "/pages/audit", Permission.READ_AUDIT, ("/pages/audit",)),
+    ("Users", "/pages/admin/users", Permission.MANAGE_USERS, ("/pages/admin/users",)),
+    ("Imports", "/pages/admin/imports", Permission.IMPORT_DATA, ("/pages/admin/imports",)),
+    ("Models", "/pages/models", None, ("/pages/models",)),
 )
 
 
