@@ -225,6 +225,14 @@ RELIGIONS: Final = (
 
 #: Agency types a carer household can belong to.
 AGENCY_TYPES: Final = ("la", "ifa")
+#: Agency types in plain words.
+AGENCY_TYPE_LABELS: Final = {"la": "local authority fostering service", "ifa": "independent fostering agency"}
+
+
+def agency_label(agency_type: str, agency_code: str) -> str:
+    """An agency in plain words with its code: "independent fostering agency IFA-03"."""
+    return f"{AGENCY_TYPE_LABELS.get(agency_type, agency_type)} {agency_code}"
+
 
 #: Support a fostering service can put around a household.
 SUPPORT_PACKAGE: Final = (

@@ -156,7 +156,7 @@ class Session:
     def check(self, name: str) -> None:
         """axe-core finds nothing (at 1280 and 390 px), no script error or Content-Security-Policy refusal was
         logged, the page is no wider than the screen at 1280, 390 and 320 px, and a screenshot of the whole page
-        at each width is saved as ``<name>-<width>.png``."""
+        at each width is saved as ``<name>-<width>.png``; at 640 px (200% zoom) the page is screenshotted too."""
         violations = self.axe()
         AXE_FIGURES[f"{name}@1280"] = len(violations)
         assert violations == [], [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:5]) for v in violations]
@@ -169,9 +169,13 @@ class Session:
                 AXE_FIGURES[f"{name}@{width}"] = len(narrow)
                 assert narrow == [], [(v["id"], v["help"]) for v in narrow]
             self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
-        for width in (*WIDTHS, 320):  # nothing wider than the screen: a wide table scrolls in its own box
+        # Nothing wider than the screen (a wide table scrolls in its own box): at 1280 and 390 px, at 640 px (a
+        # 1280 px window at 200% zoom lays out as 640 CSS px) and at 320 px (WCAG 1.4.10 reflow: 1280 at 400%).
+        for width in (*WIDTHS, 640, 320):
             self.page.set_viewport_size({"width": width, "height": 900})
             assert self.page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
+            if width == 640:
+                self.page.screenshot(path=str(SCREENSHOTS / f"{name}-zoom200.png"), full_page=True)
         self.page.set_viewport_size({"width": 1280, "height": 900})
 
     def close(self) -> None:

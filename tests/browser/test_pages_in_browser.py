@@ -236,3 +236,21 @@ def test_the_keyboard_reaches_the_skip_link_then_the_page(session: Session) -> N
     assert focused == "Skip to main content"
     session.page.keyboard.press("Enter")
     assert session.page.evaluate("document.activeElement.id") == "main-content"
+
+
+def test_households_list_from_the_navigation_as_the_api_lists_them(session: Session) -> None:
+    sign_in_as(session, Role.FOSTERING_OFFICER)
+    session.page.get_by_role("link", name="Households", exact=True).click()
+    session.page.wait_for_load_state()
+    assert session.page.url.endswith("/pages/households")
+    every = session.api("/v1/households", limit=500)["items"]
+    shown = session.page.locator("#households tbody tr").evaluate_all("els => els.map(e => e.dataset.household)")
+    assert shown == [h["household_id"] for h in every][:25]
+    session.check("households")
+    session.page.get_by_label("Vacancy", exact=True).select_option("yes")
+    apply_filters(session)
+    shown = session.page.locator("#households tbody tr").evaluate_all("els => els.map(e => e.dataset.household)")
+    assert shown == [h["household_id"] for h in every if h["vacancies"] > 0][:25]
+    session.page.get_by_role("link", name=shown[0], exact=True).click()
+    session.page.wait_for_load_state()
+    assert session.page.url.endswith(f"/pages/households/{shown[0]}")
