@@ -160,3 +160,22 @@ def test_a_final_job_cannot_be_cancelled_restarted_or_finished_again(jobs_store:
         assert not store.restart(conn, job.job_id)
         assert not store.finish(conn, job.job_id, {"late": True}, keep=KEEP)
         assert store.get(conn, job.job_id).state == state  # type: ignore[union-attr]
+
+
+def test_an_owners_jobs_are_theirs_only_newest_first_without_results(jobs_store: StoreWithUsers) -> None:
+    ann, bob = jobs_store.ann, jobs_store.bob
+    with jobs_store.engine.begin() as conn:
+        made = [
+            store.create(
+                conn, kind=kind, owner_id=ann, owner="ann", area=["L001"], parameters={}, now=T0 + timedelta(minutes=i)
+            )
+            for i, kind in enumerate(("allocation", "sufficiency", "allocation"))
+        ]
+        store.create(conn, kind="allocation", owner_id=bob, owner="bob", area=["L001"], parameters={})
+        store.move(conn, made[0].job_id, RUNNING, runner="r", started_at=T0)
+        store.finish(conn, made[0].job_id, {"assignments": []}, keep=KEEP, now=T0)
+        assert [j.job_id for j in store.jobs_of(conn, ann)] == [j.job_id for j in reversed(made)]
+        assert [j.job_id for j in store.jobs_of(conn, ann, kind="allocation")] == [made[2].job_id, made[0].job_id]
+        assert [j.job_id for j in store.jobs_of(conn, ann, limit=1)] == [made[2].job_id]
+        assert all(j.result is None for j in store.jobs_of(conn, ann))
+        assert store.jobs_of(conn, bob)[0].owner == "bob"

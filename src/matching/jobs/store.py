@@ -188,6 +188,17 @@ def get(conn: Connection, job_id: str) -> Job | None:
     return None if row is None else _job(row)
 
 
+def jobs_of(conn: Connection, owner_id: int, *, kind: str | None = None, limit: int = 20) -> list[Job]:
+    """The owner's jobs (of ``kind`` if given), newest first, at most ``limit``; without their results (read one
+    with :func:`get`)."""
+    columns = [c for c in _T.c if c.name != "result"]
+    stmt = select(*columns).where(_T.c.owner_id == owner_id)
+    if kind is not None:
+        stmt = stmt.where(_T.c.kind == kind)
+    rows = conn.execute(stmt.order_by(_T.c.created_at.desc(), _T.c.id).limit(limit)).mappings().all()
+    return [_job({**row, "result": None}) for row in rows]
+
+
 def states(conn: Connection, job_ids: Iterable[str]) -> dict[str, str]:
     """The state of each of these jobs that still exists."""
     ids = sorted(set(job_ids))
