@@ -295,3 +295,38 @@ trusted_model_artefact = Table(
     comment="Model artefacts this store trusts to be unpickled, by digest: recorded by `matching train` and "
     "`matching models trust`, never read from the models folder itself.",
 )
+
+# --- decisions on referrals (issue 20; logic in matching.decisions) ---
+
+recommendation_snapshot = Table(
+    "recommendation_snapshot",
+    metadata,
+    Column("sha256", String(64), primary_key=True, comment="SHA-256 of the canonical JSON of the payload"),
+    Column("referral_id", String(64), nullable=False),
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+    Column("payload", JSON, nullable=False, comment="exactly what was shown: ranking, scores, explanations, versions"),
+    Index("ix_recommendation_snapshot_referral_id", "referral_id"),
+    comment="What the service showed when a decision was made, immutable (append-only) and addressed by its hash.",
+)
+
+placement_decision = Table(
+    "placement_decision",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", String(64), nullable=False),
+    Column("snapshot_sha256", String(64), ForeignKey("recommendation_snapshot.sha256"), nullable=False),
+    Column("outcome", String(32), nullable=False, comment="household_chosen or no_household"),
+    Column("household_id", String(64), nullable=True),
+    Column("best_ranked_household_id", String(64), nullable=True, comment="first in the snapshot, if any"),
+    Column("departs_from_ranking", Boolean, nullable=False, comment="not the best-ranked, or not ranked at all"),
+    Column("named_officer", Text, nullable=False, comment="the officer who decided, by name and job title"),
+    Column("reason_codes", JSON, nullable=False),
+    Column("reason_text", Text, nullable=True),
+    Column("accepted_warnings", JSON, nullable=False, comment="warning codes of the chosen household accepted"),
+    Column("recorded_by_user_id", Integer, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Index("ix_placement_decision_referral_id", "referral_id"),
+    comment="Decisions on referrals by a named officer, each linked to the snapshot of what was shown; append-only "
+    "(a changed mind is a new decision).",
+)
