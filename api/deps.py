@@ -61,6 +61,7 @@ READ_HOUSEHOLDS = Access(Permission.READ_HOUSEHOLDS, audit=False)  # audited whe
 ALLOCATE = Access(Permission.ALLOCATE)
 SUFFICIENCY = Access(Permission.SUFFICIENCY)
 READ_AUDIT = Access(Permission.READ_AUDIT)
+DECIDE = Access(Permission.DECIDE)
 EXPORT = Access(Permission.EXPORT_SUBJECT_ACCESS)
 MATCH_PAGE = Access(Permission.MATCH, page=True)
 STEP_DOWN_PAGE = Access(Permission.STEP_DOWN, page=True)
@@ -71,6 +72,7 @@ HouseholdReader = Annotated[Caller, Depends(READ_HOUSEHOLDS)]
 Allocator = Annotated[Caller, Depends(ALLOCATE)]
 SufficiencyPlanner = Annotated[Caller, Depends(SUFFICIENCY)]
 Auditor = Annotated[Caller, Depends(READ_AUDIT)]
+Decider = Annotated[Caller, Depends(DECIDE)]
 Exporter = Annotated[Caller, Depends(EXPORT)]
 MatchPage = Annotated[Caller, Depends(MATCH_PAGE)]
 StepDownCaller = Annotated[Caller, Depends(STEP_DOWN)]

@@ -11,6 +11,7 @@ class Permission(StrEnum):
     READ_CHILDREN = "read_children"
     MATCH = "match"
     REFER = "refer"
+    DECIDE = "decide"
     STEP_DOWN = "step_down"
     READ_HOUSEHOLDS = "read_households"
     READ_REFERRALS = "read_referrals"
@@ -56,6 +57,7 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.READ_CHILDREN: "see the records of children in their authorities",
     Permission.MATCH: "find and rank carers for a child",
     Permission.REFER: "send and manage referrals for a child",
+    Permission.DECIDE: "record the decision a named officer made on a referral",
     Permission.STEP_DOWN: "assess children in residential care for a move to a family",
     Permission.READ_HOUSEHOLDS: "see the carer households of their agencies",
     Permission.READ_REFERRALS: "see the referrals sent to their agencies",
@@ -90,7 +92,14 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
 #: The one table of who may do what.  A permission not listed for a role is refused.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PLACEMENT_OFFICER: frozenset(
-        {Permission.READ_CHILDREN, Permission.MATCH, Permission.REFER, Permission.STEP_DOWN, Permission.READ_HOUSEHOLDS}
+        {
+            Permission.READ_CHILDREN,
+            Permission.MATCH,
+            Permission.REFER,
+            Permission.DECIDE,
+            Permission.STEP_DOWN,
+            Permission.READ_HOUSEHOLDS,
+        }
     ),
     Role.FOSTERING_OFFICER: frozenset({Permission.READ_HOUSEHOLDS, Permission.READ_REFERRALS}),
     Role.COMMISSIONING_LEAD: frozenset({Permission.ALLOCATE, Permission.SUFFICIENCY}),

@@ -429,6 +429,18 @@ def open_referrals(
     return [referral_from_row(r, needs.get(r["child_id"], {}), assessed=r["child_id"] in ratings) for r in rows]
 
 
+def referral_child(conn: Connection, *, scope: Scope, referral_id: str) -> tuple[str, str] | None:
+    """The child and status of a referral for a child in scope (None when unknown or outside scope)."""
+    stmt = _child_scope(
+        select(s.referral.c.child_id, s.referral.c.status)
+        .join(s.child, s.child.c.child_id == s.referral.c.child_id)
+        .where(s.referral.c.referral_id == referral_id),
+        scope,
+    )
+    row = conn.execute(stmt).first()
+    return None if row is None else (str(row.child_id), str(row.status))
+
+
 def latest_referrals(conn: Connection, *, scope: Scope | None, child_ids: Sequence[str]) -> dict[str, Referral]:
     """Each of these children's latest referral of any status (the record in force), within ``scope``; ``None``
     reads them whatever the remit, for internal use only (:func:`resident_restrictions`)."""
