@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 
 from api.routes.pages.models import inline, render_card
 from matching.access import Role
+from matching.audit import recent_entries
 from matching.paths import PROJECT_ROOT
+from tests.api.conftest import app_of
 
 PageClientAs = Callable[..., TestClient]
 
@@ -23,6 +25,12 @@ def bundled_models(monkeypatch: pytest.MonkeyPatch) -> Path:
     root = PROJECT_ROOT / "models"
     monkeypatch.setenv("MATCHING_MODELS_DIR", str(root))
     return root
+
+
+def flushed(client: TestClient) -> TestClient:
+    """``client``, once its app has written every audit entry it queued."""
+    app_of(client).state.audit.flush()
+    return client
 
 
 def csrf_of(html: str) -> str:
@@ -101,6 +109,7 @@ def test_audit_page_shows_a_childs_entries_as_the_api_does(
 ) -> None:
     officer = client_as(Role.PLACEMENT_OFFICER)
     assert officer.get("/v1/children/L001-C00002").status_code == 200
+    flushed(officer)
     api = client_as(Role.AUDITOR).get("/v1/audit", params={"child_id": "L001-C00002"}).json()["items"]
     page = page_client_as(Role.AUDITOR).get("/pages/audit", params={"child_id": "L001-C00002"})
     assert page.status_code == 200
@@ -115,7 +124,9 @@ def test_audit_page_filters_by_user_outcome_and_dates(
     page_client_as: PageClientAs, client_as: Callable[..., TestClient]
 ) -> None:
     auditor = page_client_as(Role.AUDITOR)
-    client_as(Role.FOSTERING_OFFICER).get("/v1/children/L001-C00002")  # refused: 403
+    fostering = client_as(Role.FOSTERING_OFFICER)
+    assert fostering.get("/v1/children/L001-C00002").status_code == 403
+    flushed(fostering)
     r = auditor.get("/pages/audit", params={"username": "demo.fostering", "outcome": "refused"})
     assert r.status_code == 200
     outcomes = re.findall(r"Refused <span class=\"pm-muted\">\((\w+)\)</span>", r.text)
@@ -161,3 +172,110 @@ def test_audit_page_verifies_the_chain_as_the_api_does(
     assert status["ok"]
     digest = re.search(r'<code id="verify-head">([0-9a-f]{64})</code>', r.text)
     assert digest is not None
+
+
+# --- users -------------------------------------------------------------------------------------------------------
+
+
+def test_users_page_is_for_administrators_only(page_client_as: PageClientAs) -> None:
+    for role in Role:
+        status = page_client_as(role).get("/pages/admin/users").status_code
+        assert status == (200 if role is Role.ADMINISTRATOR else 403), role
+    officer = page_client_as(Role.PLACEMENT_OFFICER)
+    token = csrf_of(officer.get("/pages/home").text)
+    refused = officer.post("/pages/admin/users", data={"csrf_token": token, "username": "x.y", "role": "administrator"})
+    assert refused.status_code == 403
+
+
+def test_admin_adds_a_user_who_can_then_sign_in(page_client_as: PageClientAs, make_client) -> None:  # type: ignore[no-untyped-def]
+    admin = page_client_as(Role.ADMINISTRATOR)
+    page = admin.get("/pages/admin/users")
+    assert 'data-user="demo.placement"' in page.text
+    form = {
+        "csrf_token": csrf_of(page.text),
+        "username": "new.officer",
+        "display_name": "New Officer",
+        "role": "placement_officer",
+        "la_codes": "L001",
+        "agency_codes": "",
+        "password_choice": "generate",
+        "password": "",
+    }
+    added = admin.post("/pages/admin/users", data=form)
+    assert added.status_code == 200, added.text
+    assert "Account new.officer added" in added.text
+    password = re.search(r'<p class="govuk-body pm-once" id="new-password">([^<]+)</p>', added.text)
+    assert password is not None
+    assert added.headers["cache-control"] == "no-store"
+    assert password.group(1) not in admin.get("/pages/admin/users").text  # shown once
+    other = make_client()
+    sign_in_page = other.get("/pages/sign-in")
+    r = other.post(
+        "/pages/sign-in",
+        data={
+            "csrf_token": csrf_of(sign_in_page.text),
+            "username": "new.officer",
+            "password": password.group(1),
+            "next": "",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert other.get("/pages/waiting").status_code == 200
+    again = admin.post("/pages/admin/users", data=form)
+    assert again.status_code == 422
+    assert "already exists" in again.text
+    with app_of(admin).state.engine.connect() as conn:  # audited as the command audits it, by the administrator
+        created = recent_entries(conn, username="demo.admin", limit=50)
+    assert any(e.action == "user.create" and (e.detail or "").startswith("new.officer:") for e in created)
+
+
+def test_add_user_form_errors_link_to_each_field(page_client_as: PageClientAs) -> None:
+    admin = page_client_as(Role.ADMINISTRATOR)
+    token = csrf_of(admin.get("/pages/admin/users").text)
+    r = admin.post(
+        "/pages/admin/users",
+        data={
+            "csrf_token": token,
+            "username": "Not Valid!",
+            "role": "king",
+            "la_codes": "L001, bad code",
+            "password_choice": "set",
+            "password": "short",
+        },
+    )
+    assert r.status_code == 422
+    assert "<title>Error: " in r.text
+    for anchor in ("#username", "#role-placement_officer", "#la_codes", "#password"):
+        assert f'href="{anchor}"' in r.text
+    assert "a password needs at least 12 characters".capitalize() in r.text
+    assert 'value="short"' not in r.text
+    no_token = admin.post("/pages/admin/users", data={"username": "a.b", "role": "auditor"})
+    assert no_token.status_code == 403
+
+
+def test_admin_disables_enables_and_resets(page_client_as: PageClientAs) -> None:
+    admin = page_client_as(Role.ADMINISTRATOR)
+    token = csrf_of(admin.get("/pages/admin/users").text)
+    new = {
+        "csrf_token": token,
+        "username": "to.change",
+        "role": "auditor",
+        "la_codes": "L001",
+        "password_choice": "generate",
+    }
+    assert admin.post("/pages/admin/users", data=new).status_code == 200
+    off = admin.post("/pages/admin/users/to.change/disable", data={"csrf_token": token})
+    assert off.status_code == 200
+    assert "Account to.change disabled" in off.text
+    assert re.search(r'data-user="to.change">.*?Disabled', off.text, re.S)
+    on = admin.post("/pages/admin/users/to.change/enable", data={"csrf_token": token})
+    assert "Account to.change enabled" in on.text
+    reset = admin.post("/pages/admin/users/to.change/reset", data={"csrf_token": token})
+    assert "New password for to.change" in reset.text
+    assert 'id="new-password"' in reset.text
+    self_off = admin.post("/pages/admin/users/demo.admin/disable", data={"csrf_token": token})
+    assert self_off.status_code == 422
+    missing = admin.post("/pages/admin/users/nobody.here/enable", data={"csrf_token": token})
+    assert missing.status_code == 422
+    assert "No user" in missing.text
