@@ -8,7 +8,7 @@ chain to the same entry.  Entries are never updated or deleted (triggers refuse 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -219,12 +219,32 @@ def entries_for_child(conn: Connection, child_id: str) -> list[StoredEntry]:
 
 
 def recent_entries(
-    conn: Connection, *, limit: int = 100, before_seq: int | None = None, username: str | None = None
+    conn: Connection,
+    *,
+    limit: int = 100,
+    before_seq: int | None = None,
+    username: str | None = None,
+    child_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    outcomes: Collection[str] | None = None,
 ) -> list[StoredEntry]:
-    """The latest entries, newest first (a page of at most ``limit`` before ``before_seq``), of one user if named."""
+    """The latest entries, newest first (a page of at most ``limit`` before ``before_seq``), of one user if named,
+    that touched ``child_id`` if named, at or after ``since`` and before ``until``, with one of ``outcomes``."""
     stmt = select(s.audit_entry).order_by(s.audit_entry.c.seq.desc()).limit(limit)
     if before_seq is not None:
         stmt = stmt.where(s.audit_entry.c.seq < before_seq)
     if username is not None:
         stmt = stmt.where(s.audit_entry.c.username == username)
-    return [_stored(r) for r in conn.execute(stmt).mappings()]
+    if child_id is not None:
+        stmt = stmt.join(s.audit_child, s.audit_child.c.seq == s.audit_entry.c.seq).where(
+            s.audit_child.c.child_id == child_id
+        )
+    if since is not None:
+        stmt = stmt.where(s.audit_entry.c.at >= utc(since))
+    if until is not None:
+        stmt = stmt.where(s.audit_entry.c.at < utc(until))
+    if outcomes is not None:
+        stmt = stmt.where(s.audit_entry.c.outcome.in_(sorted(outcomes)))
+    found = [_stored(r) for r in conn.execute(stmt).mappings()]
+    return [e for e in found if child_id is None or child_id in e.child_ids]  # as entries_for_child
