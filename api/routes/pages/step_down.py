@@ -121,6 +121,7 @@ def _months(conn: Connection, scope: Scope, child_id: str, on: date) -> list[dic
         out.append(
             {
                 "month": month.strftime("%b %Y"),
+                "short": month.strftime("%b %y"),
                 "incidents": r["physical_aggression"] + r["self_harm"] + r["police"] + r["restraints"],
                 "missing": r["missing"],
                 "attendance": None if r["attendance"] is None else float(r["attendance"]),
@@ -143,7 +144,7 @@ def _charts(child_id: str, months: list[dict[str, Any]]) -> list[Any]:
     """A line chart for each kind of number in the records (counts a month, attendance, SDQ), when recorded."""
     if not months:
         return []
-    x = [m["month"] for m in months]
+    x = [m["short"] for m in months]
 
     def values(key: str) -> list[float | None]:
         return [None if m[key] is None else float(m[key]) for m in months]
