@@ -1,4 +1,5 @@
-"""Step-down readiness: the cohort of children in children's homes, and one child."""
+"""Step-down readiness: the cohort of children in children's homes, and one child (their pages:
+:mod:`api.routes.pages.step_down`)."""
 
 from __future__ import annotations
 
@@ -6,22 +7,18 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
-from api.auth import caller_of, touch
-from api.deps import StepDownPageScope, StepDownScope
+from api.auth import touch
+from api.deps import StepDownScope
 from api.limits import on_or_as_at
 from api.offload import heavy
 from api.pools import PoolCache
 from api.responses import FastJSONResponse
 from api.schemas import NOT_FOUND, ChildId, IsoDate
 from api.stepdown_schemas import ChildStepDownOut, CohortOut, Stage
-from api.templating import page_context, templates
-from matching.access import Permission
 from matching.domain import Scope
 from matching.stepdown.assess import Cohort, assess_cohort, step_down_pool
-from matching.stepdown.report import cohort_view
 
 router = APIRouter(tags=["step-down"])
 On = Annotated[IsoDate | None, Query(description="Assessment date YYYY-MM-DD (default: the store's as-at date).")]
@@ -64,22 +61,3 @@ def child_step_down(request: Request, child_id: ChildId, conn: Connection, scope
             detail="no child with that id in a residential placement (or recently stepped down) in your remit",
         )
     return FastJSONResponse({**c.children[0].as_dict(), "model": c.model_note})
-
-
-def _may_read_children(request: Request) -> bool:
-    caller = caller_of(request)
-    return caller is not None and caller.principal.may(Permission.READ_CHILDREN)
-
-
-@router.get("/pages/step-down", response_class=HTMLResponse, include_in_schema=False)
-@heavy
-def cohort_page(
-    request: Request, conn: Connection, scope: StepDownPageScope, on: On = None, stage: Stage | None = None
-) -> HTMLResponse:
-    """The cohort as a page: a chart by stage with its table, value for money, every child (or one stage)."""
-    c = _cohort(request, conn, scope, on, None)
-    return templates.TemplateResponse(
-        request,
-        "step_down.html",
-        {**page_context(request), **cohort_view(c, stage), "stage": stage, "child_pages": _may_read_children(request)},
-    )
