@@ -236,6 +236,15 @@ def _when(moment: Any) -> str:
     return "" if moment is None else f"{moment:%d %B %Y at %H:%M} UTC"
 
 
+def _day(iso: str) -> str:
+    """An ISO date as people write it (1 April 2026); as it is if it is not one."""
+    try:
+        day = date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{day.day} {day:%B %Y}"
+
+
 def _form_page(
     request: Request,
     caller: Caller,
@@ -380,8 +389,8 @@ def _chart(result: Mapping[str, Any]) -> Any:
         categories=[label for label, _ in keys],
         series=[Series("This allocation", values(ours)), Series("First come first served", values(fcfs))],
         y_label="Children",
-        x_label="Measure",
-        unit="children",
+        x_label="",
+        unit="",
     )
 
 
@@ -400,6 +409,7 @@ def allocation_job_page(request: Request, job_id: str, caller: AllocationPage) -
         "created": _when(job.created_at),
         "finished": _when(job.finished_at),
         "area": ", ".join(sorted(job.area)),
+        "placement_date": _day(str(job.parameters.get("on", ""))),
         "parameters": job.parameters,
         "objective": OBJECTIVES.get(str(job.parameters.get("objective")), ("", ""))[0],
         "waiting_or_running": job.state in (job_store.QUEUED, job_store.RUNNING),
