@@ -166,6 +166,7 @@ def test_the_form_needs_the_sessions_csrf_token(lead_page: TestClient) -> None:
     assert "own form" in r.text
 
 
+@pytest.mark.usefixtures("tokens")  # the demonstration accounts
 def test_too_many_children_is_said_in_words(make_client: Factory) -> None:
     client = make_client(Settings(allocation_max_children=5))
     sign_in(client, Role.COMMISSIONING_LEAD)
@@ -173,6 +174,17 @@ def test_too_many_children_is_said_in_words(make_client: Factory) -> None:
     assert r.status_code == 413
     assert "MATCHING_ALLOCATION_MAX_CHILDREN" in r.text
     assert "Choose a smaller area" in r.text
+
+
+@pytest.mark.usefixtures("tokens")
+def test_a_full_queue_is_said_in_words(make_client: Factory) -> None:
+    client = make_client(Settings(job_queue_max_per_user=0, job_retry_after_seconds=42))
+    sign_in(client, Role.COMMISSIONING_LEAD)
+    r = client.post("/pages/allocations", data=form(client))
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "42"
+    assert "Too many allocations are waiting to run" in r.text
+    assert "govuk-error-summary" in r.text
 
 
 def test_the_page_runs_a_job_and_shows_what_the_api_shows(lead_page: TestClient, lead_api: TestClient) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+
 from sqlalchemy import Engine, select
 
 from matching.access import Role
