@@ -15,8 +15,8 @@ SIGNED_IN = Access(None, page=True, audit=False)
 MAX_FORM_BYTES = 8192
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """A urlencoded form (at most :data:`MAX_FORM_BYTES`); the first value of each field."""
+async def read_form(request: Request, max_fields: int = 10) -> dict[str, str]:
+    """A urlencoded form (at most :data:`MAX_FORM_BYTES`, ``max_fields`` fields); the first value of each field."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         raise HTTPException(status_code=415, detail="send the form as application/x-www-form-urlencoded")
     body = b""
@@ -24,7 +24,7 @@ async def read_form(request: Request) -> dict[str, str]:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise HTTPException(status_code=413, detail="the form is too large")
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=10)
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields)
     return {k: v[0] for k, v in fields.items()}
 
 
