@@ -15,12 +15,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Access, Caller, session_cookie_name
-from api.routes.pages.common import read_form
+from api.auth import Access, Caller
+from api.routes.pages.common import check_csrf, read_form
 from api.templating import page_context, templates
 from matching.access import Permission, Remit, Role
 from matching.accounts import passwords
-from matching.accounts.sessions import verify_csrf
 from matching.accounts.users import (
     AccountError,
     User,
@@ -42,13 +41,6 @@ USERS_PAGE = Access(Permission.MANAGE_USERS, page=True)
 UsersPage = Annotated[Caller, Depends(USERS_PAGE)]
 #: The roles in the order the form offers them.
 ROLES = tuple(Role)
-
-
-def check_csrf(request: Request, form: dict[str, str]) -> None:
-    """Refuse (403) a form that does not carry the session's CSRF token."""
-    session_id = request.cookies.get(session_cookie_name(request), "")
-    if not session_id or not verify_csrf(session_id, form.get("csrf_token")):
-        raise HTTPException(status_code=403, detail="send the form from the page itself (its token had expired)")
 
 
 def generated_password() -> str:

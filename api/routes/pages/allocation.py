@@ -20,16 +20,15 @@ from sqlalchemy import Connection, select
 from starlette.concurrency import run_in_threadpool
 
 from api import jobs
-from api.auth import Access, Caller, session_cookie_name
+from api.auth import Access, Caller
 from api.charts import Series, bar_chart
 from api.errors import validation_problems
 from api.limits import as_at, request_settings
 from api.offload import heavy
 from api.routes.allocations import KIND, NOUN, AllocationRequest, _placement_date, _scope_and_waiting
-from api.routes.pages.common import read_form
+from api.routes.pages.common import check_csrf, read_form
 from api.templating import page_context, templates
 from matching.access import Permission
-from matching.accounts.sessions import verify_csrf
 from matching.jobs import Job
 from matching.jobs import store as job_store
 from matching.jobs.kinds import allocation_children, allocation_parameters
@@ -286,20 +285,13 @@ def allocation_form(request: Request, conn: Connection, caller: AllocationPage) 
     return _form_page(request, caller, conn, None)
 
 
-def _check_csrf(request: Request, submitted: str | None) -> None:
-    """403 unless the form carries the session's CSRF token."""
-    session_id = request.cookies.get(session_cookie_name(request), "")
-    if not verify_csrf(session_id, submitted):
-        raise HTTPException(status_code=403, detail="send the form from the page's own form")
-
-
 @router.post("/allocations", response_class=HTMLResponse)
 async def start_allocation_page(request: Request, caller: AllocationPage) -> Response:
     """Check the form as ``POST /v1/allocations`` checks its body (422 with an error summary), the area against
     the remit (403) and the children in it against the limit (413), then queue the allocation as a job (429 when
     the queue is full), record it in the audit trail and go to its page."""
     fields = await read_form(request, max_fields=FORM_FIELDS)
-    _check_csrf(request, fields.get("csrf_token"))
+    check_csrf(request, fields)
     form = AllocationForm.of(fields)
     engine = request.app.state.engine
 
@@ -442,7 +434,7 @@ async def cancel_allocation_page(request: Request, job_id: str, caller: Allocati
     """Cancel one of the caller's allocation jobs (the form carries the CSRF token), then back to its page (which
     says how it ended, if it ended first)."""
     fields = await read_form(request)
-    _check_csrf(request, fields.get("csrf_token"))
+    check_csrf(request, fields)
     try:
         await run_in_threadpool(jobs.cancel, request, job_id, KIND, caller, NOUN)
     except HTTPException as exc:
@@ -456,7 +448,7 @@ async def restart_allocation_page(request: Request, job_id: str, caller: Allocat
     """Queue an interrupted allocation job of the caller's again (as ``POST /v1/allocations/{id}/restart`` does:
     over the households of the agencies now in their remit), then go to the new job's page."""
     fields = await read_form(request)
-    _check_csrf(request, fields.get("csrf_token"))
+    check_csrf(request, fields)
 
     def restart() -> Job:
         job = jobs.job_for(request, job_id, KIND, caller, NOUN)

@@ -1,13 +1,16 @@
-"""What every page module shares: the signed-in requirement, reading a small urlencoded form, and a text
-filter as sent."""
+"""What every page module shares: the signed-in requirement, reading a small urlencoded form and checking its
+CSRF token, a text filter as sent, and dates as people write them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date, datetime
 from urllib.parse import parse_qs
 
 from fastapi import HTTPException, Request
 
-from api.auth import Access
+from api.auth import Access, session_cookie_name
+from matching.accounts.sessions import verify_csrf
 
 #: Any signed-in person (the page itself decides what they see).
 SIGNED_IN = Access(None, page=True, audit=False)
@@ -24,8 +27,35 @@ async def read_form(request: Request, max_fields: int = 10) -> dict[str, str]:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise HTTPException(status_code=413, detail="the form is too large")
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields)
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields)
+    except ValueError:  # more fields than the form has
+        raise HTTPException(status_code=413, detail=f"the form has more than {max_fields} fields") from None
     return {k: v[0] for k, v in fields.items()}
+
+
+def check_csrf(request: Request, form: Mapping[str, str]) -> None:
+    """Refuse (403) a form that does not carry the session's CSRF token."""
+    session_id = request.cookies.get(session_cookie_name(request), "")
+    if not session_id or not verify_csrf(session_id, form.get("csrf_token")):
+        raise HTTPException(status_code=403, detail="send the form from the page itself (its token had expired)")
+
+
+def when_text(moment: datetime | None) -> str:
+    """A moment as people read it: "1 April 2026 at 09:30 UTC" ("" when there is none)."""
+    return "" if moment is None else f"{moment.day} {moment:%B %Y at %H:%M} UTC"
+
+
+def day_text(value: date | str) -> str:
+    """A date as people write it: "1 April 2026" (text that is not an ISO date is returned as it is)."""
+    if isinstance(value, str):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        day = value
+    return f"{day.day} {day:%B %Y}"
 
 
 def text_param(value: str | None) -> str:

@@ -18,10 +18,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import secure_request, session_cookie_name
-from api.routes.pages.common import read_form
+from api.routes.pages.common import check_csrf, read_form
 from api.templating import templates
 from matching.accounts.oidc_login import PagesSignOn
-from matching.accounts.sessions import DEFAULT_POLICY, create_session, end_session, verify_csrf
+from matching.accounts.sessions import DEFAULT_POLICY, create_session, end_session
 from matching.accounts.signin import Refusal, sign_in
 
 router = APIRouter(prefix="/pages", tags=["pages"], include_in_schema=False)
@@ -136,8 +136,7 @@ async def sign_out(request: Request) -> Response:
     form = await read_form(request)
     cookie = session_cookie_name(request)
     session_id = request.cookies.get(cookie, "")
-    if not session_id or not verify_csrf(session_id, form.get("csrf_token")):
-        raise HTTPException(status_code=403, detail="sign out from the page's own form")
+    check_csrf(request, form)
     address = request.client.host if request.client else "unknown"
     engine = request.app.state.engine
 
