@@ -71,7 +71,7 @@ def wait_for(client: TestClient, where: str, seconds: float = 60) -> str:
     while True:
         page = client.get(where)
         assert page.status_code == 200, page.text
-        if 'http-equiv="refresh"' not in page.text:
+        if 'id="run-progress"' not in page.text:
             return page.text
         assert time.monotonic() < deadline, "the run did not end"
         time.sleep(0.2)
