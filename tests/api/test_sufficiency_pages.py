@@ -172,6 +172,12 @@ def test_a_run_through_the_form_shows_the_apis_result(
         line = next(ln for ln in lines.values() if row[0].lower().startswith(ln["label"].lower()))
         if line["measure"] != "cost":
             assert row[1:3] == [f"{line['baseline']:,.1f}", f"{line['what_if']:,.1f}"]
+    by_month = result["difference_from_baseline"]["unmet_by_month"]
+    assert by_month["what_if"][-1] == pytest.approx(result["summary"]["headline"]["unmet"]["mean"], abs=0.01)
+    assert by_month["baseline"][-1] == pytest.approx(result["baseline"]["headline"]["unmet"]["mean"], abs=0.01)
+    assert [row[:3] for row in cells(page, "what-if-month-table")] == [
+        [str(m + 1), f"{by_month['baseline'][m]:,.1f}", f"{by_month['what_if'][m]:,.1f}"] for m in range(3)
+    ]
     bands = result["summary"]["unmet_by_age_band"]
     base_bands = result["baseline"]["unmet_by_age_band"]
     assert [row[1:] for row in cells(page, "band-table")] == [

@@ -84,6 +84,10 @@ def test_a_commissioning_lead_runs_a_what_if_and_reads_what_the_api_answers(sess
         else:
             assert (baseline, what_if) == (f"{line['baseline']:,.1f}", f"{line['what_if']:,.1f}")
             assert float(difference.replace(",", "")) == round(line["difference"], 1)
+    by_month = result["difference_from_baseline"]["unmet_by_month"]
+    assert [r[:3] for r in table(session, "what-if-month-table")] == [
+        [str(m + 1), f"{by_month['baseline'][m]:,.1f}", f"{by_month['what_if'][m]:,.1f}"] for m in range(4)
+    ]
     bands = result["summary"]["unmet_by_age_band"]
     base_bands = result["baseline"]["unmet_by_age_band"]
     assert [r[1:] for r in table(session, "band-table")] == [

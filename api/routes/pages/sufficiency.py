@@ -54,17 +54,6 @@ MAX_RECRUIT_ROWS = 5
 RECENT = 10
 #: The headline measures a page shows, in children (cost is in pounds, apart).
 CHILD_MEASURES = ("entries", "moves", "step_down", "step_down_placed", "demand", "placed", "unmet", "residential")
-#: Short names of the measures for the chart's axis (the table beside it uses the full ones).
-SHORT = {
-    "entries": "Entering care",
-    "moves": "Moving on",
-    "step_down": "Stepping down",
-    "step_down_placed": "Stepped down",
-    "demand": "Needing a family",
-    "placed": "Placed",
-    "unmet": "Not placed",
-    "residential": "In a home",
-}
 AGE_BAND_WORDS = {"0-4": "0 to 4", "5-10": "5 to 10", "11-15": "11 to 15", "16-17": "16 or 17"}
 #: The scenario's plain fields: the form's field id, its label and its hint.
 PLAIN_FIELDS: dict[str, tuple[str, str]] = {
@@ -544,40 +533,46 @@ def result_view(result: Mapping[str, Any]) -> dict[str, Any]:
     baseline = result.get("baseline")
     what_if = result.get("what_if")
     if what_if and baseline:
-        view.update(_what_if_view(what_if, months, futures))
+        difference = result.get("difference_from_baseline") or {}
+        view.update(_what_if_view(what_if, difference.get("unmet_by_month"), months, futures))
     view.update(_unmet_view(summary, baseline, futures))
     return view
 
 
-def _what_if_view(what_if: Mapping[str, Any], months: int, futures: int) -> dict[str, Any]:
-    lines = {line["measure"]: line for line in what_if["lines"]}
-    shown = [k for k in CHILD_MEASURES if k in lines]
-    base = [float(lines[k]["baseline"]) for k in shown]
-    band = Band(
-        "Range of the what-if: the baseline plus the difference in the middle 90% of futures",
-        [float(lines[k]["baseline"]) + float(lines[k]["futures_90"][0]) for k in shown],
-        [float(lines[k]["baseline"]) + float(lines[k]["futures_90"][1]) for k in shown],
-    )
-    chart = line_chart(
-        chart_id="chart-what-if",
-        title=f"The what-if against its baseline, children over the {months} months",
-        description=(
-            f"Averages over the same {futures:,} simulated futures with and without the levers, measure by measure; "
-            + "; ".join(
-                f"{LABELS[k]}: baseline {_f1(lines[k]['baseline'])}, what-if {_f1(lines[k]['what_if'])}" for k in shown
-            )
-            + ". The shaded range is the baseline plus the difference in the middle 90% of futures. The table "
-            "below has every figure."
-        ),
-        x=[SHORT[k] for k in shown],
-        series=[
-            Series("Baseline (average)", base),
-            Series("What-if (average)", [float(lines[k]["what_if"]) for k in shown]),
-        ],
-        band=band,
-        y_label=f"Children over the {months} months",
-        x_label="Measure",
-    )
+def _what_if_view(
+    what_if: Mapping[str, Any], by_month: Mapping[str, Any] | None, months: int, futures: int
+) -> dict[str, Any]:
+    view: dict[str, Any] = {}
+    if by_month:  # results from before it was kept have none: the table below still has every figure
+        base, plus = by_month["baseline"], by_month["what_if"]
+        low = [b + d for b, d in zip(base, by_month["low"], strict=True)]
+        high = [b + d for b, d in zip(base, by_month["high"], strict=True)]
+        labels = [str(m + 1) for m in range(len(base))]
+        view["what_if_chart"] = line_chart(
+            chart_id="chart-what-if",
+            title="Children not placed with a foster family so far: the what-if against its baseline",
+            description=(
+                f"Averages over the same {futures:,} simulated futures with and without the levers, counted from the "
+                f"start to the end of each month: by month {months}, baseline {_f1(base[-1])}, what-if "
+                f"{_f1(plus[-1])} children. The shaded range is the baseline plus the difference in the middle 90% "
+                "of futures. The table below has every month."
+            ),
+            x=labels,
+            series=[Series("Baseline (average)", base), Series("What-if (average)", plus)],
+            band=Band("Baseline plus the difference in 90% of futures", low, high),
+            y_label="Children not placed so far",
+            x_label="Month ahead",
+        )
+        view["what_if_month_rows"] = [
+            [
+                label,
+                _f1(base[m]),
+                _f1(plus[m]),
+                _signed(plus[m] - base[m]),
+                f"{_signed(by_month['low'][m])} to {_signed(by_month['high'][m])}",
+            ]
+            for m, label in enumerate(labels)
+        ]
     rows = []
     for line in what_if["lines"]:
         money = line["measure"] == "cost"
@@ -596,8 +591,8 @@ def _what_if_view(what_if: Mapping[str, Any], months: int, futures: int) -> dict
                 ],
             }
         )
-    return {
-        "what_if_chart": chart,
+    return view | {
+        "what_if": True,
         "what_if_rows": rows,
         "moves_text": what_if["moves_caused_by_lever"]["text"],
         "how_to_read": what_if["how_to_read"],
