@@ -134,5 +134,7 @@ def test_a_placement_officer_cannot_use_the_sufficiency_pages(session: Session) 
     sign_in_as(session, Role.PLACEMENT_OFFICER)
     response = session.goto("/pages/sufficiency")
     assert response.status == 403
-    assert "Sufficiency" not in [t.strip() for t in session.page.locator(".govuk-service-navigation__item").all_inner_texts()]
+    assert "Sufficiency" not in [
+        t.strip() for t in session.page.locator(".govuk-service-navigation__item").all_inner_texts()
+    ]
     session.check("sufficiency-forbidden")

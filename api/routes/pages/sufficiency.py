@@ -559,7 +559,7 @@ def _what_if_view(
             ),
             x=labels,
             series=[Series("Baseline (average)", base), Series("What-if (average)", plus)],
-            band=Band("Baseline plus the difference in 90% of futures", low, high),
+            band=Band("Range: 90% of futures", low, high),
             y_label="Children not placed so far",
             x_label="Month ahead",
         )
