@@ -1,6 +1,6 @@
 """Web pages in the GOV.UK Design System (``api/templates``), one module per job: signing in, home, waiting
 children, a child and their matches, a household, step-down (the cohort and one child), the "show as on"
-date form, allocation, model cards, the audit trail and administration.  ``router`` gathers them all under ``/pages``."""
+date form, allocation, sufficiency, model cards, the audit trail and administration.  ``router`` gathers them all under ``/pages``."""
 
 from __future__ import annotations
 
@@ -17,12 +17,26 @@ from api.routes.pages import (
     models,
     sign_in,
     step_down,
+    sufficiency,
     waiting,
 )
 from api.routes.pages.sign_in import DEFAULT_NEXT, safe_next, sign_in_page, signed_in
 
 router = APIRouter()
-for _module in (sign_in, home, waiting, children, households, step_down, dates, allocation, models, audit, admin):
+for _module in (
+    sign_in,
+    home,
+    waiting,
+    children,
+    households,
+    step_down,
+    dates,
+    allocation,
+    sufficiency,
+    models,
+    audit,
+    admin,
+):
     router.include_router(_module.router)
 
 __all__ = ["DEFAULT_NEXT", "router", "safe_next", "sign_in_page", "signed_in"]

@@ -201,7 +201,8 @@ def compare(base: list[dict[str, Any]], what_if: list[dict[str, Any]]) -> dict[s
     """The what-if minus the baseline, future by future on the same random streams (common random numbers):
     each measure's baseline and what-if means, and the paired difference's mean, its standard error over
     the futures (``mc_error``), a 95% interval for the mean difference, and the 90% range of the futures'
-    differences (``low``, ``high``)."""
+    differences (``low``, ``high``); and ``unmet_by_month``, the children not placed so far at the end of each
+    month: both means and the 90% range of the paired difference."""
     if len(base) != len(what_if):
         raise ValueError("a what-if is compared with its baseline future by future: the counts differ")
     out = {}
@@ -215,4 +216,15 @@ def compare(base: list[dict[str, Any]], what_if: list[dict[str, Any]]) -> dict[s
             **e.as_dict(),
             "ci95": [round(e.mean - 1.96 * e.mc_error, 3), round(e.mean + 1.96 * e.mc_error, 3)],
         }
+    # Children not placed so far, month by month (counted from the start): both averages, and the range of the
+    # paired difference over the middle 90% of futures (for a chart of the what-if against its baseline).
+    b_so_far = np.cumsum([f["monthly_unmet"] for f in base], axis=1)
+    w_so_far = np.cumsum([f["monthly_unmet"] for f in what_if], axis=1)
+    low, high = np.percentile(w_so_far - b_so_far, [5, 95], axis=0)
+    out["unmet_by_month"] = {
+        "baseline": np.round(b_so_far.mean(axis=0), 3).tolist(),
+        "what_if": np.round(w_so_far.mean(axis=0), 3).tolist(),
+        "low": np.round(low, 3).tolist(),
+        "high": np.round(high, 3).tolist(),
+    }
     return out
