@@ -3,6 +3,7 @@ role may use, and sign-out."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,11 @@ def remit_text(principal: Principal) -> str:
 
 
 #: The service navigation: each page, the permission it needs (None: every signed-in person) and the paths it
-#: covers (a path starting with one of them marks the item as the current page).
+#: covers (patterns matched at the start of the path; the item whose pattern matches most of it is current).
 NAVIGATION: tuple[tuple[str, str, Permission | None, tuple[str, ...]], ...] = (
     ("Home", "/pages/home", None, ("/pages/home",)),
     ("Waiting children", "/pages/waiting", Permission.MATCH, ("/pages/waiting", "/pages/children/")),
-    ("Step-down", "/pages/step-down", Permission.STEP_DOWN, ("/pages/step-down",)),
+    ("Step-down", "/pages/step-down", Permission.STEP_DOWN, ("/pages/step-down", r"/pages/children/[^/]+/step-down")),
     ("Households", "/pages/households", Permission.READ_HOUSEHOLDS, ("/pages/households",)),
     ("Allocation", "/pages/allocations", Permission.ALLOCATE, ("/pages/allocations",)),
     ("Sufficiency", "/pages/sufficiency", Permission.SUFFICIENCY, ("/pages/sufficiency",)),
@@ -40,10 +41,16 @@ NAVIGATION: tuple[tuple[str, str, Permission | None, tuple[str, ...]], ...] = (
 
 def navigation(principal: Principal, path: str) -> list[dict[str, Any]]:
     """The navigation items the signed-in person's role may use, the current one marked."""
-    return [
-        {"label": label, "href": href, "current": any(path.startswith(p) for p in covers)}
+    items = [
+        (label, href, covers)
         for label, href, permission, covers in NAVIGATION
         if permission is None or principal.may(permission)
+    ]
+    reach = [max((m.end() for p in covers if (m := re.match(p, path))), default=0) for _, _, covers in items]
+    best = max(reach, default=0)
+    return [
+        {"label": label, "href": href, "current": best > 0 and r == best}
+        for (label, href, _), r in zip(items, reach, strict=True)
     ]
 
 

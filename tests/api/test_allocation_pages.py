@@ -163,7 +163,7 @@ def test_an_area_outside_the_remit_is_refused_in_words(lead_page: TestClient) ->
 def test_the_form_needs_the_sessions_csrf_token(lead_page: TestClient) -> None:
     r = lead_page.post("/pages/allocations", data=form(lead_page, csrf_token="forged"))
     assert r.status_code == 403
-    assert "own form" in r.text
+    assert "page itself" in r.text
 
 
 @pytest.mark.usefixtures("tokens")  # the demonstration accounts
@@ -228,8 +228,8 @@ def test_progress_cancel_and_restart(lead_page: TestClient, loaded_sqlite: Engin
     page = lead_page.get(f"/pages/allocations/{running}")
     assert page.status_code == 200
     assert 'http-equiv="refresh"' not in page.text  # no timed reload (WCAG 2.2.1): a script asks, or a link
-    assert f'<div id="progress-panel" data-job="{running}">' in page.text
-    assert '<script type="module" src="/static/allocation.js"></script>' in page.text
+    assert f'<div id="progress-panel" data-pm-poll="/v1/allocations/{running}">' in page.text
+    assert '<script type="module" src="/static/job_progress.js"></script>' in page.text
     assert 'value="40"' in page.text
     assert "40%" in page.text
     assert "solving" in page.text
@@ -239,7 +239,7 @@ def test_progress_cancel_and_restart(lead_page: TestClient, loaded_sqlite: Engin
     assert done.status_code == 303
     page = lead_page.get(f"/pages/allocations/{running}")
     assert "was cancelled" in page.text
-    assert "allocation.js" not in page.text
+    assert "job_progress.js" not in page.text
     again = lead_page.post(f"/pages/allocations/{running}/cancel", data={"csrf_token": token}, follow_redirects=False)
     assert again.status_code == 303  # ended already: its page says how
 

@@ -46,6 +46,22 @@ def test_each_role_is_offered_the_pages_of_its_navigation(page_client_as: Callab
     }
     for role, hrefs in expected.items():
         home = page_client_as(role).get("/pages/home").text
-        main = home.split('id="main-content"', 1)[1]
+        main = home.split("What you can do here", 1)[1]
         offered = re.findall(r'<li><a class="govuk-link" href="(/pages/[^"]+)">', main)
         assert offered == hrefs, role
+
+
+def test_the_navigation_marks_the_job_a_page_belongs_to() -> None:
+    from api.templating import navigation
+    from matching.access import Principal, Remit
+
+    officer = Principal(1, "p", Role.PLACEMENT_OFFICER, Remit(frozenset({"L001"}), frozenset()))
+
+    def current(path: str) -> list[str]:
+        return [i["label"] for i in navigation(officer, path) if i["current"]]
+
+    assert current("/pages/children/L001-C1/step-down") == ["Step-down"]
+    assert current("/pages/children/L001-C1/matches") == ["Waiting children"]
+    assert current("/pages/step-down") == ["Step-down"]
+    assert current("/pages/households/L001-H1") == ["Households"]
+    assert current("/pages/sign-in") == []

@@ -63,7 +63,7 @@ def test_a_commissioning_lead_runs_a_what_if_and_reads_what_the_api_answers(sess
     choose_and_fill(session, "Recruit teen carers", **{"Months ahead": "4", "Simulated futures": "8"})
     job_id = run(session)
     wait_until_ended(session)
-    assert session.page.locator("#run-status").inner_text().strip() == "Done"
+    assert session.page.locator("#run-status").inner_text().strip() == "Finished"
     api = session.api(f"/v1/sufficiency/runs/{job_id}")
     assert api["status"] == "done"
     result = api["result"]

@@ -26,7 +26,7 @@ from api.errors import validation_problems
 from api.limits import as_at, request_settings
 from api.offload import heavy
 from api.routes.allocations import KIND, NOUN, AllocationRequest, _placement_date, _scope_and_waiting
-from api.routes.pages.common import check_csrf, read_form
+from api.routes.pages.common import JOB_STATES, check_csrf, day_text, read_form, recent_jobs, when_text
 from api.templating import page_context, templates
 from matching.access import Permission
 from matching.jobs import Job
@@ -67,22 +67,6 @@ OBJECTIVES = {
         "As many children placed; then the lowest fit any placed child gets is made as high as it can be, then the "
         "total fit.",
     ),
-}
-STATES = {
-    "queued": "Waiting to start",
-    "running": "Running",
-    "done": "Finished",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-    "interrupted": "Interrupted",
-}
-STATE_TAGS = {
-    "queued": "govuk-tag--grey",
-    "running": "govuk-tag--blue",
-    "done": "govuk-tag--green",
-    "failed": "govuk-tag--red",
-    "cancelled": "govuk-tag--grey",
-    "interrupted": "govuk-tag--yellow",
 }
 SOLVER_STATUS = {
     "optimal": "This is the best allocation there is for what was asked (the solver proved it).",
@@ -201,47 +185,20 @@ def areas(conn: Connection, remit: frozenset[str]) -> list[Area]:
     return out
 
 
-def recent_jobs(conn: Connection, caller: Caller) -> list[dict[str, Any]]:
+def _job_rows(conn: Connection, caller: Caller) -> list[dict[str, Any]]:
     """The caller's latest allocation jobs they may still read (newest first): state, when, area, link."""
-    t = schema.job
-    rows = conn.execute(
-        select(t.c.id, t.c.state, t.c.progress, t.c.created_at, t.c.area)
-        .where(t.c.owner_id == caller.principal.user_id, t.c.kind == KIND, t.c.direct.is_(False))
-        .order_by(t.c.created_at.desc())
-        .limit(RECENT_JOBS * 3)
-    ).all()
-    remit = caller.principal.remit.la_codes
-    out = []
-    for r in rows:
-        area = sorted(r.area or ())
-        if not set(area) <= remit:
-            continue
-        out.append(
-            {
-                "id": r.id,
-                "state": r.state,
-                "state_label": STATES.get(r.state, r.state),
-                "tag": STATE_TAGS.get(r.state, "govuk-tag--grey"),
-                "progress": int(r.progress),
-                "created": _when(r.created_at),
-                "area": ", ".join(area),
-            }
-        )
-    return out[:RECENT_JOBS]
-
-
-def _when(moment: Any) -> str:
-    """A moment as people read it (UTC, to the minute)."""
-    return "" if moment is None else f"{moment:%d %B %Y at %H:%M} UTC"
-
-
-def _day(iso: str) -> str:
-    """An ISO date as people write it (1 April 2026); as it is if it is not one."""
-    try:
-        day = date.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return f"{day.day} {day:%B %Y}"
+    return [
+        {
+            "id": j.job_id,
+            "state": j.state,
+            "state_label": JOB_STATES.get(j.state, (j.state, ""))[0],
+            "tag": JOB_STATES.get(j.state, ("", "govuk-tag--grey"))[1],
+            "progress": j.progress,
+            "created": when_text(j.created_at),
+            "area": ", ".join(sorted(j.area)),
+        }
+        for j in recent_jobs(conn, caller, KIND, RECENT_JOBS)
+    ]
 
 
 def _form_page(
@@ -269,7 +226,7 @@ def _form_page(
             "objectives": OBJECTIVES,
             "errors": list(errors),
             "error_for": {e["field"]: e["text"] for e in errors},
-            "jobs": recent_jobs(conn, caller),
+            "jobs": _job_rows(conn, caller),
             "max_seconds": request_settings().allocation_max_seconds,
             "max_children": settings.allocation_max_children,
         },
@@ -396,12 +353,12 @@ def allocation_job_page(request: Request, job_id: str, caller: AllocationPage) -
     context: dict[str, Any] = {
         **page_context(request),
         "job": job,
-        "state_label": STATES.get(job.state, job.state),
-        "tag": STATE_TAGS.get(job.state, "govuk-tag--grey"),
-        "created": _when(job.created_at),
-        "finished": _when(job.finished_at),
+        "state_label": JOB_STATES.get(job.state, (job.state, ""))[0],
+        "tag": JOB_STATES.get(job.state, ("", "govuk-tag--grey"))[1],
+        "created": when_text(job.created_at),
+        "finished": when_text(job.finished_at),
         "area": ", ".join(sorted(job.area)),
-        "placement_date": _day(str(job.parameters.get("on", ""))),
+        "placement_date": day_text(str(job.parameters.get("on", ""))),
         "parameters": job.parameters,
         "objective": OBJECTIVES.get(str(job.parameters.get("objective")), ("", ""))[0],
         "waiting_or_running": job.state in (job_store.QUEUED, job_store.RUNNING),

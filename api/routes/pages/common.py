@@ -8,9 +8,11 @@ from datetime import date, datetime
 from urllib.parse import parse_qs
 
 from fastapi import HTTPException, Request
+from sqlalchemy import Connection
 
-from api.auth import Access, session_cookie_name
+from api.auth import Access, Caller, session_cookie_name
 from matching.accounts.sessions import verify_csrf
+from matching.jobs import store as jobs_store
 
 #: Any signed-in person (the page itself decides what they see).
 SIGNED_IN = Access(None, page=True, audit=False)
@@ -18,20 +20,27 @@ SIGNED_IN = Access(None, page=True, audit=False)
 MAX_FORM_BYTES = 8192
 
 
-async def read_form(request: Request, max_fields: int = 10) -> dict[str, str]:
-    """A urlencoded form (at most :data:`MAX_FORM_BYTES`, ``max_fields`` fields); the first value of each field."""
+async def read_form_lists(
+    request: Request, max_fields: int = 10, max_bytes: int = MAX_FORM_BYTES
+) -> dict[str, list[str]]:
+    """A urlencoded form (at most ``max_bytes``, ``max_fields`` fields): every value of each field (415 for another
+    content type, 413 when too large)."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         raise HTTPException(status_code=415, detail="send the form as application/x-www-form-urlencoded")
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
+        if len(body) > max_bytes:
             raise HTTPException(status_code=413, detail="the form is too large")
     try:
-        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields)
+        return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields)
     except ValueError:  # more fields than the form has
         raise HTTPException(status_code=413, detail=f"the form has more than {max_fields} fields") from None
-    return {k: v[0] for k, v in fields.items()}
+
+
+async def read_form(request: Request, max_fields: int = 10) -> dict[str, str]:
+    """A small urlencoded form (at most :data:`MAX_FORM_BYTES`, ``max_fields`` fields): the first value of each."""
+    return {k: v[0] for k, v in (await read_form_lists(request, max_fields)).items()}
 
 
 def check_csrf(request: Request, form: Mapping[str, str]) -> None:
@@ -61,3 +70,22 @@ def day_text(value: date | str) -> str:
 def text_param(value: str | None) -> str:
     """A text filter as sent: trimmed, at most 64 characters, "" when missing."""
     return (value or "").strip()[:64]
+
+
+#: A job's state in words, and the GOV.UK tag colour it is shown in.
+JOB_STATES: dict[str, tuple[str, str]] = {
+    "queued": ("Waiting to start", "govuk-tag--grey"),
+    "running": ("Running", "govuk-tag--blue"),
+    "done": ("Finished", "govuk-tag--green"),
+    "failed": ("Failed", "govuk-tag--red"),
+    "cancelled": ("Cancelled", "govuk-tag--grey"),
+    "interrupted": ("Interrupted", "govuk-tag--yellow"),
+}
+
+
+def recent_jobs(conn: Connection, caller: Caller, kind: str, limit: int = 10) -> list[jobs_store.Job]:
+    """The caller's latest jobs of ``kind`` started from a page or as API jobs (not small direct answers) that
+    they may still read (their area still in their remit), newest first, without results."""
+    found = jobs_store.jobs_of(conn, caller.principal.user_id, kind=kind, limit=limit * 3)
+    readable = [j for j in found if not j.direct and jobs_store.readable_by(j, kind, caller.principal)]
+    return readable[:limit]

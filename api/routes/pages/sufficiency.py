@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,14 +21,14 @@ from sqlalchemy import Connection, select
 from starlette.concurrency import run_in_threadpool
 
 from api import jobs
-from api.auth import Access, Caller, session_cookie_name
+from api.auth import Access, Caller
 from api.charts import Band, Series, bar_chart, line_chart
 from api.errors import validation_problems
 from api.limits import ScenarioIn
 from api.offload import heavy
+from api.routes.pages.common import JOB_STATES, check_csrf, read_form_lists, recent_jobs, when_text
 from api.templating import page_context, templates
 from matching.access import Permission
-from matching.accounts.sessions import verify_csrf
 from matching.jobs import Job
 from matching.jobs import store as job_store
 from matching.jobs.kinds import sufficiency_parameters
@@ -306,23 +305,11 @@ def check(form: ScenarioForm) -> tuple[ScenarioIn | None, Body, list[dict[str, s
 
 
 async def read_scenario_form(request: Request) -> dict[str, list[str]]:
-    """The urlencoded scenario form: every value of each field (at most :data:`MAX_FORM_FIELDS` fields)."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        raise HTTPException(status_code=415, detail="send the form as application/x-www-form-urlencoded")
-    sent = b""
-    async for chunk in request.stream():
-        sent += chunk
-        if len(sent) > MAX_FORM_BYTES:
-            raise HTTPException(status_code=413, detail="the form is too large")
-    try:
-        return parse_qs(sent.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-    except ValueError:
-        raise HTTPException(status_code=413, detail="the form has too many fields") from None
-
-
-def _check_csrf(request: Request, submitted: str | None) -> None:
-    if not verify_csrf(request.cookies.get(session_cookie_name(request), ""), submitted):
-        raise HTTPException(status_code=403, detail="send the form from the page's own form (it may have expired)")
+    """The urlencoded scenario form (a checkbox a course and group): every value of each field, its CSRF token
+    checked."""
+    fields = await read_form_lists(request, MAX_FORM_FIELDS, MAX_FORM_BYTES)
+    check_csrf(request, {"csrf_token": (fields.get("csrf_token") or [""])[0]})
+    return fields
 
 
 # --- the form page --------------------------------------------------------------------------------------------
@@ -330,29 +317,19 @@ def _check_csrf(request: Request, submitted: str | None) -> None:
 
 def recent_runs(conn: Connection, caller: Caller) -> list[dict[str, Any]]:
     """The caller's latest sufficiency runs they may still read (newest first)."""
-    j = schema.job
-    rows = conn.execute(
-        select(j.c.id, j.c.area, j.c.parameters, j.c.state, j.c.progress, j.c.created_at, j.c.owner_id, j.c.kind)
-        .where(j.c.kind == KIND, j.c.owner_id == caller.principal.user_id, j.c.direct.is_(False))
-        .order_by(j.c.created_at.desc())
-        .limit(RECENT)
-    ).mappings()
     out = []
-    for r in rows:
-        area = frozenset(r["area"] or ())
-        if not area <= caller.principal.remit.la_codes:
-            continue
-        scenario = (r["parameters"] or {}).get("scenario") or {}
+    for job in recent_jobs(conn, caller, KIND, RECENT):
+        scenario = job.parameters.get("scenario") or {}
         out.append(
             {
-                "id": r["id"],
+                "id": job.job_id,
                 "name": str(scenario.get("name", "")),
-                "area": ", ".join(sorted(area)),
+                "area": ", ".join(sorted(job.area)),
                 "months": scenario.get("horizon_months"),
                 "futures": scenario.get("simulations"),
-                "status": r["state"],
-                "progress": r["progress"],
-                "created": r["created_at"].strftime("%d %b %Y %H:%M") if r["created_at"] else "",
+                "status": job.state,
+                "progress": job.progress,
+                "created": when_text(job.created_at),
             }
         )
     return out
@@ -392,7 +369,7 @@ def form_page(
             "authorities": _authorities(conn, caller),
             "courses": [(c, taxonomy.courses[c].label) for c in taxonomy.course_ids],
             "runs": recent_runs(conn, caller),
-            "tags": STATUS_TAGS,
+            "tags": JOB_STATES,
         },
         status_code=status,
         headers=dict(headers or {}),
@@ -421,7 +398,6 @@ async def run_scenario_form(request: Request, caller: PlannerPage) -> Response:
     ``POST /v1/sufficiency/runs`` does; 303 to the run's page.  Problems: the form again with an error summary
     (422); an authority outside the remit: 403; a full queue: the form again with the reason (429)."""
     fields = await read_scenario_form(request)
-    _check_csrf(request, (fields.get("csrf_token") or [""])[0])
     form = form_from(fields)
     chosen = (fields.get("chosen") or ["baseline"])[0]
     scenario, body, errors = check(form)
@@ -654,16 +630,6 @@ def _unmet_view(summary: Mapping[str, Any], baseline: Mapping[str, Any] | None, 
     }
 
 
-STATUS_TAGS = {
-    "queued": ("Waiting to start", "govuk-tag--grey"),
-    "running": ("Running", "govuk-tag--blue"),
-    "done": ("Done", "govuk-tag--green"),
-    "failed": ("Failed", "govuk-tag--red"),
-    "cancelled": ("Cancelled", "govuk-tag--grey"),
-    "interrupted": ("Interrupted", "govuk-tag--yellow"),
-}
-
-
 def _scenario_summary(job: Job) -> dict[str, Any]:
     s = job.parameters.get("scenario") or {}
     levers = s.get("levers") or {}
@@ -709,7 +675,7 @@ def run_page(request: Request, job_id: str, caller: PlannerPage) -> HTMLResponse
         {
             **page_context(request),
             "job": job,
-            "tag": STATUS_TAGS.get(job.state, (job.state, "govuk-tag--grey")),
+            "tag": JOB_STATES.get(job.state, (job.state, "govuk-tag--grey")),
             "running": job.state in (job_store.QUEUED, job_store.RUNNING),
             "scenario": _scenario_summary(job),
             "error": error,
@@ -722,8 +688,7 @@ def run_page(request: Request, job_id: str, caller: PlannerPage) -> HTMLResponse
 async def cancel_run(request: Request, job_id: str, caller: PlannerPage) -> Response:
     """Cancel a run of the caller's (the form carries its CSRF token), as ``DELETE /v1/sufficiency/runs/{id}``;
     back to its page, which says it was cancelled (or how it ended, if it ended first)."""
-    fields = await read_scenario_form(request)
-    _check_csrf(request, (fields.get("csrf_token") or [""])[0])
+    await read_scenario_form(request)  # checks the form's CSRF token
 
     def cancel() -> None:
         try:
@@ -740,7 +705,6 @@ async def cancel_run(request: Request, job_id: str, caller: PlannerPage) -> Resp
 async def restart_run(request: Request, job_id: str, caller: PlannerPage) -> Response:
     """Queue an interrupted run of the caller's again with the same scenario (the form carries its CSRF token), as
     ``POST /v1/sufficiency/runs/{id}/restart``; back to its page."""
-    fields = await read_scenario_form(request)
-    _check_csrf(request, (fields.get("csrf_token") or [""])[0])
+    await read_scenario_form(request)  # checks the form's CSRF token
     again = await run_in_threadpool(jobs.restart, request, job_id[:64], KIND, caller, NOUN)
     return RedirectResponse(f"/pages/sufficiency/{again.job_id}", status_code=303)
