@@ -154,7 +154,7 @@ def test_audit_page_refuses_a_bad_search_with_an_error_summary(page_client_as: P
     )
     assert r.status_code == 422
     assert "<title>Error: " in r.text
-    for anchor in ("#child_id", "#from_day", "#to_day", "#outcome"):
+    for anchor in ("#child_id", "#from_day", "#to_month", "#outcome"):  # the first box at fault
         assert f'href="{anchor}"' in r.text
     assert "<x>" not in r.text
     other = auditor.get("/pages/audit", params={"child_id": "L999-C00001"})

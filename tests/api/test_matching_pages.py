@@ -267,7 +267,7 @@ def test_child_step_down_page_refusals(client: TestClient, page_client: TestClie
         ("1", "", "2026", "The date must include a month", "month"),
         ("31", "2", "2026", "The date must be a real date", "day"),
         ("1", "x", "2026", "The date must be a real date", "month"),
-        ("1", "4", "26", "The year must include 4 numbers", "year"),
+        ("1", "4", "26", "Year must include 4 numbers", "year"),
         ("1", "1", "1900", "Enter a date between ", "day"),
     ],
 )

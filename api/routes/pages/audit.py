@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from api.auth import Access, Caller
 from api.offload import heavy
 from api.routes.audit import AuditEntryOut, _out
-from api.routes.pages.common import text_param
+from api.routes.pages.common import DATE_PARTS, date_from_fields, text_param
 from api.schemas import NO_CHILD
 from api.templating import page_context, templates
 from matching.access import Permission, Role
@@ -114,20 +114,10 @@ class AuditForm:
     to_year: str = ""
     outcome: str = ""
 
-    def _date(self, prefix: str) -> tuple[date | None, str | None]:
-        parts = [getattr(self, f"{prefix}_{p}") for p in ("day", "month", "year")]
-        if not any(parts):
-            return None, None
-        if not all(parts):
-            missing = [n for n, v in zip(("a day", "a month", "a year"), parts, strict=True) if not v]
-            return None, f"must include {' and '.join(missing)}"
-        try:
-            day, month, year = (int(p) for p in parts)
-            if not 1900 <= year <= 9999:
-                raise ValueError
-            return date(year, month, day), None
-        except ValueError:
-            return None, "must be a real date"
+    def _date(self, prefix: str) -> tuple[date | None, str | None, str | None]:
+        what = "The date from" if prefix == "from" else "The date to"
+        day, month, year = (str(getattr(self, f"{prefix}_{p}")) for p in DATE_PARTS)
+        return date_from_fields(day, month, year, what=what)
 
     def errors(self) -> list[dict[str, str]]:
         """One error a field, in the words the GOV.UK error summary shows (``href`` is the field)."""
@@ -136,12 +126,12 @@ class AuditForm:
             wrong.append(("child_id", "child_id", "Enter a child's id: letters, numbers, '.', '-' and '_' only"))
         if self.username and not _USERNAME.match(self.username):
             wrong.append(("username", "username", "Enter a username: letters, numbers, '.', '@', '-' and '_' only"))
-        since, since_error = self._date("from")
-        until, until_error = self._date("to")
+        since, since_error, since_field = self._date("from")
+        until, until_error, until_field = self._date("to")
         if since_error:
-            wrong.append(("from", "from_day", f"The date from {since_error}"))
+            wrong.append(("from", f"from_{since_field or 'day'}", since_error))
         if until_error:
-            wrong.append(("to", "to_day", f"The date to {until_error}"))
+            wrong.append(("to", f"to_{until_field or 'day'}", until_error))
         if since and until and until < since:
             wrong.append(("to", "to_day", "The date to must be the same as or after the date from"))
         if self.outcome and self.outcome not in OUTCOMES:
@@ -150,8 +140,8 @@ class AuditForm:
 
     def window(self) -> tuple[datetime | None, datetime | None]:
         """From the start of the date from to the end of the date to, UTC (only for a form without errors)."""
-        since, _ = self._date("from")
-        until, _ = self._date("to")
+        since = self._date("from")[0]
+        until = self._date("to")[0]
         return (
             datetime.combine(since, time(), UTC) if since else None,
             datetime.combine(until + timedelta(days=1), time(), UTC) if until else None,

@@ -89,3 +89,28 @@ def recent_jobs(conn: Connection, caller: Caller, kind: str, limit: int = 10) ->
     found = jobs_store.jobs_of(conn, caller.principal.user_id, kind=kind, limit=limit * 3)
     readable = [j for j in found if not j.direct and jobs_store.readable_by(j, kind, caller.principal)]
     return readable[:limit]
+
+
+DATE_PARTS = ("day", "month", "year")
+
+
+def date_from_fields(
+    day: str, month: str, year: str, what: str = "The date"
+) -> tuple[date | None, str | None, str | None]:
+    """The date a GOV.UK date input's three fields give, or what is wrong with them in the Design System's words
+    ("{what} must include a month", "{what} must be a real date", "Year must include 4 numbers") and the first
+    field at fault (None: all of them).  All three empty: (None, None, None)."""
+    given = {"day": day.strip(), "month": month.strip(), "year": year.strip()}
+    if not any(given.values()):
+        return None, None, None
+    if missing := [p for p in DATE_PARTS if not given[p]]:
+        return None, f"{what} must include a {' and a '.join(missing)}", missing[0]
+    for part in DATE_PARTS:
+        if not given[part].isascii() or not given[part].isdigit():
+            return None, f"{what} must be a real date", part
+    if len(given["year"]) != 4:
+        return None, "Year must include 4 numbers", "year"
+    try:
+        return date(int(given["year"]), int(given["month"]), int(given["day"])), None, None
+    except ValueError:
+        return None, f"{what} must be a real date", None

@@ -15,33 +15,20 @@ from sqlalchemy import Connection
 
 from api.limits import check_date
 from api.offload import heavy
-from api.routes.pages.common import SIGNED_IN, text_param
+from api.routes.pages.common import SIGNED_IN, date_from_fields, text_param
 from api.routes.pages.sign_in import safe_next
 from api.templating import page_context, templates
 
 router = APIRouter(prefix="/pages", tags=["pages"], include_in_schema=False)
 
-PARTS = ("day", "month", "year")
-
 
 def date_of(day: str, month: str, year: str) -> tuple[date | None, str | None, str | None]:
     """The date the fields give, or what is wrong with them (GOV.UK's date input messages) and the first field
     at fault (``None``: all of them)."""
-    given = {"day": day.strip(), "month": month.strip(), "year": year.strip()}
-    if not any(given.values()):
+    when, error, field = date_from_fields(day, month, year)
+    if when is None and error is None:
         return None, "Enter the date to show the page as on", None
-    missing = [p for p in PARTS if not given[p]]
-    if missing:
-        return None, f"The date must include a {' and a '.join(missing)}", missing[0]
-    for part in PARTS:
-        if not given[part].isascii() or not given[part].isdigit():
-            return None, "The date must be a real date", part
-    if len(given["year"]) != 4:
-        return None, "The year must include 4 numbers", "year"
-    try:
-        return date(int(given["year"]), int(given["month"]), int(given["day"])), None, None
-    except ValueError:
-        return None, "The date must be a real date", None
+    return when, error, field
 
 
 def back_to(next_path: str, on: date) -> str:
