@@ -58,7 +58,14 @@ def test_each_role_sees_only_its_own_navigation(session: Session) -> None:
             assert f"{total} children waiting in all" in attention
             assert f"{today} {'child' if today == 1 else 'children'} needed today" in attention
             session.check("home")
-        else:
+        elif role is Role.FOSTERING_OFFICER:
+            households = session.api("/v1/households", limit=500)["items"]
+            free = sum(1 for h in households if h["vacancies"] > 0)
+            assert (
+                session.page.locator("#attention").inner_text().strip()
+                == f"{free} household{'s' if free != 1 else ''} with a vacancy"
+            )
+        elif role in (Role.AUDITOR, Role.ADMINISTRATOR):
             assert session.page.locator("#attention").count() == 0
     session.page.get_by_role("button", name="Sign out").click()
     session.page.wait_for_load_state()
