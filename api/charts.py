@@ -26,7 +26,9 @@ MARKERS = ("circle", "square", "triangle", "diamond", "circle", "square")
 PATTERNS = ("solid", "stripes", "dots", "cross", "solid", "stripes")
 
 WIDTH, HEIGHT = 720, 360
-LEFT, RIGHT, TOP, BOTTOM = 78, 16, 16, 64
+LEFT, RIGHT, TOP, BOTTOM = 78, 16, 16, 78
+#: Roughly how wide one character of a 12 px axis label is (for wrapping labels to the room they have).
+CHAR_PX = 6.6
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def _frame(
         f"{_defs(chart_id)}{body}"
         f'<text x="14" y="{TOP + (HEIGHT - TOP - BOTTOM) / 2:.0f}" font-size="13" text-anchor="middle" '
         f'transform="rotate(-90 14 {TOP + (HEIGHT - TOP - BOTTOM) / 2:.0f})">{escape(y_label)}</text>'
-        f'<text x="{LEFT + (WIDTH - LEFT - RIGHT) / 2:.0f}" y="{HEIGHT - 34}" font-size="13" '
+        f'<text x="{LEFT + (WIDTH - LEFT - RIGHT) / 2:.0f}" y="{HEIGHT - 32}" font-size="13" '
         f'text-anchor="middle">{escape(x_label)}</text>'
         f"{''.join(keys)}</svg>"
     )
@@ -159,16 +161,35 @@ def _y_axis(ticks: list[float], y_of: object, unit: str) -> str:
     return "".join(parts)
 
 
-def _x_labels(labels: Sequence[str], x_of: object, every: int) -> str:
+def wrap(label: str, chars: int, lines: int = 2) -> list[str]:
+    """``label`` in at most ``lines`` lines of about ``chars`` characters, broken between words (the last line
+    cut with an ellipsis when it does not fit)."""
+    out: list[str] = []
+    for word in label.split():
+        if out and len(out[-1]) + 1 + len(word) <= chars:
+            out[-1] += " " + word
+        else:
+            out.append(word)
+    if len(out) > lines:
+        out = [*out[: lines - 1], " ".join(out[lines - 1 :])]
+    return [line if len(line) <= chars else line[: max(1, chars - 1)] + "…" for line in out] or [""]
+
+
+def _x_labels(labels: Sequence[str], x_of: object, every: int, room: float) -> str:
     parts = []
     base = HEIGHT - BOTTOM
+    chars = max(4, int(room * every / CHAR_PX))
     for i, label in enumerate(labels):
         if i % every:
             continue
         x = x_of(i)  # type: ignore[operator]
+        lines = "".join(
+            f'<tspan x="{x:.1f}" dy="{0 if n == 0 else 13}">{escape(line)}</tspan>'
+            for n, line in enumerate(wrap(label, chars))
+        )
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{base}" y2="{base + 5}" stroke="#0b0c0c"/>'
-            f'<text x="{x:.1f}" y="{base + 18}" font-size="12" text-anchor="middle">{escape(label)}</text>'
+            f'<text x="{x:.1f}" y="{base + 18}" font-size="12" text-anchor="middle">{lines}</text>'
         )
     return "".join(parts)
 
@@ -227,7 +248,7 @@ def bar_chart(
             )
     base = y_of(0.0) if low <= 0 <= high else HEIGHT - BOTTOM
     parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{base:.1f}" y2="{base:.1f}" stroke="#0b0c0c"/>')
-    parts.append(_x_labels(categories, x_of, _every(n)))
+    parts.append(_x_labels(categories, x_of, _every(n), group))
     legend = [(_legend_key(chart_id, i, "bar"), s.name) for i, s in enumerate(series)]
     return _frame(chart_id, title, description, y_label, x_label, "".join(parts), legend)
 
@@ -283,7 +304,7 @@ def line_chart(
     parts.append(
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{HEIGHT - BOTTOM}" y2="{HEIGHT - BOTTOM}" stroke="#0b0c0c"/>'
     )
-    parts.append(_x_labels(x, x_of, _every(n)))
+    parts.append(_x_labels(x, x_of, _every(n), plot_w / n))
     legend = [(_legend_key(chart_id, i, "line"), s.name) for i, s in enumerate(series)]
     if band is not None:
         legend.append((_legend_key(chart_id, 0, "band"), band.name))

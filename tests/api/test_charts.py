@@ -71,3 +71,14 @@ def test_line_chart_draws_each_series_and_the_band() -> None:
     assert len(root.findall(f".//{SVG}polyline")) == 2
     assert len(root.findall(f".//{SVG}polygon")) == 1
     assert [t.text for t in root.iter(f"{SVG}text")].count("10th to 90th percentile") == 1
+
+
+def test_long_axis_labels_wrap_between_words_into_two_lines_at_most() -> None:
+    from api.charts import wrap
+
+    assert wrap("ready to start matching", 12) == ["ready to", "start match…"]
+    assert wrap("building readiness", 14) == ["building", "readiness"]
+    assert wrap("stepped down", 20) == ["stepped down"]
+    lines = wrap("a very long label indeed with many words", 10)
+    assert len(lines) == 2
+    assert all(len(line) <= 10 for line in lines)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
 from api.auth import caller_of
-from api.charts import Series, line_chart
+from api.charts import Series, bar_chart, line_chart
 from api.deps import StepDownPageScope
 from api.offload import heavy
 from api.routes.stepdown import On, _cohort
@@ -53,12 +53,25 @@ def cohort_page(
     """The cohort as a page: a chart by stage with its table, value for money, every child (or one stage), each
     linked to their readiness page."""
     c = _cohort(request, conn, scope, on, None)
+    view = cohort_view(c, stage)
+    chart = bar_chart(
+        chart_id="stage-chart",
+        title="Children at each step-down stage",
+        description=f"Children in children's homes in your remit on {c.assessed_on.isoformat()}, by stage; "
+        "the table below gives the same numbers.",
+        categories=[view["labels"][s] for s, _ in view["counts"]],
+        series=[Series("Children", [n for _, n in view["counts"]])],
+        y_label="Children",
+        x_label="Stage",
+        unit="children",
+    )
     return templates.TemplateResponse(
         request,
         "step_down.html",
         {
             **page_context(request),
-            **cohort_view(c, stage),
+            **view,
+            "stage_chart": chart,
             "stage": stage,
             "child_pages": _may(request, Permission.READ_CHILDREN),
             "on": c.assessed_on.isoformat(),
