@@ -14,6 +14,7 @@ from api.routes.pages import (
     dates,
     home,
     households,
+    imports,
     models,
     sign_in,
     step_down,
@@ -22,7 +23,20 @@ from api.routes.pages import (
 from api.routes.pages.sign_in import DEFAULT_NEXT, safe_next, sign_in_page, signed_in
 
 router = APIRouter()
-for _module in (sign_in, home, waiting, children, households, step_down, dates, allocation, models, audit, admin):
+for _module in (
+    sign_in,
+    home,
+    waiting,
+    children,
+    households,
+    step_down,
+    dates,
+    allocation,
+    models,
+    audit,
+    admin,
+    imports,
+):
     router.include_router(_module.router)
 
 __all__ = ["DEFAULT_NEXT", "router", "safe_next", "sign_in_page", "signed_in"]
