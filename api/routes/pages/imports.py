@@ -168,8 +168,14 @@ def _copy(src: IO[bytes], dest: Path, field_name: str, budget: list[int], declar
             out.write(chunk)
 
 
-def _unzip(src: IO[bytes], dest: Path, accept: Callable[[str], str | None], field_name: str,
-           unpacked: Unpacked, budget: list[int]) -> None:  # fmt: skip
+def _unzip(
+    src: IO[bytes],
+    dest: Path,
+    accept: Callable[[str], str | None],
+    field_name: str,
+    unpacked: Unpacked,
+    budget: list[int],
+) -> None:
     try:
         archive = zipfile.ZipFile(src)
     except (zipfile.BadZipFile, OSError, ValueError):
