@@ -469,7 +469,8 @@ def _import_folder(engine: Engine, folder: Path, scope: Scope, unpacked: Unpacke
     except ContractError as exc:
         n = len(exc.report.problems)
         return Outcome(
-            problems=_problems(exc, folder, "the data folder"), detail=f"data folder: {n} problems, nothing imported"
+            problems=_problems(exc, folder, "the data folder"),
+            detail=f"data folder: {counted(n, 'problem')}, nothing imported",
         )
     total = sum(result.rows.values())
     return Outcome(
@@ -505,7 +506,7 @@ def _import_return(
         n = len(exc.report.problems)
         return Outcome(
             problems=_problems(exc, folder, f"the {label} SSDA903 return"),
-            detail=f"SSDA903 return of {la_code}, {label}: {n} problems, nothing imported",
+            detail=f"SSDA903 return of {la_code}, {label}: {counted(n, 'problem')}, nothing imported",
         )
     notes = []
     if converted.warnings:
