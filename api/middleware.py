@@ -32,6 +32,9 @@ from api.settings import Settings
 from matching.stepdown.report import REPORT_CSS
 
 STATIC_PREFIX = "/static/"
+#: Upload pages allowed a larger body than ``MATCHING_MAX_BODY_BYTES``: path -> their own limit (the page itself
+#: refuses more than its cap, as a page, before reading; this is the backstop for a body longer than it said).
+UPLOAD_LIMITS: dict[str, int] = {"/pages/admin/imports": 50 * 1024 * 1024 + 1024 * 1024}
 
 
 def _csp_hash(text: str) -> str:
@@ -157,7 +160,7 @@ class GuardMiddleware:
             )
             await refusal(scope, receive, send)
             return
-        limit = self.settings.max_body_bytes
+        limit = UPLOAD_LIMITS.get(scope.get("path", ""), self.settings.max_body_bytes)
         too_large = f"the request body is over {limit} bytes (MATCHING_MAX_BODY_BYTES)"
         length = _content_length(scope)
         if length is not None and length > limit:

@@ -14,6 +14,7 @@ from api.routes.pages import (
     dates,
     home,
     households,
+    imports,
     models,
     sign_in,
     step_down,
@@ -36,6 +37,7 @@ for _module in (
     models,
     audit,
     admin,
+    imports,
 ):
     router.include_router(_module.router)
 
