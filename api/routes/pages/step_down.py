@@ -5,7 +5,7 @@ the same assessment as ``GET /v1/step-down`` and ``GET /v1/children/{child_id}/s
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
@@ -54,13 +54,15 @@ def cohort_page(
     linked to their readiness page."""
     c = _cohort(request, conn, scope, on, None)
     view = cohort_view(c, stage)
+    counts = cast("list[tuple[str, int]]", view["counts"])
+    labels = cast("dict[str, str]", view["labels"])
     chart = bar_chart(
         chart_id="stage-chart",
         title="Children at each step-down stage",
         description=f"Children in children's homes in your remit on {c.assessed_on.isoformat()}, by stage; "
         "the table below gives the same numbers.",
-        categories=[view["labels"][s] for s, _ in view["counts"]],
-        series=[Series("Children", [n for _, n in view["counts"]])],
+        categories=[labels[s] for s, _ in counts],
+        series=[Series("Children", [n for _, n in counts])],
         y_label="Children",
         x_label="Stage",
         unit="children",
