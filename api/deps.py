@@ -62,6 +62,7 @@ ALLOCATE = Access(Permission.ALLOCATE)
 SUFFICIENCY = Access(Permission.SUFFICIENCY)
 READ_AUDIT = Access(Permission.READ_AUDIT)
 DECIDE = Access(Permission.DECIDE)
+MONITOR = Access(Permission.MONITOR)
 EXPORT = Access(Permission.EXPORT_SUBJECT_ACCESS)
 MATCH_PAGE = Access(Permission.MATCH, page=True)
 STEP_DOWN_PAGE = Access(Permission.STEP_DOWN, page=True)
@@ -73,6 +74,7 @@ Allocator = Annotated[Caller, Depends(ALLOCATE)]
 SufficiencyPlanner = Annotated[Caller, Depends(SUFFICIENCY)]
 Auditor = Annotated[Caller, Depends(READ_AUDIT)]
 Decider = Annotated[Caller, Depends(DECIDE)]
+Monitor = Annotated[Caller, Depends(MONITOR)]
 Exporter = Annotated[Caller, Depends(EXPORT)]
 MatchPage = Annotated[Caller, Depends(MATCH_PAGE)]
 StepDownCaller = Annotated[Caller, Depends(STEP_DOWN)]

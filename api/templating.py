@@ -27,7 +27,12 @@ def remit_text(principal: Principal) -> str:
 #: covers (patterns matched at the start of the path; the item whose pattern matches most of it is current).
 NAVIGATION: tuple[tuple[str, str, Permission | None, tuple[str, ...]], ...] = (
     ("Home", "/pages/home", None, ("/pages/home",)),
-    ("Waiting children", "/pages/waiting", Permission.MATCH, ("/pages/waiting", "/pages/children/")),
+    (
+        "Waiting children",
+        "/pages/waiting",
+        Permission.MATCH,
+        ("/pages/waiting", "/pages/children/", "/pages/referrals/", "/pages/decisions/"),
+    ),
     ("Step-down", "/pages/step-down", Permission.STEP_DOWN, ("/pages/step-down", r"/pages/children/[^/]+/step-down")),
     ("Households", "/pages/households", Permission.READ_HOUSEHOLDS, ("/pages/households",)),
     ("Allocation", "/pages/allocations", Permission.ALLOCATE, ("/pages/allocations",)),

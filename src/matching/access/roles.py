@@ -12,6 +12,7 @@ class Permission(StrEnum):
     MATCH = "match"
     REFER = "refer"
     DECIDE = "decide"
+    MONITOR = "monitor"
     STEP_DOWN = "step_down"
     READ_HOUSEHOLDS = "read_households"
     READ_REFERRALS = "read_referrals"
@@ -57,7 +58,8 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.READ_CHILDREN: "see the records of children in their authorities",
     Permission.MATCH: "find and rank carers for a child",
     Permission.REFER: "send and manage referrals for a child",
-    Permission.DECIDE: "record the decision a named officer made on a referral",
+    Permission.DECIDE: "record the decision a named officer made on a referral, and what happened after",
+    Permission.MONITOR: "read how decisions and placements went in their authorities (monitoring)",
     Permission.STEP_DOWN: "assess children in residential care for a move to a family",
     Permission.READ_HOUSEHOLDS: "see the carer households of their agencies",
     Permission.READ_REFERRALS: "see the referrals sent to their agencies",
@@ -97,12 +99,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MATCH,
             Permission.REFER,
             Permission.DECIDE,
+            Permission.MONITOR,
             Permission.STEP_DOWN,
             Permission.READ_HOUSEHOLDS,
         }
     ),
     Role.FOSTERING_OFFICER: frozenset({Permission.READ_HOUSEHOLDS, Permission.READ_REFERRALS}),
-    Role.COMMISSIONING_LEAD: frozenset({Permission.ALLOCATE, Permission.SUFFICIENCY}),
+    Role.COMMISSIONING_LEAD: frozenset({Permission.ALLOCATE, Permission.SUFFICIENCY, Permission.MONITOR}),
     Role.AUDITOR: frozenset({Permission.READ_AUDIT}),
     Role.ADMINISTRATOR: frozenset({Permission.MANAGE_USERS, Permission.IMPORT_DATA, Permission.EXPORT_SUBJECT_ACCESS}),
 }
