@@ -28,7 +28,14 @@ def _cohort(request: Request, conn: Connection, scope: Scope, on: date | None, c
     when = on_or_as_at(request, conn, on, ("query", "on"))
     cache: PoolCache = request.app.state.pools
     pool = cache.get_keyed(conn, ("step-down-pool", scope, when), lambda: step_down_pool(conn, scope=scope, on=when))
-    cohort = assess_cohort(conn, scope=scope, on=when, child_id=child_id, candidate_pool=pool)
+    if child_id is None:  # the whole cohort, kept until the next import (or a model trusted or revoked)
+        cohort = cache.get_keyed(
+            conn,
+            ("step-down-cohort", scope, when),
+            lambda: assess_cohort(conn, scope=scope, on=when, candidate_pool=pool),
+        )
+    else:
+        cohort = assess_cohort(conn, scope=scope, on=when, child_id=child_id, candidate_pool=pool)
     touch(request, (a.child_id for a in cohort.children))
     return cohort
 
