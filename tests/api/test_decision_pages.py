@@ -344,3 +344,22 @@ def test_a_changed_snapshot_is_an_error_page_not_the_content(
     assert "1 January 2020" not in r.text
     assert 'id="shown-table"' not in r.text
     assert page_client.get(f"/pages/decisions/{decision['id']}").status_code == 200  # the true one still shows
+
+
+def test_a_referral_that_is_not_open_has_nothing_to_decide(page_client: TestClient, loaded_sqlite: Engine) -> None:
+    r, c = schema.referral, schema.child
+    with loaded_sqlite.connect() as conn:
+        closed = conn.execute(
+            select(r.c.referral_id)
+            .join(c, c.c.child_id == r.c.child_id)
+            .where(r.c.status != "open", c.c.la_code == "L001")
+            .limit(1)
+        ).scalar_one_or_none()
+    if closed is None:
+        pytest.skip("the small authority has no referral that is not open")
+    form = page_client.get(f"/pages/referrals/{closed}/decision")
+    assert form.status_code == 409
+    assert "not open" in form.text
+    csrf = csrf_of(page_client.get("/pages/home").text)
+    fields = [("choice", "none"), ("named_officer", OFFICER), ("no_household_reason", "no_offer")]
+    assert _post(page_client, closed, fields, csrf).status_code == 409
