@@ -19,7 +19,14 @@ from api.limits import on_or_as_at
 from api.offload import heavy
 from api.pools import PoolCache
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut
-from matching.decisions import Decision, DecisionDraft, DecisionError, decisions_for, load_snapshot
+from matching.decisions import (
+    Decision,
+    DecisionDraft,
+    DecisionError,
+    RecommendationSnapshot,
+    decisions_for,
+    load_snapshot,
+)
 from matching.decisions.decision import MAX_NAME, MAX_TEXT, NO_HOUSEHOLD_REASONS, OVERRIDE_REASONS
 from matching.decisions.service import ReferralClosedError, ReferralNotFoundError, decide
 from matching.store import queries
@@ -103,8 +110,6 @@ def record(request: Request, referral_id: ReferralId, body: DecisionIn, caller: 
     """Record the decision a named officer made on an open referral of a child in the caller's remit.  The
     ranking is recomputed now and stored, immutable, as the snapshot the decision was made on.  422 lists every
     problem (a missing officer, a departure from the ranking or an accepted warning without reasons, ...)."""
-    engine = request.app.state.engine
-    cache: PoolCache = request.app.state.pools
     draft = DecisionDraft(
         body.outcome,
         body.named_officer,
@@ -113,24 +118,9 @@ def record(request: Request, referral_id: ReferralId, body: DecisionIn, caller: 
         body.reason_text,
         tuple(body.accepted_warnings),
     )
-    with engine.begin() as conn:
-        _in_scope(conn, caller, referral_id)
-        on = on_or_as_at(request, conn, None, ("query", "on"))
+    with request.app.state.engine.begin() as conn:
         try:
-            decision, snapshot = decide(
-                conn,
-                draft,
-                scope=caller.scope,
-                referral_id=referral_id,
-                on=on,
-                pool=cache.get(conn, caller.scope),
-                cfg=cache.cfg,
-                actor=caller.principal.actor,
-            )
-        except ReferralNotFoundError:
-            raise HTTPException(status_code=404, detail=NO_REFERRAL) from None
-        except ReferralClosedError as exc:
-            raise HTTPException(status_code=409, detail=str(exc)) from None
+            decision, _ = record_now(request, conn, caller, referral_id, draft, 201)
         except DecisionError as exc:
             raise RequestValidationError(
                 [
@@ -138,10 +128,38 @@ def record(request: Request, referral_id: ReferralId, body: DecisionIn, caller: 
                     for p in exc.problems
                 ]
             ) from None
-        caller.touch(_children(snapshot.payload))
-        caller.note.detail = f"decision on referral {referral_id}"
-        caller.audit_now(request.app.state.audit, 201)  # recorded before the decision is committed
     return DecisionOut.of(decision)
+
+
+def record_now(
+    request: Request, conn: Connection, caller: Caller, referral_id: str, draft: DecisionDraft, status: int
+) -> tuple[Decision, RecommendationSnapshot]:
+    """Record ``draft`` on a referral in the caller's remit with the ranking recomputed now as its snapshot (on
+    the store's as-at date), audited with ``status`` before the caller commits ``conn``: the API's and the
+    pages' one way to record a decision.  404 (not in the remit), 409 (not open); :class:`DecisionError` with
+    every problem."""
+    cache: PoolCache = request.app.state.pools
+    _in_scope(conn, caller, referral_id)
+    on = on_or_as_at(request, conn, None, ("query", "on"))
+    try:
+        decision, snapshot = decide(
+            conn,
+            draft,
+            scope=caller.scope,
+            referral_id=referral_id,
+            on=on,
+            pool=cache.get(conn, caller.scope),
+            cfg=cache.cfg,
+            actor=caller.principal.actor,
+        )
+    except ReferralNotFoundError:
+        raise HTTPException(status_code=404, detail=NO_REFERRAL) from None
+    except ReferralClosedError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    caller.touch(_children(snapshot.payload))
+    caller.note.detail = f"decision on referral {referral_id}"
+    caller.audit_now(request.app.state.audit, status)  # recorded before the decision is committed
+    return decision, snapshot
 
 
 def _children(payload: Any) -> list[str]:

@@ -25,6 +25,7 @@ from api.schemas import NO_CHILD, ChildId, IsoDate
 from api.templating import page_context, templates
 from matching import codes
 from matching.access import Permission
+from matching.decisions import decisions_for
 from matching.domain.child import Child
 from matching.eligibility.request import MatchRequest
 from matching.eligibility.rules import rule_label
@@ -89,6 +90,9 @@ def child_page(
             "category": codes.CATEGORY_OF_NEED,
             "may_match": caller.principal.may(Permission.MATCH),
             "may_step_down": caller.principal.may(Permission.STEP_DOWN) and residential,
+            "decisions": decisions_for(conn, [r.referral_id for r in referrals])
+            if caller.principal.may(Permission.DECIDE)
+            else [],
         },
     )
 
@@ -145,6 +149,7 @@ def _matches_page(
             "provider": cache.taxonomy.provider_label,
             "rule": rule_label,
             "may_read_households": caller.principal.may(Permission.READ_HOUSEHOLDS),
+            "may_decide": caller.principal.may(Permission.DECIDE),
             "summary": _child_summary(req, cache),
             "errors": list(errors),
             "chosen": set(chosen),

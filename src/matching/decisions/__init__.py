@@ -15,7 +15,7 @@ from matching.decisions.decision import (
     problems,
 )
 from matching.decisions.snapshot import RecommendationSnapshot, SnapshotTamperedError, canonical_json
-from matching.decisions.store import decisions_for, load_snapshot, record_decision, save_snapshot
+from matching.decisions.store import decision_by_id, decisions_for, load_snapshot, record_decision, save_snapshot
 
 __all__ = [
     "NO_HOUSEHOLD_REASONS",
@@ -28,6 +28,7 @@ __all__ = [
     "RecommendationSnapshot",
     "SnapshotTamperedError",
     "canonical_json",
+    "decision_by_id",
     "decisions_for",
     "load_snapshot",
     "problems",
