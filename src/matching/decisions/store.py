@@ -93,6 +93,12 @@ def decisions_for(conn: Connection, referral_ids: Sequence[str]) -> list[Decisio
     return [_decision(dict(r)) for r in rows]
 
 
+def decision_by_id(conn: Connection, decision_id: int) -> Decision | None:
+    """The decision of that id, or None (whoever's child it is: the caller checks the remit)."""
+    row = conn.execute(select(_D).where(_D.c.id == decision_id)).mappings().first()
+    return None if row is None else _decision(dict(row))
+
+
 def _decision(row: dict[str, object]) -> Decision:
     at = row["decided_at"]
     assert isinstance(at, datetime)
