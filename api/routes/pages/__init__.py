@@ -16,6 +16,7 @@ from api.routes.pages import (
     households,
     imports,
     models,
+    outcomes,
     sign_in,
     step_down,
     sufficiency,
@@ -38,6 +39,7 @@ for _module in (
     audit,
     admin,
     imports,
+    outcomes,
 ):
     router.include_router(_module.router)
 
