@@ -17,6 +17,7 @@ from api.routes.pages import (
     households,
     imports,
     models,
+    outcomes,
     sign_in,
     step_down,
     sufficiency,
@@ -40,6 +41,7 @@ for _module in (
     audit,
     admin,
     imports,
+    outcomes,
 ):
     router.include_router(_module.router)
 

@@ -330,3 +330,20 @@ placement_decision = Table(
     comment="Decisions on referrals by a named officer, each linked to the snapshot of what was shown; append-only "
     "(a changed mind is a new decision).",
 )
+
+placement_outcome = Table(
+    "placement_outcome",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("decision_id", Integer, ForeignKey("placement_decision.id"), nullable=False),
+    Column("kind", String(16), nullable=False, comment="started, ended or not_started"),
+    Column("on_date", Date, nullable=False, comment="the day the placement started or ended, or was given up"),
+    Column("reason_code", String(32), nullable=True, comment="ended: an SSDA903 REC code; not_started: why"),
+    Column("reason_text", Text, nullable=True),
+    Column("recorded_by_user_id", Integer, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_placement_outcome_decision_id", "decision_id"),
+    comment="What happened after a decision: the placement started, ended, or never started; append-only (a "
+    "correction is a new row of the same kind, which supersedes the earlier).",
+)
