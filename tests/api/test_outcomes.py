@@ -193,3 +193,18 @@ def test_the_outcome_page_needs_the_csrf_token_the_role_and_the_remit(
     assert client.get(f"/v1/decisions/{decision['id']}/outcomes").json()["outcomes"] == []
     assert page_client_as(Role.COMMISSIONING_LEAD).get(url).status_code == 403
     assert browser.get("/pages/decisions/2000000000/outcome").status_code == 404
+
+
+def test_the_decision_page_says_what_happened_and_links_to_record_it(
+    client: TestClient, page_client_as: Callable[..., TestClient]
+) -> None:
+    decision, _ = _decide(client)
+    page = page_client_as(Role.PLACEMENT_OFFICER)
+    before = page.get(f"/pages/decisions/{decision['id']}").text
+    assert "Awaiting start" in before
+    assert f'href="/pages/decisions/{decision["id"]}/outcome"' in before
+    started = client.post(
+        f"/v1/decisions/{decision['id']}/outcomes", json={"kind": "started", "on": _today().isoformat()}
+    )
+    assert started.status_code == 201, started.text
+    assert "Started; started " in page.get(f"/pages/decisions/{decision['id']}").text

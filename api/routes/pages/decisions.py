@@ -42,6 +42,7 @@ from matching.decisions import (
     problems,
 )
 from matching.decisions.decision import MAX_NAME, MAX_TEXT
+from matching.decisions.outcomes import END_REASONS, NOT_STARTED_REASONS, outcomes_for, placement_state
 from matching.decisions.service import ReferralClosedError, ReferralNotFoundError, snapshot_now
 from matching.store import queries
 
@@ -336,6 +337,8 @@ def decision_page(
             "considered": payload["ranking"]["considered"],
             "eligible": payload["ranking"]["eligible"],
             "may_read_households": caller.principal.may(Permission.READ_HOUSEHOLDS),
+            "placement": placement_state(decision, outcomes_for(conn, [decision_id])),
+            "reason_words": {**END_REASONS, **NOT_STARTED_REASONS},
         },
     )
     response.headers["Cache-Control"] = "no-store"
