@@ -21,7 +21,8 @@ from api.schemas import BAD_BODY, NO_CHILD, NO_HOUSEHOLD, NOT_FOUND, ChildId, Ho
 from matching.domain import Child, Location, NeedsProfile, Referral, WishesAndFeelings
 from matching.eligibility.arithmetic import age_on
 from matching.eligibility.request import MatchRequest, sibling_referral
-from matching.ranking import render, service
+from matching.ranking import service
+from matching.ranking.render import children_payload
 from matching.store import queries
 
 router = APIRouter(tags=["matching"])
@@ -114,7 +115,7 @@ def carer_matches(
     except service.NotFoundError as exc:
         raise HTTPException(status_code=404, detail=NO_HOUSEHOLD) from exc
     caller.touch(c.child_id for c in found)
-    return render.children_payload(household, found, excl, considered, when)
+    return children_payload(household, found, excl, considered, when)
 
 
 def _in_remit(conn: Connection, caller: Caller, body: ReferralIn) -> None:
