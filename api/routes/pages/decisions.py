@@ -24,6 +24,7 @@ from api.limits import on_or_as_at
 from api.offload import heavy, limiter
 from api.pools import PoolCache
 from api.routes.decisions import NO_REFERRAL, ReferralId, record_now
+from api.routes.outcomes import decision_in_remit
 from api.routes.pages.common import check_csrf, day_text, read_form_lists, when_text
 from api.templating import page_context, templates
 from matching.access import Permission
@@ -37,7 +38,6 @@ from matching.decisions import (
     Problem,
     RecommendationSnapshot,
     SnapshotTamperedError,
-    decision_by_id,
     load_snapshot,
     problems,
 )
@@ -302,14 +302,8 @@ def decision_page(
     """A recorded decision (outcome, household, reasons, who decided and who recorded it, when) and what was shown
     when it was made: the snapshot's ranking, its date, model and weights, and its SHA-256, checked.  A snapshot
     that no longer matches its hash is an error page, never shown."""
-    decision = decision_by_id(conn, decision_id)
-    found = (
-        None if decision is None else queries.referral_child(conn, scope=caller.scope, referral_id=decision.referral_id)
-    )
-    if decision is None or found is None:
-        raise HTTPException(status_code=404, detail=NO_DECISION)
-    caller.touch([found[0]])
-    context = {**page_context(request), "child_id": found[0], "decision_id": decision_id}
+    decision, child_id = decision_in_remit(conn, caller, decision_id)
+    context = {**page_context(request), "child_id": child_id, "decision_id": decision_id}
     try:
         snapshot = load_snapshot(conn, decision.snapshot_sha256)
     except SnapshotTamperedError:

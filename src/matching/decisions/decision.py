@@ -55,12 +55,16 @@ class Problem:
     message: str
 
 
-class DecisionError(ValueError):
-    """A decision that cannot be recorded, with every problem at once."""
+class ProblemsError(ValueError):
+    """A record that cannot be written, with every problem at once (``problems``)."""
 
     def __init__(self, found: list[Problem]) -> None:
         super().__init__("; ".join(f"{p.field}: {p.message}" for p in found))
         self.problems = found
+
+
+class DecisionError(ProblemsError):
+    """A decision that cannot be recorded, with every problem at once."""
 
 
 @dataclass(frozen=True)

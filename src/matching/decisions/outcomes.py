@@ -18,7 +18,7 @@ from sqlalchemy import Connection, insert, select
 
 from matching import codes
 from matching.access import Actor
-from matching.decisions.decision import MAX_TEXT, Decision, DecisionOutcome, Problem
+from matching.decisions.decision import MAX_TEXT, Decision, DecisionOutcome, Problem, ProblemsError
 from matching.decisions.store import decision_by_id
 from matching.store import schema
 
@@ -85,12 +85,8 @@ NOT_STARTED_REASONS: dict[str, str] = {
 STATES = ("awaiting start", "started", "ended", "not started")
 
 
-class OutcomeError(ValueError):
+class OutcomeError(ProblemsError):
     """An outcome that cannot be recorded, with every problem at once."""
-
-    def __init__(self, found: list[Problem]) -> None:
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in found))
-        self.problems = found
 
 
 @dataclass(frozen=True)
