@@ -234,8 +234,15 @@ def _expected(
         }
 
     by_group: dict[tuple[str, str], tuple[int | None, float | None, int | None, int | None]] = {}
-    for attribute in ("sex", "ethnicity_group", "age_band", "disability", "uasc"):
-        members: dict[str, list[GenDecision]] = {}
+    every = {
+        "sex": ("F", "M", "U"),
+        "ethnicity_group": tuple(codes.ETHNICITY_GROUPS),
+        "age_band": ("0-4", "5-10", "11-15", "16+"),
+        "disability": ("yes", "no"),
+        "uasc": ("yes", "no"),
+    }
+    for attribute, known in every.items():
+        members: dict[str, list[GenDecision]] = {g: [] for g in known}
         for d in current:
             members.setdefault(groups(d)[attribute], []).append(d)
         for g, ds in members.items():
@@ -370,10 +377,19 @@ def test_the_latest_decision_in_the_window_counts_for_its_referral(decided: Engi
     assert first.best_ranked_share == 0.0
     assert {r.code for r in first.override_reasons} == {"school_stability", "contact"}
     assert elsewhere.decisions_recorded == 0
-    assert elsewhere.by_group == ()
-    # One child: every group is suppressed, and the answer names nobody.
+    assert all(g.suppressed for g in elsewhere.by_group)
+    # One child: every group is listed and suppressed (which groups the child is in is not given away), and the
+    # answer names nobody.
     assert all(g.suppressed and g.n is None for g in both.by_group)
-    assert {g.attribute for g in both.by_group} == {"sex", "ethnicity_group", "age_band", "disability", "uasc"}
+    assert [(g.attribute, g.group) for g in both.by_group] == [
+        *(("sex", s) for s in ("F", "M", "U")),
+        *(("ethnicity_group", e) for e in codes.ETHNICITY_GROUPS),
+        *(("age_band", a) for a in ("0-4", "5-10", "11-15", "16+")),
+        ("disability", "yes"),
+        ("disability", "no"),
+        ("uasc", "yes"),
+        ("uasc", "no"),
+    ]
     text = str(both.as_dict())
     for named in ("L001-C", "A. Officer", "L001-H"):
         assert named not in text

@@ -12,8 +12,9 @@ For a window of days (by the UTC date each decision was recorded) and the childr
   method), by urgency;
 * **who waits longer and who is offered less**: the same days, and the share decided with no household, by each
   attribute results are reported by (:data:`matching.stability.features.GROUP_ATTRIBUTES`: sex, ethnicity group,
-  age band at referral, disability, UASC).  A group of fewer than :data:`SMALL_GROUP` children is suppressed:
-  its count and figures are not given ("fewer than 5").
+  age band at referral, disability, UASC).  Every group of each attribute is listed (:data:`ALL_GROUPS`); a group
+  of fewer than :data:`SMALL_GROUP` children (none included) is suppressed: its count and figures are not given
+  ("fewer than 5").
 
 Counts only: the result names no child, no household and no officer.  Placement outcomes (started, ended,
 12-month stability against its prediction) belong beside these figures, by the same groups
@@ -33,6 +34,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, select
 
+from matching import codes
 from matching.decisions.decision import NO_HOUSEHOLD_REASONS, OVERRIDE_REASONS, DecisionOutcome
 from matching.domain import Child, Scope
 from matching.ranking.waiting import URGENCY_LABELS
@@ -57,6 +59,16 @@ GROUP_WORDS: dict[str, dict[str, str]] = {
     "age_band": {"0-4": "0 to 4", "5-10": "5 to 10", "11-15": "11 to 15", "16+": "16 or over"},
     "disability": {"yes": "Disabled", "no": "Not disabled"},
     "uasc": {"yes": "Yes", "no": "No"},
+}
+
+#: Every group of each attribute, listed whether or not a child of it was decided (an empty group is shown as
+#: suppressed, like a small one: which groups have children is not given away either).
+ALL_GROUPS: dict[str, tuple[str, ...]] = {
+    "sex": tuple(sorted(codes.SEX, key="FMU".index)),
+    "ethnicity_group": tuple(codes.ETHNICITY_GROUPS),
+    "age_band": tuple(str(b) for b in age_band(np.array([lo for lo, _ in codes.AGE_BANDS]))),
+    "disability": ("yes", "no"),
+    "uasc": ("yes", "no"),
 }
 
 _D, _R, _C = schema.placement_decision, schema.referral, schema.child
@@ -203,15 +215,17 @@ def group_figures(
     rows: Sequence[DecisionRow],
     figures: Callable[[Sequence[DecisionRow]], dict[str, Any]],
 ) -> list[tuple[str, str, int, dict[str, Any] | None]]:
-    """For each attribute and each of its groups present in ``rows`` (in order of :data:`GROUP_ATTRIBUTES`, groups
-    sorted): (attribute, group, size, ``figures`` of the group's rows, or None when the group is too small)."""
+    """For each attribute (in order of :data:`GROUP_ATTRIBUTES`) and each of its groups (:data:`ALL_GROUPS`, then
+    any other found in ``rows``): (attribute, group, size, ``figures`` of the group's rows, or None when the group
+    is too small or empty)."""
     out: list[tuple[str, str, int, dict[str, Any] | None]] = []
     for attribute in GROUP_ATTRIBUTES:
         members: dict[str, list[DecisionRow]] = defaultdict(list)
         for r in rows:
             members[r.groups[attribute]].append(r)
-        for group in sorted(members):
-            mine = members[group]
+        known = ALL_GROUPS.get(attribute, ())
+        for group in [*known, *sorted(set(members) - set(known))]:
+            mine = members.get(group, [])
             out.append((attribute, group, len(mine), figures(mine) if len(mine) >= SMALL_GROUP else None))
     return out
 
