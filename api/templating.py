@@ -37,6 +37,7 @@ NAVIGATION: tuple[tuple[str, str, Permission | None, tuple[str, ...]], ...] = (
     ("Households", "/pages/households", Permission.READ_HOUSEHOLDS, ("/pages/households",)),
     ("Allocation", "/pages/allocations", Permission.ALLOCATE, ("/pages/allocations",)),
     ("Sufficiency", "/pages/sufficiency", Permission.SUFFICIENCY, ("/pages/sufficiency",)),
+    ("Monitoring", "/pages/monitoring", Permission.MONITOR, ("/pages/monitoring",)),
     ("Audit trail", "/pages/audit", Permission.READ_AUDIT, ("/pages/audit",)),
     ("Users", "/pages/admin/users", Permission.MANAGE_USERS, ("/pages/admin/users",)),
     ("Imports", "/pages/admin/imports", Permission.IMPORT_DATA, ("/pages/admin/imports",)),

@@ -40,7 +40,7 @@ def test_a_fostering_officer_sees_households_with_a_vacancy(
 
 def test_each_role_is_offered_the_pages_of_its_navigation(page_client_as: Callable[..., TestClient]) -> None:
     expected = {
-        Role.COMMISSIONING_LEAD: ["/pages/allocations", "/pages/sufficiency", "/pages/models"],
+        Role.COMMISSIONING_LEAD: ["/pages/allocations", "/pages/sufficiency", "/pages/monitoring", "/pages/models"],
         Role.AUDITOR: ["/pages/audit", "/pages/models"],
         Role.ADMINISTRATOR: ["/pages/admin/users", "/pages/admin/imports", "/pages/models"],
     }

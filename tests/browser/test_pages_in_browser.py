@@ -12,9 +12,9 @@ from tests.browser.conftest import Session
 ACCOUNTS = {d.role: d for d in DEMO_ACCOUNTS}
 #: What the service navigation shows each role (the pages it may use).
 NAVIGATION = {
-    Role.PLACEMENT_OFFICER: ["Home", "Waiting children", "Step-down", "Households", "Models"],
+    Role.PLACEMENT_OFFICER: ["Home", "Waiting children", "Step-down", "Households", "Monitoring", "Models"],
     Role.FOSTERING_OFFICER: ["Home", "Households", "Models"],
-    Role.COMMISSIONING_LEAD: ["Home", "Allocation", "Sufficiency", "Models"],
+    Role.COMMISSIONING_LEAD: ["Home", "Allocation", "Sufficiency", "Monitoring", "Models"],
     Role.AUDITOR: ["Home", "Audit trail", "Models"],
     Role.ADMINISTRATOR: ["Home", "Users", "Imports", "Models"],
 }

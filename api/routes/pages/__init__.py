@@ -1,6 +1,6 @@
 """Web pages in the GOV.UK Design System (``api/templates``), one module per job: signing in, home, waiting
 children, a child and their matches, a household, step-down (the cohort and one child), the "show as on"
-date form, allocation, sufficiency, model cards, the audit trail and administration.  ``router`` gathers them all under ``/pages``."""
+date form, allocation, sufficiency, monitoring, model cards, the audit trail and administration.  ``router`` gathers them all under ``/pages``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from api.routes.pages import (
     households,
     imports,
     models,
+    monitoring,
     outcomes,
     sign_in,
     step_down,
@@ -37,6 +38,7 @@ for _module in (
     dates,
     allocation,
     sufficiency,
+    monitoring,
     models,
     audit,
     admin,

@@ -100,6 +100,7 @@ NAV_DESCRIPTIONS = {
     "/pages/households": "Carer households, their terms of approval and vacancies",
     "/pages/allocations": "Allocate waiting children to vacancies, compared with first come, first served",
     "/pages/sufficiency": "Sufficiency: demand against places, and what-if scenarios",
+    "/pages/monitoring": "Monitoring: how decisions went, and who waits longer or is offered less",
     "/pages/audit": "The audit trail: who looked at which child's records",
     "/pages/admin/users": "Users: add, disable, reset",
     "/pages/admin/imports": "Import a data folder or an SSDA903 return",

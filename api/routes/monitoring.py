@@ -1,0 +1,136 @@
+"""Monitoring an authority can read: how decisions on referrals went in a window of days (the best-ranked
+household chosen or not, the reasons given, time from referral to decision by urgency, and who waits longer or is
+offered less, by group).  Counts only: the answer names no child, household or officer."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection
+
+from api.auth import Caller
+from api.deps import Monitor
+from api.limits import invalid
+from api.offload import heavy
+from api.schemas import ErrorOut, IsoDate
+from matching.decisions.monitoring import SMALL_GROUP, DecisionMonitoring, decision_monitoring
+
+router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"])
+
+#: The window when none is given: the year to today.
+DEFAULT_DAYS = 365
+#: The longest window asked for at once.
+MAX_DAYS = 5 * 366
+NOT_IN_REMIT = "the authority is not in your remit"
+LaCode = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", description="One authority in your remit.")]
+From = Annotated[IsoDate | None, Query(alias="from", description="First day YYYY-MM-DD (default: a year ago).")]
+To = Annotated[IsoDate | None, Query(alias="to", description="Last day YYYY-MM-DD (default: today, UTC).")]
+
+
+class ReasonOut(BaseModel):
+    """How often one reason was given."""
+
+    code: str
+    words: str
+    count: int
+
+
+class WaitingOut(BaseModel):
+    """Days from the referral's date to the decision."""
+
+    n: int
+    median_days: float | None
+    p90_days: int | None = Field(description="90th percentile (nearest rank).")
+
+
+class UrgencyOut(BaseModel):
+    """Time to decision for one urgency."""
+
+    urgency: str
+    words: str
+    waiting: WaitingOut
+
+
+class GroupOut(BaseModel):
+    """One group of one attribute; a group of fewer than 5 children gives no count or figure."""
+
+    attribute: str
+    group: str
+    words: str
+    n: int | None
+    n_text: str = Field(description='The count as shown: a number, or "fewer than 5".')
+    suppressed: bool
+    median_days: float | None
+    p90_days: int | None
+    no_household: int | None
+    no_household_share: float | None
+
+
+class DecisionMonitoringOut(BaseModel):
+    """How decisions went in the window; each referral counts once, by its latest decision in the window."""
+
+    la_codes: list[str]
+    date_from: str
+    date_to: str
+    decisions_recorded: int
+    referrals_decided: int
+    household_chosen: int
+    no_household: int
+    best_ranked_chosen: int
+    best_ranked_share: float | None = Field(description="Of the decisions choosing a household.")
+    override_reasons: list[ReasonOut]
+    no_household_reasons: list[ReasonOut]
+    waiting: WaitingOut
+    by_urgency: list[UrgencyOut]
+    by_group: list[GroupOut] = Field(description=f"Groups of fewer than {SMALL_GROUP} children are suppressed.")
+
+
+def window(date_from: date | None, date_to: date | None) -> tuple[date, date]:
+    """The window asked for, with the defaults (a year to today); 422 when it runs backwards or is too long."""
+    to = date_to or datetime.now(UTC).date()
+    start = date_from or to - timedelta(days=DEFAULT_DAYS - 1)
+    if start > to:
+        raise invalid(("query", "from"), "The first day must be on or before the last day")
+    if (to - start).days >= MAX_DAYS:
+        raise invalid(("query", "from"), f"The window must be {MAX_DAYS:,} days or fewer")
+    return start, to
+
+
+def monitoring_for(
+    conn: Connection, caller: Caller, la_code: str | None, date_from: date | None, date_to: date | None
+) -> DecisionMonitoring:
+    """The decision monitoring of one authority in the caller's remit (all of them when ``la_code`` is None);
+    403 for an authority outside it, 422 for a window that runs backwards or is too long."""
+    start, to = window(date_from, date_to)
+    scope = caller.scope
+    if la_code is not None:
+        if la_code not in caller.principal.remit.la_codes:
+            raise HTTPException(status_code=403, detail=NOT_IN_REMIT)
+        scope = scope.narrowed(la_codes=[la_code])
+    caller.note.detail = f"monitoring {la_code or 'remit'} {start.isoformat()} to {to.isoformat()}"
+    return decision_monitoring(conn, scope=scope, date_from=start, date_to=to)
+
+
+@router.get(
+    "/decisions",
+    response_model=DecisionMonitoringOut,
+    responses={403: {"model": ErrorOut, "description": "The authority is not in the caller's remit"}},
+)
+@heavy
+def decisions(
+    request: Request,  # noqa: ARG001 - @heavy needs it
+    conn: Connection,
+    caller: Monitor,
+    la_code: LaCode = None,
+    date_from: From = None,
+    date_to: To = None,
+) -> dict[str, Any]:
+    """How decisions on referrals went for the children of an authority in the caller's remit (every authority in
+    it when none is named) from ``from`` to ``to`` (inclusive; by the UTC date each was recorded): how often the
+    best-ranked household was chosen, the reasons given, days from referral to decision by urgency, and the same
+    with the share decided with no household by sex, ethnicity group, age band, disability and UASC (groups of
+    fewer than 5 suppressed).  A referral decided twice counts once, by its latest decision.  Names no child."""
+    return monitoring_for(conn, caller, la_code, date_from, date_to).as_dict()
