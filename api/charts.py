@@ -48,8 +48,9 @@ class Band:
     high: Sequence[float]
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """About ``count`` round tick values covering ``low`` to ``high`` (1, 2, 2.5 or 5 times a power of ten)."""
+def nice_ticks(low: float, high: float, count: int = 5, whole: bool = False) -> list[float]:
+    """About ``count`` round tick values covering ``low`` to ``high`` (1, 2, 2.5 or 5 times a power of ten);
+    ``whole``: whole numbers only (for counts: no "0.2 children")."""
     if not math.isfinite(low) or not math.isfinite(high):
         low, high = 0.0, 1.0
     if high - low < 1e-9 * max(1.0, abs(low)):
@@ -57,6 +58,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     raw = (high - low) / max(1, count)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    if whole:  # 0.2 or 2.5 children is no tick: 1, or the step rounded to a whole number
+        step = max(1.0, float(round(step)))
     first = math.floor(low / step)
     last = math.ceil(high / step)
     digits = max(0, -math.floor(math.log10(step)) + 1)
@@ -202,7 +205,8 @@ def _scale(values: Sequence[float], zero: bool = True) -> tuple[list[float], flo
     finite = [v for v in values if v is not None and math.isfinite(v)]
     low = min([*finite, 0.0] if zero else finite or [0.0])
     high = max(finite or [1.0])
-    ticks = nice_ticks(low, high)
+    whole = all(float(v).is_integer() for v in finite)
+    ticks = nice_ticks(low, high, whole=whole)
     return ticks, ticks[0], ticks[-1]
 
 

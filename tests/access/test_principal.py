@@ -53,12 +53,13 @@ def test_a_remit_is_always_two_sets_of_codes() -> None:
 
 def test_roles_hold_what_the_issue_says() -> None:
     p = ROLE_PERMISSIONS
-    assert {Permission.READ_CHILDREN, Permission.MATCH, Permission.STEP_DOWN} <= p[Role.PLACEMENT_OFFICER]
+    officer = {Permission.READ_CHILDREN, Permission.MATCH, Permission.STEP_DOWN, Permission.DECIDE, Permission.MONITOR}
+    assert officer <= p[Role.PLACEMENT_OFFICER]
     assert p[Role.FOSTERING_OFFICER] == {Permission.READ_HOUSEHOLDS, Permission.READ_REFERRALS}
-    assert p[Role.COMMISSIONING_LEAD] == {Permission.ALLOCATE, Permission.SUFFICIENCY}
+    assert p[Role.COMMISSIONING_LEAD] == {Permission.ALLOCATE, Permission.SUFFICIENCY, Permission.MONITOR}
     assert p[Role.AUDITOR] == {Permission.READ_AUDIT}
     assert p[Role.ADMINISTRATOR] == {Permission.MANAGE_USERS, Permission.IMPORT_DATA, Permission.EXPORT_SUBJECT_ACCESS}
-    children = {Permission.READ_CHILDREN, Permission.MATCH, Permission.STEP_DOWN, Permission.REFER}
+    children = {Permission.READ_CHILDREN, Permission.MATCH, Permission.STEP_DOWN, Permission.REFER, Permission.DECIDE}
     for role in (Role.AUDITOR, Role.ADMINISTRATOR, Role.FOSTERING_OFFICER):
         assert not children & p[role], role
     assert set(p) == set(Role)

@@ -82,3 +82,11 @@ def test_long_axis_labels_wrap_between_words_into_two_lines_at_most() -> None:
     lines = wrap("a very long label indeed with many words", 10)
     assert len(lines) == 2
     assert all(len(line) <= 10 for line in lines)
+
+
+@given(st.integers(0, 10_000), st.integers(0, 10_000))
+def test_counts_get_whole_ticks(low: int, span: int) -> None:
+    ticks = nice_ticks(low, low + span, whole=True)
+    assert all(float(t).is_integer() for t in ticks)
+    assert ticks[0] <= low
+    assert ticks[-1] >= low + span
