@@ -159,7 +159,8 @@ def latest_version(root: Path, kind: str = KIND) -> str:
     path = root / kind / "LATEST"
     if not path.exists():
         hint = "matching train" + ("" if kind == KIND else f" --target {label(kind)}")
-        raise ArtefactError(f"no {label(kind)} model in {root} (no {kind}/LATEST): run `{hint}`")
+        # Said to API clients and on pages too: the models folder by name, never its path on the server.
+        raise ArtefactError(f"no {label(kind)} model in the models folder (no {kind}/LATEST): run `{hint}`")
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -176,7 +177,7 @@ def verify_model(
     meta_path, model_path = folder / METADATA_FILE, folder / MODEL_FILE
     if not meta_path.is_file() or not model_path.is_file():
         raise ArtefactError(
-            f"{label(kind)} model {version!r} is incomplete: {folder} lacks {METADATA_FILE} or {MODEL_FILE}"
+            f"{label(kind)} model {version!r} is incomplete: its folder lacks {METADATA_FILE} or {MODEL_FILE}"
         )
     model_bytes, meta_bytes = model_path.read_bytes(), meta_path.read_bytes()
     digests = trust.Digests(sha256_bytes(model_bytes), sha256_bytes(meta_bytes))
