@@ -54,6 +54,19 @@ class AllocationRequest(BaseModel):
         description="A child living with carers already moves only to a household this many points better.",
     )
 
+    def parameters(self, scope: Scope, placement_date: date) -> dict[str, Any]:
+        """What the allocation job stores for this request over ``scope`` on ``placement_date``."""
+        return allocation_parameters(
+            scope,
+            placement_date,
+            time_limit_seconds=self.time_limit_seconds,
+            seed=self.seed,
+            objective=self.objective,
+            min_fit=self.min_fit,
+            max_distance_miles=self.max_distance_miles,
+            keep_current=self.keep_current_points,
+        )
+
 
 @router.post(
     "",
@@ -94,16 +107,7 @@ async def start_allocation(request: Request, body: AllocationRequest, caller: Al
             detail=f"{waiting} waiting children in scope; the limit is "
             f"{settings.allocation_max_children} (MATCHING_ALLOCATION_MAX_CHILDREN)",
         )
-    parameters = allocation_parameters(
-        scope,
-        placement_date,
-        time_limit_seconds=body.time_limit_seconds,
-        seed=body.seed,
-        objective=body.objective,
-        min_fit=body.min_fit,
-        max_distance_miles=body.max_distance_miles,
-        keep_current=body.keep_current_points,
-    )
+    parameters = body.parameters(scope, placement_date)
     area = scope.la_codes or frozenset()
     caller.note.detail = f"area {', '.join(sorted(area))}"
     if waiting <= settings.allocation_direct_max_children:

@@ -31,7 +31,7 @@ from api.templating import page_context, templates
 from matching.access import Permission
 from matching.jobs import Job
 from matching.jobs import store as job_store
-from matching.jobs.kinds import allocation_children, allocation_parameters
+from matching.jobs.kinds import allocation_children
 from matching.store import schema
 
 router = APIRouter(prefix="/pages", tags=["pages"], include_in_schema=False)
@@ -282,16 +282,7 @@ async def start_allocation_page(request: Request, caller: AllocationPage) -> Res
             f"{settings.allocation_max_children} (MATCHING_ALLOCATION_MAX_CHILDREN). Choose a smaller area."
         )
         return await run_in_threadpool(refused, "area", message, 413)
-    parameters = allocation_parameters(
-        scope,
-        placement_date,
-        time_limit_seconds=body.time_limit_seconds,
-        seed=body.seed,
-        objective=body.objective,
-        min_fit=body.min_fit,
-        max_distance_miles=body.max_distance_miles,
-        keep_current=body.keep_current_points,
-    )
+    parameters = body.parameters(scope, placement_date)
     area = scope.la_codes or frozenset()
     caller.note.detail = f"area {', '.join(sorted(area))}"
     try:
