@@ -55,7 +55,19 @@ def test_roles_hold_what_the_issue_says() -> None:
     p = ROLE_PERMISSIONS
     officer = {Permission.READ_CHILDREN, Permission.MATCH, Permission.STEP_DOWN, Permission.DECIDE, Permission.MONITOR}
     assert officer <= p[Role.PLACEMENT_OFFICER]
-    assert p[Role.FOSTERING_OFFICER] == {Permission.READ_HOUSEHOLDS, Permission.READ_REFERRALS}
+    assert p[Role.FOSTERING_OFFICER] == {
+        Permission.READ_HOUSEHOLDS,
+        Permission.READ_REFERRALS,
+        Permission.ANSWER_REFERRALS,
+    }
+    # The named officer decides; they neither send referrals nor assess step-down (issue 20).
+    assert p[Role.PLACEMENT_MANAGER] == {
+        Permission.READ_CHILDREN,
+        Permission.MATCH,
+        Permission.DECIDE,
+        Permission.MONITOR,
+        Permission.READ_HOUSEHOLDS,
+    }
     assert p[Role.COMMISSIONING_LEAD] == {Permission.ALLOCATE, Permission.SUFFICIENCY, Permission.MONITOR}
     assert p[Role.AUDITOR] == {Permission.READ_AUDIT}
     assert p[Role.ADMINISTRATOR] == {Permission.MANAGE_USERS, Permission.IMPORT_DATA, Permission.EXPORT_SUBJECT_ACCESS}

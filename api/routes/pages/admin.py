@@ -187,7 +187,9 @@ async def add_user(request: Request, caller: UsersPage) -> Response:
         "warnings": [f"{c} is not in the store yet: the user sees nothing of it until it is." for c in unknown]
         + (
             ["No authority or agency: this user sees nothing."]
-            if remit.empty and user.role in (Role.PLACEMENT_OFFICER, Role.FOSTERING_OFFICER, Role.COMMISSIONING_LEAD)
+            if remit.empty
+            and user.role
+            in (Role.PLACEMENT_OFFICER, Role.PLACEMENT_MANAGER, Role.FOSTERING_OFFICER, Role.COMMISSIONING_LEAD)
             else []
         ),
     }

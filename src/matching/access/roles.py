@@ -16,6 +16,7 @@ class Permission(StrEnum):
     STEP_DOWN = "step_down"
     READ_HOUSEHOLDS = "read_households"
     READ_REFERRALS = "read_referrals"
+    ANSWER_REFERRALS = "answer_referrals"
     ALLOCATE = "allocate"
     SUFFICIENCY = "sufficiency"
     READ_AUDIT = "read_audit"
@@ -33,6 +34,7 @@ class Role(StrEnum):
     """A person's job in the service; each role carries a fixed set of permissions (:data:`ROLE_PERMISSIONS`)."""
 
     PLACEMENT_OFFICER = "placement_officer"
+    PLACEMENT_MANAGER = "placement_manager"
     FOSTERING_OFFICER = "fostering_officer"
     COMMISSIONING_LEAD = "commissioning_lead"
     AUDITOR = "auditor"
@@ -63,6 +65,8 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.STEP_DOWN: "assess children in residential care for a move to a family",
     Permission.READ_HOUSEHOLDS: "see the carer households of their agencies",
     Permission.READ_REFERRALS: "see the referrals sent to their agencies",
+    Permission.ANSWER_REFERRALS: "record their carers' answers and offers on referrals sent to their agencies, "
+    "and confirm changes to their carers' terms",
     Permission.ALLOCATE: "run batch allocations for their authorities",
     Permission.SUFFICIENCY: "run sufficiency plans for their authorities",
     Permission.READ_AUDIT: "read the audit trail",
@@ -75,6 +79,11 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.PLACEMENT_OFFICER: (
         "Placement officer",
         "Finds placements for an authority's children: matches, referrals and step-down.",
+    ),
+    Role.PLACEMENT_MANAGER: (
+        "Placement manager",
+        "Decides as the named officer: compares the offers on a referral, records the decision and agrees the "
+        "placement plan.",
     ),
     Role.FOSTERING_OFFICER: (
         "Fostering officer",
@@ -104,7 +113,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_HOUSEHOLDS,
         }
     ),
-    Role.FOSTERING_OFFICER: frozenset({Permission.READ_HOUSEHOLDS, Permission.READ_REFERRALS}),
+    Role.PLACEMENT_MANAGER: frozenset(
+        {
+            Permission.READ_CHILDREN,
+            Permission.MATCH,
+            Permission.DECIDE,
+            Permission.MONITOR,
+            Permission.READ_HOUSEHOLDS,
+        }
+    ),
+    Role.FOSTERING_OFFICER: frozenset(
+        {Permission.READ_HOUSEHOLDS, Permission.READ_REFERRALS, Permission.ANSWER_REFERRALS}
+    ),
     Role.COMMISSIONING_LEAD: frozenset({Permission.ALLOCATE, Permission.SUFFICIENCY, Permission.MONITOR}),
     Role.AUDITOR: frozenset({Permission.READ_AUDIT}),
     Role.ADMINISTRATOR: frozenset({Permission.MANAGE_USERS, Permission.IMPORT_DATA, Permission.EXPORT_SUBJECT_ACCESS}),

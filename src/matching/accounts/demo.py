@@ -41,6 +41,15 @@ class DemoAccount:
 _BUNDLED = Remit(frozenset({BUNDLED_LA}), frozenset({BUNDLED_AGENCY, *BUNDLED_IFAS}))
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("demo.placement", Role.PLACEMENT_OFFICER, _BUNDLED, "Demo placement officer", "demo-placement-officer"),
+    DemoAccount("demo.manager", Role.PLACEMENT_MANAGER, _BUNDLED, "Demo placement manager", "demo-placement-manager"),
+    # An independent agency's officer: sees only the referrals sent to IFA001, and its own households.
+    DemoAccount(
+        "demo.agency",
+        Role.FOSTERING_OFFICER,
+        Remit(frozenset(), frozenset({BUNDLED_IFAS[0]})),
+        "Demo agency officer",
+        "demo-agency-officer",
+    ),
     DemoAccount(
         "demo.fostering",
         Role.FOSTERING_OFFICER,

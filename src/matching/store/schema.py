@@ -340,10 +340,95 @@ placement_outcome = Table(
     Column("on_date", Date, nullable=False, comment="the day the placement started or ended, or was given up"),
     Column("reason_code", String(32), nullable=True, comment="ended: an SSDA903 REC code; not_started: why"),
     Column("reason_text", Text, nullable=True),
-    Column("recorded_by_user_id", Integer, nullable=False),
+    Column("recorded_by_user_id", Integer, nullable=True, comment="None when read from an SSDA903 import"),
     Column("recorded_by", String(64), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(16), nullable=False, server_default="recorded", comment="recorded or ssda903"),
     Index("ix_placement_outcome_decision_id", "decision_id"),
     comment="What happened after a decision: the placement started, ended, or never started; append-only (a "
     "correction is a new row of the same kind, which supersedes the earlier).",
+)
+
+# --- referrals as the service's records, sent to fostering services, answered by carers, planned (issue 20) ---
+
+referral_history = Table(
+    "referral_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False, comment="created, updated or status"),
+    Column("status_from", String(16), nullable=True),
+    Column("status_to", String(16), nullable=True),
+    Column("fields", JSON, nullable=False, comment="names of the fields changed (never their values)"),
+    Column("reason_code", String(32), nullable=True, comment="why the status changed (a code)"),
+    Column("changed_by_user_id", Integer, nullable=True, comment="None for an import or a system job"),
+    Column("changed_by", String(64), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_referral_history_referral_id", "referral_id"),
+    comment="Who created a referral, changed it or moved its status, and when; append-only.",
+)
+
+referral_sent = Table(
+    "referral_sent",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", String(64), nullable=False),
+    Column("agency_code", String(64), ForeignKey("agency.agency_code"), nullable=False),
+    Column("suitable_households", Integer, nullable=False, comment="households of the service ranked when sent"),
+    Column("sent_by_user_id", Integer, nullable=False),
+    Column("sent_by", String(64), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Index("ix_referral_sent_referral_id", "referral_id"),
+    Index("ix_referral_sent_agency_code", "agency_code"),
+    comment="A referral sent to a fostering service (in-house or an agency); append-only, once per service.",
+)
+
+carer_answer = Table(
+    "carer_answer",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", String(64), nullable=False),
+    Column("household_id", String(64), ForeignKey("household.household_id"), nullable=False),
+    Column("agency_code", String(64), nullable=False),
+    Column("answer", String(24), nullable=False, comment="agreed (an offer), more_information or declined"),
+    Column("reason_code", String(32), nullable=True, comment="declined: a reason from the list"),
+    Column("reason_text", Text, nullable=True),
+    Column("recorded_by_user_id", Integer, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_carer_answer_referral_id", "referral_id"),
+    comment="A carer household's answer to a referral sent to its service (agreed to be put forward = an offer); "
+    "append-only, the latest answer of a household stands.",
+)
+
+will_not_consider_suggestion = Table(
+    "will_not_consider_suggestion",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("household_id", String(64), ForeignKey("household.household_id"), nullable=False),
+    Column("code", String(64), nullable=False, comment="need or risk code to add to will_not_consider"),
+    Column("answer_id", Integer, ForeignKey("carer_answer.id"), nullable=False),
+    Column("state", String(16), nullable=False, comment="pending, confirmed or rejected"),
+    Column("decided_by_user_id", Integer, nullable=True),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Index("ix_will_not_consider_suggestion_household_id", "household_id"),
+    comment="A decline that names a need, offered to the fostering service as an addition to the carers' "
+    "'will not consider' list; applied only when the service confirms it.",
+)
+
+placement_plan = Table(
+    "placement_plan",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("decision_id", Integer, ForeignKey("placement_decision.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("state", String(16), nullable=False, comment="draft or agreed"),
+    Column("sections", JSON, nullable=False, comment="the plan's sections, as written"),
+    Column("edited_by_user_id", Integer, nullable=True, comment="None for the generated first draft"),
+    Column("edited_by", String(64), nullable=False),
+    Column("edited_at", DateTime(timezone=True), nullable=False),
+    Index("ix_placement_plan_decision_id", "decision_id"),
+    comment="The placement plan drafted from a decision (Care Planning Regulations 2010 reg 9; Fostering NMS 15): "
+    "each edit is a new version, append-only; an agreed version is final.",
 )
