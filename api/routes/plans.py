@@ -109,7 +109,12 @@ def plan_call(request: Request, conn: Connection, caller: Caller, decision_id: i
 
 
 def write_now(
-    request: Request, conn: Connection, caller: Caller, decision_id: int, texts: dict[str, Any] | None
+    request: Request,
+    conn: Connection,
+    caller: Caller,
+    decision_id: int,
+    texts: dict[str, Any] | None,
+    status: int = 201,
 ) -> PlanVersion:
     """Save ``texts`` as the next version (None: agree the current one), audited before the caller commits
     ``conn``: the API's and the pages' one way to write a plan."""
@@ -122,7 +127,7 @@ def write_now(
 
     version = plan_call(request, conn, caller, decision_id, write)
     caller.note.detail = f"placement plan version {version.version} ({version.state}) of decision {decision_id}"
-    caller.audit_now(request.app.state.audit, 201)  # recorded before the version is committed
+    caller.audit_now(request.app.state.audit, status)  # recorded before the version is committed
     return version
 
 

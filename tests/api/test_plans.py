@@ -85,3 +85,48 @@ def test_no_household_no_plan_and_remit_and_role_are_enforced(client_as: Factory
         assert client_as(role).post(f"{path}/agreed").status_code == 403, role
     assert client.get("/v1/decisions/2000000000/plan").status_code == 404
     assert client.get(f"{path}/versions").json() == []
+
+
+# --- The pages ------------------------------------------------------------------------------------------
+
+
+def test_the_plan_pages_edit_with_every_problem_then_save_and_agree(
+    page_client_as: Factory, client: TestClient, loaded_sqlite: Engine
+) -> None:
+    import re
+
+    decision, item = _decide(client)
+    browser = page_client_as(Role.PLACEMENT_MANAGER)
+    assert 'id="placement-plan"' in browser.get(f"/pages/decisions/{decision['id']}").text
+    url = f"/pages/decisions/{decision['id']}/plan"
+    page = browser.get(url)
+    assert page.status_code == 200, page.text
+    assert "The placement plan" in page.text
+    assert "/static/print.css" in page.text
+    assert "Agree this plan" in page.text
+    assert item["child_id"] in page.text
+    form = browser.get(f"{url}/edit")
+    assert form.status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    texts = dict.fromkeys(SECTION_KEYS, "Written by the team.") | {"school": "x" * (MAX_SECTION + 1)}
+    since = last_seq(loaded_sqlite)
+    r = browser.post(f"{url}/edit", data={"csrf_token": token, **texts}, follow_redirects=False)
+    assert r.status_code == 422
+    assert "There is a problem" in r.text
+    assert 'href="#school"' in r.text
+    assert browser.post(f"{url}/edit", data=texts, follow_redirects=False).status_code == 403  # no token
+    texts["school"] = "Stays at school: the carers drive."
+    r = browser.post(f"{url}/edit", data={"csrf_token": token, **texts}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, url)
+    r = browser.post(f"{url}/agreed", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    page = browser.get(url)
+    assert "Agreed" in page.text
+    assert "Agree this plan" not in page.text
+    assert "Stays at school" in page.text
+    assert browser.get(f"{url}/edit").status_code == 409
+    writes = [e for e in audit_entries(client, loaded_sqlite, since) if e.action.startswith("POST /pages")]
+    assert [e.outcome for e in writes if e.outcome == "303"] == ["303", "303"]
+    none, _ = _decide(client, "no_household")
+    assert browser.get(f"/pages/decisions/{none['id']}/plan").status_code == 409
+    assert 'id="placement-plan"' not in browser.get(f"/pages/decisions/{none['id']}").text
