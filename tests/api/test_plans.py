@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from matching.access import Role
-from matching.decisions.plan import MAX_SECTION, SECTION_KEYS
+from matching.decisions.plan import HEADINGS, MAX_SECTION, SECTION_KEYS
 from tests.api.test_access import audit_entries, last_seq
 from tests.api.test_outcomes import _decide
 
@@ -130,3 +130,32 @@ def test_the_plan_pages_edit_with_every_problem_then_save_and_agree(
     none, _ = _decide(client, "no_household")
     assert browser.get(f"/pages/decisions/{none['id']}/plan").status_code == 409
     assert 'id="placement-plan"' not in browser.get(f"/pages/decisions/{none['id']}").text
+
+
+def test_the_plan_downloads_as_a_pdf_holding_every_section_as_typed(
+    page_client_as: Factory, client: TestClient
+) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    decision, _ = _decide(client)
+    url = f"/v1/decisions/{decision['id']}/plan"
+    typed = "Zoë’s carers – a café near school, ‘Saturday’ contact"
+    sections = dict.fromkeys(SECTION_KEYS, "Written by the team.") | {"contact": typed}
+    assert client.put(url, json={"sections": sections}).status_code == 201
+    browser = page_client_as(Role.PLACEMENT_MANAGER)
+    pdf = browser.get(f"/pages/decisions/{decision['id']}/plan.pdf")
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == f'attachment; filename="placement-plan-{decision["id"]}-v1.pdf"'
+    assert pdf.content.startswith(b"%PDF-")
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    flat = " ".join(text.split())
+    for key in SECTION_KEYS:
+        assert HEADINGS[key] in flat, key
+    assert " ".join(typed.split()) in flat  # accents, curly quotes and dashes as typed
+    assert decision["household_id"] in flat
+    none, _ = _decide(client, "no_household")
+    assert browser.get(f"/pages/decisions/{none['id']}/plan.pdf").status_code == 409
+    assert page_client_as(Role.COMMISSIONING_LEAD).get(f"/pages/decisions/{decision['id']}/plan.pdf").status_code == 403

@@ -22,6 +22,7 @@ from api.routes.plans import plan_call, write_now
 from api.templating import page_context, templates
 from matching.access import Permission
 from matching.decisions.plan import MAX_SECTION, SECTIONS, PlanVersion, plan_of, plan_versions
+from matching.decisions.plan_pdf import plan_pdf
 
 router = APIRouter(prefix="/pages", tags=["pages"], include_in_schema=False)
 
@@ -43,6 +44,23 @@ def _history(versions: Sequence[PlanVersion]) -> list[dict[str, str]]:
         }
         for v in reversed(versions)
     ]
+
+
+@router.get("/decisions/{decision_id}/plan.pdf", response_class=Response)
+@heavy
+def plan_pdf_download(request: Request, conn: Connection, decision_id: DecisionId, caller: PlanPage) -> Response:
+    """The plan's current version (or the generated draft) as a PDF to download; 404 outside the remit, 409 when
+    no household was chosen."""
+    plan = plan_call(request, conn, caller, decision_id, plan_of)
+    decision, child_id = decision_in_remit(conn, caller, decision_id)
+    when = when_text(plan.edited_at) if plan.edited_at else ""
+    body = plan_pdf(plan, child_id=child_id, household_id=decision.household_id, when=when)
+    name = f"placement-plan-{decision_id}-v{plan.version}.pdf"
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
 
 
 @router.get("/decisions/{decision_id}/plan", response_class=HTMLResponse)
