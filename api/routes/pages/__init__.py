@@ -19,6 +19,7 @@ from api.routes.pages import (
     models,
     monitoring,
     outcomes,
+    sending,
     sign_in,
     step_down,
     sufficiency,
@@ -44,6 +45,7 @@ for _module in (
     admin,
     imports,
     outcomes,
+    sending,
 ):
     router.include_router(_module.router)
 
