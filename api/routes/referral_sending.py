@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from api.auth import Access, Caller
 from api.deps import Decider
+from api.jobs import JobRoute
 from api.limits import on_or_as_at
 from api.match_schemas import CandidateOut, NearMissOut
 from api.offload import heavy
@@ -29,7 +30,7 @@ from matching.referrals import sending
 from matching.referrals.answers import ANSWERS, DECLINE_REASONS, MAX_REASON_TEXT
 from matching.store import queries
 
-router = APIRouter(tags=["referrals sent"])
+router = APIRouter(tags=["referrals sent"], route_class=JobRoute)  # 405 names both methods of a path
 
 Referrer = Annotated[Caller, Depends(Access(Permission.REFER))]
 ReferralReader = Annotated[Caller, Depends(Access(Permission.READ_REFERRALS))]
