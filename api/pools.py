@@ -19,6 +19,7 @@ from matching.domain import Scope
 from matching.fit_config import FitConfig
 from matching.pools import load_pool
 from matching.ranking.pool import HouseholdPool
+from matching.referrals.answers import households_version
 from matching.stability.trust import state as trust_state
 from matching.store.schema import import_run
 from matching.taxonomy import Taxonomy
@@ -61,13 +62,19 @@ class PoolCache:
         self._checked = float("-inf")
 
     def _newest_import(self, conn: Connection) -> tuple[int, ...]:
-        # Asked at most once a recheck interval: an import, or a model trusted or revoked, shows within that long.
+        # Asked at most once a recheck interval: an import, a model trusted or revoked, or a household's "will not
+        # consider" list changed by a confirmed suggestion shows within that long.
         now = time.monotonic()
         if now - self._checked >= self.recheck_seconds:
             newest = int(conn.execute(select(func.coalesce(func.max(import_run.c.id), 0))).scalar_one())
-            self._version = (newest, *trust_state(conn))
+            self._version = (newest, *trust_state(conn), households_version(conn))
             self._checked = now
         return self._version
+
+    def reload(self) -> None:
+        """Ask the store on the next use whether households changed (after this process changed one: a confirmed
+        "will not consider" suggestion), rather than within ``recheck_seconds``."""
+        self._checked = float("-inf")
 
     def get_keyed(self, conn: Connection, key: Hashable, build: Callable[[], T]) -> T:
         """Anything built from the store (``build()``), kept under ``key`` until the next import."""

@@ -34,6 +34,7 @@ NAVIGATION: tuple[tuple[str, str, Permission | None, tuple[str, ...]], ...] = (
         ("/pages/waiting", "/pages/children/", "/pages/referrals/", "/pages/decisions/"),
     ),
     ("Step-down", "/pages/step-down", Permission.STEP_DOWN, ("/pages/step-down", r"/pages/children/[^/]+/step-down")),
+    ("Referrals", "/pages/agency/referrals", Permission.READ_REFERRALS, ("/pages/agency/",)),
     ("Households", "/pages/households", Permission.READ_HOUSEHOLDS, ("/pages/households",)),
     ("Allocation", "/pages/allocations", Permission.ALLOCATE, ("/pages/allocations",)),
     ("Sufficiency", "/pages/sufficiency", Permission.SUFFICIENCY, ("/pages/sufficiency",)),

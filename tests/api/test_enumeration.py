@@ -94,6 +94,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         mine = Remit(frozenset({MINE}), frozenset({f"LA-{MINE}"}) | ifas)
         remits = {
             Role.PLACEMENT_OFFICER: mine,
+            Role.PLACEMENT_MANAGER: mine,
             Role.FOSTERING_OFFICER: Remit(frozenset(), mine.agency_codes),
             Role.COMMISSIONING_LEAD: mine,
             Role.AUDITOR: Remit(frozenset({MINE})),

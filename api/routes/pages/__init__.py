@@ -20,6 +20,7 @@ from api.routes.pages import (
     monitoring,
     outcomes,
     plans,
+    sending,
     sign_in,
     step_down,
     sufficiency,
@@ -46,6 +47,7 @@ for _module in (
     imports,
     outcomes,
     plans,
+    sending,
 ):
     router.include_router(_module.router)
 

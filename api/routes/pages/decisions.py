@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
@@ -150,10 +150,25 @@ def _form_page(
 
 @router.get("/referrals/{referral_id}/decision", response_class=HTMLResponse)
 @heavy
-def decision_form(request: Request, referral_id: ReferralId, conn: Connection, caller: DecidePage) -> HTMLResponse:
+def decision_form(
+    request: Request,
+    referral_id: ReferralId,
+    conn: Connection,
+    caller: DecidePage,
+    household_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")] = None,
+) -> HTMLResponse:
     """The form to record the decision a named officer made on an open referral, under the ranking as it stands
-    now (what the decision will be recorded on)."""
-    return _form_page(request, caller, ranking_now(request, conn, caller, referral_id))
+    now (what the decision will be recorded on); ``household_id`` (from the offers compared) is chosen already."""
+    snapshot = ranking_now(request, conn, caller, referral_id)
+    form = EMPTY_FORM
+    if household_id is not None:
+        ranked = snapshot.candidate(household_id) is not None
+        form = {
+            **EMPTY_FORM,
+            "choice": f"{RANKED}{household_id}" if ranked else OTHER,
+            "other_household": "" if ranked else household_id,
+        }
+    return _form_page(request, caller, snapshot, form)
 
 
 def _form_of(raw: Mapping[str, list[str]]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from matching.access import Permission
 from matching.jobs import store as jobs_store
 from matching.jobs.store import QUEUED, RUNNING
 from matching.ranking.waiting import waiting_list
+from matching.referrals.answers import answers_for, suggestions_for
+from matching.referrals.sending import referrals_sent_to
 from matching.stepdown.assess import assess_cohort, step_down_pool
 from matching.store import queries
 from matching.wording import plural
@@ -59,6 +61,15 @@ def home(request: Request, conn: Connection, caller: Annotated[Caller, Depends(S
                 "in children's homes ready to step down",
                 "children",
             )
+    if p.may(Permission.READ_REFERRALS):
+        awaiting = referrals_awaiting_answers(conn, caller.scope.agency_codes or frozenset(), when)
+        if awaiting:
+            note("/pages/agency/referrals", awaiting, "referral", "sent to your services with no answer yet")
+        pending = len(suggestions_for(conn, caller.scope)) if p.may(Permission.ANSWER_REFERRALS) else 0
+        if pending:
+            note(
+                "/pages/agency/suggestions", pending, "change", 'to your carers\' "will not consider" lists to confirm'
+            )
     if p.may(Permission.READ_HOUSEHOLDS):
         households = cache.get_keyed(
             conn,
@@ -97,6 +108,7 @@ READY = "ready_to_start_matching"
 NAV_DESCRIPTIONS = {
     "/pages/waiting": "Children waiting for a placement, most urgent first",
     "/pages/step-down": "Step-down readiness of children in children's homes",
+    "/pages/agency/referrals": "Referrals sent to your services: your households ranked, and the carers' answers",
     "/pages/households": "Carer households, their terms of approval and vacancies",
     "/pages/allocations": "Allocate waiting children to vacancies, compared with first come, first served",
     "/pages/sufficiency": "Sufficiency: demand against places, and what-if scenarios",
@@ -114,3 +126,12 @@ def _stage_counts(conn: Connection, caller: Caller, when: date) -> dict[str, int
     """Children at each step-down stage in the caller's remit on ``when`` (names no child: not audited)."""
     pool = step_down_pool(conn, scope=caller.scope, on=when)
     return assess_cohort(conn, scope=caller.scope, on=when, candidate_pool=pool).counts()
+
+
+def referrals_awaiting_answers(conn: Connection, agency_codes: frozenset[str], when: date) -> int:
+    """Open referrals sent to these services with no answer from any of their households yet (names no child)."""
+    return sum(
+        1
+        for s in referrals_sent_to(conn, agency_codes, on=when, status="open")
+        if not answers_for(conn, s.referral_id, agency_codes)
+    )
