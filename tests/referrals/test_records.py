@@ -96,7 +96,8 @@ def test_a_referral_is_made_changed_and_closed_with_its_history(conn: Connection
         update_referral(conn, rid, {"urgency": "over_5_days"}, scope=SCOPE, actor=ACTOR, now=NOW)
     entries = history(conn, rid)
     assert [e.kind for e in entries] == ["created", "updated", "status"]
-    assert "wishes_text" in entries[0].fields and "urgency" in entries[0].fields
+    assert "wishes_text" in entries[0].fields
+    assert "urgency" in entries[0].fields
     assert set(entries[1].fields) == {"urgency", "wish_pets"}
     assert (entries[2].status_from, entries[2].status_to, entries[2].reason_code) == (
         "open",
@@ -105,7 +106,8 @@ def test_a_referral_is_made_changed_and_closed_with_its_history(conn: Connection
     )
     assert {e.changed_by for e in entries} == {"deb"}
     text = repr(entries)
-    assert "near her school" not in text and "going_missing" not in text  # names of fields, never values
+    assert "near her school" not in text
+    assert "going_missing" not in text
 
 
 def test_a_referral_with_several_bad_fields_lists_them_all_and_writes_nothing(conn: Connection) -> None:
@@ -132,7 +134,9 @@ def test_a_referral_with_several_bad_fields_lists_them_all_and_writes_nothing(co
         "colour",
     }
     for p in caught.value.problems:
-        assert "yesterday" not in p.message and "not_a_risk" not in p.message and "blue" not in p.message
+        assert "yesterday" not in p.message
+        assert "not_a_risk" not in p.message
+        assert "blue" not in p.message
         assert p.expected
     assert (_count(conn, s.referral), _count(conn, s.referral_history)) == before
 
