@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from api.auth import Access, Caller
 from api.deps import Matcher
+from api.jobs import JobRoute
 from api.offload import heavy
 from api.pools import PoolCache
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut, IsoDate
@@ -36,7 +37,7 @@ from matching.referrals import (
 from matching.referrals.records import MAX_TEXT
 from matching.referrals.words import STATUS_LABELS, STATUS_REASONS, reason_label
 
-router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+router = APIRouter(prefix="/v1/referrals", tags=["referrals"], route_class=JobRoute)  # 405 names every method
 
 REFER = Access(Permission.REFER)
 Referrer = Annotated[Caller, Depends(REFER)]
