@@ -29,6 +29,10 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+#: Keyed entries built from referrals (see :meth:`PoolCache.referrals_changed`).
+REFERRAL_KEYS: tuple[str, ...] = ("store-dates", "step-down-cohort", "step-down-counts")
+
+
 def _keep(cache: OrderedDict[K, V], key: K, value: V, limit: int) -> None:
     cache[key] = value
     cache.move_to_end(key)
@@ -99,6 +103,18 @@ class PoolCache:
             pool = load_pool(conn, scope=scope, taxonomy=self.taxonomy, cfg=self.cfg)
             _keep(self._pools, scope, (version, pool), self.max_pools)
             return pool
+
+    def forget(self, *names: str) -> None:
+        """Drop the kept entries whose key starts with one of ``names`` (built from records the service has just
+        written itself, which no import marks): the next read builds them again."""
+        with self._lock:
+            for key in [k for k in self._other if isinstance(k, tuple) and k and k[0] in names]:
+                del self._other[key]
+
+    def referrals_changed(self) -> None:
+        """A referral was made or its status moved: drop what was built from referrals (the store's dates, which
+        give the as-at date, and the step-down cohort and its counts).  The household pools hold no referral."""
+        self.forget(*REFERRAL_KEYS)
 
     def sizes(self) -> tuple[int, int]:
         """How many pools and other entries are kept now."""

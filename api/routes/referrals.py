@@ -9,12 +9,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from api.deps import Matcher
+from api.jobs import JobRoute
 from api.limits import on_or_as_at
 from api.offload import heavy
 from api.schemas import IsoDate, Page
 from matching.ranking.waiting import WaitingFilter, waiting_list
 
-router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+router = APIRouter(prefix="/v1/referrals", tags=["referrals"], route_class=JobRoute)  # 405 names POST too
 
 Code = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 

@@ -60,6 +60,8 @@ class World:
     waiting_mine: str
     household_mine: str
     household_other: str
+    referral_other: str
+    referral_mine: str
     household_shared: str  # an independent agency's household (in remit) looking after an L002 child
     region_other: str
     region_mine: str
@@ -106,8 +108,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         theirs = Remit(frozenset({OTHER}), frozenset({f"LA-{OTHER}"}) | ifas)
         tokens["lead.two"] = _user(conn, "lead.two", Role.COMMISSIONING_LEAD, theirs)
         tokens["placement.two"] = _user(conn, "placement.two", Role.PLACEMENT_OFFICER, theirs)
-        waiting_other = queries.open_referrals(conn, scope=Scope(la_codes=frozenset({OTHER})))[0].child_id
-        waiting_mine = queries.open_referrals(conn, scope=Scope(la_codes=frozenset({MINE})))[0].child_id
+        first_other = queries.open_referrals(conn, scope=Scope(la_codes=frozenset({OTHER})))[0]
+        first_mine = queries.open_referrals(conn, scope=Scope(la_codes=frozenset({MINE})))[0]
+        waiting_other, waiting_mine = first_other.child_id, first_mine.child_id
         other_scope = Scope(la_codes=frozenset({OTHER}), agency_codes=theirs.agency_codes)
         cohort = assess_cohort(conn, scope=other_scope, on=default_assessment_date(conn, scope=other_scope))
         residential_other = cohort.children[0].child_id
@@ -129,6 +132,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         household_mine=min(h for h, a in households.items() if a == f"LA-{MINE}"),
         household_other=min(h for h, a in households.items() if a == f"LA-{OTHER}"),
         household_shared=shared[0],
+        referral_other=first_other.referral_id,
+        referral_mine=first_mine.referral_id,
         region_other=regions[OTHER],
         region_mine=regions[MINE],
     )
@@ -178,6 +183,8 @@ def _calls(w: World, method: str, template: str, own_jobs: dict[str, str]) -> li
             ({"household_id": w.household_shared}, False),
             ({"household_id": w.household_mine}, False),
         ]
+    elif "{referral_id}" in template:
+        fills = [({"referral_id": w.referral_other}, True), ({"referral_id": w.referral_mine}, False)]
     elif "{job_id}" in template:
         kind = "allocation" if template.startswith("/v1/allocations") else "sufficiency"
         other_kind = "sufficiency" if kind == "allocation" else "allocation"
@@ -201,6 +208,11 @@ def _calls(w: World, method: str, template: str, own_jobs: dict[str, str]) -> li
             calls.append(Call(method, template, path, {}, _referral(OTHER), refuse=True))
             calls.append(Call(method, template, path, {}, _referral(MINE, w.waiting_other), refuse=True))
             calls.append(Call(method, template, path, {}, _referral(MINE)))
+            continue
+        if method == "POST" and template == "/v1/referrals":
+            made = {"referral_date": ON, "urgency": "today", "placement_type": "emergency"}
+            calls.append(Call(method, template, path, {}, {"child_id": w.waiting_other, **made}, refuse=True))
+            calls.append(Call(method, template, path, {}, {"child_id": w.waiting_mine, **made}))
             continue
         if method == "POST" and template == "/v1/allocations":
             calls.append(Call(method, template, path, {}, {"la_code": OTHER}, refuse=True))

@@ -1,6 +1,6 @@
 """Web pages in the GOV.UK Design System (``api/templates``), one module per job: signing in, home, waiting
-children, a child and their matches, a household, step-down (the cohort and one child), the "show as on"
-date form, allocation, sufficiency, monitoring, model cards, the audit trail and administration.  ``router`` gathers them all under ``/pages``."""
+children, a child and their matches, a referral (made, changed, closed), a household, step-down (the cohort and
+one child), the "show as on" date form, allocation, sufficiency, monitoring, model cards, the audit trail and administration.  ``router`` gathers them all under ``/pages``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from api.routes.pages import (
     monitoring,
     outcomes,
     plans,
+    referrals,
     sending,
     sign_in,
     step_down,
@@ -35,6 +36,7 @@ for _module in (
     waiting,
     children,
     decisions,
+    referrals,
     households,
     step_down,
     dates,

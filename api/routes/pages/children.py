@@ -34,6 +34,7 @@ from matching.ranking import service
 from matching.ranking.explanation import MatchExplanation, MatchResult
 from matching.ranking.pool import HouseholdPool
 from matching.ranking.waiting import URGENCY_LABELS
+from matching.referrals.records import ACTIVE
 from matching.stepdown.config import load_readiness
 from matching.store import queries
 
@@ -89,6 +90,8 @@ def child_page(
             "place": codes.place_label,
             "category": codes.CATEGORY_OF_NEED,
             "may_match": caller.principal.may(Permission.MATCH),
+            "may_refer": caller.principal.may(Permission.REFER),
+            "active_referral": next((r.referral_id for r in reversed(referrals) if r.status in ACTIVE), None),
             "may_step_down": caller.principal.may(Permission.STEP_DOWN) and residential,
             "decisions": decisions_for(conn, [r.referral_id for r in referrals])
             if caller.principal.may(Permission.DECIDE)

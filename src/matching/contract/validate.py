@@ -9,10 +9,11 @@ start from data that failed a check.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -332,6 +333,39 @@ def _parse_kind(
         return parts, bad, expected
     bad = parts.map(lambda t: any(_WORD_RE.match(p) is None for p in t)).astype(bool)
     return parts, bad, expected
+
+
+def parse_record(
+    spec: FileSpec, values: Mapping[str, str], *, taxonomy: Taxonomy, today: date
+) -> tuple[dict[str, Any], list[Problem]]:
+    """One record of ``spec`` given as the text a contract file would hold (a missing column is blank), parsed by
+    the same rule as a file's rows (:func:`validate_folder`): the values as the store keeps them (dates as
+    :class:`~datetime.date`, lists as lists, blanks as ``None``) and every problem with its column (row None).
+    The record-level rules (keys, references) are the caller's."""
+    frame = pd.DataFrame({c.name: [str(values.get(c.name, "")).strip()] for c in spec.columns}, dtype=object)
+    report = ValidationReport(folder=Path(spec.filename))
+    parsed = _parse_columns(spec, frame, report, taxonomy, today)
+    out: dict[str, Any] = {}
+    for column in spec.columns:
+        out[column.name] = _python_value(column, parsed[column.name].iloc[0])
+    problems = [replace(p, row=None) for p in report.problems]
+    return out, problems
+
+
+def _python_value(column: Column, value: Any) -> Any:
+    if column.kind in ("codes", "ids", "words"):
+        return list(value) if isinstance(value, tuple) else []
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if column.kind in ("date", "month"):
+        return value.date() if isinstance(value, pd.Timestamp) else value
+    if column.kind == "int":
+        return int(value)
+    if column.kind == "float":
+        return float(value)
+    if column.kind == "bool":
+        return bool(value)
+    return str(value)
 
 
 def _range_text(column: Column) -> str:

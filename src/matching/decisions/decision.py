@@ -53,6 +53,8 @@ class Problem:
 
     field: str
     message: str
+    #: What the field accepts, where a rule says so (the data contract's words); never the value sent.
+    expected: str | None = None
 
 
 class ProblemsError(ValueError):
