@@ -101,7 +101,8 @@ class Decision:
 
 
 def departs_from_ranking(draft: DecisionDraft, snapshot: RecommendationSnapshot) -> bool:
-    """True when the chosen household is not the best-ranked one (or was not ranked at all)."""
+    """True when the chosen household is not the best-ranked offer (the best-ranked household when no carer
+    offered), or was not ranked at all."""
     return draft.outcome == DecisionOutcome.HOUSEHOLD_CHOSEN and draft.household_id != snapshot.best_ranked
 
 
@@ -139,7 +140,15 @@ def problems(draft: DecisionDraft, snapshot: RecommendationSnapshot) -> list[Pro
     if shown is None:
         needs_reason.append("the household was not among those ranked (outside its terms or ruled out by a rule)")
     elif draft.household_id != snapshot.best_ranked:
-        needs_reason.append(f"the household was ranked {shown['rank']}, not first")
+        best = snapshot.candidate(snapshot.best_ranked) if snapshot.best_ranked else None
+        if snapshot.offers and best is not None:
+            needs_reason.append(
+                f"the household was ranked {shown['rank']}; the best-ranked offer was ranked {best['rank']}"
+            )
+        elif snapshot.offers:
+            needs_reason.append("no offer was ranked")
+        else:
+            needs_reason.append(f"the household was ranked {shown['rank']}, not first")
     if unaccepted := sorted(warnings - set(draft.accepted_warnings)):
         found.append(
             Problem("accepted_warnings", f"Accept or reconsider each warning given ({len(unaccepted)} not accepted)")

@@ -4,6 +4,7 @@ is recorded on, so what the officer was shown and what they decided are kept tog
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -15,18 +16,13 @@ from matching.domain import Scope
 from matching.fit_config import FitConfig
 from matching.ranking import service
 from matching.ranking.pool import HouseholdPool
-from matching.store import queries
+from matching.referrals.current import ReferralClosedError, ReferralNotFoundError, open_request
+from matching.referrals.offers import Offer, offers_compared
+
+__all__ = ["SNAPSHOT_TOP", "ReferralClosedError", "ReferralNotFoundError", "decide", "snapshot_now"]
 
 #: How many ranked households a decision's snapshot keeps (a household further down is "not ranked").
 SNAPSHOT_TOP = 25
-
-
-class ReferralNotFoundError(LookupError):
-    """No referral of that id for a child in the caller's scope."""
-
-
-class ReferralClosedError(ValueError):
-    """The referral is not open (or is not the child's current one): nothing to decide."""
 
 
 def snapshot_now(
@@ -39,24 +35,30 @@ def snapshot_now(
     cfg: FitConfig,
     now: datetime | None = None,
 ) -> RecommendationSnapshot:
-    """The ranking for an open referral in scope as it stands now, frozen."""
-    found = queries.referral_child(conn, scope=scope, referral_id=referral_id)
-    if found is None:
-        raise ReferralNotFoundError(f"no referral {referral_id!r}")
-    child_id, status = found
-    if status != "open":
-        raise ReferralClosedError(f"referral {referral_id!r} is {status}, not open")
-    request = service.request_for_child(conn, scope=scope, child_id=child_id, on=on)
-    if request.referral.referral_id != referral_id:
-        raise ReferralClosedError(f"referral {referral_id!r} is not the child's current open referral")
+    """The ranking for an open referral in scope as it stands now, and the offers on it compared, frozen."""
+    request = open_request(conn, scope=scope, referral_id=referral_id, on=on)
     result = service.rank_households(pool=pool, request=request, top=SNAPSHOT_TOP)
+    offered = offers_compared(conn, referral_id, scope=scope, pool=pool, on=on, cfg=cfg).offers
     return RecommendationSnapshot.of(
         result,
         taken_at=now or datetime.now(UTC),
         data_as_at=on,
         fit_config_version=cfg.version,
         fit_weights=cfg.weights,
+        offers=[_shown(o) for o in offered],
     )
+
+
+def _shown(offer: Offer) -> dict[str, Any]:
+    """An offer as the snapshot keeps it."""
+    return {
+        "household_id": offer.household_id,
+        "agency_code": offer.answer.agency_code,
+        "answered_at": offer.answer.recorded_at.isoformat(),
+        "rank": offer.rank,
+        "explanation": None if offer.explanation is None else offer.explanation.as_dict(),
+        "ruled_out": [r.code for r in offer.ruled_out],
+    }
 
 
 def decide(

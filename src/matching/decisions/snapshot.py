@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from matching.ranking.explanation import MatchResult
 
-#: The snapshot format (a new format gets a new number; old snapshots keep theirs).
-SNAPSHOT_FORMAT = 1
+#: The snapshot format (a new format gets a new number; old snapshots keep theirs).  2: the offers on the
+#: referral, each with its explanation (or the rules it breaks), and the best-ranked offer.
+SNAPSHOT_FORMAT = 2
 
 
 class SnapshotTamperedError(ValueError):
@@ -47,8 +48,11 @@ class RecommendationSnapshot:
         data_as_at: date,
         fit_config_version: int,
         fit_weights: Mapping[str, float],
+        offers: Sequence[Mapping[str, Any]] = (),
     ) -> RecommendationSnapshot:
-        """The snapshot of a ranking as it was shown (the result as the API answers it, with the versions)."""
+        """The snapshot of a ranking as it was shown (the result as the API answers it, with the versions), and the
+        offers on the referral as they were compared (``household_id``, ``agency_code``, ``rank``, ``explanation``
+        or ``ruled_out``), best-ranked first."""
         payload = {
             "format": SNAPSHOT_FORMAT,
             "taken_at": taken_at.isoformat(),
@@ -56,6 +60,7 @@ class RecommendationSnapshot:
             "fit_config_version": fit_config_version,
             "fit_weights": {k: float(v) for k, v in sorted(fit_weights.items())},
             "ranking": result.as_dict(),
+            "offers": [dict(o) for o in offers],
         }
         # A round trip through JSON makes the payload exactly what the store will hand back.
         plain = json.loads(canonical_json(payload))
@@ -72,13 +77,32 @@ class RecommendationSnapshot:
         return list(self.payload["ranking"]["candidates"])
 
     @property
+    def offers(self) -> list[dict[str, Any]]:
+        """The offers on the referral as compared, best-ranked first (none in a format 1 snapshot)."""
+        return list(self.payload.get("offers", []))
+
+    @property
+    def best_offer(self) -> str | None:
+        """The best-ranked offer's household, if any offer was ranked."""
+        ranked = [o for o in self.offers if o.get("rank") is not None]
+        return min(ranked, key=lambda o: (o["rank"], o["household_id"]))["household_id"] if ranked else None
+
+    @property
     def best_ranked(self) -> str | None:
-        """The household ranked first, if any was eligible."""
+        """The household a decision is measured against: the best-ranked offer when carers offered, else the
+        household ranked first (if any was eligible)."""
+        if self.offers:
+            return self.best_offer
         return self.candidates[0]["household_id"] if self.candidates else None
 
     def candidate(self, household_id: str) -> dict[str, Any] | None:
-        """How ``household_id`` was shown, or None if it was not among the ranked households."""
-        return next((c for c in self.candidates if c["household_id"] == household_id), None)
+        """How ``household_id`` was shown (among the ranked households, or as a ranked offer further down), or
+        None if it was not ranked."""
+        shown = next((c for c in self.candidates if c["household_id"] == household_id), None)
+        if shown is not None:
+            return shown
+        offer = next((o for o in self.offers if o["household_id"] == household_id), None)
+        return None if offer is None else offer.get("explanation")
 
     def verify(self) -> None:
         """Raise :class:`SnapshotTamperedError` if the payload does not hash to :attr:`sha256`."""

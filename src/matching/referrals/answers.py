@@ -18,8 +18,8 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from matching.access import Actor
 from matching.decisions.decision import Problem, ProblemsError
-from matching.decisions.service import ReferralClosedError
 from matching.domain import Scope
+from matching.referrals.current import ReferralClosedError
 from matching.referrals.sending import ReferralNotSentError, sent_to
 from matching.store import queries, schema
 

@@ -20,7 +20,7 @@ from matching.ranking import service
 from matching.ranking.explanation import MatchExplanation, MatchResult
 from matching.ranking.pool import HouseholdPool
 from matching.referrals.answers import Answer, answers_for, latest_answers
-from matching.referrals.sending import open_request
+from matching.referrals.current import open_request
 
 __all__ = ["Offer", "OffersCompared", "offers_compared"]
 
@@ -68,8 +68,8 @@ def offers_compared(
     conn: Connection, referral_id: str, *, scope: Scope, pool: HouseholdPool, on: date, cfg: FitConfig
 ) -> OffersCompared:
     """Every offer on an open referral of a child in ``scope`` with its explanation recomputed now, as the full
-    ranking over ``pool`` places it; :class:`~matching.decisions.service.ReferralNotFoundError` outside the scope,
-    :class:`~matching.decisions.service.ReferralClosedError` when not open."""
+    ranking over ``pool`` places it; :class:`~matching.referrals.current.ReferralNotFoundError` outside the scope,
+    :class:`~matching.referrals.current.ReferralClosedError` when not open."""
     request = open_request(conn, scope=scope, referral_id=referral_id, on=on)
     standing = latest_answers(answers_for(conn, referral_id))
     offered = [a for a in standing.values() if a.is_offer]

@@ -21,12 +21,12 @@ from sqlalchemy import Connection, insert, select
 
 from matching.access import Actor
 from matching.decisions.decision import Problem, ProblemsError
-from matching.decisions.service import ReferralClosedError, ReferralNotFoundError
 from matching.domain import Referral, Scope
 from matching.eligibility.request import MatchRequest
 from matching.ranking import service
 from matching.ranking.explanation import MatchExplanation, MatchResult, NearMiss
 from matching.ranking.pool import HouseholdPool
+from matching.referrals.current import ReferralClosedError, ReferralNotFoundError, open_request
 from matching.store import queries, schema
 
 __all__ = [
@@ -85,21 +85,6 @@ class FosteringService:
     def kind(self) -> str:
         """The kind of service in words."""
         return "In-house fostering service" if self.agency_type == "la" else "Independent fostering agency"
-
-
-def open_request(conn: Connection, *, scope: Scope, referral_id: str, on: date) -> MatchRequest:
-    """The match request of an open referral of a child in ``scope`` (it must be the child's current one):
-    :class:`ReferralNotFoundError` outside the scope, :class:`ReferralClosedError` when not open."""
-    found = queries.referral_child(conn, scope=scope, referral_id=referral_id)
-    if found is None:
-        raise ReferralNotFoundError(f"no referral {referral_id!r}")
-    child_id, status = found
-    if status != "open":
-        raise ReferralClosedError(f"referral {referral_id!r} is {status}, not open")
-    request = service.request_for_child(conn, scope=scope, child_id=child_id, on=on)
-    if request.referral.referral_id != referral_id:
-        raise ReferralClosedError(f"referral {referral_id!r} is not the child's current open referral")
-    return request
 
 
 def sent_to(conn: Connection, referral_id: str, agency_codes: Iterable[str] | None = None) -> list[Sending]:
