@@ -64,6 +64,8 @@ def _send_page(
     chosen: Sequence[str] = (), sent_now: int = 0,
 ) -> HTMLResponse:  # fmt: skip
     services = services_now(request, conn, caller, referral_id)
+    first = next((f"#send-{s.agency_code}" for s in services if s.sent is None), "#services")
+    errors = [{**e, "href": first} for e in errors]  # the summary's link goes to the first box to tick
     return _no_store(
         templates.TemplateResponse(
             request,
@@ -105,8 +107,7 @@ async def send_referral_page(request: Request, referral_id: ReferralId, caller: 
             try:
                 sent = send_now(request, conn, caller, referral_id, chosen, 303)
             except sending.SendingError as exc:
-                first = "services"
-                errors = [{"field": "agency_code", "href": f"#{first}", "text": p.message} for p in exc.problems]
+                errors = [{"field": "agency_code", "href": "#services", "text": p.message} for p in exc.problems]
                 return _send_page(request, conn, caller, referral_id, errors, chosen)
         return RedirectResponse(f"/pages/referrals/{referral_id}/send?sent={len(sent)}", status_code=303)
 
