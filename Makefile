@@ -23,10 +23,12 @@ db: data
 
 ## Set up, generate the bundled synthetic local authority, build the SQLite store, add the demonstration
 ## accounts and trust the bundled models in it (development only: elsewhere an administrator trusts what they
-## have checked), serve on :8000 (it prints how to sign in, and whether each model is in use).
+## have checked), generate the authority's activity (referrals sent, answers, decisions, outcomes: once per
+## store), serve on :8000 (it prints how to sign in, and whether each model is in use).
 run: db
 	$(BIN)/matching users demo
 	$(BIN)/matching models trust models
+	$(BIN)/matching activity --seed 2024
 	$(BIN)/matching serve --host 127.0.0.1 --port 8000
 
 ## Set up with the dev extras and run the whole suite (lint and types included).

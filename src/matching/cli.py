@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import Engine
 
-from matching.access import Actor, Remit
+from matching.access import Actor, Remit, Role
 from matching.contract.validate import ContractError, Problem, ValidationReport, validate_folder
 from matching.domain import Scope
 from matching.taxonomy import TaxonomyError, load_taxonomy
@@ -1139,6 +1139,61 @@ def serve(
         if not production:
             _sign_in_hint(service.state.engine, f"http://{f'[{host}]' if ':' in host else host}:{port}")
         uvicorn.run(service, host=host, port=port, log_level="info")
+
+
+@app.command()
+def activity(
+    seed: Annotated[int, typer.Option(help="Seed of the generated activity (recorded in the output).")] = 2024,
+    months: Annotated[int, typer.Option(min=1, max=120, help="How far back the stream goes.")] = 30,
+) -> None:
+    """Generate the bundled authority's activity (referrals sent, carers' answers, offers, decisions, plans and
+    outcomes) by the demonstration accounts, so the pages and the monitoring have something in them; once per
+    store, never in production."""
+    from matching.accounts.demo import BUNDLED_LA, DEMO_ACCOUNTS, is_production
+    from matching.accounts.users import get_user
+    from matching.fit_config import load_fit_config
+    from matching.pools import load_pool
+    from matching.store import queries
+    from matching.store.engine import open_store
+    from matching.synth.activity import ActivityActors, generate_activity
+
+    if is_production(os.environ.get("MATCHING_ENVIRONMENT", "development")):
+        _fail("generated activity is never written in production")
+    with _friendly_errors():
+        engine = open_store()
+        with engine.begin() as conn:
+            users = {d.username: get_user(conn, d.username) for d in DEMO_ACCOUNTS}
+            if any(u is None for u in users.values()):
+                _fail("the demonstration accounts are missing: run `matching users demo` first")
+            actor = {name: Actor(u.id, u.username, u.role.value) for name, u in users.items() if u is not None}
+            officers = {
+                code: actor[d.username]
+                for d in DEMO_ACCOUNTS
+                if d.role is Role.FOSTERING_OFFICER
+                for code in d.remit.agency_codes
+            }
+            placement = next(d for d in DEMO_ACCOUNTS if d.role is Role.PLACEMENT_OFFICER)
+            manager = next(d for d in DEMO_ACCOUNTS if d.role is Role.PLACEMENT_MANAGER)
+            taxonomy, cfg = load_taxonomy(), load_fit_config()
+            scope = placement.remit
+            pool = load_pool(
+                conn,
+                scope=Scope(la_codes=frozenset(scope.la_codes), agency_codes=frozenset(scope.agency_codes)),
+                taxonomy=taxonomy,
+                cfg=cfg,
+            )
+            summary = generate_activity(
+                conn,
+                la_code=BUNDLED_LA,
+                pool=pool,
+                cfg=cfg,
+                taxonomy=taxonomy,
+                actors=ActivityActors(actor[placement.username], actor[manager.username], officers),
+                on=queries.as_at(conn),
+                seed=seed,
+                months=months,
+            )
+    out.print(f"{summary.text()} (seed {seed})", highlight=False)
 
 
 def _model_lines(engine: Any, taxonomy: Any) -> None:
