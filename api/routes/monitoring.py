@@ -1,6 +1,7 @@
 """Monitoring an authority can read: how decisions on referrals went in a window of days (the best-ranked
 household chosen or not, the reasons given, time from referral to decision by urgency, and who waits longer or is
-offered less, by group).  Counts only: the answer names no child, household or officer."""
+offered less, by group), and the outcome side: estimated against observed 12-month stability, carers' decline
+reasons and offers per referral.  Counts only: the answer names no child, household or officer."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from api.limits import invalid
 from api.offload import heavy
 from api.schemas import ErrorOut, IsoDate
 from matching.decisions.monitoring import SMALL_GROUP, DecisionMonitoring, decision_monitoring
+from matching.decisions.monitoring_outcomes import TOO_FEW, OutcomeMonitoring, outcome_monitoring
+from matching.domain import Scope
 
 router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"])
 
@@ -69,6 +72,75 @@ class GroupOut(BaseModel):
     no_household_share: float | None
 
 
+class CalibrationOut(BaseModel):
+    """Predicted against observed 12-month stability over the placements that started."""
+
+    started: int
+    pending: int = Field(description="Started less than a year before the as-at day: not yet observed.")
+    no_estimate: int = Field(description="Observed, but the decision was shown no estimate for the household.")
+    n: int = Field(description="Observed with an estimate: the placements compared.")
+    mean_predicted: float | None = Field(description=f"None below {TOO_FEW} compared (too few to say).")
+    observed_rate: float | None = Field(description="The share that lasted a year.")
+    difference: float | None = Field(description="observed_rate - mean_predicted: the calibration drift.")
+
+
+class MonthCalibrationOut(BaseModel):
+    """Predicted against observed for the decisions of one month."""
+
+    month: str
+    calibration: CalibrationOut
+
+
+class GroupCalibrationOut(BaseModel):
+    """Predicted against observed for one group; a group of fewer than 5 placements started gives no figure."""
+
+    attribute: str
+    group: str
+    words: str
+    n_text: str
+    suppressed: bool
+    calibration: CalibrationOut | None
+
+
+class DeclineOut(BaseModel):
+    """How often carers declined for one reason."""
+
+    code: str
+    words: str
+    count: int
+
+
+class GroupOffersOut(BaseModel):
+    """Offers (carers who agreed to be put forward) per referral decided, for one group."""
+
+    attribute: str
+    group: str
+    words: str
+    n_text: str
+    suppressed: bool
+    referrals: int | None
+    offers: int | None
+    offers_per_referral: float | None
+    no_offer: int | None
+    no_offer_share: float | None
+
+
+class OutcomeMonitoringOut(BaseModel):
+    """The outcome side: predicted against observed 12-month stability (by month of decision and by group), the
+    carers' decline reasons, and the offers per referral by group, over the same decisions."""
+
+    as_at: str
+    calibration: CalibrationOut
+    by_month: list[MonthCalibrationOut]
+    by_group: list[GroupCalibrationOut]
+    declines: int
+    decline_reasons: list[DeclineOut]
+    referrals: int
+    offers: int
+    offers_per_referral: float | None
+    offers_by_group: list[GroupOffersOut]
+
+
 class DecisionMonitoringOut(BaseModel):
     """How decisions went in the window; each referral counts once, by its latest decision in the window."""
 
@@ -86,6 +158,7 @@ class DecisionMonitoringOut(BaseModel):
     waiting: WaitingOut
     by_urgency: list[UrgencyOut]
     by_group: list[GroupOut] = Field(description=f"Groups of fewer than {SMALL_GROUP} children are suppressed.")
+    outcomes: OutcomeMonitoringOut
 
 
 def window(date_from: date | None, date_to: date | None) -> tuple[date, date]:
@@ -99,11 +172,10 @@ def window(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     return start, to
 
 
-def monitoring_for(
-    conn: Connection, caller: Caller, la_code: str | None, date_from: date | None, date_to: date | None
-) -> DecisionMonitoring:
-    """The decision monitoring of one authority in the caller's remit (all of them when ``la_code`` is None);
-    403 for an authority outside it, 422 for a window that runs backwards or is too long."""
+def _asked(
+    caller: Caller, la_code: str | None, date_from: date | None, date_to: date | None
+) -> tuple[Scope, date, date]:
+    """The scope and window asked for: 403 for an authority outside the remit, 422 for a wrong window."""
     start, to = window(date_from, date_to)
     scope = caller.scope
     if la_code is not None:
@@ -111,7 +183,29 @@ def monitoring_for(
             raise HTTPException(status_code=403, detail=NOT_IN_REMIT)
         scope = scope.narrowed(la_codes=[la_code])
     caller.note.detail = f"monitoring {la_code or 'remit'} {start.isoformat()} to {to.isoformat()}"
+    return scope, start, to
+
+
+def monitoring_for(
+    conn: Connection, caller: Caller, la_code: str | None, date_from: date | None, date_to: date | None
+) -> DecisionMonitoring:
+    """The decision monitoring of one authority in the caller's remit (all of them when ``la_code`` is None);
+    403 for an authority outside it, 422 for a window that runs backwards or is too long."""
+    scope, start, to = _asked(caller, la_code, date_from, date_to)
     return decision_monitoring(conn, scope=scope, date_from=start, date_to=to)
+
+
+def both_for(
+    conn: Connection, caller: Caller, la_code: str | None, date_from: date | None, date_to: date | None
+) -> tuple[DecisionMonitoring, OutcomeMonitoring]:
+    """The decision and the outcome side of monitoring (the placements as known today, UTC), as
+    :func:`monitoring_for`."""
+    scope, start, to = _asked(caller, la_code, date_from, date_to)
+    today = datetime.now(UTC).date()
+    return (
+        decision_monitoring(conn, scope=scope, date_from=start, date_to=to),
+        outcome_monitoring(conn, scope=scope, date_from=start, date_to=to, as_at=today),
+    )
 
 
 @router.get(
@@ -132,5 +226,9 @@ def decisions(
     it when none is named) from ``from`` to ``to`` (inclusive; by the UTC date each was recorded): how often the
     best-ranked household was chosen, the reasons given, days from referral to decision by urgency, and the same
     with the share decided with no household by sex, ethnicity group, age band, disability and UASC (groups of
-    fewer than 5 suppressed).  A referral decided twice counts once, by its latest decision.  Names no child."""
-    return monitoring_for(conn, caller, la_code, date_from, date_to).as_dict()
+    fewer than 5 suppressed).  A referral decided twice counts once, by its latest decision.  ``outcomes``: of
+    those decisions, the estimated against the observed 12-month stability of the placements that started (by
+    month of decision and by group; only placements started a year or more before today are observed), the
+    carers' decline reasons, and the offers per referral by group.  Names no child."""
+    m, o = both_for(conn, caller, la_code, date_from, date_to)
+    return {**m.as_dict(), "outcomes": o.as_dict()}

@@ -68,6 +68,10 @@ class OutcomeOut(BaseModel):
     reason_text: str | None
     recorded_by: str
     recorded_at: datetime
+    source: str = Field(
+        description="recorded (by a signed-in person) or ssda903 (read from the authority's SSDA903 return)"
+    )
+    source_words: str
 
     @classmethod
     def of(cls, o: Outcome) -> OutcomeOut:
@@ -83,6 +87,8 @@ class OutcomeOut(BaseModel):
             reason_text=o.reason_text,
             recorded_by=o.recorded_by,
             recorded_at=o.recorded_at,
+            source=o.source,
+            source_words=o.source_words,
         )
 
 

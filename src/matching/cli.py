@@ -832,6 +832,11 @@ def import_903(
             f"{result.rows.get('missing_episodes', 0):,} missing episodes, {converted.uasc:,} UASC",
             highlight=False,
         )
+        if converted.outcomes:
+            out.print(
+                f"  {converted.outcomes:,} outcomes of recorded decisions read from the return (started or ended)",
+                highlight=False,
+            )
         for name, why in converted.skipped:
             out.print(f"  skipped {name}: {why}", highlight=False, markup=False)
         dropped = {k: v for k, v in converted.not_stored.items() if v}

@@ -141,3 +141,29 @@ def test_the_page_says_what_is_wrong_with_the_dates(page_client_as: Factory) -> 
     assert officer.get("/pages/monitoring", params={"la_code": "L999"}).status_code == 403
     for role in (Role.AUDITOR, Role.FOSTERING_OFFICER, Role.ADMINISTRATOR):
         assert page_client_as(role).get("/pages/monitoring").status_code == 403, role
+
+
+def test_a_placement_started_shows_on_the_outcome_side_as_not_yet_a_year_on(
+    client: TestClient, page_client_as: Factory
+) -> None:
+    from tests.api.test_outcomes import _decide
+
+    before = client.get(PATH, params={"la_code": "L001"}).json()["outcomes"]
+    decision, _item = _decide(client)
+    today = datetime.now(UTC).date().isoformat()
+    r = client.post(f"/v1/decisions/{decision['id']}/outcomes", json={"kind": "started", "on": today})
+    assert r.status_code == 201, r.text
+    after = client.get(PATH, params={"la_code": "L001"}).json()["outcomes"]
+    assert after["calibration"]["started"] == before["calibration"]["started"] + 1
+    assert after["calibration"]["pending"] == before["calibration"]["pending"] + 1  # a year on only next year
+    assert after["as_at"] == today
+    assert after["referrals"] >= 1
+    month = next(m for m in after["by_month"] if m["month"] == today[:7])
+    assert month["calibration"]["started"] >= 1
+    for g in [*after["by_group"], *after["offers_by_group"]]:
+        assert g["suppressed"] == (g["n_text"] == "fewer than 5")
+    page = page_client_as(Role.PLACEMENT_OFFICER).get("/pages/monitoring", params={"la_code": "L001"})
+    assert page.status_code == 200, page.text
+    assert f'id="calibration-started">{after["calibration"]["started"]:,}<' in page.text
+    assert f'data-month="{today[:7]}"' in page.text
+    assert 'id="offers-table"' in page.text

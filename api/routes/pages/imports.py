@@ -514,6 +514,11 @@ def _import_return(
     skipped = unpacked.skipped + len(converted.skipped)
     if skipped:
         notes.append(f"{counted(skipped, 'file')} in the upload not read: not a table of an SSDA903 return.")
+    if converted.outcomes:
+        notes.append(
+            f"{counted(converted.outcomes, 'outcome')} of recorded decisions read from the return "
+            "(placements started or ended)."
+        )
     return Outcome(
         done={
             "title": f"SSDA903 return of {la_name} for {label} imported",

@@ -1,8 +1,10 @@
 """Monitoring as a page, for placement officers and commissioning leads: how decisions on referrals went for an
 authority in their remit in a window of days — the headline figures, the reasons given for choosing a household
 (a chart with its table) and for choosing none, days from referral to decision by urgency (a chart with its
-table), and who waits longer or is offered less, by group, with small groups suppressed.  The same figures as
-``GET /v1/monitoring/decisions`` (:func:`api.routes.monitoring.monitoring_for`)."""
+table), and who waits longer or is offered less, by group, with small groups suppressed; then what happened: the
+estimated against the observed chance of a placement lasting a year by month of decision (a line chart with its
+table) and by group, the carers' reasons for declining, and the offers per referral by group.  The same figures as
+``GET /v1/monitoring/decisions`` (:func:`api.routes.monitoring.both_for`)."""
 
 from __future__ import annotations
 
@@ -15,13 +17,14 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, select
 
 from api.auth import Access, Caller
-from api.charts import Series, bar_chart
+from api.charts import Series, bar_chart, line_chart
 from api.offload import heavy
-from api.routes.monitoring import LaCode, monitoring_for, window
+from api.routes.monitoring import LaCode, both_for, window
 from api.routes.pages.common import date_from_fields, day_text, text_param
 from api.templating import page_context, templates
 from matching.access import Permission
 from matching.decisions.monitoring import ATTRIBUTE_WORDS, SMALL_GROUP, DecisionMonitoring
+from matching.decisions.monitoring_outcomes import TOO_FEW, TOO_FEW_TEXT, Calibration, OutcomeMonitoring
 from matching.store import schema
 
 router = APIRouter(prefix="/pages", tags=["pages"], include_in_schema=False)
@@ -51,6 +54,101 @@ def _share(part: int, whole: int) -> str:
 
 def _days(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def _drift(value: float | None) -> str:
+    """A difference in percentage points, signed."""
+    return "" if value is None else f"{value * 100:+.0f} points"
+
+
+def _calibration_cells(c: Calibration) -> dict[str, str]:
+    """A calibration's cells as shown: counts, and the rates or "too few to say"."""
+    return {
+        "started": f"{c.started:,}",
+        "pending": f"{c.pending:,}",
+        "no_estimate": f"{c.no_estimate:,}",
+        "n": f"{c.n:,}",
+        "too_few": TOO_FEW_TEXT if c.too_few else "",
+        "predicted": _pct(c.mean_predicted),
+        "observed": _pct(c.observed_rate),
+        "difference": _drift(c.difference),
+    }
+
+
+def _month_words(month: str) -> str:
+    year, number = month.split("-")
+    return f"{date(int(year), int(number), 1):%b %Y}"
+
+
+def outcomes_view(o: OutcomeMonitoring) -> dict[str, Any]:
+    """What the page shows of the outcome side: the calibration line chart by month with its table, the table by
+    group, the decline reasons and the offers by group."""
+    months = list(o.by_month)
+    chart = None
+    if any(not mc.calibration.too_few for mc in months):
+        chart = line_chart(
+            chart_id="calibration-chart",
+            title="Estimated and observed chance of a placement lasting a year, by month of decision",
+            description="For the placements that started and were observed a year on: the average estimate shown "
+            "when the household was chosen, and the share that lasted a year. A month with fewer than "
+            f"{TOO_FEW} such placements has no point. The table below gives the same numbers.",
+            x=[_month_words(mc.month) for mc in months],
+            series=[
+                Series(
+                    "Estimated",
+                    [None if mc.calibration.too_few else 100 * (mc.calibration.mean_predicted or 0) for mc in months],
+                ),
+                Series(
+                    "Observed",
+                    [None if mc.calibration.too_few else 100 * (mc.calibration.observed_rate or 0) for mc in months],
+                ),
+            ],
+            y_label="Lasting a year (%)",
+            x_label="Month of decision",
+            unit="%",
+        )
+    return {
+        "o": o,
+        "calibration": _calibration_cells(o.calibration),
+        "calibration_chart": chart,
+        "month_rows": [
+            {"month": mc.month, "words": _month_words(mc.month), **_calibration_cells(mc.calibration)} for mc in months
+        ],
+        "calibration_groups": [
+            {
+                "attribute": g.attribute,
+                "group": g.group,
+                "attribute_words": ATTRIBUTE_WORDS.get(g.attribute, g.attribute),
+                "words": g.words,
+                "size": g.n_text,
+                "suppressed": g.suppressed,
+                **({} if g.calibration is None else _calibration_cells(g.calibration)),
+            }
+            for g in o.by_group
+        ],
+        "offer_groups": [
+            {
+                "attribute": g.attribute,
+                "group": g.group,
+                "attribute_words": ATTRIBUTE_WORDS.get(g.attribute, g.attribute),
+                "words": g.words,
+                "n": g.n_text,
+                "suppressed": g.suppressed,
+                "per": "" if g.offers_per_referral is None else f"{g.offers_per_referral:.1f}",
+                "no_offer": ""
+                if g.no_offer is None or g.referrals is None
+                else f"{g.no_offer:,} ({_share(g.no_offer, g.referrals)})",
+            }
+            for g in o.offers_by_group
+        ],
+        "offers_per": "" if o.offers_per_referral is None else f"{o.offers_per_referral:.1f}",
+        "as_at_text": day_text(o.as_at),
+        "too_few": TOO_FEW,
+    }
 
 
 def _authorities(conn: Connection, caller: Caller) -> list[tuple[str, str]]:
@@ -186,7 +284,7 @@ def monitoring_page(
     }
     if errors:
         return templates.TemplateResponse(request, "monitoring.html", context, status_code=422)
-    m = monitoring_for(conn, caller, la_code or None, days["from"], days["to"])
+    m, o = both_for(conn, caller, la_code or None, days["from"], days["to"])
     for prefix, day in (("from", m.date_from), ("to", m.date_to)):
         fields[prefix] = {"day": str(day.day), "month": str(day.month), "year": str(day.year)}
-    return templates.TemplateResponse(request, "monitoring.html", {**context, **view_of(m)})
+    return templates.TemplateResponse(request, "monitoring.html", {**context, **view_of(m), **outcomes_view(o)})

@@ -103,7 +103,8 @@ def _outcome_rows(found: Sequence[Outcome]) -> list[dict[str, str]]:
             "on": day_text(o.on),
             "reason": words.get(o.reason, o.reason) if o.reason else "",
             "text": o.reason_text or "",
-            "recorded": f"{when_text(o.recorded_at)} by {o.recorded_by}",
+            "recorded": f"{when_text(o.recorded_at)} "
+            + (o.source_words if o.source != "recorded" else f"by {o.recorded_by}"),
         }
         for o in reversed(found)
     ]

@@ -2,7 +2,9 @@
 REC), or never started (why, in words).
 
 Outcomes are append-only: a correction is a new record of the same kind, and the latest of each kind stands.
-Whatever is recorded, the state stays whole: a placement never ends without having started, never ends before it
+An outcome is recorded by a signed-in person (source ``recorded``) or read from the authority's SSDA903 return
+(source ``ssda903``, no user: :mod:`matching.decisions.outcomes_903`), which fills in only what no person has
+recorded.  Whatever is recorded, the state stays whole: a placement never ends without having started, never ends before it
 started, and one that started is never also "not started".
 """
 
@@ -81,6 +83,19 @@ NOT_STARTED_REASONS: dict[str, str] = {
     "child_declined": "The child did not want to move there",
     "other": "Another reason (written below)",
 }
+#: Where an outcome came from: recorded by a signed-in person, or read from an SSDA903 return.
+SOURCES: dict[str, str] = {"recorded": "recorded", "ssda903": "from the SSDA903 return"}
+#: Who an outcome read from an SSDA903 return is recorded by.
+SSDA903_RECORDER = "ssda903 import"
+#: REC codes of an ending counted as the placement *not* lasting, when it came within 12 months of the start.
+#: The stability estimate is of "lasting a year without an unplanned ending"; an outcome holds only REC, which
+#: says why the episode ceased, not whether a move was planned.  X1 (moved to another placement) is counted as not
+#: lasting whether or not the move was planned (the record cannot tell), and E4B (returned home, not as planned);
+#: every other REC ends the child's care for a reason that is no breakdown of the placement (adoption, a special
+#: guardianship or child arrangements order, returning home as planned, turning 18, custody ...).
+NOT_LASTING_REC: frozenset[str] = frozenset({"X1", "E4B"})
+#: Days a placement must last to count as lasting a year (as the stability model counts: within 365 days).
+YEAR_DAYS = 365
 #: The states :func:`placement_state` gives.
 STATES = ("awaiting start", "started", "ended", "not started")
 
@@ -101,6 +116,15 @@ class Outcome:
     reason_text: str | None
     recorded_by: str
     recorded_at: datetime
+    #: "recorded" (by a signed-in person) or "ssda903" (read from an SSDA903 return).
+    source: str = "recorded"
+    #: The person who recorded it; None when read from an SSDA903 return.
+    recorded_by_user_id: int | None = None
+
+    @property
+    def source_words(self) -> str:
+        """Where it came from, in words ("recorded", "from the SSDA903 return")."""
+        return SOURCES.get(self.source, self.source)
 
 
 @dataclass(frozen=True)
@@ -146,6 +170,17 @@ def placement_state(decision: Decision, outcomes: Sequence[Outcome]) -> Placemen
     return PlacementState(
         "ended", started_on=started.on, ended_on=ended.on, reason=ended.reason, reason_text=ended.reason_text
     )
+
+
+def lasted_a_year(started_on: date, ended_on: date | None, reason: str | None, as_at: date) -> bool | None:
+    """Whether a placement that started on ``started_on`` lasted a year as the stability estimate means it: no
+    ending within :data:`YEAR_DAYS` of the start for a reason counted as not lasting (:data:`NOT_LASTING_REC`).
+    Only a placement that started at least a year before ``as_at`` is observed: None (pending) otherwise."""
+    if (as_at - started_on).days < YEAR_DAYS:
+        return None
+    if ended_on is not None and (ended_on - started_on).days <= YEAR_DAYS:
+        return reason not in NOT_LASTING_REC
+    return True
 
 
 def _day(d: date) -> str:
@@ -263,6 +298,7 @@ def record_outcome(
         "recorded_by_user_id": actor.user_id,
         "recorded_by": actor.username,
         "recorded_at": at,
+        "source": "recorded",
     }
     outcome_id = conn.execute(insert(_O).values(**values).returning(_O.c.id)).scalar_one()
     return _outcome({**values, "id": outcome_id})
@@ -281,4 +317,6 @@ def _outcome(row: dict[str, object]) -> Outcome:
         reason_text=None if row["reason_text"] is None else str(row["reason_text"]),
         recorded_by=str(row["recorded_by"]),
         recorded_at=at if at.tzinfo else at.replace(tzinfo=UTC),
+        source=str(row.get("source") or "recorded"),
+        recorded_by_user_id=None if row.get("recorded_by_user_id") is None else int(row["recorded_by_user_id"]),  # type: ignore[call-overload]
     )

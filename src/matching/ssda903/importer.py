@@ -38,6 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from matching import codes
 from matching.contract.spec import FILES_BY_NAME, FileSpec
 from matching.contract.validate import ContractError, Problem, ValidationReport, validate_folder
+from matching.decisions.outcomes_903 import ReturnPlacement, outcomes_from_return
 from matching.domain import Location
 from matching.ssda903 import rules
 from matching.ssda903.read import Return903, parse_date, read_folder
@@ -87,6 +88,8 @@ class Converted:
     not_stored: dict[str, int] = field(default_factory=dict)
     #: CHILD -> the store's child_id (set when checked against a store).
     mapping: dict[str, str] = field(default_factory=dict)
+    #: Outcomes of recorded decisions this return showed (written by :func:`import_903`).
+    outcomes: int = 0
 
     @property
     def children(self) -> int:
@@ -645,12 +648,40 @@ def import_903(engine: Engine, folder: Path, *, la_code: str, year: int) -> tupl
         )
         for i in range(0, len(status), 5_000):
             conn.execute(stmt, status[i : i + 5_000])
+        # the placements that decisions chose, as this return shows them (all or nothing with the import)
+        converted.outcomes = len(outcomes_from_return(conn, la_code, return_placements(converted)))
 
     try:
         result = import_folder(engine, out, validated=report, before_commit=write_mapping)
     finally:
         tmp.cleanup()
     return result, converted
+
+
+def return_placements(converted: Converted) -> list[ReturnPlacement]:
+    """Every placement of the return's children, with the CHILD, its first RNE and its last REC."""
+    out: list[ReturnPlacement] = []
+    frame = converted.tables["placements"]
+    origins = converted.origins["placements"]
+    if not len(frame):
+        return out
+    households = frame["household_id"] if "household_id" in frame else pd.Series([""] * len(frame))
+    for origin, household in zip(origins, households.tolist(), strict=True):
+        first, last = origin["first"], origin["last"]
+        end = last["end"]
+        out.append(
+            ReturnPlacement(
+                child=str(origin["child"]),
+                start=first["start"],
+                place=str(first["PLACE"]),
+                first_rne=str(first["RNE"]),
+                place_provider=str(first["PLACE_PROVIDER"]) or None,
+                end=end,
+                rec=(str(last["REC"]) or None) if end is not None else None,
+                household_id=household if isinstance(household, str) and household else None,
+            )
+        )
+    return out
 
 
 def _carry_siblings(conn: Connection, converted: Converted) -> None:

@@ -210,6 +210,10 @@ def model_card(meta: dict[str, Any]) -> str:
         f"- {td['placements']:,} past placements of {td['children']:,} children, started "
         f"{td['first_start']} to {td['last_start']}; {td['unplanned_rate']:.1%} ended unplanned within 12 months.",
         f"- Open placements: {td['open_placements']}.",
+        f"- From recorded outcomes (decisions whose placement was recorded as started): "
+        f"{td.get('from_recorded_outcomes', 0):,} of the placements; "
+        f"{td.get('recorded_outcomes_already_imported', 0):,} recorded placements were already in the imported "
+        "history and are counted once.",
         f"- Split: {meta['split']['method']}, {meta['split']['test_size']:.0%} of children held out "
         f"(seed {meta['split']['seed']}): {meta['split']['train']:,} training and {meta['split']['test']:,} "
         "held-out placements. No child is on both sides.",

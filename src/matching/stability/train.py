@@ -51,6 +51,7 @@ from matching.stability.features import (
     history_features,
     history_records,
 )
+from matching.stability.outcome_placements import RecordedPlacements, with_recorded_placements
 from matching.store import queries
 from matching.taxonomy import Taxonomy, load_taxonomy
 
@@ -119,6 +120,14 @@ class History:
     pool: HouseholdPool
     children: dict[str, Child]
     records: Records
+    #: What the recorded outcomes added (None when they were not read).
+    recorded: RecordedPlacements | None = None
+
+    def from_recorded_outcomes(self) -> int:
+        """Rows of the history there because of a recorded outcome (see :mod:`~matching.stability.outcome_placements`)."""
+        if self.recorded is None:
+            return 0
+        return int(self.rows.meta["placement_id"].isin(self.recorded.from_outcomes).sum())
 
 
 def load_history(
@@ -128,19 +137,25 @@ def load_history(
     taxonomy: Taxonomy | None = None,
     cfg: FitConfig | None = None,
     open_as_lasted: bool = False,
+    with_outcomes: bool = True,
 ) -> History:
-    """Every past placement in scope with a household in scope and a known outcome, as features."""
+    """Every past placement in scope with a household in scope and a known outcome, as features: the imported
+    history and, unless ``with_outcomes`` is False, the placements recorded outcomes show (each counted once)."""
     taxonomy = taxonomy or load_taxonomy()
     cfg = cfg or load_fit_config()
     households = queries.all_households(conn, scope=scope, taxonomy=taxonomy)
     children = queries.all_children(conn, scope=scope)
     placements = queries.all_placements(conn, scope=scope)
+    recorded = None
+    if with_outcomes:
+        recorded = with_recorded_placements(conn, placements, (c.child_id for c in children))
+        placements = list(recorded.placements)
     records = history_records(
         queries.dated_needs(conn, scope=scope), queries.dated_risks(conn, scope=scope), children, placements
     )
     pool = HouseholdPool(households, taxonomy, cfg)
     rows = history_features(pool, children, placements, records, open_as_lasted=open_as_lasted)
-    return History(rows, pool, {c.child_id: c for c in children}, records)
+    return History(rows, pool, {c.child_id: c for c in children}, records, recorded)
 
 
 def check_learnable(label: np.ndarray, minimum: int = MIN_PLACEMENTS) -> None:
@@ -497,6 +512,8 @@ def train(
             "first_start": str(min(rows.meta["start_date"])),
             "last_start": str(max(rows.meta["start_date"])),
             "open_placements": "counted as lasted after 12 months" if open_as_lasted else "left out",
+            "from_recorded_outcomes": history.from_recorded_outcomes(),
+            "recorded_outcomes_already_imported": 0 if history.recorded is None else history.recorded.already_imported,
         },
         "split": {
             "method": "GroupShuffleSplit by child",
