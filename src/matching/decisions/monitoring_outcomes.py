@@ -21,7 +21,6 @@ names no child, household or officer.
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -41,6 +40,7 @@ from matching.decisions.monitoring import (
     in_force,
 )
 from matching.decisions.outcomes import Outcome, OutcomeKind, lasted_a_year, outcomes_for, standing
+from matching.decisions.snapshot import shown_for
 from matching.domain import Scope
 from matching.store import schema
 
@@ -188,13 +188,10 @@ class OutcomeMonitoring:
 
 
 def decline_words() -> Mapping[str, str]:
-    """The decline reasons in words, when the carers' answers module defines them (else none: codes are shown)."""
-    try:
-        module = importlib.import_module("matching.referrals.answers")
-    except ImportError:
-        return {}
-    words = getattr(module, "DECLINE_REASONS", {})
-    return {str(k): str(v) for k, v in dict(words).items()}
+    """The decline reasons in words (the carers' answers' own list)."""
+    from matching.referrals.answers import DECLINE_REASONS  # the referrals package builds on this one
+
+    return DECLINE_REASONS
 
 
 # --- reading the records --------------------------------------------------------------------------------
@@ -202,12 +199,11 @@ def decline_words() -> Mapping[str, str]:
 
 def predicted_for(payload: Mapping[str, Any], household_id: str | None) -> float | None:
     """The estimate a snapshot ``payload`` showed for ``household_id`` of lasting a year (None when none shown)."""
-    ranking = payload.get("ranking") or {}
-    for c in ranking.get("candidates") or ():
-        if c.get("household_id") == household_id:
-            p = (c.get("stability") or {}).get("p_lasting")
-            return None if p is None else float(p)
-    return None
+    if household_id is None:
+        return None
+    c = shown_for(payload, household_id)
+    p = None if c is None else (c.get("stability") or {}).get("p_lasting")
+    return None if p is None else float(p)
 
 
 def stability_rows(conn: Connection, decisions: Sequence[DecisionRow], *, as_at: date) -> list[StabilityRow]:

@@ -32,6 +32,18 @@ def digest(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
+def shown_for(payload: Mapping[str, Any], household_id: str) -> dict[str, Any] | None:
+    """How a snapshot ``payload`` showed ``household_id``: among the ranked households, or as a ranked offer
+    further down; None if it was not ranked."""
+    for c in (payload.get("ranking") or {}).get("candidates") or ():
+        if c.get("household_id") == household_id:
+            return dict(c)
+    for o in payload.get("offers") or ():
+        if o.get("household_id") == household_id and o.get("explanation") is not None:
+            return dict(o["explanation"])
+    return None
+
+
 @dataclass(frozen=True)
 class RecommendationSnapshot:
     """A payload and its hash; :meth:`verify` says whether they still agree."""
@@ -98,11 +110,7 @@ class RecommendationSnapshot:
     def candidate(self, household_id: str) -> dict[str, Any] | None:
         """How ``household_id`` was shown (among the ranked households, or as a ranked offer further down), or
         None if it was not ranked."""
-        shown = next((c for c in self.candidates if c["household_id"] == household_id), None)
-        if shown is not None:
-            return shown
-        offer = next((o for o in self.offers if o["household_id"] == household_id), None)
-        return None if offer is None else offer.get("explanation")
+        return shown_for(self.payload, household_id)
 
     def verify(self) -> None:
         """Raise :class:`SnapshotTamperedError` if the payload does not hash to :attr:`sha256`."""
