@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic/default
 
-.PHONY: run test lint typecheck bench bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency bench-ssda903 bench-service bench-store bench-pages data db docs clean
+.PHONY: run test lint typecheck bench bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency bench-ssda903 bench-service bench-store bench-pages bench-writes data db docs clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -45,7 +45,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## Benchmarks (figures printed; see benchmarks/README.md).
-bench: bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency bench-ssda903 bench-service bench-store bench-pages
+bench: bench-foundation bench-matching bench-allocation bench-stability bench-stepdown bench-sufficiency bench-ssda903 bench-service bench-store bench-pages bench-writes
 
 bench-foundation: $(STAMP)
 	$(BIN)/python benchmarks/bench_foundation.py
@@ -77,6 +77,9 @@ bench-store: $(STAMP)
 
 bench-pages: $(STAMP)
 	$(BIN)/python benchmarks/bench_pages.py
+
+bench-writes: $(STAMP)
+	$(BIN)/python benchmarks/bench_writes.py
 
 ## Regenerate docs/data-format.md from the contract spec and docs/ssda903-rules.md from the 903 rule table.
 docs: $(STAMP)

@@ -342,14 +342,42 @@ def parse_record(
     the same rule as a file's rows (:func:`validate_folder`): the values as the store keeps them (dates as
     :class:`~datetime.date`, lists as lists, blanks as ``None``) and every problem with its column (row None).
     The record-level rules (keys, references) are the caller's."""
-    frame = pd.DataFrame({c.name: [str(values.get(c.name, "")).strip()] for c in spec.columns}, dtype=object)
+    text = {c.name: str(values.get(c.name, "")).strip() for c in spec.columns}
+    # Only the columns given (and the required ones) are parsed; a blank optional column parses the same way
+    # every time (its default, or nothing), so it is parsed once per taxonomy and day.
+    wanted = replace(spec, columns=tuple(c for c in spec.columns if c.required or text[c.name]))
+    frame = pd.DataFrame({c.name: [text[c.name]] for c in wanted.columns}, dtype=object)
     report = ValidationReport(folder=Path(spec.filename))
-    parsed = _parse_columns(spec, frame, report, taxonomy, today)
+    parsed = _parse_columns(wanted, frame, report, taxonomy, today)
+    blank = _blank_record(spec, taxonomy, today)
     out: dict[str, Any] = {}
     for column in spec.columns:
-        out[column.name] = _python_value(column, parsed[column.name].iloc[0])
+        if column.name in parsed.columns:
+            out[column.name] = _python_value(column, parsed[column.name].iloc[0])
+        else:
+            value = blank[column.name]
+            out[column.name] = list(value) if isinstance(value, list) else value
     problems = [replace(p, row=None) for p in report.problems]
     return out, problems
+
+
+_BLANKS: dict[tuple[str, date], tuple[Taxonomy, dict[str, Any]]] = {}
+
+
+def _blank_record(spec: FileSpec, taxonomy: Taxonomy, today: date) -> dict[str, Any]:
+    """Each optional column of ``spec`` parsed from a blank (its default, or nothing), kept per taxonomy and day."""
+    key = (spec.name, today)
+    kept = _BLANKS.get(key)
+    found = kept[1] if kept is not None and kept[0] is taxonomy else None
+    if found is None:
+        optional = replace(spec, columns=tuple(c for c in spec.columns if not c.required))
+        frame = pd.DataFrame({c.name: [""] for c in optional.columns}, dtype=object)
+        parsed = _parse_columns(optional, frame, ValidationReport(folder=Path(spec.filename)), taxonomy, today)
+        found = {c.name: _python_value(c, parsed[c.name].iloc[0]) for c in optional.columns}
+        if len(_BLANKS) > 64:
+            _BLANKS.clear()
+        _BLANKS[key] = (taxonomy, found)
+    return found
 
 
 def _python_value(column: Column, value: Any) -> Any:
