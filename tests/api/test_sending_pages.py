@@ -98,3 +98,21 @@ def test_send_answer_confirm_and_compare_through_the_pages(
     assert decision.status_code == 200
     assert re.search(rf'value="ranked:{re.escape(households[0])}" checked', decision.text)
     assert agency.get(f"/pages/referrals/{referral_id}/offers").status_code == 403
+
+    # The decision on the offer: the page says what it was measured against and lists the offers as compared.
+    compared = client.get(f"/v1/referrals/{referral_id}/offers").json()
+    offer = next(o for o in compared["offers"] if o["household_id"] == households[0])
+    warnings = [w["code"] for w in (offer["explanation"] or {}).get("warnings", [])]
+    made = client.post(
+        f"/v1/referrals/{referral_id}/decisions",
+        json={"outcome": "household_chosen", "named_officer": "A. Manager, Team manager",
+              "household_id": households[0], "accepted_warnings": warnings,
+              "reason_codes": ["support_agreed"] if warnings else []},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    assert made.json()["best_ranked_household_id"] == households[0]  # the only offer, whatever its rank
+    assert made.json()["departs_from_ranking"] is False
+    shown = page_client.get(f"/pages/decisions/{made.json()['id']}")
+    assert "Best-ranked offer" in shown.text
+    table = shown.text.split('id="offers-shown"')[1].split("</table>")[0]
+    assert re.findall(r'data-household="([^"]+)"', table) == [households[0]]

@@ -97,6 +97,25 @@ def _shown(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _offers_shown(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The offers a snapshot kept, as the decision page lists them: household, service, rank (or the rules it
+    broke), score and warnings."""
+    out = []
+    for o in payload.get("offers") or ():
+        shown = o.get("explanation") or {}
+        out.append(
+            {
+                "household_id": o["household_id"],
+                "agency_code": o["agency_code"],
+                "rank": o.get("rank"),
+                "score": None if not shown else float(shown["score"]),
+                "warnings": list(shown.get("warnings", [])),
+                "ruled_out": list(o.get("ruled_out") or []),
+            }
+        )
+    return out
+
+
 #: A blank form.
 EMPTY_FORM: dict[str, Any] = {
     "choice": "",
@@ -338,6 +357,7 @@ def decision_page(
             **context,
             "decision": _decision_rows(decision, snapshot),
             "shown": _shown(payload),
+            "offers": _offers_shown(payload),
             "sha256": snapshot.sha256,
             "taken_at": when_text(datetime.fromisoformat(str(payload["taken_at"]))),
             "data_as_at": day_text(str(payload["data_as_at"])),
