@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from api.auth import Caller
 from api.deps import Monitor
-from api.limits import invalid
+from api.limits import as_at, invalid
 from api.offload import heavy
 from api.schemas import ErrorOut, IsoDate
 from matching.decisions.monitoring import SMALL_GROUP, DecisionMonitoring, decision_monitoring
@@ -23,13 +23,14 @@ from matching.domain import Scope
 
 router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"])
 
-#: The window when none is given: the year to today.
-DEFAULT_DAYS = 365
+#: The window when none is given: two years to today (a placement is observed a year after it starts, so only
+#: the older year of a window can say whether the estimates held).
+DEFAULT_DAYS = 731
 #: The longest window asked for at once.
 MAX_DAYS = 5 * 366
 NOT_IN_REMIT = "the authority is not in your remit"
 LaCode = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", description="One authority in your remit.")]
-From = Annotated[IsoDate | None, Query(alias="from", description="First day YYYY-MM-DD (default: a year ago).")]
+From = Annotated[IsoDate | None, Query(alias="from", description="First day YYYY-MM-DD (default: two years ago).")]
 To = Annotated[IsoDate | None, Query(alias="to", description="Last day YYYY-MM-DD (default: today, UTC).")]
 
 
@@ -162,7 +163,7 @@ class DecisionMonitoringOut(BaseModel):
 
 
 def window(date_from: date | None, date_to: date | None) -> tuple[date, date]:
-    """The window asked for, with the defaults (a year to today); 422 when it runs backwards or is too long."""
+    """The window asked for, with the defaults (two years to today); 422 when it runs backwards or is too long."""
     to = date_to or datetime.now(UTC).date()
     start = date_from or to - timedelta(days=DEFAULT_DAYS - 1)
     if start > to:
@@ -196,15 +197,20 @@ def monitoring_for(
 
 
 def both_for(
-    conn: Connection, caller: Caller, la_code: str | None, date_from: date | None, date_to: date | None
+    request: Request,
+    conn: Connection,
+    caller: Caller,
+    la_code: str | None,
+    date_from: date | None,
+    date_to: date | None,
 ) -> tuple[DecisionMonitoring, OutcomeMonitoring]:
-    """The decision and the outcome side of monitoring (the placements as known today, UTC), as
-    :func:`monitoring_for`."""
+    """The decision and the outcome side of monitoring, as :func:`monitoring_for`; the placements as known on the
+    store's as-at date (what happened after it is not in the records yet, so a placement is observed a year on
+    only when that year is in them)."""
     scope, start, to = _asked(caller, la_code, date_from, date_to)
-    today = datetime.now(UTC).date()
     return (
         decision_monitoring(conn, scope=scope, date_from=start, date_to=to),
-        outcome_monitoring(conn, scope=scope, date_from=start, date_to=to, as_at=today),
+        outcome_monitoring(conn, scope=scope, date_from=start, date_to=to, as_at=as_at(request, conn)),
     )
 
 
@@ -215,7 +221,7 @@ def both_for(
 )
 @heavy
 def decisions(
-    request: Request,  # noqa: ARG001 - @heavy needs it
+    request: Request,
     conn: Connection,
     caller: Monitor,
     la_code: LaCode = None,
@@ -228,7 +234,8 @@ def decisions(
     with the share decided with no household by sex, ethnicity group, age band, disability and UASC (groups of
     fewer than 5 suppressed).  A referral decided twice counts once, by its latest decision.  ``outcomes``: of
     those decisions, the estimated against the observed 12-month stability of the placements that started (by
-    month of decision and by group; only placements started a year or more before today are observed), the
+    month of decision and by group; only placements started a year or more before the store's as-at date are
+    observed), the
     carers' decline reasons, and the offers per referral by group.  Names no child."""
-    m, o = both_for(conn, caller, la_code, date_from, date_to)
+    m, o = both_for(request, conn, caller, la_code, date_from, date_to)
     return {**m.as_dict(), "outcomes": o.as_dict()}

@@ -267,7 +267,7 @@ def monitoring_page(
     to_year: Annotated[Part, Query(alias="to-year")] = None,
 ) -> HTMLResponse:
     """How decisions went for an authority in the caller's remit (every one when none is chosen) in a window (a
-    year to today unless given); 422 with the problems at their fields for a day that is not real or a window that
+    two years to today unless given); 422 with the problems at their fields for a day that is not real or a window that
     runs backwards, 403 for an authority outside the remit."""
     fields = {
         "from": {"day": text_param(from_day), "month": text_param(from_month), "year": text_param(from_year)},
@@ -284,7 +284,7 @@ def monitoring_page(
     }
     if errors:
         return templates.TemplateResponse(request, "monitoring.html", context, status_code=422)
-    m, o = both_for(conn, caller, la_code or None, days["from"], days["to"])
+    m, o = both_for(request, conn, caller, la_code or None, days["from"], days["to"])
     for prefix, day in (("from", m.date_from), ("to", m.date_to)):
         fields[prefix] = {"day": str(day.day), "month": str(day.month), "year": str(day.year)}
     return templates.TemplateResponse(request, "monitoring.html", {**context, **view_of(m), **outcomes_view(o)})
