@@ -128,6 +128,7 @@ def record(request: Request, referral_id: ReferralId, body: DecisionIn, caller: 
                     for p in exc.problems
                 ]
             ) from None
+    request.app.state.pools.referrals_changed()  # a household chosen matches the referral
     return DecisionOut.of(decision)
 
 

@@ -143,6 +143,7 @@ def record(request: Request, decision_id: DecisionId, body: OutcomeIn, caller: D
             ) from None
         caller.note.detail = f"placement {outcome.kind.value} on decision {decision_id}"
         caller.audit_now(request.app.state.audit, 201)  # recorded before the outcome is committed
+    request.app.state.pools.referrals_changed()  # a placement that did not start reopens its referral
     return OutcomeOut.of(outcome)
 
 

@@ -153,6 +153,14 @@ def test_a_decision_is_recorded_as_the_api_records_it_audited_and_shown_with_wha
     assert location == f"/pages/decisions/{decision_id}"
     recorded = client.get(f"/v1/referrals/{item['referral_id']}/decisions").json()[-1]
     assert recorded["id"] == decision_id
+    # a household chosen matches the referral: the child no longer waits; a changed mind reopens it first
+    assert client.get(f"/v1/referrals/{item['referral_id']}").json()["status"] == "matched"
+    again = {"outcome": "no_household", "named_officer": OFFICER, "reason_codes": ["no_offer"]}
+    assert client.post(f"/v1/referrals/{item['referral_id']}/decisions", json=again).status_code == 409
+    reopened = client.post(
+        f"/v1/referrals/{item['referral_id']}/status", json={"status": "open", "reason_code": "decision_changed"}
+    )
+    assert reopened.status_code == 200, reopened.text
     # the same decision through the API: the same record, on the same ranking
     api = client.post(
         f"/v1/referrals/{item['referral_id']}/decisions",
@@ -198,12 +206,11 @@ def test_a_decision_is_recorded_as_the_api_records_it_audited_and_shown_with_wha
     for w in second["warnings"]:
         assert html.escape(w["message"]) in text
     assert 'href="/static/print.css" media="print"' in text
-    # the child's page lists it, linked; the matches page links to the form
+    # the child's page lists it, linked; the referral is matched, so the matches page no longer offers the form
     child = page_client.get(f"/pages/children/{item['child_id']}").text
     assert f'<a class="govuk-link" href="/pages/decisions/{decision_id}">' in child
     matches_page = page_client.get(f"/pages/children/{item['child_id']}/matches").text
-    assert f'href="/pages/referrals/{item["referral_id"]}/decision"' in matches_page
-    assert f"Record the decision on referral {item['referral_id']}" in matches_page
+    assert f'href="/pages/referrals/{item["referral_id"]}/decision"' not in matches_page
 
 
 def test_a_no_household_decision_is_recorded(client: TestClient, page_client: TestClient) -> None:

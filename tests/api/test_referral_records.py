@@ -27,7 +27,9 @@ def _free_child_and_day(engine: Engine) -> tuple[str, str]:
                 select(s.child.c.child_id)
                 .where(s.child.c.ceased.is_(None), s.child.c.la_code == "L001", s.child.c.child_id.not_in(active))
                 .order_by(s.child.c.child_id.desc())
-            ).scalars().first()
+            )
+            .scalars()
+            .first()
             or ""
         )
         day = queries.as_at(conn) - timedelta(days=1)

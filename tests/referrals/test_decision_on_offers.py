@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from matching.decisions import DecisionDraft, DecisionError
+from matching.decisions.outcomes import record_outcome
 from matching.decisions.service import decide, snapshot_now
 from matching.fit_config import load_fit_config
-from matching.referrals import answers, sending
+from matching.referrals import answers, records, sending
 from tests.referrals.sending_world import AT, IFA, IFA_SCOPE, ON, SCOPE, World, world
 
 __all__ = ["world"]
@@ -58,6 +59,11 @@ def test_the_snapshot_keeps_the_offers_and_the_best_ranked_offer_is_the_measure(
         )  # fmt: skip
     assert chosen.best_ranked_household_id == third
     assert chosen.departs_from_ranking is False
+    with w.engine.begin() as conn:  # a household chosen matches the referral; a changed mind reopens it
+        assert records.get_referral(conn, w.referral_id, scope=SCOPE).status == "matched"
+        records.change_status(
+            conn, w.referral_id, "open", "decision_changed", scope=SCOPE, actor=w.officer, now=AT
+        )  # fmt: skip
 
     with w.engine.begin() as conn, pytest.raises(DecisionError) as refused:  # the other offer: reasons needed
         decide(
@@ -77,6 +83,14 @@ def test_the_snapshot_keeps_the_offers_and_the_best_ranked_offer_is_the_measure(
         )  # fmt: skip
     assert other.departs_from_ranking is True
     assert other.best_ranked_household_id == third
+
+    with w.engine.begin() as conn:  # the placement did not start: the referral is open again, and says why
+        record_outcome(conn, chosen.decision_id, "not_started", ON, "carers_withdrew", None, w.officer, AT)
+        assert records.get_referral(conn, w.referral_id, scope=SCOPE).status == "matched"  # not its latest
+        record_outcome(conn, other.decision_id, "not_started", ON, "carers_withdrew", None, w.officer, AT)
+        assert records.get_referral(conn, w.referral_id, scope=SCOPE).status == "open"
+        last = records.history(conn, w.referral_id)[-1]
+    assert (last.status_from, last.status_to, last.reason_code) == ("matched", "open", "placement_fell_through")
 
 
 def _warnings(snap: object, household: str) -> tuple[str, ...]:

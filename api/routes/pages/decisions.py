@@ -292,7 +292,11 @@ async def record_decision_page(request: Request, referral_id: ReferralId, caller
                 except DecisionError as exc:
                     found = list(exc.problems)
                 else:
-                    return RedirectResponse(f"/pages/decisions/{decision.decision_id}", status_code=303)
+                    done = RedirectResponse(f"/pages/decisions/{decision.decision_id}", status_code=303)
+        if not found:
+            request.app.state.pools.referrals_changed()  # committed: a household chosen matched the referral
+            return done
+        with request.app.state.engine.begin() as conn:
             snapshot = ranking_now(request, conn, caller, referral_id)
             if malformed:
                 found += [p for p in problems(draft, snapshot) if p.field != "household_id"]

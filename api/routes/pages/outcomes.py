@@ -189,6 +189,7 @@ def _record(request: Request, decision_id: int, caller: Caller, form: OutcomeFor
             return _page(request, conn, decision, child_id, form, errors, 422)
         caller.note.detail = f"placement {outcome.kind.value} on decision {decision_id}"
         caller.audit_now(request.app.state.audit, 201)  # recorded before the outcome is committed
+    request.app.state.pools.referrals_changed()  # a placement that did not start reopens its referral
     return RedirectResponse(f"/pages/decisions/{decision_id}", status_code=303)
 
 

@@ -22,6 +22,8 @@ from matching import codes
 from matching.access import Actor
 from matching.decisions.decision import MAX_TEXT, Decision, DecisionOutcome, Problem, ProblemsError
 from matching.decisions.store import decision_by_id
+from matching.domain import Scope
+from matching.referrals.records import change_status
 from matching.store import schema
 
 _O, _D = schema.placement_outcome, schema.placement_decision
@@ -301,7 +303,28 @@ def record_outcome(
         "source": "recorded",
     }
     outcome_id = conn.execute(insert(_O).values(**values).returning(_O.c.id)).scalar_one()
+    if OutcomeKind(kind) is OutcomeKind.NOT_STARTED:
+        assert decision is not None
+        _waits_again(conn, decision, actor, at)
     return _outcome({**values, "id": outcome_id})
+
+
+def _waits_again(conn: Connection, decision: Decision, actor: Actor, at: datetime) -> None:
+    """A placement that did not start reopens the referral it matched (when this is its latest decision): the
+    child waits again, and the referral's history says why and who recorded it."""
+    latest = conn.execute(
+        select(_D.c.id).where(_D.c.referral_id == decision.referral_id).order_by(_D.c.decided_at.desc(), _D.c.id.desc())
+    ).first()
+    r, c = schema.referral, schema.child
+    found = conn.execute(
+        select(r.c.status, c.c.la_code)
+        .join(c, c.c.child_id == r.c.child_id)
+        .where(r.c.referral_id == decision.referral_id)
+    ).first()
+    if latest is None or latest[0] != decision.decision_id or found is None or found.status != "matched":
+        return
+    scope = Scope(la_codes=frozenset({str(found.la_code)}), agency_codes=frozenset())
+    change_status(conn, decision.referral_id, "open", "placement_fell_through", scope=scope, actor=actor, now=at)
 
 
 def _outcome(row: dict[str, object]) -> Outcome:

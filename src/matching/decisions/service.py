@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from matching.access import Actor
-from matching.decisions.decision import Decision, DecisionDraft
+from matching.decisions.decision import Decision, DecisionDraft, DecisionOutcome
 from matching.decisions.snapshot import RecommendationSnapshot
 from matching.decisions.store import record_decision
 from matching.domain import Scope
@@ -18,6 +18,7 @@ from matching.ranking import service
 from matching.ranking.pool import HouseholdPool
 from matching.referrals.current import ReferralClosedError, ReferralNotFoundError, open_request
 from matching.referrals.offers import Offer, offers_compared
+from matching.referrals.records import change_status
 
 __all__ = ["SNAPSHOT_TOP", "ReferralClosedError", "ReferralNotFoundError", "decide", "snapshot_now"]
 
@@ -74,7 +75,11 @@ def decide(
     now: datetime | None = None,
 ) -> tuple[Decision, RecommendationSnapshot]:
     """Record ``draft`` on the referral, with the ranking recomputed now as its snapshot (every problem at once:
-    :class:`matching.decisions.DecisionError`)."""
+    :class:`matching.decisions.DecisionError`).  A household chosen matches the referral (its status history
+    says by whom): the child no longer waits, and a changed mind reopens it first (``decision_changed``)."""
     at = now or datetime.now(UTC)
     snapshot = snapshot_now(conn, scope=scope, referral_id=referral_id, on=on, pool=pool, cfg=cfg, now=at)
-    return record_decision(conn, draft, snapshot, actor=actor, now=at), snapshot
+    decision = record_decision(conn, draft, snapshot, actor=actor, now=at)
+    if decision.outcome is DecisionOutcome.HOUSEHOLD_CHOSEN:
+        change_status(conn, referral_id, "matched", "household_chosen", scope=scope, actor=actor, now=at)
+    return decision, snapshot

@@ -299,7 +299,8 @@ def change_status(
     before = record.status
     if (before, to_status) not in TRANSITIONS:
         raise ReferralStateError(f"a referral that is {before} cannot be made {to_status}")
-    if to_status in ACTIVE and _other_active(conn, record.child_id, referral_id):
+    # Only a referral made active again could give the child two; between open and matched the count is the same.
+    if to_status in ACTIVE and before not in ACTIVE and _other_active(conn, record.child_id, referral_id):
         raise ReferralStateError("the child has another referral that is not closed")
     r = s.referral
     done = conn.execute(update(r).where(r.c.referral_id == referral_id, r.c.status == before).values(status=to_status))
