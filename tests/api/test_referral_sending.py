@@ -16,6 +16,7 @@ from matching.accounts.tokens import issue_token
 from matching.audit import recent_entries
 from matching.store import schema
 from tests.api.conftest import app_of
+from tests.api.test_access import last_seq
 
 IFA, OWN, OTHER_IFA = "IFA001", "LA-L001", "IFA002"
 
@@ -47,6 +48,7 @@ def test_send_answer_suggest_and_compare_offers(
 ) -> None:
     referral_id = _referral(client)
     manager = client_as(Role.PLACEMENT_MANAGER)
+    since = last_seq(loaded_sqlite)  # the trail is shared by the session's tests: only this test's writes
     # The wrong role is refused; a problem is a 422 with the field's path; nothing is sent then.
     assert agency_client.post(f"/v1/referrals/{referral_id}/sent", json={"agency_codes": [IFA]}).status_code == 403
     assert manager.post(f"/v1/referrals/{referral_id}/sent", json={"agency_codes": [IFA]}).status_code == 403
@@ -151,7 +153,7 @@ def test_send_answer_suggest_and_compare_offers(
     app_of(agency_client).state.audit.flush()
     with loaded_sqlite.connect() as conn:
         entries = recent_entries(conn, limit=1000)
-    writes = [e for e in entries if e.action.startswith("POST") and e.outcome in ("200", "201")]
+    writes = [e for e in entries if e.seq > since and e.action.startswith("POST") and e.outcome in ("200", "201")]
     actions = {e.action for e in writes}
     assert any("/sent" in a for a in actions)
     assert any("/answers" in a for a in actions)
