@@ -266,13 +266,14 @@ def test_referral_to_outcome_by_the_three_roles(
     assert payload["ranking"]["child_id"] == child
     assert {o["household_id"] for o in payload["offers"]} == {first, second, fourth}
 
-    # The placement officer marks the referral matched (the manager cannot): no longer open, it leaves the
+    # The household chosen matched the referral, by the manager who recorded it: no longer open, it leaves the
     # agency's inbox of open referrals and the agency sees no ranking for it any more.
+    seen = officer.get(f"/v1/referrals/{rid}").json()
+    assert seen["status"] == "matched"
+    last = officer.get(f"/v1/referrals/{rid}/history").json()[-1]
+    assert (last["status_from"], last["status_to"], last["changed_by"]) == ("open", "matched", "demo.manager")
     status = f"/v1/referrals/{rid}/status"
-    assert manager.post(status, json={"status": "matched", "reason_code": "household_chosen"}).status_code == 403
-    r = officer.post(status, json={"status": "matched", "reason_code": "household_chosen"})
-    assert r.status_code == 200, r.text
-    assert r.json()["status"] == "matched"
+    assert manager.post(status, json={"status": "open", "reason_code": "decision_changed"}).status_code == 403
     assert rid not in [x["referral_id"] for x in agency_client.get("/v1/agency/referrals").json()["items"]]
     assert agency_client.get(f"/v1/agency/referrals/{rid}").json()["candidates"] == []
 
@@ -368,7 +369,6 @@ def test_referral_to_outcome_by_the_three_roles(
         ("demo.placement", "POST /v1/referrals/{referral_id}/sent", True),
         ("demo.fostering", "POST /v1/agency/referrals/{referral_id}/answers", True),
         ("demo.manager", "POST /v1/referrals/{referral_id}/decisions", True),
-        ("demo.placement", "POST /v1/referrals/{referral_id}/status", True),
         ("demo.manager", "POST /v1/decisions/{decision_id}/plan/agreed", True),
         ("demo.manager", "POST /v1/decisions/{decision_id}/outcomes", True),
         ("demo.manager", "POST /v1/decisions/{decision_id}/outcomes", True),
