@@ -13,7 +13,8 @@ ACCOUNTS = {d.role: d for d in DEMO_ACCOUNTS}
 #: What the service navigation shows each role (the pages it may use).
 NAVIGATION = {
     Role.PLACEMENT_OFFICER: ["Home", "Waiting children", "Step-down", "Households", "Monitoring", "Models"],
-    Role.FOSTERING_OFFICER: ["Home", "Households", "Models"],
+    Role.PLACEMENT_MANAGER: ["Home", "Waiting children", "Households", "Monitoring", "Models"],
+    Role.FOSTERING_OFFICER: ["Home", "Referrals", "Households", "Models"],
     Role.COMMISSIONING_LEAD: ["Home", "Allocation", "Sufficiency", "Monitoring", "Models"],
     Role.AUDITOR: ["Home", "Audit trail", "Models"],
     Role.ADMINISTRATOR: ["Home", "Users", "Imports", "Models"],
