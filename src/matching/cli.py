@@ -472,7 +472,36 @@ def allocate(
                 str(s["out_of_area"]),
             )
         out.print(table)
+        _print_like_for_like(payload.get("like_for_like") or {})
         _print_allocation_lists(payload, show)
+
+
+def _print_like_for_like(cmp: dict[str, Any]) -> None:
+    """Ours against first come, first served on the children both place, and the rest apart."""
+    if not cmp:
+        return
+    from rich.table import Table
+
+    table = Table(title="Like for like with first come, first served", title_justify="left")
+    for col in ("children", "placed by", "children", "mean fit", "mean miles", "out of area"):
+        table.add_column(col, justify="left" if col in ("children", "placed by") else "right")
+    both = cmp["both"]
+    rows = [
+        ("placed by both", "this allocation", both["ours"]),
+        ("", "first come, first served", both["first_come_first_served"]),
+        ("placed only by this allocation", "this allocation", cmp["only_ours"]),
+        ("placed only by first come, first served", "first come, first served", cmp["only_first_come_first_served"]),
+    ]
+    for who, by, f in rows:
+        table.add_row(
+            who,
+            by,
+            str(f["children"]),
+            "-" if f["mean_fit"] is None else f"{f['mean_fit']:.1f}",
+            "-" if f["mean_distance_miles"] is None else f"{f['mean_distance_miles']:.1f}",
+            str(f["out_of_area"]),
+        )
+    out.print(table)
 
 
 def _allocation_quality(payload: dict[str, Any]) -> str:

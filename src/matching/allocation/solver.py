@@ -53,6 +53,7 @@ from ortools.sat.python import cp_model
 from matching import codes
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.bound import BackgroundBound, objective_bound
+from matching.allocation.compare import like_for_like
 from matching.allocation.deadline import Deadline, OutOfTime
 from matching.allocation.instance import (
     SCALE,
@@ -129,6 +130,9 @@ class AllocationResult:
     levers: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Ours against first come, first served on the children both place, and apart on the rest
+    #: (:func:`matching.allocation.compare.like_for_like`).
+    like_for_like: dict[str, Any] = field(default_factory=dict)
     #: What the time limit cut short, in words (no child's data).
     notes: list[str] = field(default_factory=list)
     #: Seconds each phase took ("reading", "building", "solving", "reporting", "total"; the first two and the
@@ -171,6 +175,7 @@ class AllocationResult:
             "levers": self.levers,
             "summary": self.summary,
             "baselines": self.baselines,
+            "like_for_like": self.like_for_like,
             "note": "A proposal for a named officer to consider: nothing here changes a child's placement.",
         }
 
@@ -267,10 +272,12 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     result.unplaced = unplaced_reasons(instance, assignment)
     result.levers = suggested_levers(instance, assignment)
     result.summary = summarise(instance, assignment)
+    first_come = first_come_first_served(instance)
     result.baselines = {
-        "first_come_first_served": summarise(instance, first_come_first_served(instance)),
+        "first_come_first_served": summarise(instance, first_come),
         "greedy_best_pair": summarise(instance, greedy),
     }
+    result.like_for_like = like_for_like(instance, assignment, first_come)
     result.notes = notes
     result.seconds = {"solving": searched - started, "reporting": time.perf_counter() - searched}
     result.time_limit_seconds = deadline.seconds

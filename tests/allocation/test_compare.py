@@ -1,0 +1,61 @@
+"""Ours against first come, first served, like for like: the children both place are compared on each method's
+own figures, and the children only one places are counted apart, so the three parts add up to each method."""
+
+from __future__ import annotations
+
+from hypothesis import given
+
+from matching.allocation.baselines import first_come_first_served
+from matching.allocation.compare import figures, like_for_like
+from matching.allocation.instance import AllocationInstance, Arc
+from matching.allocation.solver import solve, summarise
+from tests.allocation.factories import instance, room, unit
+from tests.allocation.test_properties import planted
+
+
+def test_the_common_children_are_compared_on_each_methods_own_placements() -> None:
+    # A (referred first) takes its best household X under first come, first served, and B has nowhere left; placing
+    # both means A goes to Y (further, out of area, a lower fit): the comparison must show A is worse off.
+    from datetime import date
+
+    a = unit("A", referred=date(2026, 1, 1))
+    b = unit("B", referred=date(2026, 2, 1))
+    rooms = instance([a, b], [room("X"), room("Y", la="L002")], []).households
+    inst = AllocationInstance([a, b], rooms, [Arc(0, 0, 80.0, 3.0), Arc(0, 1, 60.0, 9.0), Arc(1, 0, 70.0, 2.0)])
+    fcfs = first_come_first_served(inst)
+    assert fcfs == {0: 0}
+    ours = solve(inst).assignment
+    assert ours == {0: 1, 1: 2}  # both placed
+    out = like_for_like(inst, ours, fcfs)
+    assert out["both"]["ours"] == {"children": 1, "mean_fit": 60.0, "mean_distance_miles": 9.0, "out_of_area": 1}
+    assert out["both"]["first_come_first_served"] == {
+        "children": 1, "mean_fit": 80.0, "mean_distance_miles": 3.0, "out_of_area": 0,
+    }  # fmt: skip
+    assert out["only_ours"] == {"children": 1, "mean_fit": 70.0, "mean_distance_miles": 2.0, "out_of_area": 0}
+    assert out["only_first_come_first_served"]["children"] == 0
+    assert out["only_first_come_first_served"]["mean_fit"] is None
+
+
+@given(planted())
+def test_the_parts_add_up_to_each_method_and_the_solver_reports_them(inst: AllocationInstance) -> None:
+    result = solve(inst)
+    fcfs = first_come_first_served(inst)
+    out = result.like_for_like
+    assert out == like_for_like(inst, result.assignment, fcfs)
+    ours, theirs = summarise(inst, result.assignment), summarise(inst, fcfs)
+    assert out["both"]["ours"]["children"] + out["only_ours"]["children"] == ours["placed"]
+    assert (
+        out["both"]["first_come_first_served"]["children"] + out["only_first_come_first_served"]["children"]
+        == (theirs["placed"])
+    )
+    assert out["both"]["ours"]["children"] == out["both"]["first_come_first_served"]["children"]
+    everyone = figures(inst, result.assignment, sorted(result.assignment))
+    assert everyone["children"] == ours["placed"]
+    assert everyone["out_of_area"] == ours["out_of_area"]
+    assert result.as_dict(inst)["like_for_like"] == out
+
+
+def test_nothing_placed_compares_nothing() -> None:
+    empty = instance([unit("A")], [room("X")], [])
+    out = like_for_like(empty, {}, {})
+    assert out["both"]["ours"] == {"children": 0, "mean_fit": None, "mean_distance_miles": None, "out_of_area": 0}
