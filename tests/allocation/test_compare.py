@@ -3,6 +3,9 @@ own figures, and the children only one places are counted apart, so the three pa
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 from hypothesis import given
 
 from matching.allocation.baselines import first_come_first_served
@@ -16,8 +19,6 @@ from tests.allocation.test_properties import planted
 def test_the_common_children_are_compared_on_each_methods_own_placements() -> None:
     # A (referred first) takes its best household X under first come, first served, and B has nowhere left; placing
     # both means A goes to Y (further, out of area, a lower fit): the comparison must show A is worse off.
-    from datetime import date
-
     a = unit("A", referred=date(2026, 1, 1))
     b = unit("B", referred=date(2026, 2, 1))
     rooms = instance([a, b], [room("X"), room("Y", la="L002")], []).households
@@ -59,3 +60,50 @@ def test_nothing_placed_compares_nothing() -> None:
     empty = instance([unit("A")], [room("X")], [])
     out = like_for_like(empty, {}, {})
     assert out["both"]["ours"] == {"children": 0, "mean_fit": None, "mean_distance_miles": None, "out_of_area": 0}
+
+
+def test_fairness_by_group_recomputed_from_the_assignments(small_folder: Path, tmp_path: Path) -> None:
+    from matching.allocation import service
+    from matching.allocation.solver import SolverSettings
+    from matching.decisions.monitoring import SMALL_GROUP, group_values
+    from matching.domain import Scope
+    from matching.fit_config import load_fit_config
+    from matching.store.engine import make_engine, upgrade
+    from matching.store.importer import import_folder
+    from matching.taxonomy import load_taxonomy
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine)
+    import_folder(engine, small_folder)
+    with engine.connect() as conn:
+        inst, result = service.allocate(
+            conn, scope=Scope(la_codes=frozenset({"L001"})), on=date(2026, 4, 1), cfg=load_fit_config(),
+            taxonomy=load_taxonomy(), settings=SolverSettings(5.0, 7, 1),
+        )  # fmt: skip
+    rows = result.as_dict(inst)["fairness_by_group"]
+    assert rows
+    assert inst.context is not None
+    fcfs = first_come_first_served(inst)
+    for row in rows:
+        members = []  # (unit, child) of the group, recomputed from the records
+        for u, un in enumerate(inst.units):
+            req = inst.context.requests[u]
+            kids = {c.child_id: c for c in (req.child, *req.siblings)}
+            members += [u for cid in un.child_ids if group_values(kids[cid], req.on)[row["attribute"]] == row["group"]]
+        assert row["suppressed"] == (len(members) < SMALL_GROUP)
+        if row["suppressed"]:
+            assert row["ours"] is None
+            continue
+        assert row["waiting"] == len(members)
+        for name, assignment in (("ours", result.assignment), ("first_come_first_served", fcfs)):
+            placed = [u for u in members if u in assignment]
+            assert row[name]["placed"] == len(placed)
+            if placed:
+                fit = sum(inst.arcs[assignment[u]].score for u in placed) / len(placed)
+                assert row[name]["mean_fit"] == round(fit, 2)
+    # every child waiting is in exactly one group of each attribute
+    by_attribute: dict[str, int] = {}
+    for row in rows:
+        by_attribute[row["attribute"]] = by_attribute.get(row["attribute"], 0) + (row["waiting"] or 0)
+    waiting = sum(un.size for un in inst.units)
+    assert all(n <= waiting for n in by_attribute.values())

@@ -53,7 +53,7 @@ from ortools.sat.python import cp_model
 from matching import codes
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.bound import BackgroundBound, objective_bound
-from matching.allocation.compare import like_for_like
+from matching.allocation.compare import fairness_by_group, like_for_like
 from matching.allocation.deadline import Deadline, OutOfTime
 from matching.allocation.instance import (
     SCALE,
@@ -133,6 +133,8 @@ class AllocationResult:
     #: Ours against first come, first served on the children both place, and apart on the rest
     #: (:func:`matching.allocation.compare.like_for_like`).
     like_for_like: dict[str, Any] = field(default_factory=dict)
+    #: Who each method places, by group of children (:func:`matching.allocation.compare.fairness_by_group`).
+    fairness_by_group: list[dict[str, Any]] = field(default_factory=list)
     #: What the time limit cut short, in words (no child's data).
     notes: list[str] = field(default_factory=list)
     #: Seconds each phase took ("reading", "building", "solving", "reporting", "total"; the first two and the
@@ -176,6 +178,7 @@ class AllocationResult:
             "summary": self.summary,
             "baselines": self.baselines,
             "like_for_like": self.like_for_like,
+            "fairness_by_group": self.fairness_by_group,
             "note": "A proposal for a named officer to consider: nothing here changes a child's placement.",
         }
 
@@ -278,6 +281,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         "greedy_best_pair": summarise(instance, greedy),
     }
     result.like_for_like = like_for_like(instance, assignment, first_come)
+    result.fairness_by_group = fairness_by_group(instance, assignment, first_come)
     result.notes = notes
     result.seconds = {"solving": searched - started, "reporting": time.perf_counter() - searched}
     result.time_limit_seconds = deadline.seconds
