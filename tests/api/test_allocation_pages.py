@@ -219,6 +219,16 @@ def test_the_page_runs_a_job_and_shows_what_the_api_shows(lead_page: TestClient,
     assert re.findall(r'data-child="([^"]+)"', unplaced) == [u["child_id"] for u in result["unplaced"]]
     assert '<svg class="pm-chart"' in page.text
     assert 'id="comparison"' in page.text
+    # like for like: the children both place, each method's own figures, as the API gives them
+    like = page.text.split('id="like-for-like"', 1)[1].split("</table>", 1)[0]
+    cmp = result["like_for_like"]
+    counts = [int(n) for n in re.findall(r'govuk-table__cell--numeric">(\d+)</td>\s*<td', like)]
+    expected = [cmp["both"]["ours"], cmp["both"]["first_come_first_served"], cmp["only_ours"]]
+    assert counts[:3] == [f["children"] for f in expected]
+    groups = page.text.split('id="allocation-groups"', 1)[1].split("</table>", 1)[0]
+    assert re.findall(r'data-group="([^"]+)"', groups) == [
+        f"{g['attribute']}:{g['group']}" for g in result["fairness_by_group"]
+    ]
     listed = lead_page.get("/pages/allocations")
     assert f'data-job="{job_id}"' in listed.text
 

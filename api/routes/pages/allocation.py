@@ -29,6 +29,7 @@ from api.routes.allocations import KIND, NOUN, AllocationRequest, _placement_dat
 from api.routes.pages.common import JOB_STATES, check_csrf, day_text, read_form, recent_jobs, when_text
 from api.templating import page_context, templates
 from matching.access import Permission
+from matching.decisions.monitoring import ATTRIBUTE_WORDS
 from matching.jobs import Job
 from matching.jobs import store as job_store
 from matching.jobs.kinds import allocation_children
@@ -310,6 +311,20 @@ def _figures(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"label": label, "unit": unit, "ours": ours.get(key), "fcfs": fcfs.get(key)} for label, unit, key in rows]
 
 
+def _like_for_like(result: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """The like-for-like rows: (the children, placed by, their figures)."""
+    cmp = result.get("like_for_like") or {}
+    if not cmp:
+        return []
+    ours, fcfs = "This allocation", "First come first served"
+    return [
+        ("Placed by both", ours, cmp["both"]["ours"]),
+        ("Placed by both", fcfs, cmp["both"]["first_come_first_served"]),
+        ("Placed only by this allocation", ours, cmp["only_ours"]),
+        ("Placed only by first come first served", fcfs, cmp["only_first_come_first_served"]),
+    ]
+
+
 def _chart(result: Mapping[str, Any]) -> Any:
     """The children counts, optimised against first come first served, as a bar chart."""
     ours = result.get("summary") or {}
@@ -365,6 +380,11 @@ def allocation_job_page(request: Request, job_id: str, caller: AllocationPage) -
             "status_text": SOLVER_STATUS.get(str(result.get("status")), ""),
             "figures": _figures(result),
             "chart": _chart(result),
+            "like": _like_for_like(result),
+            "groups": [
+                {**g, "label": ATTRIBUTE_WORDS.get(g["attribute"], g["attribute"]) + ": " + g["words"]}
+                for g in result.get("fairness_by_group") or []
+            ],
             "assignments": result.get("assignments") or [],
             "unplaced": [
                 {**u, "reason_text": UNPLACED_REASONS.get(str(u.get("reason")), str(u.get("reason", "")))}
