@@ -268,3 +268,17 @@ def _env() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_more_time_never_gives_a_worse_answer(store: Engine, objective: str) -> None:
+    with store.connect() as conn:
+        requests = waiting_requests(conn, scope=Scope.everything(), on=ON)
+        pool = HouseholdPool(queries.households_with_room(conn, scope=Scope.everything(), taxonomy=TAX), TAX, CFG)
+    inst = build_instance(pool, requests)
+    short = solve(inst, SolverSettings(1.0, 7, 1, objective=objective))
+    long = solve(inst, SolverSettings(10.0, 7, 1, objective=objective))
+    short.check(inst)
+    long.check(inst)
+    assert long.objective >= short.objective - 1e-9
+    assert long.gap <= short.gap + 1e-9 or long.status == "optimal"

@@ -46,6 +46,7 @@ import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from ortools.sat.python import cp_model
@@ -112,6 +113,32 @@ class SolverSettings:
     neighbourhood_seconds: float = 1.0
 
 
+class AllocationStatus(StrEnum):
+    """What the solver can say of an allocation."""
+
+    #: Within :data:`OPTIMAL_GAP` of a bound proven in the same run (the MIP convention), or proven by CP-SAT.
+    OPTIMAL = "optimal"
+    #: Valid, with the gap to the bound reported.
+    FEASIBLE = "feasible"
+    #: The greedy baseline: the solver found nothing better in time.
+    BASELINE = "baseline"
+    #: The time limit passed before any child was considered: nothing proposed.
+    OUT_OF_TIME = "out_of_time"
+
+
+#: A relative gap at or below this, against a bound proven in the same run, is reported as optimal (issue 21:
+#: the MIP convention), with the tolerance in the result.
+OPTIMAL_GAP = 1e-4
+
+
+class AllocationCheckError(AllocationError):
+    """A result that does not check against its instance (:meth:`AllocationResult.check`): every problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+        self.problems = problems
+
+
 @dataclass
 class AllocationResult:
     """A proposed allocation: what the solver proved, who goes where, who does not and why."""
@@ -142,6 +169,36 @@ class AllocationResult:
     seconds: dict[str, float] = field(default_factory=dict)
     time_limit_seconds: float | None = None
 
+    def check(self, instance: AllocationInstance) -> None:
+        """Raise :class:`AllocationCheckError` unless the result holds for ``instance``: every placed child judged
+        again by every rule (with everyone placed beside them), the objective, the fit and the summary recomputed
+        from the assignment, a known status, and a bound and gap that agree with the objective."""
+        problems = list(violations(instance, self.assignment))
+        try:
+            status = AllocationStatus(self.status)
+        except ValueError:
+            problems.append(f"unknown status {self.status!r}")
+            status = None
+        if status is AllocationStatus.OUT_OF_TIME and self.assignment:
+            problems.append("out of time, yet children are placed")
+        if not problems:
+            value = objective(instance, self.assignment)
+            if abs(value - self.objective) > 1e-6 * max(1.0, abs(value)):
+                problems.append(f"objective {self.objective} is not the assignment's {value}")
+            fit = sum(instance.arcs[k].score for k in self.assignment.values())
+            if abs(fit - self.fit) > 1e-6 * max(1.0, abs(fit)):
+                problems.append(f"fit {self.fit} is not the assignment's {fit}")
+            if self.summary and self.summary != summarise(instance, self.assignment):
+                problems.append("the summary is not the assignment's")
+            if status is not AllocationStatus.OUT_OF_TIME:
+                if self.bound + 1e-6 < self.objective:
+                    problems.append(f"bound {self.bound} is below the objective {self.objective}")
+                gap = 0.0 if self.bound <= 0 else (self.bound - self.objective) / self.bound
+                if abs(gap - self.gap) > 1e-9:
+                    problems.append(f"gap {self.gap} is not (bound - objective) / bound = {gap}")
+        if problems:
+            raise AllocationCheckError(problems)
+
     def as_dict(self, instance: AllocationInstance) -> dict[str, Any]:
         """The JSON shape of ``matching allocate --json``."""
         assignments = []
@@ -167,6 +224,7 @@ class AllocationResult:
             "bound": round(self.bound, 3),
             "bound_source": self.bound_source,
             "gap": round(self.gap, 8),
+            "tolerance": OPTIMAL_GAP,
             "fit": round(self.fit, 3),
             "solve_seconds": round(self.solve_seconds, 3),
             "time_limit_seconds": self.time_limit_seconds,
@@ -264,7 +322,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         status = (
             "optimal" if search.fair_code == cp_model.OPTIMAL else "baseline" if search.code == BASELINE else "feasible"
         )
-    elif gap <= 1e-12:
+    elif gap <= OPTIMAL_GAP:
         status = "optimal"
     elif search.code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         status = "feasible"
@@ -285,6 +343,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     result.notes = notes
     result.seconds = {"solving": searched - started, "reporting": time.perf_counter() - searched}
     result.time_limit_seconds = deadline.seconds
+    result.check(instance)  # every result is checked before it is returned
     return result
 
 
