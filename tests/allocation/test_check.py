@@ -52,11 +52,11 @@ def _broken(result: AllocationResult, **changes: object) -> AllocationResult:
 def test_a_hand_broken_result_is_refused(changes: dict[str, object], says: str) -> None:
     inst, result = _solved()
     with pytest.raises(AllocationCheckError) as refused:
-        _broken(result, **changes).check(inst)  # type: ignore[arg-type]
+        _broken(result, **changes).check(inst)
     assert any(says in p for p in refused.value.problems), refused.value.problems
 
 
 def test_out_of_time_with_children_placed_is_refused() -> None:
     inst, result = _solved()
     with pytest.raises(AllocationCheckError):
-        _broken(result, status="out_of_time").check(inst)  # type: ignore[arg-type]
+        _broken(result, status="out_of_time").check(inst)
