@@ -22,11 +22,19 @@ from sqlalchemy import Connection
 
 from api.pools import PoolCache
 from api.settings import Settings
+from matching.decisions.plan import MAX_SECTION, SECTION_KEYS
 from matching.store import queries
 from matching.sufficiency.scenario import Levers, Scenario
 
 _SETTINGS: ContextVar[Settings | None] = ContextVar("matching_request_settings", default=None)
 _DEFAULTS = Settings.model_construct()  # the defaults, without reading the environment
+
+#: The longest character escape in a body: 12 bytes (a JSON surrogate pair, or four UTF-8 bytes percent-encoded).
+ESCAPED_CHARACTER_BYTES = 12
+#: The largest placement plan's body, through the API or its form: every section a plan may send at its longest,
+#: each character at its longest escape, with the keys and the form's token.  Over ``MATCHING_MAX_BODY_BYTES``
+#: (a whole plan is about 9 x 8,000 characters), so the plan's paths have this limit instead.
+PLAN_BODY_BYTES = (len(SECTION_KEYS) + 4) * (MAX_SECTION * ESCAPED_CHARACTER_BYTES + 128) + 1024
 
 
 @contextmanager

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import ipaddress
 import logging
+import re
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,15 +27,24 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PAGES_PREFIX, error_page
-from api.limits import settings_for_request
+from api.limits import PLAN_BODY_BYTES, settings_for_request
 from api.responses import FastJSONResponse
 from api.settings import Settings
 from matching.stepdown.report import REPORT_CSS
 
 STATIC_PREFIX = "/static/"
-#: Upload pages allowed a larger body than ``MATCHING_MAX_BODY_BYTES``: path -> their own limit (the page itself
-#: refuses more than its cap, as a page, before reading; this is the backstop for a body longer than it said).
-UPLOAD_LIMITS: dict[str, int] = {"/pages/admin/imports": 50 * 1024 * 1024 + 1024 * 1024}
+#: Paths allowed a larger body than ``MATCHING_MAX_BODY_BYTES``: (path pattern, their own limit).  The imports
+#: page refuses more than its cap, as a page, before reading (this is the backstop for a body longer than it
+#: said); a placement plan's sections may together be longer than the default allows.
+BODY_LIMITS: tuple[tuple[re.Pattern[str], int], ...] = (
+    (re.compile(r"/pages/admin/imports"), 50 * 1024 * 1024 + 1024 * 1024),
+    (re.compile(r"/(v1|pages)/decisions/[0-9]+/plan(/edit)?"), PLAN_BODY_BYTES),
+)
+
+
+def body_limit(path: str, default: int) -> int:
+    """The largest body a request to ``path`` may send."""
+    return next((limit for pattern, limit in BODY_LIMITS if pattern.fullmatch(path)), default)
 
 
 def _csp_hash(text: str) -> str:
@@ -160,7 +170,7 @@ class GuardMiddleware:
             )
             await refusal(scope, receive, send)
             return
-        limit = UPLOAD_LIMITS.get(scope.get("path", ""), self.settings.max_body_bytes)
+        limit = body_limit(scope.get("path", ""), self.settings.max_body_bytes)
         too_large = f"the request body is over {limit} bytes (MATCHING_MAX_BODY_BYTES)"
         length = _content_length(scope)
         if length is not None and length > limit:

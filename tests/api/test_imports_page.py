@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from api.app import create_app
-from api.middleware import UPLOAD_LIMITS
+from api.middleware import body_limit
 from api.routes.pages import imports
 from api.settings import Settings
 from matching.access import Role
@@ -153,7 +153,7 @@ def test_the_page_shows_both_forms_and_the_latest_imports(admin: TestClient, imp
 
 
 def test_the_upload_limit_is_below_the_servers_backstop() -> None:
-    assert UPLOAD_LIMITS[PAGE] > imports.MAX_UPLOAD_BYTES
+    assert body_limit(PAGE, 65_536) > imports.MAX_UPLOAD_BYTES
 
 
 # --- refusals before anything is read ----------------------------------------------------------------------------

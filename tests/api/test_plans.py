@@ -159,3 +159,25 @@ def test_the_plan_downloads_as_a_pdf_holding_every_section_as_typed(
     none, _ = _decide(client, "no_household")
     assert browser.get(f"/pages/decisions/{none['id']}/plan.pdf").status_code == 409
     assert page_client_as(Role.COMMISSIONING_LEAD).get(f"/pages/decisions/{decision['id']}/plan.pdf").status_code == 403
+
+
+def test_a_plan_with_every_section_at_its_longest_is_saved_through_the_api_and_the_page(
+    client: TestClient, page_client_as: Factory
+) -> None:
+    import re
+
+    # Each section may hold MAX_SECTION characters: the body is then far over the default 64 KB limit, and the
+    # service must still take it (it refused it with a 413 before), also in characters whose escapes are long.
+    decision, _ = _decide(client)
+    longest = dict.fromkeys(SECTION_KEYS, "é😀" * (MAX_SECTION // 2))
+    r = client.put(f"/v1/decisions/{decision['id']}/plan", json={"sections": longest})
+    assert r.status_code == 201, r.text[:200]
+    assert r.json()["sections"][0]["text"] == longest[SECTION_KEYS[0]]
+    browser = page_client_as(Role.PLACEMENT_MANAGER)
+    url = f"/pages/decisions/{decision['id']}/plan/edit"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(url).text).group(1)  # type: ignore[union-attr]
+    saved = browser.post(url, data={"csrf_token": token, **longest}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text[:300]
+    # one character more than a whole plan can hold is still refused, as too large, before it is read
+    huge = {"sections": {**longest, "x": "😀" * 400_000}}
+    assert client.put(f"/v1/decisions/{decision['id']}/plan", json=huge).status_code == 413

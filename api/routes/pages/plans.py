@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Access, Caller
+from api.limits import PLAN_BODY_BYTES
 from api.offload import heavy
 from api.routes.outcomes import decision_in_remit
 from api.routes.pages.common import check_csrf, read_form_lists, when_text
@@ -30,7 +31,7 @@ PLAN_PAGE = Access(Permission.DECIDE, page=True)
 PlanPage = Annotated[Caller, Depends(PLAN_PAGE)]
 DecisionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 #: The form: a text per section and the token, each at most a section's length, percent-encoded.
-FORM_FIELDS, FORM_BYTES = len(SECTIONS) + 4, (len(SECTIONS) + 1) * MAX_SECTION * 3 + 1024
+FORM_FIELDS, FORM_BYTES = len(SECTIONS) + 4, PLAN_BODY_BYTES
 STATE_TAGS = {"draft": ("Draft", "govuk-tag--yellow"), "agreed": ("Agreed", "govuk-tag--green")}
 
 
