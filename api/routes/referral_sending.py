@@ -21,6 +21,7 @@ from api.match_schemas import CandidateOut, NearMissOut
 from api.offload import heavy
 from api.pools import PoolCache
 from api.routes.decisions import NO_REFERRAL, ReferralId
+from api.routes.referral_records import Referrer
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut, Page
 from matching.access import Permission
 from matching.decisions.decision import Problem
@@ -32,7 +33,6 @@ from matching.store import queries
 
 router = APIRouter(tags=["referrals sent"], route_class=JobRoute)  # 405 names both methods of a path
 
-Referrer = Annotated[Caller, Depends(Access(Permission.REFER))]
 ReferralReader = Annotated[Caller, Depends(Access(Permission.READ_REFERRALS))]
 Answerer = Annotated[Caller, Depends(Access(Permission.ANSWER_REFERRALS))]
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]

@@ -17,6 +17,7 @@ from api.auth import Access, Caller
 from api.offload import heavy, limiter
 from api.routes.decisions import ReferralId
 from api.routes.pages.common import check_csrf, day_text, read_form_lists, when_text
+from api.routes.pages.referrals import ReferPage
 from api.routes.referral_sending import (
     AnswerIn,
     agency_view,
@@ -39,7 +40,6 @@ from matching.referrals.answers import ANSWERS, DECLINE_REASONS, NEED_REASONS
 
 router = APIRouter(prefix="/pages", tags=["pages"], include_in_schema=False)
 
-ReferPage = Annotated[Caller, Depends(Access(Permission.REFER, page=True))]
 DecidePage = Annotated[Caller, Depends(Access(Permission.DECIDE, page=True))]
 ReadReferralsPage = Annotated[Caller, Depends(Access(Permission.READ_REFERRALS, page=True))]
 AnswerPage = Annotated[Caller, Depends(Access(Permission.ANSWER_REFERRALS, page=True))]
