@@ -331,14 +331,17 @@ def agency_ranking(
     pool: HouseholdPool,
     on: date,
     top: int = service.MAX_TOP,
+    seen: SentReferral | None = None,
 ) -> tuple[SentReferral, MatchResult | None]:
     """A referral sent to one of ``agency_codes`` and those agencies' own households ranked and explained for the
     child (None when the referral is no longer open): the same rules and scores as the placement team's ranking,
     over these agencies' households alone (``pool`` should be theirs, from :func:`agency_scope`; any other
     household in it is left out).  No child's id appears in the result's words.
-    :class:`ReferralNotSentError` when it was not sent to them."""
+    :class:`ReferralNotSentError` when it was not sent to them; ``seen``: the referral as :func:`sent_referral`
+    gave it to the caller already (not read again)."""
     codes = frozenset(agency_codes)
-    seen = sent_referral(conn, referral_id, codes, on=on)
+    if seen is None or seen.referral_id != referral_id:
+        seen = sent_referral(conn, referral_id, codes, on=on)
     if seen.status != "open":
         return seen, None
     try:
