@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import Connection
@@ -17,6 +17,7 @@ from api.deps import Matcher
 from api.jobs import JobRoute
 from api.offload import heavy
 from api.pools import PoolCache
+from api.routes.decisions import NO_REFERRAL, ReferralId
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut, IsoDate
 from matching.access import Permission
 from matching.contract.spec import REFERRALS, Column
@@ -41,8 +42,6 @@ router = APIRouter(prefix="/v1/referrals", tags=["referrals"], route_class=JobRo
 
 REFER = Access(Permission.REFER)
 Referrer = Annotated[Caller, Depends(REFER)]
-ReferralId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
-NO_REFERRAL = "no referral of that id for a child in your remit"
 Short = Annotated[str, Field(max_length=64)]
 WRONG_STATE: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "The referral's status does not allow this"}

@@ -5,8 +5,10 @@ child's id."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,9 +23,11 @@ from api.match_schemas import CandidateOut, NearMissOut
 from api.offload import heavy
 from api.pools import PoolCache
 from api.routes.decisions import NO_REFERRAL, ReferralId
+from api.routes.referral_records import Referrer
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut, Page
 from matching.access import Permission
 from matching.decisions.decision import Problem
+from matching.ranking.explanation import MatchResult
 from matching.referrals import answers as answers_lib
 from matching.referrals import offers as offers_lib
 from matching.referrals import sending
@@ -32,7 +36,6 @@ from matching.store import queries
 
 router = APIRouter(tags=["referrals sent"], route_class=JobRoute)  # 405 names both methods of a path
 
-Referrer = Annotated[Caller, Depends(Access(Permission.REFER))]
 ReferralReader = Annotated[Caller, Depends(Access(Permission.READ_REFERRALS))]
 Answerer = Annotated[Caller, Depends(Access(Permission.ANSWER_REFERRALS))]
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
@@ -65,6 +68,20 @@ def problems_422(found: list[Problem]) -> RequestValidationError:
             for problem in found
         ]
     )
+
+
+@contextmanager
+def http_errors() -> Iterator[None]:
+    """The library's referral errors as the API says them: outside the remit or not sent to the caller's services
+    404, not open 409."""
+    try:
+        yield
+    except sending.ReferralNotFoundError:
+        raise HTTPException(status_code=404, detail=NO_REFERRAL) from None
+    except sending.ReferralNotSentError:
+        raise HTTPException(status_code=404, detail=NOT_SENT) from None
+    except sending.ReferralClosedError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
 
 
 # --- the placement team -----------------------------------------------------------------------------------------
@@ -111,14 +128,10 @@ def services_now(
 ) -> list[sending.FosteringService]:
     """The services of the caller's remit for an open referral in it (404 outside it, 409 not open)."""
     on = _open(request, conn, caller, referral_id)
-    try:
+    with http_errors():
         return sending.services_for(
             conn, referral_id, scope=caller.scope, pool=pools(request).get(conn, caller.scope), on=on
         )
-    except sending.ReferralNotFoundError:
-        raise HTTPException(status_code=404, detail=NO_REFERRAL) from None
-    except sending.ReferralClosedError as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
 
 
 @router.get("/v1/referrals/{referral_id}/services", response_model=list[ServiceOut], responses={**NOT_FOUND, **CLOSED})
@@ -153,7 +166,7 @@ def send_now(
     """Send the referral (audited with ``status`` before the caller commits): the API's and the pages' one way.
     404 outside the remit, 409 not open; :class:`~matching.referrals.sending.SendingError` with every problem."""
     on = _open(request, conn, caller, referral_id)
-    try:
+    with http_errors():
         sent = sending.send_referral(
             conn,
             referral_id,
@@ -164,10 +177,6 @@ def send_now(
             actor=caller.principal.actor,
             now=now(),
         )
-    except sending.ReferralNotFoundError:
-        raise HTTPException(status_code=404, detail=NO_REFERRAL) from None
-    except sending.ReferralClosedError as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
     caller.note.detail = f"referral {referral_id} sent to {len(sent)} fostering services"
     caller.audit_now(request.app.state.audit, status)
     return sent
@@ -273,14 +282,10 @@ def offers_now(request: Request, conn: Connection, caller: Caller, referral_id: 
     """The offers on an open referral in the caller's remit (404 outside it, 409 not open)."""
     on = _open(request, conn, caller, referral_id)
     cache = pools(request)
-    try:
+    with http_errors():
         return offers_lib.offers_compared(
             conn, referral_id, scope=caller.scope, pool=cache.get(conn, caller.scope), on=on, cfg=cache.cfg
         )
-    except sending.ReferralNotFoundError:
-        raise HTTPException(status_code=404, detail=NO_REFERRAL) from None
-    except sending.ReferralClosedError as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
 
 
 @router.get("/v1/referrals/{referral_id}/offers", response_model=OffersOut, responses={**NOT_FOUND, **CLOSED})
@@ -410,17 +415,15 @@ class AgencyReferralOut(BaseModel):
 
 def agency_view(
     request: Request, conn: Connection, caller: Caller, referral_id: str
-) -> tuple[sending.SentReferral, Any, list[answers_lib.Answer]]:
+) -> tuple[sending.SentReferral, MatchResult | None, list[answers_lib.Answer]]:
     """A referral sent to the caller's services, their households ranked (None when not open) and their answers;
     404 when it was not sent to them."""
     codes = agency_codes(caller)
     on = on_or_as_at(request, conn, None, ("query", "on"))
-    try:
+    with http_errors():
         seen = sending.sent_referral(conn, referral_id, codes, on=on)
         pool = pools(request).get(conn, sending.agency_scope(seen.la_code, codes))
-        seen, result = sending.agency_ranking(conn, referral_id, codes, pool=pool, on=on)
-    except sending.ReferralNotSentError:
-        raise HTTPException(status_code=404, detail=NOT_SENT) from None
+        seen, result = sending.agency_ranking(conn, referral_id, codes, pool=pool, on=on, seen=seen)
     caller.touch([seen.child_id])
     return seen, result, answers_lib.answers_for(conn, referral_id, codes)
 
@@ -484,7 +487,7 @@ def answer_now(
     404 not sent to the caller's services, 409 not open; :class:`~matching.referrals.answers.AnswerError`."""
     codes = agency_codes(caller)
     on = on_or_as_at(request, conn, None, ("query", "on"))
-    try:
+    with http_errors():
         seen = sending.sent_referral(conn, referral_id, codes, on=on)
         recorded = answers_lib.record_answer(
             conn,
@@ -498,10 +501,6 @@ def answer_now(
             now=now(),
             about=body.about,
         )
-    except sending.ReferralNotSentError:
-        raise HTTPException(status_code=404, detail=NOT_SENT) from None
-    except sending.ReferralClosedError as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
     caller.touch([seen.child_id])
     caller.note.detail = f"answer on referral {referral_id}"
     caller.audit_now(request.app.state.audit, status)

@@ -9,13 +9,8 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from tests.api.test_admin_pages import csrf_of
 from tests.api.test_referral_sending import IFA, _referral
-
-
-def _csrf(text: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert found is not None
-    return found.group(1)
 
 
 def test_send_answer_confirm_and_compare_through_the_pages(
@@ -25,12 +20,12 @@ def test_send_answer_confirm_and_compare_through_the_pages(
     page = page_client.get(f"/pages/referrals/{referral_id}/send")
     assert page.status_code == 200
     assert f'id="send-{IFA}"' in page.text
-    none = page_client.post(f"/pages/referrals/{referral_id}/send", data={"csrf_token": _csrf(page.text)})
+    none = page_client.post(f"/pages/referrals/{referral_id}/send", data={"csrf_token": csrf_of(page.text)})
     assert none.status_code == 422
     assert "Choose at least one fostering service" in none.text
     sent = page_client.post(
         f"/pages/referrals/{referral_id}/send",
-        data={"csrf_token": _csrf(page.text), "agency_code": IFA},
+        data={"csrf_token": csrf_of(page.text), "agency_code": IFA},
         follow_redirects=False,
     )
     assert sent.status_code == 303
@@ -42,7 +37,7 @@ def test_send_answer_confirm_and_compare_through_the_pages(
     form = agency.get("/pages/sign-in")
     agency.post(
         "/pages/sign-in",
-        data={"csrf_token": _csrf(form.text), "username": "demo.agency", "password": "demo-agency-officer"},
+        data={"csrf_token": csrf_of(form.text), "username": "demo.agency", "password": "demo-agency-officer"},
     )
     home = agency.get("/pages/home")
     assert "/pages/agency/referrals" in home.text
@@ -58,7 +53,7 @@ def test_send_answer_confirm_and_compare_through_the_pages(
         r'<option value="([a-z_]+)"', seen.text.split(f'id="about-{households[1]}"')[1].split("</select>")[0]
     )
     assert about
-    token = _csrf(seen.text)
+    token = csrf_of(seen.text)
     url = f"/pages/agency/referrals/{referral_id}/answers"
     bad = agency.post(url, data={"csrf_token": token, "household_id": households[0], "answer": "declined"})
     assert bad.status_code == 422
@@ -83,7 +78,7 @@ def test_send_answer_confirm_and_compare_through_the_pages(
     ids = re.findall(r'id="suggestion-(\d+)"', suggestions.text)
     assert len(ids) >= 1
     confirmed = agency.post(
-        f"/pages/agency/suggestions/{ids[-1]}", data={"csrf_token": _csrf(suggestions.text), "confirm": "yes"},
+        f"/pages/agency/suggestions/{ids[-1]}", data={"csrf_token": csrf_of(suggestions.text), "confirm": "yes"},
         follow_redirects=False,
     )  # fmt: skip
     assert confirmed.status_code == 303

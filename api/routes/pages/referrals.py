@@ -15,9 +15,9 @@ from sqlalchemy import Connection
 from api.auth import Access, Caller
 from api.deps import MatchPage
 from api.offload import heavy, limiter
+from api.routes.decisions import ReferralId
 from api.routes.pages.common import check_csrf, date_from_fields, day_text, read_form_lists, when_text
 from api.routes.referral_records import (
-    ReferralId,
     after_write,
     create_now,
     read_referral,

@@ -14,11 +14,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
 from api.auth import Access, Caller
+from api.limits import as_at
 from api.offload import heavy, limiter
 from api.routes.decisions import ReferralId
 from api.routes.pages.common import check_csrf, day_text, read_form_lists, when_text
+from api.routes.pages.referrals import ReferPage
 from api.routes.referral_sending import (
     AnswerIn,
+    agency_codes,
     agency_view,
     answer_now,
     decide_now,
@@ -39,7 +42,6 @@ from matching.referrals.answers import ANSWERS, DECLINE_REASONS, NEED_REASONS
 
 router = APIRouter(prefix="/pages", tags=["pages"], include_in_schema=False)
 
-ReferPage = Annotated[Caller, Depends(Access(Permission.REFER, page=True))]
 DecidePage = Annotated[Caller, Depends(Access(Permission.DECIDE, page=True))]
 ReadReferralsPage = Annotated[Caller, Depends(Access(Permission.READ_REFERRALS, page=True))]
 AnswerPage = Annotated[Caller, Depends(Access(Permission.ANSWER_REFERRALS, page=True))]
@@ -167,9 +169,7 @@ def _needs_words(request: Request, needs: Mapping[str, int]) -> list[tuple[str, 
 @heavy
 def inbox_page(request: Request, conn: Connection, caller: ReadReferralsPage) -> HTMLResponse:
     """The referrals sent to the caller's fostering services, newest first, with the answers recorded so far."""
-    from api.limits import as_at
-
-    codes = caller.scope.agency_codes or frozenset()
+    codes = agency_codes(caller)
     found = sending.referrals_sent_to(conn, codes, on=as_at(request, conn))
     caller.touch(s.child_id for s in found)
     rows = []

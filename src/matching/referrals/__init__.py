@@ -3,13 +3,13 @@ own rule, and moved from open to closed with who did it and when (``referral_his
 fostering services (:mod:`.sending`), answered by their carers (:mod:`.answers`), and the offers compared
 (:mod:`.offers`)."""
 
+from matching.referrals.current import ReferralNotFoundError
 from matching.referrals.records import (
     CREATE_FIELDS,
     EDITABLE_FIELDS,
     TRANSITIONS,
     HistoryEntry,
     ReferralError,
-    ReferralNotFoundError,
     ReferralRecord,
     ReferralStateError,
     change_status,

@@ -20,8 +20,8 @@ from matching.access import Actor
 from matching.decisions.decision import Problem, ProblemsError
 from matching.domain import Scope
 from matching.referrals.current import ReferralClosedError
-from matching.referrals.sending import ReferralNotSentError, sent_to
-from matching.store import queries, schema
+from matching.referrals.sending import ReferralNotSentError, child_and_referral, sent_to
+from matching.store import schema
 
 __all__ = [
     "ANSWERS",
@@ -143,22 +143,10 @@ def latest_answers(answers: Iterable[Answer]) -> dict[str, Answer]:
 
 def needs_to_name(conn: Connection, referral_id: str) -> dict[str, int]:
     """The child's needs (severity 1-3) and the referral's risks (severity 0 here) a decline can name, by code."""
-    row = conn.execute(
-        select(schema.referral.c.child_id, schema.child.c.la_code)
-        .join(schema.child, schema.child.c.child_id == schema.referral.c.child_id)
-        .where(schema.referral.c.referral_id == referral_id)
-    ).first()
-    if row is None:
+    found = child_and_referral(conn, referral_id)
+    if found is None:
         return {}
-    scope = Scope(la_codes=frozenset({str(row.la_code)}), agency_codes=frozenset())
-    child = queries.get_child(conn, scope=scope, child_id=str(row.child_id), with_sdq=False)
-    referral = (
-        next((r for r in queries.referrals_of(conn, child=child) if r.referral_id == referral_id), None)
-        if child is not None
-        else None
-    )
-    if referral is None:
-        return {}
+    _, referral = found
     out = {n: s for n, s in referral.needs.severities.items() if s > 0}
     for risk in (*referral.risks_to_others, *referral.risks_to_child):
         out.setdefault(risk, 0)

@@ -23,6 +23,7 @@ from matching.contract.spec import REFERRALS
 from matching.contract.validate import parse_record
 from matching.decisions.decision import Problem, ProblemsError
 from matching.domain import Scope
+from matching.referrals.current import ReferralNotFoundError
 from matching.referrals.words import FIELD_LABELS, STATUS_REASONS
 from matching.store import schema as s
 from matching.taxonomy import Taxonomy, load_taxonomy
@@ -44,10 +45,6 @@ _TEXT_FIELDS: Final = tuple(c.name for c in REFERRALS.columns if c.kind == "text
 
 class ReferralError(ProblemsError):
     """A referral that cannot be made or changed as given, with every problem at once."""
-
-
-class ReferralNotFoundError(LookupError):
-    """No referral of that id for a child in the caller's scope."""
 
 
 class ReferralStateError(ValueError):

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, insert, select
 
 from matching.access import Actor
 from matching.decisions.decision import Problem, ProblemsError
-from matching.domain import Referral, Scope
+from matching.domain import Child, Referral, Scope
 from matching.eligibility.request import MatchRequest
 from matching.ranking import service
 from matching.ranking.explanation import MatchExplanation, MatchResult, NearMiss
@@ -39,6 +39,7 @@ __all__ = [
     "SentReferral",
     "agency_ranking",
     "agency_scope",
+    "child_and_referral",
     "open_request",
     "referrals_sent_to",
     "send_referral",
@@ -232,7 +233,10 @@ def _sent_rows(
     return out
 
 
-def _seen_by_service(conn: Connection, referral_id: str, sent: list[Sending], on: date) -> SentReferral | None:
+def child_and_referral(conn: Connection, referral_id: str) -> tuple[Child, Referral] | None:
+    """The child of a referral and the referral, read in the child's own authority whoever asks (None when there
+    is no such referral): for a service it was sent to, which may read this much of it and nothing else of the
+    authority; the caller checks it was sent."""
     row = conn.execute(
         select(_REF.c.child_id, _CHILD.c.la_code)
         .join(_CHILD, _CHILD.c.child_id == _REF.c.child_id)
@@ -240,15 +244,19 @@ def _seen_by_service(conn: Connection, referral_id: str, sent: list[Sending], on
     ).first()
     if row is None:
         return None
-    # The child's own authority, to read the child and the referral sent: the service was sent it, so it may
-    # read this much of it (and nothing else of the authority).
     scope = agency_scope(str(row.la_code), ())
     child = queries.get_child(conn, scope=scope, child_id=str(row.child_id), with_sdq=False)
     if child is None:
         return None
     referral = next((r for r in queries.referrals_of(conn, child=child) if r.referral_id == referral_id), None)
-    if referral is None:
+    return None if referral is None else (child, referral)
+
+
+def _seen_by_service(conn: Connection, referral_id: str, sent: list[Sending], on: date) -> SentReferral | None:
+    found = child_and_referral(conn, referral_id)
+    if found is None:
         return None
+    child, referral = found
     return SentReferral(
         referral_id=referral_id,
         child_id=child.child_id,
@@ -298,10 +306,7 @@ def _restricted(pool: HouseholdPool, agency_codes: frozenset[str]) -> HouseholdP
     if all(h.agency_code in agency_codes for h in pool.households):
         return pool
     own = HouseholdPool([h for h in pool.households if h.agency_code in agency_codes], pool.taxonomy, pool.cfg)
-    if pool.stability is not None:
-        own.stability, own.model_note = pool.stability, pool.model_note
-    else:
-        own.model_note = pool.model_note
+    own.stability, own.model_note = pool.stability, pool.model_note
     return own
 
 
@@ -331,14 +336,17 @@ def agency_ranking(
     pool: HouseholdPool,
     on: date,
     top: int = service.MAX_TOP,
+    seen: SentReferral | None = None,
 ) -> tuple[SentReferral, MatchResult | None]:
     """A referral sent to one of ``agency_codes`` and those agencies' own households ranked and explained for the
     child (None when the referral is no longer open): the same rules and scores as the placement team's ranking,
     over these agencies' households alone (``pool`` should be theirs, from :func:`agency_scope`; any other
     household in it is left out).  No child's id appears in the result's words.
-    :class:`ReferralNotSentError` when it was not sent to them."""
+    :class:`ReferralNotSentError` when it was not sent to them; ``seen``: the referral as :func:`sent_referral`
+    gave it to the caller already (not read again)."""
     codes = frozenset(agency_codes)
-    seen = sent_referral(conn, referral_id, codes, on=on)
+    if seen is None or seen.referral_id != referral_id:
+        seen = sent_referral(conn, referral_id, codes, on=on)
     if seen.status != "open":
         return seen, None
     try:

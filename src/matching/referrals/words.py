@@ -119,9 +119,6 @@ STATUS_REASONS: Final[dict[str, dict[str, str]]] = {
     "matched": MATCH_REASONS,
 }
 
-#: What a history entry records, in plain words.
-HISTORY_KINDS: Final[dict[str, str]] = {"created": "Made the referral", "updated": "Changed", "status": "Status"}
-
 
 def code_label(field: str, code: str) -> str:
     """One code of ``field`` in plain words (the code itself when it has none)."""
