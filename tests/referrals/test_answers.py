@@ -154,3 +154,27 @@ def test_a_decline_naming_a_need_is_a_suggestion_applied_only_when_confirmed(wor
             actor=w.agency, now=AT, about=need,
         )  # fmt: skip
     assert again is None
+
+
+def test_unanswered_counts_the_inbox_referrals_no_household_has_answered(world: World) -> None:
+    w = world
+
+    def from_the_inbox(codes: list[str]) -> int:  # the long way: every sent referral read, then its answers
+        with w.engine.connect() as conn:
+            inbox = sending.referrals_sent_to(conn, codes, on=ON, status="open")
+            return sum(1 for s in inbox if not answers.answers_for(conn, s.referral_id, codes))
+
+    def counted(codes: list[str]) -> int:
+        with w.engine.connect() as conn:
+            return answers.unanswered(conn, codes)
+
+    assert counted([IFA]) == from_the_inbox([IFA]) == 0
+    households = _sent(w)
+    assert counted([IFA]) == from_the_inbox([IFA]) == 1
+    assert counted([OTHER_IFA]) == from_the_inbox([OTHER_IFA]) == 0
+    with w.engine.begin() as conn:
+        answers.record_answer(
+            conn, w.referral_id, households[0], "agreed", None, None, agency_scope=IFA_SCOPE, actor=w.agency, now=AT
+        )
+    assert counted([IFA]) == from_the_inbox([IFA]) == 0
+    assert counted([]) == 0

@@ -19,8 +19,7 @@ from matching.access import Permission
 from matching.jobs import store as jobs_store
 from matching.jobs.store import QUEUED, RUNNING
 from matching.ranking.waiting import waiting_list
-from matching.referrals.answers import answers_for, suggestions_for
-from matching.referrals.sending import referrals_sent_to
+from matching.referrals.answers import suggestions_for, unanswered
 from matching.stepdown.assess import assess_cohort, step_down_pool
 from matching.store import queries
 from matching.wording import plural
@@ -62,7 +61,7 @@ def home(request: Request, conn: Connection, caller: Annotated[Caller, Depends(S
                 "children",
             )
     if p.may(Permission.READ_REFERRALS):
-        awaiting = referrals_awaiting_answers(conn, caller.scope.agency_codes or frozenset(), when)
+        awaiting = unanswered(conn, caller.scope.agency_codes or ())
         if awaiting:
             note("/pages/agency/referrals", awaiting, "referral", "sent to your services with no answer yet")
         pending = len(suggestions_for(conn, caller.scope)) if p.may(Permission.ANSWER_REFERRALS) else 0
@@ -126,12 +125,3 @@ def _stage_counts(conn: Connection, caller: Caller, when: date) -> dict[str, int
     """Children at each step-down stage in the caller's remit on ``when`` (names no child: not audited)."""
     pool = step_down_pool(conn, scope=caller.scope, on=when)
     return assess_cohort(conn, scope=caller.scope, on=when, candidate_pool=pool).counts()
-
-
-def referrals_awaiting_answers(conn: Connection, agency_codes: frozenset[str], when: date) -> int:
-    """Open referrals sent to these services with no answer from any of their households yet (names no child)."""
-    return sum(
-        1
-        for s in referrals_sent_to(conn, agency_codes, on=when, status="open")
-        if not answers_for(conn, s.referral_id, agency_codes)
-    )

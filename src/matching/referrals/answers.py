@@ -342,3 +342,19 @@ def households_version(conn: Connection) -> int:
     """Changes whenever a suggestion confirmed changes a household's "will not consider" list (for caches of
     households built from the store)."""
     return int(conn.execute(select(func.count()).select_from(_S).where(_S.c.state == CONFIRMED)).scalar_one())
+
+
+def unanswered(conn: Connection, agency_codes: Iterable[str]) -> int:
+    """How many open referrals were sent to any of ``agency_codes`` with no answer yet from a household of
+    theirs (one query: the home page asks it on every visit)."""
+    codes = sorted(set(agency_codes))
+    if not codes:
+        return 0
+    s, a, r = schema.referral_sent, schema.carer_answer, schema.referral
+    answered = select(a.c.id).where(a.c.referral_id == s.c.referral_id, a.c.agency_code.in_(codes))
+    stmt = (
+        select(func.count(func.distinct(s.c.referral_id)))
+        .join(r, r.c.referral_id == s.c.referral_id)
+        .where(s.c.agency_code.in_(codes), r.c.status == "open", ~answered.exists())
+    )
+    return int(conn.execute(stmt).scalar_one())
