@@ -480,8 +480,6 @@ def _print_like_for_like(cmp: dict[str, Any]) -> None:
     """Ours against first come, first served on the children both place, and the rest apart."""
     if not cmp:
         return
-    from rich.table import Table
-
     table = Table(title="Like for like with first come, first served", title_justify="left")
     for col in ("children", "placed by", "children", "mean fit", "mean miles", "out of area"):
         table.add_column(col, justify="left" if col in ("children", "placed by") else "right")
@@ -1184,37 +1182,24 @@ def activity(
     outcomes) by the demonstration accounts, so the pages and the monitoring have something in them; once per
     store, never in production."""
     from matching.accounts.demo import BUNDLED_LA, DEMO_ACCOUNTS, is_production
-    from matching.accounts.users import get_user
     from matching.fit_config import load_fit_config
     from matching.pools import load_pool
     from matching.store import queries
     from matching.store.engine import open_store
-    from matching.synth.activity import ActivityActors, generate_activity
+    from matching.synth.activity import demo_actors, generate_activity
 
     if is_production(os.environ.get("MATCHING_ENVIRONMENT", "development")):
         _fail("generated activity is never written in production")
     with _friendly_errors():
         engine = open_store()
         with engine.begin() as conn:
-            users = {d.username: get_user(conn, d.username) for d in DEMO_ACCOUNTS}
-            if any(u is None for u in users.values()):
+            actors = demo_actors(conn)
+            if actors is None:
                 _fail("the demonstration accounts are missing: run `matching users demo` first")
-            actor = {name: Actor(u.id, u.username, u.role.value) for name, u in users.items() if u is not None}
-            officers = {
-                code: actor[d.username]
-                for d in DEMO_ACCOUNTS
-                if d.role is Role.FOSTERING_OFFICER
-                for code in d.remit.agency_codes
-            }
-            placement = next(d for d in DEMO_ACCOUNTS if d.role is Role.PLACEMENT_OFFICER)
-            manager = next(d for d in DEMO_ACCOUNTS if d.role is Role.PLACEMENT_MANAGER)
+            remit = next(d for d in DEMO_ACCOUNTS if d.role is Role.PLACEMENT_OFFICER).remit
             taxonomy, cfg = load_taxonomy(), load_fit_config()
-            scope = placement.remit
             pool = load_pool(
-                conn,
-                scope=Scope(la_codes=frozenset(scope.la_codes), agency_codes=frozenset(scope.agency_codes)),
-                taxonomy=taxonomy,
-                cfg=cfg,
+                conn, scope=Scope(la_codes=remit.la_codes, agency_codes=remit.agency_codes), taxonomy=taxonomy, cfg=cfg
             )
             summary = generate_activity(
                 conn,
@@ -1222,7 +1207,7 @@ def activity(
                 pool=pool,
                 cfg=cfg,
                 taxonomy=taxonomy,
-                actors=ActivityActors(actor[placement.username], actor[manager.username], officers),
+                actors=actors,
                 on=queries.as_at(conn),
                 seed=seed,
                 months=months,

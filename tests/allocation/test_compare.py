@@ -84,12 +84,14 @@ def test_fairness_by_group_recomputed_from_the_assignments(small_folder: Path, t
     assert rows
     assert inst.context is not None
     fcfs = first_come_first_served(inst)
+    in_groups: dict[str, int] = {}  # children counted in the groups of each attribute, suppressed or not
     for row in rows:
         members = []  # (unit, child) of the group, recomputed from the records
         for u, un in enumerate(inst.units):
             req = inst.context.requests[u]
             kids = {c.child_id: c for c in (req.child, *req.siblings)}
             members += [u for cid in un.child_ids if group_values(kids[cid], req.on)[row["attribute"]] == row["group"]]
+        in_groups[row["attribute"]] = in_groups.get(row["attribute"], 0) + len(members)
         assert row["suppressed"] == (len(members) < SMALL_GROUP)
         if row["suppressed"]:
             assert row["ours"] is None
@@ -101,9 +103,7 @@ def test_fairness_by_group_recomputed_from_the_assignments(small_folder: Path, t
             if placed:
                 fit = sum(inst.arcs[assignment[u]].score for u in placed) / len(placed)
                 assert row[name]["mean_fit"] == round(fit, 2)
-    # every child waiting is in exactly one group of each attribute
-    by_attribute: dict[str, int] = {}
-    for row in rows:
-        by_attribute[row["attribute"]] = by_attribute.get(row["attribute"], 0) + (row["waiting"] or 0)
+    # every child waiting is in exactly one group of each attribute, and no group is left out
     waiting = sum(un.size for un in inst.units)
-    assert all(n <= waiting for n in by_attribute.values())
+    assert in_groups
+    assert all(n == waiting for n in in_groups.values()), (in_groups, waiting)

@@ -9,19 +9,19 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from matching.access import Actor, Role
-from matching.accounts.demo import BUNDLED_LA, DEMO_ACCOUNTS, seed_demo_accounts
-from matching.accounts.users import get_user
+from matching.access import Actor
+from matching.accounts.demo import BUNDLED_LA, seed_demo_accounts
 from matching.decisions import decisions_for, load_snapshot
 from matching.decisions.monitoring import decision_monitoring
 from matching.decisions.outcomes import day_in_england
 from matching.domain import Scope
 from matching.fit_config import load_fit_config
 from matching.pools import load_pool
+from matching.referrals.answers import DECLINE_REASONS
 from matching.store import queries, schema
 from matching.store.engine import make_engine, upgrade
 from matching.store.importer import import_folder
-from matching.synth.activity import ActivityActors, ActivitySummary, generate_activity
+from matching.synth.activity import DECLINE_WEIGHTS, ActivitySummary, demo_actors, generate_activity
 from matching.taxonomy import load_taxonomy
 
 SCOPE = Scope(la_codes=frozenset({BUNDLED_LA}), agency_codes=frozenset({"LA-L001", "IFA001", "IFA002"}))
@@ -38,21 +38,27 @@ def _store(small_folder: Path, tmp_path: Path, name: str) -> Engine:
 
 def _generate(engine: Engine, seed: int = 7, months: int = 12) -> ActivitySummary:
     with engine.begin() as conn:
-        users = {d.username: get_user(conn, d.username) for d in DEMO_ACCOUNTS}
-        actor = {n: Actor(u.id, u.username, u.role.value) for n, u in users.items() if u is not None}
-        officers = {
-            c: actor[d.username]
-            for d in DEMO_ACCOUNTS
-            if d.role is Role.FOSTERING_OFFICER
-            for c in d.remit.agency_codes
-        }
+        actors = demo_actors(conn)
+        assert actors is not None
+        assert (actors.placement_officer.username, actors.placement_manager.username) == (
+            "demo.placement",
+            "demo.manager",
+        )
+        assert {c: a.username for c, a in actors.service_officers.items()} == {
+            "IFA001": "demo.agency", "LA-L001": "demo.fostering",
+        }  # fmt: skip
         taxonomy, cfg = load_taxonomy(), load_fit_config()
         pool = load_pool(conn, scope=SCOPE, taxonomy=taxonomy, cfg=cfg)
         return generate_activity(
-            conn, la_code=BUNDLED_LA, pool=pool, cfg=cfg, taxonomy=taxonomy,
-            actors=ActivityActors(actor["demo.placement"], actor["demo.manager"], officers),
+            conn, la_code=BUNDLED_LA, pool=pool, cfg=cfg, taxonomy=taxonomy, actors=actors,
             on=queries.as_at(conn), seed=seed, months=months,
         )  # fmt: skip
+
+
+def _statuses(engine: Engine) -> dict[str, str]:
+    r = schema.referral
+    with engine.connect() as conn:
+        return {row.referral_id: row.status for row in conn.execute(select(r.c.referral_id, r.c.status))}
 
 
 def _decisions(engine: Engine) -> list[tuple[str, str, str | None, tuple[str, ...]]]:
@@ -64,6 +70,7 @@ def _decisions(engine: Engine) -> list[tuple[str, str, str | None, tuple[str, ..
 
 def test_activity_is_whole_written_once_and_the_same_for_the_same_seed(small_folder: Path, tmp_path: Path) -> None:
     engine = _store(small_folder, tmp_path, "a.db")
+    statuses = _statuses(engine)
     summary = _generate(engine)
     assert summary.skipped is None
     assert summary.decisions > 10, summary.text()
@@ -92,14 +99,20 @@ def test_activity_is_whole_written_once_and_the_same_for_the_same_seed(small_fol
         o, d = schema.placement_outcome, schema.placement_decision
         for on, decided in conn.execute(select(o.c.on_date, d.c.decided_at).join(d, d.c.id == o.c.decision_id)):
             assert on >= day_in_england(decided if decided.tzinfo else decided.replace(tzinfo=UTC))
-        # The imported referrals keep their status; today's open ones stay open.
-        assert conn.execute(select(func.count()).where(schema.referral.c.status == "open")).scalar_one() > 0
+        # The imported referrals keep their status (those reopened while decided are matched again); today's open
+        # ones stay open.
+        assert "open" in statuses.values()
         figures = decision_monitoring(conn, scope=SCOPE, date_from=date(2000, 1, 1), date_to=date(2100, 1, 1))
     assert figures.decisions_recorded == summary.decisions
     assert figures.no_household == summary.no_household
     assert figures.household_chosen - figures.best_ranked_chosen == summary.departures
+    assert _statuses(engine) == statuses
     again = _generate(engine)
     assert again.skipped is not None  # once per store
     other = _store(small_folder, tmp_path, "c.db")
     _generate(other)
     assert _decisions(other) == _decisions(engine)  # same seed, same stream
+
+
+def test_the_generated_decline_reasons_are_ones_the_answers_know() -> None:
+    assert DECLINE_WEIGHTS.keys() <= DECLINE_REASONS.keys()

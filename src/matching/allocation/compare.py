@@ -1,14 +1,16 @@
 """Our allocation against first come, first served, like for like (issue 21): for the children both place, the
 mean fit, the mean miles from home and the children placed out of their area under each; and, apart, the same
-figures for the children only one of them places; and who each method places, by group of children.  Placing more children is not allowed to hide a worse answer
-for the children today's practice would have placed."""
+figures for the children only one of them places; and who each method places, by group of children.  Placing more
+children is not allowed to hide a worse answer for the children today's practice would have placed."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from matching.allocation.instance import AllocationInstance
+from matching.allocation.instance import AllocationInstance, Arc
 from matching.decisions.monitoring import ALL_GROUPS, GROUP_ATTRIBUTES, SMALL_GROUP, group_values, group_words
 
 
@@ -47,6 +49,32 @@ def like_for_like(instance: AllocationInstance, ours: dict[int, int], first_come
     }
 
 
+@dataclass
+class _Placed:
+    """One method's placements of one group's children: how many, the sum of their fit, and of the miles from home
+    of those with a known distance."""
+
+    placed: int = 0
+    fit: float = 0.0
+    miles: float = 0.0
+    known: int = 0
+
+    def add(self, arc: Arc) -> None:
+        self.placed += 1
+        self.fit += arc.score
+        if arc.distance_miles is not None:
+            self.miles += arc.distance_miles
+            self.known += 1
+
+    def figures(self, waiting: int) -> dict[str, Any]:
+        return {
+            "placed": self.placed,
+            "placed_share": round(self.placed / waiting, 3),
+            "mean_fit": round(self.fit / self.placed, 2) if self.placed else None,
+            "mean_distance_miles": round(self.miles / self.known, 1) if self.known else None,
+        }
+
+
 def fairness_by_group(
     instance: AllocationInstance, ours: dict[int, int], first_come: dict[int, int]
 ) -> list[dict[str, Any]]:
@@ -58,7 +86,8 @@ def fairness_by_group(
     if ctx is None:
         return []
     methods = {"ours": ours, "first_come_first_served": first_come}
-    tally: dict[tuple[str, str], dict[str, list[float]]] = {}
+    waiting: Counter[tuple[str, str]] = Counter()
+    placed: defaultdict[tuple[str, str], dict[str, _Placed]] = defaultdict(lambda: {n: _Placed() for n in methods})
     for u, unit in enumerate(instance.units):
         request = ctx.requests[u]
         children = {c.child_id: c for c in (request.child, *request.siblings)}
@@ -66,45 +95,28 @@ def fairness_by_group(
             child = children.get(child_id)
             if child is None:
                 continue
-            for attribute, group in group_values(child, request.on).items():
-                t = tally.setdefault((attribute, group), {"waiting": [0.0]})
-                t["waiting"][0] += 1
+            for key in group_values(child, request.on).items():
+                waiting[key] += 1
                 for name, assignment in methods.items():
-                    placed, fit, miles, known = t.setdefault(name, [0.0, 0.0, 0.0, 0.0])[:4]
                     if u in assignment:
-                        arc = instance.arcs[assignment[u]]
-                        placed, fit = placed + 1, fit + arc.score
-                        if arc.distance_miles is not None:
-                            miles, known = miles + arc.distance_miles, known + 1
-                    t[name] = [placed, fit, miles, known]
+                        placed[key][name].add(instance.arcs[assignment[u]])
     out: list[dict[str, Any]] = []
     for attribute in GROUP_ATTRIBUTES:
-        found = {g for (a, g) in tally if a == attribute}
+        found = {g for (a, g) in waiting if a == attribute}
         for group in [
             *(g for g in ALL_GROUPS.get(attribute, ()) if g in found),
             *sorted(found - set(ALL_GROUPS.get(attribute, ()))),
         ]:
-            t = tally[(attribute, group)]
-            waiting = int(t["waiting"][0])
-            shown = waiting >= SMALL_GROUP
+            n = waiting[(attribute, group)]
+            shown = n >= SMALL_GROUP
             row: dict[str, Any] = {
                 "attribute": attribute,
                 "group": group,
                 "words": group_words(attribute, group),
-                "waiting": waiting if shown else None,
+                "waiting": n if shown else None,
                 "suppressed": not shown,
             }
             for name in methods:
-                placed, fit, miles, known = t.get(name, [0.0, 0.0, 0.0, 0.0])
-                row[name] = (
-                    {
-                        "placed": int(placed),
-                        "placed_share": round(placed / waiting, 3),
-                        "mean_fit": round(fit / placed, 2) if placed else None,
-                        "mean_distance_miles": round(miles / known, 1) if known else None,
-                    }
-                    if shown
-                    else None
-                )
+                row[name] = placed[(attribute, group)][name].figures(n) if shown else None
             out.append(row)
     return out

@@ -304,9 +304,6 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
             households_bound.close(wait=max(deadline.remaining(), MIN_SOLVE_SECONDS))
     searched = time.perf_counter()
     assignment = search.assignment
-    problems = violations(instance, assignment)
-    if problems:
-        raise AllocationError("; ".join(problems[:5]))
     value = objective(instance, assignment)
     bound, bound_source = search.bound, search.bound_source
     tighter = math.inf if children is None else objective_bound(instance, children)
@@ -330,9 +327,10 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         status = "baseline"
     fit = sum(instance.arcs[k].score for k in assignment.values())
     result = AllocationResult(status, value, bound, gap, searched - started, assignment, fit, bound_source)
+    result.summary = summarise(instance, assignment)
+    result.check(instance)  # every result is checked (every rule for every child) before anything is reported on it
     result.unplaced = unplaced_reasons(instance, assignment)
     result.levers = suggested_levers(instance, assignment)
-    result.summary = summarise(instance, assignment)
     first_come = first_come_first_served(instance)
     result.baselines = {
         "first_come_first_served": summarise(instance, first_come),
@@ -343,7 +341,6 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     result.notes = notes
     result.seconds = {"solving": searched - started, "reporting": time.perf_counter() - searched}
     result.time_limit_seconds = deadline.seconds
-    result.check(instance)  # every result is checked before it is returned
     return result
 
 

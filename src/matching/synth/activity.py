@@ -25,21 +25,25 @@ activity.  It is written once: a store whose authority already has decisions is 
 from __future__ import annotations
 
 import random
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection, select, update
 
-from matching.access import Actor
+from matching.access import Actor, Role
+from matching.accounts.demo import DEMO_ACCOUNTS
+from matching.accounts.users import get_user
 from matching.decisions.decision import OVERRIDE_REASONS, DecisionDraft, DecisionError
 from matching.decisions.outcomes import ENGLAND, record_outcome
 from matching.decisions.plan import agree_plan
 from matching.decisions.service import decide, snapshot_now
 from matching.domain import Scope
+from matching.eligibility.arithmetic import age_on
 from matching.fit_config import FitConfig
 from matching.ranking.pool import HouseholdPool
-from matching.referrals.answers import DECLINE_REASONS, NEED_REASONS, needs_to_name, record_answer
+from matching.referrals.answers import NEED_REASONS, needs_to_name, record_answer
 from matching.referrals.current import ReferralClosedError, ReferralNotFoundError
 from matching.referrals.sending import agency_ranking, send_referral
 from matching.store import schema
@@ -80,6 +84,31 @@ class ActivityActors:
     #: Fostering service code: its officer (services without one are sent referrals and do not answer).
     service_officers: dict[str, Actor]
     named_officer: str = "Demo placement manager, Team manager (placements)"
+
+
+def demo_actors(conn: Connection) -> ActivityActors | None:
+    """The demonstration accounts as the activity's actors (the placement officer, the placement manager and each
+    fostering service's officer); None when any of them is missing."""
+    users = {d.username: get_user(conn, d.username) for d in DEMO_ACCOUNTS}
+    actor = {name: Actor(u.id, u.username, u.role.value) for name, u in users.items() if u is not None}
+    if len(actor) < len(users):
+        return None
+    officers = {code: actor[d.username] for d in DEMO_ACCOUNTS if d.role is Role.FOSTERING_OFFICER
+                for code in d.remit.agency_codes}  # fmt: skip
+    by_role = {d.role: actor[d.username] for d in DEMO_ACCOUNTS}
+    return ActivityActors(by_role[Role.PLACEMENT_OFFICER], by_role[Role.PLACEMENT_MANAGER], officers)
+
+
+@dataclass(frozen=True)
+class _Referral:
+    """One of the authority's referrals as the activity reads it."""
+
+    referral_id: str
+    child_id: str
+    referral_date: date
+    status: str
+    urgency: str
+    birth_month: date
 
 
 @dataclass
@@ -145,12 +174,15 @@ def generate_activity(
         return summary
     rng = random.Random(seed)
     r, c = schema.referral, schema.child
-    rows = conn.execute(
-        select(r.c.referral_id, r.c.child_id, r.c.referral_date, r.c.status, r.c.urgency, c.c.birth_month)
-        .join(c, c.c.child_id == r.c.child_id)
-        .where(c.c.la_code == la_code, c.c.ceased.is_(None))
-        .order_by(r.c.referral_date, r.c.referral_id)
-    ).all()
+    rows = [
+        _Referral(*row)
+        for row in conn.execute(
+            select(r.c.referral_id, r.c.child_id, r.c.referral_date, r.c.status, r.c.urgency, c.c.birth_month)
+            .join(c, c.c.child_id == r.c.child_id)
+            .where(c.c.la_code == la_code, c.c.ceased.is_(None))
+            .order_by(r.c.referral_date, r.c.referral_id)
+        )
+    ]
     services = sorted({h.agency_code for h in pool.households})
     scope = Scope(la_codes=frozenset({la_code}), agency_codes=frozenset(services))
     waiting = {row.child_id for row in rows if row.status == "open"}
@@ -158,11 +190,11 @@ def generate_activity(
     for row in rows:
         if row.status != "matched" or not since <= row.referral_date < on or row.child_id in waiting:
             continue
-        # The referral was open until it was matched (an imported referral keeps only its latest status).
-        conn.execute(update(r).where(r.c.referral_id == row.referral_id).values(status="open"))
-        with suppress(ReferralClosedError, ReferralNotFoundError):  # not the child's current one as things stand
+        with (
+            _open_until_matched(conn, row.referral_id),
+            suppress(ReferralClosedError, ReferralNotFoundError),  # not the child's current one as things stand
+        ):
             _decided(conn, rng, summary, row, services, scope, pool, cfg, taxonomy, actors, on)
-        conn.execute(update(r).where(r.c.referral_id == row.referral_id).values(status="matched"))
     for row in [row for row in rows if row.status == "open"][-OPEN_SENT:]:
         sent_on = min(on, row.referral_date + timedelta(days=1))
         try:
@@ -171,6 +203,16 @@ def generate_activity(
             continue
         summary.open_sent += 1
     return summary
+
+
+@contextmanager
+def _open_until_matched(conn: Connection, referral_id: str) -> Iterator[None]:
+    """A matched referral open while its way to the decision is written, then matched again: it was open until it
+    was matched (an imported referral keeps only its latest status, so no status change is recorded)."""
+    r = schema.referral
+    conn.execute(update(r).where(r.c.referral_id == referral_id).values(status="open"))
+    yield
+    conn.execute(update(r).where(r.c.referral_id == referral_id).values(status="matched"))
 
 
 def _send_and_answer(
@@ -218,7 +260,6 @@ def _send_and_answer(
             if said == "agreed":
                 offered.append(candidate.household_id)
     summary.offers += len(offered)
-    assert all(code in DECLINE_REASONS for code in DECLINE_WEIGHTS)
     return offered
 
 
@@ -226,7 +267,7 @@ def _decided(
     conn: Connection,
     rng: random.Random,
     summary: ActivitySummary,
-    row: object,
+    row: _Referral,
     services: list[str],
     scope: Scope,
     pool: HouseholdPool,
@@ -236,9 +277,9 @@ def _decided(
     on: date,
 ) -> None:
     """One referral's way from sending to what happened after the decision."""
-    referral_id, referral_date, urgency = row.referral_id, row.referral_date, row.urgency  # type: ignore[attr-defined]
-    sent_on = referral_date + timedelta(days=rng.randint(0, 1))
-    low, high = DAYS_TO_DECIDE.get(urgency, (3, 21))
+    referral_id = row.referral_id
+    sent_on = row.referral_date + timedelta(days=rng.randint(0, 1))
+    low, high = DAYS_TO_DECIDE.get(row.urgency, (3, 21))
     decided_on = min(on, sent_on + timedelta(days=rng.randint(low, high)))
     sent_on = min(sent_on, decided_on)
     offered = _send_and_answer(
@@ -287,8 +328,7 @@ def _decided(
     estimate = snapshot.candidate(household)
     p_lasting = (estimate or {}).get("stability") or {}
     lasting = float(p_lasting.get("p_lasting", 0.7))
-    age = (decided_on.year - row.birth_month.year) - ((decided_on.month, 1) < (row.birth_month.month, 1))  # type: ignore[attr-defined]
-    if age >= DRIFT_AGE:
+    if age_on(row.birth_month, decided_on) >= DRIFT_AGE:
         lasting = max(0.0, lasting - DRIFT)
     if rng.random() < lasting:
         return
