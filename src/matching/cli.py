@@ -481,8 +481,8 @@ def _print_like_for_like(cmp: dict[str, Any]) -> None:
     if not cmp:
         return
     table = Table(title="Like for like with first come, first served", title_justify="left")
-    for col in ("children", "placed by", "children", "mean fit", "mean miles", "out of area"):
-        table.add_column(col, justify="left" if col in ("children", "placed by") else "right")
+    for i, col in enumerate(("children", "placed by", "children", "mean fit", "mean miles", "out of area")):
+        table.add_column(col, justify="left" if i < 2 else "right")  # words, then figures
     both = cmp["both"]
     rows = [
         ("placed by both", "this allocation", both["ours"]),
