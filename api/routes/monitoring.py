@@ -17,9 +17,8 @@ from api.deps import Monitor
 from api.limits import as_at, invalid
 from api.offload import heavy
 from api.schemas import ErrorOut, IsoDate
-from matching.decisions.monitoring import SMALL_GROUP, DecisionMonitoring, decision_monitoring
-from matching.decisions.monitoring_outcomes import TOO_FEW, OutcomeMonitoring, outcome_monitoring
-from matching.domain import Scope
+from matching.decisions.monitoring import SMALL_GROUP, DecisionMonitoring
+from matching.decisions.monitoring_outcomes import TOO_FEW, OutcomeMonitoring, monitoring
 
 router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"])
 
@@ -173,29 +172,6 @@ def window(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     return start, to
 
 
-def _asked(
-    caller: Caller, la_code: str | None, date_from: date | None, date_to: date | None
-) -> tuple[Scope, date, date]:
-    """The scope and window asked for: 403 for an authority outside the remit, 422 for a wrong window."""
-    start, to = window(date_from, date_to)
-    scope = caller.scope
-    if la_code is not None:
-        if la_code not in caller.principal.remit.la_codes:
-            raise HTTPException(status_code=403, detail=NOT_IN_REMIT)
-        scope = scope.narrowed(la_codes=[la_code])
-    caller.note.detail = f"monitoring {la_code or 'remit'} {start.isoformat()} to {to.isoformat()}"
-    return scope, start, to
-
-
-def monitoring_for(
-    conn: Connection, caller: Caller, la_code: str | None, date_from: date | None, date_to: date | None
-) -> DecisionMonitoring:
-    """The decision monitoring of one authority in the caller's remit (all of them when ``la_code`` is None);
-    403 for an authority outside it, 422 for a window that runs backwards or is too long."""
-    scope, start, to = _asked(caller, la_code, date_from, date_to)
-    return decision_monitoring(conn, scope=scope, date_from=start, date_to=to)
-
-
 def both_for(
     request: Request,
     conn: Connection,
@@ -204,14 +180,18 @@ def both_for(
     date_from: date | None,
     date_to: date | None,
 ) -> tuple[DecisionMonitoring, OutcomeMonitoring]:
-    """The decision and the outcome side of monitoring, as :func:`monitoring_for`; the placements as known on the
-    store's as-at date (what happened after it is not in the records yet, so a placement is observed a year on
-    only when that year is in them)."""
-    scope, start, to = _asked(caller, la_code, date_from, date_to)
-    return (
-        decision_monitoring(conn, scope=scope, date_from=start, date_to=to),
-        outcome_monitoring(conn, scope=scope, date_from=start, date_to=to, as_at=as_at(request, conn)),
-    )
+    """The decision and the outcome side of monitoring of one authority in the caller's remit (all of them when
+    ``la_code`` is None), over one reading of the decisions; the placements as known on the store's as-at date
+    (what happened after it is not in the records yet, so a placement is observed a year on only when that year
+    is in them).  403 for an authority outside the remit, 422 for a window that runs backwards or is too long."""
+    start, to = window(date_from, date_to)
+    scope = caller.scope
+    if la_code is not None:
+        if la_code not in caller.principal.remit.la_codes:
+            raise HTTPException(status_code=403, detail=NOT_IN_REMIT)
+        scope = scope.narrowed(la_codes=[la_code])
+    caller.note.detail = f"monitoring {la_code or 'remit'} {start.isoformat()} to {to.isoformat()}"
+    return monitoring(conn, scope=scope, date_from=start, date_to=to, as_at=as_at(request, conn))
 
 
 @router.get(
@@ -235,7 +215,6 @@ def decisions(
     fewer than 5 suppressed).  A referral decided twice counts once, by its latest decision.  ``outcomes``: of
     those decisions, the estimated against the observed 12-month stability of the placements that started (by
     month of decision and by group; only placements started a year or more before the store's as-at date are
-    observed), the
-    carers' decline reasons, and the offers per referral by group.  Names no child."""
+    observed), the carers' decline reasons, and the offers per referral by group.  Names no child."""
     m, o = both_for(request, conn, caller, la_code, date_from, date_to)
     return {**m.as_dict(), "outcomes": o.as_dict()}

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Connection, Engine, text, update
 from sqlalchemy.exc import DatabaseError
 
 from matching.access import Actor, Remit, Role
@@ -54,20 +55,38 @@ def _snapshot(engine: Engine) -> RecommendationSnapshot:
     raise AssertionError("no waiting child with two candidates")
 
 
+def officer(conn: Connection) -> Actor:
+    """A placement officer of the small authority, L001, signed in."""
+    user = create_user(
+        conn,
+        username="deb",
+        role=Role.PLACEMENT_OFFICER,
+        remit=Remit(frozenset({"L001"}), frozenset()),
+        actor=Actor.system("tests"),
+        password=None,
+    )
+    return Actor(user.id, "deb", Role.PLACEMENT_OFFICER.value)
+
+
+def choosing(candidate: dict[str, Any], officer: str = "A. Officer, Head of Placements") -> DecisionDraft:
+    """Choosing ``candidate``, its warnings accepted (with a reason when there are any)."""
+    warnings = tuple(w["code"] for w in candidate["warnings"])
+    return DecisionDraft(
+        DecisionOutcome.HOUSEHOLD_CHOSEN,
+        officer,
+        candidate["household_id"],
+        accepted_warnings=warnings,
+        reason_codes=("support_agreed",) if warnings else (),
+    )
+
+
 @pytest.fixture
 def store(engine: Engine, small_folder: Path) -> tuple[Engine, RecommendationSnapshot, Actor]:
     upgrade(engine)
     import_folder(engine, small_folder)
     with engine.begin() as conn:
-        user = create_user(
-            conn,
-            username="deb",
-            role=Role.PLACEMENT_OFFICER,
-            remit=Remit(frozenset({"L001"}), frozenset()),
-            actor=Actor.system("tests"),
-            password=None,
-        )
-    return engine, _snapshot(engine), Actor(user.id, "deb", Role.PLACEMENT_OFFICER.value)
+        actor = officer(conn)
+    return engine, _snapshot(engine), actor
 
 
 def _best(snapshot: RecommendationSnapshot) -> dict:
@@ -77,13 +96,7 @@ def _best(snapshot: RecommendationSnapshot) -> dict:
 def test_choosing_the_best_ranked_household_without_warnings_needs_no_reason(store) -> None:  # type: ignore[no-untyped-def]
     engine, snap, actor = store
     best = _best(snap)
-    draft = DecisionDraft(
-        DecisionOutcome.HOUSEHOLD_CHOSEN,
-        "A. Officer, Head of Placements",
-        best["household_id"],
-        accepted_warnings=tuple(w["code"] for w in best["warnings"]),
-        reason_codes=("support_agreed",) if best["warnings"] else (),
-    )
+    draft = choosing(best)
     with engine.begin() as conn:
         decision = record_decision(conn, draft, snap, actor=actor, now=AT)
     assert decision.departs_from_ranking is False

@@ -18,8 +18,6 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, insert
 
 from matching import codes
-from matching.access import Actor, Remit, Role
-from matching.accounts.users import create_user
 from matching.decisions import DecisionDraft, DecisionOutcome, record_decision
 from matching.decisions.decision import NO_HOUSEHOLD_REASONS, OVERRIDE_REASONS
 from matching.decisions.monitoring import (
@@ -33,7 +31,7 @@ from matching.domain import Scope
 from matching.store import schema
 from matching.store.engine import make_engine, upgrade
 from matching.store.importer import import_folder
-from tests.decisions.test_decisions import AT, _snapshot
+from tests.decisions.test_decisions import AT, _snapshot, officer
 
 LAS = ("L001", "L002")
 FROM, TO = date(2026, 1, 1), date(2026, 3, 31)
@@ -327,15 +325,7 @@ def decided(engine: Engine, small_folder: Path) -> Engine:
     import_folder(engine, small_folder)
     snap = _snapshot(engine)
     with engine.begin() as conn:
-        user = create_user(
-            conn,
-            username="deb",
-            role=Role.PLACEMENT_OFFICER,
-            remit=Remit(frozenset({"L001"}), frozenset()),
-            actor=Actor.system("tests"),
-            password=None,
-        )
-        actor = Actor(user.id, "deb", Role.PLACEMENT_OFFICER.value)
+        actor = officer(conn)
         second = snap.candidates[1]
         # A departure from the ranking, then a changed mind the next day: no household.
         record_decision(

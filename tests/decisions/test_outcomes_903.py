@@ -7,14 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from matching.access import Actor, Remit, Role
-from matching.accounts.users import create_user
-from matching.decisions import Decision, DecisionDraft, record_decision
+from matching.access import Actor
+from matching.decisions import Decision, record_decision
 from matching.decisions.outcomes import (
     SSDA903_RECORDER,
     Outcome,
@@ -28,7 +26,7 @@ from matching.ssda903.importer import import_903
 from matching.store import schema
 from matching.store.engine import upgrade
 from matching.store.importer import import_folder
-from tests.decisions.test_decisions import _snapshot
+from tests.decisions.test_decisions import _snapshot, choosing, officer
 from tests.ssda903.helpers import write
 
 DECIDED = datetime(2026, 4, 1, 10, 30, tzinfo=UTC)
@@ -44,18 +42,6 @@ class World:
     la_code: str
     header: str
     provider: str
-
-
-def _draft(candidate: dict[str, Any], officer: str = "A. Officer, Head of Placements") -> DecisionDraft:
-    """Choosing ``candidate``, its warnings accepted with a reason."""
-    warnings = tuple(w["code"] for w in candidate["warnings"])
-    return DecisionDraft(
-        "household_chosen",
-        officer,
-        candidate["household_id"],
-        reason_codes=("support_agreed",) if warnings else (),
-        accepted_warnings=warnings,
-    )
 
 
 def _provider(engine: Engine, household_id: str, la_code: str) -> str:
@@ -75,18 +61,10 @@ def world(sqlite_engine: Engine, small_folder: Path) -> World:
     upgrade(engine)
     import_folder(engine, small_folder)
     with engine.begin() as conn:
-        user = create_user(
-            conn,
-            username="deb",
-            role=Role.PLACEMENT_OFFICER,
-            remit=Remit(frozenset({"L001"}), frozenset()),
-            actor=Actor.system("tests"),
-            password=None,
-        )
-    actor = Actor(user.id, "deb", Role.PLACEMENT_OFFICER.value)
+        actor = officer(conn)
     snap = _snapshot(engine)
     best = snap.candidates[0]
-    draft = _draft(best)
+    draft = choosing(best)
     with engine.begin() as conn:
         decision = record_decision(conn, draft, snap, actor=actor, now=DECIDED)
         r, c = schema.referral, schema.child
@@ -241,7 +219,7 @@ def test_a_placement_goes_to_the_nearest_decision_before_it(world: World) -> Non
     """Two referrals of one child decided a month apart: the placement after the second is the second's."""
     w = world
     snap2 = _snapshot(w.engine)
-    draft = _draft(snap2.candidates[0])
+    draft = choosing(snap2.candidates[0])
     with w.engine.begin() as conn:
         r = schema.referral
         row = conn.execute(select(r).where(r.c.referral_id == w.decision.referral_id)).mappings().one()

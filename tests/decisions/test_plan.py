@@ -28,7 +28,7 @@ from matching.decisions.plan import (
 from matching.domain import Scope
 from matching.store import schema
 from matching.taxonomy import load_taxonomy
-from tests.decisions.test_decisions import AT
+from tests.decisions.test_decisions import AT, choosing
 from tests.decisions.test_decisions import store as decision_store
 
 store = pytest.fixture(decision_store.__wrapped__, name="store")  # type: ignore[attr-defined]
@@ -38,16 +38,8 @@ MINE = Scope(la_codes=frozenset({"L001"}))
 
 def _chosen(engine: Engine, snap: RecommendationSnapshot, actor: Actor) -> int:
     """A decision choosing the best-ranked household (its warnings accepted)."""
-    best = snap.candidates[0]
-    draft = DecisionDraft(
-        DecisionOutcome.HOUSEHOLD_CHOSEN,
-        "A. Officer, Head of Placements",
-        best["household_id"],
-        accepted_warnings=tuple(w["code"] for w in best["warnings"]),
-        reason_codes=("support_agreed",) if best["warnings"] else (),
-    )
     with engine.begin() as conn:
-        return record_decision(conn, draft, snap, actor=actor, now=AT).decision_id
+        return record_decision(conn, choosing(snap.candidates[0]), snap, actor=actor, now=AT).decision_id
 
 
 def test_the_draft_says_how_each_need_is_met_and_each_gap_is_closed(store) -> None:  # type: ignore[no-untyped-def]

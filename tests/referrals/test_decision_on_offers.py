@@ -4,12 +4,15 @@ and choosing any other needs the reasons (a 'departure' in the monitoring)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from matching.decisions import DecisionDraft, DecisionError
 from matching.decisions.outcomes import record_outcome
-from matching.decisions.service import decide, snapshot_now
+from matching.decisions.service import SNAPSHOT_TOP, _top, decide, snapshot_now
 from matching.fit_config import load_fit_config
+from matching.ranking import service
 from matching.referrals import answers, records, sending
 from tests.referrals.sending_world import AT, IFA, IFA_SCOPE, ON, SCOPE, World, world
 
@@ -96,3 +99,21 @@ def test_the_snapshot_keeps_the_offers_and_the_best_ranked_offer_is_the_measure(
 def _warnings(snap: object, household: str) -> tuple[str, ...]:
     shown = snap.candidate(household)  # type: ignore[attr-defined]
     return tuple(w["code"] for w in shown["warnings"]) if shown else ()
+
+
+def test_the_snapshot_ranking_is_the_one_a_ranking_of_its_length_gives(world: World) -> None:
+    """The snapshot's ranking is cut from the offers' longer one: it is what ranking ``SNAPSHOT_TOP`` households
+    gives; and a cut to any length is that length's ranking, with the nearest misses exactly when it shows them
+    (more eligible than the length, and fewer)."""
+    w, cfg = world, load_fit_config()
+    more_eligible = set()
+    with w.engine.connect() as conn:
+        for req in service.waiting_requests(conn, scope=SCOPE, on=ON):
+            snap = snapshot_now(conn, scope=SCOPE, referral_id=req.referral.referral_id, on=ON, pool=w.pool, cfg=cfg)
+            expected = service.rank_households(pool=w.pool, request=req, top=SNAPSHOT_TOP)
+            assert snap.payload["ranking"] == json.loads(json.dumps(expected.as_dict()))
+            longest = service.rank_households(pool=w.pool, request=req, top=service.MAX_TOP)
+            for top in (1, 3, SNAPSHOT_TOP):
+                assert _top(longest, top) == service.rank_households(pool=w.pool, request=req, top=top)
+                more_eligible.add(longest.eligible >= top)
+    assert more_eligible == {True, False}

@@ -295,11 +295,15 @@ def in_force(rows: Iterable[DecisionRow]) -> list[DecisionRow]:
     return [latest[k] for k in sorted(latest)]
 
 
-def _reasons(rows: Iterable[DecisionRow], words: Mapping[str, str]) -> tuple[ReasonCount, ...]:
-    counts = Counter(code for r in rows for code in dict.fromkeys(r.reason_codes))
+def reason_counts(counts: Mapping[str, int], words: Mapping[str, str]) -> tuple[ReasonCount, ...]:
+    """Each reason's count, most frequent first (ties in the order of ``words``, then by code), in words."""
     order = {code: i for i, code in enumerate(words)}
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], order.get(kv[0], len(order)), kv[0]))
     return tuple(ReasonCount(code, words.get(code, code), n) for code, n in ranked)
+
+
+def _reasons(rows: Iterable[DecisionRow], words: Mapping[str, str]) -> tuple[ReasonCount, ...]:
+    return reason_counts(Counter(code for r in rows for code in dict.fromkeys(r.reason_codes)), words)
 
 
 def _group_row(attribute: str, group: str, n: int, figures: dict[str, Any] | None) -> GroupFigures:

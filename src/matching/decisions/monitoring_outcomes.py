@@ -33,11 +33,15 @@ from matching.decisions.decision import DecisionOutcome
 from matching.decisions.monitoring import (
     SMALL_GROUP,
     SUPPRESSED,
+    DecisionMonitoring,
     DecisionRow,
+    ReasonCount,
     decision_rows,
     group_figures,
     group_words,
     in_force,
+    reason_counts,
+    summarise,
 )
 from matching.decisions.outcomes import Outcome, OutcomeKind, lasted_a_year, outcomes_for, standing
 from matching.decisions.snapshot import shown_for
@@ -130,15 +134,6 @@ class GroupCalibration:
 
 
 @dataclass(frozen=True)
-class DeclineCount:
-    """How often carers declined for one reason."""
-
-    code: str
-    words: str
-    count: int
-
-
-@dataclass(frozen=True)
 class GroupOffers:
     """Offers per referral decided for one group (None figures when suppressed)."""
 
@@ -167,7 +162,7 @@ class OutcomeMonitoring:
     by_month: tuple[MonthCalibration, ...]
     by_group: tuple[GroupCalibration, ...]
     declines: int
-    decline_reasons: tuple[DeclineCount, ...]
+    decline_reasons: tuple[ReasonCount, ...]
     referrals: int
     offers: int
     offers_per_referral: float | None
@@ -212,37 +207,41 @@ def stability_rows(conn: Connection, decisions: Sequence[DecisionRow], *, as_at:
     chosen = [d for d in decisions if d.outcome == DecisionOutcome.HOUSEHOLD_CHOSEN]
     if not chosen:
         return []
-    ids = [d.decision_id for d in chosen]
-    _D, _S = schema.placement_decision, schema.recommendation_snapshot  # noqa: N806 - tables
-    shown: dict[int, tuple[str | None, Mapping[str, Any]]] = {}
-    for i in range(0, len(ids), 900):
-        stmt = (
-            select(_D.c.id, _D.c.household_id, _S.c.payload)
-            .join(_S, _S.c.sha256 == _D.c.snapshot_sha256)
-            .where(_D.c.id.in_(ids[i : i + 900]))
-        )
-        shown.update({int(r.id): (r.household_id, r.payload or {}) for r in conn.execute(stmt)})
     found: dict[int, list[Outcome]] = defaultdict(list)
-    for o in outcomes_for(conn, ids):
+    for o in outcomes_for(conn, [d.decision_id for d in chosen]):
         found[o.decision_id].append(o)
-    rows: list[StabilityRow] = []
+    started: list[tuple[DecisionRow, Outcome, Outcome | None]] = []
     for d in chosen:
         now = standing(found[d.decision_id])
-        started, ended = now.get(OutcomeKind.STARTED), now.get(OutcomeKind.ENDED)
-        if started is None or OutcomeKind.NOT_STARTED in now:
-            continue
-        household, payload = shown.get(d.decision_id, (None, {}))
-        rows.append(
-            StabilityRow(
-                decision=d,
-                predicted=predicted_for(payload, household),
-                started_on=started.on,
-                lasted=lasted_a_year(
-                    started.on, None if ended is None else ended.on, None if ended is None else ended.reason, as_at
-                ),
-            )
+        if OutcomeKind.STARTED in now and OutcomeKind.NOT_STARTED not in now:
+            started.append((d, now[OutcomeKind.STARTED], now.get(OutcomeKind.ENDED)))
+    predicted = _predicted(conn, [d.decision_id for d, _, _ in started])
+    return [
+        StabilityRow(
+            decision=d,
+            predicted=predicted.get(d.decision_id),
+            started_on=began.on,
+            lasted=lasted_a_year(
+                began.on, None if ended is None else ended.on, None if ended is None else ended.reason, as_at
+            ),
         )
-    return rows
+        for d, began, ended in started
+    ]
+
+
+def _predicted(conn: Connection, decision_ids: Sequence[int]) -> dict[int, float | None]:
+    """The estimate each decision's snapshot showed for the household it chose (each snapshot read once)."""
+    _D, _S = schema.placement_decision, schema.recommendation_snapshot  # noqa: N806 - tables
+    chose: dict[int, tuple[str | None, str]] = {}
+    for i in range(0, len(decision_ids), 900):
+        stmt = select(_D.c.id, _D.c.household_id, _D.c.snapshot_sha256).where(_D.c.id.in_(decision_ids[i : i + 900]))
+        chose.update({int(r.id): (r.household_id, str(r.snapshot_sha256)) for r in conn.execute(stmt)})
+    shas = sorted({sha for _, sha in chose.values()})
+    payloads: dict[str, Mapping[str, Any]] = {}
+    for i in range(0, len(shas), 900):
+        stmt = select(_S.c.sha256, _S.c.payload).where(_S.c.sha256.in_(shas[i : i + 900]))
+        payloads.update({str(r.sha256): r.payload or {} for r in conn.execute(stmt)})
+    return {i: predicted_for(payloads.get(sha, {}), household) for i, (household, sha) in chose.items()}
 
 
 def standing_answers(conn: Connection, referral_ids: Sequence[str]) -> list[tuple[str, str, str, str | None]]:
@@ -293,11 +292,6 @@ def summarise_outcomes(
     mine = [x for x in answers if x[0] in referrals]
     offers: Counter[str] = Counter(ref for ref, _hh, ans, _why in mine if ans == "agreed")
     declined = Counter(why or "not_given" for _ref, _hh, ans, why in mine if ans == "declined")
-    order = {code: i for i, code in enumerate(words)}
-    decline_reasons = tuple(
-        DeclineCount(code, words.get(code, code), n)
-        for code, n in sorted(declined.items(), key=lambda kv: (-kv[1], order.get(kv[0], len(order)), kv[0]))
-    )
 
     def offers_of(rows: Sequence[DecisionRow]) -> dict[str, Any]:
         total = sum(offers[r.referral_id] for r in rows)
@@ -322,7 +316,7 @@ def summarise_outcomes(
         by_month=tuple(MonthCalibration(m, Calibration.of(rows)) for m, rows in sorted(months.items())),
         by_group=by_group,
         declines=sum(declined.values()),
-        decline_reasons=decline_reasons,
+        decline_reasons=reason_counts(declined, words),
         referrals=len(referrals),
         offers=total_offers,
         offers_per_referral=total_offers / len(referrals) if referrals else None,
@@ -330,15 +324,31 @@ def summarise_outcomes(
     )
 
 
+def outcomes_of(conn: Connection, rows: Sequence[DecisionRow], *, as_at: date) -> OutcomeMonitoring:
+    """The outcome side of monitoring of the decisions ``rows`` (as :func:`~matching.decisions.monitoring.
+    decision_rows` reads them), their placements as known on ``as_at``."""
+    current = in_force(rows)
+    stability = stability_rows(conn, current, as_at=as_at)
+    answers = standing_answers(conn, [r.referral_id for r in current])
+    return summarise_outcomes(current, stability, answers, as_at=as_at)
+
+
 def outcome_monitoring(
     conn: Connection, *, scope: Scope, date_from: date, date_to: date, as_at: date
 ) -> OutcomeMonitoring:
     """The outcome side of monitoring of the decisions recorded from ``date_from`` to ``date_to`` (inclusive, UTC
     dates) for the children in ``scope``, their placements as known on ``as_at`` (counts only)."""
-    current = in_force(decision_rows(conn, scope=scope, date_from=date_from, date_to=date_to))
-    stability = stability_rows(conn, current, as_at=as_at)
-    answers = standing_answers(conn, [r.referral_id for r in current])
-    return summarise_outcomes(current, stability, answers, as_at=as_at)
+    return outcomes_of(conn, decision_rows(conn, scope=scope, date_from=date_from, date_to=date_to), as_at=as_at)
+
+
+def monitoring(
+    conn: Connection, *, scope: Scope, date_from: date, date_to: date, as_at: date
+) -> tuple[DecisionMonitoring, OutcomeMonitoring]:
+    """Both sides of monitoring (:func:`~matching.decisions.monitoring.decision_monitoring` and
+    :func:`outcome_monitoring`) over one reading of the decisions."""
+    rows = decision_rows(conn, scope=scope, date_from=date_from, date_to=date_to)
+    decided = summarise(rows, la_codes=scope.la_codes or (), date_from=date_from, date_to=date_to)
+    return decided, outcomes_of(conn, rows, as_at=as_at)
 
 
 __all__ = [
@@ -346,13 +356,14 @@ __all__ = [
     "TOO_FEW",
     "TOO_FEW_TEXT",
     "Calibration",
-    "DeclineCount",
     "GroupCalibration",
     "GroupOffers",
     "MonthCalibration",
     "OutcomeMonitoring",
     "StabilityRow",
+    "monitoring",
     "outcome_monitoring",
+    "outcomes_of",
     "predicted_for",
     "stability_rows",
     "standing_answers",

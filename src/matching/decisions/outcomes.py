@@ -312,18 +312,23 @@ def record_outcome(
 def _waits_again(conn: Connection, decision: Decision, actor: Actor, at: datetime) -> None:
     """A placement that did not start reopens the referral it matched (when this is its latest decision): the
     child waits again, and the referral's history says why and who recorded it."""
-    latest = conn.execute(
-        select(_D.c.id).where(_D.c.referral_id == decision.referral_id).order_by(_D.c.decided_at.desc(), _D.c.id.desc())
-    ).first()
     r, c = schema.referral, schema.child
+    latest = (
+        select(_D.c.id)
+        .where(_D.c.referral_id == r.c.referral_id)
+        .order_by(_D.c.decided_at.desc(), _D.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     found = conn.execute(
-        select(r.c.status, c.c.la_code)
+        select(r.c.status, c.c.la_code, latest.label("latest"))
         .join(c, c.c.child_id == r.c.child_id)
         .where(r.c.referral_id == decision.referral_id)
     ).first()
-    if latest is None or latest[0] != decision.decision_id or found is None or found.status != "matched":
+    if found is None or found.status != "matched" or found.latest != decision.decision_id:
         return
-    scope = Scope(la_codes=frozenset({str(found.la_code)}), agency_codes=frozenset())
+    # the caller checked the decision is in its remit: the child's own authority is the scope of the change
+    scope = Scope.for_local_authority(str(found.la_code), frozenset())
     change_status(conn, decision.referral_id, "open", "placement_fell_through", scope=scope, actor=actor, now=at)
 
 

@@ -49,7 +49,7 @@ from matching.decisions.outcomes import (
     problems,
     standing,
 )
-from matching.decisions.store import decisions_for
+from matching.decisions.store import decisions_in_force
 from matching.ssda903.rules import NEW_PLACEMENT
 from matching.store import schema
 
@@ -123,20 +123,6 @@ def _children(conn: Connection, la_code: str, children: Iterable[str]) -> dict[s
     return out
 
 
-def _decisions_in_force(conn: Connection, child_ids: Iterable[str]) -> list[tuple[Decision, str]]:
-    """Each referral's latest decision, of the referrals of these children, with the referral's child."""
-    r = schema.referral
-    ids = sorted(set(child_ids))
-    child_of: dict[str, str] = {}
-    for i in range(0, len(ids), 900):
-        stmt = select(r.c.referral_id, r.c.child_id).where(r.c.child_id.in_(ids[i : i + 900]))
-        child_of.update({str(a): str(b) for a, b in conn.execute(stmt)})
-    latest: dict[str, Decision] = {}
-    for d in decisions_for(conn, sorted(child_of)):  # oldest first: the last of each referral stands
-        latest[d.referral_id] = d
-    return [(d, child_of[d.referral_id]) for d in latest.values()]
-
-
 def outcomes_from_return(
     conn: Connection, la_code: str, placements: Sequence[ReturnPlacement], *, now: datetime | None = None
 ) -> list[Outcome]:
@@ -153,7 +139,7 @@ def outcomes_from_return(
         return []
     chosen = [
         (d, c)
-        for d, c in _decisions_in_force(conn, by_child)
+        for d, c in decisions_in_force(conn, by_child)
         if d.outcome is DecisionOutcome.HOUSEHOLD_CHOSEN and d.household_id is not None
     ]
     earlier: dict[int, list[Outcome]] = defaultdict(list)

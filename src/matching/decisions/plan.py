@@ -144,13 +144,11 @@ class _Facts:
 
 
 def _facts(conn: Connection, decision_id: int, scope: Scope, taxonomy: Taxonomy) -> _Facts:
-    decision = decision_by_id(conn, decision_id)
-    found = None if decision is None else queries.referral_child(conn, scope=scope, referral_id=decision.referral_id)
-    child = None if found is None else queries.get_child(conn, scope=scope, child_id=found[0], with_sdq=False)
-    if decision is None or child is None:
+    decision, child_id = _checked(conn, decision_id, scope)
+    assert decision.household_id is not None  # a household was chosen
+    child = queries.get_child(conn, scope=scope, child_id=child_id, with_sdq=False)
+    if child is None:
         raise PlanNotFoundError(f"no decision {decision_id}")
-    if decision.outcome is not DecisionOutcome.HOUSEHOLD_CHOSEN or decision.household_id is None:
-        raise NoPlacementError(f"decision {decision_id} chose no household")
     snapshot = load_snapshot(conn, decision.snapshot_sha256)
     if snapshot is None:  # the foreign key keeps every decision's snapshot
         raise PlanNotFoundError(f"no snapshot for decision {decision_id}")
@@ -441,20 +439,23 @@ def plan_of(conn: Connection, decision_id: int, *, scope: Scope, taxonomy: Taxon
     stored) when none is; the errors of :func:`draft_plan`."""
     stored = plan_versions(conn, decision_id)
     if stored:
-        _facts_checked(conn, decision_id, scope)
+        _checked(conn, decision_id, scope)
         return stored[-1]
     return PlanVersion(
         decision_id, 0, "draft", draft_plan(conn, decision_id, scope=scope, taxonomy=taxonomy), "service", None, None
     )
 
 
-def _facts_checked(conn: Connection, decision_id: int, scope: Scope) -> Decision:
+def _checked(conn: Connection, decision_id: int, scope: Scope) -> tuple[Decision, str]:
+    """The decision and its child: :class:`PlanNotFoundError` outside ``scope``, :class:`NoPlacementError` when
+    it chose no household."""
     decision = decision_by_id(conn, decision_id)
-    if decision is None or queries.referral_child(conn, scope=scope, referral_id=decision.referral_id) is None:
+    found = None if decision is None else queries.referral_child(conn, scope=scope, referral_id=decision.referral_id)
+    if decision is None or found is None:
         raise PlanNotFoundError(f"no decision {decision_id}")
-    if decision.outcome is not DecisionOutcome.HOUSEHOLD_CHOSEN:
+    if decision.outcome is not DecisionOutcome.HOUSEHOLD_CHOSEN or decision.household_id is None:
         raise NoPlacementError(f"decision {decision_id} chose no household")
-    return decision
+    return decision, str(found[0])
 
 
 def save_plan_version(
@@ -469,7 +470,7 @@ def save_plan_version(
     """Store the officer's sections (``{key: text}``) as the next draft version; :class:`PlanError` with every
     problem, :class:`PlanAgreedError` once a version is agreed, and the errors of :func:`plan_of`."""
     _lock(conn, decision_id)
-    _facts_checked(conn, decision_id, scope)
+    _checked(conn, decision_id, scope)
     found = section_problems(texts)
     if actor.user_id is None:
         found.append(Problem("edited_by", "A plan is written by a signed-in person, not the service"))

@@ -3,6 +3,7 @@ is recorded on, so what the officer was shown and what they decided are kept tog
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,8 +16,9 @@ from matching.decisions.store import record_decision
 from matching.domain import Scope
 from matching.fit_config import FitConfig
 from matching.ranking import service
+from matching.ranking.explanation import MatchResult
 from matching.ranking.pool import HouseholdPool
-from matching.referrals.current import ReferralClosedError, ReferralNotFoundError, open_request
+from matching.referrals.current import ReferralClosedError, ReferralNotFoundError
 from matching.referrals.offers import Offer, offers_compared
 from matching.referrals.records import change_status
 
@@ -36,18 +38,25 @@ def snapshot_now(
     cfg: FitConfig,
     now: datetime | None = None,
 ) -> RecommendationSnapshot:
-    """The ranking for an open referral in scope as it stands now, and the offers on it compared, frozen."""
-    request = open_request(conn, scope=scope, referral_id=referral_id, on=on)
-    result = service.rank_households(pool=pool, request=request, top=SNAPSHOT_TOP)
-    offered = offers_compared(conn, referral_id, scope=scope, pool=pool, on=on, cfg=cfg).offers
+    """The ranking for an open referral in scope as it stands now, and the offers on it compared, frozen
+    (:class:`~matching.referrals.current.ReferralNotFoundError` outside the scope,
+    :class:`~matching.referrals.current.ReferralClosedError` when not open)."""
+    compared = offers_compared(conn, referral_id, scope=scope, pool=pool, on=on, cfg=cfg)
     return RecommendationSnapshot.of(
-        result,
+        _top(compared.ranking, SNAPSHOT_TOP),
         taken_at=now or datetime.now(UTC),
         data_as_at=on,
         fit_config_version=cfg.version,
         fit_weights=cfg.weights,
-        offers=[_shown(o) for o in offered],
+        offers=[_shown(o) for o in compared.offers],
     )
+
+
+def _top(result: MatchResult, top: int) -> MatchResult:
+    """``result`` (a longer ranking) as :func:`~matching.ranking.service.rank_households` answers it for ``top``:
+    the first ``top`` candidates, and the nearest misses only when it would show them for ``top``."""
+    misses = result.nearest_misses if service.wants_near_misses(None, result.eligible, top) else ()
+    return replace(result, candidates=result.candidates[:top], nearest_misses=misses)
 
 
 def _shown(offer: Offer) -> dict[str, Any]:

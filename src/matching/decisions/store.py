@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, insert, select
@@ -91,6 +91,27 @@ def decisions_for(conn: Connection, referral_ids: Sequence[str]) -> list[Decisio
         select(_D).where(_D.c.referral_id.in_(sorted(set(referral_ids)))).order_by(_D.c.decided_at, _D.c.id)
     ).mappings()
     return [_decision(dict(r)) for r in rows]
+
+
+def decisions_in_force(conn: Connection, child_ids: Iterable[str]) -> list[tuple[Decision, str]]:
+    """Each referral's latest decision (it supersedes the earlier ones), of the referrals of these children, with
+    the referral's child; in the order the referrals were first decided."""
+    r = schema.referral
+    ids = sorted(set(child_ids))
+    first: dict[str, tuple[datetime, int]] = {}
+    latest: dict[str, tuple[Decision, str]] = {}
+    for i in range(0, len(ids), 900):
+        stmt = (
+            select(_D, r.c.child_id)
+            .join(r, r.c.referral_id == _D.c.referral_id)
+            .where(r.c.child_id.in_(ids[i : i + 900]))
+            .order_by(_D.c.decided_at, _D.c.id)
+        )
+        for row in conn.execute(stmt).mappings():
+            d = _decision(dict(row))
+            first.setdefault(d.referral_id, (d.decided_at, d.decision_id))
+            latest[d.referral_id] = (d, str(row["child_id"]))
+    return [latest[ref] for ref in sorted(latest, key=first.__getitem__)]
 
 
 def decision_by_id(conn: Connection, decision_id: int) -> Decision | None:

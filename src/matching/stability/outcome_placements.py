@@ -22,12 +22,12 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from matching.decisions.decision import DecisionOutcome
 from matching.decisions.outcomes import NOT_LASTING_REC, YEAR_DAYS, OutcomeKind, outcomes_for, standing
+from matching.decisions.store import decisions_in_force
 from matching.domain import PlacementEpisode
-from matching.store import schema
 
 #: The placement code given to a recorded placement the imported history does not hold (foster care with carers
 #: who are not relatives or friends: the households the service ranks).
@@ -53,31 +53,16 @@ class RecordedPlacements:
     left_out: int
 
 
-def _decisions(conn: Connection, child_ids: set[str]) -> list[tuple[int, str, str, str]]:
-    """Each referral's decision in force that chose a household: (decision id, referral, child, household)."""
-    d, r = schema.placement_decision, schema.referral
-    stmt = (
-        select(d.c.id, d.c.referral_id, d.c.outcome, d.c.household_id, r.c.child_id)
-        .join(r, r.c.referral_id == d.c.referral_id)
-        .order_by(d.c.decided_at, d.c.id)
-    )
-    latest: dict[str, tuple[int, str, str, str | None, str]] = {}
-    for row in conn.execute(stmt):
-        if row.child_id in child_ids:
-            latest[row.referral_id] = (int(row.id), row.referral_id, row.outcome, row.household_id, row.child_id)
-    return [
-        (i, ref, child, str(household))
-        for i, ref, outcome, household, child in latest.values()
-        if outcome == DecisionOutcome.HOUSEHOLD_CHOSEN and household is not None
-    ]
-
-
 def with_recorded_placements(
     conn: Connection, imported: Sequence[PlacementEpisode], child_ids: Iterable[str]
 ) -> RecordedPlacements:
     """The ``imported`` placements with those recorded outcomes show for the children ``child_ids`` (see the
     module), by child then start."""
-    decisions = _decisions(conn, set(child_ids))
+    decisions = [
+        (d.decision_id, child_id, d.household_id)
+        for d, child_id in decisions_in_force(conn, child_ids)
+        if d.outcome is DecisionOutcome.HOUSEHOLD_CHOSEN and d.household_id is not None
+    ]
     found = outcomes_for(conn, [i for i, *_ in decisions])
     by_decision: dict[int, list] = {}
     for o in found:
@@ -86,7 +71,7 @@ def with_recorded_placements(
     at = {(p.child_id, p.start_date): k for k, p in enumerate(placements)}
     from_outcomes: set[str] = set()
     added = already = left_out = 0
-    for decision_id, _ref, child_id, household_id in decisions:
+    for decision_id, child_id, household_id in decisions:
         now = standing(by_decision.get(decision_id, []))
         started, ended = now.get(OutcomeKind.STARTED), now.get(OutcomeKind.ENDED)
         if started is None or OutcomeKind.NOT_STARTED in now:
