@@ -507,7 +507,13 @@ def _allocation_quality(payload: dict[str, Any]) -> str:
     status, gap = payload["status"], payload["gap"]
     if status == "out_of_time":
         return "nothing proposed: the time ran out before any child could be considered."
+    fit_gap = (payload.get("gaps") or {}).get("fit")
     if status == "optimal":
+        if fit_gap:  # within the tolerance overall, but the fit has its own gap: said, not hidden
+            return (
+                "proven to place the most children possible (urgency-weighted), with fit within "
+                f"{100 * fit_gap:.2g}% of the best possible."
+            )
         return "proven the best possible (children placed first, then fit)."
     if status == "baseline":
         return "the quick first-come answer only: there was no time to improve on it."

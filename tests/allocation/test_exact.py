@@ -10,7 +10,7 @@ from ortools.sat.python import cp_model
 
 from matching.allocation.instance import SCALE, AllocationInstance, Arc, arc_values
 from matching.allocation.model import build_model
-from matching.allocation.solver import OPTIMAL_GAP, SolverSettings, _children_first, solve
+from matching.allocation.solver import OPTIMAL_GAP, SolverSettings, _most_children, solve, split_gap
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import room, unit
 
@@ -82,12 +82,25 @@ def test_the_bound_is_proven_and_optimal_is_within_the_tolerance(inst: Allocatio
 @pytest.mark.slow
 @PROPS
 @given(contested())
-def test_children_first_places_the_most_children_from_any_start(inst: AllocationInstance) -> None:
-    best, children = exact(inst)
-    found = _children_first(inst, ONE, until=float("inf"), hint={}, bound=float("inf"))
+def test_the_exact_model_proves_the_most_children_from_any_start(inst: AllocationInstance) -> None:
+    _, children = exact(inst)
+    found = _most_children(inst, ONE, until=float("inf"), hint={})
     assert violations(inst, found.assignment) == []
-    assert sum(inst.units[u].weight for u in found.assignment) == children
-    assert found.bound is not None
-    assert found.bound >= best - 1e-6
-    if found.code == cp_model.OPTIMAL:
-        assert objective(inst, found.assignment) == pytest.approx(best, abs=1e-6)
+    assert found.proven
+    assert found.children_bound == children == sum(inst.units[u].weight for u in found.assignment)
+
+
+@pytest.mark.slow
+@PROPS
+@given(contested())
+def test_the_gap_in_parts_is_zero_exactly_at_the_optimum(inst: AllocationInstance) -> None:
+    best, children = exact(inst)
+    result = solve(inst, ONE)
+    gaps = split_gap(inst, result.assignment, best)  # against the true optimum as the bound
+    placed = sum(inst.units[u].weight for u in result.assignment)
+    assert (gaps["children"] == 0.0) == (placed == children)
+    if placed == children:
+        assert gaps["fit"] is not None
+        assert (gaps["fit"] <= 1e-9) == (objective(inst, result.assignment) >= best - 1e-6)
+    else:
+        assert gaps["fit"] is None

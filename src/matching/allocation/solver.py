@@ -68,6 +68,7 @@ from matching.allocation.instance import (
     canonical,
     units_conflict,
 )
+from matching.allocation.merge import merge
 from matching.allocation.model import build_model, usable
 from matching.allocation.rounding import round_flow
 from matching.allocation.validate import objective, violations
@@ -83,8 +84,10 @@ FLOW_SECONDS_PER_ARC = 4e-6  # one round of the flow relaxation (measured: 0.53 
 REMAINDER_SECONDS_PER_ARC = 4e-6  # what rounding leaves open, as an instance, and its greedy answer (at most)
 CHILDREN_FIRST_ARCS = 5_000  # remainders larger than this are solved for children placed first
 #: Of the time left for the exact model on the whole instance, at most this share proves the children placed;
-#: the rest raises the fit among allocations placing as many.
-CHILDREN_SHARE = 0.7
+#: the rest searches neighbourhoods.
+CHILDREN_SHARE = 0.6
+#: Then, while the gap is above the tolerance, at most this share of the time left for the whole objective.
+WHOLE_SHARE = 0.6
 MIN_SOLVE_SECONDS = 0.1  # no CP-SAT model is built with less time than this left to solve it
 #: Checking and summarising an answer (every placed child judged again by the rules, the reasons, the
 #: baselines; and the caller's JSON of it): measured 0.6 s (and 0.3 s) for 5,730 units and 218,000 pairs
@@ -174,6 +177,8 @@ class AllocationResult:
     #: total when the allocation read the store) and the limit they were held to.
     seconds: dict[str, float] = field(default_factory=dict)
     time_limit_seconds: float | None = None
+    #: The gap in its two parts (:func:`split_gap`): children placed, and fit once the children are proven.
+    gaps: dict[str, float | None] = field(default_factory=dict)
 
     def check(self, instance: AllocationInstance) -> None:
         """Raise :class:`AllocationCheckError` unless the result holds for ``instance``: every placed child judged
@@ -202,6 +207,8 @@ class AllocationResult:
                 gap = 0.0 if self.bound <= 0 else (self.bound - self.objective) / self.bound
                 if abs(gap - self.gap) > 1e-9:
                     problems.append(f"gap {self.gap} is not (bound - objective) / bound = {gap}")
+                if self.gaps and self.gaps != split_gap(instance, self.assignment, self.bound):
+                    problems.append("the gaps by part are not the assignment's and the bound's")
         if problems:
             raise AllocationCheckError(problems)
 
@@ -231,6 +238,7 @@ class AllocationResult:
             "bound_source": self.bound_source,
             "gap": round(self.gap, 8),
             "tolerance": OPTIMAL_GAP,
+            "gaps": self.gaps,
             "fit": round(self.fit, 3),
             "solve_seconds": round(self.solve_seconds, 3),
             "time_limit_seconds": self.time_limit_seconds,
@@ -245,6 +253,21 @@ class AllocationResult:
             "fairness_by_group": self.fairness_by_group,
             "note": "A proposal for a named officer to consider: nothing here changes a child's placement.",
         }
+
+
+def split_gap(instance: AllocationInstance, assignment: dict[int, int], bound: float) -> dict[str, float | None]:
+    """The relative gap of ``assignment`` to ``bound`` in its two parts: ``children``, of the urgency-weighted
+    children placed to the most the bound allows; and ``fit``, of the fit to what the bound leaves for it once
+    the children are proven the most possible (None until then).  The objective weighs one child above all
+    the fit in the instance, so its single gap can hide a fit far from the best: this one cannot."""
+    cw = instance.child_weight
+    children = sum(instance.units[u].weight for u in assignment)
+    most = math.floor(bound / cw + 1e-9)  # all the fit in the instance is worth less than one child
+    if children < most:
+        return {"children": round((most - children) / most, 8), "fit": None}
+    room = bound - cw * children
+    fit = objective(instance, assignment) - cw * children
+    return {"children": 0.0, "fit": 0.0 if room <= 0 else round(max(0.0, room - fit) / room, 8)}
 
 
 def solve(
@@ -334,6 +357,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     fit = sum(instance.arcs[k].score for k in assignment.values())
     result = AllocationResult(status, value, bound, gap, searched - started, assignment, fit, bound_source)
     result.summary = summarise(instance, assignment)
+    result.gaps = split_gap(instance, assignment, bound)
     result.check(instance)  # every result is checked (every rule for every child) before anything is reported on it
     result.unplaced = unplaced_reasons(instance, assignment)
     result.levers = suggested_levers(instance, assignment)
@@ -418,14 +442,29 @@ def _search(
         and total_end - time.perf_counter() >= 2 * build_seconds + 4 * MIN_SOLVE_SECONDS
     )
     if not proven and _gap(objective(instance, assignment), bound) > 0 and whole_model:
-        exact = _children_first(instance, settings, total_end, assignment, bound)
-        if exact.code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and objective(instance, exact.assignment) >= objective(
-            instance, assignment
-        ):
-            assignment, code, fixed = exact.assignment, exact.code, {}
-        proven = exact.code == cp_model.OPTIMAL
-        if exact.bound is not None and exact.bound < bound:  # a bound proven on the whole instance
-            bound, bound_source = exact.bound, "exact model"
+        now = time.perf_counter()
+        most = _most_children(instance, settings, now + CHILDREN_SHARE * (total_end - now), assignment)
+        if most.children_bound is not None:
+            children_bound = objective_bound(instance, most.children_bound)
+            if children_bound < bound:  # proven on the whole instance by the exact model
+                bound, bound_source = children_bound, "exact model"
+        if _children(instance, most.assignment) > _children(instance, assignment):
+            # The exact model places more children, but it chose among equals with no regard to fit: merged with
+            # the fit-aware answer, each part where it places more takes its choices, the rest keep theirs.
+            assignment, code = merge(instance, assignment, most.assignment), cp_model.FEASIBLE
+        if _gap(objective(instance, assignment), bound) > OPTIMAL_GAP:
+            # The fit is still further from the bound than the tolerance: the whole objective, hinted with the
+            # answer so far (on a small instance it proves the optimum; on a large one it rarely improves).
+            now = time.perf_counter()
+            cp_bound: list[float] = []
+            whole, whole_code = _cpsat(instance, settings, now + WHOLE_SHARE * (total_end - now), assignment, cp_bound)
+            if whole_code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and objective(instance, whole) >= objective(
+                instance, assignment
+            ):
+                assignment, code, fixed = whole, whole_code, {}
+            proven = whole_code == cp_model.OPTIMAL and objective(instance, whole) >= objective(instance, assignment)
+            if cp_bound and cp_bound[0] < bound:  # the exact model's own bound is valid for the whole instance
+                bound, bound_source = cp_bound[0], "exact model"
     if (
         not proven
         and _gap(objective(instance, assignment), bound) > OPTIMAL_GAP
@@ -447,63 +486,61 @@ def _search(
 
 
 @dataclass
-class _Exact:
-    """The exact model's answer on the whole instance, its status (OPTIMAL only when both the children placed
-    and then the fit are proven exactly; FEASIBLE otherwise, also when the gap is within the tolerance), and a
-    bound on the objective proven for the whole instance (None if none)."""
+class _MostChildren:
+    """The exact model's answer for children placed alone, and the most urgency-weighted children any
+    allocation places: proven when ``proven`` (then equal to the answer's), a bound otherwise (None if none)."""
 
     assignment: dict[int, int]
-    code: Any
-    bound: float | None
+    children_bound: float | None
+    proven: bool
 
 
-def _children_first(
-    instance: AllocationInstance, settings: SolverSettings, until: float, hint: dict[int, int], bound: float
-) -> _Exact:
-    """The exact model on the whole instance, one objective after the other: first the urgency-weighted
-    children placed alone (small coefficients, which CP-SAT proves fast), then, among allocations placing
-    as many, the most fit.  Both solves are hinted with the best answer so far (``hint`` first).
+def _children(instance: AllocationInstance, assignment: dict[int, int]) -> int:
+    """The urgency-weighted children ``assignment`` places."""
+    return sum(instance.units[u].weight for u in assignment)
 
-    When the first is proven, the second's bound holds for the whole instance (an allocation placing fewer
-    children is worth less than any placing as many, whatever the fit); when it is not, the bound is the
-    first's bound on children with every unit's best fit (:func:`objective_bound`).  ``bound``: the best bound
-    proven so far; once the children are proven, the fit is only raised while the gap to it is above
-    :data:`OPTIMAL_GAP` (OPTIMAL is then within that tolerance)."""
-    if time.perf_counter() + BUILD_SECONDS_PER_ARC * len(instance.arcs) + 2 * MIN_SOLVE_SECONDS > until:
-        return _Exact(hint, cp_model.UNKNOWN, None)
+
+def _most_children(
+    instance: AllocationInstance, settings: SolverSettings, until: float, hint: dict[int, int]
+) -> _MostChildren:
+    """The exact model on the whole instance for the urgency-weighted children placed alone, hinted with
+    ``hint``, by ``until``: small coefficients, which CP-SAT's presolve proves fast (a region's 40,000
+    pairs in about 1.5 s), where the whole objective's (8.9 million a child) found nothing better in 30 s.
+    Its answer places the most children but chooses among equal answers with no regard to fit."""
+    if time.perf_counter() + BUILD_SECONDS_PER_ARC * len(instance.arcs) + MIN_SOLVE_SECONDS > until:
+        return _MostChildren(hint, None, False)
     try:
-        model, x = build_model(instance, until=until - 2 * MIN_SOLVE_SECONDS)
+        model, x = build_model(instance, until=until - MIN_SOLVE_SECONDS)
     except OutOfTime:
-        return _Exact(hint, cp_model.UNKNOWN, None)
-    weights = [instance.units[arc.unit].weight for arc in instance.arcs]
-    children = cp_model.LinearExpr.weighted_sum(x, weights)
-    model.maximize(children)
-    now = time.perf_counter()
-    kids_bound: list[float] = []
-    found, kids_code = _run(
-        model, x, instance, settings, now + CHILDREN_SHARE * (until - now), hint, kids_bound, complete=True
-    )
-    best = found if objective(instance, found) > objective(instance, hint) else hint
-    placed = sum(weights[k] for k in best.values())
-    if kids_code != cp_model.OPTIMAL:
-        if not kids_bound:
-            return _Exact(best, cp_model.UNKNOWN, None)
-        return _Exact(best, cp_model.FEASIBLE, min(bound, objective_bound(instance, kids_bound[0])))
-    # The children placed are proven: ``placed`` is the most any allocation can place.
-    bound = min(bound, objective_bound(instance, placed))
-    if _gap(objective(instance, best), bound) <= OPTIMAL_GAP:  # the fit left to gain is within the tolerance
-        return _Exact(best, cp_model.FEASIBLE, bound)
-    model.clear_objective()
-    model.clear_hints()
-    model.add(children >= placed)  # so exactly ``placed``: the fit alone is left to maximise (small coefficients)
-    model.maximize(cp_model.LinearExpr.weighted_sum(x, [round(arc.score * SCALE) for arc in instance.arcs]))
-    fit_bound: list[float] = []
-    fitted, fit_code = _run(model, x, instance, settings, until, best, fit_bound, complete=True)
-    if fit_code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and objective(instance, fitted) >= objective(instance, best):
-        best = fitted
-    if fit_bound:
-        bound = min(bound, instance.child_weight * placed + fit_bound[0] / SCALE)
-    return _Exact(best, cp_model.OPTIMAL if fit_code == cp_model.OPTIMAL else cp_model.FEASIBLE, bound)
+        return _MostChildren(hint, None, False)
+    model.maximize(cp_model.LinearExpr.weighted_sum(x, [instance.units[arc.unit].weight for arc in instance.arcs]))
+    bound: list[float] = []
+    found, code = _run(model, x, instance, settings, until, hint, bound, complete=True)
+    if code == cp_model.OPTIMAL:
+        return _MostChildren(found, float(_children(instance, found)), True)
+    return _MostChildren(found if code == cp_model.FEASIBLE else hint, bound[0] if bound else None, False)
+
+
+def _resolve(
+    instance: AllocationInstance,
+    assignment: dict[int, int],
+    hood: set[int],
+    settings: SolverSettings,
+    until: float,
+    arcs_of_unit: dict[int, list[int]],
+) -> dict[int, int] | None:
+    """``assignment`` with the units of ``hood`` re-solved exactly (hinted with where they are) on the room the
+    others leave, by ``until`` (None when CP-SAT finds nothing, or there is no time)."""
+    if until - time.perf_counter() < MIN_SOLVE_SECONDS:
+        return None
+    fixed = {u: k for u, k in assignment.items() if u not in hood}
+    sub, back = _remainder(instance, fixed, hood, arcs_of_unit)
+    position = {k: j for j, k in enumerate(back)}
+    hint = {sub.arcs[position[k]].unit: position[k] for u, k in assignment.items() if u in hood and k in position}
+    found, code = _cpsat(sub, settings, until, hint)
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return fixed | {instance.arcs[back[j]].unit: back[j] for j in found.values()}
 
 
 def _gap(value: float, bound: float) -> float:
@@ -582,17 +619,12 @@ def _improve(
             continue
         hood = _neighbourhood(instance, seed, arcs_of_unit, arcs_of_household, settings.neighbourhood_units)
         tried |= {u for u in hood if u not in assignment}
-        fixed = {u: k for u, k in assignment.items() if u not in hood}
-        sub, back = _remainder(instance, fixed, hood, arcs_of_unit)
-        position = {k: j for j, k in enumerate(back)}
-        hint = {sub.arcs[position[k]].unit: position[k] for u, k in assignment.items() if u in hood and k in position}
         until = min(time.perf_counter() + settings.neighbourhood_seconds, deadline)
         if until - time.perf_counter() < MIN_SOLVE_SECONDS:
             break
-        found, code = _cpsat(sub, settings, until, hint)
-        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        candidate = _resolve(instance, assignment, hood, settings, until, arcs_of_unit)
+        if candidate is None:
             continue
-        candidate = fixed | {instance.arcs[back[j]].unit: back[j] for j in found.values()}
         value = objective(instance, candidate)
         if value > current:
             assignment, current = candidate, value
