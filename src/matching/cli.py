@@ -557,7 +557,7 @@ def _print_allocation_lists(payload: dict[str, Any], show: int) -> None:
     if levers:
         out.print("What would place the children left out:")
         for lever in levers[: show or None]:
-            out.print(f"  {lever['suggestion']} ({counted(lever['children'], 'child')})", markup=False, highlight=False)
+            out.print(f"  {lever['suggestion']}.", markup=False, highlight=False)
         more(levers, "suggestions")
 
 

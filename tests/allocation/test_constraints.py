@@ -111,33 +111,3 @@ def test_first_come_first_served_takes_referral_order() -> None:
     inst = instance([late, early], [room("H")], [(0, 0, 90), (1, 0, 10)])
     assert first_come_first_served(inst) == {1: 1}
     assert objective(inst, {1: 1}) < objective(inst, {0: 0})
-
-
-def test_levers_say_what_would_place_the_children_left_out() -> None:
-    inst = instance(
-        [unit("A", age=9), unit("B", age=10), unit("S", size=3, age=12), unit("C", age=16)], [room("H")], [(3, 0, 80)]
-    )
-    result = solve(inst, ONE)
-    assert placed(inst, result) == {"C"}
-    assert result.levers == [  # most children first
-        {
-            "suggestion": "1 more household approved for 3 siblings together aged 11-15 in or near L001",
-            "children": 3,
-            "local_authority": "L001",
-            "group_size": 3,
-            "ages": [11, 15],
-        },
-        {
-            "suggestion": "2 more households approved for a child aged 5-10 in or near L001",
-            "children": 2,
-            "local_authority": "L001",
-            "group_size": 1,
-            "ages": [5, 10],
-        },
-    ]
-    assert result.as_dict(inst)["levers"] == result.levers
-
-
-def test_levers_cope_with_a_young_person_turning_18() -> None:
-    inst = instance([unit("Y", age=18)], [], [])
-    assert solve(inst, ONE).levers[0]["ages"] == [16, 17]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from sqlalchemy import Engine, select
 
 from api.settings import Settings
@@ -217,6 +218,9 @@ def test_the_page_runs_a_job_and_shows_what_the_api_shows(lead_page: TestClient,
     assert "/pages/children/" not in page.text  # a commissioning lead may not read children's records
     unplaced = page.text.split('id="unplaced"', 1)[1]
     assert re.findall(r'data-child="([^"]+)"', unplaced) == [u["child_id"] for u in result["unplaced"]]
+    assert result["levers"]  # what would place the children left out, in the API's words and order
+    levers = page.text.split('id="levers"', 1)[1].split("</ul>", 1)[0]
+    assert re.findall(r"<li>(.*?)\.</li>", levers) == [str(escape(lv["suggestion"])) for lv in result["levers"]]
     assert '<svg class="pm-chart"' in page.text
     assert 'id="comparison"' in page.text
     # like for like: the children both place, each method's own figures, as the API gives them

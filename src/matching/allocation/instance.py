@@ -152,6 +152,8 @@ class AllocationInstance:
     context: RuleContext | None = field(default=None, repr=False, compare=False)
     #: Units whose households were not judged because time ran out while building (they have no arcs).
     not_considered: set[str] = field(default_factory=set)
+    #: The region of each local authority of the units and households, where known (the levers group by it).
+    regions: dict[str, str] = field(default_factory=dict)
     #: Arrays over the arcs (:func:`arc_array`, :func:`arc_values`), computed once: read-only.
     _arrays: dict[str, tuple[tuple[int, ...], np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -214,6 +216,7 @@ def canonical(instance: AllocationInstance) -> tuple[AllocationInstance, list[in
         if ctx is None
         else RuleContext([ctx.requests[i] for i in u_order], [ctx.households[i] for i in h_order], ctx.cfg),
         not_considered=set(instance.not_considered),
+        regions=dict(instance.regions),
     )
     return same, a_order.tolist()
 

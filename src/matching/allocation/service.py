@@ -95,6 +95,9 @@ def allocate(
         until=deadline.keeping(reporting_seconds(0, 0) + MIN_SOLVE_SECONDS),
         seconds_per_unit=reporting_seconds(1, top_k) - reporting_seconds(0, 0) + BASELINES_SECONDS_PER_ARC * top_k,
     )
+    instance.regions = queries.la_regions(
+        conn, {u.la_code for u in instance.units} | {h.la_code for h in instance.households}
+    )
     solving = time.perf_counter()
     if len(instance.not_considered) == len(instance.units) and instance.units:
         result = _out_of_time(instance, deadline, reading - deadline.started, building - reading, solving - building)

@@ -54,7 +54,6 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from matching import codes
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.bound import BackgroundBound, objective_bound
 from matching.allocation.compare import fairness_by_group, like_for_like
@@ -68,6 +67,7 @@ from matching.allocation.instance import (
     canonical,
     units_conflict,
 )
+from matching.allocation.levers import suggested_levers
 from matching.allocation.merge import merge
 from matching.allocation.model import build_model, usable
 from matching.allocation.rounding import round_flow
@@ -779,41 +779,6 @@ def unplaced_reasons(instance: AllocationInstance, assignment: dict[int, int]) -
         )
         for child in unit.child_ids:
             out.append({"child_id": child, "reason": "households_taken", "detail": detail})
-    return out
-
-
-def _band(age: int) -> tuple[int, int]:
-    """The age band holding ``age``."""
-    return codes.AGE_BANDS[codes.age_band_index(age)]
-
-
-def suggested_levers(instance: AllocationInstance, assignment: dict[int, int]) -> list[dict[str, Any]]:
-    """What would place the children left out: households approved for their group size, ages and area.
-
-    One suggestion per (local authority, group size, age band), most children first; a sibling
-    group's band spans its ages.
-    """
-    groups: dict[tuple[str, int, int, int], list[str]] = defaultdict(list)
-    for u, unit in enumerate(instance.units):
-        if u in assignment:
-            continue
-        band_lo = _band(min(unit.ages))[0]
-        band_hi = _band(max(unit.ages))[1]
-        groups[(unit.la_code, unit.size, band_lo, band_hi)].extend(unit.child_ids)
-    out = []
-    for (la, size, lo, hi), children in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        who = "a child" if size == 1 else f"{size} siblings together"
-        units = len(children) // size
-        out.append(
-            {
-                "suggestion": f"{units} more household{'s' if units > 1 else ''} approved for {who} aged "
-                f"{lo}-{hi} in or near {la}",
-                "children": len(children),
-                "local_authority": la,
-                "group_size": size,
-                "ages": [lo, hi],
-            }
-        )
     return out
 
 

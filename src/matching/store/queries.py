@@ -161,6 +161,17 @@ def known_la_codes(conn: Connection, la_codes: Iterable[str]) -> frozenset[str]:
     )
 
 
+def la_regions(conn: Connection, la_codes: Iterable[str]) -> dict[str, str]:
+    """The region of each of ``la_codes`` that names a local authority in the store (public reference data)."""
+    codes = sorted(set(la_codes))
+    la = s.local_authority
+    found: dict[str, str] = {}
+    for i in range(0, len(codes), 900):
+        rows = conn.execute(select(la.c.la_code, la.c.region).where(la.c.la_code.in_(codes[i : i + 900])))
+        found.update((str(code), str(region)) for code, region in rows)
+    return found
+
+
 def _children_from_rows(conn: Connection, rows: Sequence[Any], with_sdq: bool = True) -> list[Child]:
     ids = [r["child_id"] for r in rows]
     ratings: dict[str, list[tuple[str, int, date | None]]] = defaultdict(list)
