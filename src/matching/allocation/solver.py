@@ -452,9 +452,10 @@ def _search(
             # The exact model places more children, but it chose among equals with no regard to fit: merged with
             # the fit-aware answer, each part where it places more takes its choices, the rest keep theirs.
             assignment, code = merge(instance, assignment, most.assignment), cp_model.FEASIBLE
-        if _gap(objective(instance, assignment), bound) > OPTIMAL_GAP:
-            # The fit is still further from the bound than the tolerance: the whole objective, hinted with the
-            # answer so far (on a small instance it proves the optimum; on a large one it rarely improves).
+        gap = _gap(objective(instance, assignment), bound)
+        if gap > OPTIMAL_GAP or (gap > 0 and n_arcs <= CHILDREN_FIRST_ARCS):
+            # The whole objective, hinted with the answer so far: while the gap is above the tolerance, and on a
+            # small instance, where it proves the fit too in a moment (on a large one it rarely improves it).
             now = time.perf_counter()
             cp_bound: list[float] = []
             whole, whole_code = _cpsat(instance, settings, now + WHOLE_SHARE * (total_end - now), assignment, cp_bound)
