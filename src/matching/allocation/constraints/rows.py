@@ -8,7 +8,7 @@ both emit them, and :meth:`Rows.broken` evaluates them on an assignment.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -39,11 +39,16 @@ class Rows:
         """Where each row's entries start (and, last, where the entries end)."""
         return np.searchsorted(self.row, np.arange(len(self) + 1))
 
-    def each(self) -> Iterator[tuple[list[int], list[int], int]]:
-        """Every row as (arcs, coefficients, upper bound), in row order."""
-        arcs, coefs, upper, starts = self.arc.tolist(), self.coef.tolist(), self.upper.tolist(), self.starts.tolist()
-        for r, bound in enumerate(upper):
-            yield arcs[starts[r] : starts[r + 1]], coefs[starts[r] : starts[r + 1]], bound
+    def each(self, rows: Iterable[int] | None = None) -> Iterator[tuple[list[int], list[int], int]]:
+        """Every row (or those at ``rows``, in that order) as (arcs, coefficients, upper bound)."""
+        arcs, coefs, upper, starts = self._lists
+        for r in range(len(self)) if rows is None else rows:
+            yield arcs[starts[r] : starts[r + 1]], coefs[starts[r] : starts[r + 1]], upper[r]
+
+    @cached_property
+    def _lists(self) -> tuple[list[int], list[int], list[int], list[int]]:
+        """The arrays as Python lists, for :meth:`each`."""
+        return self.arc.tolist(), self.coef.tolist(), self.upper.tolist(), self.starts.tolist()
 
     def activity(self, x: np.ndarray) -> np.ndarray:
         """Each row's left-hand side at the 0/1 values ``x`` (one per arc)."""
