@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from hypothesis import strategies as st
+
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom, Unit
 from matching.eligibility.together import Limit, limits_of
+
+LIVE = ["any", "any", "solo", "only_older", "only_younger"]
+RISKS = [(), (), ("sexual_harm",), ("physical_harm",), ("sexual_harm", "physical_harm")]
 
 
 def child_limits(
@@ -52,3 +57,32 @@ def room(
 
 def instance(units: list[Unit], rooms: list[HouseholdRoom], arcs: list[tuple[int, int, float]]) -> AllocationInstance:
     return AllocationInstance(units, rooms, [Arc(u, h, s, 5.0) for u, h, s in arcs])
+
+
+@st.composite
+def instances_with_choice(draw: st.DrawFn) -> tuple[AllocationInstance, dict[int, int]]:
+    """A few units (mixed ages, rules and sizes), one to three households, every pair eligible, and a choice
+    of household (or none) for each unit."""
+    n_units = draw(st.integers(1, 5))
+    units = []
+    for i in range(n_units):
+        size = draw(st.sampled_from([1, 1, 1, 2, 3, 4]))
+        ages = tuple(draw(st.lists(st.integers(0, 17), min_size=size, max_size=size)))
+        each = [(draw(st.sampled_from(LIVE)), draw(st.sampled_from(RISKS))) for _ in ages]
+        units.append(make_unit(f"U{i}", tuple(f"U{i}-{j}" for j in range(size)), ages, "over_5_days", per_child=each))
+    rooms = []
+    n_households = draw(st.integers(1, 3))
+    for h in range(n_households):
+        vacancies = draw(st.integers(1, 5))
+        exempt = draw(st.booleans())
+        rooms.append(
+            HouseholdRoom(f"H{h}", "L001", vacancies, None if exempt else draw(st.integers(0, 3)), draw(st.booleans()))
+        )
+    arcs = [Arc(u, h, 50.0, 1.0) for u in range(n_units) for h in range(n_households)]
+    instance = AllocationInstance(units, rooms, arcs)
+    choice = {}
+    for u in range(n_units):
+        h = draw(st.sampled_from([None, *range(n_households)]))
+        if h is not None:
+            choice[u] = n_households * u + h
+    return instance, choice

@@ -3,55 +3,12 @@
 from __future__ import annotations
 
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from ortools.sat.python import cp_model
 
+from matching.allocation.constraints.usable import usable
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
-from matching.allocation.model import build_model, usable
 from matching.allocation.validate import violations
-from tests.allocation.factories import make_unit
-
-LIVE = ["any", "any", "solo", "only_older", "only_younger"]
-RISKS = [(), (), ("sexual_harm",), ("physical_harm",), ("sexual_harm", "physical_harm")]
-
-
-@st.composite
-def instances_with_choice(draw: st.DrawFn) -> tuple[AllocationInstance, dict[int, int]]:
-    """A few units (mixed ages, rules and sizes), two households, every pair eligible, and a choice of
-    household (or none) for each unit."""
-    n_units = draw(st.integers(1, 5))
-    units = []
-    for i in range(n_units):
-        size = draw(st.sampled_from([1, 1, 1, 2, 3, 4]))
-        ages = tuple(draw(st.lists(st.integers(0, 17), min_size=size, max_size=size)))
-        each = [(draw(st.sampled_from(LIVE)), draw(st.sampled_from(RISKS))) for _ in ages]
-        units.append(make_unit(f"U{i}", tuple(f"U{i}-{j}" for j in range(size)), ages, "over_5_days", per_child=each))
-    rooms = []
-    for h in range(2):
-        vacancies = draw(st.integers(1, 5))
-        exempt = draw(st.booleans())
-        rooms.append(
-            HouseholdRoom(f"H{h}", "L001", vacancies, None if exempt else draw(st.integers(0, 3)), draw(st.booleans()))
-        )
-    arcs = [Arc(u, h, 50.0, 1.0) for u in range(n_units) for h in range(2)]
-    instance = AllocationInstance(units, rooms, arcs)
-    choice = {}
-    for u in range(n_units):
-        h = draw(st.sampled_from([None, 0, 1]))
-        if h is not None:
-            choice[u] = 2 * u + h
-    return instance, choice
-
-
-def accepts(instance: AllocationInstance, assignment: dict[int, int]) -> bool:
-    """Whether the model has a solution with exactly these pairs chosen."""
-    model, x = build_model(instance)
-    chosen = set(assignment.values())
-    for k, var in enumerate(x):
-        model.add(var == (1 if k in chosen else 0))
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    return solver.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+from tests.allocation.factories import instances_with_choice, make_unit
+from tests.allocation.fixing import accepts
 
 
 @settings(max_examples=300, deadline=None)

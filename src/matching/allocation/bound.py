@@ -31,8 +31,9 @@ from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 from ortools.linear_solver.python import model_builder as mb
 from scipy.sparse import csr_matrix
 
+from matching.allocation.constraints.capacity import RoomArrays
+from matching.allocation.constraints.usable import usable
 from matching.allocation.instance import SCALE, AllocationInstance, arc_array
-from matching.allocation.model import RoomArrays, usable
 from matching.allocation.validate import fits
 
 

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from matching.allocation.constraints.capacity import RoomArrays, room_allows
 from matching.allocation.instance import (
     SCALE,
     AllocationInstance,
@@ -34,7 +35,6 @@ from matching.allocation.instance import (
     arc_values,
     units_conflict,
 )
-from matching.allocation.model import RoomArrays, room_allows
 from matching.allocation.validate import fits, household_problems
 
 
