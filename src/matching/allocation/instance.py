@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -121,9 +122,9 @@ class HouseholdRoom:
         )
 
 
-@dataclass(frozen=True)
-class Arc:
-    """An eligible (unit, household) pair with its fit score and distance from home."""
+class Arc(NamedTuple):
+    """An eligible (unit, household) pair with its fit score and distance from home (a named tuple: an instance
+    holds hundreds of thousands, and a frozen dataclass took 1.8 s to make England's 380,000)."""
 
     unit: int
     household: int

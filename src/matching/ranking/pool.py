@@ -98,6 +98,10 @@ class HouseholdPool(HouseholdColumns):
         self.experience = flags([h.experience_needs for h in hs], taxonomy.need_ids)
         self._current_cache: dict[int, np.ndarray] = {}
         self._coded: dict[str, tuple[dict[str, int], np.ndarray]] = {}
+        self._cover_cache: dict[tuple[int, str], np.ndarray | None] = {}
+        self._need_pos = {nid: j for j, nid in enumerate(self.tables.need_ids)}
+        #: Languages no household speaks (a request's language can be anything: kept small).
+        self._nobody_speaks: set[str] = set()
 
     def equals(self, column: str, value: str, idx: np.ndarray) -> np.ndarray:
         """``getattr(self, column)[idx] == value`` for a text column, on integer codes (built once per column)."""
@@ -148,9 +152,13 @@ class HouseholdPool(HouseholdColumns):
     def _speaks(self, language: str) -> np.ndarray:
         cached = self._language_cache.get(language)
         if cached is None:
+            if language in self._nobody_speaks:
+                return np.zeros(len(self.language_sets), dtype=bool)
             cached = np.array([language in s for s in self.language_sets], dtype=bool)
             if cached.any():  # kept only for a language some household speaks: a request's language can be anything
                 self._language_cache[language] = cached
+            elif len(self._nobody_speaks) < 1_000:
+                self._nobody_speaks.add(language)
         return cached
 
     # --- scores ------------------------------------------------------------------------
@@ -185,22 +193,34 @@ class HouseholdPool(HouseholdColumns):
         sev_total = sum(needs.values())
         if sev_total == 0:
             return np.ones(len(idx))
-        day = req.on.toordinal()
-        current = ((self.done[idx] <= day) & (day < self.expires[idx])).any(axis=2)
-        t = self.tables
-        pos = {nid: j for j, nid in enumerate(t.need_ids)}
         acc = np.zeros(len(idx))
         for need in sorted(needs):
-            j = pos.get(need)
-            if j is None:
-                continue
-            cov = (current * t.course_weight[j]).max(axis=1)
+            cover = self.need_cover(req.on, need)
+            if cover is not None:
+                acc += needs[need] * cover[idx]
+        return acc / sev_total
+
+    def need_cover(self, on: date, need: str) -> np.ndarray | None:
+        """How well each household covers ``need`` on ``on`` (0-1: its best current course for it, or experience
+        of it), for every household; None for a need the coverage tables do not know.  Kept per day and need:
+        every child judged on the same day reads the same column (an allocation judges thousands)."""
+        key = (on.toordinal(), need)
+        cached = self._cover_cache.get(key)
+        if cached is not None or key in self._cover_cache:
+            return cached
+        t = self.tables
+        j = self._need_pos.get(need)
+        cover = None
+        if j is not None:
+            cover = (self.current_courses(on) * t.course_weight[j]).max(axis=1)
             related = np.flatnonzero(t.experience_weight[j] > 0)
             if len(related):
-                has = self.experience[idx][:, related].any(axis=1)
-                cov = np.maximum(cov, np.where(has, t.experience_weight[j, related[0]], 0.0))
-            acc += needs[need] * cov
-        return acc / sev_total
+                has = self.experience[:, related].any(axis=1)
+                cover = np.maximum(cover, np.where(has, t.experience_weight[j, related[0]], 0.0))
+        if len(self._cover_cache) >= 4 * max(1, len(t.need_ids)):  # a few days' worth
+            self._cover_cache.pop(next(iter(self._cover_cache)), None)
+        self._cover_cache[key] = cover
+        return cover
 
     def _locality(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
         s = self.cfg.locality
