@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from matching.allocation.instance import NOT_CONSIDERED, AllocationInstance, Arc
 from matching.allocation.solver import SolverSettings, solve
 from matching.allocation.validate import violations
 from matching.domain import Scope
+from matching.eligibility.rules import reach
 from matching.fit_config import load_fit_config
 from matching.ranking.pool import HouseholdPool
 from matching.ranking.service import waiting_requests
@@ -194,6 +196,34 @@ def test_reading_only_households_with_room_changes_no_pair(store: Engine, keep_c
     fewer = build_instance(HouseholdPool(with_room, TAX, CFG), requests, keep_current=keep_current)
     assert (fewer.units, fewer.households, fewer.arcs) == (full.units, full.households, full.arcs)
     assert fewer.unit_without_arcs == full.unit_without_arcs
+
+
+@pytest.mark.parametrize("take", [1, 3, 10])
+def test_reading_only_households_within_reach_changes_no_pair(store: Engine, take: int) -> None:
+    with store.connect() as conn:
+        waiting = waiting_requests(conn, scope=Scope.everything(), on=ON)
+        requests = [r for r in waiting if r.child.home is not None][:take]
+        # A short limit for the first child, so that the rectangle leaves households out.
+        requests[0] = replace(requests[0], referral=replace(requests[0].referral, max_distance_miles=3.0))
+        everyone = queries.all_households(conn, scope=Scope.everything(), taxonomy=TAX)
+        box = reach(requests, CFG)
+        near = queries.households_with_room(conn, scope=Scope.everything(), taxonomy=TAX, within=box)
+        with_room = queries.households_with_room(conn, scope=Scope.everything(), taxonomy=TAX)
+    assert box is not None
+    if take == 1:
+        assert len(near) < len(with_room)
+    full = build_instance(HouseholdPool(everyone, TAX, CFG), requests)
+    fewer = build_instance(HouseholdPool(near, TAX, CFG), requests)
+    assert (fewer.units, fewer.households, fewer.arcs) == (full.units, full.households, full.arcs)
+    assert fewer.unit_without_arcs == full.unit_without_arcs
+
+
+def test_no_rectangle_when_a_child_has_no_home(store: Engine) -> None:
+    with store.connect() as conn:
+        requests = waiting_requests(conn, scope=Scope.everything(), on=ON)[:2]
+    homeless = replace(requests[0], child=replace(requests[0].child, home=None))
+    assert reach([homeless, requests[1]], CFG) is None
+    assert reach([], CFG) is None
 
 
 @pytest.mark.parametrize("objective", OBJECTIVES)

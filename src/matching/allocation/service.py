@@ -27,6 +27,7 @@ from matching.allocation.solver import (
     unplaced_reasons,
 )
 from matching.domain import Scope
+from matching.eligibility.rules import reach
 from matching.fit_config import FitConfig
 from matching.ranking.pool import HouseholdPool
 from matching.ranking.service import waiting_requests
@@ -80,8 +81,10 @@ def allocate(
     requests = waiting_requests(conn, scope=scope, on=on)
     # Where the waiting children live now: the households ``keep_current`` compares against.
     also = {r.child.household_id for r in requests if r.child.household_id} if keep_current is not None else set()
+    # Only households within some waiting child's distance limit of home: the others fail the distance rule for
+    # every child (a region's allocation read all England's households with room: 1.8 s, most of its reading).
     households = queries.households_with_room(
-        conn, scope=Scope(agency_codes=scope.agency_codes), taxonomy=taxonomy, also=also
+        conn, scope=Scope(agency_codes=scope.agency_codes), taxonomy=taxonomy, also=also, within=reach(requests, cfg)
     )
     pool = HouseholdPool(households, taxonomy, cfg)
     building = time.perf_counter()

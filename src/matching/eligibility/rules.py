@@ -32,11 +32,12 @@ from a household is not judged against themselves, and their own place counts as
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from matching.domain import CarerHousehold, Child, HouseholdMember, Referral
-from matching.eligibility.arithmetic import age_on, beyond_miles
+from matching.eligibility.arithmetic import METRES_PER_MILE, age_on, beyond_miles
 from matching.eligibility.request import MatchRequest
 from matching.eligibility.together import Clash, Occupant, clashes
 from matching.fit_config import FitConfig
@@ -419,6 +420,27 @@ def accessibility(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> RuleO
 def distance_limit(ref: Referral, cfg: FitConfig) -> float:
     """The furthest a child may be placed from home: their referral's maximum, else the configured default."""
     return ref.max_distance_miles or cfg.rules.max_distance_miles
+
+
+def reach(requests: Iterable[MatchRequest], cfg: FitConfig) -> tuple[int, int, int, int] | None:
+    """The grid rectangle (least and most easting, least and most northing, in metres) outside which every
+    household fails :func:`distance` for every one of ``requests``; None when some request has no child with a
+    home (it sets no distance, so any household may pass).  A household passes only within each child's limit
+    of their home, so within that child's square."""
+    box: tuple[int, int, int, int] | None = None
+    for req in requests:
+        child, ref = next(((c, r) for c, r in req.members if c.home is not None), (None, None))
+        if child is None or ref is None or child.home is None:
+            return None
+        span = math.ceil(distance_limit(ref, cfg) * METRES_PER_MILE) + 1
+        e, n = child.home.easting, child.home.northing
+        mine = (e - span, e + span, n - span, n + span)
+        box = (
+            mine
+            if box is None
+            else (min(box[0], mine[0]), max(box[1], mine[1]), min(box[2], mine[2]), max(box[3], mine[3]))
+        )
+    return box
 
 
 def distance(req: MatchRequest, h: CarerHousehold, cfg: FitConfig) -> RuleOutcome:

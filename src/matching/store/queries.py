@@ -274,7 +274,12 @@ def all_households(conn: Connection, *, scope: Scope, taxonomy: Taxonomy | None 
 
 
 def households_with_room(
-    conn: Connection, *, scope: Scope, taxonomy: Taxonomy | None = None, also: Iterable[str] = ()
+    conn: Connection,
+    *,
+    scope: Scope,
+    taxonomy: Taxonomy | None = None,
+    also: Iterable[str] = (),
+    within: tuple[int, int, int, int] | None = None,
 ) -> list[CarerHousehold]:
     """The households in scope that could take a child now, and those of ``also`` in scope (for allocation).
 
@@ -282,7 +287,10 @@ def households_with_room(
     other household fails the "active" rule, or the vacancy rule for every child (a child who lives there now
     fails "not where the child lives now"), so leaving it out changes no eligible pair, and reading England's
     households with room is several times quicker than reading all of them (about 7,400 of 41,000 generated).
-    Foster children recorded only as members are counted by the rules, not here: a superset, never fewer."""
+    Foster children recorded only as members are counted by the rules, not here: a superset, never fewer.
+    ``within``: only those inside this grid rectangle (least and most easting, least and most northing), such as
+    :func:`matching.eligibility.rules.reach` of the children waiting, outside which every household fails the
+    distance rule for each of them."""
     living = (
         select(s.child.c.household_id, func.count().label("children"))
         .where(s.child.c.household_id.is_not(None), s.child.c.ceased.is_(None))
@@ -299,6 +307,9 @@ def households_with_room(
         ),
         scope,
     )
+    if within is not None:
+        h = s.household.c
+        open_ = open_.where(h.easting.between(within[0], within[1]), h.northing.between(within[2], within[3]))
     ids = sorted(set(conn.execute(open_).scalars()) | set(also))
     base = _household_scope(select(s.household, s.agency.c.agency_type).join(s.agency), scope)
     rows: list[Any] = []
