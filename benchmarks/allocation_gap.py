@@ -26,13 +26,19 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from bench_allocation import build, scopes
+from bench_allocation import ON, prepare, scopes
 from ortools.linear_solver.python import model_builder as mb
 
 from matching.allocation.bound import column_generation, household_bound, lp_prices, room_relaxation
-from matching.allocation.instance import AllocationInstance
+from matching.allocation.instance import AllocationInstance, build_instance
 from matching.allocation.solver import SolverSettings, solve
-from matching.store.engine import make_engine
+from matching.domain import Scope
+from matching.eligibility.rules import reach
+from matching.fit_config import load_fit_config
+from matching.ranking.pool import HouseholdPool
+from matching.ranking.service import waiting_requests
+from matching.store import queries
+from matching.taxonomy import load_taxonomy
 
 
 def relaxation(instance: AllocationInstance, *, integer: bool, seconds: float = 600.0) -> tuple[float, float, str]:
@@ -64,9 +70,14 @@ def main() -> None:
     ap.add_argument("--regional", action="store_true")
     ap.add_argument("--columns", type=float, default=120.0, help="seconds of column generation, at most")
     args = ap.parse_args()
-    with make_engine(f"sqlite:///{args.workdir / 'las150-seed2024.db'}").connect() as conn:
+    cfg, taxonomy = load_fit_config(), load_taxonomy()
+    with prepare(args.workdir).connect() as conn:  # bench_allocation's store, its waiting list topped up
         label, scope, _ = scopes(conn)[0 if args.regional else 1]
-        instance = build(conn, scope, 1000 if args.regional else 10_000)
+        requests = waiting_requests(conn, scope=scope, on=ON)
+        households = queries.households_with_room(
+            conn, scope=Scope(agency_codes=scope.agency_codes), taxonomy=taxonomy, within=reach(requests, cfg)
+        )
+    instance = build_instance(HouseholdPool(households, taxonomy, cfg), requests)
     cw = instance.child_weight
     print(f"{label}: {len(instance.units):,} units, {len(instance.arcs):,} eligible pairs")
     print("Bounds on urgency-weighted children placed (lower is tighter):")
@@ -98,7 +109,7 @@ def main() -> None:
     for seconds, value in answers.items():
         print(f"  solve, {seconds:g} s{'':29s}{value:10d}   gap {(lagrange - value) / lagrange:.2%}")
     plain = AllocationInstance(
-        [replace(u, live_alongside="any", risks_to_others=()) for u in instance.units],
+        [replace(u, limits=tuple(() for _ in u.child_ids)) for u in instance.units],
         instance.households,
         instance.arcs,
     )

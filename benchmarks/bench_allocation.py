@@ -27,7 +27,8 @@ gives each method's status, value, its own proven bound, its gap against that bo
 best bound anyone proved in the run, its seconds and memory, and the ratio of our gap to its.
 
 Run: ``make bench-allocation`` or ``.venv/bin/python benchmarks/bench_allocation.py [--workdir DIR]
-[--only regional] [--no-peers] [--regional-limits 3,10] [--national-limits 20]``.
+[--only regional] [--no-peers] [--regional-limits 3,10] [--national-limits 20]
+[--objectives total,fairness]``.
 """
 
 from __future__ import annotations
@@ -220,7 +221,9 @@ def peer_table(
         print(f"    {line}")
 
 
-def run(label: str, engine: Engine, scope: Scope, name: str, limit: float, peers: bool = True) -> None:
+def run(
+    label: str, engine: Engine, scope: Scope, name: str, limit: float, peers: bool = True, objective: str = "total"
+) -> None:
     """One allocation of ``scope``'s waiting children end to end under ``limit`` seconds, and the peers."""
     cfg, taxonomy = load_fit_config(), load_taxonomy()
     before = rss_mib()
@@ -233,7 +236,7 @@ def run(label: str, engine: Engine, scope: Scope, name: str, limit: float, peers
             on=ON,
             cfg=cfg,
             taxonomy=taxonomy,
-            settings=SolverSettings(time_limit_seconds=limit, random_seed=2024, workers=2),
+            settings=SolverSettings(time_limit_seconds=limit, random_seed=2024, workers=2, objective=objective),
             deadline=deadline,
         )
         wall = time.perf_counter() - started
@@ -242,7 +245,7 @@ def run(label: str, engine: Engine, scope: Scope, name: str, limit: float, peers
     groups = sum(1 for u in instance.units if u.size > 1)
     phases = ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items() if k != "total")
     print(
-        f"\n{label}, limit {limit:g} s: {children:,} children waiting ({groups} sibling groups), "
+        f"\n{label}, {objective} objective, limit {limit:g} s: {children:,} children waiting ({groups} sibling groups), "
         f"{len(instance.households):,} households with room, {len(instance.arcs):,} eligible pairs"
     )
     gaps = result.gaps or {}
@@ -308,14 +311,18 @@ def main() -> None:
     ap.add_argument("--national-limits", type=_limits, default=[20.0])
     ap.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True, help="HiGHS and plain CP-SAT too")
     ap.add_argument("--only", choices=["regional", "national"], help="one instance only")
+    ap.add_argument(
+        "--objectives", default="total", help="total, fairness or both (comma-separated); peers run with total only"
+    )
     args = ap.parse_args()
     engine = prepare(args.workdir)
     with engine.connect() as conn:
         runs = scopes(conn)
     for label, scope, name in runs:
         if args.only in (None, name):
-            for limit in args.regional_limits if name == "regional" else args.national_limits:
-                run(label, engine, scope, name, limit, args.peers)
+            for objective in args.objectives.split(","):
+                for limit in args.regional_limits if name == "regional" else args.national_limits:
+                    run(label, engine, scope, name, limit, args.peers and objective == "total", objective)
 
 
 if __name__ == "__main__":
