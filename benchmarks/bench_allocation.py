@@ -52,8 +52,9 @@ from matching.access import Actor
 from matching.allocation.deadline import Deadline
 from matching.allocation.instance import AllocationInstance
 from matching.allocation.peers import PeerResult, gap, highs, plain_cpsat
+from matching.allocation.result import AllocationResult
 from matching.allocation.service import allocate
-from matching.allocation.solver import AllocationResult, SolverSettings
+from matching.allocation.solver import SolverSettings
 from matching.domain import Scope
 from matching.fit_config import load_fit_config
 from matching.ranking.service import waiting_requests

@@ -9,7 +9,8 @@ import copy
 
 import pytest
 
-from matching.allocation.solver import AllocationCheckError, AllocationResult, AllocationStatus, solve
+from matching.allocation.result import AllocationCheckError, AllocationResult, AllocationStatus
+from matching.allocation.solver import solve
 from tests.allocation.factories import instance, room, unit
 
 

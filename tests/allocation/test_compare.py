@@ -11,7 +11,8 @@ from hypothesis import given
 from matching.allocation.baselines import first_come_first_served
 from matching.allocation.compare import figures, like_for_like
 from matching.allocation.instance import AllocationInstance, Arc
-from matching.allocation.solver import solve, summarise
+from matching.allocation.report import summarise
+from matching.allocation.solver import solve
 from tests.allocation.factories import instance, room, unit
 from tests.allocation.test_properties import planted
 

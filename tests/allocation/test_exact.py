@@ -10,7 +10,8 @@ from ortools.sat.python import cp_model
 
 from matching.allocation.instance import SCALE, AllocationInstance, Arc, arc_values
 from matching.allocation.model import build_model
-from matching.allocation.solver import OPTIMAL_GAP, SolverSettings, _most_children, solve, split_gap
+from matching.allocation.result import OPTIMAL_GAP, split_gap
+from matching.allocation.solver import SolverSettings, _most_children, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import room, unit
 

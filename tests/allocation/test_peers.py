@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 
 from matching.allocation.instance import AllocationInstance
 from matching.allocation.peers import PeerResult, gap, highs, plain_cpsat
-from matching.allocation.solver import AllocationStatus, SolverSettings, solve
+from matching.allocation.result import AllocationStatus
+from matching.allocation.solver import SolverSettings, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import instance, instances_with_choice, make_unit, room, unit
 

@@ -28,7 +28,7 @@ from scipy.sparse import vstack
 from matching.allocation.constraints import every_row
 from matching.allocation.instance import SCALE, AllocationInstance, arc_values
 from matching.allocation.model import build_model
-from matching.allocation.solver import OPTIMAL_GAP
+from matching.allocation.result import OPTIMAL_GAP
 from matching.allocation.validate import objective, violations
 
 #: The shortest solve a peer is given when building its model took (nearly) all of its time.

@@ -17,15 +17,9 @@ from sqlalchemy import Connection, select
 
 from matching.allocation.deadline import Deadline
 from matching.allocation.instance import AllocationInstance, build_instance
-from matching.allocation.solver import (
-    MIN_SOLVE_SECONDS,
-    AllocationResult,
-    SolverSettings,
-    reporting_seconds,
-    solve,
-    summarise,
-    unplaced_reasons,
-)
+from matching.allocation.report import reporting_seconds, summarise, unplaced_reasons
+from matching.allocation.result import AllocationResult
+from matching.allocation.solver import MIN_SOLVE_SECONDS, SolverSettings, solve
 from matching.domain import Scope
 from matching.eligibility.rules import reach
 from matching.fit_config import FitConfig

@@ -1,4 +1,5 @@
-"""Solving an allocation with OR-Tools, checked, with reasons for the unplaced and the baselines beside it.
+"""Solving an allocation with OR-Tools; the answer checked (:mod:`matching.allocation.result`) and then reported on
+(:mod:`matching.allocation.report`: reasons for the unplaced, levers, the baselines beside it).
 
 The objective is lexicographic: first the urgency-weighted number of children placed (a child
 needed today counts as four needed later), then the sum of fit scores.  ``objective`` and
@@ -48,15 +49,13 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Any
 
 from ortools.sat.python import cp_model
 
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.bound import BackgroundBound, objective_bound
-from matching.allocation.compare import fairness_by_group, like_for_like
 from matching.allocation.deadline import Deadline, OutOfTime
 from matching.allocation.instance import (
     SCALE,
@@ -67,12 +66,12 @@ from matching.allocation.instance import (
     canonical,
     units_conflict,
 )
-from matching.allocation.levers import suggested_levers
 from matching.allocation.merge import merge
 from matching.allocation.model import build_model, usable
+from matching.allocation.report import report, reporting_seconds, summarise
+from matching.allocation.result import OPTIMAL_GAP, AllocationResult, relative_gap, split_gap
 from matching.allocation.rounding import round_flow
-from matching.allocation.validate import objective, violations
-from matching.eligibility.rules import sibling_clashes
+from matching.allocation.validate import objective
 
 ROUNDING_SHARE = 0.7  # of the search time, at most, for rounding the flow relaxation
 BOUND_SHARE = 0.8  # of the search time, at most, for the household bound on a thread of its own
@@ -89,18 +88,8 @@ CHILDREN_SHARE = 0.6
 #: Then, while the gap is above the tolerance, at most this share of the time left for the whole objective.
 WHOLE_SHARE = 0.6
 MIN_SOLVE_SECONDS = 0.1  # no CP-SAT model is built with less time than this left to solve it
-#: Checking and summarising an answer (every placed child judged again by the rules, the reasons, the
-#: baselines; and the caller's JSON of it): measured 0.6 s (and 0.3 s) for 5,730 units and 218,000 pairs
-#: on a quiet machine, 1.4-2.2 s with two cores shared by five busy processes; kept back from the search.
-REPORT_SECONDS = 0.05
-REPORT_SECONDS_PER_UNIT = 200e-6
-REPORT_SECONDS_PER_ARC = 2.5e-6
 #: The code of an answer that is the greedy baseline (beside CP-SAT's statuses).
 BASELINE = -1
-
-
-class AllocationError(RuntimeError):
-    """A solution failed validation: a bug, never returned to a user as an answer."""
 
 
 @dataclass(frozen=True)
@@ -122,154 +111,6 @@ class SolverSettings:
     neighbourhood_seconds: float = 1.0
 
 
-class AllocationStatus(StrEnum):
-    """What the solver can say of an allocation."""
-
-    #: Within :data:`OPTIMAL_GAP` of a bound proven in the same run (the MIP convention), or proven by CP-SAT.
-    OPTIMAL = "optimal"
-    #: Valid, with the gap to the bound reported.
-    FEASIBLE = "feasible"
-    #: The greedy baseline: the solver found nothing better in time.
-    BASELINE = "baseline"
-    #: The time limit passed before any child was considered: nothing proposed.
-    OUT_OF_TIME = "out_of_time"
-
-
-#: A relative gap at or below this, against a bound proven in the same run, is reported as optimal (issue 21:
-#: the MIP convention), with the tolerance in the result.
-OPTIMAL_GAP = 1e-4
-
-
-class AllocationCheckError(AllocationError):
-    """A result that does not check against its instance (:meth:`AllocationResult.check`): every problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
-        self.problems = problems
-
-
-@dataclass
-class AllocationResult:
-    """A proposed allocation: what the solver proved, who goes where, who does not and why."""
-
-    status: str
-    objective: float
-    bound: float
-    gap: float
-    solve_seconds: float
-    assignment: dict[int, int]
-    fit: float = 0.0
-    #: What proves ``bound``: "flow" (the relaxation), "households" (the Lagrangian bound, every rule
-    #: kept) or "exact model" (CP-SAT on the whole instance).
-    bound_source: str = "flow"
-    unplaced: list[dict[str, str]] = field(default_factory=list)
-    levers: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Ours against first come, first served on the children both place, and apart on the rest
-    #: (:func:`matching.allocation.compare.like_for_like`).
-    like_for_like: dict[str, Any] = field(default_factory=dict)
-    #: Who each method places, by group of children (:func:`matching.allocation.compare.fairness_by_group`).
-    fairness_by_group: list[dict[str, Any]] = field(default_factory=list)
-    #: What the time limit cut short, in words (no child's data).
-    notes: list[str] = field(default_factory=list)
-    #: Seconds each phase took ("reading", "building", "solving", "reporting", "total"; the first two and the
-    #: total when the allocation read the store) and the limit they were held to.
-    seconds: dict[str, float] = field(default_factory=dict)
-    time_limit_seconds: float | None = None
-    #: The gap in its two parts (:func:`split_gap`): children placed, and fit once the children are proven.
-    gaps: dict[str, float | None] = field(default_factory=dict)
-
-    def check(self, instance: AllocationInstance) -> None:
-        """Raise :class:`AllocationCheckError` unless the result holds for ``instance``: every placed child judged
-        again by every rule (with everyone placed beside them), the objective, the fit and the summary recomputed
-        from the assignment, a known status, and a bound and gap that agree with the objective."""
-        problems = list(violations(instance, self.assignment))
-        try:
-            status = AllocationStatus(self.status)
-        except ValueError:
-            problems.append(f"unknown status {self.status!r}")
-            status = None
-        if status is AllocationStatus.OUT_OF_TIME and self.assignment:
-            problems.append("out of time, yet children are placed")
-        if not problems:
-            value = objective(instance, self.assignment)
-            if abs(value - self.objective) > 1e-6 * max(1.0, abs(value)):
-                problems.append(f"objective {self.objective} is not the assignment's {value}")
-            fit = sum(instance.arcs[k].score for k in self.assignment.values())
-            if abs(fit - self.fit) > 1e-6 * max(1.0, abs(fit)):
-                problems.append(f"fit {self.fit} is not the assignment's {fit}")
-            if self.summary and self.summary != summarise(instance, self.assignment):
-                problems.append("the summary is not the assignment's")
-            if status is not AllocationStatus.OUT_OF_TIME:
-                if self.bound + 1e-6 < self.objective:
-                    problems.append(f"bound {self.bound} is below the objective {self.objective}")
-                gap = 0.0 if self.bound <= 0 else (self.bound - self.objective) / self.bound
-                if abs(gap - self.gap) > 1e-9:
-                    problems.append(f"gap {self.gap} is not (bound - objective) / bound = {gap}")
-                if self.gaps and self.gaps != split_gap(instance, self.assignment, self.bound):
-                    problems.append("the gaps by part are not the assignment's and the bound's")
-        if problems:
-            raise AllocationCheckError(problems)
-
-    def as_dict(self, instance: AllocationInstance) -> dict[str, Any]:
-        """The JSON shape of ``matching allocate --json``."""
-        assignments = []
-        ctx = instance.context
-        for u, k in sorted(self.assignment.items(), key=lambda kv: instance.units[kv[0]].unit_id):
-            arc = instance.arcs[k]
-            # Restrictions between siblings placed together: the care plan's to confirm, shown with each child.
-            warnings = [] if ctx is None else [c.sentence() for c in sibling_clashes(ctx.requests[u])]
-            for child in instance.units[u].child_ids:
-                assignments.append(
-                    {
-                        "child_id": child,
-                        "household_id": instance.households[arc.household].household_id,
-                        "score": round(arc.score, 2),
-                        "distance_miles": None if arc.distance_miles is None else round(arc.distance_miles, 1),
-                        "unit_id": instance.units[u].unit_id,
-                        "warnings": warnings,
-                    }
-                )
-        return {
-            "status": self.status,
-            "objective": round(self.objective, 3),
-            "bound": round(self.bound, 3),
-            "bound_source": self.bound_source,
-            "gap": round(self.gap, 8),
-            "tolerance": OPTIMAL_GAP,
-            "gaps": self.gaps,
-            "fit": round(self.fit, 3),
-            "solve_seconds": round(self.solve_seconds, 3),
-            "time_limit_seconds": self.time_limit_seconds,
-            "seconds": {phase: round(t, 3) for phase, t in self.seconds.items()},
-            "notes": self.notes,
-            "assignments": assignments,
-            "unplaced": self.unplaced,
-            "levers": self.levers,
-            "summary": self.summary,
-            "baselines": self.baselines,
-            "like_for_like": self.like_for_like,
-            "fairness_by_group": self.fairness_by_group,
-            "note": "A proposal for a named officer to consider: nothing here changes a child's placement.",
-        }
-
-
-def split_gap(instance: AllocationInstance, assignment: dict[int, int], bound: float) -> dict[str, float | None]:
-    """The relative gap of ``assignment`` to ``bound`` in its two parts: ``children``, of the urgency-weighted
-    children placed to the most the bound allows; and ``fit``, of the fit to what the bound leaves for it once
-    the children are proven the most possible (None until then).  The objective weighs one child above all
-    the fit in the instance, so its single gap can hide a fit far from the best: this one cannot."""
-    cw = instance.child_weight
-    children = sum(instance.units[u].weight for u in assignment)
-    most = math.floor(bound / cw + 1e-9)  # all the fit in the instance is worth less than one child
-    if children < most:
-        return {"children": round((most - children) / most, 8), "fit": None}
-    room = bound - cw * children
-    fit = objective(instance, assignment) - cw * children
-    return {"children": 0.0, "fit": 0.0 if room <= 0 else round(max(0.0, room - fit) / room, 8)}
-
-
 def solve(
     instance: AllocationInstance, settings: SolverSettings | None = None, deadline: Deadline | None = None
 ) -> AllocationResult:
@@ -288,12 +129,6 @@ def solve(
     result = _solve(ordered, settings, deadline or Deadline.start(settings.time_limit_seconds))
     result.assignment = {instance.arcs[original_arc[k]].unit: original_arc[k] for k in result.assignment.values()}
     return result
-
-
-def reporting_seconds(units: int, arcs: int) -> float:
-    """What checking and summarising an answer over ``units`` and ``arcs`` is expected to take, generously:
-    the search stops this long before the deadline."""
-    return REPORT_SECONDS + REPORT_SECONDS_PER_UNIT * units + REPORT_SECONDS_PER_ARC * arcs
 
 
 @dataclass
@@ -341,7 +176,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     if search.proven:
         bound, bound_source = value, "exact model"  # the whole instance, proven optimal by CP-SAT
     bound = max(value, bound)
-    gap = _gap(value, bound)
+    gap = relative_gap(value, bound)
     if settings.objective == "fairness":
         # The fairness objective: optimal when CP-SAT proves the worst-off child's fit (then the total)
         # as high as it can be among allocations placing at least as many children.
@@ -359,14 +194,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     result.summary = summarise(instance, assignment)
     result.gaps = split_gap(instance, assignment, bound)
     result.check(instance)  # every result is checked (every rule for every child) before anything is reported on it
-    result.unplaced = unplaced_reasons(instance, assignment)
-    result.levers = suggested_levers(instance, assignment)
-    result.baselines = {
-        "first_come_first_served": summarise(instance, first_come),
-        "greedy_best_pair": summarise(instance, greedy),
-    }
-    result.like_for_like = like_for_like(instance, assignment, first_come)
-    result.fairness_by_group = fairness_by_group(instance, assignment, first_come)
+    report(instance, result, greedy=greedy, first_come=first_come)
     result.notes = notes
     result.seconds = {"solving": searched - started, "reporting": time.perf_counter() - searched}
     result.time_limit_seconds = deadline.seconds
@@ -451,7 +279,7 @@ def _search(
         n_arcs <= settings.full_model_max_arcs
         and total_end - time.perf_counter() >= 2 * build_seconds + 4 * MIN_SOLVE_SECONDS
     )
-    if not proven and _gap(objective(instance, assignment), bound) > 0 and whole_model:
+    if not proven and relative_gap(objective(instance, assignment), bound) > 0 and whole_model:
         now = time.perf_counter()
         most = _most_children(instance, settings, now + CHILDREN_SHARE * (total_end - now), assignment)
         if most.children_bound is not None:
@@ -462,7 +290,7 @@ def _search(
             # The exact model places more children, but it chose among equals with no regard to fit: merged with
             # the fit-aware answer, each part where it places more takes its choices, the rest keep theirs.
             assignment, code = merge(instance, assignment, most.assignment), cp_model.FEASIBLE
-        gap = _gap(objective(instance, assignment), bound)
+        gap = relative_gap(objective(instance, assignment), bound)
         if gap > OPTIMAL_GAP or (gap > 0 and n_arcs <= CHILDREN_FIRST_ARCS):
             # The whole objective, hinted with the answer so far: while the gap is above the tolerance, and on a
             # small instance, where it proves the fit too in a moment (on a large one it rarely improves it).
@@ -478,7 +306,7 @@ def _search(
                 bound, bound_source = cp_bound[0], "exact model"
     if (
         not proven
-        and _gap(objective(instance, assignment), bound) > OPTIMAL_GAP
+        and relative_gap(objective(instance, assignment), bound) > OPTIMAL_GAP
         and total_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
     ):
         improved = _improve(instance, assignment, settings, total_end, arcs_of_unit)
@@ -564,11 +392,6 @@ def _resolve(
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return fixed | {instance.arcs[back[j]].unit: back[j] for j in found.values()}
-
-
-def _gap(value: float, bound: float) -> float:
-    """The relative gap of ``value`` to ``bound``."""
-    return 0.0 if bound <= 0 else max(0.0, (bound - value) / bound)
 
 
 def _still_free(instance: AllocationInstance, fixed: dict[int, int], open_units: set[int]) -> set[int]:
@@ -777,56 +600,3 @@ def _run(
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return {instance.arcs[k].unit: k for k in range(len(x)) if solver.boolean_value(x[k])}, code
     return hint, code
-
-
-def unplaced_reasons(instance: AllocationInstance, assignment: dict[int, int]) -> list[dict[str, str]]:
-    """Why each unit without a household was not placed."""
-    placed_in: dict[int, list[str]] = defaultdict(list)
-    for u, k in assignment.items():
-        placed_in[instance.arcs[k].household].append(instance.units[u].unit_id)
-    by_unit = instance.arcs_of_unit()
-    out = []
-    for u, unit in enumerate(instance.units):
-        if u in assignment:
-            continue
-        if u not in by_unit:
-            reason = instance.unit_without_arcs.get(unit.unit_id, "no eligible household")
-            code = "not_considered" if unit.unit_id in instance.not_considered else "no_eligible_household"
-            for child in unit.child_ids:
-                out.append({"child_id": child, "reason": code, "detail": reason})
-            continue
-        rivals = sorted({r for k in by_unit[u] for r in placed_in[instance.arcs[k].household]})
-        detail = (
-            f"{len(by_unit[u])} eligible household(s), all taken by children who fit them better or were "
-            f"needed sooner: {', '.join(rivals[:5])}{' …' if len(rivals) > 5 else ''}"
-        )
-        for child in unit.child_ids:
-            out.append({"child_id": child, "reason": "households_taken", "detail": detail})
-    return out
-
-
-def summarise(instance: AllocationInstance, assignment: dict[int, int]) -> dict[str, Any]:
-    """Children placed, mean fit, sibling groups kept together, mean distance, placed out of area."""
-    placed = fits = miles = 0.0
-    known = out_of_area = siblings = 0
-    for u, k in assignment.items():
-        unit, arc = instance.units[u], instance.arcs[k]
-        placed += unit.size
-        fits += arc.score * unit.size
-        if arc.distance_miles is not None:
-            miles += arc.distance_miles * unit.size
-            known += unit.size
-        if instance.households[arc.household].la_code != unit.la_code:
-            out_of_area += unit.size
-        siblings += unit.size > 1
-    groups = sum(1 for u in instance.units if u.size > 1)
-    return {
-        "placed": int(placed),
-        "waiting": sum(u.size for u in instance.units),
-        "mean_fit": round(fits / placed, 2) if placed else 0.0,
-        "siblings_together": siblings,
-        "sibling_groups": groups,
-        "mean_distance_miles": round(miles / known, 1) if known else None,
-        "out_of_area": out_of_area,
-        "worst_fit": round(min((instance.arcs[k].score for k in assignment.values()), default=0.0), 2),
-    }

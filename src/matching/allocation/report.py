@@ -1,0 +1,96 @@
+"""Reporting on an allocation once it is found and checked: who is placed how well, why the others are not and
+what would place them, the baselines beside it, like for like, and by group."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from matching.allocation.compare import fairness_by_group, like_for_like
+from matching.allocation.instance import AllocationInstance
+from matching.allocation.levers import suggested_levers
+
+if TYPE_CHECKING:
+    from matching.allocation.result import AllocationResult
+
+#: Checking and summarising an answer (every placed child judged again by the rules, the reasons, the
+#: baselines; and the caller's JSON of it): measured 0.6 s (and 0.3 s) for 5,730 units and 218,000 pairs
+#: on a quiet machine, 1.4-2.2 s with two cores shared by five busy processes; kept back from the search.
+REPORT_SECONDS = 0.05
+REPORT_SECONDS_PER_UNIT = 200e-6
+REPORT_SECONDS_PER_ARC = 2.5e-6
+
+
+def reporting_seconds(units: int, arcs: int) -> float:
+    """What checking and summarising an answer over ``units`` and ``arcs`` is expected to take, generously:
+    the search stops this long before the deadline."""
+    return REPORT_SECONDS + REPORT_SECONDS_PER_UNIT * units + REPORT_SECONDS_PER_ARC * arcs
+
+
+def report(
+    instance: AllocationInstance, result: AllocationResult, *, greedy: dict[int, int], first_come: dict[int, int]
+) -> None:
+    """Fill ``result``'s reasons for the unplaced, levers, baselines, like-for-like comparison and fairness by group
+    (``greedy`` and ``first_come``: the two baselines' answers on ``instance``)."""
+    assignment = result.assignment
+    result.unplaced = unplaced_reasons(instance, assignment)
+    result.levers = suggested_levers(instance, assignment)
+    result.baselines = {
+        "first_come_first_served": summarise(instance, first_come),
+        "greedy_best_pair": summarise(instance, greedy),
+    }
+    result.like_for_like = like_for_like(instance, assignment, first_come)
+    result.fairness_by_group = fairness_by_group(instance, assignment, first_come)
+
+
+def unplaced_reasons(instance: AllocationInstance, assignment: dict[int, int]) -> list[dict[str, str]]:
+    """Why each unit without a household was not placed."""
+    placed_in: dict[int, list[str]] = defaultdict(list)
+    for u, k in assignment.items():
+        placed_in[instance.arcs[k].household].append(instance.units[u].unit_id)
+    by_unit = instance.arcs_of_unit()
+    out = []
+    for u, unit in enumerate(instance.units):
+        if u in assignment:
+            continue
+        if u not in by_unit:
+            reason = instance.unit_without_arcs.get(unit.unit_id, "no eligible household")
+            code = "not_considered" if unit.unit_id in instance.not_considered else "no_eligible_household"
+            for child in unit.child_ids:
+                out.append({"child_id": child, "reason": code, "detail": reason})
+            continue
+        rivals = sorted({r for k in by_unit[u] for r in placed_in[instance.arcs[k].household]})
+        detail = (
+            f"{len(by_unit[u])} eligible household(s), all taken by children who fit them better or were "
+            f"needed sooner: {', '.join(rivals[:5])}{' …' if len(rivals) > 5 else ''}"
+        )
+        for child in unit.child_ids:
+            out.append({"child_id": child, "reason": "households_taken", "detail": detail})
+    return out
+
+
+def summarise(instance: AllocationInstance, assignment: dict[int, int]) -> dict[str, Any]:
+    """Children placed, mean fit, sibling groups kept together, mean distance, placed out of area."""
+    placed = fits = miles = 0.0
+    known = out_of_area = siblings = 0
+    for u, k in assignment.items():
+        unit, arc = instance.units[u], instance.arcs[k]
+        placed += unit.size
+        fits += arc.score * unit.size
+        if arc.distance_miles is not None:
+            miles += arc.distance_miles * unit.size
+            known += unit.size
+        if instance.households[arc.household].la_code != unit.la_code:
+            out_of_area += unit.size
+        siblings += unit.size > 1
+    groups = sum(1 for u in instance.units if u.size > 1)
+    return {
+        "placed": int(placed),
+        "waiting": sum(u.size for u in instance.units),
+        "mean_fit": round(fits / placed, 2) if placed else 0.0,
+        "siblings_together": siblings,
+        "sibling_groups": groups,
+        "mean_distance_miles": round(miles / known, 1) if known else None,
+        "out_of_area": out_of_area,
+        "worst_fit": round(min((instance.arcs[k].score for k in assignment.values()), default=0.0), 2),
+    }
