@@ -393,6 +393,7 @@ def allocate(
     from matching.allocation.deadline import Deadline
 
     deadline = Deadline.start(time_limit)  # the whole command, from here (loading the solver's libraries too)
+    from matching.allocation.report import quality_words
     from matching.allocation.service import allocate as run
     from matching.allocation.service import area_scope
     from matching.allocation.solver import SolverSettings
@@ -437,7 +438,7 @@ def allocate(
             f"[bold]Allocation[/] of {counted(children, 'waiting child', 'waiting children')}"
             + (f" ({counted(groups, 'sibling group')} among them)" if groups else "")
             + f" to {counted(len(instance.households), 'household')} with room "
-            f"({counted(len(instance.arcs), 'eligible pairing')}): {_allocation_quality(payload)} "
+            f"({counted(len(instance.arcs), 'eligible pairing')}): {quality_words(payload)} "
             f"Took {payload['seconds']['total']:.1f} s of the {time_limit:g} s limit. A proposal for a named "
             "officer: nothing here changes a placement.",
             highlight=False,
@@ -500,24 +501,6 @@ def _print_like_for_like(cmp: dict[str, Any]) -> None:
             str(f["out_of_area"]),
         )
     out.print(table)
-
-
-def _allocation_quality(payload: dict[str, Any]) -> str:
-    """How good the proposal is, in a plain sentence (the JSON keeps the status, gap and bound)."""
-    status, gap = payload["status"], payload["gap"]
-    if status == "out_of_time":
-        return "nothing proposed: the time ran out before any child could be considered."
-    fit_gap = (payload.get("gaps") or {}).get("fit")
-    if status == "optimal":
-        if fit_gap:  # within the tolerance overall, but the fit has its own gap: said, not hidden
-            return (
-                "proven to place the most children possible (urgency-weighted), with fit within "
-                f"{100 * fit_gap:.2g}% of the best possible."
-            )
-        return "proven the best possible (children placed first, then fit)."
-    if status == "baseline":
-        return "the quick first-come answer only: there was no time to improve on it."
-    return f"within {100 * gap:.2g}% of the best possible (a proven bound), not proven the best."
 
 
 def _print_allocation_lists(payload: dict[str, Any], show: int) -> None:

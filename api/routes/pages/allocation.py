@@ -29,6 +29,7 @@ from api.routes.allocations import KIND, NOUN, AllocationRequest, _placement_dat
 from api.routes.pages.common import JOB_STATES, check_csrf, day_text, read_form, recent_jobs, when_text
 from api.templating import page_context, templates
 from matching.access import Permission
+from matching.allocation.report import quality_words
 from matching.decisions.monitoring import ATTRIBUTE_WORDS
 from matching.jobs import Job
 from matching.jobs import store as job_store
@@ -68,12 +69,6 @@ OBJECTIVES = {
         "As many children placed; then the lowest fit any placed child gets is made as high as it can be, then the "
         "total fit.",
     ),
-}
-SOLVER_STATUS = {
-    "optimal": "This is the best allocation there is for what was asked (the solver proved it).",
-    "feasible": "This is the best allocation the solver found in the time allowed; a better one may exist.",
-    "baseline": "The solver had no time to improve on a simple best-pair-first allocation: allow more time.",
-    "out_of_time": "Time ran out before any child was considered: nothing is proposed. Allow more time.",
 }
 UNPLACED_REASONS = {
     "no_eligible_household": "No household with room could take them",
@@ -377,7 +372,7 @@ def allocation_job_page(request: Request, job_id: str, caller: AllocationPage) -
         context |= {
             "summary": summary,
             "fcfs": fcfs,
-            "status_text": SOLVER_STATUS.get(str(result.get("status")), ""),
+            "status_text": quality_words(result),
             "figures": _figures(result),
             "chart": _chart(result),
             "like": _like_for_like(result),

@@ -4,6 +4,7 @@ what would place them, the baselines beside it, like for like, and by group."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from matching.allocation.compare import fairness_by_group, like_for_like
@@ -25,6 +26,25 @@ def reporting_seconds(units: int, arcs: int) -> float:
     """What checking and summarising an answer over ``units`` and ``arcs`` is expected to take, generously:
     the search stops this long before the deadline."""
     return REPORT_SECONDS + REPORT_SECONDS_PER_UNIT * units + REPORT_SECONDS_PER_ARC * arcs
+
+
+def quality_words(payload: Mapping[str, Any]) -> str:
+    """How good an allocation is, in a plain sentence, from its JSON (``status``, ``gap``, ``gaps``): one wording
+    for the command and the pages.  An "optimal" answer whose fit is still short of its bound says so."""
+    status, gap = payload.get("status"), float(payload.get("gap") or 0.0)
+    fit_gap = (payload.get("gaps") or {}).get("fit")
+    if status == "out_of_time":
+        return "Nothing is proposed: the time ran out before any child could be considered."
+    if status == "optimal" and fit_gap:
+        return (
+            "It places the most children any allocation can (urgency-weighted, proven); their fit is within "
+            f"{100 * fit_gap:.2g}% of the best possible."
+        )
+    if status == "optimal":
+        return "It is proven the best possible: the most children placed, then the best fit."
+    if status == "baseline":
+        return "It is the quick best-pair-first answer only: there was no time to improve on it."
+    return f"It is within {100 * gap:.2g}% of the best possible (a proven bound), not proven the best."
 
 
 def report(

@@ -1,0 +1,27 @@
+"""The plain sentence saying how good an allocation is (one wording for the command and the pages)."""
+
+from __future__ import annotations
+
+import pytest
+
+from matching.allocation.report import quality_words
+
+
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        ({"status": "optimal", "gap": 0.0, "gaps": {"children": 0.0, "fit": 0.0}}, "proven the best possible"),
+        ({"status": "optimal", "gap": 3.5e-6, "gaps": {"children": 0.0, "fit": 0.0069}}, "within 0.69% of the best"),
+        ({"status": "feasible", "gap": 0.0215, "gaps": {"children": 0.0215, "fit": None}}, "within 2.1% of the best"),
+        ({"status": "baseline", "gap": 0.1}, "no time to improve"),
+        ({"status": "out_of_time", "gap": 1.0}, "Nothing is proposed"),
+    ],
+)
+def test_the_sentence_says_what_the_result_proves(payload: dict[str, object], says: str) -> None:
+    assert says in quality_words(payload)
+
+
+def test_an_optimal_answer_with_a_fit_gap_is_not_called_the_best_possible() -> None:
+    words = quality_words({"status": "optimal", "gap": 3.5e-6, "gaps": {"children": 0.0, "fit": 0.0069}})
+    assert "proven the best possible" not in words
+    assert "most children" in words
