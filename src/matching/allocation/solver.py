@@ -82,9 +82,10 @@ FAIR_BUILD_SECONDS_PER_ARC = 40e-6  # the same with the fairness objective's con
 FLOW_SECONDS_PER_ARC = 4e-6  # one round of the flow relaxation (measured: 0.53 s for 218,000 pairs)
 REMAINDER_SECONDS_PER_ARC = 4e-6  # what rounding leaves open, as an instance, and its greedy answer (at most)
 CHILDREN_FIRST_ARCS = 5_000  # remainders larger than this are solved for children placed first
-#: Of the time left for the exact model on the whole instance, at most this share proves the children placed;
-#: the rest searches neighbourhoods.
-CHILDREN_SHARE = 0.6
+#: Of the time left for the exact model on the whole instance, at most this share proves the children placed (on a
+#: region, building and presolving take 2.5 s on an idle machine and twice that on a busy one); the rest searches
+#: neighbourhoods, which rarely improve on it.
+CHILDREN_SHARE = 0.8
 #: Then, while the gap is above the tolerance, at most this share of the time left for the whole objective.
 WHOLE_SHARE = 0.6
 MIN_SOLVE_SECONDS = 0.1  # no CP-SAT model is built with less time than this left to solve it
