@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.instance import AllocationInstance
 from matching.allocation.merge import components, merge
+from matching.allocation.solver import _merged
 from matching.allocation.validate import objective, violations
-from tests.allocation.factories import instance, room, unit
+from tests.allocation.factories import instance, make_unit, room, unit
 from tests.allocation.test_exact import contested
 
 PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -58,3 +60,22 @@ def test_each_household_keeps_one_sides_occupants() -> None:
     )
     a2, b2 = {0: 0, 2: 3}, {0: 1, 1: 2}
     assert merge(inst2, a2, b2) == {0: 1, 1: 2, 2: 3}
+
+
+@pytest.mark.slow
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # rare: 1 in 300 or so
+@given(st.data(), contested())
+def test_merged_with_both_baselines_no_part_is_worse_than_either(data: st.DataObject, inst: AllocationInstance) -> None:
+    # Found by review: merging in one baseline and then the other could open a part where the first was better again.
+    ours, one, other = (data.draw(valid_allocation(inst)) for _ in range(3))
+    merged = _merged(inst, ours, (one, other))
+    assert violations(inst, merged) == []
+    assert merge(inst, merged, one) == merged
+    assert merge(inst, merged, other) == merged
+
+
+def test_units_sharing_a_child_are_refused() -> None:
+    shared = [unit("U0"), make_unit("U0+U1", ("U0", "U1"), (10, 10))]
+    inst = instance(shared, [room("H0", vacancies=3), room("H1", vacancies=3)], [(0, 0, 50.0), (1, 1, 60.0)])
+    with pytest.raises(ValueError, match="share a child"):
+        merge(inst, {0: 0}, {1: 1})

@@ -15,6 +15,8 @@ from matching.allocation.report import quality_words
         ({"status": "feasible", "gap": 0.0215, "gaps": {"children": 0.0215, "fit": None}}, "within 2.1% of the best"),
         ({"status": "baseline", "gap": 0.1}, "no time to improve"),
         ({"status": "out_of_time", "gap": 1.0}, "Nothing is proposed"),
+        ({"status": "optimal", "gap": 9.6e-5, "gaps": {"children": 9.6e-5, "fit": None}}, "may leave out children"),
+        ({"status": "optimal", "gap": 0.01, "objective_name": "fairness"}, "proven the fairest"),
     ],
 )
 def test_the_sentence_says_what_the_result_proves(payload: dict[str, object], says: str) -> None:

@@ -48,9 +48,13 @@ def components(instance: AllocationInstance, a: Mapping[int, int], b: Mapping[in
 
 
 def merge(instance: AllocationInstance, a: Mapping[int, int], b: Mapping[int, int]) -> dict[int, int]:
-    """A valid allocation at least as good as each of the valid allocations ``a`` and ``b``: in each component
+    """A valid allocation at least as good as each of the valid allocations ``a`` and ``b`` (of an instance whose
+    units share no child): in each component
     (:func:`components`), ``b``'s choices where they are worth more (:meth:`AllocationInstance.value`), ``a``'s
     otherwise (ties keep ``a``)."""
+    children = [c for unit in instance.units for c in unit.child_ids]
+    if len(children) != len(set(children)):  # build_instance never makes such units: the merge would not be valid
+        raise ValueError("units share a child: two allocations of such an instance cannot be merged part by part")
     merged = dict(a)
     values = arc_values(instance)  # exact integers (hundredths)
     for units in components(instance, a, b):

@@ -32,9 +32,17 @@ def quality_words(payload: Mapping[str, Any]) -> str:
     """How good an allocation is, in a plain sentence, from its JSON (``status``, ``gap``, ``gaps``): one wording
     for the command and the pages.  An "optimal" answer whose fit is still short of its bound says so."""
     status, gap = payload.get("status"), float(payload.get("gap") or 0.0)
-    fit_gap = (payload.get("gaps") or {}).get("fit")
+    gaps = payload.get("gaps") or {}
+    fit_gap, children_gap = gaps.get("fit"), gaps.get("children") or 0.0
     if status == "out_of_time":
         return "Nothing is proposed: the time ran out before any child could be considered."
+    if status == "optimal" and payload.get("objective_name") == "fairness":
+        return (
+            "It is proven the fairest: as many children placed as the best total allocation found, and the "
+            "worst-off placed child's fit as high as it can be."
+        )
+    if status == "optimal" and children_gap:  # never so now, but a stored result may say it
+        return f"It may leave out children another allocation would place (within {100 * gap:.2g}% of a bound)."
     if status == "optimal" and fit_gap:
         return (
             "It places the most children any allocation can (urgency-weighted, proven); their fit is within "

@@ -73,6 +73,8 @@ class AllocationResult:
     #: total when the allocation read the store) and the limit they were held to.
     seconds: dict[str, float] = field(default_factory=dict)
     time_limit_seconds: float | None = None
+    #: What was asked: "total" (children placed, then total fit) or "fairness" (then the worst-off child's fit).
+    objective_name: str = "total"
     #: The gap in its two parts (:func:`split_gap`): children placed, and fit once the children are proven.
     gaps: dict[str, float | None] = field(default_factory=dict)
 
@@ -133,6 +135,7 @@ class AllocationResult:
             "bound": round(self.bound, 3),
             "bound_source": self.bound_source,
             "gap": round(self.gap, 8),
+            "objective_name": self.objective_name,
             "tolerance": OPTIMAL_GAP,
             "gaps": self.gaps,
             "fit": round(self.fit, 3),

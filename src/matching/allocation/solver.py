@@ -88,6 +88,8 @@ CHILDREN_FIRST_ARCS = 5_000  # remainders larger than this are solved for childr
 CHILDREN_SHARE = 0.8
 #: Then, while the gap is above the tolerance, at most this share of the time left for the whole objective.
 WHOLE_SHARE = 0.6
+#: Rounds of merging with the baselines at most (each round that changes the answer raises its objective).
+MERGE_ROUNDS = 5
 MIN_SOLVE_SECONDS = 0.1  # no CP-SAT model is built with less time than this left to solve it
 #: The code of an answer that is the greedy baseline (beside CP-SAT's statuses).
 BASELINE = -1
@@ -184,7 +186,8 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         status = (
             "optimal" if search.fair_code == cp_model.OPTIMAL else "baseline" if search.code == BASELINE else "feasible"
         )
-    elif gap <= OPTIMAL_GAP:
+    elif gap <= OPTIMAL_GAP and split_gap(instance, assignment, bound)["children"] == 0:
+        # Within the tolerance, and the most children proven: the tolerance is for the fit, never a child.
         status = "optimal"
     elif search.code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         status = "feasible"
@@ -194,6 +197,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     result = AllocationResult(status, value, bound, gap, searched - started, assignment, fit, bound_source)
     result.summary = summarise(instance, assignment)
     result.gaps = split_gap(instance, assignment, bound)
+    result.objective_name = settings.objective
     result.check(instance)  # every result is checked (every rule for every child) before anything is reported on it
     report(instance, result, greedy=greedy, first_come=first_come)
     result.notes = notes
@@ -292,7 +296,7 @@ def _search(
             # the fit-aware answer, each part where it places more takes its choices, the rest keep theirs.
             assignment, code = merge(instance, assignment, most.assignment), cp_model.FEASIBLE
         gap = relative_gap(objective(instance, assignment), bound)
-        if gap > OPTIMAL_GAP or (gap > 0 and n_arcs <= CHILDREN_FIRST_ARCS):
+        if _short(instance, assignment, bound) or (gap > 0 and n_arcs <= CHILDREN_FIRST_ARCS):
             # The whole objective, hinted with the answer so far: while the gap is above the tolerance, and on a
             # small instance, where it proves the fit too in a moment (on a large one it rarely improves it).
             now = time.perf_counter()
@@ -305,11 +309,7 @@ def _search(
             proven = whole_code == cp_model.OPTIMAL and objective(instance, whole) >= objective(instance, assignment)
             if cp_bound and cp_bound[0] < bound:  # the exact model's own bound is valid for the whole instance
                 bound, bound_source = cp_bound[0], "exact model"
-    if (
-        not proven
-        and relative_gap(objective(instance, assignment), bound) > OPTIMAL_GAP
-        and total_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
-    ):
+    if not proven and _short(instance, assignment, bound) and total_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS:
         improved = _improve(instance, assignment, settings, total_end, arcs_of_unit)
         if improved is not assignment:
             assignment, code = improved, cp_model.FEASIBLE
@@ -319,6 +319,8 @@ def _search(
     if fair_planned:
         fair, fair_code = _fairest(instance, settings, end, assignment)
         if fair_code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            if proven:  # the total objective's optimum, proven, bounds the fairer answer's total: it is no longer it
+                bound, bound_source, proven = objective(instance, assignment), "exact model", False
             assignment, code = fair, fair_code
         else:
             notes.append("fairness not applied: its model found no answer in the time left (allow more time)")
@@ -327,13 +329,23 @@ def _search(
     return _Search(assignment, code, bound, bound_source, proven, fair_code)
 
 
+def _short(instance: AllocationInstance, assignment: dict[int, int], bound: float) -> bool:
+    """Whether ``assignment`` is short of ``bound`` by more than the tolerance, or by any child at all."""
+    gap = relative_gap(objective(instance, assignment), bound)
+    return gap > OPTIMAL_GAP or (gap > 0 and split_gap(instance, assignment, bound)["children"] != 0)
+
+
 def _merged(
     instance: AllocationInstance, assignment: dict[int, int], baselines: tuple[dict[int, int], ...]
 ) -> dict[int, int]:
     """``assignment`` merged with each baseline in turn: every part of it where a baseline does better takes
     the baseline's choices (in a moment: on England's 10,000 children, 0.1 s)."""
-    for baseline in baselines:
-        assignment = merge(instance, assignment, baseline)
+    for _ in range(MERGE_ROUNDS):  # merging in one baseline can open a part where the other is better again
+        before = assignment
+        for baseline in baselines:
+            assignment = merge(instance, assignment, baseline)
+        if assignment == before:
+            break
     return assignment
 
 

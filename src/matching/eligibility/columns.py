@@ -10,11 +10,13 @@ that child), so the fast path never has to model a child moving out.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 
@@ -141,6 +143,8 @@ class HouseholdColumns:
         self.res_month = np.array([r[1] for r in rows], dtype=np.int64)
         self.res_kind = np.array([r[2] for r in rows], dtype=np.int64)
         self._ruled_out_cache: dict[int, np.ndarray] = {}
+        #: Guards the caches' eviction and insertion: a pool is shared by the service's request threads.
+        self._cache_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.households)
@@ -212,9 +216,7 @@ class HouseholdColumns:
             child = age_r < ADULT_AGE  # a resident of 18 or over is not a child living there (rules.residents)
             for x in range(ADULT_AGE):
                 table[self.res_household[child & (lo <= x) & (x <= hi)], x] = True
-        if len(self._ruled_out_cache) >= 4:
-            self._ruled_out_cache.pop(next(iter(self._ruled_out_cache)))
-        self._ruled_out_cache[on_month] = table
+        remember(self._cache_lock, self._ruled_out_cache, on_month, table, 4)
         return table
 
     # --- the rules -----------------------------------------------------------------------
@@ -302,3 +304,16 @@ class HouseholdColumns:
                 fail[k, i] = not o.passed
                 outside[k, i] = o.outside_terms
         return RuleFailures(fail, outside)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember(lock: threading.Lock, cache: dict[K, V], key: K, value: V, most: int) -> None:
+    """Keep ``value`` under ``key`` in ``cache``, forgetting the oldest entry once ``most`` are kept; under ``lock``,
+    so that request threads sharing a pool never evict the same entry twice or iterate while another inserts."""
+    with lock:
+        while len(cache) >= most:
+            cache.pop(next(iter(cache)), None)
+        cache[key] = value

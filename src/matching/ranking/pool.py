@@ -18,7 +18,7 @@ import numpy as np
 from matching import codes
 from matching.coverage import CoverageTables
 from matching.domain import CarerHousehold
-from matching.eligibility.columns import HouseholdColumns, RuleFailures, flags
+from matching.eligibility.columns import HouseholdColumns, RuleFailures, flags, remember
 from matching.eligibility.request import MatchRequest
 from matching.fit_config import FitConfig
 from matching.ranking.explanation import StabilityEstimate
@@ -120,9 +120,8 @@ class HouseholdPool(HouseholdColumns):
         if cached is not None:
             return cached
         current = np.asarray(((self.done <= day) & (day < self.expires)).any(axis=2))
-        if len(self._current_cache) >= 4:
-            self._current_cache.pop(next(iter(self._current_cache)))
-        self._current_cache[day] = current
+        current.flags.writeable = False  # shared by every request of that day
+        remember(self._cache_lock, self._current_cache, day, current, 4)
         return current
 
     def with_stability(self, scorer: StabilityModel) -> HouseholdPool:
@@ -217,9 +216,9 @@ class HouseholdPool(HouseholdColumns):
             if len(related):
                 has = self.experience[:, related].any(axis=1)
                 cover = np.maximum(cover, np.where(has, t.experience_weight[j, related[0]], 0.0))
-        if len(self._cover_cache) >= 4 * max(1, len(t.need_ids)):  # a few days' worth
-            self._cover_cache.pop(next(iter(self._cover_cache)), None)
-        self._cover_cache[key] = cover
+        if cover is not None:
+            cover.flags.writeable = False  # shared by every request of that day
+        remember(self._cache_lock, self._cover_cache, key, cover, 4 * max(1, len(t.need_ids)))  # a few days' worth
         return cover
 
     def _locality(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
