@@ -86,3 +86,26 @@ def instances_with_choice(draw: st.DrawFn) -> tuple[AllocationInstance, dict[int
         if h is not None:
             choice[u] = n_households * u + h
     return instance, choice
+
+
+def drawn_unit(draw: st.DrawFn, uid: str, sizes: list[int], lives: list[str]) -> Unit:
+    """A unit of a drawn size (from ``sizes``), age and urgency, its first child drawn a rule from ``lives`` and
+    at most one risk to others."""
+    return unit(
+        uid,
+        size=draw(st.sampled_from(sizes)),
+        age=draw(st.integers(0, 17)),
+        urgency=draw(st.sampled_from(["today", "within_5_days", "over_5_days"])),
+        live=draw(st.sampled_from(lives)),
+        risks=tuple(draw(st.lists(st.sampled_from(["sexual_harm", "physical_harm"]), max_size=1))),
+    )
+
+
+def drawn_room(draw: st.DrawFn, hid: str) -> HouseholdRoom:
+    """A household of 1-4 drawn free places, usual room (or an exemption) and emptiness."""
+    return room(
+        hid,
+        vacancies=draw(st.integers(1, 4)),
+        usual_room=draw(st.sampled_from([None, 1, 2, 3])),
+        empty=draw(st.booleans()),
+    )

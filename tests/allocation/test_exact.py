@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
-from matching.allocation.instance import SCALE, AllocationInstance, Arc, arc_values
+from matching.allocation.instance import SCALE, AllocationInstance, Arc, arc_values, weighted_children
 from matching.allocation.model import build_model
 from matching.allocation.result import OPTIMAL_GAP, split_gap
 from matching.allocation.solver import SolverSettings, _most_children, solve
 from matching.allocation.validate import objective, violations
-from tests.allocation.factories import room, unit
+from tests.allocation.factories import drawn_room, drawn_unit, room, unit
 
 ONE = SolverSettings(time_limit_seconds=10, random_seed=7, workers=1)
 PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -26,25 +26,10 @@ def contested(draw: st.DrawFn) -> AllocationInstance:
     """More children than places: units of every kind competing for a few households."""
     n = draw(st.integers(2, 10))
     units = [
-        unit(
-            f"U{i}",
-            size=draw(st.sampled_from([1, 1, 1, 2, 3])),
-            age=draw(st.integers(0, 17)),
-            urgency=draw(st.sampled_from(["today", "within_5_days", "over_5_days"])),
-            live=draw(st.sampled_from(["any", "any", "solo", "only_older", "only_younger"])),
-            risks=tuple(draw(st.lists(st.sampled_from(["sexual_harm", "physical_harm"]), max_size=1))),
-        )
+        drawn_unit(draw, f"U{i}", [1, 1, 1, 2, 3], ["any", "any", "solo", "only_older", "only_younger"])
         for i in range(n)
     ]
-    rooms = [
-        room(
-            f"H{j}",
-            vacancies=draw(st.integers(1, 4)),
-            usual_room=draw(st.sampled_from([None, 1, 2, 3])),
-            empty=draw(st.booleans()),
-        )
-        for j in range(draw(st.integers(1, max(1, n // 2))))
-    ]
+    rooms = [drawn_room(draw, f"H{j}") for j in range(draw(st.integers(1, max(1, n // 2))))]
     arcs = [
         Arc(i, h, draw(st.floats(0, 100)), 5.0)
         for i in range(n)
@@ -79,7 +64,7 @@ def test_the_bound_is_proven_and_optimal_is_within_the_tolerance(inst: Allocatio
     assert result.objective <= best + 1e-6
     if result.status == "optimal" and aim == "total":
         assert best - result.objective <= OPTIMAL_GAP * best + 1e-9
-        assert sum(inst.units[u].weight for u in result.assignment) == children
+        assert weighted_children(inst, result.assignment) == children
 
 
 def test_the_fairer_answer_does_not_become_the_bound() -> None:
@@ -104,7 +89,7 @@ def test_the_exact_model_proves_the_most_children_from_any_start(inst: Allocatio
     found = _most_children(inst, ONE, until=float("inf"), hint={})
     assert violations(inst, found.assignment) == []
     assert found.proven
-    assert found.children_bound == children == sum(inst.units[u].weight for u in found.assignment)
+    assert found.children_bound == children == weighted_children(inst, found.assignment)
 
 
 @pytest.mark.slow
@@ -114,7 +99,7 @@ def test_the_gap_in_parts_is_zero_exactly_at_the_optimum(inst: AllocationInstanc
     best, children = exact(inst)
     result = solve(inst, ONE)
     gaps = split_gap(inst, result.assignment, best)  # against the true optimum as the bound
-    placed = sum(inst.units[u].weight for u in result.assignment)
+    placed = weighted_children(inst, result.assignment)
     assert (gaps["children"] == 0.0) == (placed == children)
     if placed == children:
         assert gaps["fit"] is not None

@@ -13,7 +13,7 @@ from matching.allocation.baselines import first_come_first_served, greedy_best_p
 from matching.allocation.instance import AllocationInstance, Arc
 from matching.allocation.solver import SolverSettings, solve
 from matching.allocation.validate import violations
-from tests.allocation.factories import room, unit
+from tests.allocation.factories import drawn_room, drawn_unit, room
 
 ONE = SolverSettings(time_limit_seconds=10, random_seed=7, workers=1)
 PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -23,31 +23,14 @@ PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCh
 def planted(draw: st.DrawFn) -> AllocationInstance:
     """Units that each have a household of their own that fits them (the plant), plus rivals and noise."""
     n = draw(st.integers(1, 8))
-    units = [
-        unit(
-            f"U{i}",
-            size=draw(st.sampled_from([1, 1, 1, 2, 3, 4])),
-            age=draw(st.integers(0, 17)),
-            urgency=draw(st.sampled_from(["today", "within_5_days", "over_5_days"])),
-            live=draw(st.sampled_from(["any", "any", "any", "solo", "only_older", "only_younger"])),
-            risks=tuple(draw(st.lists(st.sampled_from(["sexual_harm", "physical_harm"]), max_size=1))),
-        )
-        for i in range(n)
-    ]
+    lives = ["any", "any", "any", "solo", "only_older", "only_younger"]
+    units = [drawn_unit(draw, f"U{i}", [1, 1, 1, 2, 3, 4], lives) for i in range(n)]
     rooms = [
         room(f"P{i}", vacancies=u.size + draw(st.integers(0, 1)), usual_room=None if u.size > 3 else 3)
         for i, u in enumerate(units)
     ]
     extra = draw(st.integers(0, 4))
-    rooms += [
-        room(
-            f"X{j}",
-            vacancies=draw(st.integers(1, 4)),
-            usual_room=draw(st.sampled_from([None, 1, 2, 3])),
-            empty=draw(st.booleans()),
-        )
-        for j in range(extra)
-    ]
+    rooms += [drawn_room(draw, f"X{j}") for j in range(extra)]
     arcs = [Arc(i, i, draw(st.floats(0, 100)), 3.0) for i in range(n)]
     for i in range(n):
         for h in draw(st.lists(st.integers(0, len(rooms) - 1), max_size=4, unique=True)):

@@ -16,7 +16,7 @@ household's record so that the validator can judge every placed child again by t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -256,6 +256,11 @@ def _cached(instance: AllocationInstance, name: str, compute: Callable[[], np.nd
         array.flags.writeable = False
         kept = instance._arrays[name] = (key, array)
     return kept[1]
+
+
+def weighted_children(instance: AllocationInstance, units: Iterable[int]) -> int:
+    """The urgency-weighted children of ``units`` (indexes; an assignment's keys): the objective's first part."""
+    return sum(instance.units[u].weight for u in units)
 
 
 def units_conflict(a: Unit, b: Unit) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from matching.allocation.instance import AllocationInstance
+from matching.allocation.instance import AllocationInstance, weighted_children
 from matching.allocation.report import summarise
 from matching.allocation.validate import objective, violations
 from matching.eligibility.rules import sibling_clashes
@@ -160,7 +160,7 @@ def split_gap(instance: AllocationInstance, assignment: dict[int, int], bound: f
     the children are proven the most possible (None until then).  The objective weighs one child above all
     the fit in the instance, so its single gap can hide a fit far from the best: this one cannot."""
     cw = instance.child_weight
-    children = sum(instance.units[u].weight for u in assignment)
+    children = weighted_children(instance, assignment)
     most = math.floor(bound / cw + 1e-9)  # all the fit in the instance is worth less than one child
     if children < most:
         return {"children": round((most - children) / most, 8), "fit": None}

@@ -65,6 +65,7 @@ from matching.allocation.instance import (
     arc_values,
     canonical,
     units_conflict,
+    weighted_children,
 )
 from matching.allocation.merge import merge
 from matching.allocation.model import build_model, usable
@@ -164,7 +165,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         search = _search(instance, settings, (greedy, first_come), end, notes)
         children = None
         if households_bound is not None and not search.proven:
-            placed = sum(instance.units[u].weight for u in search.assignment)
+            placed = weighted_children(instance, search.assignment)
             children = households_bound.children(wait_until=end, enough=placed)
     finally:
         if households_bound is not None:  # it stops at its own deadline, before ``end``: wait for the thread
@@ -239,7 +240,7 @@ def _search(
                 "placed, then total fit (allow more time)"
             )
     arcs_of_unit = instance.arcs_of_unit()
-    placeable = float(sum(instance.units[u].weight for u in arcs_of_unit))
+    placeable = float(weighted_children(instance, arcs_of_unit))
     bound, bound_source = objective_bound(instance, placeable), "trivial"
     # 1. The flow relaxation, rounded (its first round gives the bound).
     fixed: dict[int, int] = {}
@@ -291,7 +292,7 @@ def _search(
             children_bound = objective_bound(instance, most.children_bound)
             if children_bound < bound:  # proven on the whole instance by the exact model
                 bound, bound_source = children_bound, "exact model"
-        if _children(instance, most.assignment) > _children(instance, assignment):
+        if weighted_children(instance, most.assignment) > weighted_children(instance, assignment):
             # The exact model places more children, but it chose among equals with no regard to fit: merged with
             # the fit-aware answer, each part where it places more takes its choices, the rest keep theirs.
             assignment, code = merge(instance, assignment, most.assignment), cp_model.FEASIBLE
@@ -359,11 +360,6 @@ class _MostChildren:
     proven: bool
 
 
-def _children(instance: AllocationInstance, assignment: dict[int, int]) -> int:
-    """The urgency-weighted children ``assignment`` places."""
-    return sum(instance.units[u].weight for u in assignment)
-
-
 def _most_children(
     instance: AllocationInstance, settings: SolverSettings, until: float, hint: dict[int, int]
 ) -> _MostChildren:
@@ -381,7 +377,7 @@ def _most_children(
     bound: list[float] = []
     found, code = _run(model, x, instance, settings, until, hint, bound, complete=True)
     if code == cp_model.OPTIMAL:
-        return _MostChildren(found, float(_children(instance, found)), True)
+        return _MostChildren(found, float(weighted_children(instance, found)), True)
     return _MostChildren(found if code == cp_model.FEASIBLE else hint, bound[0] if bound else None, False)
 
 
