@@ -28,7 +28,7 @@ from scipy.sparse import vstack
 from matching.allocation.constraints import every_row
 from matching.allocation.instance import SCALE, AllocationInstance, arc_values
 from matching.allocation.model import build_model
-from matching.allocation.result import OPTIMAL_GAP
+from matching.allocation.result import OPTIMAL_GAP, relative_gap
 from matching.allocation.validate import objective, violations
 
 #: The shortest solve a peer is given when building its model took (nearly) all of its time.
@@ -64,7 +64,7 @@ def gap(value: float | None, bound: float | None) -> float | None:
     """The relative gap of ``value`` below ``bound`` (0 when the bound is 0 or less; None without either)."""
     if value is None or bound is None or not np.isfinite(bound):
         return None
-    return 0.0 if bound <= 0 else (bound - value) / bound
+    return relative_gap(value, bound)
 
 
 def highs(instance: AllocationInstance, time_limit: float, tolerance: float = OPTIMAL_GAP) -> PeerResult:

@@ -29,7 +29,7 @@ from matching.store import queries, schema
 from matching.taxonomy import Taxonomy
 
 #: Building the instance stops in time for the greedy and first-come-first-served answers over the units
-#: judged so far and checking one (:func:`~matching.allocation.solver.reporting_seconds`, at most
+#: judged so far and checking one (:func:`~matching.allocation.report.reporting_seconds`, at most
 #: ``top_k`` pairs a unit): considering every child matters more than searching longer (placing children comes first in the objective, and the greedy answer places most of
 #: those the solver does).  Seconds per eligible pair for the two baselines (measured: 0.4 s for 218,000).
 BASELINES_SECONDS_PER_ARC = 2e-6
