@@ -6,12 +6,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from matching.domain import Scope
 from matching.eligibility.request import MatchRequest
 from matching.ranking.service import default_referral
-from matching.stability.features import GROUP_ATTRIBUTES, ChildHistory, candidate_features, feature_names
+from matching.stability.features import (
+    GROUP_ATTRIBUTES,
+    ChildHistory,
+    age_band,
+    age_band_of,
+    candidate_features,
+    feature_names,
+)
 from matching.stability.train import load_history
 
 
@@ -80,3 +89,9 @@ def test_training_leaves_out_fields_with_no_history(history) -> None:  # type: i
     assert (feats["legal_status"] == -1).all()
     for col in ("school_miles", "carers", "outside_preferred_age", "preference_conflicts"):
         assert feats[col].isna().all(), col
+
+
+@given(st.floats(min_value=0, max_value=25, allow_nan=False))
+def test_one_childs_age_band_is_the_arrays(age: float) -> None:
+    """The band of one age (reporting each waiting child) is the band the array function gives it."""
+    assert age_band_of(age) == age_band(np.array([age]))[0]

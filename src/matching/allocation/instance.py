@@ -39,6 +39,9 @@ URGENCY_ORDER = {"today": 0, "within_5_days": 1, "over_5_days": 2}
 NOT_CONSIDERED = "not considered: time ran out before this child's households were judged"
 #: Assembling the instance once units are judged takes up to this share of the judging time (measured: about 0.2).
 ASSEMBLY_SHARE = 0.3
+#: Units whose eligible households are scored in one pass (:meth:`HouseholdPool.pair_scores`): the cost of a
+#: pass is mostly per pass, not per pair, below a few hundred units.
+SCORING_BATCH = 256
 #: Objective units per point of value: values are exact to 0.01, so the solvers' integer objectives are exact.
 SCALE = 100
 
@@ -330,46 +333,55 @@ def build_instance(
     # objective values least (and they are reported as not considered, never silently dropped).
     judged: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
     not_considered: set[str] = set()
+    # Units judged but not yet scored: their households are scored together (one pass over all their pairs).
+    pending: list[tuple[tuple[str, ...], MatchRequest, np.ndarray, bool]] = []
+
+    def score_pending() -> None:
+        if not pending:
+            return
+        reqs = [req for _, req, _, _ in pending]
+        sizes = [len(idx) for _, _, idx, _ in pending]
+        all_scores = pool.pair_scores(
+            reqs, np.repeat(np.arange(len(reqs), dtype=np.int64), sizes), np.concatenate([p[2] for p in pending])
+        )
+        for (key, req, idx, any_eligible), scores in zip(
+            pending, np.split(all_scores, np.cumsum(sizes)[:-1]), strict=True
+        ):
+            judged[key] = _best_arcs(
+                pool,
+                "+".join(key),
+                req,
+                idx,
+                scores,
+                any_eligible,
+                missing,
+                top_k,
+                min_fit,
+                max_distance_miles,
+                keep_current,
+            )
+        pending.clear()
+
     began = time.perf_counter()
     for key in sorted(
         keys, key=lambda k: (URGENCY_ORDER[by_key[k].referral.urgency], by_key[k].referral.referral_date, k)
     ):
         now = time.perf_counter()
-        if until is not None and now + ASSEMBLY_SHARE * (now - began) + seconds_per_unit * (len(judged) + 1) >= until:
-            not_considered = {"+".join(k) for k in keys if k not in judged}
+        done = len(judged) + len(pending)
+        if until is not None and now + ASSEMBLY_SHARE * (now - began) + seconds_per_unit * (done + 1) >= until:
+            waiting_scores = {k for k, _, _, _ in pending}
+            not_considered = {"+".join(k) for k in keys if k not in judged and k not in waiting_scores}
             break
         req = by_key[key]
-        unit_id = "+".join(key)
         failures = pool.failures(req)
         # A placement outside the terms on the number of children holds only while nobody else joins the
         # household: allocation, which places children together, leaves those to the officer's ranking.
         number_waived = failures.outside_terms[[RULE_INDEX[c] for c in NUMBER_TERMS]].any(axis=0)
-        idx = np.flatnonzero(failures.eligible & ~number_waived)
-        scores = pool.scores(req, idx)
-        miles = pool.home_miles(req, idx) if req.child.home is not None else None
-        keep = scores >= min_fit
-        if max_distance_miles is not None and miles is not None:
-            keep &= miles <= max_distance_miles
-        stay_note = None
-        current = pool.index.get(req.child.household_id or "") if keep_current is not None else None
-        if current is not None and keep_current is not None:
-            now = float(pool.scores(req, np.array([current]))[0])
-            keep &= scores >= now + keep_current
-            stay_note = (
-                f"stays with {req.child.household_id}: no household fits at least {keep_current:g} points better "
-                f"than the current one ({now:.1f})"
-            )
-        idx, scores = idx[keep], scores[keep]
-        miles = miles[keep] if miles is not None else None
-        if len(idx) > top_k:
-            order = np.lexsort((idx, -np.round(scores, 6)))[:top_k]
-            idx, scores = idx[order], scores[order]
-            miles = miles[order] if miles is not None else None
-        if len(idx) == 0:
-            missing[unit_id] = stay_note or (
-                "no eligible household" if not failures.eligible.any() else "no household above the thresholds"
-            )
-        judged[key] = (idx, scores, miles)
+        eligible = failures.eligible & ~number_waived
+        pending.append((key, req, np.flatnonzero(eligible), bool(failures.eligible.any())))
+        if len(pending) >= SCORING_BATCH:
+            score_pending()
+    score_pending()
     nothing = (np.zeros(0, dtype=np.int64), np.zeros(0), None)
     for unit_id in sorted(not_considered):
         missing[unit_id] = NOT_CONSIDERED
@@ -406,3 +418,44 @@ def build_instance(
     ]
     context = RuleContext([by_key[k] for k in keys], [pool.households[i] for i in used], pool.cfg)
     return AllocationInstance(units, households, arcs, missing, context, not_considered=not_considered)
+
+
+def _best_arcs(
+    pool: HouseholdPool,
+    unit_id: str,
+    req: MatchRequest,
+    idx: np.ndarray,
+    scores: np.ndarray,
+    any_eligible: bool,
+    missing: dict[str, str],
+    top_k: int,
+    min_fit: float,
+    max_distance_miles: float | None,
+    keep_current: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A unit's best ``top_k`` households above the thresholds, from its eligible ones (``idx``) and their scores,
+    best first (ties by position); why none, in ``missing``, when none is left."""
+    miles = pool.home_miles(req, idx) if req.child.home is not None else None
+    keep = scores >= min_fit
+    if max_distance_miles is not None and miles is not None:
+        keep &= miles <= max_distance_miles
+    stay_note = None
+    current = pool.index.get(req.child.household_id or "") if keep_current is not None else None
+    if current is not None and keep_current is not None:
+        now = float(pool.scores(req, np.array([current]))[0])
+        keep &= scores >= now + keep_current
+        stay_note = (
+            f"stays with {req.child.household_id}: no household fits at least {keep_current:g} points better "
+            f"than the current one ({now:.1f})"
+        )
+    idx, scores = idx[keep], scores[keep]
+    miles = miles[keep] if miles is not None else None
+    if len(idx) > top_k:
+        order = np.lexsort((idx, -np.round(scores, 6)))[:top_k]
+        idx, scores = idx[order], scores[order]
+        miles = miles[order] if miles is not None else None
+    if len(idx) == 0:
+        missing[unit_id] = stay_note or (
+            "no eligible household" if not any_eligible else "no household above the thresholds"
+        )
+    return idx, scores, miles

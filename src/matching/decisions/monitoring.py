@@ -38,7 +38,7 @@ from matching import codes
 from matching.decisions.decision import NO_HOUSEHOLD_REASONS, OVERRIDE_REASONS, DecisionOutcome
 from matching.domain import Child, Scope
 from matching.ranking.waiting import URGENCY_LABELS
-from matching.stability.features import GROUP_ATTRIBUTES, age_band
+from matching.stability.features import GROUP_ATTRIBUTES, age_band, age_band_of
 from matching.store import queries, schema
 
 #: A group smaller than this is suppressed (its count and figures are not shown).
@@ -199,7 +199,7 @@ def group_values(child: Child, on: date) -> dict[str, str]:
     values = {
         "sex": child.sex,
         "ethnicity_group": child.ethnicity_group,
-        "age_band": str(age_band(np.array([child.age_on(on)]))[0]),
+        "age_band": age_band_of(child.age_on(on)),
         "disability": "yes" if child.disability else "no",
         "uasc": "yes" if child.uasc else "no",
     }

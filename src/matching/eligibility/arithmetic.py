@@ -30,7 +30,7 @@ def age_on(birth_month: date, on: date) -> int:
     return max(0, (month_index(on) - month_index(birth_month)) // 12)
 
 
-def age_from_months(on_month: int, birth_months: np.ndarray) -> np.ndarray:
+def age_from_months(on_month: int | np.ndarray, birth_months: np.ndarray) -> np.ndarray:
     """Whole-year ages on the month ``on_month`` (a :func:`month_index`) of people born in ``birth_months``."""
     return (on_month - birth_months) // 12
 

@@ -181,10 +181,12 @@ class HouseholdColumns:
         out[rows] = ((months > on_m - 12 * (hi + 1)) & (months <= on_m - 12 * lo)).any(axis=1)
         return out
 
-    def other_ages(self, on: date, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ages on ``on`` of the children living in households ``rows``, and which of them are under 18."""
+    def other_ages(self, on: date | np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ages on ``on`` of the children living in households ``rows``, and which of them are under 18; ``on``
+        may be a month (:func:`~matching.eligibility.arithmetic.month_index`) for each row."""
         months = self.kid_months[rows]
-        ages = np.maximum(0, age_from_months(month_index(on), months))
+        on_month = month_index(on) if isinstance(on, date) else np.asarray(on)[:, None]
+        ages = np.maximum(0, age_from_months(on_month, months))
         return ages, (months != _PAD_MONTH) & (ages < ADULT_AGE)
 
     def has_children(self, on: date) -> np.ndarray:

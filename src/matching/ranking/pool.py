@@ -18,6 +18,7 @@ import numpy as np
 from matching import codes
 from matching.coverage import CoverageTables
 from matching.domain import CarerHousehold
+from matching.eligibility.arithmetic import miles, month_index
 from matching.eligibility.columns import HouseholdColumns, RuleFailures, flags, remember
 from matching.eligibility.request import MatchRequest
 from matching.fit_config import FitConfig
@@ -30,6 +31,8 @@ __all__ = ["HouseholdPool", "RuleFailures", "StabilityModel"]
 _NEVER = np.iinfo(np.int64).max // 4
 _UNKNOWN_ETHNICITY = frozenset(codes.ETHNICITY_GROUPS["Not known"])
 _NO_RELIGION = frozenset({"none", "not_known"})
+#: An age no child has, padding a request's ages to the batch's widest group (never the nearest to anyone's).
+_FAR_AGE = 10_000
 
 
 class StabilityModel(Protocol):
@@ -166,38 +169,58 @@ class HouseholdPool(HouseholdColumns):
         """An upper bound of each score: locality and track record exact, the other factors at their best."""
         w = self.cfg.weights
         best = w["needs"] + w["household_fit"] + w["identity"] + (w["stability"] if self.stability else 0.0)
-        return np.asarray(best + w["locality"] * self._locality(req, idx) + w["track_record"] * self.track[idx])
+        idx = np.asarray(idx, dtype=np.int64)
+        locality = self._locality([req], np.zeros(len(idx), dtype=np.int64), idx)
+        return np.asarray(best + w["locality"] * locality + w["track_record"] * self.track[idx])
 
     def scores(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
         """Fit scores (0-100) of the households at positions ``idx``."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return self.pair_scores([req], np.zeros(len(idx), dtype=np.int64), idx)
+
+    def pair_scores(self, reqs: Sequence[MatchRequest], r: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Fit scores (0-100) of many pairs at once: request ``reqs[r[p]]`` with the household at position
+        ``idx[p]``, for each p (what :meth:`scores` gives for each request, without its cost per request)."""
+        r = np.asarray(r, dtype=np.int64)
+        idx = np.asarray(idx, dtype=np.int64)
         if len(idx) == 0:
             return np.zeros(0)
         w = self.cfg.weights
         total = (
-            w["needs"] * self._needs(req, idx)
-            + w["locality"] * self._locality(req, idx)
-            + w["household_fit"] * self._household_fit(req, idx)
+            w["needs"] * self._needs(reqs, r, idx)
+            + w["locality"] * self._locality(reqs, r, idx)
+            + w["household_fit"] * self._household_fit(reqs, r, idx)
             + w["track_record"] * self.track[idx]
-            + w["identity"] * self._identity(req, idx)
+            + w["identity"] * self._identity(reqs, r, idx)
         )
-        p = self.stability_p(req, idx)
-        if p is not None:
+        if self.stability is not None and self.cfg.weights["stability"] != 0:
+            p = np.zeros(len(idx))
+            for k in np.unique(r):
+                mine = np.flatnonzero(r == k)
+                got = self.stability_p(reqs[int(k)], idx[mine])
+                assert got is not None
+                p[mine] = got
             total = total + w["stability"] * (1.0 - p)
         return np.asarray(total, dtype=np.float64)
 
-    def _needs(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
-        if not req.needs_known:  # not known: no points (as fit.needs_value)
-            return np.zeros(len(idx))
-        needs = req.needs
-        sev_total = sum(needs.values())
-        if sev_total == 0:
-            return np.ones(len(idx))
+    def _needs(self, reqs: Sequence[MatchRequest], r: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        # Each pair sums its request's needs in name order, as for one request alone (the same sums, bit for bit).
         acc = np.zeros(len(idx))
-        for need in sorted(needs):
-            cover = self.need_cover(req.on, need)
-            if cover is not None:
-                acc += needs[need] * cover[idx]
-        return acc / sev_total
+        for day in sorted({req.on for req in reqs}):
+            on_day = [k for k, req in enumerate(reqs) if req.on == day and req.needs_known]
+            for need in sorted({n for k in on_day for n in reqs[k].needs}):
+                cover = self.need_cover(day, need)
+                if cover is None:
+                    continue
+                severity = np.zeros(len(reqs))
+                for k in on_day:
+                    severity[k] = reqs[k].needs.get(need, 0)
+                pairs = np.flatnonzero(severity[r] > 0)
+                acc[pairs] += severity[r[pairs]] * cover[idx[pairs]]
+        known = np.array([req.needs_known for req in reqs], dtype=bool)[r]
+        total = np.array([sum(req.needs.values()) for req in reqs], dtype=np.float64)[r]
+        # Not known: no points (as fit.needs_value); nothing to meet: full points.
+        return np.where(~known, 0.0, np.where(total == 0, 1.0, acc / np.where(total == 0, 1.0, total)))
 
     def need_cover(self, on: date, need: str) -> np.ndarray | None:
         """How well each household covers ``need`` on ``on`` (0-1: its best current course for it, or experience
@@ -221,51 +244,74 @@ class HouseholdPool(HouseholdColumns):
         remember(self._cache_lock, self._cover_cache, key, cover, 4 * max(1, len(t.need_ids)))  # a few days' worth
         return cover
 
-    def _locality(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
+    def _locality(self, reqs: Sequence[MatchRequest], r: np.ndarray, idx: np.ndarray) -> np.ndarray:
         s = self.cfg.locality
-        child = req.child
-        home_w, school_w, in_area_w = locality_shares(req, self.cfg)
-        if child.home is None:
-            home_part = np.full(len(idx), 0.5)
-        else:
-            home_part = np.maximum(0.0, 1.0 - self.home_miles(req, idx) / s.home_zero_miles)
+        shares = np.array([locality_shares(req, self.cfg) for req in reqs], dtype=np.float64).reshape(-1, 3)[r]
+        homes = [req.child.home for req in reqs]
+        schools = [req.child.school for req in reqs]
+        has_home = np.array([h is not None for h in homes], dtype=bool)[r]
+        home_e = np.array([0 if h is None else h.easting for h in homes], dtype=np.float64)[r]
+        home_n = np.array([0 if h is None else h.northing for h in homes], dtype=np.float64)[r]
+        home_part = np.where(
+            has_home,
+            np.maximum(0.0, 1.0 - miles(self.east[idx] - home_e, self.north[idx] - home_n) / s.home_zero_miles),
+            0.5,
+        )
         school_part = np.zeros(len(idx))
-        if child.school is not None:
-            d = self.miles_from(child.school, idx)
+        has_school = np.array([c is not None for c in schools], dtype=bool)[r]
+        if has_school.any():
+            school_e = np.array([0 if c is None else c.easting for c in schools], dtype=np.float64)[r]
+            school_n = np.array([0 if c is None else c.northing for c in schools], dtype=np.float64)[r]
+            d = miles(self.east[idx] - school_e, self.north[idx] - school_n)
             span = s.school_zero_miles - s.school_full_miles
-            school_part = np.where(
-                d <= s.school_full_miles, 1.0, np.maximum(0.0, 1.0 - (d - s.school_full_miles) / span)
-            )
-        in_area = (self.la[idx] == child.la_code).astype(np.float64)
-        return home_w * home_part + school_w * school_part + in_area_w * in_area
+            near = np.where(d <= s.school_full_miles, 1.0, np.maximum(0.0, 1.0 - (d - s.school_full_miles) / span))
+            school_part = np.where(has_school, near, 0.0)
+        in_area = self._same("la", [req.child.la_code for req in reqs], r, idx).astype(np.float64)
+        return shares[:, 0] * home_part + shares[:, 1] * school_part + shares[:, 2] * in_area
 
-    def _identity(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
-        eth_w, rel_w, lang_w = identity_shares(req, self.cfg)
-        child = req.child
-        if child.ethnicity in _UNKNOWN_ETHNICITY:
-            eth = np.ones(len(idx))
-        else:
-            same = self.ethnicity[idx] == child.ethnicity
-            group = self.eth_group[idx] == child.ethnicity_group
-            eth = np.where(same, 1.0, np.where(group, 0.7, 0.0))
-        rel = np.ones(len(idx)) if child.religion in _NO_RELIGION else (self.religion[idx] == child.religion) * 1.0
+    def _same(self, column: str, values: Sequence[str], r: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Whether text ``column`` of the household at ``idx[p]`` is ``values[r[p]]``, for each pair."""
+        coded = self._coded.get(column)
+        if coded is None:
+            self.equals(column, "", idx[:0])
+            coded = self._coded[column]
+        wanted = np.array([coded[0].get(v, -1) for v in values], dtype=np.int32)
+        return np.asarray(coded[1][idx] == wanted[r])
+
+    def _identity(self, reqs: Sequence[MatchRequest], r: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        shares = np.array([identity_shares(req, self.cfg) for req in reqs], dtype=np.float64).reshape(-1, 3)[r]
+        children = [req.child for req in reqs]
+        unknown = np.array([c.ethnicity in _UNKNOWN_ETHNICITY for c in children], dtype=bool)[r]
+        same = self._same("ethnicity", [c.ethnicity for c in children], r, idx)
+        group = self._same("eth_group", [c.ethnicity_group for c in children], r, idx)
+        eth = np.where(unknown, 1.0, np.where(same, 1.0, np.where(group, 0.7, 0.0)))
+        no_religion = np.array([c.religion in _NO_RELIGION for c in children], dtype=bool)[r]
+        rel = np.where(no_religion, 1.0, self._same("religion", [c.religion for c in children], r, idx) * 1.0)
         lang = np.zeros(len(idx), dtype=bool)
-        for language in child.first_languages:
-            lang |= self._speaks(language)[idx]
-        return eth_w * eth + rel_w * rel + lang_w * lang
+        for language in sorted({x for c in children for x in c.first_languages}):
+            theirs = np.array([language in c.first_languages for c in children], dtype=bool)[r]
+            lang |= theirs & self._speaks(language)[idx]
+        return shares[:, 0] * eth + shares[:, 1] * rel + shares[:, 2] * lang
 
-    def _household_fit(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
+    def _household_fit(self, reqs: Sequence[MatchRequest], r: np.ndarray, idx: np.ndarray) -> np.ndarray:
         s = self.cfg.household_fit
-        other_ages, valid = self.other_ages(req.on, idx)
-        ages = np.array(req.ages, dtype=np.int64)
-        gaps = np.abs(other_ages[:, :, None] - ages[None, None, :]).min(axis=2)
+        other_ages, valid = self.other_ages(np.array([month_index(req.on) for req in reqs], dtype=np.int64)[r], idx)
+        # Each request's ages, padded with a sentinel no age is near (and that every age range holds).
+        width = max(len(req.ages) for req in reqs)
+        ages = np.full((len(reqs), width), _FAR_AGE, dtype=np.int64)
+        for k, req in enumerate(reqs):
+            ages[k, : len(req.ages)] = req.ages
+        padded = ages == _FAR_AGE
+        ages, padded = ages[r], padded[r]
+        gaps = np.abs(other_ages[:, :, None] - ages[:, None, :]).min(axis=2)
         gaps = np.where(valid, gaps, np.iinfo(np.int64).max)
         nearest = gaps.min(axis=1)
         gap_part = np.where(valid.any(axis=1), np.minimum(1.0, nearest / s.age_gap_full_years), 1.0)
         lo, hi = self.pref_min[idx], self.pref_max[idx]
-        inside = ((lo[:, None] <= ages[None, :]) & (ages[None, :] <= hi[:, None])).all(axis=1)
+        inside = (((lo[:, None] <= ages) & (ages <= hi[:, None])) | padded).all(axis=1)
         pref = np.where(self.has_pref[idx], inside * 1.0, 1.0)
-        beds = np.minimum(1.0, self.bedrooms[idx] / req.group_size)
+        size = np.array([req.group_size for req in reqs], dtype=np.float64)[r]
+        beds = np.minimum(1.0, self.bedrooms[idx] / size)
         return s.age_gap * gap_part + s.preferred_age * pref + s.bedrooms * beds
 
     def tiers(self, req: MatchRequest, idx: np.ndarray) -> np.ndarray:

@@ -369,10 +369,8 @@ def _latest_by_child(referrals: Sequence[Referral]) -> dict[str, Referral]:
 def waiting_requests(conn: Connection, *, scope: Scope, on: date) -> list[MatchRequest]:
     """A request for every open referral in scope made on or before ``on`` for a child under 18 on ``on``
     (siblings referred together are one request each)."""
-    referrals = queries.open_referrals(conn, scope=scope)
-    children = {
-        c.child_id: c for c in queries.children_by_ids(conn, scope=scope, child_ids=[r.child_id for r in referrals])
-    }
+    children = {c.child_id: c for c in queries.waiting_children(conn, scope=scope)}
+    referrals = queries.open_referrals(conn, scope=scope, children=children)
     referred = set(children)
     by_group: dict[str, list[Child]] = {}
     for c in children.values():

@@ -109,10 +109,22 @@ def feature_names(need_ids: Sequence[str]) -> list[str]:
     return [*CHILD_FEATURES, *(f"severity_{n}" for n in need_ids), *HOUSEHOLD_FEATURES, *PAIR_FEATURES]
 
 
+#: The DfE age bands used in reporting: each band's name and the age (years) it ends before; then 16 and over.
+_AGE_BAND_ENDS: tuple[tuple[str, int], ...] = (("0-4", 5), ("5-10", 11), ("11-15", 16))
+_LAST_AGE_BAND = "16+"
+
+
 def age_band(age_years: np.ndarray) -> np.ndarray:
     """The DfE age bands used in reporting: under 5, 5-10, 11-15, 16 and over."""
     a = np.asarray(age_years, dtype=float)
-    return np.select([a < 5, a < 11, a < 16], ["0-4", "5-10", "11-15"], "16+").astype(object)
+    return np.select(
+        [a < end for _, end in _AGE_BAND_ENDS], [name for name, _ in _AGE_BAND_ENDS], _LAST_AGE_BAND
+    ).astype(object)
+
+
+def age_band_of(age_years: float) -> str:
+    """The reporting age band of one age (as :func:`age_band`, without an array for each child)."""
+    return next((name for name, end in _AGE_BAND_ENDS if age_years < end), _LAST_AGE_BAND)
 
 
 @dataclass

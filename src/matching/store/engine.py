@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -43,6 +44,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _json_deserializer(text: str | bytes) -> Any:
+    # orjson reads the JSON columns (lists of codes on every child, referral and household row) several times
+    # faster than the standard library: reading England's waiting children and households with room decodes
+    # about 155,000 of them.  What it reads is what json.loads reads for the values the store writes (no NaN).
+    return orjson.loads(text)
+
+
 def make_engine(url: str | None = None) -> Engine:
     """An engine for ``url`` (see :func:`database_url`) with the SQLite pragmas set on connect."""
     resolved = database_url(url)
@@ -50,10 +58,12 @@ def make_engine(url: str | None = None) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(resolved, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            resolved, connect_args={"check_same_thread": False}, json_deserializer=_json_deserializer
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(resolved, pool_pre_ping=True)
+    return create_engine(resolved, pool_pre_ping=True, json_deserializer=_json_deserializer)
 
 
 def pool_of_its_own(engine: Engine) -> Engine:

@@ -8,7 +8,7 @@ that does not exist, so scope cannot be probed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -174,16 +174,15 @@ def la_regions(conn: Connection, la_codes: Iterable[str]) -> dict[str, str]:
 
 def _children_from_rows(conn: Connection, rows: Sequence[Any], with_sdq: bool = True) -> list[Child]:
     ids = [r["child_id"] for r in rows]
-    ratings: dict[str, list[tuple[str, int, date | None]]] = defaultdict(list)
+    ratings = _ratings(conn, ids)
     sdq: dict[str, list[SdqScore]] = defaultdict(list)
+    q = s.sdq_score.c
     for i in range(0, len(ids), 900):
-        chunk = ids[i : i + 900]
-        for n in conn.execute(select(s.child_need).where(s.child_need.c.child_id.in_(chunk))).mappings():
-            ratings[n["child_id"]].append((n["need"], int(n["severity"]), n["assessed_on"]))
         if not with_sdq:
-            continue
-        for q in conn.execute(select(s.sdq_score).where(s.sdq_score.c.child_id.in_(chunk))).mappings():
-            sdq[q["child_id"]].append(SdqScore(q["assessed_on"], int(q["score"])))
+            break
+        stmt = select(q.child_id, q.assessed_on, q.score).where(q.child_id.in_(ids[i : i + 900]))
+        for child_id, assessed_on, score in conn.execute(stmt):
+            sdq[child_id].append(SdqScore(assessed_on, int(score)))
     needs = {child_id: needs_in_force(r) for child_id, r in ratings.items()}
     return [
         _child(
@@ -327,15 +326,17 @@ def _households_from_rows(conn: Connection, rows: Sequence[Any], taxonomy: Taxon
     counts: dict[str, tuple[int, int]] = {}
     for i in range(0, len(ids), 900):
         chunk = ids[i : i + 900]
-        for t in conn.execute(select(s.carer_training).where(s.carer_training.c.household_id.in_(chunk))).mappings():
-            expires = t["expires_on"]
-            if expires is None and t["course"] in taxonomy.courses:
-                expires = taxonomy.course_expiry(t["course"], t["completed_on"])
-            training[t["household_id"]].append(TrainingRecord(t["course"], t["completed_on"], expires))
-        for m in conn.execute(
-            select(s.household_member).where(s.household_member.c.household_id.in_(chunk))
-        ).mappings():
-            members[m["household_id"]].append(HouseholdMember(m["member_id"], m["kind"], m["birth_month"], m["sex"]))
+        t = s.carer_training.c
+        trained = select(t.household_id, t.course, t.completed_on, t.expires_on).where(t.household_id.in_(chunk))
+        for household_id, course, completed_on, recorded_expiry in conn.execute(trained):
+            expires = recorded_expiry
+            if expires is None and course in taxonomy.courses:
+                expires = taxonomy.course_expiry(course, completed_on)
+            training[household_id].append(TrainingRecord(course, completed_on, expires))
+        m = s.household_member.c
+        living = select(m.household_id, m.member_id, m.kind, m.birth_month, m.sex).where(m.household_id.in_(chunk))
+        for household_id, member_id, kind, birth_month, sex in conn.execute(living):
+            members[household_id].append(HouseholdMember(member_id, kind, birth_month, sex))
         stmt = select(s.child.c.child_id, s.child.c.household_id, s.child.c.birth_month, s.child.c.sex).where(
             s.child.c.household_id.in_(chunk), s.child.c.ceased.is_(None)
         )
@@ -429,8 +430,12 @@ def open_referrals(
     scope: Scope,
     child_ids: Iterable[str] | None = None,
     sibling_group_id: str | None = None,
+    children: Mapping[str, Child] | None = None,
 ) -> list[Referral]:
-    """Open referrals for children in scope (optionally only these children or this sibling group), oldest first."""
+    """Open referrals for children in scope (optionally only these children or this sibling group), oldest first.
+
+    ``children``: the children already read (by id), whose needs the referrals take rather than reading them
+    again; a referral of a child not among them is left out."""
     stmt = (
         select(s.referral)
         .join(s.child, s.child.c.child_id == s.referral.c.child_id)
@@ -442,13 +447,35 @@ def open_referrals(
         stmt = stmt.where(s.child.c.sibling_group_id == sibling_group_id)
     stmt = _child_scope(stmt, scope).order_by(s.referral.c.referral_date, s.referral.c.referral_id)
     rows = conn.execute(stmt).mappings().all()
-    ratings: dict[str, list[tuple[str, int, date | None]]] = defaultdict(list)
-    ids = sorted({r["child_id"] for r in rows})
-    for i in range(0, len(ids), 900):
-        for n in conn.execute(select(s.child_need).where(s.child_need.c.child_id.in_(ids[i : i + 900]))).mappings():
-            ratings[n["child_id"]].append((n["need"], int(n["severity"]), n["assessed_on"]))
+    if children is not None:
+        # The children's needs as read with them (the same ratings, the same rule): not read a second time.
+        return [
+            referral_from_row(r, children[r["child_id"]].needs, assessed=children[r["child_id"]].needs_assessed)
+            for r in rows
+            if r["child_id"] in children
+        ]
+    ratings = _ratings(conn, sorted({r["child_id"] for r in rows}))
     needs = {child_id: needs_in_force(r) for child_id, r in ratings.items()}
     return [referral_from_row(r, needs.get(r["child_id"], {}), assessed=r["child_id"] in ratings) for r in rows]
+
+
+def waiting_children(conn: Connection, *, scope: Scope) -> list[Child]:
+    """The children in scope, still looked after, with an open referral (ordered by id), with needs and SDQ
+    history."""
+    has_open = select(s.referral.c.child_id).where(s.referral.c.status == "open")
+    stmt = _child_scope(select(s.child).where(s.child.c.ceased.is_(None), s.child.c.child_id.in_(has_open)), scope)
+    return _children_from_rows(conn, conn.execute(stmt.order_by(s.child.c.child_id)).mappings().all())
+
+
+def _ratings(conn: Connection, ids: Sequence[str]) -> dict[str, list[tuple[str, int, date | None]]]:
+    """Every need rating on record of each of these children (those with none absent)."""
+    ratings: dict[str, list[tuple[str, int, date | None]]] = defaultdict(list)
+    n = s.child_need.c
+    for i in range(0, len(ids), 900):
+        stmt = select(n.child_id, n.need, n.severity, n.assessed_on).where(n.child_id.in_(ids[i : i + 900]))
+        for child_id, need, severity, assessed_on in conn.execute(stmt):
+            ratings[child_id].append((need, int(severity), assessed_on))
+    return ratings
 
 
 def referral_child(conn: Connection, *, scope: Scope, referral_id: str) -> tuple[str, str] | None:
