@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -91,3 +94,22 @@ def test_no_allocation_breaks_a_rule_for_any_child_placed_or_living_there(
             for u, k in result.assignment.items()
         ]
     )
+
+
+@PROPS
+@given(household_lists(max_size=10), st.lists(requests(), min_size=2, max_size=4), st.sampled_from((0, 31, 400)))
+def test_one_pool_judges_request_after_request_as_the_rule_functions(
+    households: list[CarerHousehold], reqs: list[MatchRequest], later: int
+) -> None:
+    """A pool keeps the columns many requests ask for (a group size, an age, a placement type, who lives there in a
+    month): each request of a series, some on a later day, is still judged exactly as the rule functions judge it,
+    and the kept columns cannot be changed by whoever reads them."""
+    pool = HouseholdPool(households, TAX, CFG)
+    for k, drawn in enumerate(reqs):
+        req = replace(drawn, on=drawn.on + timedelta(days=later)) if k % 2 else drawn
+        found = pool.failures(req)
+        for i, h in enumerate(pool.households):
+            for j, outcome in enumerate(rules.evaluate(req, h, CFG)):
+                assert bool(found.failed[j, i]) is not outcome.passed, (k, h.household_id, outcome)
+    for column in pool._columns_cache.values():
+        assert not column.flags.writeable

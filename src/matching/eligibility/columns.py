@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TypeVar
 
 import numpy as np
@@ -37,6 +37,9 @@ from matching.eligibility.together import LIMIT_KINDS, LIMIT_RULE, bounds, kinds
 from matching.fit_config import FitConfig
 
 _PAD_MONTH = np.iinfo(np.int64).max // 4
+#: Columns kept by :meth:`HouseholdColumns._kept` (a few hundred, each one bool per household: under 10 MB for
+#: England's households with room).
+_KEPT_COLUMNS = 512
 _ADULT_MONTHS = 12 * ADULT_AGE
 
 
@@ -143,6 +146,7 @@ class HouseholdColumns:
         self.res_month = np.array([r[1] for r in rows], dtype=np.int64)
         self.res_kind = np.array([r[2] for r in rows], dtype=np.int64)
         self._ruled_out_cache: dict[int, np.ndarray] = {}
+        self._columns_cache: dict[tuple[object, ...], np.ndarray] = {}
         #: Guards the caches' eviction and insertion: a pool is shared by the service's request threads.
         self._cache_lock = threading.Lock()
 
@@ -168,7 +172,25 @@ class HouseholdColumns:
     # --- who lives there -----------------------------------------------------------------
 
     def any_child_aged(self, lo: int, hi: int, on: date) -> np.ndarray:
-        """Households where a child aged ``lo``..``hi`` (whole years on ``on``, under 18) lives."""
+        """Households where a child aged ``lo``..``hi`` (whole years on ``on``, under 18) lives (read-only: kept
+        for the next request asking the same, ages move only by month)."""
+        key = ("aged", lo, hi, month_index(on))
+        return self._kept(key, lambda: self._any_child_aged(lo, hi, on))
+
+    def _kept(self, key: tuple[object, ...], compute: Callable[[], object]) -> np.ndarray:
+        """A column that depends only on ``key`` (and the households), computed once and kept read-only: many
+        requests of an allocation ask the same (a group size, an age, a placement type)."""
+        cached = self._columns_cache.get(key)
+        if cached is None:
+            cached = np.asarray(compute())
+            cached.flags.writeable = False
+            remember(self._cache_lock, self._columns_cache, key, cached, _KEPT_COLUMNS)
+        return cached
+
+    def _outside_age(self, age: int) -> np.ndarray:
+        return np.asarray(~((self.age_min <= age) & (age <= self.age_max)))
+
+    def _any_child_aged(self, lo: int, hi: int, on: date) -> np.ndarray:
         on_m = month_index(on)
         hi = min(hi, ADULT_AGE - 1)
         out = np.zeros(len(self), dtype=bool)
@@ -196,8 +218,11 @@ class HouseholdColumns:
     def residents_rule_out(self, ages: Sequence[int], on: date) -> np.ndarray:
         """Households where a restriction of a child living there (foster or birth) rules out a child of one of
         ``ages``."""
-        table = self._ruled_out_ages(month_index(on))
-        return np.asarray(table[:, [min(max(a, 0), ADULT_AGE) for a in ages]].any(axis=1))
+        wanted = tuple(sorted({min(max(a, 0), ADULT_AGE) for a in ages}))
+        month = month_index(on)
+        return self._kept(
+            ("residents", wanted, month), lambda: self._ruled_out_ages(month)[:, list(wanted)].any(axis=1)
+        )
 
     def _ruled_out_ages(self, on_month: int) -> np.ndarray:
         """(households, 19) bool: whether a newcomer aged 0..17 (and 18+, never) is ruled out by a restriction of a
@@ -246,9 +271,10 @@ class HouseholdColumns:
             row = RULE_INDEX[code]
             for (_, ref), a in zip(members, ages, strict=True):
                 if code == "terms_age":
-                    bad = ~((self.age_min <= a) & (a <= self.age_max))
+                    bad = self._kept(("outside_age", a), partial(self._outside_age, a))
                 elif ref.placement_type in codes.PLACEMENT_TYPES:
-                    bad = ~self.types[:, codes.PLACEMENT_TYPES.index(ref.placement_type)]
+                    k = codes.PLACEMENT_TYPES.index(ref.placement_type)
+                    bad = self._kept(("not_type", k), partial(np.logical_not, self.types[:, k]))
                 else:
                     bad = np.ones(n, dtype=bool)
                 if emergency_outside_terms(ref, cfg):
@@ -257,7 +283,7 @@ class HouseholdColumns:
                     fail[row] |= bad
             outside[row] &= ~fail[row]
         # Places are never waived; the sibling-group approval only for the whole group, into a household with no child.
-        fail[RULE_INDEX["terms_places"]] = self.places < g
+        fail[RULE_INDEX["terms_places"]] = self._kept(("places", g), lambda: self.places < g)
         if g > 1:
             bad = self.max_sib < g
             if group_outside_terms(req, cfg):
@@ -265,10 +291,11 @@ class HouseholdColumns:
                 outside[RULE_INDEX["sibling_group"]] = bad & empty
                 bad = bad & ~empty
             fail[RULE_INDEX["sibling_group"]] = bad
-        fail[RULE_INDEX["vacancy"]] = (self.places - self.fostered) < g
-        after = self.fostered + g
-        fail[RULE_INDEX["usual_limit"]] = ~(
-            (after <= cfg.rules.usual_fostering_limit) | ((self.fostered == 0) & (g > 1)) | self.exemption
+        fail[RULE_INDEX["vacancy"]] = self._kept(("vacancy", g), lambda: (self.places - self.fostered) < g)
+        limit = cfg.rules.usual_fostering_limit
+        fail[RULE_INDEX["usual_limit"]] = self._kept(
+            ("usual_limit", g, limit),
+            lambda: ~(((self.fostered + g) <= limit) | ((self.fostered == 0) & (g > 1)) | self.exemption),
         )
         # Who can live together: each child's own limits against the children living there, and theirs against him.
         for limits in req.limits:
