@@ -248,7 +248,7 @@ def _search(
     rounded = False
     now = time.perf_counter()
     if now + FLOW_SECONDS_PER_ARC * n_arcs <= total_end:
-        rounding = round_flow(instance, now + ROUNDING_SHARE * (total_end - now))
+        rounding = round_flow(instance, now + ROUNDING_SHARE * (total_end - now), latest=total_end - MIN_SOLVE_SECONDS)
         if rounding.bound < bound:
             bound, bound_source = rounding.bound, "flow"
         fixed, open_units, rounded = rounding.decided, rounding.open_units, True
