@@ -53,6 +53,11 @@ class AllocationRequest(BaseModel):
         le=100,
         description="A child living with carers already moves only to a household this many points better.",
     )
+    no_worse_than_first_come: bool = Field(
+        default=False,
+        description="Total objective: never let the children first come first served also places fare worse (mean "
+        "fit, miles from home, placements out of area), even at the cost of children placed.",
+    )
 
     def parameters(self, scope: Scope, placement_date: date) -> dict[str, Any]:
         """What the allocation job stores for this request over ``scope`` on ``placement_date``."""
@@ -65,6 +70,7 @@ class AllocationRequest(BaseModel):
             min_fit=self.min_fit,
             max_distance_miles=self.max_distance_miles,
             keep_current=self.keep_current_points,
+            no_worse_than_first_come=self.no_worse_than_first_come,
         )
 
 

@@ -387,6 +387,14 @@ def allocate(
         typer.Option(min=0, max=100, help="Children with carers already move only for this many more fit points."),
     ] = None,
     show: Annotated[int, typer.Option(min=0, help="Rows of each list shown (0: every row).")] = 50,
+    no_worse_than_fcfs: Annotated[
+        bool,
+        typer.Option(
+            "--no-worse-than-fcfs",
+            help="Never let the children first come first served also places fare worse (mean fit, miles, out of "
+            "area), even at the cost of children placed (total objective).",
+        ),
+    ] = False,
 ) -> None:
     """Allocate the waiting children of an area to vacancies at once (a proposal, with the baselines): who goes
     where, who is left out and why, what would place them, against first come first served."""
@@ -419,7 +427,9 @@ def allocate(
                     on=when,
                     cfg=load_fit_config(),
                     taxonomy=load_taxonomy(),
-                    settings=SolverSettings(time_limit, seed, workers, objective=objective),
+                    settings=SolverSettings(
+                        time_limit, seed, workers, objective=objective, no_worse_than_first_come=no_worse_than_fcfs
+                    ),
                     min_fit=min_fit,
                     max_distance_miles=max_distance,
                     keep_current=keep_current,

@@ -57,6 +57,7 @@ from ortools.sat.python import cp_model
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.bound import BackgroundBound, objective_bound
 from matching.allocation.deadline import Deadline, OutOfTime
+from matching.allocation.guard import GUARD_SECONDS, no_worse_than_first_come
 from matching.allocation.instance import (
     SCALE,
     AllocationInstance,
@@ -113,6 +114,11 @@ class SolverSettings:
     #: the longest one neighbourhood may take.
     neighbourhood_units: int = 150
     neighbourhood_seconds: float = 1.0
+    #: True: the total objective's answer is mended, part by part, so that the children first come, first served
+    #: also places fare no worse under it (mean fit, miles, out of area: :mod:`matching.allocation.guard`), at the
+    #: cost of children it would otherwise place.  False (the default: placing a child comes first) leaves it as
+    #: the search found it, and the comparison reports how those children fare.
+    no_worse_than_first_come: bool = False
 
 
 def solve(
@@ -154,7 +160,8 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     notes: list[str] = []
     if deadline.expired():
         notes.append("time ran out before solving began: the answer is the greedy baseline")
-    end = deadline.keeping(reporting_seconds(len(instance.units), len(instance.arcs)))
+    guarding = settings.objective == "total" and settings.no_worse_than_first_come
+    end = deadline.keeping(reporting_seconds(len(instance.units), len(instance.arcs)) + guarding * GUARD_SECONDS)
     households_bound = (
         BackgroundBound(instance, deadline.share(BOUND_SHARE, end))
         if instance.arcs and end - started >= MIN_SOLVE_SECONDS
@@ -170,7 +177,6 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     finally:
         if households_bound is not None:  # it stops at its own deadline, before ``end``: wait for the thread
             households_bound.close(wait=max(deadline.remaining(), MIN_SOLVE_SECONDS))
-    searched = time.perf_counter()
     assignment = search.assignment
     value = objective(instance, assignment)
     bound, bound_source = search.bound, search.bound_source
@@ -179,6 +185,17 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         bound, bound_source = tighter, "households"
     if search.proven:
         bound, bound_source = value, "exact model"  # the whole instance, proven optimal by CP-SAT
+    if guarding:
+        # Placing more children never at the cost of the children first come, first served would place.
+        mended = no_worse_than_first_come(instance, assignment, first_come)
+        if mended.reverted:
+            assignment, value = mended.assignment, objective(instance, mended.assignment)
+            notes.append(
+                f"kept first come, first served's choices in {mended.reverted:,} part(s) of the answer, so that the "
+                "children both place fare no worse under it (mean fit, miles from home, placements out of area): "
+                f"{mended.children_lost:,} fewer children placed (urgency-weighted) than the answer found"
+            )
+    searched = time.perf_counter()
     bound = max(value, bound)
     gap = relative_gap(value, bound)
     if settings.objective == "fairness":

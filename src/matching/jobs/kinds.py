@@ -54,6 +54,7 @@ def allocation_parameters(
     max_distance_miles: float | None,
     keep_current: float | None,
     solver_workers: int = 2,
+    no_worse_than_first_come: bool = False,
 ) -> dict[str, Any]:
     """What an allocation job stores: the caller's scope narrowed to the area (never unlimited), and how to solve."""
     if scope.la_codes is None or scope.agency_codes is None:
@@ -69,6 +70,7 @@ def allocation_parameters(
         "max_distance_miles": max_distance_miles,
         "keep_current": keep_current,
         "solver_workers": solver_workers,
+        "no_worse_than_first_come": no_worse_than_first_come,
     }
 
 
@@ -92,7 +94,11 @@ def run_allocation(
             cfg=load_fit_config(),
             taxonomy=load_taxonomy(),
             settings=SolverSettings(
-                p["time_limit_seconds"], p["seed"], p.get("solver_workers", 2), objective=p["objective"]
+                p["time_limit_seconds"],
+                p["seed"],
+                p.get("solver_workers", 2),
+                objective=p["objective"],
+                no_worse_than_first_come=bool(p.get("no_worse_than_first_come", False)),
             ),
             min_fit=p["min_fit"],
             max_distance_miles=p["max_distance_miles"],

@@ -1,0 +1,106 @@
+"""The like-for-like guard: asked for, the answer never leaves the children first come, first served also places
+worse off (mean fit, miles from home, placements out of area), is still valid, and is never worth less than first
+come, first served's own answer."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from matching.allocation.baselines import first_come_first_served
+from matching.allocation.compare import figures
+from matching.allocation.guard import _greedy, no_worse_than_first_come
+from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
+from matching.allocation.merge import merge
+from matching.allocation.solver import SolverSettings, solve
+from matching.allocation.validate import objective, violations
+from tests.allocation.factories import instance, room, unit
+
+ONE = SolverSettings(time_limit_seconds=5, random_seed=1, workers=1)
+GUARDED = SolverSettings(time_limit_seconds=5, random_seed=1, workers=1, no_worse_than_first_come=True)
+
+
+def check_no_worse(inst: AllocationInstance, ours: dict[int, int], first: dict[int, int]) -> None:
+    """Over the children both place, ours has at least the fit and at most the miles and out-of-area placements."""
+    both = sorted(ours.keys() & first.keys())
+    mine, theirs = figures(inst, ours, both), figures(inst, first, both)
+    fit = sum(inst.arcs[ours[u]].score * inst.units[u].size for u in both)
+    their_fit = sum(inst.arcs[first[u]].score * inst.units[u].size for u in both)
+    assert fit >= their_fit - 1e-6
+    miles = sum((inst.arcs[ours[u]].distance_miles or 0.0) * inst.units[u].size for u in both)
+    their_miles = sum((inst.arcs[first[u]].distance_miles or 0.0) * inst.units[u].size for u in both)
+    assert miles <= their_miles + 1e-6
+    assert mine["out_of_area"] <= theirs["out_of_area"]
+
+
+def test_the_child_first_come_first_served_places_keeps_the_home_it_would_have() -> None:
+    """A was referred first and fits H1 best (99); placing B too means moving A to H2 (10).  Children first, both
+    are placed; with the guard, A keeps H1 and B waits: the trade-off, shown on two children."""
+    inst = instance([unit("A"), unit("B", referred=date(2026, 3, 2))], [room("H1"), room("H2")],
+                    [(0, 0, 99), (0, 1, 10), (1, 0, 10)])  # fmt: skip
+    assert first_come_first_served(inst) == {0: 0}
+    assert solve(inst, ONE).assignment == {0: 1, 1: 2}
+    guarded = solve(inst, GUARDED)
+    assert guarded.assignment == {0: 0}
+    assert any("kept first come, first served's choices in 1 part" in n for n in guarded.notes)
+    assert guarded.status == "feasible"  # short of the bound the unguarded optimum proves
+
+
+def test_an_answer_already_no_worse_is_left_as_it_is() -> None:
+    inst = instance([unit("A"), unit("B")], [room("H1"), room("H2")], [(0, 0, 99), (1, 1, 50), (1, 0, 60)])
+    ours = solve(inst, ONE).assignment
+    mended = no_worse_than_first_come(inst, ours, first_come_first_served(inst))
+    assert mended.assignment == ours
+    assert mended.reverted == 0
+
+
+@st.composite
+def contested(draw: st.DrawFn) -> AllocationInstance:
+    """Up to 8 single children and 5 households in two areas, each pair its own fit and miles."""
+    n_units, n_households = draw(st.integers(1, 8)), draw(st.integers(1, 5))
+    units = [
+        unit(f"U{i}", referred=date(2026, 3, 1 + draw(st.integers(0, 5))), la=draw(st.sampled_from(["L1", "L2"])))
+        for i in range(n_units)
+    ]
+    rooms = [
+        HouseholdRoom(f"H{h}", draw(st.sampled_from(["L1", "L2"])), draw(st.integers(1, 2)), 3, True)
+        for h in range(n_households)
+    ]
+    arcs = [
+        Arc(u, h, draw(st.integers(1, 100)) * 1.0, draw(st.integers(0, 60)) * 1.0)
+        for u in range(n_units)
+        for h in range(n_households)
+        if draw(st.booleans())
+    ]
+    return AllocationInstance(units, rooms, arcs)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(contested())
+def test_guarded_answers_are_valid_and_no_worse_for_the_children_both_place(inst: AllocationInstance) -> None:
+    first = first_come_first_served(inst)
+    ours = merge(inst, solve(inst, ONE).assignment, first)  # the solver's answer, as merged with the baseline
+    mended = no_worse_than_first_come(inst, ours, first)
+    assert violations(inst, mended.assignment) == []
+    check_no_worse(inst, mended.assignment, first)
+    assert objective(inst, mended.assignment) >= objective(inst, first) - 1e-6
+    assert objective(inst, mended.assignment) == objective(inst, ours) - mended.value_lost / 100
+    guarded = solve(inst, GUARDED)
+    guarded.check(inst)
+    check_no_worse(inst, guarded.assignment, first)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(-9, 9), st.integers(-9, 9), st.integers(-2, 2)), max_size=12))
+def test_the_greedy_choice_always_mends_it(parts: list[tuple[int, int, int, int]]) -> None:
+    value, fit, miles, away = (np.array(column, dtype=np.float64) for column in zip(*parts, strict=True)) if parts else (
+        np.zeros(0),) * 4  # fmt: skip
+    keep = _greedy(value, fit, miles, away)
+    assert fit[keep].sum() >= 0
+    assert miles[keep].sum() <= 0
+    assert away[keep].sum() <= 0
+    if fit.sum() >= 0 and miles.sum() <= 0 and away.sum() <= 0:
+        assert keep.all()
