@@ -2,11 +2,14 @@
 
 On ``bench_allocation``'s store (its waiting list topped up), the instance is read and built as the
 service does, then solved for ``--time-limit`` seconds of solving alone (reading and building not
-counted), twice:
+counted), three times:
 
 * **children first**, as the service does;
 * **guarded**: each child that first come first served places is offered only the households fitting
-  them at least as well as its choice (an experiment, not in the service: it can leave such a child out).
+  them at least as well as its choice (an experiment, not in the service: it can leave such a child out);
+* **guard**: children first with the service's like-for-like guard (``no_worse_than_first_come``, the
+  command's ``--no-worse-than-fcfs``): the answer mended part by part so that the children both place
+  fare no worse.
 
 For each: children placed, gap, and on the children both methods place, each method's mean fit, miles
 and placements out of area; and the merge of our answer with first come first served (its components).
@@ -64,9 +67,15 @@ def main() -> None:
     print(
         f"{label}: {len(instance.units):,} units, {len(instance.arcs):,} eligible pairs; {args.time_limit:g} s of solving"
     )
-    for name, inst in (("children first", instance), ("guarded", guarded(instance))):
+    runs = (("children first", instance, False), ("guarded", guarded(instance), False), ("guard", instance, True))
+    for name, inst, guard in runs:
         started = time.perf_counter()
-        result = solve(inst, SolverSettings(time_limit_seconds=args.time_limit, random_seed=2024, workers=2))
+        result = solve(
+            inst,
+            SolverSettings(
+                time_limit_seconds=args.time_limit, random_seed=2024, workers=2, no_worse_than_first_come=guard
+            ),
+        )
         first = first_come_first_served(inst)
         cmp = like_for_like(inst, result.assignment, first)
         ours, theirs = cmp["both"]["ours"], cmp["both"]["first_come_first_served"]
