@@ -4,7 +4,9 @@ come, first served's own answer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from matching.allocation.baselines import first_come_first_served
 from matching.allocation.compare import figures
+from matching.allocation.deadline import Deadline
 from matching.allocation.guard import _greedy, no_worse_than_first_come
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
 from matching.allocation.merge import merge
@@ -94,13 +97,32 @@ def test_guarded_answers_are_valid_and_no_worse_for_the_children_both_place(inst
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 50), st.integers(-9, 9), st.integers(-9, 9), st.integers(-2, 2)), max_size=12))
-def test_the_greedy_choice_always_mends_it(parts: list[tuple[int, int, int, int]]) -> None:
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(-9, 9), st.integers(-9, 9), st.integers(-2, 2)), max_size=12),
+    st.randoms(use_true_random=False),
+)
+def test_the_greedy_choice_always_mends_it(parts: list[tuple[int, int, int, int]], rnd: Any) -> None:
     value, fit, miles, away = (np.array(column, dtype=np.float64) for column in zip(*parts, strict=True)) if parts else (
         np.zeros(0),) * 4  # fmt: skip
     keep = _greedy(value, fit, miles, away)
+    start = np.array([rnd.random() < 0.5 for _ in parts], dtype=bool)
+    from_start = _greedy(value, fit, miles, away, start)  # from HiGHS's choice when it breaks a constraint
+    assert not (from_start & ~start).any()  # it only gives back
+    assert fit[from_start].sum() >= 0
+    assert miles[from_start].sum() <= 0
+    assert away[from_start].sum() <= 0
     assert fit[keep].sum() >= 0
     assert miles[keep].sum() <= 0
     assert away[keep].sum() <= 0
     if fit.sum() >= 0 and miles.sum() <= 0 and away.sum() <= 0:
         assert keep.all()
+
+
+def test_the_guard_says_when_it_is_not_applied() -> None:
+    inst = instance([unit("A"), unit("B", referred=date(2026, 3, 2))], [room("H1"), room("H2")],
+                    [(0, 0, 99), (0, 1, 10), (1, 0, 10)])  # fmt: skip
+    fair = solve(inst, replace(GUARDED, objective="fairness"))
+    assert any("applies to the total objective only" in n for n in fair.notes)
+    late = solve(inst, GUARDED, Deadline.start(0.0))
+    assert any("guard was not applied: no time" in n for n in late.notes)
+    late.check(inst)

@@ -312,3 +312,25 @@ def test_more_time_never_gives_a_worse_answer(store: Engine, objective: str) -> 
     long.check(inst)
     assert long.objective >= short.objective - 1e-9
     assert long.gap <= short.gap + 1e-9 or long.status == "optimal"
+
+
+def test_a_referral_closed_between_the_two_reads_leaves_its_child_out(
+    store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The waiting children and their referrals are two reads: a sibling whose referral closes in between (on
+    PostgreSQL, under read committed) is left out of the group, never a KeyError (a 500 from the API)."""
+    from matching.ranking import service as ranking_service
+
+    with store.connect() as conn:
+        before = waiting_requests(conn, scope=Scope.everything(), on=ON)
+        grouped = next(r for r in before if r.siblings)
+        closed = grouped.siblings[0].child_id
+        reads = queries.open_referrals
+
+        def closing(*args: Any, **kwargs: Any) -> Any:
+            return [r for r in reads(*args, **kwargs) if r.child_id != closed]
+
+        monkeypatch.setattr(ranking_service.queries, "open_referrals", closing)
+        after = waiting_requests(conn, scope=Scope.everything(), on=ON)
+    assert all(closed not in r.child_ids for r in after)
+    assert len(after) == len(before) - sum(1 for r in before if r.child.child_id == closed)

@@ -75,3 +75,42 @@ def test_unknown_area_job_and_bad_requests(lead: TestClient, client_as: Lead) ->
     too_big = small.post("/v1/allocations", json={"la_code": "L001"})
     assert too_big.status_code == 413
     assert "MATCHING_ALLOCATION_MAX_CHILDREN" in too_big.json()["detail"]
+
+
+def test_the_like_for_like_guard_goes_from_the_request_to_the_solver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``no_worse_than_first_come`` in the request is stored with the job and reaches the solver's settings."""
+    from datetime import date
+
+    from api.routes.allocations import AllocationRequest
+    from matching.allocation import service as allocation_service
+    from matching.domain import Scope
+    from matching.jobs.kinds import run_allocation
+
+    scope = Scope(la_codes=frozenset({"L001"}), agency_codes=frozenset({"A1"}))
+    for asked in (False, True):
+        body = AllocationRequest.model_validate({"la_code": "L001", "no_worse_than_first_come": asked})
+        params = body.parameters(scope, date(2026, 4, 1))
+        assert params["no_worse_than_first_come"] is asked
+        seen: list[bool] = []
+
+        def fake(*_args: object, settings: object, seen: list[bool] = seen, **_kwargs: object) -> object:
+            seen.append(settings.no_worse_than_first_come)  # type: ignore[attr-defined]
+            raise RuntimeError("stop here")
+
+        monkeypatch.setattr(allocation_service, "allocate", fake)
+        with pytest.raises(RuntimeError, match="stop here"):
+            run_allocation(_NoEngine(), params, lambda *_a, **_k: None, {})
+        assert seen == [asked]
+
+
+class _NoEngine:
+    """An engine whose connection is never used (the allocation is stopped before it reads)."""
+
+    def connect(self) -> _NoEngine:
+        return self
+
+    def __enter__(self) -> _NoEngine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None

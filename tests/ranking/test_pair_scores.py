@@ -57,3 +57,27 @@ def test_a_pair_scored_with_others_scores_as_its_request_alone(
 def test_no_pairs_no_scores() -> None:
     pool = HouseholdPool([], TAX, CFG)
     assert pool.pair_scores([], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)).shape == (0,)
+
+
+class _FakeStability:
+    """A stability estimate that depends on the request and the household (for the batched path with a model)."""
+
+    version = "fake-1"
+
+    def p_unplanned(self, pool: HouseholdPool, req: MatchRequest, idx: np.ndarray) -> np.ndarray:
+        return np.asarray((np.asarray(idx) * 7 + sum(map(ord, req.child.child_id)) + req.on.toordinal()) % 10 / 10.0)
+
+    def estimate(self, p_unplanned: float) -> object:
+        raise NotImplementedError
+
+
+@PROPS
+@given(batches())
+def test_with_a_stability_model_each_pair_takes_its_own_requests_estimate(
+    batch: tuple[list[CarerHousehold], list[MatchRequest], np.ndarray, np.ndarray],
+) -> None:
+    households, reqs, r, idx = batch
+    pool = HouseholdPool(households, TAX, CFG).with_stability(_FakeStability())
+    together = pool.pair_scores(reqs, r, idx)
+    alone = [float(pool.scores(reqs[k], np.array([i]))[0]) for k, i in zip(r.tolist(), idx.tolist(), strict=True)]
+    assert together.tolist() == alone

@@ -112,17 +112,19 @@ def _choose(value: np.ndarray, fit: np.ndarray, miles: np.ndarray, away: np.ndar
         bounds=Bounds(0, 1),
         options={"time_limit": seconds, "disp": False, "presolve": True},
     )
-    if found.x is not None:
-        keep = np.round(found.x).astype(bool)
-        if fit[keep].sum() >= 0 and miles[keep].sum() <= 0 and away[keep].sum() <= 0:  # exact, not within tolerance
-            return np.asarray(keep)
-    return _greedy(value, fit, miles, away)
+    start = None if found.x is None else np.round(found.x).astype(bool)
+    # Checked exactly (HiGHS keeps to a tolerance); when it breaks a constraint, the greedy choice mends it from there.
+    keep = _greedy(value, fit, miles, away, start)
+    # Never worth less than first come, first served's own answer (every component given back).
+    return keep if value[keep].sum() >= 0 else np.zeros(n, dtype=bool)
 
 
-def _greedy(value: np.ndarray, fit: np.ndarray, miles: np.ndarray, away: np.ndarray) -> np.ndarray:
-    """Keep every component, then give back the one costing least value per unit of what is still broken, until
-    nothing is (giving back all of them always mends it); ties by position."""
-    keep = np.ones(len(value), dtype=bool)
+def _greedy(
+    value: np.ndarray, fit: np.ndarray, miles: np.ndarray, away: np.ndarray, start: np.ndarray | None = None
+) -> np.ndarray:
+    """Keep every component (or those of ``start``), then give back the one costing least value per unit of what is
+    still broken, until nothing is (giving back all of them always mends it); ties by position."""
+    keep = np.ones(len(value), dtype=bool) if start is None else start.copy()
     while True:
         broken = np.array([max(0.0, -fit[keep].sum()), max(0.0, miles[keep].sum()), max(0.0, away[keep].sum())])
         if not broken.any():

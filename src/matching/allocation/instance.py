@@ -42,6 +42,8 @@ ASSEMBLY_SHARE = 0.3
 #: Units whose eligible households are scored in one pass (:meth:`HouseholdPool.pair_scores`): the cost of a
 #: pass is mostly per pass, not per pair, below a few hundred units.
 SCORING_BATCH = 256
+#: ... or this many pairs, whichever comes first (a pass holds a few arrays of pairs x residents x group size).
+SCORING_PAIRS = 60_000
 #: Objective units per point of value: values are exact to 0.01, so the solvers' integer objectives are exact.
 SCALE = 100
 
@@ -379,7 +381,7 @@ def build_instance(
         number_waived = failures.outside_terms[[RULE_INDEX[c] for c in NUMBER_TERMS]].any(axis=0)
         eligible = failures.eligible & ~number_waived
         pending.append((key, req, np.flatnonzero(eligible), bool(failures.eligible.any())))
-        if len(pending) >= SCORING_BATCH:
+        if len(pending) >= SCORING_BATCH or sum(len(p[2]) for p in pending) >= SCORING_PAIRS:
             score_pending()
     score_pending()
     nothing = (np.zeros(0, dtype=np.int64), np.zeros(0), None)

@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import Connection, select
 
 from matching.allocation.deadline import Deadline
+from matching.allocation.guard import GUARD_SECONDS
 from matching.allocation.instance import AllocationInstance, build_instance
 from matching.allocation.report import reporting_seconds, summarise, unplaced_reasons
 from matching.allocation.result import AllocationResult
@@ -89,7 +90,11 @@ def allocate(
         min_fit=min_fit,
         max_distance_miles=max_distance_miles,
         keep_current=keep_current,
-        until=deadline.keeping(reporting_seconds(0, 0) + MIN_SOLVE_SECONDS),
+        until=deadline.keeping(
+            reporting_seconds(0, 0)
+            + MIN_SOLVE_SECONDS
+            + (GUARD_SECONDS if settings.no_worse_than_first_come and settings.objective == "total" else 0.0)
+        ),
         seconds_per_unit=reporting_seconds(1, top_k) - reporting_seconds(0, 0) + BASELINES_SECONDS_PER_ARC * top_k,
     )
     instance.regions = queries.la_regions(

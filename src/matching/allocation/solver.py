@@ -185,10 +185,22 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         bound, bound_source = tighter, "households"
     if search.proven:
         bound, bound_source = value, "exact model"  # the whole instance, proven optimal by CP-SAT
-    if guarding:
+    guarded = False
+    if settings.no_worse_than_first_come and settings.objective != "total":
+        notes.append("the like-for-like guard applies to the total objective only: not applied to this answer")
+    guard_time = deadline.remaining() - reporting_seconds(len(instance.units), len(instance.arcs))
+    if guarding and guard_time < 0.5 * GUARD_SECONDS:
+        notes.append(
+            "the like-for-like guard was not applied: no time was left for it (allow more time); the comparison "
+            "with first come, first served shows how the children both place fare"
+        )
+    elif guarding:
         # Placing more children never at the cost of the children first come, first served would place.
-        mended = no_worse_than_first_come(instance, assignment, first_come)
+        mended = no_worse_than_first_come(
+            instance, assignment, first_come, seconds=0.6 * min(guard_time, GUARD_SECONDS)
+        )
         if mended.reverted:
+            guarded = True
             assignment, value = mended.assignment, objective(instance, mended.assignment)
             notes.append(
                 f"kept first come, first served's choices in {mended.reverted:,} part(s) of the answer, so that the "
@@ -207,8 +219,8 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     elif gap <= OPTIMAL_GAP and split_gap(instance, assignment, bound)["children"] == 0:
         # Within the tolerance, and the most children proven: the tolerance is for the fit, never a child.
         status = "optimal"
-    elif search.code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        status = "feasible"
+    elif search.code in (cp_model.OPTIMAL, cp_model.FEASIBLE) or guarded:
+        status = "feasible"  # the guard's mix of the search's answer and first come, first served's is no baseline
     else:
         status = "baseline"
     fit = sum(instance.arcs[k].score for k in assignment.values())

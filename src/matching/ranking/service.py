@@ -371,10 +371,12 @@ def waiting_requests(conn: Connection, *, scope: Scope, on: date) -> list[MatchR
     (siblings referred together are one request each)."""
     children = {c.child_id: c for c in queries.waiting_children(conn, scope=scope)}
     referrals = queries.open_referrals(conn, scope=scope, children=children)
-    referred = set(children)
+    # The children read with an open referral still open when the referrals were read (a referral closed between
+    # the two reads leaves its child out, never half in).
+    referred = {r.child_id for r in referrals}
     by_group: dict[str, list[Child]] = {}
     for c in children.values():
-        if c.sibling_group_id is not None:
+        if c.sibling_group_id is not None and c.child_id in referred:
             by_group.setdefault(c.sibling_group_id, []).append(c)
     latest = _latest_by_child(referrals)
     out = []

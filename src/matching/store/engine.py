@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,8 +48,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _json_deserializer(text: str | bytes) -> Any:
     # orjson reads the JSON columns (lists of codes on every child, referral and household row) several times
     # faster than the standard library: reading England's waiting children and households with room decodes
-    # about 155,000 of them.  What it reads is what json.loads reads for the values the store writes (no NaN).
-    return orjson.loads(text)
+    # about 155,000 of them.  What orjson refuses and the standard library writes (NaN, Infinity, a lone
+    # surrogate) is read by the standard library, as before.
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def make_engine(url: str | None = None) -> Engine:
