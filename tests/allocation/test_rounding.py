@@ -85,8 +85,6 @@ def test_rounding_decides_only_valid_placements_under_a_sound_bound(
     assert objective(instance, rounding.decided) <= best + 1e-6
     assert rounding.bound >= best - 1e-6
     assert round_flow(instance, 0.0).bound == rounding.bound  # the first round's value
-    if narrow is True:  # narrowing settles, never unsettles: it never needs more rounds than re-solving all
-        assert rounding.rounds <= round_flow(instance, time.perf_counter() + 60, narrow=False).rounds
     # With no time for a second round like the first, everything placed validly is settled and the rest rounded
     # while there is time by ``latest``: still valid, never worse-bounded.
     short = round_flow(instance, time.perf_counter(), narrow=narrow, latest=time.perf_counter() + 60)
