@@ -81,7 +81,7 @@ def contested(draw: st.DrawFn) -> AllocationInstance:
     return AllocationInstance(units, rooms, arcs)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(contested())
 def test_guarded_answers_are_valid_and_no_worse_for_the_children_both_place(inst: AllocationInstance) -> None:
     first = first_come_first_served(inst)

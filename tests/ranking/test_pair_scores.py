@@ -22,7 +22,7 @@ from matching.ranking.pool import HouseholdPool
 from tests.strategies import TAX, household_lists, requests
 
 CFG = load_fit_config()
-PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
