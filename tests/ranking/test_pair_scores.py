@@ -40,6 +40,15 @@ def batches(draw: st.DrawFn) -> tuple[list[CarerHousehold], list[MatchRequest], 
     return households, reqs, r, idx
 
 
+def _together_is_alone(pool: HouseholdPool, reqs: list[MatchRequest], r: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The pairs scored together, asserted equal to each scored with its request alone (the same sums in the same
+    order: equal, not merely close)."""
+    together = pool.pair_scores(reqs, r, idx)
+    alone = [float(pool.scores(reqs[k], np.array([i]))[0]) for k, i in zip(r.tolist(), idx.tolist(), strict=True)]
+    assert together.tolist() == alone
+    return together
+
+
 @PROPS
 @given(batches())
 def test_a_pair_scored_with_others_scores_as_its_request_alone(
@@ -47,9 +56,7 @@ def test_a_pair_scored_with_others_scores_as_its_request_alone(
 ) -> None:
     households, reqs, r, idx = batch
     pool = HouseholdPool(households, TAX, CFG)
-    together = pool.pair_scores(reqs, r, idx)
-    alone = [float(pool.scores(reqs[k], np.array([i]))[0]) for k, i in zip(r.tolist(), idx.tolist(), strict=True)]
-    assert together.tolist() == alone  # the same sums in the same order: equal, not merely close
+    together = _together_is_alone(pool, reqs, r, idx)
     for k, i, got in zip(r.tolist(), idx.tolist(), together.tolist(), strict=True):
         assert abs(got - fit.score(reqs[k], pool.households[i], CFG, TAX)) < 1e-9
 
@@ -77,7 +84,4 @@ def test_with_a_stability_model_each_pair_takes_its_own_requests_estimate(
     batch: tuple[list[CarerHousehold], list[MatchRequest], np.ndarray, np.ndarray],
 ) -> None:
     households, reqs, r, idx = batch
-    pool = HouseholdPool(households, TAX, CFG).with_stability(_FakeStability())
-    together = pool.pair_scores(reqs, r, idx)
-    alone = [float(pool.scores(reqs[k], np.array([i]))[0]) for k, i in zip(r.tolist(), idx.tolist(), strict=True)]
-    assert together.tolist() == alone
+    _together_is_alone(HouseholdPool(households, TAX, CFG).with_stability(_FakeStability()), reqs, r, idx)

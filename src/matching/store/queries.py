@@ -177,9 +177,7 @@ def _children_from_rows(conn: Connection, rows: Sequence[Any], with_sdq: bool = 
     ratings = _ratings(conn, ids)
     sdq: dict[str, list[SdqScore]] = defaultdict(list)
     q = s.sdq_score.c
-    for i in range(0, len(ids), 900):
-        if not with_sdq:
-            break
+    for i in range(0, len(ids) if with_sdq else 0, 900):
         stmt = select(q.child_id, q.assessed_on, q.score).where(q.child_id.in_(ids[i : i + 900]))
         for child_id, assessed_on, score in conn.execute(stmt):
             sdq[child_id].append(SdqScore(assessed_on, int(score)))
