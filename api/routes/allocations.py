@@ -54,9 +54,10 @@ class AllocationRequest(BaseModel):
         description="A child living with carers already moves only to a household this many points better.",
     )
     no_worse_than_first_come: bool = Field(
-        default=False,
+        default=True,
         description="Total objective: never let the children first come first served also places fare worse (mean "
-        "fit, miles from home, placements out of area), even at the cost of children placed.",
+        "fit, miles from home, placements out of area), even at the cost of a few children placed (the default); "
+        "false places the most children whatever it does to them.",
     )
 
     def parameters(self, scope: Scope, placement_date: date) -> dict[str, Any]:

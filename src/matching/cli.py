@@ -390,11 +390,12 @@ def allocate(
     no_worse_than_fcfs: Annotated[
         bool,
         typer.Option(
-            "--no-worse-than-fcfs",
-            help="Never let the children first come first served also places fare worse (mean fit, miles, out of "
-            "area), even at the cost of children placed (total objective).",
+            "--no-worse-than-fcfs/--children-first",
+            help="Total objective: never let the children first come first served also places fare worse (mean "
+            "fit, miles, out of area), even at the cost of a few children placed (the default); --children-first "
+            "places the most children whatever it does to them.",
         ),
-    ] = False,
+    ] = True,
 ) -> None:
     """Allocate the waiting children of an area to vacancies at once (a proposal, with the baselines): who goes
     where, who is left out and why, what would place them, against first come first served."""

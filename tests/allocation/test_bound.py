@@ -86,11 +86,13 @@ def test_the_bound_in_the_background_gives_up_at_its_deadline() -> None:
 def test_solve_reports_which_bound_proves_the_gap() -> None:
     """Without the exact model on the whole instance, the household bound replaces the flow's."""
     instance = older_only_pair()
-    result = solve(instance, SolverSettings(time_limit_seconds=5, full_model_max_arcs=0))
+    result = solve(
+        instance, SolverSettings(time_limit_seconds=5, full_model_max_arcs=0, no_worse_than_first_come=False)
+    )
     assert result.bound_source == "households"
     assert result.bound < round_flow(instance, 0.0).bound
     assert result.bound >= result.objective
-    whole = solve(instance, SolverSettings(time_limit_seconds=5))
+    whole = solve(instance, SolverSettings(time_limit_seconds=5, no_worse_than_first_come=False))
     assert whole.bound_source == "exact model"
     assert whole.status == "optimal"
 

@@ -9,7 +9,7 @@ from matching.allocation.solver import SolverSettings, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import instance, room, unit
 
-ONE = SolverSettings(time_limit_seconds=5, random_seed=1, workers=1)
+ONE = SolverSettings(time_limit_seconds=5, random_seed=1, workers=1, no_worse_than_first_come=False)  # children first
 
 
 def placed(inst, result) -> set[str]:  # type: ignore[no-untyped-def]

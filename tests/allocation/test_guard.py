@@ -9,20 +9,21 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.allocation.baselines import first_come_first_served
 from matching.allocation.compare import figures
 from matching.allocation.deadline import Deadline
-from matching.allocation.guard import _greedy, no_worse_than_first_come
+from matching.allocation.guard import _greedy, holds, no_worse_than_first_come, steered
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
 from matching.allocation.merge import merge
 from matching.allocation.solver import SolverSettings, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import instance, room, unit
 
-ONE = SolverSettings(time_limit_seconds=5, random_seed=1, workers=1)
+ONE = SolverSettings(time_limit_seconds=5, random_seed=1, workers=1, no_worse_than_first_come=False)  # children first
 GUARDED = SolverSettings(time_limit_seconds=5, random_seed=1, workers=1, no_worse_than_first_come=True)
 
 
@@ -126,3 +127,73 @@ def test_the_guard_says_when_it_is_not_applied() -> None:
     late = solve(inst, GUARDED, Deadline.start(0.0))
     assert any("guard was not applied: no time" in n for n in late.notes)
     late.check(inst)
+
+
+def _moved_for_nothing() -> AllocationInstance:
+    """A (referred first) fits H1 best (90, 2 miles); B takes H2 (70) under first come, first served, and C, who can
+    only go to H2, waits.  Placing all three moves B to H1, so A must move: to H3 (88, 60 miles) or to H4 (85,
+    2 miles).  Children first and fit alone choose H3, which leaves A 58 miles further from home; mending that part
+    alone gives C's place back.  H4 places all three with A and B no worse off together."""
+    a, b, c = (unit(name, referred=date(2026, 3, 1 + i)) for i, name in enumerate("ABC"))
+    rooms = [room(h) for h in ("H1", "H2", "H3", "H4")]
+    arcs = [
+        Arc(0, 0, 90.0, 2.0), Arc(0, 2, 88.0, 60.0), Arc(0, 3, 85.0, 2.0),
+        Arc(1, 0, 85.0, 5.0), Arc(1, 1, 70.0, 5.0),
+        Arc(2, 1, 75.0, 5.0),
+    ]  # fmt: skip
+    return AllocationInstance([a, b, c], rooms, arcs)
+
+
+@pytest.mark.parametrize("exact_first", [True, False], ids=["exact-first", "steered-only"])
+def test_the_steered_search_places_every_child_without_leaving_anyone_worse_off(exact_first: bool) -> None:
+    inst = _moved_for_nothing()
+    first = first_come_first_served(inst)
+    assert first == {0: 0, 1: 4}
+    children_first = solve(inst, ONE).assignment
+    assert children_first == {0: 1, 1: 3, 2: 5}  # A 58 miles further away
+    assert len(no_worse_than_first_come(inst, children_first, first).assignment) == 2  # mending alone: C waits
+    settings = GUARDED if exact_first else replace(GUARDED, full_model_max_arcs=0)
+    guarded = solve(inst, settings)
+    assert guarded.assignment == {0: 2, 1: 3, 2: 5}
+    assert holds(inst, guarded.assignment, first)
+    assert not any("kept first come, first served's choices" in n for n in guarded.notes)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(contested())
+def test_steering_keeps_the_pairs_and_scores_within_0_to_100(inst: AllocationInstance) -> None:
+    first = first_come_first_served(inst)
+    on = steered(inst, first)
+    assert [(a.unit, a.household, a.distance_miles) for a in on.arcs] == [
+        (a.unit, a.household, a.distance_miles) for a in inst.arcs
+    ]
+    assert all(0.0 <= a.score <= 100.0 + 1e-9 for a in on.arcs)
+    assert on.units is inst.units
+    assert on.households is inst.households
+    scale = None
+    for k, (arc, new) in enumerate(zip(inst.arcs, on.arcs, strict=True)):
+        if arc.unit not in first:  # other children's households keep their order (one factor for all)
+            if arc.score > 0:
+                scale = scale or new.score / arc.score
+                assert new.score == pytest.approx(arc.score * scale)
+            continue
+        theirs = inst.arcs[first[arc.unit]]
+        no_worse = (
+            arc.score >= theirs.score
+            and (arc.distance_miles or 0) <= (theirs.distance_miles or 0)
+            and inst.households[arc.household].la_code == inst.households[theirs.household].la_code
+        )
+        if no_worse:  # at least as good as first come, first served's choice on all three: scored at least as high
+            assert new.score >= on.arcs[first[arc.unit]].score - 1e-9, k
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(contested())
+def test_steered_only_answers_are_valid_and_no_worse_either(inst: AllocationInstance) -> None:
+    first = first_come_first_served(inst)
+    guarded = solve(inst, replace(GUARDED, full_model_max_arcs=0))
+    guarded.check(inst)
+    check_no_worse(inst, guarded.assignment, first)
+    assert holds(inst, guarded.assignment, first)
+    assert guarded.objective >= objective(inst, first) - 1e-6
+    assert guarded.bound >= guarded.objective

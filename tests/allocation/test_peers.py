@@ -13,7 +13,9 @@ from matching.allocation.solver import SolverSettings, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import instance, instances_with_choice, make_unit, room, unit
 
-ONE = SolverSettings(time_limit_seconds=10, random_seed=7, workers=1)
+ONE = SolverSettings(
+    time_limit_seconds=10, random_seed=7, workers=1, no_worse_than_first_come=False
+)  # the search itself
 
 
 def _every_family() -> AllocationInstance:

@@ -15,7 +15,9 @@ from matching.allocation.solver import SolverSettings, solve
 from matching.allocation.validate import violations
 from tests.allocation.factories import drawn_room, drawn_unit, room
 
-ONE = SolverSettings(time_limit_seconds=10, random_seed=7, workers=1)
+ONE = SolverSettings(
+    time_limit_seconds=10, random_seed=7, workers=1, no_worse_than_first_come=False
+)  # the search itself
 PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -279,3 +279,29 @@ def test_another_users_job_is_not_found(lead_page: TestClient, loaded_sqlite: En
     assert lead_page.get("/pages/allocations/no-such-job").status_code == 404
     with loaded_sqlite.begin() as conn:
         js.cancel(conn, theirs, keep=timedelta(days=1))
+
+
+def test_the_like_for_like_choice_goes_from_the_form_to_the_job(lead_page: TestClient, loaded_sqlite: Engine) -> None:
+    """Leaving none of first come first served's children worse off is the default; the other choice reaches the
+    job as ``no_worse_than_first_come: false``, and the job's page says which was asked for."""
+    from api.routes.pages.allocation import AllocationForm
+
+    assert AllocationForm.of({}).request_body()["no_worse_than_first_come"] is True
+    assert AllocationForm.of({"first_come": "no_worse"}).request_body()["no_worse_than_first_come"] is True
+    assert AllocationForm.of({"first_come": "children_first"}).request_body()["no_worse_than_first_come"] is False
+    page = lead_page.get("/pages/allocations")
+    assert re.search(r'id="first_come" name="first_come" type="radio" value="no_worse"[^>]*checked', page.text)
+    assert 'value="children_first"' in page.text
+    for choice, asked, words in (
+        ("children_first", False, "the most children, even if some"),
+        ("no_worse", True, "none of the children first come first served would place left worse off"),
+    ):
+        r = lead_page.post("/pages/allocations", data=form(lead_page, first_come=choice), follow_redirects=False)
+        assert r.status_code == 303, r.text
+        job_id = r.headers["location"].rsplit("/", 1)[1]
+        with loaded_sqlite.begin() as conn:
+            job = js.get(conn, job_id)
+        assert job is not None
+        assert job.parameters["no_worse_than_first_come"] is asked
+        assert words in lead_page.get(r.headers["location"]).text
+        lead_page.post(f"{r.headers['location']}/cancel", data={"csrf_token": csrf_of(page.text)})

@@ -50,6 +50,7 @@ LABELS = {
     "area": "Area",
     "placement_date": "Placement date",
     "objective": "What to aim for",
+    "first_come": "The children first come first served would place",
     "time_limit_seconds": "Time limit",
     "min_fit": "Least fit",
     "max_distance_miles": "Greatest distance",
@@ -70,6 +71,19 @@ OBJECTIVES = {
         "total fit.",
     ),
 }
+#: The like-for-like rule's choices (``no_worse_than_first_come``): label and hint of each.
+FIRST_COME = {
+    "no_worse": (
+        "Leave none of them worse off",
+        "Over the children both would place, the proposal's mean fit is no lower, and its mean distance from home "
+        "and placements out of area no higher, than first come first served's. It may place a few fewer children.",
+    ),
+    "children_first": (
+        "Place the most children, even if some of them fare worse",
+        "To place more children, some that first come first served would place may go to homes that fit them less "
+        "well or are further away; the comparison shows how they fare.",
+    ),
+}
 UNPLACED_REASONS = {
     "no_eligible_household": "No household with room could take them",
     "households_taken": "Every household that could take them went to other children",
@@ -86,6 +100,7 @@ class AllocationForm:
     month: str = ""
     year: str = ""
     objective: str = "total"
+    first_come: str = "no_worse"
     time_limit_seconds: str = "10"
     min_fit: str = "0"
     max_distance_miles: str = ""
@@ -100,7 +115,7 @@ class AllocationForm:
             "day": "placement_date-day",
             "month": "placement_date-month",
             "year": "placement_date-year",
-            **{k: k for k in ("objective", "time_limit_seconds", "min_fit", "max_distance_miles")},
+            **{k: k for k in ("objective", "first_come", "time_limit_seconds", "min_fit", "max_distance_miles")},
             **{k: k for k in ("keep_current_points", "seed")},
         }
         return cls(**{attr: fields.get(name, "").strip()[:100] for attr, name in names.items()})
@@ -125,6 +140,7 @@ class AllocationForm:
             )
         if self.objective:
             body["objective"] = self.objective
+        body["no_worse_than_first_come"] = self.first_come != "children_first"
         for name in ("time_limit_seconds", "min_fit", "max_distance_miles", "keep_current_points"):
             text = getattr(self, name)
             if text:
@@ -220,6 +236,7 @@ def _form_page(
             "form": form,
             "areas": choices,
             "objectives": OBJECTIVES,
+            "first_come": FIRST_COME,
             "errors": list(errors),
             "error_for": {e["field"]: e["text"] for e in errors},
             "jobs": _job_rows(conn, caller),

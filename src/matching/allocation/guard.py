@@ -12,6 +12,16 @@ the children both place by its own differences.  So the guard chooses which comp
 does not fall, nor their miles or placements out of area rise.  That choice is a small integer programme (one
 yes/no a component, three constraints), solved by HiGHS; taking first come, first served's side everywhere always
 meets it, so an answer always exists.
+
+Mending alone gives back too much: nationally, the differences between an answer found for children placed and
+fit alone and first come, first served's form one part of thousands of units, and keeping first come, first
+served's side of it gives back most of the extra children.  So the search itself is steered (:func:`steered`):
+for the children first come, first served places, each household is scored by how it compares with that choice, a
+point of fit counting :data:`STEER_FIT` times more, every mile further from home :data:`STEER_MILES` points less
+and a placement out of area where that choice is in it :data:`STEER_AWAY` points less (a Lagrangian relaxation of
+the three constraints with fixed multipliers).  Placing a child still comes first: only how the children are placed
+changes.  National benchmark, 20 s of solving: mended alone, 11,213 of the 12,218 urgency-weighted children placed
+were kept; steered then mended, 12,077.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from matching.allocation.instance import AllocationInstance, arc_values
+from matching.allocation.instance import AllocationInstance, Arc, arc_array, arc_values
 from matching.allocation.merge import components
 
 #: Fit and miles are compared in millionths (integers: sums in any order agree exactly).
@@ -29,6 +39,12 @@ _MICRO = 1_000_000
 #: The time kept for the guard from the search (the solver's, when it is asked for): HiGHS's choice of components
 #: (166 nationally) gets most of it; past it, a greedy choice.
 GUARD_SECONDS = 0.5
+#: The multipliers of :func:`steered`, in points of fit (0-100): a point of fit for a child first come, first served
+#: places counts this many times more; each mile further from home than its choice costs this many points; and a
+#: placement out of area where its choice is in it (or in area where it is out) this many (national benchmark, 20 s:
+#: (3, 0.5, 3) kept 12,077 urgency-weighted children after mending; (1, 0.5, 5) 11,968; (2, 0.25, 2) 12,068;
+#: (8, 0.5, 5) 11,182, its fit too coarse once scaled back into 0-100).
+STEER_FIT, STEER_MILES, STEER_AWAY = 3.0, 0.5, 3.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,51 @@ class Mended:
     reverted: int
     children_lost: int
     value_lost: int
+
+
+def steered(instance: AllocationInstance, first_come: dict[int, int]) -> AllocationInstance:
+    """``instance`` with the households of each child ``first_come`` places scored for the like-for-like rule: by
+    how they compare with that choice in fit, miles from home and area (see the module); every other score kept.
+    Scores stay within 0-100 (each such child's lowest is 0, and all are scaled down together when one passes 100),
+    so one child placed is still worth more than all the fit; units, households, rules and arc order are the same,
+    so an answer to it is an answer to ``instance``."""
+    if not instance.arcs or not first_come:
+        return instance
+    unit, household = arc_array(instance, "unit"), arc_array(instance, "household")
+    score = arc_array(instance, "score")
+    miles = np.fromiter(
+        (np.nan if a.distance_miles is None else a.distance_miles for a in instance.arcs),
+        dtype=np.float64,
+        count=len(instance.arcs),
+    )
+    home = np.array([u.la_code for u in instance.units], dtype=object)
+    area = np.array([h.la_code for h in instance.households], dtype=object)
+    away = (area[household] != home[unit]).astype(np.float64)
+    chosen = np.full(len(instance.units), -1, dtype=np.int64)
+    chosen[list(first_come)] = list(first_come.values())
+    theirs = chosen[unit]
+    placed = theirs >= 0
+    ref = np.where(placed, theirs, 0)
+    further = np.nan_to_num(miles - miles[ref], nan=0.0)  # unknown on either side: no difference counted
+    raw = np.where(
+        placed,
+        score + STEER_FIT * (score - score[ref]) - STEER_MILES * further - STEER_AWAY * (away - away[ref]),
+        score,
+    )
+    lowest = np.zeros(len(instance.units))
+    np.minimum.at(lowest, unit, raw)
+    raw = raw - np.where(placed, lowest[unit], 0.0)
+    raw *= 100.0 / max(100.0, float(raw.max()))
+    arcs = [Arc(a.unit, a.household, s, a.distance_miles) for a, s in zip(instance.arcs, raw.tolist(), strict=True)]
+    return AllocationInstance(
+        instance.units,
+        instance.households,
+        arcs,
+        dict(instance.unit_without_arcs),
+        instance.context,
+        not_considered=set(instance.not_considered),
+        regions=dict(instance.regions),
+    )
 
 
 def _differences(
@@ -66,6 +127,13 @@ def _differences(
             - int(instance.households[theirs.household].la_code != la)
         )
     return value, fit, miles, away
+
+
+def holds(instance: AllocationInstance, ours: dict[int, int], first_come: dict[int, int]) -> bool:
+    """Whether, over the children both ``ours`` and ``first_come`` place, ours has at least the fit and at most the
+    miles from home and placements out of area (the like-for-like rule, in the guard's exact sums)."""
+    _, fit, miles, away = _differences(instance, ours, first_come, sorted(ours.keys() & first_come.keys()))
+    return fit >= 0 and miles <= 0 and away <= 0
 
 
 def no_worse_than_first_come(

@@ -129,6 +129,16 @@ def _flow(arrays: _Arrays, active: np.ndarray, cap: np.ndarray) -> tuple[float, 
     return -smcf.optimal_cost() / arrays.flow_scale, flows
 
 
+def flow_bound(instance: AllocationInstance) -> float:
+    """The flow relaxation's value (siblings splittable, no rules between units): an upper bound on the objective
+    of every allocation of ``instance`` (the first round of :func:`round_flow` alone)."""
+    if not instance.arcs:
+        return 0.0
+    arrays = _Arrays(instance)
+    rooms = _rooms(arrays, instance, {})
+    return _flow(arrays, _active(instance, arrays, {}, {}, rooms), rooms.cap)[0]
+
+
 def round_flow(
     instance: AllocationInstance, deadline: float, *, narrow: bool | None = None, latest: float | None = None
 ) -> Rounding:

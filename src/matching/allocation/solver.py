@@ -57,7 +57,7 @@ from ortools.sat.python import cp_model
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.bound import BackgroundBound, objective_bound
 from matching.allocation.deadline import Deadline, OutOfTime
-from matching.allocation.guard import GUARD_SECONDS, no_worse_than_first_come
+from matching.allocation.guard import GUARD_SECONDS, holds, no_worse_than_first_come, steered
 from matching.allocation.instance import (
     SCALE,
     AllocationInstance,
@@ -72,7 +72,7 @@ from matching.allocation.merge import merge
 from matching.allocation.model import build_model, usable
 from matching.allocation.report import report, reporting_seconds, summarise
 from matching.allocation.result import OPTIMAL_GAP, AllocationResult, relative_gap, split_gap
-from matching.allocation.rounding import round_flow
+from matching.allocation.rounding import flow_bound, round_flow
 from matching.allocation.validate import objective
 
 ROUNDING_SHARE = 0.85  # of the search time, at most, for rounding the flow relaxation
@@ -114,11 +114,12 @@ class SolverSettings:
     #: the longest one neighbourhood may take.
     neighbourhood_units: int = 150
     neighbourhood_seconds: float = 1.0
-    #: True: the total objective's answer is mended, part by part, so that the children first come, first served
-    #: also places fare no worse under it (mean fit, miles, out of area: :mod:`matching.allocation.guard`), at the
-    #: cost of children it would otherwise place.  False (the default: placing a child comes first) leaves it as
-    #: the search found it, and the comparison reports how those children fare.
-    no_worse_than_first_come: bool = False
+    #: True (the default): with the total objective, the search weighs how the children first come, first served
+    #: places compare with its choices for them, and its answer is then mended, part by part, so that they fare no
+    #: worse under it (mean fit, miles, out of area: :mod:`matching.allocation.guard`), at the cost of a few children
+    #: it would otherwise place.  False: children placed, then total fit, as the search finds it; the comparison
+    #: reports how those children fare.
+    no_worse_than_first_come: bool = True
 
 
 def solve(
@@ -169,9 +170,9 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     )
     try:
         greedy, first_come = greedy_best_pair(instance), first_come_first_served(instance)
-        search = _search(instance, settings, (greedy, first_come), end, notes)
+        search, children_proven = _guarded_search(instance, settings, (greedy, first_come), end, notes, guarding)
         children = None
-        if households_bound is not None and not search.proven:
+        if households_bound is not None and not children_proven:
             placed = weighted_children(instance, search.assignment)
             children = households_bound.children(wait_until=end, enough=placed)
     finally:
@@ -185,6 +186,11 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         bound, bound_source = tighter, "households"
     if search.proven:
         bound, bound_source = value, "exact model"  # the whole instance, proven optimal by CP-SAT
+    if guarding and split_gap(instance, assignment, bound)["children"] == 0 and _flow_fits(instance, deadline):
+        # The steered search proved the children placed; the fit is bounded by the flow on the instance's own scores.
+        flow = flow_bound(instance)
+        if flow < bound:
+            bound, bound_source = flow, "flow"
     guarded = False
     if settings.no_worse_than_first_come and settings.objective != "total":
         notes.append("the like-for-like guard applies to the total objective only: not applied to this answer")
@@ -234,6 +240,43 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     result.seconds = {"solving": searched - started, "reporting": time.perf_counter() - searched}
     result.time_limit_seconds = deadline.seconds
     return result
+
+
+def _guarded_search(
+    instance: AllocationInstance,
+    settings: SolverSettings,
+    baselines: tuple[dict[int, int], dict[int, int]],
+    end: float,
+    notes: list[str],
+    guarding: bool,
+) -> tuple[_Search, bool]:
+    """:func:`_search`, and whether it proved the most children placed.  Guarding (the like-for-like rule), an
+    instance small enough for the exact model is first searched as it is, and that answer kept when the children
+    first come, first served places fare no worse under it; otherwise (or on a larger instance) the search is on
+    the instance steered towards them (:func:`matching.allocation.guard.steered`), and its bound is the children
+    it proves with the most fit each could have (the steered fit bounds nothing), or the first search's."""
+    first_come = baselines[1]
+    first: _Search | None = None
+    if not guarding or len(instance.arcs) <= settings.full_model_max_arcs:
+        first_notes: list[str] = []
+        first = _search(instance, settings, baselines, end, first_notes)
+        started = time.perf_counter()
+        if not guarding or holds(instance, first.assignment, first_come) or end - started < 2 * MIN_SOLVE_SECONDS:
+            notes.extend(first_notes)
+            return first, first.proven
+    on = steered(instance, first_come)
+    search = _search(on, settings, (greedy_best_pair(on), first_come), end, notes)
+    bound = objective_bound(instance, math.floor(search.bound / instance.child_weight + 1e-9))
+    if first is not None and first.bound < bound:
+        bound, search.bound_source = first.bound, first.bound_source
+    proven = search.proven or (first is not None and first.proven)
+    return _Search(search.assignment, search.code, bound, search.bound_source, False, search.fair_code), proven
+
+
+def _flow_fits(instance: AllocationInstance, deadline: Deadline) -> bool:
+    """Whether one round of the flow relaxation on ``instance`` leaves the time to guard, check and report."""
+    keep = reporting_seconds(len(instance.units), len(instance.arcs)) + GUARD_SECONDS
+    return FLOW_SECONDS_PER_ARC * len(instance.arcs) <= deadline.remaining() - keep
 
 
 def _search(

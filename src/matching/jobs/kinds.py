@@ -54,7 +54,7 @@ def allocation_parameters(
     max_distance_miles: float | None,
     keep_current: float | None,
     solver_workers: int = 2,
-    no_worse_than_first_come: bool = False,
+    no_worse_than_first_come: bool = True,
 ) -> dict[str, Any]:
     """What an allocation job stores: the caller's scope narrowed to the area (never unlimited), and how to solve."""
     if scope.la_codes is None or scope.agency_codes is None:
@@ -98,6 +98,7 @@ def run_allocation(
                 p["seed"],
                 p.get("solver_workers", 2),
                 objective=p["objective"],
+                # Jobs stored before the guard was the default asked for children first.
                 no_worse_than_first_come=bool(p.get("no_worse_than_first_come", False)),
             ),
             min_fit=p["min_fit"],
