@@ -4,12 +4,13 @@ On ``bench_allocation``'s store (its waiting list topped up), the instance is re
 service does, then solved for ``--time-limit`` seconds of solving alone (reading and building not
 counted), three times:
 
-* **children first**, as the service does;
+* **children first** (``no_worse_than_first_come=False``, the command's ``--children-first``);
 * **guarded**: each child that first come first served places is offered only the households fitting
   them at least as well as its choice (an experiment, not in the service: it can leave such a child out);
-* **guard**: children first with the service's like-for-like guard (``no_worse_than_first_come``, the
-  command's ``--no-worse-than-fcfs``): the answer mended part by part so that the children both place
-  fare no worse.
+* **guard**: as the service does by default (``no_worse_than_first_come``): the search steered towards the
+  children first come first served places, then mended part by part so that the children both place fare
+  no worse;
+* **mended only**: the children-first answer mended part by part, without steering (as the guard was before).
 
 For each: children placed, gap, and on the children both methods place, each method's mean fit, miles
 and placements out of area; and the merge of our answer with first come first served (its components).
@@ -27,7 +28,8 @@ from bench_allocation import ON, prepare, scopes
 
 from matching.allocation.baselines import first_come_first_served
 from matching.allocation.compare import like_for_like
-from matching.allocation.instance import AllocationInstance, build_instance
+from matching.allocation.guard import no_worse_than_first_come
+from matching.allocation.instance import AllocationInstance, build_instance, weighted_children
 from matching.allocation.merge import components
 from matching.allocation.solver import SolverSettings, solve
 from matching.domain import Scope
@@ -68,6 +70,7 @@ def main() -> None:
         f"{label}: {len(instance.units):,} units, {len(instance.arcs):,} eligible pairs; {args.time_limit:g} s of solving"
     )
     runs = (("children first", instance, False), ("guarded", guarded(instance), False), ("guard", instance, True))
+    children_first: dict[int, int] = {}
     for name, inst, guard in runs:
         started = time.perf_counter()
         result = solve(
@@ -77,6 +80,8 @@ def main() -> None:
             ),
         )
         first = first_come_first_served(inst)
+        if name == "children first":
+            children_first = result.assignment
         cmp = like_for_like(inst, result.assignment, first)
         ours, theirs = cmp["both"]["ours"], cmp["both"]["first_come_first_served"]
         parts = components(inst, result.assignment, first)
@@ -94,6 +99,17 @@ def main() -> None:
         print(
             f"    differences from first come first served: {len(parts):,} parts, the largest {max(map(len, parts), default=0)} units"
         )
+
+    first = first_come_first_served(instance)
+    mended = no_worse_than_first_come(instance, children_first, first)
+    cmp = like_for_like(instance, mended.assignment, first)
+    ours, theirs = cmp["both"]["ours"], cmp["both"]["first_come_first_served"]
+    print(
+        f"  mended only: placed {len(mended.assignment):,} units, {weighted_children(instance, mended.assignment):,} "
+        f"urgency-weighted children (children first: {weighted_children(instance, children_first):,}); "
+        f"{mended.reverted} parts given back; the {ours['children']:,} both place: fit {ours['mean_fit']} / "
+        f"{theirs['mean_fit']}, miles {ours['mean_distance_miles']} / {theirs['mean_distance_miles']}"
+    )
 
 
 if __name__ == "__main__":

@@ -39,6 +39,16 @@ _MICRO = 1_000_000
 #: The time kept for the guard from the search (the solver's, when it is asked for): HiGHS's choice of components
 #: (166 nationally) gets most of it; past it, a greedy choice.
 GUARD_SECONDS = 0.5
+#: ... of which an instance needs about this much a pair, and a little more (measured: 0.36 s for England's 385,000
+#: pairs, 2 ms for a region's 38,000): a region keeps 0.08 s, not 0.5, from its search.
+GUARD_SECONDS_PER_ARC = 1.5e-6
+
+
+def guard_seconds(arcs: int) -> float:
+    """The time kept for the guard on an instance of ``arcs`` eligible pairs (at most :data:`GUARD_SECONDS`)."""
+    return min(GUARD_SECONDS, 0.02 + GUARD_SECONDS_PER_ARC * arcs)
+
+
 #: The multipliers of :func:`steered`, in points of fit (0-100): a point of fit for a child first come, first served
 #: places counts this many times more; each mile further from home than its choice costs this many points; and a
 #: placement out of area where its choice is in it (or in area where it is out) this many (national benchmark, 20 s:

@@ -16,11 +16,12 @@ from datetime import date
 from sqlalchemy import Connection, select
 
 from matching.allocation.deadline import Deadline
-from matching.allocation.guard import GUARD_SECONDS
+from matching.allocation.guard import guard_seconds
 from matching.allocation.instance import AllocationInstance, build_instance
 from matching.allocation.report import reporting_seconds, summarise, unplaced_reasons
 from matching.allocation.result import AllocationResult
 from matching.allocation.solver import MIN_SOLVE_SECONDS, SolverSettings, solve
+from matching.collector import collector_paused
 from matching.domain import Scope
 from matching.eligibility.rules import reach
 from matching.fit_config import FitConfig
@@ -52,6 +53,7 @@ def area_scope(conn: Connection, *, la_code: str | None = None, region: str | No
     return Scope(la_codes=codes)
 
 
+@collector_paused()  # millions of small objects, none in cycles: see matching.collector
 def allocate(
     conn: Connection,
     *,
@@ -93,7 +95,11 @@ def allocate(
         until=deadline.keeping(
             reporting_seconds(0, 0)
             + MIN_SOLVE_SECONDS
-            + (GUARD_SECONDS if settings.no_worse_than_first_come and settings.objective == "total" else 0.0)
+            + (
+                guard_seconds(top_k * len(requests))
+                if settings.no_worse_than_first_come and settings.objective == "total"
+                else 0.0
+            )
         ),
         seconds_per_unit=reporting_seconds(1, top_k) - reporting_seconds(0, 0) + BASELINES_SECONDS_PER_ARC * top_k,
     )

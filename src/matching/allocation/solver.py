@@ -57,7 +57,7 @@ from ortools.sat.python import cp_model
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.bound import BackgroundBound, objective_bound
 from matching.allocation.deadline import Deadline, OutOfTime
-from matching.allocation.guard import GUARD_SECONDS, holds, no_worse_than_first_come, steered
+from matching.allocation.guard import guard_seconds, holds, no_worse_than_first_come, steered
 from matching.allocation.instance import (
     SCALE,
     AllocationInstance,
@@ -74,6 +74,7 @@ from matching.allocation.report import report, reporting_seconds, summarise
 from matching.allocation.result import OPTIMAL_GAP, AllocationResult, relative_gap, split_gap
 from matching.allocation.rounding import flow_bound, round_flow
 from matching.allocation.validate import objective
+from matching.collector import collector_paused
 
 ROUNDING_SHARE = 0.85  # of the search time, at most, for rounding the flow relaxation
 BOUND_SHARE = 0.8  # of the search time, at most, for the household bound on a thread of its own
@@ -122,6 +123,7 @@ class SolverSettings:
     no_worse_than_first_come: bool = True
 
 
+@collector_paused()  # millions of small objects, none in cycles: see matching.collector
 def solve(
     instance: AllocationInstance, settings: SolverSettings | None = None, deadline: Deadline | None = None
 ) -> AllocationResult:
@@ -162,7 +164,8 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     if deadline.expired():
         notes.append("time ran out before solving began: the answer is the greedy baseline")
     guarding = settings.objective == "total" and settings.no_worse_than_first_come
-    end = deadline.keeping(reporting_seconds(len(instance.units), len(instance.arcs)) + guarding * GUARD_SECONDS)
+    guard_time = guard_seconds(len(instance.arcs))
+    end = deadline.keeping(reporting_seconds(len(instance.units), len(instance.arcs)) + guarding * guard_time)
     households_bound = (
         BackgroundBound(instance, deadline.share(BOUND_SHARE, end))
         if instance.arcs and end - started >= MIN_SOLVE_SECONDS
@@ -194,17 +197,15 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     guarded = False
     if settings.no_worse_than_first_come and settings.objective != "total":
         notes.append("the like-for-like guard applies to the total objective only: not applied to this answer")
-    guard_time = deadline.remaining() - reporting_seconds(len(instance.units), len(instance.arcs))
-    if guarding and guard_time < 0.5 * GUARD_SECONDS:
+    left = deadline.remaining() - reporting_seconds(len(instance.units), len(instance.arcs))
+    if guarding and left < 0.5 * guard_time:
         notes.append(
             "the like-for-like guard was not applied: no time was left for it (allow more time); the comparison "
             "with first come, first served shows how the children both place fare"
         )
     elif guarding:
         # Placing more children never at the cost of the children first come, first served would place.
-        mended = no_worse_than_first_come(
-            instance, assignment, first_come, seconds=0.6 * min(guard_time, GUARD_SECONDS)
-        )
+        mended = no_worse_than_first_come(instance, assignment, first_come, seconds=0.6 * min(left, guard_time))
         if mended.reverted:
             guarded = True
             assignment, value = mended.assignment, objective(instance, mended.assignment)
@@ -275,7 +276,7 @@ def _guarded_search(
 
 def _flow_fits(instance: AllocationInstance, deadline: Deadline) -> bool:
     """Whether one round of the flow relaxation on ``instance`` leaves the time to guard, check and report."""
-    keep = reporting_seconds(len(instance.units), len(instance.arcs)) + GUARD_SECONDS
+    keep = reporting_seconds(len(instance.units), len(instance.arcs)) + guard_seconds(len(instance.arcs))
     return FLOW_SECONDS_PER_ARC * len(instance.arcs) <= deadline.remaining() - keep
 
 
