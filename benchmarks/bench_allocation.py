@@ -223,7 +223,14 @@ def peer_table(
 
 
 def run(
-    label: str, engine: Engine, scope: Scope, name: str, limit: float, peers: bool = True, objective: str = "total"
+    label: str,
+    engine: Engine,
+    scope: Scope,
+    name: str,
+    limit: float,
+    peers: bool = True,
+    objective: str = "total",
+    children_first: bool = False,
 ) -> None:
     """One allocation of ``scope``'s waiting children end to end under ``limit`` seconds, and the peers."""
     cfg, taxonomy = load_fit_config(), load_taxonomy()
@@ -237,7 +244,13 @@ def run(
             on=ON,
             cfg=cfg,
             taxonomy=taxonomy,
-            settings=SolverSettings(time_limit_seconds=limit, random_seed=2024, workers=2, objective=objective),
+            settings=SolverSettings(
+                time_limit_seconds=limit,
+                random_seed=2024,
+                workers=2,
+                objective=objective,
+                no_worse_than_first_come=not children_first,
+            ),
             deadline=deadline,
         )
         wall = time.perf_counter() - started
@@ -246,7 +259,7 @@ def run(
     groups = sum(1 for u in instance.units if u.size > 1)
     phases = ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items() if k != "total")
     print(
-        f"\n{label}, {objective} objective, limit {limit:g} s: {children:,} children waiting ({groups} sibling groups), "
+        f"\n{label}, {objective} objective{' (children first)' if children_first else ''}, limit {limit:g} s: {children:,} children waiting ({groups} sibling groups), "
         f"{len(instance.households):,} households with room, {len(instance.arcs):,} eligible pairs"
     )
     gaps = result.gaps or {}
@@ -315,6 +328,11 @@ def main() -> None:
     ap.add_argument(
         "--objectives", default="total", help="total, fairness or both (comma-separated); peers run with total only"
     )
+    ap.add_argument(
+        "--children-first",
+        action="store_true",
+        help="the total objective without the like-for-like rule (the command's --children-first)",
+    )
     args = ap.parse_args()
     engine = prepare(args.workdir)
     with engine.connect() as conn:
@@ -323,7 +341,8 @@ def main() -> None:
         if args.only in (None, name):
             for objective in args.objectives.split(","):
                 for limit in args.regional_limits if name == "regional" else args.national_limits:
-                    run(label, engine, scope, name, limit, args.peers and objective == "total", objective)
+                    peers = args.peers and objective == "total"
+                    run(label, engine, scope, name, limit, peers, objective, args.children_first)
 
 
 if __name__ == "__main__":

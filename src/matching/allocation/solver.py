@@ -80,6 +80,9 @@ ROUNDING_SHARE = 0.85  # of the search time, at most, for rounding the flow rela
 BOUND_SHARE = 0.8  # of the search time, at most, for the household bound on a thread of its own
 REMAINDER_SHARE = 0.6  # of the time left, for the exact model on what the relaxation leaves open
 FAIRNESS_SHARE = 0.5  # of the search time, for the fairness objective's second solve
+#: ... or, when its exact model is too large to build in that time, for raising the worst-off children's fit around
+#: them (:func:`_fairer`).
+FAIR_NEIGHBOURHOODS_SHARE = 0.2
 BUILD_SECONDS_PER_ARC = 30e-6  # building the exact model from Python (measured: 4.7 s for 218,000 pairs)
 FAIR_BUILD_SECONDS_PER_ARC = 40e-6  # the same with the fairness objective's constraints
 FLOW_SECONDS_PER_ARC = 4e-6  # one round of the flow relaxation (measured: 0.53 s for 218,000 pairs)
@@ -304,14 +307,8 @@ def _search(
         left = end - time.perf_counter()
         need = FAIR_BUILD_SECONDS_PER_ARC * n_arcs + MIN_SOLVE_SECONDS
         fair_planned = FAIRNESS_SHARE * left >= need
-        if fair_planned:
-            total_end = end - FAIRNESS_SHARE * left
-        else:
-            notes.append(
-                f"fairness not applied: its model ({n_arcs:,} eligible pairs) takes about {need:.1f} s to build "
-                f"and solve, more than half of the {max(left, 0.0):.1f} s left; the answer maximises children "
-                "placed, then total fit (allow more time)"
-            )
+        # Otherwise the worst-off children's neighbourhoods get a share of their own (:func:`_fairer`).
+        total_end = end - (FAIRNESS_SHARE if fair_planned else FAIR_NEIGHBOURHOODS_SHARE) * left
     arcs_of_unit = instance.arcs_of_unit()
     placeable = float(weighted_children(instance, arcs_of_unit))
     bound, bound_source = objective_bound(instance, placeable), "trivial"
@@ -398,6 +395,26 @@ def _search(
             assignment, code = fair, fair_code
         else:
             notes.append("fairness not applied: its model found no answer in the time left (allow more time)")
+    elif fairness:
+        before = _worst_fit(instance, assignment)
+        fair, raised = _fairer(instance, assignment, settings, end, arcs_of_unit)
+        need = FAIR_BUILD_SECONDS_PER_ARC * n_arcs + MIN_SOLVE_SECONDS
+        why = f"its model of the whole instance ({n_arcs:,} eligible pairs) takes about {need:.1f} s to build and solve"
+        if raised:
+            if proven:  # as above: the proven total optimum now bounds the fairer answer
+                bound, bound_source, proven = objective(instance, assignment), "exact model", False
+            assignment, code, fair_code = fair, cp_model.FEASIBLE, cp_model.FEASIBLE
+            notes.append(
+                f"fairness applied around the worst-off children, not proven fairest ({why}): the worst-off placed "
+                f"child's fit rose from {before / SCALE:g} to {_worst_fit(instance, assignment) / SCALE:g} in "
+                f"{raised} step(s), as many children placed"
+            )
+        else:
+            notes.append(
+                f"fairness not proven ({why}): re-solving around the worst-off placed child (fit {before / SCALE:g}) "
+                "with the fairness objective found no way to raise it while placing as many children, so the answer "
+                "is the total objective's: children placed, then total fit (allow more time for the proof)"
+            )
     if code == BASELINE and objective(instance, assignment) < bound:
         notes.append("the search found nothing better than the greedy baseline in the time left (allow more time)")
     return _Search(assignment, code, bound, bound_source, proven, fair_code)
@@ -461,16 +478,19 @@ def _resolve(
     settings: SolverSettings,
     until: float,
     arcs_of_unit: dict[int, list[int]],
+    *,
+    fairest: bool = False,
 ) -> dict[int, int] | None:
     """``assignment`` with the units of ``hood`` re-solved exactly (hinted with where they are) on the room the
-    others leave, by ``until`` (None when CP-SAT finds nothing, or there is no time)."""
+    others leave, by ``until`` (None when CP-SAT finds nothing, or there is no time): for the total objective, or
+    when ``fairest`` the fairness objective's (:func:`_fairest`: as many children, the worst-off there first)."""
     if until - time.perf_counter() < MIN_SOLVE_SECONDS:
         return None
     fixed = {u: k for u, k in assignment.items() if u not in hood}
     sub, back = _remainder(instance, fixed, hood, arcs_of_unit)
     position = {k: j for j, k in enumerate(back)}
     hint = {sub.arcs[position[k]].unit: position[k] for u, k in assignment.items() if u in hood and k in position}
-    found, code = _cpsat(sub, settings, until, hint)
+    found, code = (_fairest if fairest else _cpsat)(sub, settings, until, hint)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return fixed | {instance.arcs[back[j]].unit: back[j] for j in found.values()}
@@ -557,6 +577,44 @@ def _improve(
         if value > current:
             assignment, current = candidate, value
     return assignment
+
+
+def _worst_fit(instance: AllocationInstance, assignment: dict[int, int]) -> int:
+    """The fit of the worst-off placed child of ``assignment``, in hundredths (the fairness model's units)."""
+    return min((round(instance.arcs[k].score * SCALE) for k in assignment.values()), default=0)
+
+
+def _fairer(
+    instance: AllocationInstance,
+    assignment: dict[int, int],
+    settings: SolverSettings,
+    deadline: float,
+    arcs_of_unit: dict[int, list[int]],
+) -> tuple[dict[int, int], int]:
+    """The fairness objective where its exact model is too large to build in time: around the worst-off placed
+    children, the units competing for their households are freed and re-solved with that objective on the room
+    the rest leave (as many children there, the worst-off fit as high as it can be, then total fit), while the
+    worst-off child's fit rises and time is left.  Returns the answer and how many neighbourhoods raised it."""
+    arcs_of_household = instance.arcs_of_household()
+    raised = 0
+    while time.perf_counter() < deadline - MIN_SOLVE_SECONDS and assignment:
+        worst = _worst_fit(instance, assignment)
+        seeds = sorted(u for u, k in assignment.items() if round(instance.arcs[k].score * SCALE) == worst)
+        hood: set[int] = set()
+        for seed in seeds:
+            if len(hood) >= settings.neighbourhood_units:
+                break
+            hood |= _neighbourhood(instance, seed, arcs_of_unit, arcs_of_household, settings.neighbourhood_units)
+        until = min(time.perf_counter() + settings.neighbourhood_seconds, deadline)
+        candidate = _resolve(instance, assignment, hood, settings, until, arcs_of_unit, fairest=True)
+        if (
+            candidate is None
+            or weighted_children(instance, candidate) < weighted_children(instance, assignment)
+            or _worst_fit(instance, candidate) <= worst
+        ):
+            break  # the worst-off child's fit cannot rise around it (or not in time)
+        assignment, raised = candidate, raised + 1
+    return assignment, raised
 
 
 def _neighbourhood(
