@@ -63,7 +63,8 @@ _ANCHOR = {"placement_date": "placement_date-day"}
 OBJECTIVES = {
     "total": (
         "Place as many children as possible, then the best total fit",
-        "The most children placed; among the ways of placing that many, the highest fit added up over all of them.",
+        "The most children placed (within the choice below about the children first come first served would "
+        "place); among the ways of placing that many, the highest fit added up over all of them.",
     ),
     "fairness": (
         "Place as many children as possible, then look after the worst-off child",

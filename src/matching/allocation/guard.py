@@ -69,11 +69,12 @@ class Mended:
 
 
 def steered(instance: AllocationInstance, first_come: dict[int, int]) -> AllocationInstance:
-    """``instance`` with the households of each child ``first_come`` places scored for the like-for-like rule: by
-    how they compare with that choice in fit, miles from home and area (see the module); every other score kept.
-    Scores stay within 0-100 (each such child's lowest is 0, and all are scaled down together when one passes 100),
-    so one child placed is still worth more than all the fit; units, households, rules and arc order are the same,
-    so an answer to it is an answer to ``instance``."""
+    """``instance`` with the households of each unit ``first_come`` places scored for the like-for-like rule: by
+    how they compare with that choice in fit, miles from home and area, for each child of the unit (see the
+    module); every other score kept.  Scores stay within 0-100 (a unit's scores are raised together when one falls
+    below 0, and all are scaled down together when one passes 100), so one child placed is still worth more than
+    all the fit; units, households, rules and arc order are the same, so an answer to it is an answer to
+    ``instance``."""
     if not instance.arcs or not first_come:
         return instance
     unit, household = arc_array(instance, "unit"), arc_array(instance, "household")
@@ -92,9 +93,10 @@ def steered(instance: AllocationInstance, first_come: dict[int, int]) -> Allocat
     placed = theirs >= 0
     ref = np.where(placed, theirs, 0)
     further = np.nan_to_num(miles - miles[ref], nan=0.0)  # unknown on either side: no difference counted
+    size = np.array([u.size for u in instance.units], dtype=np.float64)[unit]  # the rule counts every child
     raw = np.where(
         placed,
-        score + STEER_FIT * (score - score[ref]) - STEER_MILES * further - STEER_AWAY * (away - away[ref]),
+        score + size * (STEER_FIT * (score - score[ref]) - STEER_MILES * further - STEER_AWAY * (away - away[ref])),
         score,
     )
     lowest = np.zeros(len(instance.units))

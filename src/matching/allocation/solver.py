@@ -29,9 +29,12 @@ Meanwhile, on a thread of its own, the household bound (:mod:`matching.allocatio
 relaxation's prices, then each household's best set under every rule) replaces the flow's bound
 when it is tighter and ready in time.
 
-The greedy answer is a floor: never worse.  Solver settings (time limit, seed, workers) are
-explicit, and so is the status: "optimal", "feasible" (with its gap) or "baseline" (the greedy
-answer: nothing better was found in time).
+The greedy answer is a floor: the search never returns worse.  **The like-for-like rule** (by default,
+:attr:`SolverSettings.no_worse_than_first_come`): the children first come, first served places must fare no
+worse under the answer; the search is steered towards them and its answer mended where it still breaks the rule
+(:mod:`matching.allocation.guard`), which can cost children the search placed, never below first come, first
+served's own answer.  Solver settings (time limit, seed, workers) are explicit, and so is the status: "optimal",
+"feasible" (with its gap) or "baseline" (the greedy answer: nothing better was found in time).
 
 **One deadline** (:class:`matching.allocation.deadline.Deadline`) bounds the whole allocation,
 from the command or job's start: the shares above are of the time left when solving begins, less
@@ -39,8 +42,8 @@ what checking and summarising the answer is expected to take (:func:`reporting_s
 with no time left is skipped (the flow when one round would not finish; an exact model when
 building it would not leave :data:`MIN_SOLVE_SECONDS` to solve it; building stops part way if its
 estimate was wrong), and ``notes`` says what was cut short.  The fairness objective's second solve
-gets half the search when its model can be built in it, and is skipped (said in ``notes``) when it
-cannot.  The household bound's thread stops at its own deadline and is joined before the answer is
+gets half the search when its model can be built in it; when it cannot, a fifth of the search re-solves
+the worst-off children's neighbourhoods with that objective instead (said in ``notes``, not proven).  The household bound's thread stops at its own deadline and is joined before the answer is
 returned.
 """
 
@@ -79,6 +82,9 @@ from matching.collector import collector_paused
 ROUNDING_SHARE = 0.85  # of the search time, at most, for rounding the flow relaxation
 BOUND_SHARE = 0.8  # of the search time, at most, for the household bound on a thread of its own
 REMAINDER_SHARE = 0.6  # of the time left, for the exact model on what the relaxation leaves open
+#: Guarding a small instance, at most this share of the search for the answer found as it is (kept when it keeps the
+#: like-for-like rule: a region's proven optimum does, in about 2 s of 10); the steered search has the rest.
+GUARDED_FIRST_SHARE = 0.5
 FAIRNESS_SHARE = 0.5  # of the search time, for the fairness objective's second solve
 #: ... or, when its exact model is too large to build in that time, for raising the worst-off children's fit around
 #: them (:func:`_fairer`).
@@ -176,7 +182,9 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     )
     try:
         greedy, first_come = greedy_best_pair(instance), first_come_first_served(instance)
-        search, children_proven = _guarded_search(instance, settings, (greedy, first_come), end, notes, guarding)
+        search, children_proven, fit_unbounded = _guarded_search(
+            instance, settings, (greedy, first_come), end, notes, guarding
+        )
         children = None
         if households_bound is not None and not children_proven:
             placed = weighted_children(instance, search.assignment)
@@ -192,14 +200,12 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         bound, bound_source = tighter, "households"
     if search.proven:
         bound, bound_source = value, "exact model"  # the whole instance, proven optimal by CP-SAT
-    if guarding and split_gap(instance, assignment, bound)["children"] == 0 and _flow_fits(instance, deadline):
+    if fit_unbounded and split_gap(instance, assignment, bound)["children"] == 0 and _flow_fits(instance, deadline):
         # The steered search proved the children placed; the fit is bounded by the flow on the instance's own scores.
         flow = flow_bound(instance)
         if flow < bound:
             bound, bound_source = flow, "flow"
     guarded = False
-    if settings.no_worse_than_first_come and settings.objective != "total":
-        notes.append("the like-for-like guard applies to the total objective only: not applied to this answer")
     left = deadline.remaining() - reporting_seconds(len(instance.units), len(instance.arcs))
     if guarding and left < 0.5 * guard_time:
         notes.append(
@@ -253,28 +259,57 @@ def _guarded_search(
     end: float,
     notes: list[str],
     guarding: bool,
-) -> tuple[_Search, bool]:
-    """:func:`_search`, and whether it proved the most children placed.  Guarding (the like-for-like rule), an
-    instance small enough for the exact model is first searched as it is, and that answer kept when the children
-    first come, first served places fare no worse under it; otherwise (or on a larger instance) the search is on
-    the instance steered towards them (:func:`matching.allocation.guard.steered`), and its bound is the children
-    it proves with the most fit each could have (the steered fit bounds nothing), or the first search's."""
-    first_come = baselines[1]
+) -> tuple[_Search, bool, bool]:
+    """:func:`_search`; whether its bound proves the most children placed (the household bound can add nothing
+    then); and whether the fit part of its bound is only each child's best (the answer came from the steered
+    search alone, whose fit bounds nothing).
+
+    Guarding (the like-for-like rule), an instance small enough for the exact model is first searched as it is, for
+    at most :data:`GUARDED_FIRST_SHARE` of the time, and that answer kept when the children first come, first served
+    places fare no worse under it.  Otherwise (and on a larger instance at once) the search is on the instance
+    steered towards them (:func:`matching.allocation.guard.steered`); its bound counts the children it proves.
+    When both ran, the one worth more once mended is kept, and the tighter bound."""
+    greedy, first_come = baselines
     first: _Search | None = None
+    first_notes: list[str] = []
     if not guarding or len(instance.arcs) <= settings.full_model_max_arcs:
-        first_notes: list[str] = []
-        first = _search(instance, settings, baselines, end, first_notes)
-        started = time.perf_counter()
-        if not guarding or holds(instance, first.assignment, first_come) or end - started < 2 * MIN_SOLVE_SECONDS:
+        now = time.perf_counter()
+        first_end = end if not guarding else now + GUARDED_FIRST_SHARE * (end - now)
+        first = _search(instance, settings, baselines, first_end, first_notes)
+        if (
+            not guarding
+            or holds(instance, first.assignment, first_come)
+            or end - time.perf_counter() < 2 * MIN_SOLVE_SECONDS
+        ):
             notes.extend(first_notes)
-            return first, first.proven
+            return first, first.proven or _children_proven(instance, first), False
     on = steered(instance, first_come)
     search = _search(on, settings, (greedy_best_pair(on), first_come), end, notes)
-    bound = objective_bound(instance, math.floor(search.bound / instance.child_weight + 1e-9))
-    if first is not None and first.bound < bound:
-        bound, search.bound_source = first.bound, first.bound_source
-    proven = search.proven or (first is not None and first.proven)
-    return _Search(search.assignment, search.code, bound, search.bound_source, False, search.fair_code), proven
+    children = (
+        weighted_children(on, search.assignment)
+        if search.proven
+        else math.floor(search.bound / instance.child_weight + 1e-9)  # the steered fit is under one child
+    )
+    bound, source = objective_bound(instance, children), search.bound_source
+    code = cp_model.FEASIBLE if search.code == BASELINE and search.assignment != greedy else search.code
+    answer = _Search(search.assignment, code, bound, source, False, search.fair_code)
+    if first is None:
+        return answer, search.proven or _children_proven(instance, answer), True
+    first_bound = objective(instance, first.assignment) if first.proven else first.bound
+    if first_bound < answer.bound:  # the instance's own optimum, or its own search's bound
+        answer.bound, answer.bound_source = first_bound, "exact model" if first.proven else first.bound_source
+    seconds = 0.3 * guard_seconds(len(instance.arcs))
+    kept = no_worse_than_first_come(instance, first.assignment, first_come, seconds=seconds).assignment
+    found = no_worse_than_first_come(instance, answer.assignment, first_come, seconds=seconds).assignment
+    if objective(instance, kept) > objective(instance, found):  # the first answer, mended, is worth more
+        notes.extend(first_notes)
+        answer.assignment, answer.code = first.assignment, first.code
+    return answer, first.proven or search.proven or _children_proven(instance, answer), False
+
+
+def _children_proven(instance: AllocationInstance, search: _Search) -> bool:
+    """Whether ``search``'s bound already proves that no allocation places more children than its answer."""
+    return split_gap(instance, search.assignment, search.bound)["children"] == 0
 
 
 def _flow_fits(instance: AllocationInstance, deadline: Deadline) -> bool:
@@ -397,17 +432,22 @@ def _search(
             notes.append("fairness not applied: its model found no answer in the time left (allow more time)")
     elif fairness:
         before = _worst_fit(instance, assignment)
-        fair, raised = _fairer(instance, assignment, settings, end, arcs_of_unit)
+        fair, steps, out_of_time = _fairer(instance, assignment, settings, end, arcs_of_unit)
         need = FAIR_BUILD_SECONDS_PER_ARC * n_arcs + MIN_SOLVE_SECONDS
         why = f"its model of the whole instance ({n_arcs:,} eligible pairs) takes about {need:.1f} s to build and solve"
-        if raised:
+        if steps:
             if proven:  # as above: the proven total optimum now bounds the fairer answer
                 bound, bound_source, proven = objective(instance, assignment), "exact model", False
             assignment, code, fair_code = fair, cp_model.FEASIBLE, cp_model.FEASIBLE
             notes.append(
                 f"fairness applied around the worst-off children, not proven fairest ({why}): the worst-off placed "
-                f"child's fit rose from {before / SCALE:g} to {_worst_fit(instance, assignment) / SCALE:g} in "
-                f"{raised} step(s), as many children placed"
+                f"child's fit went from {before / SCALE:g} to {_worst_fit(instance, assignment) / SCALE:g} in "
+                f"{steps} step(s), as many children placed"
+            )
+        elif out_of_time:
+            notes.append(
+                f"fairness not applied: {why}, and no time was left to re-solve around the worst-off placed child "
+                f"(fit {before / SCALE:g}); the answer maximises children placed, then total fit (allow more time)"
             )
         else:
             notes.append(
@@ -590,31 +630,39 @@ def _fairer(
     settings: SolverSettings,
     deadline: float,
     arcs_of_unit: dict[int, list[int]],
-) -> tuple[dict[int, int], int]:
+) -> tuple[dict[int, int], int, bool]:
     """The fairness objective where its exact model is too large to build in time: around the worst-off placed
     children, the units competing for their households are freed and re-solved with that objective on the room
-    the rest leave (as many children there, the worst-off fit as high as it can be, then total fit), while the
-    worst-off child's fit rises and time is left.  Returns the answer and how many neighbourhoods raised it."""
+    the rest leave (as many children there, the worst-off fit as high as it can be, then total fit), while that
+    raises the worst-off fit, or leaves fewer children at it, and time is left.  Returns the answer, how many
+    neighbourhoods improved it, and whether it stopped for want of time (not because nothing could improve)."""
     arcs_of_household = instance.arcs_of_household()
-    raised = 0
-    while time.perf_counter() < deadline - MIN_SOLVE_SECONDS and assignment:
+    improved = 0
+
+    def standing(answer: dict[int, int]) -> tuple[int, int]:
+        fits = [round(instance.arcs[k].score * SCALE) for k in answer.values()]
+        worst = min(fits, default=0)
+        return worst, -fits.count(worst)  # higher is fairer: the worst fit, then fewer children at it
+
+    while assignment:
+        if time.perf_counter() >= deadline - MIN_SOLVE_SECONDS:
+            return assignment, improved, True
         worst = _worst_fit(instance, assignment)
-        seeds = sorted(u for u, k in assignment.items() if round(instance.arcs[k].score * SCALE) == worst)
         hood: set[int] = set()
-        for seed in seeds:
+        for seed in sorted(u for u, k in assignment.items() if round(instance.arcs[k].score * SCALE) == worst):
             if len(hood) >= settings.neighbourhood_units:
                 break
             hood |= _neighbourhood(instance, seed, arcs_of_unit, arcs_of_household, settings.neighbourhood_units)
         until = min(time.perf_counter() + settings.neighbourhood_seconds, deadline)
         candidate = _resolve(instance, assignment, hood, settings, until, arcs_of_unit, fairest=True)
-        if (
-            candidate is None
-            or weighted_children(instance, candidate) < weighted_children(instance, assignment)
-            or _worst_fit(instance, candidate) <= worst
-        ):
-            break  # the worst-off child's fit cannot rise around it (or not in time)
-        assignment, raised = candidate, raised + 1
-    return assignment, raised
+        if candidate is None:
+            return assignment, improved, True  # CP-SAT found nothing in the time it had
+        if weighted_children(instance, candidate) < weighted_children(instance, assignment) or standing(
+            candidate
+        ) <= standing(assignment):
+            return assignment, improved, False  # the worst-off children's lot cannot improve around them
+        assignment, improved = candidate, improved + 1
+    return assignment, improved, False
 
 
 def _neighbourhood(
