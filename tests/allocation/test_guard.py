@@ -51,6 +51,8 @@ def test_the_child_first_come_first_served_places_keeps_the_home_it_would_have()
     assert guarded.assignment == {0: 0}
     assert any("kept first come, first served's choices in 1 part" in n for n in guarded.notes)
     assert guarded.status == "feasible"  # short of the bound the unguarded optimum proves
+    assert guarded.as_dict(inst)["no_worse_than_first_come"] == {"asked": True, "children_given_back": 1}
+    assert solve(inst, ONE).as_dict(inst)["no_worse_than_first_come"] == {"asked": False, "children_given_back": 0}
 
 
 def test_an_answer_already_no_worse_is_left_as_it_is() -> None:

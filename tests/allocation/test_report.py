@@ -17,6 +17,14 @@ from matching.allocation.report import quality_words
         ({"status": "out_of_time", "gap": 1.0}, "Nothing is proposed"),
         ({"status": "optimal", "gap": 9.6e-5, "gaps": {"children": 9.6e-5, "fit": None}}, "may leave out children"),
         ({"status": "optimal", "gap": 0.01, "objective_name": "fairness"}, "proven the fairest"),
+        (
+            {"status": "feasible", "gap": 0.091, "no_worse_than_first_come": {"asked": True, "children_given_back": 5}},
+            "keeping them no worse off cost 5 urgency-weighted children the search had placed",
+        ),
+        (
+            {"status": "feasible", "gap": 0.002, "no_worse_than_first_come": {"asked": True, "children_given_back": 0}},
+            "within 0.2% of the best possible (a proven bound)",
+        ),
     ],
 )
 def test_the_sentence_says_what_the_result_proves(payload: dict[str, object], says: str) -> None:

@@ -52,6 +52,14 @@ def quality_words(payload: Mapping[str, Any]) -> str:
         return "It is proven the best possible: the most children placed, then the best fit."
     if status == "baseline":
         return "It is the quick best-pair-first answer only: there was no time to improve on it."
+    rule = payload.get("no_worse_than_first_come") or {}
+    given_back = int(rule.get("children_given_back") or 0)
+    if given_back:
+        return (
+            f"It is within {100 * gap:.2g}% of the best possible were the children first come first served would "
+            f"place allowed to fare worse (a proven bound): keeping them no worse off cost {given_back} "
+            f"urgency-weighted child{'ren' if given_back != 1 else ''} the search had placed."
+        )
     return f"It is within {100 * gap:.2g}% of the best possible (a proven bound), not proven the best."
 
 

@@ -77,6 +77,9 @@ class AllocationResult:
     objective_name: str = "total"
     #: The gap in its two parts (:func:`split_gap`): children placed, and fit once the children are proven.
     gaps: dict[str, float | None] = field(default_factory=dict)
+    #: The like-for-like rule (:mod:`matching.allocation.guard`): whether it was asked for, and the urgency-weighted
+    #: children it gave back from the answer the search found (the bound does not know the rule: the gap counts them).
+    rule: dict[str, Any] = field(default_factory=lambda: {"asked": False, "children_given_back": 0})
 
     def check(self, instance: AllocationInstance) -> None:
         """Raise :class:`AllocationCheckError` unless the result holds for ``instance``: every placed child judged
@@ -138,6 +141,7 @@ class AllocationResult:
             "objective_name": self.objective_name,
             "tolerance": OPTIMAL_GAP,
             "gaps": self.gaps,
+            "no_worse_than_first_come": self.rule,
             "fit": round(self.fit, 3),
             "solve_seconds": round(self.solve_seconds, 3),
             "time_limit_seconds": self.time_limit_seconds,

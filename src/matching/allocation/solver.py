@@ -206,6 +206,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         if flow < bound:
             bound, bound_source = flow, "flow"
     guarded = False
+    children_given_back = 0
     left = deadline.remaining() - reporting_seconds(len(instance.units), len(instance.arcs))
     if guarding and left < 0.5 * guard_time:
         notes.append(
@@ -216,7 +217,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         # Placing more children never at the cost of the children first come, first served would place.
         mended = no_worse_than_first_come(instance, assignment, first_come, seconds=0.6 * min(left, guard_time))
         if mended.reverted:
-            guarded = True
+            guarded, children_given_back = True, mended.children_lost
             assignment, value = mended.assignment, objective(instance, mended.assignment)
             notes.append(
                 f"kept first come, first served's choices in {mended.reverted:,} part(s) of the answer, so that the "
@@ -244,6 +245,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     result.summary = summarise(instance, assignment)
     result.gaps = split_gap(instance, assignment, bound)
     result.objective_name = settings.objective
+    result.rule = {"asked": guarding, "children_given_back": children_given_back}
     result.check(instance)  # every result is checked (every rule for every child) before anything is reported on it
     report(instance, result, greedy=greedy, first_come=first_come)
     result.notes = notes
