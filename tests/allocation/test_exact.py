@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import pytest
@@ -10,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
+from matching.allocation.baselines import first_come_first_served
+from matching.allocation.guard import holds
 from matching.allocation.instance import SCALE, AllocationInstance, Arc, arc_values, weighted_children
 from matching.allocation.model import build_model
 from matching.allocation.result import OPTIMAL_GAP, split_gap
@@ -17,7 +20,9 @@ from matching.allocation.solver import SolverSettings, _most_children, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import drawn_room, drawn_unit, room, unit
 
-ONE = SolverSettings(time_limit_seconds=10, random_seed=7, workers=1)
+ONE = SolverSettings(
+    time_limit_seconds=10, random_seed=7, workers=1, no_worse_than_first_come=False
+)  # the search itself
 PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -106,3 +111,47 @@ def test_the_gap_in_parts_is_zero_exactly_at_the_optimum(inst: AllocationInstanc
         assert (gaps["fit"] <= 1e-9) == (objective(inst, result.assignment) >= best - 1e-6)
     else:
         assert gaps["fit"] is None
+
+
+@st.composite
+def tiny(draw: st.DrawFn) -> AllocationInstance:
+    """Up to 5 units, each with at most 2 households, some out of area: small enough to try every allocation."""
+    n = draw(st.integers(1, 5))
+    units = [drawn_unit(draw, f"U{i}", [1, 1, 2], ["any", "any", "solo"]) for i in range(n)]
+    rooms = [
+        replace(drawn_room(draw, f"H{j}"), la_code=draw(st.sampled_from(["L001", "L002"])))
+        for j in range(draw(st.integers(1, 3)))
+    ]
+    arcs = [
+        Arc(i, h, float(draw(st.integers(1, 100))), float(draw(st.integers(0, 40))))
+        for i in range(n)
+        for h in sorted(draw(st.lists(st.integers(0, len(rooms) - 1), max_size=2, unique=True)))
+    ]
+    return AllocationInstance(units, rooms, arcs)
+
+
+def best_under_the_rule(inst: AllocationInstance) -> float:
+    """The best objective of any valid allocation keeping the like-for-like rule, by trying them all (the rule
+    judged by the guard's sums over the children both place, not by the rows the solver is given)."""
+    first = first_come_first_served(inst)
+    options = [[None, *inst.arcs_of_unit().get(u, [])] for u in range(len(inst.units))]
+    best = -1.0
+    for choice in itertools.product(*options):
+        assignment = {u: k for u, k in enumerate(choice) if k is not None}
+        if violations(inst, assignment) or not holds(inst, assignment, first):
+            continue
+        best = max(best, objective(inst, assignment))
+    return best
+
+
+@PROPS
+@given(tiny())
+def test_under_the_rule_the_bound_is_proven_and_optimal_is_within_the_tolerance(inst: AllocationInstance) -> None:
+    best = best_under_the_rule(inst)  # first come, first served itself keeps it: there always is one
+    result = solve(inst, replace(ONE, no_worse_than_first_come=True))
+    assert violations(inst, result.assignment) == []
+    assert holds(inst, result.assignment, first_come_first_served(inst))
+    assert result.objective <= best + 1e-6
+    assert result.bound >= best - 1e-6, "a bound below the best under the rule was reported as proven"
+    if result.status == "optimal":
+        assert best - result.objective <= OPTIMAL_GAP * best + 1e-9

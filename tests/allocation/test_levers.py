@@ -20,7 +20,9 @@ from matching.taxonomy import load_taxonomy
 from tests.allocation.factories import instance, room, unit
 from tests.factories import ON, make_child, make_household, make_request, make_terms, trained
 
-ONE = SolverSettings(time_limit_seconds=5, random_seed=1, workers=1)
+ONE = SolverSettings(
+    time_limit_seconds=5, random_seed=1, workers=1, no_worse_than_first_come=False
+)  # the search itself
 CFG = load_fit_config()
 TAX = load_taxonomy()
 

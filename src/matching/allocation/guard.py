@@ -141,6 +141,34 @@ def _differences(
     return value, fit, miles, away
 
 
+def rule_rows(instance: AllocationInstance, first_come: dict[int, int]) -> np.ndarray:
+    """The like-for-like rule as three linear rows over the arcs (shape 3 x arcs, exact integers): what placing an
+    arc's unit there adds, over the children both place, to our fit minus first come, first served's, and to our
+    miles and placements out of area minus its (millionths; children; every child of a unit counted, miles only
+    where both are known); zero for units it does not place.  An allocation keeps the rule exactly when, summed
+    over its arcs, the first row is at least 0 and the other two at most 0."""
+    rows = np.zeros((3, len(instance.arcs)), dtype=np.int64)
+    if not instance.arcs or not first_come:
+        return rows
+    unit, household = arc_array(instance, "unit"), arc_array(instance, "household")
+    chosen = np.full(len(instance.units), -1, dtype=np.int64)
+    chosen[list(first_come)] = list(first_come.values())
+    theirs = chosen[unit]
+    placed = theirs >= 0
+    ref = np.where(placed, theirs, 0)
+    size = np.array([u.size for u in instance.units], dtype=np.int64)[unit]
+    fit = np.array([round(a.score * _MICRO) for a in instance.arcs], dtype=np.int64)
+    miles = [a.distance_miles for a in instance.arcs]
+    known = np.array([m is not None for m in miles])
+    far = np.array([0 if m is None else round(m * _MICRO) for m in miles], dtype=np.int64)
+    home = np.array([u.la_code for u in instance.units], dtype=object)[unit]
+    away = (np.array([h.la_code for h in instance.households], dtype=object)[household] != home).astype(np.int64)
+    rows[0] = np.where(placed, size * (fit - fit[ref]), 0)
+    rows[1] = np.where(placed & known & known[ref], size * (far - far[ref]), 0)
+    rows[2] = np.where(placed, size * (away - away[ref]), 0)
+    return rows
+
+
 def holds(instance: AllocationInstance, ours: dict[int, int], first_come: dict[int, int]) -> bool:
     """Whether, over the children both ``ours`` and ``first_come`` place, ours has at least the fit and at most the
     miles from home and placements out of area (the like-for-like rule, in the guard's exact sums)."""

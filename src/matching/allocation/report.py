@@ -41,6 +41,13 @@ def quality_words(payload: Mapping[str, Any]) -> str:
             "It is proven the fairest: as many children placed as the best total allocation found, and the "
             "worst-off placed child's fit as high as it can be."
         )
+    rule = payload.get("no_worse_than_first_come") or {}
+    under_rule = bool(rule.get("bound_keeps_rule"))
+    if status == "optimal" and under_rule:
+        return (
+            "It is proven the best possible that leaves none of the children first come first served would place "
+            "worse off: the most children placed under that rule, then the best fit."
+        )
     if status == "optimal" and children_gap:  # never so now, but a stored result may say it
         return f"It may leave out children another allocation would place (within {100 * gap:.2g}% of a bound)."
     if status == "optimal" and fit_gap:
@@ -52,8 +59,12 @@ def quality_words(payload: Mapping[str, Any]) -> str:
         return "It is proven the best possible: the most children placed, then the best fit."
     if status == "baseline":
         return "It is the quick best-pair-first answer only: there was no time to improve on it."
-    rule = payload.get("no_worse_than_first_come") or {}
     given_back = int(rule.get("children_given_back") or 0)
+    if under_rule:
+        return (
+            f"It is within {100 * gap:.2g}% of the best possible that leaves none of the children first come first "
+            "served would place worse off (a proven bound), not proven the best."
+        )
     if given_back:
         return (
             f"It is within {100 * gap:.2g}% of the best possible were the children first come first served would "

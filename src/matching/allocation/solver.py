@@ -55,12 +55,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.bound import BackgroundBound, objective_bound
 from matching.allocation.deadline import Deadline, OutOfTime
-from matching.allocation.guard import guard_seconds, holds, no_worse_than_first_come, steered
+from matching.allocation.guard import guard_seconds, holds, no_worse_than_first_come, rule_rows, steered
 from matching.allocation.instance import (
     SCALE,
     AllocationInstance,
@@ -157,7 +158,9 @@ def solve(
 class _Search:
     """What the search found: the answer, how (a CP-SAT status, or :data:`BASELINE` for the greedy
     answer), the bound and what proves it, whether the answer is proven optimal, and the fairness
-    solve's status (None when it did not run)."""
+    solve's status (None when it did not run); and, guarding (:func:`_guarded_search`), whether the bound
+    already proves the children placed, whether its fit part is only each child's best, and whether it is a bound
+    under the like-for-like rule (the exact model with the rule's rows) rather than one that ignores it."""
 
     assignment: dict[int, int]
     code: Any
@@ -165,6 +168,9 @@ class _Search:
     bound_source: str
     proven: bool = False
     fair_code: Any = None
+    children_proven: bool = False
+    fit_unbounded: bool = False
+    rule_bound: bool = False
 
 
 def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Deadline) -> AllocationResult:
@@ -182,11 +188,9 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     )
     try:
         greedy, first_come = greedy_best_pair(instance), first_come_first_served(instance)
-        search, children_proven, fit_unbounded = _guarded_search(
-            instance, settings, (greedy, first_come), end, notes, guarding
-        )
+        search = _guarded_search(instance, settings, (greedy, first_come), end, notes, guarding)
         children = None
-        if households_bound is not None and not children_proven:
+        if households_bound is not None and not search.children_proven:
             placed = weighted_children(instance, search.assignment)
             children = households_bound.children(wait_until=end, enough=placed)
     finally:
@@ -196,11 +200,15 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     value = objective(instance, assignment)
     bound, bound_source = search.bound, search.bound_source
     tighter = math.inf if children is None else objective_bound(instance, children)
-    if tighter < bound:
+    if tighter < bound and not search.rule_bound:  # a bound under the rule is kept: the households' ignores it
         bound, bound_source = tighter, "households"
     if search.proven:
         bound, bound_source = value, "exact model"  # the whole instance, proven optimal by CP-SAT
-    if fit_unbounded and split_gap(instance, assignment, bound)["children"] == 0 and _flow_fits(instance, deadline):
+    if (
+        search.fit_unbounded
+        and split_gap(instance, assignment, bound)["children"] == 0
+        and _flow_fits(instance, deadline)
+    ):
         # The steered search proved the children placed; the fit is bounded by the flow on the instance's own scores.
         flow = flow_bound(instance)
         if flow < bound:
@@ -245,7 +253,11 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     result.summary = summarise(instance, assignment)
     result.gaps = split_gap(instance, assignment, bound)
     result.objective_name = settings.objective
-    result.rule = {"asked": guarding, "children_given_back": children_given_back}
+    result.rule = {
+        "asked": guarding,
+        "children_given_back": children_given_back,
+        "bound_keeps_rule": guarding and search.rule_bound,
+    }
     result.check(instance)  # every result is checked (every rule for every child) before anything is reported on it
     report(instance, result, greedy=greedy, first_come=first_come)
     result.notes = notes
@@ -261,16 +273,16 @@ def _guarded_search(
     end: float,
     notes: list[str],
     guarding: bool,
-) -> tuple[_Search, bool, bool]:
-    """:func:`_search`; whether its bound proves the most children placed (the household bound can add nothing
-    then); and whether the fit part of its bound is only each child's best (the answer came from the steered
-    search alone, whose fit bounds nothing).
+) -> _Search:
+    """:func:`_search`, and (``guarding``) the like-for-like rule's search.
 
-    Guarding (the like-for-like rule), an instance small enough for the exact model is first searched as it is, for
-    at most :data:`GUARDED_FIRST_SHARE` of the time, and that answer kept when the children first come, first served
-    places fare no worse under it.  Otherwise (and on a larger instance at once) the search is on the instance
-    steered towards them (:func:`matching.allocation.guard.steered`); its bound counts the children it proves.
-    When both ran, the one worth more once mended is kept, and the tighter bound."""
+    Guarding, an instance small enough for the exact model is first searched as it is, for at most
+    :data:`GUARDED_FIRST_SHARE` of the time, and that answer kept when the children first come, first served places
+    fare no worse under it.  When it breaks the rule: on a small instance (at most :data:`CHILDREN_FIRST_ARCS`
+    pairs) the exact model with the rule's three rows (:func:`matching.allocation.guard.rule_rows`), hinted with
+    the first answer mended, whose bound keeps the rule; otherwise, and on a larger instance at once, the search on
+    the instance steered towards those children (:func:`matching.allocation.guard.steered`), whose bound counts
+    the children it proves.  When two answers ran, the one worth more once mended is kept, and the tighter bound."""
     greedy, first_come = baselines
     first: _Search | None = None
     first_notes: list[str] = []
@@ -278,13 +290,26 @@ def _guarded_search(
         now = time.perf_counter()
         first_end = end if not guarding else now + GUARDED_FIRST_SHARE * (end - now)
         first = _search(instance, settings, baselines, first_end, first_notes)
+        first.children_proven = first.proven or _children_proven(instance, first)
         if (
             not guarding
             or holds(instance, first.assignment, first_come)
             or end - time.perf_counter() < 2 * MIN_SOLVE_SECONDS
         ):
             notes.extend(first_notes)
-            return first, first.proven or _children_proven(instance, first), False
+            return first
+    seconds = 0.3 * guard_seconds(len(instance.arcs))
+    if first is not None and len(instance.arcs) <= CHILDREN_FIRST_ARCS:
+        mended = no_worse_than_first_come(instance, first.assignment, first_come, seconds=seconds).assignment
+        cp_bound: list[float] = []
+        rows = rule_rows(instance, first_come)
+        found, code = _cpsat(instance, settings, end, mended, cp_bound, rule=rows)
+        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and objective(instance, found) >= objective(instance, mended):
+            proven = code == cp_model.OPTIMAL
+            bound = objective(instance, found) if proven else min(cp_bound[0], first.bound) if cp_bound else first.bound
+            exact = _Search(found, code, bound, "exact model", proven, rule_bound=proven or bool(cp_bound))
+            exact.children_proven = proven or first.children_proven or _children_proven(instance, exact)
+            return exact
     on = steered(instance, first_come)
     search = _search(on, settings, (greedy_best_pair(on), first_come), end, notes)
     children = (
@@ -292,21 +317,22 @@ def _guarded_search(
         if search.proven
         else math.floor(search.bound / instance.child_weight + 1e-9)  # the steered fit is under one child
     )
-    bound, source = objective_bound(instance, children), search.bound_source
     code = cp_model.FEASIBLE if search.code == BASELINE and search.assignment != greedy else search.code
-    answer = _Search(search.assignment, code, bound, source, False, search.fair_code)
-    if first is None:
-        return answer, search.proven or _children_proven(instance, answer), True
-    first_bound = objective(instance, first.assignment) if first.proven else first.bound
-    if first_bound < answer.bound:  # the instance's own optimum, or its own search's bound
-        answer.bound, answer.bound_source = first_bound, "exact model" if first.proven else first.bound_source
-    seconds = 0.3 * guard_seconds(len(instance.arcs))
-    kept = no_worse_than_first_come(instance, first.assignment, first_come, seconds=seconds).assignment
-    found = no_worse_than_first_come(instance, answer.assignment, first_come, seconds=seconds).assignment
-    if objective(instance, kept) > objective(instance, found):  # the first answer, mended, is worth more
-        notes.extend(first_notes)
-        answer.assignment, answer.code = first.assignment, first.code
-    return answer, first.proven or search.proven or _children_proven(instance, answer), False
+    answer = _Search(search.assignment, code, objective_bound(instance, children), search.bound_source)
+    answer.fair_code, answer.fit_unbounded = search.fair_code, first is None
+    if first is not None:
+        first_bound = objective(instance, first.assignment) if first.proven else first.bound
+        if first_bound < answer.bound:  # the instance's own optimum, or its own search's bound
+            answer.bound, answer.bound_source = first_bound, "exact model" if first.proven else first.bound_source
+        kept = no_worse_than_first_come(instance, first.assignment, first_come, seconds=seconds).assignment
+        found = no_worse_than_first_come(instance, answer.assignment, first_come, seconds=seconds).assignment
+        if objective(instance, kept) > objective(instance, found):  # the first answer, mended, is worth more
+            notes.extend(first_notes)
+            answer.assignment, answer.code = first.assignment, first.code
+    answer.children_proven = (
+        search.proven or (first is not None and first.children_proven) or _children_proven(instance, answer)
+    )
+    return answer
 
 
 def _children_proven(instance: AllocationInstance, search: _Search) -> bool:
@@ -731,12 +757,14 @@ def _cpsat(
     bound_out: list[float] | None = None,
     *,
     children_only: bool = False,
+    rule: np.ndarray | None = None,
 ) -> tuple[dict[int, int], Any]:
     """The exact model on ``instance``: its best assignment by ``until`` (a :func:`time.perf_counter`
     value) and the CP-SAT status (and, into ``bound_out``, CP-SAT's proven upper bound in objective
     units); ``greedy`` and UNKNOWN when there is no time to build the model and solve it.
     ``children_only`` maximises the urgency-weighted children placed alone: small coefficients, which
-    CP-SAT solves far faster on large remainders, leaving fit to the neighbourhood search."""
+    CP-SAT solves far faster on large remainders, leaving fit to the neighbourhood search.  ``rule``: the
+    like-for-like rule's rows (:func:`matching.allocation.guard.rule_rows`), kept as constraints."""
     if not instance.arcs:
         return {}, cp_model.OPTIMAL
     if time.perf_counter() + BUILD_SECONDS_PER_ARC * len(instance.arcs) + MIN_SOLVE_SECONDS > until:
@@ -745,6 +773,13 @@ def _cpsat(
         model, x = build_model(instance, until=until - MIN_SOLVE_SECONDS)
     except OutOfTime:
         return greedy, cp_model.UNKNOWN
+    if rule is not None:
+        for row, sign in zip(rule, (1, -1, -1), strict=True):  # fit at least theirs; miles, out of area at most
+            used = np.flatnonzero(row).tolist()
+            if used:
+                model.add(
+                    cp_model.LinearExpr.weighted_sum([x[k] for k in used], [sign * int(row[k]) for k in used]) >= 0
+                )
     if children_only:
         model.maximize(cp_model.LinearExpr.weighted_sum(x, [instance.units[a.unit].weight for a in instance.arcs]))
     else:
