@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -115,17 +116,26 @@ def test_the_gap_in_parts_is_zero_exactly_at_the_optimum(inst: AllocationInstanc
 
 @st.composite
 def tiny(draw: st.DrawFn) -> AllocationInstance:
-    """Up to 5 units, each with at most 2 households, some out of area: small enough to try every allocation."""
-    n = draw(st.integers(1, 5))
-    units = [drawn_unit(draw, f"U{i}", [1, 1, 2], ["any", "any", "solo"]) for i in range(n)]
+    """Up to 5 units referred one after another, competing for 1-3 households of one place each, some out of
+    area, each unit with at most 2 of them: small enough to try every allocation, and crowded enough that placing
+    more children than first come, first served often means moving one it places."""
+    n = draw(st.integers(2, 5))
+    units = [
+        unit(f"U{i}", size=draw(st.sampled_from([1, 1, 2])), referred=date(2026, 3, 1 + i), la="L001") for i in range(n)
+    ]
     rooms = [
-        replace(drawn_room(draw, f"H{j}"), la_code=draw(st.sampled_from(["L001", "L002"])))
+        room(
+            f"H{j}",
+            vacancies=draw(st.sampled_from([1, 1, 2])),
+            usual_room=None,
+            la=draw(st.sampled_from(["L001", "L002"])),
+        )
         for j in range(draw(st.integers(1, 3)))
     ]
     arcs = [
         Arc(i, h, float(draw(st.integers(1, 100))), float(draw(st.integers(0, 40))))
         for i in range(n)
-        for h in sorted(draw(st.lists(st.integers(0, len(rooms) - 1), max_size=2, unique=True)))
+        for h in sorted(draw(st.lists(st.integers(0, len(rooms) - 1), min_size=1, max_size=2, unique=True)))
     ]
     return AllocationInstance(units, rooms, arcs)
 
@@ -144,7 +154,7 @@ def best_under_the_rule(inst: AllocationInstance) -> float:
     return best
 
 
-@PROPS
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny())
 def test_under_the_rule_the_bound_is_proven_and_optimal_is_within_the_tolerance(inst: AllocationInstance) -> None:
     best = best_under_the_rule(inst)  # first come, first served itself keeps it: there always is one
@@ -153,5 +163,6 @@ def test_under_the_rule_the_bound_is_proven_and_optimal_is_within_the_tolerance(
     assert holds(inst, result.assignment, first_come_first_served(inst))
     assert result.objective <= best + 1e-6
     assert result.bound >= best - 1e-6, "a bound below the best under the rule was reported as proven"
-    if result.status == "optimal":
-        assert best - result.objective <= OPTIMAL_GAP * best + 1e-9
+    # So small an instance is solved exactly under the rule: the best such allocation, proven.
+    assert result.status == "optimal"
+    assert best - result.objective <= OPTIMAL_GAP * best + 1e-9
