@@ -359,7 +359,7 @@ def test_referral_to_outcome_by_the_three_roles(
     ]
     ours = [e for e in writes if child in e.child_ids or e.detail == f"suggestion {suggestion} rejected"]
     print("audited writes:", len(ours), [(e.username, e.action.split("/")[-1], e.outcome) for e in ours])
-    assert [(e.username, e.action, child in e.child_ids) for e in ours] == [
+    expected = [
         ("demo.placement", "POST /v1/referrals", True),
         ("demo.placement", "POST /v1/referrals/{referral_id}/sent", True),
         ("demo.agency", "POST /v1/agency/referrals/{referral_id}/answers", True),
@@ -373,4 +373,10 @@ def test_referral_to_outcome_by_the_three_roles(
         ("demo.manager", "POST /v1/decisions/{decision_id}/outcomes", True),
         ("demo.manager", "POST /v1/decisions/{decision_id}/outcomes", True),
     ]
+    found = [(e.username, e.action, child in e.child_ids) for e in ours]
+    # Each client's app has its own audit writer, which keeps its own order; between writers, the order entries
+    # reach the trail depends on when each thread commits (under load, not the order of the requests).
+    assert sorted(found) == sorted(expected)
+    for user in {u for u, _, _ in expected}:
+        assert [f for f in found if f[0] == user] == [e for e in expected if e[0] == user], user
     assert all("Wants to stay" not in (e.detail or "") for e in writes)  # no free text in the trail
