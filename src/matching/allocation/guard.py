@@ -70,38 +70,19 @@ class Mended:
 
 def steered(instance: AllocationInstance, first_come: dict[int, int]) -> AllocationInstance:
     """``instance`` with the households of each unit ``first_come`` places scored for the like-for-like rule: by
-    how they compare with that choice in fit, miles from home and area, for each child of the unit (see the
-    module); every other score kept.  Scores stay within 0-100 (a unit's scores are raised together when one falls
-    below 0, and all are scaled down together when one passes 100), so one child placed is still worth more than
-    all the fit; units, households, rules and arc order are the same, so an answer to it is an answer to
-    ``instance``."""
+    how they compare with that choice in fit, miles from home and area, for each child of the unit (its
+    :func:`rule_rows`, priced as the module says); every other score kept.  Scores stay within 0-100 (a unit's
+    scores are raised together when one falls below 0, and all are scaled down together when one passes 100), so
+    one child placed is still worth more than all the fit; units, households, rules and arc order are the same, so
+    an answer to it is an answer to ``instance``."""
     if not instance.arcs or not first_come:
         return instance
-    unit, household = arc_array(instance, "unit"), arc_array(instance, "household")
-    score = arc_array(instance, "score")
-    miles = np.fromiter(
-        (np.nan if a.distance_miles is None else a.distance_miles for a in instance.arcs),
-        dtype=np.float64,
-        count=len(instance.arcs),
-    )
-    home = np.array([u.la_code for u in instance.units], dtype=object)
-    area = np.array([h.la_code for h in instance.households], dtype=object)
-    away = (area[household] != home[unit]).astype(np.float64)
-    chosen = np.full(len(instance.units), -1, dtype=np.int64)
-    chosen[list(first_come)] = list(first_come.values())
-    theirs = chosen[unit]
-    placed = theirs >= 0
-    ref = np.where(placed, theirs, 0)
-    further = np.nan_to_num(miles - miles[ref], nan=0.0)  # unknown on either side: no difference counted
-    size = np.array([u.size for u in instance.units], dtype=np.float64)[unit]  # the rule counts every child
-    raw = np.where(
-        placed,
-        score + size * (STEER_FIT * (score - score[ref]) - STEER_MILES * further - STEER_AWAY * (away - away[ref])),
-        score,
-    )
-    lowest = np.zeros(len(instance.units))
+    fit, miles, away = rule_rows(instance, first_come)
+    raw = arc_array(instance, "score") + (STEER_FIT * fit - STEER_MILES * miles) / _MICRO - STEER_AWAY * away
+    unit = arc_array(instance, "unit")
+    lowest = np.zeros(len(instance.units))  # 0 for a unit no score of which falls below it (every other unit)
     np.minimum.at(lowest, unit, raw)
-    raw = raw - np.where(placed, lowest[unit], 0.0)
+    raw = raw - lowest[unit]
     raw *= 100.0 / max(100.0, float(raw.max()))
     arcs = [Arc(a.unit, a.household, s, a.distance_miles) for a, s in zip(instance.arcs, raw.tolist(), strict=True)]
     return AllocationInstance(
@@ -113,32 +94,6 @@ def steered(instance: AllocationInstance, first_come: dict[int, int]) -> Allocat
         not_considered=set(instance.not_considered),
         regions=dict(instance.regions),
     )
-
-
-def _differences(
-    instance: AllocationInstance, ours: dict[int, int], first_come: dict[int, int], units: list[int]
-) -> tuple[int, int, int, int]:
-    """For one component: our value minus theirs (hundredths), and over its children both place, our fit minus
-    theirs, their miles from home (where known) and their placements out of area (millionths; children)."""
-    values = arc_values(instance)
-    value = sum(int(values[ours[u]]) for u in units if u in ours) - sum(
-        int(values[first_come[u]]) for u in units if u in first_come
-    )
-    fit = miles = away = 0
-    for u in units:
-        if u not in ours or u not in first_come:
-            continue
-        size = instance.units[u].size
-        mine, theirs = instance.arcs[ours[u]], instance.arcs[first_come[u]]
-        fit += size * (round(mine.score * _MICRO) - round(theirs.score * _MICRO))
-        if mine.distance_miles is not None and theirs.distance_miles is not None:
-            miles += size * (round(mine.distance_miles * _MICRO) - round(theirs.distance_miles * _MICRO))
-        la = instance.units[u].la_code
-        away += size * (
-            int(instance.households[mine.household].la_code != la)
-            - int(instance.households[theirs.household].la_code != la)
-        )
-    return value, fit, miles, away
 
 
 def rule_rows(instance: AllocationInstance, first_come: dict[int, int]) -> np.ndarray:
@@ -153,14 +108,17 @@ def rule_rows(instance: AllocationInstance, first_come: dict[int, int]) -> np.nd
     unit, household = arc_array(instance, "unit"), arc_array(instance, "household")
     chosen = np.full(len(instance.units), -1, dtype=np.int64)
     chosen[list(first_come)] = list(first_come.values())
-    theirs = chosen[unit]
-    placed = theirs >= 0
-    ref = np.where(placed, theirs, 0)
+    placed = chosen[unit] >= 0
+    ref = np.where(placed, chosen[unit], 0)  # first come, first served's arc for the unit (any arc when none)
     size = np.array([u.size for u in instance.units], dtype=np.int64)[unit]
-    fit = np.array([round(a.score * _MICRO) for a in instance.arcs], dtype=np.int64)
-    miles = [a.distance_miles for a in instance.arcs]
-    known = np.array([m is not None for m in miles])
-    far = np.array([0 if m is None else round(m * _MICRO) for m in miles], dtype=np.int64)
+    fit = np.round(arc_array(instance, "score") * _MICRO).astype(np.int64)
+    miles = np.fromiter(
+        (np.nan if a.distance_miles is None else a.distance_miles for a in instance.arcs),
+        dtype=np.float64,
+        count=len(instance.arcs),
+    )
+    known = ~np.isnan(miles)
+    far = np.round(np.nan_to_num(miles) * _MICRO).astype(np.int64)
     home = np.array([u.la_code for u in instance.units], dtype=object)[unit]
     away = (np.array([h.la_code for h in instance.households], dtype=object)[household] != home).astype(np.int64)
     rows[0] = np.where(placed, size * (fit - fit[ref]), 0)
@@ -169,11 +127,15 @@ def rule_rows(instance: AllocationInstance, first_come: dict[int, int]) -> np.nd
     return rows
 
 
+def _kept(sums: np.ndarray) -> bool:
+    """Whether the rows of :func:`rule_rows`, summed over an allocation's arcs, keep the rule."""
+    return bool(sums[0] >= 0 and sums[1] <= 0 and sums[2] <= 0)
+
+
 def holds(instance: AllocationInstance, ours: dict[int, int], first_come: dict[int, int]) -> bool:
     """Whether, over the children both ``ours`` and ``first_come`` place, ours has at least the fit and at most the
-    miles from home and placements out of area (the like-for-like rule, in the guard's exact sums)."""
-    _, fit, miles, away = _differences(instance, ours, first_come, sorted(ours.keys() & first_come.keys()))
-    return fit >= 0 and miles <= 0 and away <= 0
+    miles from home and placements out of area (the like-for-like rule, in :func:`rule_rows`' exact sums)."""
+    return _kept(rule_rows(instance, first_come)[:, list(ours.values())].sum(axis=1))
 
 
 def no_worse_than_first_come(
@@ -189,9 +151,14 @@ def no_worse_than_first_come(
     parts = components(instance, ours, first_come)
     if not parts:
         return Mended(dict(ours), 0, 0, 0)
-    diff = np.array([_differences(instance, ours, first_come, units) for units in parts], dtype=np.float64)
-    value, fit, miles, away = diff.T
-    if fit.sum() >= 0 and miles.sum() <= 0 and away.sum() <= 0:
+    rows, values = rule_rows(instance, first_come), arc_values(instance)
+    # Each component: our value minus theirs (hundredths), and the rule's rows summed over our arcs there (taking
+    # first come, first served's side adds nothing to them).
+    ours_at = [[ours[u] for u in units if u in ours] for units in parts]
+    theirs_at = [[first_come[u] for u in units if u in first_come] for units in parts]
+    value = np.array([values[a].sum() - values[b].sum() for a, b in zip(ours_at, theirs_at, strict=True)], float)
+    fit, miles, away = np.array([rows[:, a].sum(axis=1) for a in ours_at], dtype=np.float64).reshape(-1, 3).T
+    if _kept(np.array([fit.sum(), miles.sum(), away.sum()])):
         return Mended(dict(ours), 0, 0, 0)
     keep = _choose(value, fit, miles, away, seconds)
     assignment = dict(ours)
