@@ -77,9 +77,12 @@ class AllocationResult:
     objective_name: str = "total"
     #: The gap in its two parts (:func:`split_gap`): children placed, and fit once the children are proven.
     gaps: dict[str, float | None] = field(default_factory=dict)
-    #: The like-for-like rule (:mod:`matching.allocation.guard`): whether it was asked for, and the urgency-weighted
-    #: children it gave back from the answer the search found (the bound does not know the rule: the gap counts them).
-    rule: dict[str, Any] = field(default_factory=lambda: {"asked": False, "children_given_back": 0})
+    #: The like-for-like rule (:mod:`matching.allocation.guard`): whether it was asked for, the urgency-weighted
+    #: children it gave back from the answer the search found, and whether the bound keeps the rule too (when it
+    #: does not, the gap counts those children).
+    rule: dict[str, Any] = field(
+        default_factory=lambda: {"asked": False, "children_given_back": 0, "bound_keeps_rule": False}
+    )
 
     def check(self, instance: AllocationInstance) -> None:
         """Raise :class:`AllocationCheckError` unless the result holds for ``instance``: every placed child judged

@@ -134,9 +134,15 @@ def flow_bound(instance: AllocationInstance) -> float:
     of every allocation of ``instance`` (the first round of :func:`round_flow` alone)."""
     if not instance.arcs:
         return 0.0
-    arrays = _Arrays(instance)
-    rooms = _rooms(arrays, instance, {})
-    return _flow(arrays, _active(instance, arrays, {}, {}, rooms), rooms.cap)[0]
+    return _round(instance, _Arrays(instance), {}, {})[0]
+
+
+def _round(
+    instance: AllocationInstance, arrays: _Arrays, pinned: dict[int, int], by_household: dict[int, list[int]]
+) -> tuple[float, np.ndarray]:
+    """One round: the flow over the room and pairs the ``pinned`` units leave open, its value and flows."""
+    rooms = _rooms(arrays, instance, by_household)
+    return _flow(arrays, _active(instance, arrays, pinned, by_household, rooms), rooms.cap)
 
 
 def round_flow(
@@ -161,9 +167,7 @@ def round_flow(
     settle_all = False
     while True:
         began = time.perf_counter()
-        rooms = _rooms(arrays, instance, by_household)
-        active = _active(instance, arrays, pinned, by_household, rooms)
-        value, flows = _flow(arrays, active, rooms.cap)
+        value, flows = _round(instance, arrays, pinned, by_household)
         rounds += 1
         if rounds == 1:
             bound = value

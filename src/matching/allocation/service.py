@@ -95,11 +95,7 @@ def allocate(
         until=deadline.keeping(
             reporting_seconds(0, 0)
             + MIN_SOLVE_SECONDS
-            + (
-                guard_seconds(top_k * len(requests))
-                if settings.no_worse_than_first_come and settings.objective == "total"
-                else 0.0
-            )
+            + (guard_seconds(top_k * len(requests)) if settings.guarding else 0.0)
         ),
         seconds_per_unit=reporting_seconds(1, top_k) - reporting_seconds(0, 0) + BASELINES_SECONDS_PER_ARC * top_k,
     )

@@ -132,6 +132,11 @@ class SolverSettings:
     #: reports how those children fare.
     no_worse_than_first_come: bool = True
 
+    @property
+    def guarding(self) -> bool:
+        """Whether the like-for-like rule applies: asked for, and the total objective (fairness has its own)."""
+        return self.objective == "total" and self.no_worse_than_first_come
+
 
 @collector_paused()  # millions of small objects, none in cycles: see matching.collector
 def solve(
@@ -178,7 +183,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     notes: list[str] = []
     if deadline.expired():
         notes.append("time ran out before solving began: the answer is the greedy baseline")
-    guarding = settings.objective == "total" and settings.no_worse_than_first_come
+    guarding = settings.guarding
     guard_time = guard_seconds(len(instance.arcs))
     end = deadline.keeping(reporting_seconds(len(instance.units), len(instance.arcs)) + guarding * guard_time)
     households_bound = (
@@ -299,8 +304,10 @@ def _guarded_search(
             notes.extend(first_notes)
             return first
     seconds = 0.3 * guard_seconds(len(instance.arcs))
-    if first is not None and len(instance.arcs) <= CHILDREN_FIRST_ARCS:
-        mended = no_worse_than_first_come(instance, first.assignment, first_come, seconds=seconds).assignment
+    # The first answer mended: the exact model's hint, or the answer to beat.
+    kept = None if first is None else no_worse_than_first_come(instance, first.assignment, first_come, seconds=seconds)
+    if first is not None and kept is not None and len(instance.arcs) <= CHILDREN_FIRST_ARCS:
+        mended = kept.assignment
         cp_bound: list[float] = []
         rows = rule_rows(instance, first_come)
         found, code = _cpsat(instance, settings, end, mended, cp_bound, rule=rows)
@@ -324,9 +331,8 @@ def _guarded_search(
         first_bound = objective(instance, first.assignment) if first.proven else first.bound
         if first_bound < answer.bound:  # the instance's own optimum, or its own search's bound
             answer.bound, answer.bound_source = first_bound, "exact model" if first.proven else first.bound_source
-        kept = no_worse_than_first_come(instance, first.assignment, first_come, seconds=seconds).assignment
         found = no_worse_than_first_come(instance, answer.assignment, first_come, seconds=seconds).assignment
-        if objective(instance, kept) > objective(instance, found):  # the first answer, mended, is worth more
+        if kept is not None and objective(instance, kept.assignment) > objective(instance, found):  # worth more
             notes.extend(first_notes)
             answer.assignment, answer.code = first.assignment, first.code
     answer.children_proven = (
@@ -647,9 +653,17 @@ def _improve(
     return assignment
 
 
+def _standing(instance: AllocationInstance, assignment: dict[int, int]) -> tuple[int, int]:
+    """How fair ``assignment`` is, higher being fairer: the fit of its worst-off placed child, in hundredths (the
+    fairness model's units), then how few placed children have that fit (negated)."""
+    fits = [round(instance.arcs[k].score * SCALE) for k in assignment.values()]
+    worst = min(fits, default=0)
+    return worst, -fits.count(worst)
+
+
 def _worst_fit(instance: AllocationInstance, assignment: dict[int, int]) -> int:
-    """The fit of the worst-off placed child of ``assignment``, in hundredths (the fairness model's units)."""
-    return min((round(instance.arcs[k].score * SCALE) for k in assignment.values()), default=0)
+    """The fit of the worst-off placed child of ``assignment``, in hundredths."""
+    return _standing(instance, assignment)[0]
 
 
 def _fairer(
@@ -666,18 +680,12 @@ def _fairer(
     neighbourhoods improved it, and whether it stopped for want of time (not because nothing could improve)."""
     arcs_of_household = instance.arcs_of_household()
     improved = 0
-
-    def standing(answer: dict[int, int]) -> tuple[int, int]:
-        fits = [round(instance.arcs[k].score * SCALE) for k in answer.values()]
-        worst = min(fits, default=0)
-        return worst, -fits.count(worst)  # higher is fairer: the worst fit, then fewer children at it
-
     while assignment:
         if time.perf_counter() >= deadline - MIN_SOLVE_SECONDS:
             return assignment, improved, True
-        worst = _worst_fit(instance, assignment)
+        standing = _standing(instance, assignment)
         hood: set[int] = set()
-        for seed in sorted(u for u, k in assignment.items() if round(instance.arcs[k].score * SCALE) == worst):
+        for seed in sorted(u for u, k in assignment.items() if round(instance.arcs[k].score * SCALE) == standing[0]):
             if len(hood) >= settings.neighbourhood_units:
                 break
             hood |= _neighbourhood(instance, seed, arcs_of_unit, arcs_of_household, settings.neighbourhood_units)
@@ -685,9 +693,10 @@ def _fairer(
         candidate = _resolve(instance, assignment, hood, settings, until, arcs_of_unit, fairest=True)
         if candidate is None:
             return assignment, improved, True  # CP-SAT found nothing in the time it had
-        if weighted_children(instance, candidate) < weighted_children(instance, assignment) or standing(
-            candidate
-        ) <= standing(assignment):
+        if (
+            weighted_children(instance, candidate) < weighted_children(instance, assignment)
+            or _standing(instance, candidate) <= standing
+        ):
             return assignment, improved, False  # the worst-off children's lot cannot improve around them
         assignment, improved = candidate, improved + 1
     return assignment, improved, False
