@@ -51,9 +51,10 @@ def guard_seconds(arcs: int) -> float:
 
 #: The multipliers of :func:`steered`, in points of fit (0-100): a point of fit for a child first come, first served
 #: places counts this many times more; each mile further from home than its choice costs this many points; and a
-#: placement out of area where its choice is in it (or in area where it is out) this many (national benchmark, 20 s:
-#: (3, 0.5, 3) kept 12,077 urgency-weighted children after mending; (1, 0.5, 5) 11,968; (2, 0.25, 2) 12,068;
-#: (8, 0.5, 5) 11,182, its fit too coarse once scaled back into 0-100).
+#: placement out of area where its choice is in it (or in area where it is out) this many (national benchmark, 20 s
+#: of solving, urgency-weighted children kept after mending: (3, 0.5, 3) 12,077; (2, 0.25, 2) 12,068; and in an
+#: earlier variant that cut negative scores to 0 rather than raising the unit's scores, (2, 0.25, 2) 12,081,
+#: (1, 0.5, 5) 11,968 and (8, 0.5, 5) 11,182; the search's own noise is some tens of children).
 STEER_FIT, STEER_MILES, STEER_AWAY = 3.0, 0.5, 3.0
 
 
