@@ -16,7 +16,7 @@ from api.app import create_app
 from api.settings import Settings
 from matching.access import Role
 from matching.accounts.production import DEFAULT_SIGNING_SECRET, ProductionConfigError
-from matching.audit import AuditUnavailableError, StoredEntry, recent_entries
+from matching.audit import AuditUnavailableError, StoredEntry, flush_every_writer, recent_entries
 from tests.api.conftest import app_of, sign_in
 
 ON = "2026-04-01"
@@ -31,6 +31,9 @@ def audit_entries(client: TestClient, engine: Engine, since: int = 0) -> list[St
 
 
 def last_seq(engine: Engine) -> int:
+    """The trail's last sequence number, once every app in this process has written what it queued (so no
+    entry queued before the call can land after it and be counted as the caller's)."""
+    flush_every_writer()
     with engine.connect() as conn:
         found = recent_entries(conn, limit=1)
     return found[0].seq if found else 0

@@ -22,8 +22,9 @@ from sqlalchemy import Engine
 from api.app import create_app
 from api.settings import Settings
 from matching.accounts.production import ProductionConfigError
-from matching.audit import StoredEntry, recent_entries
+from matching.audit import StoredEntry, flush_every_writer, recent_entries
 from tests.api.conftest import ClientFactory
+from tests.api.test_access import last_seq
 from tests.oidc_provider import ASHBURY, AUDIENCE, CLIENT_ID, CLIENT_SECRET, FOSTERING, OFFICERS, Provider, new_key
 
 ON = "2026-04-01"
@@ -90,14 +91,9 @@ def _sso(browser: TestClient, next_path: str | None = None) -> httpx.Response:
 
 
 def _sign_ins(engine: Engine, since: int) -> list[StoredEntry]:
+    flush_every_writer()
     with engine.connect() as conn:
         return [e for e in recent_entries(conn, limit=200) if e.seq > since and e.action == "sign_in"]
-
-
-def _last_seq(engine: Engine) -> int:
-    with engine.connect() as conn:
-        entries = recent_entries(conn, limit=1)
-    return entries[0].seq if entries else 0
 
 
 def _session_cookie(r: httpx.Response) -> str | None:
@@ -128,7 +124,7 @@ def test_signing_in_ends_at_the_next_page_with_a_session(
     browser: TestClient, idp: Provider, loaded_sqlite: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    since = _last_seq(loaded_sqlite)
+    since = last_seq(loaded_sqlite)
     start = _start(browser, f"/pages/waiting?on={ON}")
     flow_cookie = next(h for h in start.headers.get_list("set-cookie") if h.startswith("pm_oidc="))
     assert "HttpOnly" in flow_cookie
@@ -178,7 +174,7 @@ def _refused(engine: Engine, since: int) -> list[str]:
 
 
 def test_a_state_that_is_not_the_flows_is_refused(browser: TestClient, loaded_sqlite: Engine) -> None:
-    since = _last_seq(loaded_sqlite)
+    since = last_seq(loaded_sqlite)
     back = _at_provider(_start(browser).headers["location"])
     parts = urllib.parse.urlsplit(back)
     query = dict(urllib.parse.parse_qsl(parts.query))
@@ -192,7 +188,7 @@ def test_a_state_that_is_not_the_flows_is_refused(browser: TestClient, loaded_sq
 
 def test_a_callback_without_a_flow_is_refused(browser: TestClient, loaded_sqlite: Engine, idp: Provider) -> None:
     """A login-CSRF attempt: someone else's code and state, in a browser that started no sign-in."""
-    since = _last_seq(loaded_sqlite)
+    since = last_seq(loaded_sqlite)
     other = TestClient(browser.app)
     back = _at_provider(_start(other).headers["location"])
     r = browser.get(back, follow_redirects=False)
@@ -204,7 +200,7 @@ def test_a_callback_without_a_flow_is_refused(browser: TestClient, loaded_sqlite
 
 
 def test_a_replayed_callback_or_code_is_refused(browser: TestClient, loaded_sqlite: Engine) -> None:
-    since = _last_seq(loaded_sqlite)
+    since = last_seq(loaded_sqlite)
     start = _start(browser)
     sealed = browser.cookies.get("pm_oidc")
     back = _at_provider(start.headers["location"])
@@ -239,7 +235,7 @@ def test_a_replayed_callback_or_code_is_refused(browser: TestClient, loaded_sqli
 def test_an_id_token_that_does_not_hold_is_refused(
     browser: TestClient, idp: Provider, loaded_sqlite: Engine, claims: dict[str, Any], why: str
 ) -> None:
-    since = _last_seq(loaded_sqlite)
+    since = last_seq(loaded_sqlite)
     idp.next_claims |= claims
     r = _sso(browser)
     assert r.status_code == 401
@@ -251,7 +247,7 @@ def test_an_id_token_that_does_not_hold_is_refused(
 def test_an_id_token_signed_by_another_key_is_refused(
     browser: TestClient, idp: Provider, loaded_sqlite: Engine
 ) -> None:
-    since = _last_seq(loaded_sqlite)
+    since = last_seq(loaded_sqlite)
     idp.next_key = new_key()
     r = _sso(browser)
     assert r.status_code == 401
@@ -261,7 +257,7 @@ def test_an_id_token_signed_by_another_key_is_refused(
 def test_someone_whose_groups_map_to_no_role_is_refused(
     browser: TestClient, idp: Provider, loaded_sqlite: Engine
 ) -> None:
-    since = _last_seq(loaded_sqlite)
+    since = last_seq(loaded_sqlite)
     idp.next_claims = {"oid": "oid-sso-bob", "preferred_username": "sso.bob@ashbury.example", "groups": [ASHBURY]}
     r = _sso(browser, "/pages/waiting")
     assert r.status_code == 403
@@ -276,7 +272,7 @@ def test_someone_whose_groups_map_to_no_role_is_refused(
 
 
 def test_the_providers_error_is_a_readable_page(browser: TestClient, idp: Provider, loaded_sqlite: Engine) -> None:
-    since = _last_seq(loaded_sqlite)
+    since = last_seq(loaded_sqlite)
     idp.next_error = "access_denied"
     r = _sso(browser, "/pages/waiting")
     assert r.status_code == 403

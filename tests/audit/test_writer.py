@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from matching.access import Actor
-from matching.audit import AuditEntry, AuditUnavailableError, AuditWriter, head, record, verify
+from matching.audit import AuditEntry, AuditUnavailableError, AuditWriter, flush_every_writer, head, record, verify
 from matching.store import schema as s
 
 BOB = Actor(2, "bob", "placement_officer")
@@ -61,3 +61,21 @@ def test_a_stopped_writer_refuses_rather_than_drop(engine: Engine) -> None:
     writer.close()
     with pytest.raises(AuditUnavailableError):
         writer.submit(AuditEntry(BOB, "late", "200"))
+
+
+def test_flushing_every_writer_writes_what_each_queued_before(engine: Engine) -> None:
+    """A reader of the whole trail (an audit test's ``last_seq``) must not see an entry queued earlier by another
+    app land after it reads.  Two writers hold entries back for a while; flushing them all writes both."""
+    first, second = AuditWriter(engine, max_delay=0.3), AuditWriter(engine, max_delay=0.3)
+    closed = AuditWriter(engine)
+    closed.close()  # a closed writer is skipped, not waited on
+    try:
+        first.submit(AuditEntry(BOB, "GET /one", "200"))
+        second.submit(AuditEntry(BOB, "GET /two", "200"))
+        flush_every_writer()
+        assert (first.written, second.written) == (1, 1)
+        with engine.connect() as conn:
+            assert head(conn)[0] == 2
+    finally:
+        first.close()
+        second.close()

@@ -17,7 +17,7 @@ from matching.audit.trail import (
     record,
     verify,
 )
-from matching.audit.writer import AuditUnavailableError, AuditWriter
+from matching.audit.writer import AuditUnavailableError, AuditWriter, flush_every_writer
 
 __all__ = [
     "ERROR",
@@ -34,6 +34,7 @@ __all__ = [
     "append_all",
     "entries_for_child",
     "first_break",
+    "flush_every_writer",
     "head",
     "recent_entries",
     "record",

@@ -15,7 +15,9 @@ import dataclasses
 import queue
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from sqlalchemy import Engine
 
@@ -28,6 +30,9 @@ class AuditUnavailableError(RuntimeError):
 
 class AuditWriter:
     """A queue of entries and the thread that appends them in batches, one transaction per batch."""
+
+    #: Every writer not yet closed in this process (weakly held), for :func:`flush_every_writer`.
+    _open: ClassVar[weakref.WeakSet[AuditWriter]] = weakref.WeakSet()
 
     def __init__(
         self,
@@ -50,6 +55,7 @@ class AuditWriter:
         #: The class of the last write error (never its message, which may quote the entry).
         self.last_error: str | None = None
         self._thread.start()
+        AuditWriter._open.add(self)
 
     def submit(self, entry: AuditEntry, *, wait: bool = False, timeout: float = 5.0) -> None:
         """Queue ``entry`` (stamped with the time now); with ``wait``, return once it is committed."""
@@ -77,6 +83,7 @@ class AuditWriter:
             self.flush(timeout)
             self._stop.set()
             self._thread.join(timeout)
+            AuditWriter._open.discard(self)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -109,3 +116,12 @@ class AuditWriter:
         for _, done in batch:
             if done is not None:
                 done.set()
+
+
+def flush_every_writer(timeout: float = 10.0) -> None:
+    """Return once every open writer in this process has committed what was queued before the call.
+
+    For a reader that must see the whole trail so far, whichever app (or test client) queued the entries."""
+    for writer in list(AuditWriter._open):
+        if not writer._stop.is_set():
+            writer.flush(timeout)
