@@ -183,7 +183,7 @@ def test_a_decision_is_recorded_as_the_api_records_it_audited_and_shown_with_wha
     api_snap = client.get(f"/v1/decisions/snapshots/{api['snapshot_sha256']}").json()
     assert _same_ranking(page_snap["payload"], api_snap["payload"])
     # audited as the API audits: the child, before the decision was committed
-    entries = [e for e in audit_entries(page_client, loaded_sqlite, since) if e.action.startswith("POST /pages/")]
+    entries = [e for e in audit_entries(loaded_sqlite, since) if e.action.startswith("POST /pages/")]
     assert [(e.outcome, e.child_ids) for e in entries] == [("303", (item["child_id"],))]
 
     # the decision's page

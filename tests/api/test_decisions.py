@@ -59,7 +59,7 @@ def test_a_decision_is_recorded_on_the_ranking_as_shown_and_audited(client: Test
     snap = client.get(f"/v1/decisions/snapshots/{decision['snapshot_sha256']}").json()
     shown = [c["household_id"] for c in snap["payload"]["ranking"]["candidates"]]
     assert shown == [c["household_id"] for c in matches["candidates"]]  # what the officer was shown
-    entries = [e for e in audit_entries(client, loaded_sqlite, since) if e.action.startswith("POST /v1/referrals")]
+    entries = [e for e in audit_entries(loaded_sqlite, since) if e.action.startswith("POST /v1/referrals")]
     assert [(e.outcome, e.child_ids) for e in entries] == [("201", (item["child_id"],))]
 
 

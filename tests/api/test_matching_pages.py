@@ -156,7 +156,7 @@ def test_shortlist_csv_is_the_apis_ranking_and_is_audited(
         assert int(x["vacancies"]) == c["vacancies"]
         assert int(x["warnings"]) == len(c["warnings"])
         assert x["distance_miles"] == ("" if c["distance_miles"] is None else f"{c['distance_miles']:.1f}")
-    entries = audit_entries(page_client, loaded_sqlite, since)
+    entries = audit_entries(loaded_sqlite, since)
     csv_entry = next(e for e in entries if e.action == "GET /pages/children/{child_id}/matches.csv")
     assert child in csv_entry.child_ids
     assert csv_entry.username == "demo.placement"

@@ -59,7 +59,7 @@ def test_a_decision_recorded_shows_in_the_figures(client: TestClient, loaded_sql
     assert item["child_id"] not in r.text
     assert item["referral_id"] not in r.text
     assert "A. Officer" not in r.text
-    entries = [e for e in audit_entries(client, loaded_sqlite, since) if e.action.startswith(f"GET {PATH}")]
+    entries = [e for e in audit_entries(loaded_sqlite, since) if e.action.startswith(f"GET {PATH}")]
     assert [(e.outcome, e.child_ids) for e in entries] == [("200", ())]
 
 

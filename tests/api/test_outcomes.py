@@ -65,7 +65,7 @@ def test_a_placement_starts_and_ends_and_each_record_is_audited(client: TestClie
         "E4A",
     )
     assert [o["kind"] for o in placement["outcomes"]] == ["started", "ended"]
-    entries = [e for e in audit_entries(client, loaded_sqlite, since) if e.action.startswith("POST /v1/decisions")]
+    entries = [e for e in audit_entries(loaded_sqlite, since) if e.action.startswith("POST /v1/decisions")]
     assert [(e.outcome, e.child_ids) for e in entries] == [("201", (item["child_id"],))] * 2
     assert all(e.detail and str(decision["id"]) in e.detail for e in entries)
 
@@ -146,7 +146,7 @@ def test_the_outcome_page_records_a_start_and_goes_back_to_the_decision(
     assert r.status_code == 303, r.text
     assert r.headers["location"] == f"/pages/decisions/{decision['id']}"
     assert client.get(f"/v1/decisions/{decision['id']}/outcomes").json()["state"] == "started"
-    entries = [e for e in audit_entries(client, loaded_sqlite, since) if e.action.startswith("POST /pages/decisions")]
+    entries = [e for e in audit_entries(loaded_sqlite, since) if e.action.startswith("POST /pages/decisions")]
     assert [(e.outcome, e.child_ids) for e in entries] == [("201", (item["child_id"],))]
     again = browser.get(url)
     assert "Started" in again.text

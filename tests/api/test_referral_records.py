@@ -80,7 +80,7 @@ def test_a_referral_is_made_changed_and_closed_and_each_write_audited(
 
     writes = [
         e
-        for e in audit_entries(client, loaded_sqlite, since)
+        for e in audit_entries(loaded_sqlite, since)
         if e.action.split()[0] in ("POST", "PATCH") and e.action.split()[1].startswith("/v1/referrals")
     ]
     assert [(e.action, e.outcome, e.child_ids) for e in writes if e.outcome in ("200", "201")] == [

@@ -354,7 +354,7 @@ def test_referral_to_outcome_by_the_three_roles(
         app_of(client).state.audit.flush()
     writes = [
         e
-        for e in audit_entries(officer, loaded_sqlite, since)
+        for e in audit_entries(loaded_sqlite, since)
         if e.action.split()[0] in ("POST", "PUT", "PATCH") and e.outcome in ("200", "201")
     ]
     ours = [e for e in writes if child in e.child_ids or e.detail == f"suggestion {suggestion} rejected"]

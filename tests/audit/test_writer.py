@@ -79,3 +79,16 @@ def test_flushing_every_writer_writes_what_each_queued_before(engine: Engine) ->
     finally:
         first.close()
         second.close()
+
+
+def test_whoever_waits_is_not_kept_waiting_for_the_batch_to_fill(engine: Engine) -> None:
+    """A flush, or an entry submitted with ``wait``, ends the batch being gathered: with a batch window far longer
+    than their timeout, both still return (before, each waited out the window and timed out)."""
+    writer = AuditWriter(engine, max_delay=60.0)
+    try:
+        writer.submit(AuditEntry(BOB, "GET /queued", "200"))
+        writer.flush(timeout=5.0)
+        writer.submit(AuditEntry(BOB, "POST /waited", "201"), wait=True, timeout=5.0)
+        assert writer.written == 2
+    finally:
+        writer.close(timeout=5.0)

@@ -93,7 +93,8 @@ class AuditWriter:
                 continue
             batch = [first]
             deadline = time.monotonic() + self.max_delay
-            while len(batch) < self.max_batch:
+            # An entry someone waits on (or a flush's marker) ends the batch: nothing queued after it is theirs.
+            while len(batch) < self.max_batch and batch[-1][1] is None:
                 try:
                     batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
