@@ -269,6 +269,12 @@ def run(
         f"{result.bound_source} bound (children {gaps.get('children', 0):.2e}, fit "
         f"{'-' if fit_gap is None else format(fit_gap, '.2e')}); peak memory {peak:,.0f} MiB"
     )
+    if result.fairness is not None:
+        fair = result.fairness
+        print(
+            f"  fairness: worst-off placed fit {fair['worst_fit']}, proven bound {fair['worst_fit_bound']} "
+            f"({'proven' if fair['worst_fit_proven'] else 'not proven'} the highest with as many children)"
+        )
     seconds, largest = TARGETS[name]
     met = wall <= seconds and result.gap <= largest and (name != "national" or peak <= MEMORY_TARGET_MIB)
     want = "optimal (gap <= 1e-4)" if name == "regional" else f"gap <= {largest:.1%}"

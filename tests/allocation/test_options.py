@@ -90,6 +90,7 @@ def test_too_large_for_its_model_fairness_is_applied_around_the_worst_off(monkey
     from matching.allocation import solver
 
     monkeypatch.setattr(solver, "FAIR_BUILD_SECONDS_PER_ARC", 1_000.0)  # as if the model took far too long
+    monkeypatch.setattr(solver, "FLOOR_SHARE", 0.0)  # and the flows above a fit floor too (:func:`solver._by_floor`)
     inst = instance([unit("A"), unit("B")], [room("H1"), room("H2")], [(0, 0, 90), (0, 1, 60), (1, 0, 45), (1, 1, 20)])
     fair = solve(inst, FAIR)
     assert fair.summary["placed"] == 2
@@ -109,12 +110,14 @@ def test_fairness_around_the_worst_off_keeps_the_children_and_never_lowers_their
     from matching.allocation import solver
 
     total = solve(inst, replace(ONE, no_worse_than_first_come=False))
-    original = solver.FAIR_BUILD_SECONDS_PER_ARC
-    solver.FAIR_BUILD_SECONDS_PER_ARC = 1_000.0  # hypothesis runs examples in one fixture scope: set and restore
+    original = solver.FAIR_BUILD_SECONDS_PER_ARC, solver.FLOOR_SHARE
+    # As if neither the whole model nor the flows above a fit floor had time; hypothesis runs examples in one
+    # fixture scope: set and restore.
+    solver.FAIR_BUILD_SECONDS_PER_ARC, solver.FLOOR_SHARE = 1_000.0, 0.0
     try:
         fair = solve(inst, FAIR)
     finally:
-        solver.FAIR_BUILD_SECONDS_PER_ARC = original
+        solver.FAIR_BUILD_SECONDS_PER_ARC, solver.FLOOR_SHARE = original
     assert not violations(inst, fair.assignment)
     placed = lambda r: objective(inst, r.assignment) - r.fit  # noqa: E731 - the children-placed part
     assert round(placed(fair), 2) >= round(placed(total), 2)

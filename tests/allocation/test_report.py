@@ -18,6 +18,36 @@ from matching.allocation.report import quality_words
         ({"status": "optimal", "gap": 9.6e-5, "gaps": {"children": 9.6e-5, "fit": None}}, "may leave out children"),
         ({"status": "optimal", "gap": 0.01, "objective_name": "fairness"}, "proven the fairest"),
         (
+            {
+                "status": "optimal",
+                "gap": 3.8e-6,
+                "gaps": {"children": 0.0, "fit": 0.0076},
+                "objective_name": "fairness",
+                "fairness": {"worst_fit": 31.86, "worst_fit_bound": 31.86, "worst_fit_proven": True},
+            },
+            "the most children any allocation can place (urgency-weighted), the worst-off placed child's fit (31.86)",
+        ),
+        (
+            {
+                "status": "feasible",
+                "gap": 0.0057,
+                "gaps": {"children": 0.0057, "fit": None},
+                "objective_name": "fairness",
+                "fairness": {"worst_fit": 17.46, "worst_fit_bound": 40.13, "worst_fit_proven": False},
+            },
+            "worst-off placed child's fit is 17.46, and no allocation placing as many children can give every placed "
+            "child more than 40.13",
+        ),
+        (
+            {
+                "status": "feasible",
+                "gap": 0.0057,
+                "objective_name": "fairness",
+                "fairness": {"worst_fit": 17.46, "worst_fit_bound": 17.46, "worst_fit_proven": True},
+            },
+            "(17.46) is proven as high as it can be while placing as many children; the total is within 0.57%",
+        ),
+        (
             {"status": "feasible", "gap": 0.091, "no_worse_than_first_come": {"asked": True, "children_given_back": 5}},
             "keeping them no worse off cost 5 urgency-weighted children the search had placed",
         ),

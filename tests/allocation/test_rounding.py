@@ -13,11 +13,20 @@ from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
 from matching.allocation import rounding as rounding_module
-from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom, Unit, arc_values
+from matching.allocation.instance import (
+    SCALE,
+    AllocationInstance,
+    Arc,
+    HouseholdRoom,
+    Unit,
+    arc_values,
+    weighted_children,
+)
 from matching.allocation.model import build_model
-from matching.allocation.rounding import round_flow
+from matching.allocation.rounding import FitFloor, round_flow
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import make_unit
+from tests.allocation.test_exact import every_allocation, tiny, worst_of
 
 LIVE = ["any", "any", "any", "solo", "only_older", "only_younger"]
 RISKS = [(), (), (), ("sexual_harm",), ("physical_harm",)]
@@ -148,3 +157,29 @@ def test_a_split_sibling_group_is_pinned_whole_where_most_of_it_went() -> None:
     rounding = round_flow(instance, time.perf_counter() + 60)
     assert violations(instance, rounding.decided) == []
     assert rounding.decided == {0: 0}  # together in H0; the single child has nowhere else
+
+
+@settings(max_examples=60, deadline=None)
+@given(tiny())
+def test_the_flow_above_a_fit_floor_bounds_every_allocation(inst: AllocationInstance) -> None:
+    """:class:`FitFloor` read from what it claims, against every allocation of a tiny instance: the flow above an
+    allocation's worst-off fit places at least its children, and the highest floor found for that many children is
+    at least the worst-off fit of every allocation placing as many (the fairness objective's bound)."""
+    everything = [a for a in every_allocation(inst) if a]
+    if not everything:
+        return
+    floors = FitFloor(inst)
+    for a in everything:
+        placed, worst = weighted_children(inst, a), round(worst_of(inst, a) * SCALE)
+        assert floors.children(worst) >= placed
+        highest, finished = floors.highest(placed, worst)
+        assert finished
+        fairest = max(worst_of(inst, b) for b in everything if weighted_children(inst, b) >= placed)
+        assert highest >= round(fairest * SCALE)
+        assert floors.children(highest) >= placed  # the floor returned still places them
+    # Out of time at once: the highest floor not ruled out, which is still a bound.
+    a = everything[0]
+    assert floors.highest(weighted_children(inst, a), round(worst_of(inst, a) * SCALE), deadline=0.0) == (
+        int(max(floors.levels.max(), round(worst_of(inst, a) * SCALE))),
+        len(floors.levels[floors.levels > round(worst_of(inst, a) * SCALE)]) == 0,
+    )

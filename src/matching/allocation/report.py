@@ -36,11 +36,8 @@ def quality_words(payload: Mapping[str, Any]) -> str:
     fit_gap, children_gap = gaps.get("fit"), gaps.get("children") or 0.0
     if status == "out_of_time":
         return "Nothing is proposed: the time ran out before any child could be considered."
-    if status == "optimal" and payload.get("objective_name") == "fairness":
-        return (
-            "It is proven the fairest: as many children placed as the best total allocation found, and the "
-            "worst-off placed child's fit as high as it can be."
-        )
+    if payload.get("objective_name") == "fairness" and status in ("optimal", "feasible"):
+        return _fairness_words(status, gap, children_gap, payload.get("fairness") or {})
     rule = payload.get("no_worse_than_first_come") or {}
     under_rule = bool(rule.get("bound_keeps_rule"))
     if status == "optimal" and under_rule:
@@ -72,6 +69,31 @@ def quality_words(payload: Mapping[str, Any]) -> str:
             f"urgency-weighted child{'ren' if given_back != 1 else ''} the search had placed."
         )
     return f"It is within {100 * gap:.2g}% of the best possible (a proven bound), not proven the best."
+
+
+def _fairness_words(status: str, gap: float, children_gap: float, fairness: Mapping[str, Any]) -> str:
+    """:func:`quality_words` for the fairness objective: its own part (the worst-off placed child's fit against
+    its proven bound) before the total's gap."""
+    worst, most = fairness.get("worst_fit"), fairness.get("worst_fit_bound")
+    many = "the most children any allocation can place" if not children_gap else "as many children"
+    if status == "optimal":
+        fit = f" ({worst:g})" if worst is not None else ""
+        return (
+            f"It is proven the fairest: {many} (urgency-weighted), the worst-off placed child's fit{fit} as high as "
+            "it can be with them, then the best total fit."
+        )
+    if worst is None or most is None:  # a stored result from before the fairness part was reported
+        return f"It is within {100 * gap:.2g}% of the best possible total (a proven bound), not proven the fairest."
+    if fairness.get("worst_fit_proven"):
+        return (
+            f"The worst-off placed child's fit ({worst:g}) is proven as high as it can be while placing as many "
+            f"children; the total is within {100 * gap:.2g}% of a proven bound, not proven the fairest."
+        )
+    return (
+        f"It is not proven the fairest: the worst-off placed child's fit is {worst:g}, and no allocation placing as "
+        f"many children can give every placed child more than {most:g} (a proven bound); the total is within "
+        f"{100 * gap:.2g}% of a proven bound."
+    )
 
 
 def report(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from matching.allocation.instance import AllocationInstance, weighted_children
+from matching.allocation.instance import SCALE, AllocationInstance, weighted_children
 from matching.allocation.report import summarise
 from matching.allocation.validate import objective, violations
 from matching.eligibility.rules import sibling_clashes
@@ -55,8 +55,9 @@ class AllocationResult:
     solve_seconds: float
     assignment: dict[int, int]
     fit: float = 0.0
-    #: What proves ``bound``: "flow" (the relaxation), "households" (the Lagrangian bound, every rule
-    #: kept) or "exact model" (CP-SAT on the whole instance).
+    #: ``bound`` is proven for the objective asked for: with the fairness objective, on the total of the fairest
+    #: allocations (it may be below another allocation's total).  What proves it: "flow" (the relaxation),
+    #: "households" (the Lagrangian bound, every rule kept) or "exact model" (CP-SAT on the whole instance).
     bound_source: str = "flow"
     unplaced: list[dict[str, str]] = field(default_factory=list)
     levers: list[dict[str, Any]] = field(default_factory=list)
@@ -83,6 +84,10 @@ class AllocationResult:
     rule: dict[str, Any] = field(
         default_factory=lambda: {"asked": False, "children_given_back": 0, "bound_keeps_rule": False}
     )
+
+    #: The fairness objective's own part (None for the total objective): the worst-off placed child's fit, the most
+    #: it could be in any allocation placing as many children (a proven bound), and whether the two meet.
+    fairness: dict[str, Any] | None = None
 
     def check(self, instance: AllocationInstance) -> None:
         """Raise :class:`AllocationCheckError` unless the result holds for ``instance``: every placed child judged
@@ -113,6 +118,12 @@ class AllocationResult:
                     problems.append(f"gap {self.gap} is not (bound - objective) / bound = {gap}")
                 if self.gaps and self.gaps != split_gap(instance, self.assignment, self.bound):
                     problems.append("the gaps by part are not the assignment's and the bound's")
+            if self.fairness is not None and self.assignment:
+                worst = min(round(instance.arcs[k].score * SCALE) for k in self.assignment.values()) / SCALE
+                if self.fairness.get("worst_fit") != worst:
+                    problems.append(f"worst-off fit {self.fairness.get('worst_fit')} is not the assignment's {worst}")
+                elif (self.fairness.get("worst_fit_bound") or 0.0) < worst:
+                    problems.append(f"worst-off fit bound {self.fairness.get('worst_fit_bound')} is below {worst}")
         if problems:
             raise AllocationCheckError(problems)
 
@@ -145,6 +156,7 @@ class AllocationResult:
             "tolerance": OPTIMAL_GAP,
             "gaps": self.gaps,
             "no_worse_than_first_come": self.rule,
+            "fairness": self.fairness,
             "fit": round(self.fit, 3),
             "solve_seconds": round(self.solve_seconds, 3),
             "time_limit_seconds": self.time_limit_seconds,

@@ -137,6 +137,50 @@ def flow_bound(instance: AllocationInstance) -> float:
     return _round(instance, _Arrays(instance), {}, {})[0]
 
 
+class FitFloor:
+    """The flow relaxation over only the pairs whose fit reaches a floor (in hundredths, the solver's units): at most
+    how many urgency-weighted children an allocation can place when no placed child fits worse than the floor.
+    Fewer pairs never place more children, so the floors that still place enough are all below some highest one,
+    which bounds the worst-off placed child's fit (the fairness objective's second part)."""
+
+    def __init__(self, instance: AllocationInstance) -> None:
+        self.instance = instance
+        self.arrays = _Arrays(instance)
+        rooms = _rooms(self.arrays, instance, {})
+        self.cap = rooms.cap
+        self.active = _active(instance, self.arrays, {}, {}, rooms)
+        self.fits = np.rint(arc_array(instance, "score") * SCALE).astype(np.int64)
+        self.levels = np.unique(self.fits)
+        #: How long the last flow took (seconds): what the next one is expected to take.
+        self.last_seconds = 0.0
+
+    def children(self, floor: int) -> int:
+        """The most urgency-weighted children the flow places on the pairs fitting at least ``floor``."""
+        began = time.perf_counter()
+        value, _ = _flow(self.arrays, self.active & (self.fits >= floor), self.cap)
+        self.last_seconds = time.perf_counter() - began
+        return math.floor(value / self.instance.child_weight + 1e-9)
+
+    def highest(self, needed: int, reached: int, deadline: float = math.inf) -> tuple[int, bool]:
+        """The highest floor at which the flow still places ``needed`` children, searched among the instance's fits
+        above ``reached`` (a floor an allocation placing them already keeps), the next one first; and whether the
+        search finished by ``deadline`` (a :func:`time.perf_counter` value).  Unfinished, the floor returned is the
+        highest not yet ruled out: still an upper bound on the worst-off fit, only not the tightest."""
+        above = self.levels[self.levels > reached].tolist()
+        lo, hi = -1, len(above) - 1  # above[lo] places enough (-1: ``reached``); every floor above above[hi] does not
+        first = True
+        while lo < hi:
+            if time.perf_counter() + self.last_seconds > deadline:
+                return above[hi], False
+            mid = lo + 1 if first else (lo + hi + 1) // 2  # the next floor first: most often it settles it at once
+            first = False
+            if self.children(above[mid]) >= needed:
+                lo = mid
+            else:
+                hi = mid - 1
+        return (above[lo] if lo >= 0 else reached), True
+
+
 def _round(
     instance: AllocationInstance, arrays: _Arrays, pinned: dict[int, int], by_household: dict[int, list[int]]
 ) -> tuple[float, np.ndarray]:

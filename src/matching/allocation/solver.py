@@ -41,10 +41,17 @@ from the command or job's start: the shares above are of the time left when solv
 what checking and summarising the answer is expected to take (:func:`reporting_seconds`).  A phase
 with no time left is skipped (the flow when one round would not finish; an exact model when
 building it would not leave :data:`MIN_SOLVE_SECONDS` to solve it; building stops part way if its
-estimate was wrong), and ``notes`` says what was cut short.  The fairness objective's second solve
-gets half the search when its model can be built in it; when it cannot, a fifth of the search re-solves
-the worst-off children's neighbourhoods with that objective instead (said in ``notes``, not proven).  The household bound's thread stops at its own deadline and is joined before the answer is
-returned.
+estimate was wrong), and ``notes`` says what was cut short.  The household bound's thread stops at its own
+deadline and is joined before the answer is returned.
+
+**The fairness objective** (the most children, then the worst-off placed child's fit, then total fit) is solved
+by its parts when the flow is quick enough (:func:`_by_floor`): the flows above ever higher fit floors find the
+highest floor that still places the most children; the search above runs on only the pairs reaching it, and
+when it places as many, both parts are proven and its bound is the fairness objective's own (a region: proven in
+about 3 s, where the model below had not proven it in 10).  Otherwise the total objective is searched first; the
+fairness model's solve gets half the search when its model can be built in it; when it cannot, a fifth of the
+search re-solves the worst-off children's neighbourhoods with that objective instead (said in ``notes``).  Either
+way, the result's ``fairness`` says the worst-off fit and its proven bound (a flow above it, at the end).
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -67,6 +74,7 @@ from matching.allocation.instance import (
     AllocationInstance,
     Arc,
     HouseholdRoom,
+    arc_array,
     arc_values,
     canonical,
     units_conflict,
@@ -76,7 +84,7 @@ from matching.allocation.merge import merge
 from matching.allocation.model import build_model, usable
 from matching.allocation.report import report, reporting_seconds, summarise
 from matching.allocation.result import OPTIMAL_GAP, AllocationResult, relative_gap, split_gap
-from matching.allocation.rounding import flow_bound, round_flow
+from matching.allocation.rounding import FitFloor, flow_bound, round_flow
 from matching.allocation.validate import objective
 from matching.collector import collector_paused
 
@@ -90,9 +98,17 @@ FAIRNESS_SHARE = 0.5  # of the search time, for the fairness objective's second 
 #: ... or, when its exact model is too large to build in that time, for raising the worst-off children's fit around
 #: them (:func:`_fairer`).
 FAIR_NEIGHBOURHOODS_SHARE = 0.2
+#: The fairness objective searches for the highest fit floor that still places the most children (:func:`_by_floor`)
+#: when that many flows, as long as the first, take at most this share of the search.
+FLOOR_SHARE = 0.35
+#: Of the time left after it, the share for the search above the floor (the rest is kept for the fairness search as
+#: before, should the pairs above the floor not place as many children as the flow).
+FLOORED_SHARE = 0.7
 BUILD_SECONDS_PER_ARC = 30e-6  # building the exact model from Python (measured: 4.7 s for 218,000 pairs)
 FAIR_BUILD_SECONDS_PER_ARC = 40e-6  # the same with the fairness objective's constraints
 FLOW_SECONDS_PER_ARC = 4e-6  # one round of the flow relaxation (measured: 0.53 s for 218,000 pairs)
+#: The flow alone, without a round's reading and pinning: about half of that (0.75 s for England's 385,000 pairs).
+FLOW_SHARE_OF_ESTIMATE = 0.5
 REMAINDER_SECONDS_PER_ARC = 4e-6  # what rounding leaves open, as an instance, and its greedy answer (at most)
 CHILDREN_FIRST_ARCS = 5_000  # remainders larger than this are solved for children placed first
 #: Of the time left for the exact model on the whole instance, at most this share proves the children placed (on a
@@ -176,6 +192,9 @@ class _Search:
     children_proven: bool = False
     fit_unbounded: bool = False
     rule_bound: bool = False
+    #: The fairness objective, searched above a fit floor (:func:`_by_floor`): that floor, in hundredths, proven the
+    #: highest any allocation placing as many children can keep (None: not searched so).
+    worst_bound: int | None = None
 
 
 def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Deadline) -> AllocationResult:
@@ -185,7 +204,12 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         notes.append("time ran out before solving began: the answer is the greedy baseline")
     guarding = settings.guarding
     guard_time = guard_seconds(len(instance.arcs))
-    end = deadline.keeping(reporting_seconds(len(instance.units), len(instance.arcs)) + guarding * guard_time)
+    fairness = settings.objective == "fairness"
+    # The fairness objective's answer is proven the fairest, or its worst-off fit bounded, by a flow at the end (and
+    # its arrays: a tenth of a flow more).
+    proof_time = fairness * 1.1 * FLOW_SECONDS_PER_ARC * len(instance.arcs)
+    reporting = reporting_seconds(len(instance.units), len(instance.arcs))
+    end = deadline.keeping(reporting + guarding * guard_time + proof_time)
     households_bound = (
         BackgroundBound(instance, deadline.share(BOUND_SHARE, end))
         if instance.arcs and end - started >= MIN_SOLVE_SECONDS
@@ -237,15 +261,17 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
                 "children both place fare no worse under it (mean fit, miles from home, placements out of area): "
                 f"{mended.children_lost:,} fewer children placed (urgency-weighted) than the answer found"
             )
+    worst = _worst_fit_bound(instance, search, deadline.keeping(reporting)) if fairness else None
     searched = time.perf_counter()
     bound = max(value, bound)
     gap = relative_gap(value, bound)
-    if settings.objective == "fairness":
-        # The fairness objective: optimal when CP-SAT proves the worst-off child's fit (then the total)
-        # as high as it can be among allocations placing at least as many children.
-        status = (
-            "optimal" if search.fair_code == cp_model.OPTIMAL else "baseline" if search.code == BASELINE else "feasible"
-        )
+    if worst is not None:
+        # The fairness objective: optimal when the worst-off placed child's fit is proven as high as it can be among
+        # allocations placing as many children, and either CP-SAT proved the rest, or the children are proven the
+        # most and the total within the tolerance of a proven bound (which bounds it under the fairness too).
+        within = gap <= OPTIMAL_GAP and split_gap(instance, assignment, bound)["children"] == 0
+        proven_fair = worst["worst_fit_proven"] and (search.fair_code == cp_model.OPTIMAL or within)
+        status = "optimal" if proven_fair else "baseline" if search.code == BASELINE else "feasible"
     elif gap <= OPTIMAL_GAP and split_gap(instance, assignment, bound)["children"] == 0:
         # Within the tolerance, and the most children proven: the tolerance is for the fit, never a child.
         status = "optimal"
@@ -258,6 +284,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     result.summary = summarise(instance, assignment)
     result.gaps = split_gap(instance, assignment, bound)
     result.objective_name = settings.objective
+    result.fairness = worst
     result.rule = {
         "asked": guarding,
         "children_given_back": children_given_back,
@@ -368,6 +395,9 @@ def _search(
     if not instance.arcs:
         return _Search({}, cp_model.OPTIMAL, 0.0, "flow", proven=True, fair_code=cp_model.OPTIMAL if fairness else None)
     n_arcs = len(instance.arcs)
+    floored = _by_floor(instance, settings, end, notes) if fairness else None
+    if floored is not None and floored.worst_bound is not None:
+        return floored  # both of the fairness objective's first parts proven
     # The fairness objective's second solve is the exact model on the whole instance: it gets half the
     # search, when its model can be built in that half; otherwise it is skipped and the first solve gets it all.
     total_end = end
@@ -456,6 +486,7 @@ def _search(
     if not fairness:
         assignment = _merged(instance, assignment, baselines)
     fair_code = None
+    fair_notes = len(notes)  # what the fairness part says from here, replaced should the floor's answer be kept
     if fair_planned:
         fair, fair_code = _fairest(instance, settings, end, assignment)
         if fair_code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -489,9 +520,91 @@ def _search(
                 "with the fairness objective found no way to raise it while placing as many children, so the answer "
                 "is the total objective's: children placed, then total fit (allow more time for the proof)"
             )
+    if floored is not None and _fairness_key(instance, floored.assignment) > _fairness_key(instance, assignment):
+        # The answer above the fit floor placed fewer children than the flow, yet more (or as many, fairer) than this.
+        assignment, code, fair_code, proven = floored.assignment, cp_model.FEASIBLE, cp_model.FEASIBLE, False
+        del notes[fair_notes:]
+        notes.append(
+            "the answer is the one found above the fit floor: the search on the whole instance placed no more "
+            "children, nor as many with a fairer worst-off fit (not proven the fairest: allow more time)"
+        )
     if code == BASELINE and objective(instance, assignment) < bound:
         notes.append("the search found nothing better than the greedy baseline in the time left (allow more time)")
     return _Search(assignment, code, bound, bound_source, proven, fair_code)
+
+
+def _fairness_key(instance: AllocationInstance, assignment: dict[int, int]) -> tuple[int, int, int, float]:
+    """The fairness objective's order of answers, higher being better: urgency-weighted children placed, then
+    :func:`_standing` (the worst-off placed child's fit, then how few share it), then the total objective."""
+    return (weighted_children(instance, assignment), *_standing(instance, assignment), objective(instance, assignment))
+
+
+def _by_floor(instance: AllocationInstance, settings: SolverSettings, end: float, notes: list[str]) -> _Search | None:
+    """The fairness objective by its parts, when the flow relaxation is quick enough to search with: the most
+    urgency-weighted children the flow places on the whole instance; the highest fit floor at which it still places
+    them (:meth:`matching.allocation.rounding.FitFloor.highest`: no allocation placing that many keeps every placed
+    child above it); then the total objective's search (:func:`_search`) on only the pairs reaching the floor.  When
+    that search places as many children, they are proven the most, the worst-off fit the highest, and its bound (on
+    those pairs) bounds the total fit under both: the answer is the fairness objective's, with its own gap.  None
+    when the floor search would not fit its share of the time (:data:`FLOOR_SHARE`); when the children placed above
+    the floor fall short of the flow's (a sibling group or a rule between children the flow ignores, or too little
+    time), its answer with no proof (``worst_bound`` None), for the caller to weigh against its own: the search above
+    the floor had at most :data:`FLOORED_SHARE` of the time."""
+    began = time.perf_counter()
+    floors_end = began + FLOOR_SHARE * (end - began)
+    levels = len(np.unique(np.rint(arc_array(instance, "score") * SCALE)))  # the fits, in hundredths
+    steps = math.ceil(math.log2(levels + 1)) + 1
+    # Judged first by the estimate (a flow takes about half of it: 0.75 s of 1.54 s nationally, where the floor
+    # search would take about 10 s), then by the first flow itself.
+    if began + steps * FLOW_SHARE_OF_ESTIMATE * FLOW_SECONDS_PER_ARC * len(instance.arcs) > floors_end:
+        return None
+    floors = FitFloor(instance)
+    most = floors.children(int(floors.levels[0]))
+    steps = math.ceil(math.log2(len(floors.levels) + 1)) + 1
+    if time.perf_counter() + steps * floors.last_seconds > floors_end:
+        return None
+    floor, finished = floors.highest(most, int(floors.levels[0]), floors_end)
+    if not finished:
+        return None
+    keep = [k for k, fit in enumerate(floors.fits.tolist()) if fit >= floor]
+    above = AllocationInstance(instance.units, instance.households, [instance.arcs[k] for k in keep])
+    baselines = (greedy_best_pair(above), first_come_first_served(above))
+    found_notes: list[str] = []
+    now = time.perf_counter()
+    found = _search(
+        above, replace(settings, objective="total"), baselines, now + FLOORED_SHARE * (end - now), found_notes
+    )
+    assignment = {u: keep[k] for u, k in found.assignment.items()}
+    if weighted_children(instance, assignment) < most:
+        notes.append(
+            f"fairness: the search over the pairs fitting at least {floor / SCALE:g} placed fewer children than the "
+            "flow relaxation there (it splits sibling groups and ignores the rules between children, or time was "
+            "short): fairness was searched on the whole instance too, and the fairer answer kept"
+        )
+        return _Search(assignment, cp_model.FEASIBLE, found.bound, found.bound_source)  # a candidate, no proof
+    notes.extend(found_notes)
+    fair_code = cp_model.OPTIMAL if found.proven else cp_model.FEASIBLE
+    return _Search(assignment, found.code, found.bound, found.bound_source, found.proven, fair_code, worst_bound=floor)
+
+
+def _worst_fit_bound(instance: AllocationInstance, search: _Search, until: float) -> dict[str, Any]:
+    """The fairness objective's own part: the worst-off placed child's fit in the answer, the most it could be in any
+    allocation placing as many urgency-weighted children (proven: by the floor the search kept, by CP-SAT's proof
+    of the fairness model, or else by the flow above it, :meth:`matching.allocation.rounding.FitFloor.highest`, by
+    ``until``), and whether the two meet."""
+    assignment = search.assignment
+    if not assignment:
+        return {"worst_fit": None, "worst_fit_bound": None, "worst_fit_proven": not instance.arcs}
+    worst = _worst_fit(instance, assignment)
+    if search.worst_bound is not None:
+        bound = search.worst_bound
+    elif search.fair_code == cp_model.OPTIMAL:
+        bound = worst
+    else:
+        floors = FitFloor(instance)
+        floors.last_seconds = FLOW_SHARE_OF_ESTIMATE * FLOW_SECONDS_PER_ARC * len(instance.arcs)  # none run yet
+        bound, _ = floors.highest(weighted_children(instance, assignment), worst, until)
+    return {"worst_fit": worst / SCALE, "worst_fit_bound": bound / SCALE, "worst_fit_proven": bound == worst}
 
 
 def _short(instance: AllocationInstance, assignment: dict[int, int], bound: float) -> bool:
