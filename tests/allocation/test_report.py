@@ -25,7 +25,18 @@ from matching.allocation.report import quality_words
                 "objective_name": "fairness",
                 "fairness": {"worst_fit": 31.86, "worst_fit_bound": 31.86, "worst_fit_proven": True},
             },
-            "the most children any allocation can place (urgency-weighted), the worst-off placed child's fit (31.86)",
+            "the most children any allocation can place (urgency-weighted), the worst-off placed child's fit (31.86) "
+            "as high as it can be with them, then total fit within 0.76% of the best.",
+        ),
+        (
+            {
+                "status": "optimal",
+                "gap": 0.0,
+                "gaps": {"children": 0.0, "fit": 0.0},
+                "objective_name": "fairness",
+                "fairness": {"worst_fit": 45.0, "worst_fit_bound": 45.0, "worst_fit_proven": True},
+            },
+            "fit (45) as high as it can be with them, then the best total fit.",
         ),
         (
             {

@@ -91,7 +91,7 @@ def _sso(browser: TestClient, next_path: str | None = None) -> httpx.Response:
 
 
 def _sign_ins(engine: Engine, since: int) -> list[StoredEntry]:
-    flush_every_writer()
+    flush_every_writer(engine)
     with engine.connect() as conn:
         return [e for e in recent_entries(conn, limit=200) if e.seq > since and e.action == "sign_in"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -92,3 +93,67 @@ def test_whoever_waits_is_not_kept_waiting_for_the_batch_to_fill(engine: Engine)
         assert writer.written == 2
     finally:
         writer.close(timeout=5.0)
+
+
+def test_a_writer_that_cannot_write_still_closes_and_leaves_the_registry(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: when writing what was queued failed at close, the writer stayed registered, and every later
+    flush of all writers waited on it and failed.  It is now stopped and dropped, and what it held is still written
+    once the store is back (retried, never dropped)."""
+    from matching.audit import writer as writer_module
+
+    down = {"store": True}
+    real = writer_module.append_all
+
+    def append_all(conn, entries):  # type: ignore[no-untyped-def]
+        if down["store"]:
+            raise RuntimeError("the store is down")
+        return real(conn, entries)
+
+    monkeypatch.setattr(writer_module, "append_all", append_all)
+    writer = AuditWriter(engine, retry_after=0.05)
+    writer.submit(AuditEntry(BOB, "GET /held", "200"))
+    with pytest.raises(AuditUnavailableError):
+        writer.close(timeout=0.3)
+    assert writer not in AuditWriter._open
+    flush_every_writer(engine, timeout=1.0)  # passed over, not waited on
+    down["store"] = False
+    writer._thread.join(5.0)
+    assert not writer._thread.is_alive()
+    assert writer.written == 1
+
+
+def test_flushing_the_writers_of_one_store_leaves_the_others(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``flush_every_writer(engine)`` flushes only that store's writers: another store's writer, stuck writing, is
+    not waited on (flushing every writer would time out on it)."""
+    from sqlalchemy import create_engine
+
+    from matching.audit import writer as writer_module
+    from matching.store.schema import metadata
+
+    other = create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    metadata.create_all(other)
+    gate = threading.Event()
+    real = writer_module.append_all
+
+    def append_all(conn, entries):  # type: ignore[no-untyped-def]
+        if conn.engine is other:
+            gate.wait(10.0)
+        return real(conn, entries)
+
+    monkeypatch.setattr(writer_module, "append_all", append_all)
+    stuck, mine = AuditWriter(other), AuditWriter(engine)
+    try:
+        stuck.submit(AuditEntry(BOB, "GET /elsewhere", "200"))
+        mine.submit(AuditEntry(BOB, "GET /mine", "200"))
+        flush_every_writer(engine, timeout=1.0)
+        assert mine.written == 1
+        with pytest.raises(AuditUnavailableError):
+            flush_every_writer(timeout=1.0)  # every writer: the stuck one too
+    finally:
+        gate.set()
+        mine.close(timeout=5.0)
+        stuck.close(timeout=5.0)

@@ -37,7 +37,7 @@ def quality_words(payload: Mapping[str, Any]) -> str:
     if status == "out_of_time":
         return "Nothing is proposed: the time ran out before any child could be considered."
     if payload.get("objective_name") == "fairness" and status in ("optimal", "feasible"):
-        return _fairness_words(status, gap, children_gap, payload.get("fairness") or {})
+        return _fairness_words(status, gap, children_gap, fit_gap, payload.get("fairness") or {})
     rule = payload.get("no_worse_than_first_come") or {}
     under_rule = bool(rule.get("bound_keeps_rule"))
     if status == "optimal" and under_rule:
@@ -71,16 +71,19 @@ def quality_words(payload: Mapping[str, Any]) -> str:
     return f"It is within {100 * gap:.2g}% of the best possible (a proven bound), not proven the best."
 
 
-def _fairness_words(status: str, gap: float, children_gap: float, fairness: Mapping[str, Any]) -> str:
+def _fairness_words(
+    status: str, gap: float, children_gap: float, fit_gap: float | None, fairness: Mapping[str, Any]
+) -> str:
     """:func:`quality_words` for the fairness objective: its own part (the worst-off placed child's fit against
     its proven bound) before the total's gap."""
     worst, most = fairness.get("worst_fit"), fairness.get("worst_fit_bound")
-    many = "the most children any allocation can place" if not children_gap else "as many children"
     if status == "optimal":
+        many = "the most children any allocation can place" if not children_gap else "as many children"
         fit = f" ({worst:g})" if worst is not None else ""
+        total = f"total fit within {100 * fit_gap:.2g}% of the best" if fit_gap else "the best total fit"
         return (
             f"It is proven the fairest: {many} (urgency-weighted), the worst-off placed child's fit{fit} as high as "
-            "it can be with them, then the best total fit."
+            f"it can be with them, then {total}."
         )
     if worst is None or most is None:  # a stored result from before the fairness part was reported
         return f"It is within {100 * gap:.2g}% of the best possible total (a proven bound), not proven the fairest."

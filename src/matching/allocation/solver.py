@@ -103,7 +103,7 @@ FAIR_NEIGHBOURHOODS_SHARE = 0.2
 FLOOR_SHARE = 0.35
 #: Of the time left after it, the share for the search above the floor (the rest is kept for the fairness search as
 #: before, should the pairs above the floor not place as many children as the flow).
-FLOORED_SHARE = 0.7
+FLOORED_SHARE = 0.5
 BUILD_SECONDS_PER_ARC = 30e-6  # building the exact model from Python (measured: 4.7 s for 218,000 pairs)
 FAIR_BUILD_SECONDS_PER_ARC = 40e-6  # the same with the fairness objective's constraints
 FLOW_SECONDS_PER_ARC = 4e-6  # one round of the flow relaxation (measured: 0.53 s for 218,000 pairs)
@@ -266,11 +266,13 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     bound = max(value, bound)
     gap = relative_gap(value, bound)
     if worst is not None:
-        # The fairness objective: optimal when the worst-off placed child's fit is proven as high as it can be among
-        # allocations placing as many children, and either CP-SAT proved the rest, or the children are proven the
-        # most and the total within the tolerance of a proven bound (which bounds it under the fairness too).
-        within = gap <= OPTIMAL_GAP and split_gap(instance, assignment, bound)["children"] == 0
-        proven_fair = worst["worst_fit_proven"] and (search.fair_code == cp_model.OPTIMAL or within)
+        # The fairness objective: optimal when the children are proven the most, the worst-off placed child's fit
+        # proven as high as it can be with as many, and either CP-SAT proved the rest or the total is within the
+        # tolerance of a proven bound (which bounds it under the fairness too).
+        most = split_gap(instance, assignment, bound)["children"] == 0  # the first part: the most children, proven
+        proven_fair = (
+            most and worst["worst_fit_proven"] and (search.fair_code == cp_model.OPTIMAL or gap <= OPTIMAL_GAP)
+        )
         status = "optimal" if proven_fair else "baseline" if search.code == BASELINE else "feasible"
     elif gap <= OPTIMAL_GAP and split_gap(instance, assignment, bound)["children"] == 0:
         # Within the tolerance, and the most children proven: the tolerance is for the fit, never a child.
@@ -584,7 +586,9 @@ def _by_floor(instance: AllocationInstance, settings: SolverSettings, end: float
         return _Search(assignment, cp_model.FEASIBLE, found.bound, found.bound_source)  # a candidate, no proof
     notes.extend(found_notes)
     fair_code = cp_model.OPTIMAL if found.proven else cp_model.FEASIBLE
-    return _Search(assignment, found.code, found.bound, found.bound_source, found.proven, fair_code, worst_bound=floor)
+    # The flow proved ``most`` the most children: its bound caps a looser one found above the floor.
+    bound, source = min((found.bound, found.bound_source), (objective_bound(instance, most), "flow"))
+    return _Search(assignment, found.code, bound, source, found.proven, fair_code, worst_bound=floor)
 
 
 def _worst_fit_bound(instance: AllocationInstance, search: _Search, until: float) -> dict[str, Any]:
@@ -600,6 +604,8 @@ def _worst_fit_bound(instance: AllocationInstance, search: _Search, until: float
         bound = search.worst_bound
     elif search.fair_code == cp_model.OPTIMAL:
         bound = worst
+    elif time.perf_counter() + FLOW_SHARE_OF_ESTIMATE * FLOW_SECONDS_PER_ARC * len(instance.arcs) > until:
+        bound = max(worst, round(float(arc_array(instance, "score").max()) * SCALE))  # no time: the best fit bounds it
     else:
         floors = FitFloor(instance)
         floors.last_seconds = FLOW_SHARE_OF_ESTIMATE * FLOW_SECONDS_PER_ARC * len(instance.arcs)  # none run yet

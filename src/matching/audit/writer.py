@@ -31,8 +31,10 @@ class AuditUnavailableError(RuntimeError):
 class AuditWriter:
     """A queue of entries and the thread that appends them in batches, one transaction per batch."""
 
-    #: Every writer not yet closed in this process (weakly held), for :func:`flush_every_writer`.
+    #: Every writer not yet closed in this process, for :func:`flush_every_writer` (weakly held, but a running
+    #: writer's thread holds it: one never closed stays until the process ends), and the lock over it.
     _open: ClassVar[weakref.WeakSet[AuditWriter]] = weakref.WeakSet()
+    _open_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
         self,
@@ -55,7 +57,8 @@ class AuditWriter:
         #: The class of the last write error (never its message, which may quote the entry).
         self.last_error: str | None = None
         self._thread.start()
-        AuditWriter._open.add(self)
+        with AuditWriter._open_lock:
+            AuditWriter._open.add(self)
 
     def submit(self, entry: AuditEntry, *, wait: bool = False, timeout: float = 5.0) -> None:
         """Queue ``entry`` (stamped with the time now); with ``wait``, return once it is committed."""
@@ -74,16 +77,23 @@ class AuditWriter:
         """Return once every entry queued before the call is committed."""
         done = threading.Event()
         self._queue.put((None, done), timeout=timeout)  # a marker: set once everything before it is written
-        if not done.wait(timeout):
-            raise AuditUnavailableError("the audit trail did not flush in time")
+        waited_until = time.monotonic() + timeout
+        while not done.wait(min(0.1, max(0.0, waited_until - time.monotonic()))):
+            if not self._thread.is_alive():  # stopped meanwhile: nobody will write the marker
+                raise AuditUnavailableError("the audit writer stopped before it flushed")
+            if time.monotonic() >= waited_until:
+                raise AuditUnavailableError("the audit trail did not flush in time")
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued and stop the thread."""
+        """Write what is queued and stop the thread (stopped even when writing what is queued fails)."""
         if not self._stop.is_set():
-            self.flush(timeout)
-            self._stop.set()
-            self._thread.join(timeout)
-            AuditWriter._open.discard(self)
+            try:
+                self.flush(timeout)
+            finally:
+                self._stop.set()
+                self._thread.join(timeout)
+                with AuditWriter._open_lock:
+                    AuditWriter._open.discard(self)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -119,10 +129,16 @@ class AuditWriter:
                 done.set()
 
 
-def flush_every_writer(timeout: float = 10.0) -> None:
-    """Return once every open writer in this process has committed what was queued before the call.
+def flush_every_writer(engine: Engine | None = None, timeout: float = 10.0) -> None:
+    """Return once every open writer in this process (on ``engine``, when given) has committed what was queued
+    before the call; a writer closing meanwhile is passed over.
 
     For a reader that must see the whole trail so far, whichever app (or test client) queued the entries."""
-    for writer in list(AuditWriter._open):
-        if not writer._stop.is_set():
+    with AuditWriter._open_lock:
+        writers = [w for w in AuditWriter._open if engine is None or w.engine is engine]
+    for writer in writers:
+        try:
             writer.flush(timeout)
+        except AuditUnavailableError:
+            if not writer._stop.is_set():
+                raise
