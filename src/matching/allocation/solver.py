@@ -244,7 +244,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
             bound, bound_source = flow, "flow"
     guarded = False
     children_given_back = 0
-    left = deadline.remaining() - reporting_seconds(len(instance.units), len(instance.arcs))
+    left = deadline.remaining() - reporting
     if guarding and left < 0.5 * guard_time:
         notes.append(
             "the like-for-like guard was not applied: no time was left for it (allow more time); the comparison "
@@ -265,16 +265,17 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     searched = time.perf_counter()
     bound = max(value, bound)
     gap = relative_gap(value, bound)
+    gaps = split_gap(instance, assignment, bound)
+    most = gaps["children"] == 0  # the first part of either objective: the most children, proven
     if worst is not None:
         # The fairness objective: optimal when the children are proven the most, the worst-off placed child's fit
         # proven as high as it can be with as many, and either CP-SAT proved the rest or the total is within the
         # tolerance of a proven bound (which bounds it under the fairness too).
-        most = split_gap(instance, assignment, bound)["children"] == 0  # the first part: the most children, proven
         proven_fair = (
             most and worst["worst_fit_proven"] and (search.fair_code == cp_model.OPTIMAL or gap <= OPTIMAL_GAP)
         )
         status = "optimal" if proven_fair else "baseline" if search.code == BASELINE else "feasible"
-    elif gap <= OPTIMAL_GAP and split_gap(instance, assignment, bound)["children"] == 0:
+    elif gap <= OPTIMAL_GAP and most:
         # Within the tolerance, and the most children proven: the tolerance is for the fit, never a child.
         status = "optimal"
     elif search.code in (cp_model.OPTIMAL, cp_model.FEASIBLE) or guarded:
@@ -284,7 +285,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     fit = sum(instance.arcs[k].score for k in assignment.values())
     result = AllocationResult(status, value, bound, gap, searched - started, assignment, fit, bound_source)
     result.summary = summarise(instance, assignment)
-    result.gaps = split_gap(instance, assignment, bound)
+    result.gaps = gaps
     result.objective_name = settings.objective
     result.fairness = worst
     result.rule = {
@@ -554,7 +555,7 @@ def _by_floor(instance: AllocationInstance, settings: SolverSettings, end: float
     the floor had at most :data:`FLOORED_SHARE` of the time."""
     began = time.perf_counter()
     floors_end = began + FLOOR_SHARE * (end - began)
-    levels = len(np.unique(np.rint(arc_array(instance, "score") * SCALE)))  # the fits, in hundredths
+    levels = len(np.unique(np.rint(arc_array(instance, "score") * SCALE)))  # the fits, in hundredths (FitFloor's)
     steps = math.ceil(math.log2(levels + 1)) + 1
     # Judged first by the estimate (a flow takes about half of it: 0.75 s of 1.54 s nationally, where the floor
     # search would take about 10 s), then by the first flow itself.
@@ -562,13 +563,12 @@ def _by_floor(instance: AllocationInstance, settings: SolverSettings, end: float
         return None
     floors = FitFloor(instance)
     most = floors.children(int(floors.levels[0]))
-    steps = math.ceil(math.log2(len(floors.levels) + 1)) + 1
     if time.perf_counter() + steps * floors.last_seconds > floors_end:
         return None
     floor, finished = floors.highest(most, int(floors.levels[0]), floors_end)
     if not finished:
         return None
-    keep = [k for k, fit in enumerate(floors.fits.tolist()) if fit >= floor]
+    keep = np.flatnonzero(floors.fits >= floor).tolist()
     above = AllocationInstance(instance.units, instance.households, [instance.arcs[k] for k in keep])
     baselines = (greedy_best_pair(above), first_come_first_served(above))
     found_notes: list[str] = []
