@@ -7,9 +7,9 @@ counted), three times:
 * **children first** (``no_worse_than_first_come=False``, the command's ``--children-first``);
 * **guarded**: each child that first come first served places is offered only the households fitting
   them at least as well as its choice (an experiment, not in the service: it can leave such a child out);
-* **guard**: as the service does by default (``no_worse_than_first_come``): the search steered towards the
-  children first come first served places, then mended part by part so that the children both place fare
-  no worse;
+* **guard**: as the service does by default (``no_worse_than_first_come``): the search with the rule priced into
+  its scores (what a child placed costs the children first come first served places, in fit, miles and area),
+  then mended part by part so that the children both place fare no worse;
 * **mended only**: the children-first answer mended part by part, without steering (as the guard was before).
 
 For each: children placed, gap, and on the children both methods place, each method's mean fit, miles

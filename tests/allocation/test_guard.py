@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matching.allocation.baselines import first_come_first_served
+from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.compare import figures
 from matching.allocation.deadline import Deadline
 from matching.allocation.guard import _greedy, holds, no_worse_than_first_come, steered
@@ -55,13 +55,16 @@ def test_the_child_first_come_first_served_places_keeps_the_home_it_would_have()
     }  # fmt: skip
     unguarded = solve(inst, ONE).as_dict(inst)["no_worse_than_first_come"]
     assert unguarded == {"asked": False, "children_given_back": 0, "bound_keeps_rule": False}
-    # Where the exact model is not used (a larger instance), the answer is mended part by part and says so.
-    mended = solve(inst, replace(GUARDED, full_model_max_arcs=0))
-    assert mended.assignment == {0: 0}
-    assert any("kept first come, first served's choices in 1 part" in n for n in mended.notes)
-    assert mended.status == "feasible"  # short of the bound the unguarded optimum proves
-    assert mended.as_dict(inst)["no_worse_than_first_come"] == {
-        "asked": True, "children_given_back": 1, "bound_keeps_rule": False,
+    # Where the exact model is not used (a larger instance), the search weighs the rule's prices: moving A costs
+    # about as much as placing B gains, so it keeps A's home itself, with nothing to mend, and its bound (under the
+    # rule) proves that no allocation keeping the rule places both.
+    priced = solve(inst, replace(GUARDED, full_model_max_arcs=0))
+    assert priced.assignment == {0: 0}
+    assert not any("kept first come, first served's choices" in n for n in priced.notes)
+    assert priced.gaps is not None
+    assert priced.gaps["children"] == 0
+    assert priced.as_dict(inst)["no_worse_than_first_come"] == {
+        "asked": True, "children_given_back": 0, "bound_keeps_rule": True,
     }  # fmt: skip
 
 
@@ -201,23 +204,22 @@ def test_the_steered_search_places_every_child_without_leaving_anyone_worse_off(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(contested(), contested_groups()))
-def test_steering_keeps_the_pairs_and_scores_within_0_to_100(inst: AllocationInstance) -> None:
+def test_steering_prices_the_rule_into_the_scores_and_keeps_the_pairs(inst: AllocationInstance) -> None:
     first = first_come_first_served(inst)
     on = steered(inst, first)
     assert [(a.unit, a.household, a.distance_miles) for a in on.arcs] == [
         (a.unit, a.household, a.distance_miles) for a in inst.arcs
     ]
-    assert all(0.0 <= a.score <= 100.0 + 1e-9 for a in on.arcs)
     assert on.units is inst.units
     assert on.households is inst.households
-    scale = None
+    assert all(on.value(a) > 0 for a in on.arcs)  # placing a child is never made worth nothing
     for k, (arc, new) in enumerate(zip(inst.arcs, on.arcs, strict=True)):
-        if arc.unit not in first:  # other children's households keep their order (one factor for all)
-            if arc.score > 0:
-                scale = scale or new.score / arc.score
-                assert new.score == pytest.approx(arc.score * scale)
+        if arc.unit not in first:  # children first come, first served does not place: their scores are kept
+            assert new.score == arc.score
             continue
         theirs = inst.arcs[first[arc.unit]]
+        if k == first[arc.unit]:
+            assert new.score == pytest.approx(arc.score)  # its own choice adds nothing to the rule
         no_worse = (
             arc.score >= theirs.score
             and (arc.distance_miles or 0) <= (theirs.distance_miles or 0)
@@ -225,6 +227,19 @@ def test_steering_keeps_the_pairs_and_scores_within_0_to_100(inst: AllocationIns
         )
         if no_worse:  # at least as good as first come, first served's choice on all three: scored at least as high
             assert new.score >= on.arcs[first[arc.unit]].score - 1e-9, k
+        worse = (
+            arc.score <= theirs.score
+            and (arc.distance_miles or 0) >= (theirs.distance_miles or 0)
+            and (inst.households[arc.household].la_code == inst.units[arc.unit].la_code)
+            <= (inst.households[theirs.household].la_code == inst.units[arc.unit].la_code)
+        )
+        if worse:  # no better on any of the three: scored no higher than its fit
+            assert new.score <= arc.score + 1e-9, k
+    # Over any allocation keeping the rule the priced scores add at least nothing: the steered objective (hence any
+    # bound on it) is at least the allocation's own, which is what makes the steered search's bound one under the rule.
+    for answer in (first, solve(inst, ONE).assignment, greedy_best_pair(inst)):
+        if holds(inst, answer, first):
+            assert objective(on, answer) >= objective(inst, answer) - 1e-6
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

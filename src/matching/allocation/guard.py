@@ -15,13 +15,13 @@ meets it, so an answer always exists.
 
 Mending alone gives back too much: nationally, the differences between an answer found for children placed and
 fit alone and first come, first served's form one part of thousands of units, and keeping first come, first
-served's side of it gives back most of the extra children.  So the search itself is steered (:func:`steered`):
-for the children first come, first served places, each household is scored by how it compares with that choice, a
-point of fit counting :data:`STEER_FIT` times more, every mile further from home :data:`STEER_MILES` points less
-and a placement out of area where that choice is in it :data:`STEER_AWAY` points less (a Lagrangian relaxation of
-the three constraints with fixed multipliers).  Placing a child still comes first: only how the children are placed
-changes.  National benchmark, 20 s of solving: mended alone, 11,213 of the 12,218 urgency-weighted children placed
-were kept; steered then mended, 12,077.
+served's side of it gives back most of the extra children.  So the search itself is steered (:func:`steered`): the
+rule's three rows are priced into the objective (a Lagrangian relaxation with fixed multipliers), so that placing one
+more child is weighed against what it costs the children first come, first served places, in fit, miles and area.
+The search then places a few children fewer than it could while ignoring the rule, and the mending gives back few.
+National benchmark, 11-12 s of search, urgency-weighted children kept: mended alone, about 11,200 of 12,200; steered
+within fit alone (placing a child always first), then mended, 12,073; priced in children, then mended, 12,170-12,190.
+The linear relaxation of the whole problem with the rule's rows places at most about 12,250-12,260.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from matching.allocation.instance import AllocationInstance, Arc, arc_array, arc_values
+from matching.allocation.instance import SCALE, AllocationInstance, Arc, arc_array, arc_values
 from matching.allocation.merge import components
 
 #: Fit and miles are compared in millionths (integers: sums in any order agree exactly).
-_MICRO = 1_000_000
+MICRO = 1_000_000
 #: The time kept for the guard from the search (the solver's, when it is asked for): HiGHS's choice of components
 #: (166 nationally) gets most of it; past it, a greedy choice.
 GUARD_SECONDS = 0.5
@@ -49,13 +49,15 @@ def guard_seconds(arcs: int) -> float:
     return min(GUARD_SECONDS, 0.02 + GUARD_SECONDS_PER_ARC * arcs)
 
 
-#: The multipliers of :func:`steered`, in points of fit (0-100): a point of fit for a child first come, first served
-#: places counts this many times more; each mile further from home than its choice costs this many points; and a
-#: placement out of area where its choice is in it (or in area where it is out) this many (national benchmark, 20 s
-#: of solving, urgency-weighted children kept after mending: (3, 0.5, 3) 12,077; (2, 0.25, 2) 12,068; and in an
-#: earlier variant that cut negative scores to 0 rather than raising the unit's scores, (2, 0.25, 2) 12,081,
-#: (1, 0.5, 5) 11,968 and (8, 0.5, 5) 11,182; the search's own noise is some tens of children).
-STEER_FIT, STEER_MILES, STEER_AWAY = 3.0, 0.5, 3.0
+#: The multipliers of :func:`steered`, in urgency-weighted children: what a point of fit for a child first come, first
+#: served places is worth, a mile further from home than its choice costs, and a placement out of its area where that
+#: choice is in it costs.  They are close to the linear relaxation's prices of the rule's three rows on the national
+#: benchmark (0.0107, 0.00088, 0.003: the rule's rows added to the household bound's master programme, converged by
+#: column generation), where a child's placement weighs 1 to 3.  National benchmark, 11-12 s of search, urgency-weighted
+#: children kept after mending: these 12,170-12,190 (half of them 12,178, one and a half times 12,170; without the
+#: miles and area terms 11,910), against 12,073 for the earlier steering within fit alone; the search's own noise is
+#: some tens of children.
+STEER_FIT, STEER_MILES, STEER_AWAY = 0.01, 0.0009, 0.003
 
 
 @dataclass(frozen=True)
@@ -70,21 +72,23 @@ class Mended:
 
 
 def steered(instance: AllocationInstance, first_come: dict[int, int]) -> AllocationInstance:
-    """``instance`` with the households of each unit ``first_come`` places scored for the like-for-like rule: by
-    how they compare with that choice in fit, miles from home and area, for each child of the unit (its
-    :func:`rule_rows`, priced as the module says); every other score kept.  Scores stay within 0-100 (a unit's
-    scores are raised together when one falls below 0, and all are scaled down together when one passes 100), so
-    one child placed is still worth more than all the fit; units, households, rules and arc order are the same, so
-    an answer to it is an answer to ``instance``."""
+    """``instance`` with the like-for-like rule priced into its scores (a Lagrangian relaxation of the rule's three
+    rows with the fixed multipliers :data:`STEER_FIT`, :data:`STEER_MILES` and :data:`STEER_AWAY`): each pair of a unit
+    ``first_come`` places gains, in children, what it adds to the rule's rows (:func:`rule_rows`: fit above that
+    choice, miles and placements out of area below it) at those prices; every other score is kept.  A child placed
+    can now be worth less than the fit it costs the children first come, first served places, so the search trades
+    one for the other as the rule does; a pair's value stays positive (a unit is never worth less than leaving it
+    unplaced through the prices alone).  Units, households, rules and arc order are the same, so an answer to it is
+    an answer to ``instance``; and over any allocation keeping the rule the added scores sum to at least 0, so a bound
+    on the steered objective bounds the children such an allocation places."""
     if not instance.arcs or not first_come:
         return instance
     fit, miles, away = rule_rows(instance, first_come)
-    raw = arc_array(instance, "score") + (STEER_FIT * fit - STEER_MILES * miles) / _MICRO - STEER_AWAY * away
-    unit = arc_array(instance, "unit")
-    lowest = np.zeros(len(instance.units))  # 0 for a unit no score of which falls below it (every other unit)
-    np.minimum.at(lowest, unit, raw)
-    raw = raw - lowest[unit]
-    raw *= 100.0 / max(100.0, float(raw.max()))
+    priced = (STEER_FIT * fit - STEER_MILES * miles) / MICRO - STEER_AWAY * away  # in children
+    weight = np.array([u.weight for u in instance.units], dtype=np.float64)[arc_array(instance, "unit")]
+    # At least one hundredth of a point of value left: placing a child is never made worth nothing or less.
+    floor = -weight * instance.child_weight + 1.0 / SCALE
+    raw = np.maximum(arc_array(instance, "score") + priced * instance.child_weight, floor)
     arcs = [Arc(a.unit, a.household, s, a.distance_miles) for a, s in zip(instance.arcs, raw.tolist(), strict=True)]
     return AllocationInstance(
         instance.units,
@@ -112,14 +116,14 @@ def rule_rows(instance: AllocationInstance, first_come: dict[int, int]) -> np.nd
     placed = chosen[unit] >= 0
     ref = np.where(placed, chosen[unit], 0)  # first come, first served's arc for the unit (any arc when none)
     size = np.array([u.size for u in instance.units], dtype=np.int64)[unit]
-    fit = np.round(arc_array(instance, "score") * _MICRO).astype(np.int64)
+    fit = np.round(arc_array(instance, "score") * MICRO).astype(np.int64)
     miles = np.fromiter(
         (np.nan if a.distance_miles is None else a.distance_miles for a in instance.arcs),
         dtype=np.float64,
         count=len(instance.arcs),
     )
     known = ~np.isnan(miles)
-    far = np.round(np.nan_to_num(miles) * _MICRO).astype(np.int64)
+    far = np.round(np.nan_to_num(miles) * MICRO).astype(np.int64)
     home = np.array([u.la_code for u in instance.units], dtype=object)[unit]
     away = (np.array([h.la_code for h in instance.households], dtype=object)[household] != home).astype(np.int64)
     rows[0] = np.where(placed, size * (fit - fit[ref]), 0)

@@ -31,9 +31,10 @@ when it is tighter and ready in time.
 
 The greedy answer is a floor: the search never returns worse.  **The like-for-like rule** (by default,
 :attr:`SolverSettings.no_worse_than_first_come`): the children first come, first served places must fare no
-worse under the answer; the search is steered towards them and its answer mended where it still breaks the rule
-(:mod:`matching.allocation.guard`), which can cost children the search placed, never below first come, first
-served's own answer.  Solver settings (time limit, seed, workers) are explicit, and so is the status: "optimal",
+worse under the answer; the search weighs the rule's three rows at fixed prices (a Lagrangian relaxation: a child
+placed against what it costs those children in fit, miles and area), and its answer is mended where it still breaks
+the rule (:mod:`matching.allocation.guard`), which can cost children the search placed, never below first come,
+first served's own answer.  Solver settings (time limit, seed, workers) are explicit, and so is the status: "optimal",
 "feasible" (with its gap) or "baseline" (the greedy answer: nothing better was found in time).
 
 **One deadline** (:class:`matching.allocation.deadline.Deadline`) bounds the whole allocation,
@@ -227,10 +228,10 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
             households_bound.close(wait=max(deadline.remaining(), MIN_SOLVE_SECONDS))
     assignment = search.assignment
     value = objective(instance, assignment)
-    bound, bound_source = search.bound, search.bound_source
+    bound, bound_source, bound_keeps_rule = search.bound, search.bound_source, search.rule_bound
     tighter = math.inf if children is None else objective_bound(instance, children)
-    if tighter < bound and not search.rule_bound:  # a bound under the rule is kept: the households' ignores it
-        bound, bound_source = tighter, "households"
+    if tighter < bound:  # every bound on all allocations bounds those keeping the rule too
+        bound, bound_source, bound_keeps_rule = tighter, "households", False
     if search.proven:
         bound, bound_source = value, "exact model"  # the whole instance, proven optimal by CP-SAT
     if (
@@ -241,7 +242,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         # The steered search proved the children placed; the fit is bounded by the flow on the instance's own scores.
         flow = flow_bound(instance)
         if flow < bound:
-            bound, bound_source = flow, "flow"
+            bound, bound_source, bound_keeps_rule = flow, "flow", False
     guarded = False
     children_given_back = 0
     left = deadline.remaining() - reporting
@@ -291,7 +292,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     result.rule = {
         "asked": guarding,
         "children_given_back": children_given_back,
-        "bound_keeps_rule": guarding and search.rule_bound,
+        "bound_keeps_rule": guarding and bound_keeps_rule,
     }
     result.check(instance)  # every result is checked (every rule for every child) before anything is reported on it
     report(instance, result, greedy=greedy, first_come=first_come)
@@ -316,8 +317,9 @@ def _guarded_search(
     fare no worse under it.  When it breaks the rule: on a small instance (at most :data:`CHILDREN_FIRST_ARCS`
     pairs) the exact model with the rule's three rows (:func:`matching.allocation.guard.rule_rows`), hinted with
     the first answer mended, whose bound keeps the rule; otherwise, and on a larger instance at once, the search on
-    the instance steered towards those children (:func:`matching.allocation.guard.steered`), whose bound counts
-    the children it proves.  When two answers ran, the one worth more once mended is kept, and the tighter bound."""
+    the instance with the rule priced into its scores (:func:`matching.allocation.guard.steered`), whose bound, in
+    children, bounds every allocation keeping the rule.  When two answers ran, the one worth more once mended is
+    kept, and the tighter bound."""
     greedy, first_come = baselines
     first: _Search | None = None
     first_notes: list[str] = []
@@ -344,23 +346,24 @@ def _guarded_search(
         if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and objective(instance, found) >= objective(instance, mended):
             proven = code == cp_model.OPTIMAL
             bound = objective(instance, found) if proven else min(cp_bound[0], first.bound) if cp_bound else first.bound
-            exact = _Search(found, code, bound, "exact model", proven, rule_bound=proven or bool(cp_bound))
+            under_rule = proven or bool(cp_bound and cp_bound[0] <= first.bound)  # CP-SAT's bound keeps the rule's rows
+            exact = _Search(found, code, bound, "exact model", proven, rule_bound=under_rule)
             exact.children_proven = proven or first.children_proven or _children_proven(instance, exact)
             return exact
     on = steered(instance, first_come)
     search = _search(on, settings, (greedy_best_pair(on), first_come), end, notes)
-    children = (
-        weighted_children(on, search.assignment)
-        if search.proven
-        else math.floor(search.bound / instance.child_weight + 1e-9)  # the steered fit is under one child
-    )
+    # Over any allocation keeping the rule the priced scores add at least nothing (see ``steered``): a bound on the
+    # steered objective, in children, bounds the children any such allocation places.
+    steered_bound = objective(on, search.assignment) if search.proven else search.bound
+    children = math.floor(steered_bound / instance.child_weight + 1e-9)
     code = cp_model.FEASIBLE if search.code == BASELINE and search.assignment != greedy else search.code
-    answer = _Search(search.assignment, code, objective_bound(instance, children), search.bound_source)
+    answer = _Search(search.assignment, code, objective_bound(instance, children), search.bound_source, rule_bound=True)
     answer.fair_code, answer.fit_unbounded = search.fair_code, first is None
     if first is not None:
         first_bound = objective(instance, first.assignment) if first.proven else first.bound
-        if first_bound < answer.bound:  # the instance's own optimum, or its own search's bound
+        if first_bound < answer.bound:  # the instance's own optimum, or its own search's bound (ignoring the rule)
             answer.bound, answer.bound_source = first_bound, "exact model" if first.proven else first.bound_source
+            answer.rule_bound = False
         found = no_worse_than_first_come(instance, answer.assignment, first_come, seconds=seconds).assignment
         if kept is not None and objective(instance, kept.assignment) > objective(instance, found):  # worth more
             notes.extend(first_notes)
