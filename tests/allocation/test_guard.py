@@ -4,6 +4,7 @@ come, first served's own answer."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -19,7 +20,7 @@ from matching.allocation.deadline import Deadline
 from matching.allocation.guard import _greedy, holds, no_worse_than_first_come, steered
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
 from matching.allocation.merge import merge
-from matching.allocation.solver import SolverSettings, solve
+from matching.allocation.solver import SolverSettings, _search, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import instance, room, unit
 
@@ -254,3 +255,27 @@ def test_steered_only_answers_are_valid_and_no_worse_either(inst: AllocationInst
     best = solve(inst, replace(ONE, full_model_max_arcs=0))  # children first: the rule's bound must hold it too
     if best.status == "optimal":
         assert guarded.bound >= best.objective - 1e-6
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(contested(), contested_groups()))
+def test_the_search_as_it_is_stops_at_its_first_answer_only_when_that_breaks_the_rule(inst: AllocationInstance) -> None:
+    """Guarding, the search as it is asks of its first complete answer whether it keeps the rule, once: when it does
+    the search goes on as without the question (the same answer); when it does not, that answer comes back at once,
+    so the rule's own search has the rest of the time."""
+    baselines = (greedy_best_pair(inst), first_come_first_served(inst))
+    asked: list[dict[int, int]] = []
+
+    def keeps(answer: dict[int, int]) -> bool:
+        asked.append(dict(answer))
+        return True
+
+    end = time.perf_counter() + 5
+    plain = _search(inst, ONE, baselines, end, [])
+    kept_on = _search(inst, ONE, baselines, time.perf_counter() + 5, [], keep_on=keeps)
+    assert kept_on.assignment == plain.assignment
+    assert len(asked) == (1 if inst.arcs else 0)
+    stopped = _search(inst, ONE, baselines, time.perf_counter() + 5, [], keep_on=lambda _: False)
+    if inst.arcs:
+        assert stopped.assignment == asked[0]  # the first complete answer, as it was asked about
+        assert not violations(inst, stopped.assignment)

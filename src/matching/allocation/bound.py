@@ -84,6 +84,9 @@ def lp_prices(
     if n == 0 or len(ok) == 0:
         return np.zeros(n)
     solver = mb.Solver("glop")
+    # Its presolve gains nothing on this programme and costs a fifth of the solve (England's: 8.3 s with it, 6.5 s
+    # without; a region's 0.1 s either way).
+    solver.set_solver_specific_parameters("use_preprocessing: false")
     solver.set_time_limit_in_seconds(time_limit)
     on_solve(solver.stop_search)
     if solver.solve(model) != mb.SolveStatus.OPTIMAL:

@@ -60,6 +60,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -92,9 +93,6 @@ from matching.collector import collector_paused
 ROUNDING_SHARE = 0.85  # of the search time, at most, for rounding the flow relaxation
 BOUND_SHARE = 0.8  # of the search time, at most, for the household bound on a thread of its own
 REMAINDER_SHARE = 0.6  # of the time left, for the exact model on what the relaxation leaves open
-#: Guarding a small instance, at most this share of the search for the answer found as it is (kept when it keeps the
-#: like-for-like rule: a region's proven optimum does, in about 2 s of 10); the steered search has the rest.
-GUARDED_FIRST_SHARE = 0.5
 FAIRNESS_SHARE = 0.5  # of the search time, for the fairness objective's second solve
 #: ... or, when its exact model is too large to build in that time, for raising the worst-off children's fit around
 #: them (:func:`_fairer`).
@@ -312,9 +310,11 @@ def _guarded_search(
 ) -> _Search:
     """:func:`_search`, and (``guarding``) the like-for-like rule's search.
 
-    Guarding, an instance small enough for the exact model is first searched as it is, for at most
-    :data:`GUARDED_FIRST_SHARE` of the time, and that answer kept when the children first come, first served places
-    fare no worse under it.  When it breaks the rule: on a small instance (at most :data:`CHILDREN_FIRST_ARCS`
+    Guarding, an instance small enough for the exact model is first searched as it is, and that answer kept when
+    the children first come, first served places fare no worse under it; that search stops at its first complete
+    answer when that one already breaks the rule (a region's rarely does: its whole time is then the search's, where
+    half of it was kept back in case, and a region's proof of the children placed did not fit in the half on a slow
+    machine).  When it breaks the rule: on a small instance (at most :data:`CHILDREN_FIRST_ARCS`
     pairs) the exact model with the rule's three rows (:func:`matching.allocation.guard.rule_rows`), hinted with
     the first answer mended, whose bound keeps the rule; otherwise, and on a larger instance at once, the search on
     the instance with the rule priced into its scores (:func:`matching.allocation.guard.steered`), whose bound, in
@@ -324,9 +324,8 @@ def _guarded_search(
     first: _Search | None = None
     first_notes: list[str] = []
     if not guarding or len(instance.arcs) <= settings.full_model_max_arcs:
-        now = time.perf_counter()
-        first_end = end if not guarding else now + GUARDED_FIRST_SHARE * (end - now)
-        first = _search(instance, settings, baselines, first_end, first_notes)
+        keeps_rule = (lambda answer: holds(instance, answer, first_come)) if guarding else None
+        first = _search(instance, settings, baselines, end, first_notes, keep_on=keeps_rule)
         first.children_proven = first.proven or _children_proven(instance, first)
         if (
             not guarding
@@ -391,11 +390,14 @@ def _search(
     baselines: tuple[dict[int, int], dict[int, int]],
     end: float,
     notes: list[str],
+    keep_on: Callable[[dict[int, int]], bool] | None = None,
 ) -> _Search:
     """The best answer found by ``end`` (a :func:`time.perf_counter` value), never worse than the greedy
     baseline (the first of ``baselines``; the second is first come, first served); with the total objective,
     merged with both (:func:`matching.allocation.merge.merge`), so that no part of it is worse than theirs.
-    A phase with no time left is skipped, and said so in ``notes``."""
+    A phase with no time left is skipped, and said so in ``notes``.  ``keep_on`` is asked of the first complete
+    answer (the relaxation rounded and completed, merged): when it says no, that answer is returned at once, and the
+    time left is the caller's."""
     greedy = baselines[0]
     fairness = settings.objective == "fairness"
     if not instance.arcs:
@@ -453,6 +455,8 @@ def _search(
         if merged != assignment:
             assignment, code = merged, BASELINE if merged == greedy else cp_model.FEASIBLE
     proven = not fixed and code == cp_model.OPTIMAL
+    if keep_on is not None and not keep_on(assignment):
+        return _Search(assignment, code, bound, bound_source, proven)
     # 3. The exact model on the whole instance, when it is small enough and there is time to build and solve it
     # (children placed, then fit); 4. neighbourhoods, with the time left while the gap is above the tolerance.
     build_seconds = BUILD_SECONDS_PER_ARC * n_arcs
