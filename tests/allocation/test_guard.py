@@ -13,14 +13,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ortools.sat.python import cp_model
 
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.compare import figures
 from matching.allocation.deadline import Deadline
-from matching.allocation.guard import _greedy, holds, no_worse_than_first_come, steered
+from matching.allocation.guard import _greedy, holds, no_worse_than_first_come, rule_rows, steered
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
 from matching.allocation.merge import merge
-from matching.allocation.solver import SolverSettings, _search, solve
+from matching.allocation.solver import SolverSettings, _cpsat, _search, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import instance, room, unit
 
@@ -168,9 +169,19 @@ def test_the_guard_says_when_it_is_not_applied() -> None:
     fair = solve(inst, replace(GUARDED, objective="fairness"))  # the rule is the total objective's: both placed
     assert fair.assignment == {0: 1, 1: 2}
     assert not any("first come, first served" in n for n in fair.notes)
-    late = solve(inst, GUARDED, Deadline.start(0.0))
+    # Best pair first places B in A's first-come household and A in one fitting it worse: it breaks the rule.
+    greedy_breaks = instance([unit("A"), unit("B", referred=date(2026, 3, 2))], [room("H1"), room("H2")],
+                             [(0, 0, 50), (0, 1, 40), (1, 0, 90)])  # fmt: skip
+    assert not holds(greedy_breaks, greedy_best_pair(greedy_breaks), first_come_first_served(greedy_breaks))
+    # With no time, a small instance's first answer is mended before it is returned: the rule kept, nothing to say.
+    small = solve(greedy_breaks, GUARDED, Deadline.start(0.0))
+    assert holds(greedy_breaks, small.assignment, first_come_first_served(greedy_breaks))
+    assert not any("guard was not applied" in n for n in small.notes)
+    # A larger one (no exact model) goes straight to the priced search; with no time left for the guard, it says so.
+    late = solve(greedy_breaks, replace(GUARDED, full_model_max_arcs=0), Deadline.start(0.0))
+    late.check(greedy_breaks)
+    assert not holds(greedy_breaks, late.assignment, first_come_first_served(greedy_breaks))
     assert any("guard was not applied: no time" in n for n in late.notes)
-    late.check(inst)
 
 
 def _moved_for_nothing() -> AllocationInstance:
@@ -252,9 +263,14 @@ def test_steered_only_answers_are_valid_and_no_worse_either(inst: AllocationInst
     check_no_worse(inst, guarded.assignment, first)
     assert holds(inst, guarded.assignment, first)
     assert guarded.objective >= objective(inst, first) - 1e-6
-    best = solve(inst, replace(ONE, full_model_max_arcs=0))  # children first: the rule's bound must hold it too
-    if best.status == "optimal":
-        assert guarded.bound >= best.objective - 1e-6
+    # The bound holds every allocation keeping the rule: the best of them, proven by CP-SAT with the rule's rows.
+    best, code = _cpsat(inst, ONE, time.perf_counter() + 30, {}, rule=rule_rows(inst, first))
+    assert code == cp_model.OPTIMAL
+    assert holds(inst, best, first)
+    assert guarded.bound >= objective(inst, best) - 1e-6
+    assert guarded.objective <= objective(inst, best) + 1e-6
+    if guarded.status == "optimal":
+        assert guarded.objective == pytest.approx(objective(inst, best), abs=1e-6)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -273,9 +289,62 @@ def test_the_search_as_it_is_stops_at_its_first_answer_only_when_that_breaks_the
     end = time.perf_counter() + 5
     plain = _search(inst, ONE, baselines, end, [])
     kept_on = _search(inst, ONE, baselines, time.perf_counter() + 5, [], keep_on=keeps)
-    assert kept_on.assignment == plain.assignment
+    assert objective(inst, kept_on.assignment) == pytest.approx(objective(inst, plain.assignment))
     assert len(asked) == (1 if inst.arcs else 0)
     stopped = _search(inst, ONE, baselines, time.perf_counter() + 5, [], keep_on=lambda _: False)
     if inst.arcs:
         assert stopped.assignment == asked[0]  # the first complete answer, as it was asked about
         assert not violations(inst, stopped.assignment)
+
+
+def test_the_priced_scores_keep_the_bound_through_rounding_to_hundredths() -> None:
+    """Found by review: every fit 0, and the rule's miles differ by a little over a hundredth of a mile, so each pair's
+    price is a fraction of a hundredth.  Rounded with the score, an allocation keeping the rule lost a hundredth on the
+    steered objective, the bound in children fell a whole child, and a rule-keeping allocation of four children beat
+    an answer reported "optimal" with three.  Rounded up on its own, the price keeps the bound."""
+    d, m = 13577 / 1e6, 5.0
+    units = [unit(f"U{i}", referred=date(2026, 3, 1 + i), la="L1") for i in range(3)]
+    units.append(unit("V", referred=date(2026, 3, 9), la="L1"))
+    rooms = [HouseholdRoom(f"H{h}", "L1", 1, 3, True) for h in range(6)]
+    arcs = [Arc(0, 0, 0.0, m), Arc(0, 3, 0.0, m + 2 * d), Arc(1, 1, 0.0, m), Arc(1, 4, 0.0, m - d)]
+    arcs += [Arc(2, 2, 0.0, m), Arc(2, 5, 0.0, m - d), Arc(3, 0, 0.0, m)]
+    inst = AllocationInstance(units, rooms, arcs)
+    first = first_come_first_served(inst)
+    four = {0: 1, 1: 3, 2: 5, 3: 6}
+    assert holds(inst, four, first)
+    assert objective(steered(inst, first), four) >= objective(inst, four)
+    result = solve(inst, replace(GUARDED, full_model_max_arcs=0))
+    assert result.bound >= objective(inst, four)
+    assert result.objective == pytest.approx(objective(inst, four))
+
+
+def test_a_first_answer_keeping_the_rule_is_not_lost_when_the_search_later_breaks_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by review: the search as it is found an answer keeping the rule, went on, and ended with one breaking it;
+    the earlier answer was dropped and only the later one, mended, was kept (100 children fewer on a 4,000-pair
+    instance).  The earlier one is now the fallback whenever it is worth more than the mended one."""
+    from matching.allocation import solver as solver_module
+
+    inst = instance([unit("A"), unit("B", referred=date(2026, 3, 2))], [room("H1"), room("H2")],
+                    [(0, 0, 99), (0, 1, 10), (1, 0, 10)])  # fmt: skip
+    first = first_come_first_served(inst)
+    early, breaking = {0: 0}, {0: 1, 1: 2}
+    assert holds(inst, early, first)
+    assert not holds(inst, breaking, first)
+
+    def search_as_it_is(*args: Any, keep_on: Any = None, **kwargs: Any) -> Any:
+        assert keep_on is not None
+        assert keep_on(early)  # the first complete answer keeps the rule ...
+        return solver_module._Search(dict(breaking), cp_model.FEASIBLE, 1e9, "flow")  # ... the last breaks it
+
+    def mends_badly(*args: Any, **kwargs: Any) -> Any:
+        return solver_module.Mended({}, 1, 2, 0)  # worth less than the earlier answer
+
+    monkeypatch.setattr(solver_module, "_search", search_as_it_is)
+    monkeypatch.setattr(solver_module, "no_worse_than_first_come", mends_badly)
+    found = solver_module._guarded_search(
+        inst, GUARDED, (greedy_best_pair(inst), first), time.perf_counter() + 0.05, [], guarding=True
+    )
+    assert found.assignment == early
+    assert not found.proven

@@ -54,10 +54,10 @@ def guard_seconds(arcs: int) -> float:
 #: served places is worth, a mile further from home than its choice costs, and a placement out of its area where that
 #: choice is in it costs.  They are close to the linear relaxation's prices of the rule's three rows on the national
 #: benchmark (0.0107, 0.00088, 0.003: the rule's rows added to the household bound's master programme, converged by
-#: column generation), where a child's placement weighs 1 to 3.  National benchmark, 11-12 s of search, urgency-weighted
-#: children kept after mending: these 12,170-12,190 (half of them 12,178, one and a half times 12,170; without the
-#: miles and area terms 11,910), against 12,073 for the earlier steering within fit alone; the search's own noise is
-#: some tens of children.
+#: column generation), where a child's placement weighs 1, 2 or 4.  National benchmark, 11-12 s of search (one-off
+#: runs of the search and the mending alone), urgency-weighted children kept after mending: at these prices
+#: 12,170-12,190; at half of each 12,178; at one and a half times each 12,170; without the miles and area terms 11,910;
+#: against 12,073 for the earlier steering within fit alone.  The search's own noise is some tens of children.
 STEER_FIT, STEER_MILES, STEER_AWAY = 0.01, 0.0009, 0.003
 
 
@@ -89,7 +89,10 @@ def steered(instance: AllocationInstance, first_come: dict[int, int]) -> Allocat
     weight = np.array([u.weight for u in instance.units], dtype=np.float64)[arc_array(instance, "unit")]
     # At least one hundredth of a point of value left: placing a child is never made worth nothing or less.
     floor = -weight * instance.child_weight + 1.0 / SCALE
-    raw = np.maximum(arc_array(instance, "score") + priced * instance.child_weight, floor)
+    # Values count in hundredths: the price is rounded up on its own, so that over an allocation keeping the rule the
+    # rounded prices too add at least nothing (rounding the priced score as a whole could lose a hundredth).
+    score = np.round(arc_array(instance, "score") * SCALE)
+    raw = np.maximum((score + np.ceil(priced * instance.child_weight * SCALE)) / SCALE, floor)
     arcs = [Arc(a.unit, a.household, s, a.distance_miles) for a, s in zip(instance.arcs, raw.tolist(), strict=True)]
     return AllocationInstance(
         instance.units,

@@ -70,7 +70,7 @@ from ortools.sat.python import cp_model
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.bound import BackgroundBound, objective_bound
 from matching.allocation.deadline import Deadline, OutOfTime
-from matching.allocation.guard import guard_seconds, holds, no_worse_than_first_come, rule_rows, steered
+from matching.allocation.guard import Mended, guard_seconds, holds, no_worse_than_first_come, rule_rows, steered
 from matching.allocation.instance import (
     SCALE,
     AllocationInstance,
@@ -180,7 +180,8 @@ class _Search:
     answer), the bound and what proves it, whether the answer is proven optimal, and the fairness
     solve's status (None when it did not run); and, guarding (:func:`_guarded_search`), whether the bound
     already proves the children placed, whether its fit part is only each child's best, and whether it is a bound
-    under the like-for-like rule (the exact model with the rule's rows) rather than one that ignores it."""
+    under the like-for-like rule (the exact model with the rule's rows, or the search with the rule priced in) rather
+    than one that ignores it."""
 
     assignment: dict[int, int]
     code: Any
@@ -194,6 +195,8 @@ class _Search:
     #: The fairness objective, searched above a fit floor (:func:`_by_floor`): that floor, in hundredths, proven the
     #: highest any allocation placing as many children can keep (None: not searched so).
     worst_bound: int | None = None
+    #: Guarding: the answer is known to keep the like-for-like rule (nothing for the guard to mend).
+    keeps_rule: bool = False
 
 
 def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Deadline) -> AllocationResult:
@@ -244,7 +247,9 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     guarded = False
     children_given_back = 0
     left = deadline.remaining() - reporting
-    if guarding and left < 0.5 * guard_time:
+    if guarding and search.keeps_rule:
+        pass  # found under the rule's rows, or already checked against it: nothing to mend
+    elif guarding and left < 0.5 * guard_time:
         notes.append(
             "the like-for-like guard was not applied: no time was left for it (allow more time); the comparison "
             "with first come, first served shows how the children both place fare"
@@ -324,19 +329,32 @@ def _guarded_search(
     first: _Search | None = None
     first_notes: list[str] = []
     if not guarding or len(instance.arcs) <= settings.full_model_max_arcs:
-        keeps_rule = (lambda answer: holds(instance, answer, first_come)) if guarding else None
-        first = _search(instance, settings, baselines, end, first_notes, keep_on=keeps_rule)
+        early: list[dict[int, int]] = []  # the first complete answer, when it keeps the rule
+
+        def keeps_rule(answer: dict[int, int]) -> bool:
+            if holds(instance, answer, first_come):
+                early.append(dict(answer))
+                return True
+            return False
+
+        first = _search(instance, settings, baselines, end, first_notes, keep_on=keeps_rule if guarding else None)
         first.children_proven = first.proven or _children_proven(instance, first)
-        if (
-            not guarding
-            or holds(instance, first.assignment, first_come)
-            or end - time.perf_counter() < 2 * MIN_SOLVE_SECONDS
-        ):
+        if not guarding or holds(instance, first.assignment, first_come):
             notes.extend(first_notes)
+            first.keeps_rule = guarding
             return first
     seconds = 0.3 * guard_seconds(len(instance.arcs))
-    # The first answer mended: the exact model's hint, or the answer to beat.
+    # The first answer mended (or, when worth more, its first complete answer, which kept the rule): the exact model's
+    # hint, or the answer to beat.
     kept = None if first is None else no_worse_than_first_come(instance, first.assignment, first_come, seconds=seconds)
+    if kept is not None and early and objective(instance, early[0]) > objective(instance, kept.assignment):
+        kept = Mended(early[0], 0, 0, 0)
+    if first is not None and kept is not None and end - time.perf_counter() < 2 * MIN_SOLVE_SECONDS:
+        # No time for the rule's own search: the better answer keeping the rule, bounded as the first search was.
+        notes.extend(first_notes)
+        first.assignment, first.proven, first.keeps_rule = kept.assignment, False, True
+        first.children_proven = _children_proven(instance, first)
+        return first
     if first is not None and kept is not None and len(instance.arcs) <= CHILDREN_FIRST_ARCS:
         mended = kept.assignment
         cp_bound: list[float] = []
@@ -346,8 +364,8 @@ def _guarded_search(
             proven = code == cp_model.OPTIMAL
             bound = objective(instance, found) if proven else min(cp_bound[0], first.bound) if cp_bound else first.bound
             under_rule = proven or bool(cp_bound and cp_bound[0] <= first.bound)  # CP-SAT's bound keeps the rule's rows
-            exact = _Search(found, code, bound, "exact model", proven, rule_bound=under_rule)
-            exact.children_proven = proven or first.children_proven or _children_proven(instance, exact)
+            exact = _Search(found, code, bound, "exact model", proven, rule_bound=under_rule, keeps_rule=True)
+            exact.children_proven = proven or _children_proven(instance, exact)  # first's proof is of more children
             return exact
     on = steered(instance, first_come)
     search = _search(on, settings, (greedy_best_pair(on), first_come), end, notes)
@@ -366,10 +384,10 @@ def _guarded_search(
         found = no_worse_than_first_come(instance, answer.assignment, first_come, seconds=seconds).assignment
         if kept is not None and objective(instance, kept.assignment) > objective(instance, found):  # worth more
             notes.extend(first_notes)
-            answer.assignment, answer.code = first.assignment, first.code
-    answer.children_proven = (
-        search.proven or (first is not None and first.children_proven) or _children_proven(instance, answer)
-    )
+            answer.assignment, answer.code = kept.assignment, first.code
+    # A proven steered optimum proves only its bound in children (the prices can add value), and the first search's
+    # proof is of an answer breaking the rule: checked like any bound.
+    answer.children_proven = _children_proven(instance, answer)
     return answer
 
 
