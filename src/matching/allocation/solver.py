@@ -247,14 +247,13 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     guarded = False
     children_given_back = 0
     left = deadline.remaining() - reporting
-    if guarding and search.keeps_rule:
-        pass  # found under the rule's rows, or already checked against it: nothing to mend
-    elif guarding and left < 0.5 * guard_time:
+    mending = guarding and not search.keeps_rule  # found under the rule's rows, or already checked: nothing to mend
+    if mending and left < 0.5 * guard_time:
         notes.append(
             "the like-for-like guard was not applied: no time was left for it (allow more time); the comparison "
             "with first come, first served shows how the children both place fare"
         )
-    elif guarding:
+    elif mending:
         # Placing more children never at the cost of the children first come, first served would place.
         mended = no_worse_than_first_come(instance, assignment, first_come, seconds=0.6 * min(left, guard_time))
         if mended.reverted:
@@ -328,8 +327,8 @@ def _guarded_search(
     greedy, first_come = baselines
     first: _Search | None = None
     first_notes: list[str] = []
+    early: list[dict[int, int]] = []  # the first search's first complete answer, when it keeps the rule
     if not guarding or len(instance.arcs) <= settings.full_model_max_arcs:
-        early: list[dict[int, int]] = []  # the first complete answer, when it keeps the rule
 
         def keeps_rule(answer: dict[int, int]) -> bool:
             if holds(instance, answer, first_come):
