@@ -21,6 +21,7 @@ from matching.allocation.deadline import Deadline
 from matching.allocation.guard import _greedy, holds, no_worse_than_first_come, rule_rows, steered
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
 from matching.allocation.merge import merge
+from matching.allocation.result import AllocationCheckError
 from matching.allocation.solver import SolverSettings, _cpsat, _search, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import instance, room, unit
@@ -163,7 +164,7 @@ def test_the_greedy_choice_always_mends_it(parts: list[tuple[int, int, int, int]
         assert keep.all()
 
 
-def test_the_guard_says_when_it_is_not_applied() -> None:
+def test_the_guard_is_applied_however_late() -> None:
     inst = instance([unit("A"), unit("B", referred=date(2026, 3, 2))], [room("H1"), room("H2")],
                     [(0, 0, 99), (0, 1, 10), (1, 0, 10)])  # fmt: skip
     fair = solve(inst, replace(GUARDED, objective="fairness"))  # the rule is the total objective's: both placed
@@ -177,11 +178,28 @@ def test_the_guard_says_when_it_is_not_applied() -> None:
     small = solve(greedy_breaks, GUARDED, Deadline.start(0.0))
     assert holds(greedy_breaks, small.assignment, first_come_first_served(greedy_breaks))
     assert not any("guard was not applied" in n for n in small.notes)
-    # A larger one (no exact model) goes straight to the priced search; with no time left for the guard, it says so.
+    # A larger one (no exact model) goes straight to the priced search; with no time left even for the guard, its
+    # greedy choice still mends the answer (it was returned breaking the rule, with a note, until 2026-11-30).
     late = solve(greedy_breaks, replace(GUARDED, full_model_max_arcs=0), Deadline.start(0.0))
     late.check(greedy_breaks)
-    assert not holds(greedy_breaks, late.assignment, first_come_first_served(greedy_breaks))
-    assert any("guard was not applied: no time" in n for n in late.notes)
+    assert holds(greedy_breaks, late.assignment, first_come_first_served(greedy_breaks))
+    assert not any("guard was not applied" in n for n in late.notes)
+    assert late.rule["asked"]
+
+
+def test_the_check_rejects_an_answer_breaking_the_asked_rule() -> None:
+    # Best pair first places B in A's first-come household and A in one fitting it worse.
+    inst = instance([unit("A"), unit("B", referred=date(2026, 3, 2))], [room("H1"), room("H2")],
+                    [(0, 0, 50), (0, 1, 40), (1, 0, 90)])  # fmt: skip
+    result = solve(inst, replace(GUARDED, no_worse_than_first_come=False))
+    assert not holds(inst, result.assignment, first_come_first_served(inst))
+    result.check(inst)  # not asked: a valid answer
+    result.rule["asked"] = True
+    with pytest.raises(AllocationCheckError, match="like-for-like"):
+        result.check(inst)
+    with pytest.raises(AllocationCheckError, match="like-for-like"):
+        result.check(inst, first_come=first_come_first_served(inst))
+    assert solve(inst, GUARDED).assignment != result.assignment  # asked, the solver's own answer keeps it
 
 
 def _moved_for_nothing() -> AllocationInstance:

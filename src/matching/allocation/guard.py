@@ -45,6 +45,10 @@ GUARD_SECONDS = 0.5
 GUARD_SECONDS_PER_ARC = 1.5e-6
 
 
+#: With less time than this for it, HiGHS is not asked to choose the parts: the greedy choice alone.
+MIN_CHOICE_SECONDS = 0.02
+
+
 def guard_seconds(arcs: int) -> float:
     """The time kept for the guard on an instance of ``arcs`` eligible pairs (at most :data:`GUARD_SECONDS`)."""
     return min(GUARD_SECONDS, 0.02 + GUARD_SECONDS_PER_ARC * arcs)
@@ -186,17 +190,19 @@ def _choose(value: np.ndarray, fit: np.ndarray, miles: np.ndarray, away: np.ndar
     """Which components keep ours: the most value with the fit summed over them not negative and the miles and
     placements out of area not positive (HiGHS; a greedy choice when it finds none in ``seconds``)."""
     n = len(value)
-    rows = LinearConstraint(
-        np.vstack([fit, -miles, -away]), lb=np.zeros(3), ub=np.full(3, np.inf)
-    )  # sum(fit) >= 0, sum(miles) <= 0, sum(away) <= 0
-    found = milp(
-        -value,
-        constraints=rows,
-        integrality=np.ones(n),
-        bounds=Bounds(0, 1),
-        options={"time_limit": seconds, "disp": False, "presolve": True},
-    )
-    start = None if found.x is None else np.round(found.x).astype(bool)
+    start = None
+    if seconds >= MIN_CHOICE_SECONDS:
+        rows = LinearConstraint(
+            np.vstack([fit, -miles, -away]), lb=np.zeros(3), ub=np.full(3, np.inf)
+        )  # sum(fit) >= 0, sum(miles) <= 0, sum(away) <= 0
+        found = milp(
+            -value,
+            constraints=rows,
+            integrality=np.ones(n),
+            bounds=Bounds(0, 1),
+            options={"time_limit": seconds, "disp": False, "presolve": True},
+        )
+        start = None if found.x is None else np.round(found.x).astype(bool)
     # Checked exactly (HiGHS keeps to a tolerance); when it breaks a constraint, the greedy choice mends it from there.
     keep = _greedy(value, fit, miles, away, start)
     # Never worth less than first come, first served's own answer (every component given back).

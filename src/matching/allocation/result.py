@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from matching.allocation.baselines import first_come_first_served
+from matching.allocation.guard import holds
 from matching.allocation.instance import SCALE, AllocationInstance, weighted_children
 from matching.allocation.report import summarise
 from matching.allocation.validate import objective, violations
@@ -89,11 +91,20 @@ class AllocationResult:
     #: it could be in any allocation placing as many children (a proven bound), and whether the two meet.
     fairness: dict[str, Any] | None = None
 
-    def check(self, instance: AllocationInstance) -> None:
+    def check(self, instance: AllocationInstance, *, first_come: dict[int, int] | None = None) -> None:
         """Raise :class:`AllocationCheckError` unless the result holds for ``instance``: every placed child judged
-        again by every rule (with everyone placed beside them), the objective, the fit and the summary recomputed
-        from the assignment, a known status, and a bound and gap that agree with the objective."""
+        again by every rule (with everyone placed beside them), the like-for-like rule when it was asked for (the
+        children first come, first served places fare no worse: ``first_come`` is its answer, computed when not
+        given), the objective, the fit and the summary recomputed from the assignment, a known status, and a bound
+        and gap that agree with the objective."""
         problems = list(violations(instance, self.assignment))
+        if self.rule.get("asked") and self.assignment and not problems:
+            theirs = first_come_first_served(instance) if first_come is None else first_come
+            if not holds(instance, self.assignment, theirs):
+                problems.append(
+                    "the like-for-like rule was asked for, yet the children first come, first served places fare "
+                    "worse (mean fit, miles from home or placements out of area)"
+                )
         try:
             status = AllocationStatus(self.status)
         except ValueError:

@@ -247,15 +247,13 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     guarded = False
     children_given_back = 0
     left = deadline.remaining() - reporting
-    mending = guarding and not search.keeps_rule  # found under the rule's rows, or already checked: nothing to mend
-    if mending and left < 0.5 * guard_time:
-        notes.append(
-            "the like-for-like guard was not applied: no time was left for it (allow more time); the comparison "
-            "with first come, first served shows how the children both place fare"
+    if guarding and not search.keeps_rule:  # found under the rule's rows, or already checked: nothing to mend
+        # Placing more children never at the cost of the children first come, first served would place.  Always
+        # applied when asked, late or not: with no time left for HiGHS's choice of parts, the greedy choice (a few
+        # hundredths of a second past the deadline rather than an answer breaking the rule).
+        mended = no_worse_than_first_come(
+            instance, assignment, first_come, seconds=max(0.0, 0.6 * min(left, guard_time))
         )
-    elif mending:
-        # Placing more children never at the cost of the children first come, first served would place.
-        mended = no_worse_than_first_come(instance, assignment, first_come, seconds=0.6 * min(left, guard_time))
         if mended.reverted:
             guarded, children_given_back = True, mended.children_lost
             assignment, value = mended.assignment, objective(instance, mended.assignment)
@@ -296,7 +294,9 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         "children_given_back": children_given_back,
         "bound_keeps_rule": guarding and bound_keeps_rule,
     }
-    result.check(instance)  # every result is checked (every rule for every child) before anything is reported on it
+    # Every result is checked (every rule for every child, and the like-for-like rule when asked) before anything is
+    # reported on it.
+    result.check(instance, first_come=first_come)
     report(instance, result, greedy=greedy, first_come=first_come)
     result.notes = notes
     result.seconds = {"solving": searched - started, "reporting": time.perf_counter() - searched}
