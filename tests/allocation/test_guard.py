@@ -366,3 +366,17 @@ def test_a_first_answer_keeping_the_rule_is_not_lost_when_the_search_later_break
     )
     assert found.assignment == early
     assert not found.proven
+
+
+def test_the_rule_rows_kept_on_the_instance_follow_first_come() -> None:
+    inst = _moved_for_nothing()
+    first = first_come_first_served(inst)
+    rows = rule_rows(inst, first)
+    assert not rows.flags.writeable
+    assert rule_rows(inst, dict(first)) is rows  # the same answer, asked again: kept
+    other = {u: k for u, k in first.items() if u != 0}  # A not placed by it: A's pairs no longer count
+    changed = rule_rows(inst, other)
+    assert changed is not rows
+    assert not changed[:, [k for k, a in enumerate(inst.arcs) if a.unit == 0]].any()
+    assert rows[:, [k for k, a in enumerate(inst.arcs) if a.unit == 0]].any()
+    assert (rule_rows(inst, first) == rows).all()

@@ -15,6 +15,7 @@ household's record so that the validator can judge every placed child again by t
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -161,7 +162,9 @@ class AllocationInstance:
     #: The region of each local authority of the units and households, where known (the levers group by it).
     regions: dict[str, str] = field(default_factory=dict)
     #: Arrays over the arcs (:func:`arc_array`, :func:`arc_values`), computed once: read-only.
-    _arrays: dict[str, tuple[tuple[int, ...], np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
+    _arrays: dict[str, tuple[tuple[int, ...], np.ndarray, object]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def child_weight(self) -> float:
@@ -229,7 +232,7 @@ def canonical(instance: AllocationInstance) -> tuple[AllocationInstance, list[in
 
 def arc_array(instance: AllocationInstance, name: str) -> np.ndarray:
     """One field of every arc as a read-only array (``unit``, ``household`` or ``score``)."""
-    return _cached(instance, name, lambda: _field(instance, name))
+    return cached_array(instance, name, lambda: _field(instance, name))
 
 
 def _field(instance: AllocationInstance, name: str) -> np.ndarray:
@@ -239,7 +242,7 @@ def _field(instance: AllocationInstance, name: str) -> np.ndarray:
 
 def arc_values(instance: AllocationInstance) -> np.ndarray:
     """:meth:`AllocationInstance.value` of every arc, in hundredths (exact integers), read-only."""
-    return _cached(instance, "values", lambda: _values(instance))
+    return cached_array(instance, "values", lambda: _values(instance))
 
 
 def _values(instance: AllocationInstance) -> np.ndarray:
@@ -252,14 +255,17 @@ def _values(instance: AllocationInstance) -> np.ndarray:
     )
 
 
-def _cached(instance: AllocationInstance, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
-    """``compute()``, kept on the instance while its arcs and units are the same lists of the same lengths."""
+def cached_array(
+    instance: AllocationInstance, name: str, compute: Callable[[], np.ndarray], given: object = None
+) -> np.ndarray:
+    """``compute()``, read-only, kept on the instance while its arcs and units are the same lists of the same
+    lengths and ``given`` (what else it is computed from, compared by equality; None when nothing) is the same."""
     key = (id(instance.arcs), len(instance.arcs), id(instance.units), len(instance.units))
     kept = instance._arrays.get(name)
-    if kept is None or kept[0] != key:
+    if kept is None or kept[0] != key or kept[2] != given:
         array = compute()
         array.flags.writeable = False
-        kept = instance._arrays[name] = (key, array)
+        kept = instance._arrays[name] = (key, array, copy.copy(given))
     return kept[1]
 
 
