@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
+from matching.allocation.bound import objective_bound
 from matching.allocation.compare import figures
 from matching.allocation.deadline import Deadline
 from matching.allocation.guard import _greedy, holds, no_worse_than_first_come, rule_rows, steered
@@ -380,3 +381,16 @@ def test_the_rule_rows_kept_on_the_instance_follow_first_come() -> None:
     assert not changed[:, [k for k, a in enumerate(inst.arcs) if a.unit == 0]].any()
     assert rows[:, [k for k, a in enumerate(inst.arcs) if a.unit == 0]].any()
     assert (rule_rows(inst, first) == rows).all()
+
+
+def test_the_priced_bound_is_never_looser_than_every_child_placed() -> None:
+    # First come, first served gives A (referred first) H1, so B, whose best is H1 by 100 points, takes H2 (fit 0):
+    # B's pair with H1 is priced a whole child higher, and with no time for the flow the priced search's trivial bound
+    # counted three children of two (before 2026-11-30), labelled "trivial" and said to keep the rule.
+    inst = instance([unit("A"), unit("B", referred=date(2026, 3, 2))], [room("H1"), room("H2")],
+                    [(0, 0, 90), (1, 0, 100), (1, 1, 0)])  # fmt: skip
+    result = solve(inst, replace(GUARDED, full_model_max_arcs=0), Deadline.start(0.0))
+    result.check(inst)
+    assert result.bound <= objective_bound(inst, 2)
+    assert result.bound_source == "trivial"
+    assert not result.rule["bound_keeps_rule"]  # every child placed bounds all allocations, not only those keeping it

@@ -372,8 +372,11 @@ def _guarded_search(
     # steered objective, in children, bounds the children any such allocation places.
     steered_bound = objective(on, search.assignment) if search.proven else search.bound
     children = math.floor(steered_bound / instance.child_weight + 1e-9)
+    placeable = weighted_children(instance, np.unique(arc_array(instance, "unit")).tolist())
+    source, under_rule = (search.bound_source, True) if children < placeable else ("trivial", False)
     code = cp_model.FEASIBLE if search.code == BASELINE and search.assignment != greedy else search.code
-    answer = _Search(search.assignment, code, objective_bound(instance, children), search.bound_source, rule_bound=True)
+    bound = objective_bound(instance, min(children, placeable))  # every child with a household: the trivial bound
+    answer = _Search(search.assignment, code, bound, source, rule_bound=under_rule)
     answer.fair_code, answer.fit_unbounded = search.fair_code, first is None
     if first is not None:
         first_bound = objective(instance, first.assignment) if first.proven else first.bound
