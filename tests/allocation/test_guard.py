@@ -20,7 +20,7 @@ from matching.allocation.bound import objective_bound
 from matching.allocation.compare import figures
 from matching.allocation.deadline import Deadline
 from matching.allocation.guard import _greedy, holds, no_worse_than_first_come, rule_rows, steered
-from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom
+from matching.allocation.instance import SCALE, AllocationInstance, Arc, HouseholdRoom, arc_array, arc_values
 from matching.allocation.merge import merge
 from matching.allocation.result import AllocationCheckError
 from matching.allocation.solver import SolverSettings, _cpsat, _search, solve
@@ -244,6 +244,9 @@ def test_steering_prices_the_rule_into_the_scores_and_keeps_the_pairs(inst: Allo
     assert on.units is inst.units
     assert on.households is inst.households
     assert all(on.value(a) > 0 for a in on.arcs)  # placing a child is never made worth nothing
+    for name in ("unit", "household", "score"):  # the arrays kept on it are its arcs'
+        assert arc_array(on, name).tolist() == [getattr(a, name) for a in on.arcs]
+    assert arc_values(on).tolist() == [round(on.value(a) * SCALE) for a in on.arcs]
     for k, (arc, new) in enumerate(zip(inst.arcs, on.arcs, strict=True)):
         if arc.unit not in first:  # children first come, first served does not place: their scores are kept
             assert new.score == arc.score

@@ -98,3 +98,36 @@ def test_the_quick_fit_check_agrees_with_the_specification(inst: AllocationInsta
         if household_problems(inst, placed, h):
             break  # fits() assumes the units already placed are valid together
         assert fits(inst, placed, units[k], h) == (not household_problems(inst, [*placed, units[k]], h))
+
+
+def _in_turn(inst: AllocationInstance, plan: list[tuple[int, list[int]]]) -> dict[int, int]:
+    """The baselines as specified, one unit or pair at a time over the arcs themselves (the reference)."""
+    assignment: dict[int, int] = {}
+    for unit, candidates in plan:
+        if unit in assignment:
+            continue
+        for k in candidates:
+            if not violations(inst, {**assignment, unit: k}):
+                assignment[unit] = k
+                break
+    return assignment
+
+
+@PROPS
+@given(planted(), st.randoms(use_true_random=False))
+def test_the_baselines_are_what_they_say(inst: AllocationInstance, rnd: random.Random) -> None:
+    inst = replace(
+        inst, units=[replace(u, referral_date=u.referral_date.replace(day=rnd.randint(1, 3))) for u in inst.units]
+    )
+    by_unit: dict[int, list[int]] = {}
+    for k, a in enumerate(inst.arcs):
+        by_unit.setdefault(a.unit, []).append(k)
+    # First come, first served: each unit in referral order (then id) takes its best household left (ties by household).
+    turns = sorted(by_unit, key=lambda u: (inst.units[u].referral_date, inst.units[u].unit_id))
+    fcfs = [(u, sorted(by_unit[u], key=lambda k: (-inst.arcs[k].score, inst.arcs[k].household))) for u in turns]
+    assert first_come_first_served(inst) == _in_turn(inst, fcfs)
+    # Greedy best pair: the most valuable pair left first (urgency-weighted child, then fit), ties by unit, household.
+    pairs = sorted(
+        range(len(inst.arcs)), key=lambda k: (-inst.value(inst.arcs[k]), inst.arcs[k].unit, inst.arcs[k].household)
+    )
+    assert greedy_best_pair(inst) == _in_turn(inst, [(inst.arcs[k].unit, [k]) for k in pairs])

@@ -28,6 +28,7 @@ still reached 12,247, so in the relaxation the rule costs at most about 13 child
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -98,7 +99,7 @@ def steered(instance: AllocationInstance, first_come: dict[int, int]) -> Allocat
     score = np.round(arc_array(instance, "score") * SCALE)
     raw = np.maximum((score + np.ceil(priced * instance.child_weight * SCALE)) / SCALE, floor)
     arcs = [Arc(a.unit, a.household, s, a.distance_miles) for a, s in zip(instance.arcs, raw.tolist(), strict=True)]
-    return AllocationInstance(
+    on = AllocationInstance(
         instance.units,
         instance.households,
         arcs,
@@ -107,6 +108,15 @@ def steered(instance: AllocationInstance, first_come: dict[int, int]) -> Allocat
         not_considered=set(instance.not_considered),
         regions=dict(instance.regions),
     )
+    # The same pairs, and the scores just computed: kept on it rather than read again from its arcs.
+    for name, array in (("unit", arc_array(instance, "unit")), ("household", arc_array(instance, "household"))):
+        cached_array(on, name, partial(_same, array))
+    cached_array(on, "score", partial(_same, raw))
+    return on
+
+
+def _same(array: np.ndarray) -> np.ndarray:
+    return array
 
 
 def rule_rows(instance: AllocationInstance, first_come: dict[int, int]) -> np.ndarray:
