@@ -4,8 +4,10 @@ The flow relaxation (:mod:`matching.allocation.rounding`) ignores the rules betw
 who a child can live alongside, risks to others), so on instances where those rules bind its bound
 is loose.  This bound keeps every rule:
 
-1. **prices**: the dual prices of "one household per unit" in the linear relaxation with the exact
-   room constraints (a unit that must live alone weighs the whole room), solved by GLOP;
+1. **prices**: the dual prices of "one household per unit" in a linear relaxation: first the one where siblings
+   may be split, from minimum cuts (:func:`cut_prices`, about a second on England), then the one with the exact
+   room constraints (a unit that must live alone weighs the whole room), solved by GLOP (3-9 s on England), and
+   tightened by column generation while there is time;
 2. **households apart**: with those prices, each household's best set of units that may all live
    there together (room, usual limit, solo, who can live with whom), found exactly by a small
    branch and bound;
@@ -27,6 +29,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
+from ortools.graph.python import max_flow
 from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 from ortools.linear_solver.python import model_builder as mb
 from scipy.sparse import csr_matrix
@@ -93,6 +96,51 @@ def lp_prices(
         return None
     duals = solver.dual_values(pd.Index(model.get_linear_constraints()[:n]))
     return np.maximum(0.0, duals.to_numpy(dtype=np.float64))
+
+
+def cut_prices(instance: AllocationInstance) -> np.ndarray:
+    """Each unit's price in the linear programme where siblings may be split and a unit weighs only its children in
+    a room (a transportation problem), from minimum cuts: the bound's first prices in a second, where
+    :func:`lp_prices` takes GLOP 3-9 s on England.  (It relaxes the households' own problem except where a sibling
+    group larger than a room goes in alone; the prices stay valid there, as any are.)
+
+    Every child of a unit is worth the same (its urgency), so that programme is the sum, over each distinct worth
+    ``t`` (1, 2, 4), of the most children worth at least ``t`` that can be placed, times the step to ``t`` from the
+    worth below it: one maximum flow each, and one flow is optimal for all of them at once (the units placeable
+    together form a matroid, and the greedy by worth serves every step).  Each step's minimum cut prices a room it
+    leaves on the source side at the step (a child more there would place one more); a household's price per child is
+    the sum over steps, and a unit's price what placing it anywhere it may go still gains at the cheapest of those
+    rooms.  Any prices give a valid bound (:func:`household_bound`); these are that programme's optimal ones
+    (England: 12,270 children, against 12,261 at GLOP's prices of the exact-room relaxation)."""
+    n, m = len(instance.units), len(instance.households)
+    ok = np.flatnonzero(usable(instance))
+    if n == 0 or len(ok) == 0:
+        return np.zeros(n)
+    unit, home = arc_array(instance, "unit")[ok], arc_array(instance, "household")[ok]
+    rooms = RoomArrays.of(instance)
+    size = rooms.sizes.astype(np.int64)
+    weight = np.array([u.weight for u in instance.units], dtype=np.float64)
+    worth = weight / size  # of each child of the unit
+    source, sink = n + m, n + m + 1
+    tails = np.concatenate([np.full(n, source), unit, n + np.arange(m)])
+    heads = np.concatenate([np.arange(n), n + home, np.full(m, sink)])
+    unbounded = np.full(len(ok), int(size.sum()) + 1)  # never cut: a unit's children are bounded on the way in
+    room = np.asarray(rooms.room(), dtype=np.int64)
+    per_child = np.zeros(m)
+    below = 0.0
+    for step in np.unique(worth).tolist():
+        flow = max_flow.SimpleMaxFlow()
+        flow.add_arcs_with_capacity(tails, heads, np.concatenate([np.where(worth >= step, size, 0), unbounded, room]))
+        if flow.solve(source, sink) != flow.OPTIMAL:
+            raise RuntimeError("maximum flow failed on a finite network")  # not expected: every capacity is finite
+        cut = np.zeros(n + m + 2, dtype=bool)
+        cut[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
+        per_child += (step - below) * cut[n : n + m]
+        below = step
+    cheapest = np.full(n, np.inf)
+    np.minimum.at(cheapest, unit, per_child[home])
+    reachable = np.isfinite(cheapest)
+    return np.where(reachable, np.maximum(0.0, weight - size * np.where(reachable, cheapest, 0.0)), 0.0)
 
 
 def household_bound(instance: AllocationInstance, prices: np.ndarray, deadline: float = math.inf) -> float | None:
@@ -267,6 +315,11 @@ class BackgroundBound:
 
     def _run(self) -> None:
         try:
+            # First the prices the minimum cuts give (a second on England), then GLOP's, a little tighter (3-9 s).
+            if time.perf_counter() < self._deadline and not self._stop.is_set():
+                quick = HouseholdPricing(self._instance).price(cut_prices(self._instance), self._deadline, self._stop)
+                if quick is not None:
+                    self._better(quick[0])
             left = self._deadline - time.perf_counter()
             if left > 0 and not self._stop.is_set():
                 prices = lp_prices(self._instance, time_limit=left, on_solve=self._solving)
@@ -287,6 +340,8 @@ class BackgroundBound:
 
     def _better(self, children: float) -> None:
         with self._changed:
+            if self._children is not None and self._children <= children:
+                return  # column generation starts again from GLOP's prices: only a tighter bound is news
             self._children = children
             self._changed.notify_all()
             if self._proves_enough():
