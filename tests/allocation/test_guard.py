@@ -19,7 +19,7 @@ from matching.allocation.baselines import first_come_first_served, greedy_best_p
 from matching.allocation.bound import objective_bound
 from matching.allocation.compare import figures
 from matching.allocation.deadline import Deadline
-from matching.allocation.guard import _greedy, holds, no_worse_than_first_come, rule_rows, steered
+from matching.allocation.guard import _choose, _greedy, holds, no_worse_than_first_come, rule_rows, steered
 from matching.allocation.instance import SCALE, AllocationInstance, Arc, HouseholdRoom, arc_array, arc_values
 from matching.allocation.merge import merge
 from matching.allocation.result import AllocationCheckError
@@ -397,3 +397,30 @@ def test_the_priced_bound_is_never_looser_than_every_child_placed() -> None:
     assert result.bound <= objective_bound(inst, 2)
     assert result.bound_source == "trivial"
     assert not result.rule["bound_keeps_rule"]  # every child placed bounds all allocations, not only those keeping it
+
+
+def test_the_check_agrees_whatever_the_order_of_the_instance() -> None:
+    # A ties between H1 (10 miles) and H2 (1 mile); C can only go to H2.  Households listed H2 then H1: first come, first
+    # served broke A's tie by position, so on this order it gave A H2, and a valid answer solved in canonical order
+    # was refused when checked against the order it was given in (before 2026-11-30).
+    inst = AllocationInstance(
+        [unit("A"), unit("C", referred=date(2026, 3, 2))],
+        [room("H2"), room("H1")],
+        [Arc(0, 1, 50.0, 10.0), Arc(0, 0, 50.0, 1.0), Arc(1, 0, 50.0, 1.0)],
+    )
+    result = solve(inst, replace(GUARDED, time_limit_seconds=5))
+    assert result.rule["asked"]
+    result.check(inst)
+    first = first_come_first_served(inst)
+    placed = {inst.units[u].unit_id: inst.households[inst.arcs[k].household].household_id for u, k in first.items()}
+    assert placed == {"A": "H1", "C": "H2"}  # A's tie broken by household id, whatever the order: C placed too
+
+
+def test_the_guard_asks_highs_even_with_a_small_budget() -> None:
+    # Greedy giving back keeps 49 here; HiGHS finds 58 in a few milliseconds.  Budgets under 0.02 s (every instance
+    # under about 9,000 pairs) went to the greedy choice alone, however much time was left (before 2026-11-30).
+    value = np.array([10, 12, 19, 14, 13, 11], dtype=float)
+    fit = np.array([-2, 4, -6, 3, 0, -10], dtype=float)
+    zero = np.zeros(6)
+    assert value[_choose(value, fit, zero, zero, 0.012)].sum() == 58
+    assert value[_choose(value, fit, zero, zero, 0.0)].sum() == value[_greedy(value, fit, zero, zero)].sum() == 49

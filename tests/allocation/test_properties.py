@@ -116,18 +116,43 @@ def _in_turn(inst: AllocationInstance, plan: list[tuple[int, list[int]]]) -> dic
 @PROPS
 @given(planted(), st.randoms(use_true_random=False))
 def test_the_baselines_are_what_they_say(inst: AllocationInstance, rnd: random.Random) -> None:
+    days = [rnd.randint(1, 3) for _ in inst.units]
     inst = replace(
-        inst, units=[replace(u, referral_date=u.referral_date.replace(day=rnd.randint(1, 3))) for u in inst.units]
+        inst,
+        units=[replace(u, referral_date=u.referral_date.replace(day=d)) for u, d in zip(inst.units, days, strict=True)],
     )
+    # Listed in another order (units, households, pairs): the baselines are the same, by ids.
+    u_order, h_order = (
+        rnd.sample(range(len(inst.units)), len(inst.units)),
+        rnd.sample(range(len(inst.households)), len(inst.households)),
+    )
+    u_at, h_at = {u: i for i, u in enumerate(u_order)}, {h: i for i, h in enumerate(h_order)}
+    a_order = rnd.sample(range(len(inst.arcs)), len(inst.arcs))
+    shuffled = AllocationInstance(
+        [inst.units[u] for u in u_order],
+        [inst.households[h] for h in h_order],
+        [Arc(u_at[a.unit], h_at[a.household], a.score, a.distance_miles) for a in (inst.arcs[k] for k in a_order)],
+    )
+    for which in (first_come_first_served, greedy_best_pair):
+        named = {
+            inst.units[u].unit_id: inst.households[inst.arcs[k].household].household_id for u, k in which(inst).items()
+        }
+        again = which(shuffled)
+        assert {
+            shuffled.units[u].unit_id: shuffled.households[shuffled.arcs[k].household].household_id
+            for u, k in again.items()
+        } == named
     by_unit: dict[int, list[int]] = {}
     for k, a in enumerate(inst.arcs):
         by_unit.setdefault(a.unit, []).append(k)
-    # First come, first served: each unit in referral order (then id) takes its best household left (ties by household).
+    hid = [h.household_id for h in inst.households]
+    # First come, first served: each unit in referral order (then id) takes its best household left (ties by id).
     turns = sorted(by_unit, key=lambda u: (inst.units[u].referral_date, inst.units[u].unit_id))
-    fcfs = [(u, sorted(by_unit[u], key=lambda k: (-inst.arcs[k].score, inst.arcs[k].household))) for u in turns]
+    fcfs = [(u, sorted(by_unit[u], key=lambda k: (-inst.arcs[k].score, hid[inst.arcs[k].household]))) for u in turns]
     assert first_come_first_served(inst) == _in_turn(inst, fcfs)
-    # Greedy best pair: the most valuable pair left first (urgency-weighted child, then fit), ties by unit, household.
+    # Greedy best pair: the most valuable pair left first (urgency-weighted child, then fit), ties by unit, household id.
     pairs = sorted(
-        range(len(inst.arcs)), key=lambda k: (-inst.value(inst.arcs[k]), inst.arcs[k].unit, inst.arcs[k].household)
+        range(len(inst.arcs)),
+        key=lambda k: (-inst.value(inst.arcs[k]), inst.units[inst.arcs[k].unit].unit_id, hid[inst.arcs[k].household]),
     )
     assert greedy_best_pair(inst) == _in_turn(inst, [(inst.arcs[k].unit, [k]) for k in pairs])

@@ -3,32 +3,48 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
 from matching.allocation.instance import AllocationInstance, arc_array, arc_values
 from matching.allocation.validate import fits
 
+T = TypeVar("T")
+
 
 def first_come_first_served(instance: AllocationInstance) -> dict[int, int]:
-    """Each unit in referral order (then id) takes its best household still available (ties by household)."""
+    """Each unit in referral order (then unit id) takes its best household still available (ties by household id):
+    the same answer whatever the order the instance lists its units, households and pairs in."""
     if not instance.arcs:
         return {}
-    turn = np.empty(len(instance.units), dtype=np.int64)
-    turn[
-        sorted(range(len(instance.units)), key=lambda u: (instance.units[u].referral_date, instance.units[u].unit_id))
-    ] = np.arange(len(instance.units))
+    turn = _rank(instance.units, key=lambda u: (u.referral_date, u.unit_id))
     unit, household = arc_array(instance, "unit"), arc_array(instance, "household")
-    # Each unit's pairs together, in its turn; within them, best fit first, then household.
-    return _place(instance, np.lexsort((household, -arc_array(instance, "score"), turn[unit])))
+    # Each unit's pairs together, in its turn; within them, best fit first, then household id.
+    return _place(
+        instance, np.lexsort((_household_rank(instance)[household], -arc_array(instance, "score"), turn[unit]))
+    )
 
 
 def greedy_best_pair(instance: AllocationInstance) -> dict[int, int]:
-    """The most valuable remaining pair first (urgency and fit), ties by unit then household."""
+    """The most valuable remaining pair first (urgency and fit), ties by unit id then household id."""
     if not instance.arcs:
         return {}
     unit, household = arc_array(instance, "unit"), arc_array(instance, "household")
-    return _place(instance, np.lexsort((household, unit, -arc_values(instance))))
+    units = _rank(instance.units, key=lambda u: u.unit_id)
+    return _place(instance, np.lexsort((_household_rank(instance)[household], units[unit], -arc_values(instance))))
+
+
+def _rank(items: Sequence[T], key: Callable[[T], Any]) -> np.ndarray:
+    """Each item's position once sorted by ``key`` (then by position)."""
+    rank = np.empty(len(items), dtype=np.int64)
+    rank[sorted(range(len(items)), key=lambda i: key(items[i]))] = np.arange(len(items))
+    return rank
+
+
+def _household_rank(instance: AllocationInstance) -> np.ndarray:
+    return _rank(instance.households, key=lambda h: h.household_id)
 
 
 def _place(instance: AllocationInstance, order: np.ndarray) -> dict[int, int]:

@@ -297,10 +297,13 @@ def objective_bound(instance: AllocationInstance, children: float) -> float:
 
 
 class BackgroundBound:
-    """The household bound, computed on a thread of its own while the solver searches (GLOP and the
-    min-cost flow release the interpreter lock, so on two cores both make progress), tightened by
-    column generation until its deadline or until it proves what the solver found.  It only informs
-    the reported bound: the allocation found does not depend on whether it finished in time."""
+    """The household bound, computed on a thread of its own while the solver searches (the maximum flows, GLOP and
+    the min-cost flow release the interpreter lock, so on two cores both make progress; pricing each household's
+    best set does not: about a second on England, once at the cut prices and once at GLOP's), first at the cut prices
+    (:func:`cut_prices`), then at GLOP's, tightened by column generation until its deadline or until it proves what
+    the solver found.  The cuts themselves cannot be interrupted (0.3 s on England), so it may end that much past its
+    deadline.  It only informs the reported bound: the allocation found does not depend on whether it finished in
+    time."""
 
     def __init__(self, instance: AllocationInstance, deadline: float) -> None:
         self._instance = instance

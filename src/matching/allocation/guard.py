@@ -10,8 +10,8 @@ first served's choices gives its children exactly that answer's figures; one kee
 the children both place by its own differences.  So the guard chooses which components keep ours: the most value
 (children placed, urgency-weighted, then fit) such that, summed over them, the fit of the children both place
 does not fall, nor their miles or placements out of area rise.  That choice is a small integer programme (one
-yes/no a component, three constraints), solved by HiGHS; taking first come, first served's side everywhere always
-meets it, so an answer always exists.
+yes/no a component, three constraints), solved by HiGHS (or, with no time left for it, chosen greedily); taking
+first come, first served's side everywhere always meets it, so an answer always exists.
 
 Mending alone gives back too much: nationally, the differences between an answer found for children placed and
 fit alone and first come, first served's form one part of thousands of units, and keeping first come, first
@@ -44,10 +44,6 @@ GUARD_SECONDS = 0.5
 #: ... of which an instance needs about this much a pair, and a little more (measured: 0.36 s for England's 385,000
 #: pairs, 2 ms for a region's 38,000): a region keeps 0.08 s, not 0.5, from its search.
 GUARD_SECONDS_PER_ARC = 1.5e-6
-
-
-#: With less time than this for it, HiGHS is not asked to choose the parts: the greedy choice alone.
-MIN_CHOICE_SECONDS = 0.02
 
 
 def guard_seconds(arcs: int) -> float:
@@ -203,10 +199,11 @@ def no_worse_than_first_come(
 
 def _choose(value: np.ndarray, fit: np.ndarray, miles: np.ndarray, away: np.ndarray, seconds: float) -> np.ndarray:
     """Which components keep ours: the most value with the fit summed over them not negative and the miles and
-    placements out of area not positive (HiGHS; a greedy choice when it finds none in ``seconds``)."""
+    placements out of area not positive (HiGHS, given ``seconds``; the greedy choice when it finds none in them, or
+    when ``seconds`` is 0)."""
     n = len(value)
     start = None
-    if seconds >= MIN_CHOICE_SECONDS:
+    if seconds > 0:
         rows = LinearConstraint(
             np.vstack([fit, -miles, -away]), lb=np.zeros(3), ub=np.full(3, np.inf)
         )  # sum(fit) >= 0, sum(miles) <= 0, sum(away) <= 0

@@ -258,9 +258,18 @@ def _values(instance: AllocationInstance) -> np.ndarray:
 def cached_array(
     instance: AllocationInstance, name: str, compute: Callable[[], np.ndarray], given: object = None
 ) -> np.ndarray:
-    """``compute()``, read-only, kept on the instance while its arcs and units are the same lists of the same
-    lengths and ``given`` (what else it is computed from, compared by equality; None when nothing) is the same."""
-    key = (id(instance.arcs), len(instance.arcs), id(instance.units), len(instance.units))
+    """``compute()``, read-only, kept on the instance while its arcs, units and households are the same lists (by
+    identity: lists replaced in place of the instance's own are not noticed) of the same lengths, and ``given`` (what
+    else it is computed from: a value compared by equality and copied, such as a dict of ints; None when nothing) is
+    equal."""
+    key = (
+        id(instance.arcs),
+        len(instance.arcs),
+        id(instance.units),
+        len(instance.units),
+        id(instance.households),
+        len(instance.households),
+    )
     kept = instance._arrays.get(name)
     if kept is None or kept[0] != key or kept[2] != given:
         array = compute()

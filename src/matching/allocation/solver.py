@@ -119,6 +119,8 @@ WHOLE_SHARE = 0.6
 #: Rounds of merging with the baselines at most (each round that changes the answer raises its objective).
 MERGE_ROUNDS = 5
 MIN_SOLVE_SECONDS = 0.1  # no CP-SAT model is built with less time than this left to solve it
+#: With less time than this left after the search, the guard's parts are chosen greedily, without HiGHS.
+MIN_CHOICE_SECONDS = 0.02
 #: The code of an answer that is the greedy baseline (beside CP-SAT's statuses).
 BASELINE = -1
 
@@ -249,11 +251,10 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     left = deadline.remaining() - reporting
     if guarding and not search.keeps_rule:  # found under the rule's rows, or already checked: nothing to mend
         # Placing more children never at the cost of the children first come, first served would place.  Always
-        # applied when asked, late or not: with no time left for HiGHS's choice of parts, the greedy choice (a few
-        # hundredths of a second past the deadline rather than an answer breaking the rule).
-        mended = no_worse_than_first_come(
-            instance, assignment, first_come, seconds=max(0.0, 0.6 * min(left, guard_time))
-        )
+        # applied when asked, late or not: with no time left at all, the greedy choice of parts rather than HiGHS's
+        # (a few hundredths of a second past the deadline rather than an answer breaking the rule).
+        choosing = 0.6 * min(left, guard_time) if left >= MIN_CHOICE_SECONDS else 0.0
+        mended = no_worse_than_first_come(instance, assignment, first_come, seconds=choosing)
         if mended.reverted:
             guarded, children_given_back = True, mended.children_lost
             assignment, value = mended.assignment, objective(instance, mended.assignment)
