@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete, insert, select, text, update
+from sqlalchemy import Engine, delete, event, insert, select, text, update
 
 from matching.access import Actor
 from matching.audit import AuditEntry, append, entries_for_child, first_break, head, record, verify
@@ -259,3 +259,40 @@ def test_any_single_change_removal_or_reordering_is_detected(
     with trail_engine.connect() as conn:
         assert verify(conn) is not None
     assert first_break(rows, head=None) is not None or kind == "remove"
+
+
+def test_verify_holds_while_entries_are_written(engine: Engine) -> None:
+    # Every request is audited, so entries are written while the trail is verified: an entry committed after the
+    # last batch was read and before the head was read made a whole trail look cut short ("missing: the trail ends at
+    # entry 3 but 4 were written"), seen once in the API's auditor test on a slow machine (before 2026-11-30).
+    for n in range(1, 4):
+        record(engine, entry(n, (f"C{n}",)))
+    written: list[int] = []
+
+    def meanwhile(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if "NOT IN" in statement.upper() and not written:  # the index check, after the last batch of entries
+            written.append(record(engine, entry(9, ("C9",))).seq)
+
+    with engine.connect() as conn:
+        event.listen(conn, "before_cursor_execute", meanwhile)
+        try:
+            assert verify(conn) is None
+        finally:
+            event.remove(conn, "before_cursor_execute", meanwhile)
+    assert written == [4]
+    with engine.connect() as conn:
+        assert verify(conn) is None
+
+
+def test_verify_finds_an_entry_added_behind_the_heads_back(engine: Engine) -> None:
+    for n in range(1, 4):
+        record(engine, entry(n, (f"C{n}",)))
+    with engine.begin() as conn:
+        row = conn.execute(select(s.audit_entry).where(s.audit_entry.c.seq == 3)).mappings().one()
+        forged = {**row, "seq": 4, "prev_sha256": row["entry_sha256"], "action": "GET /children/4"}
+        conn.execute(insert(s.audit_entry).values({**forged, "entry_sha256": entry_hash(forged, row["entry_sha256"])}))
+    with engine.connect() as conn:
+        found = verify(conn)
+    assert found is not None
+    assert found.seq == 4
+    assert "behind" in found.reason

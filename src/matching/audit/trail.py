@@ -157,13 +157,19 @@ def verify(conn: Connection, *, batch: int = 5_000) -> Break | None:
     """The first entry that was changed, removed, reordered or added out of turn, or None if the trail holds.
 
     Reads the whole trail in batches: the chain of hashes, the head (entries cut from the end) and the index
-    by child (entries hidden from a child's history)."""
+    by child (entries hidden from a child's history).  Entries keep being written while it reads (every request
+    is audited): it checks the trail up to the head as it stood when it began, then that nothing was written past
+    the head as it stands at the end (an honest writer moves the head in the transaction that adds the entries)."""
     checker = ChainChecker()
+    start = head(conn)
     after = 0
     while True:
         rows = (
             conn.execute(
-                select(s.audit_entry).where(s.audit_entry.c.seq > after).order_by(s.audit_entry.c.seq).limit(batch)
+                select(s.audit_entry)
+                .where(s.audit_entry.c.seq > after, s.audit_entry.c.seq <= start[0])
+                .order_by(s.audit_entry.c.seq)
+                .limit(batch)
             )
             .mappings()
             .all()
@@ -181,12 +187,20 @@ def verify(conn: Connection, *, batch: int = 5_000) -> Break | None:
                 return found
         after = hi
     stray = conn.execute(
-        select(func.min(s.audit_child.c.seq)).where(s.audit_child.c.seq.not_in(select(s.audit_entry.c.seq)))
+        select(func.min(s.audit_child.c.seq)).where(
+            s.audit_child.c.seq <= start[0], s.audit_child.c.seq.not_in(select(s.audit_entry.c.seq))
+        )
     ).scalar_one()
     if stray is not None:
         return Break(int(stray), "indexed by child but not in the trail")
-    head = conn.execute(select(s.audit_head.c.seq, s.audit_head.c.entry_sha256).where(s.audit_head.c.id == 1)).first()
-    return checker.finish((int(head[0]), str(head[1])) if head is not None else (0, GENESIS))
+    if (broken := checker.finish(start)) is not None:
+        return broken
+    # Written since it began: every entry there now must be under the head read after it (read in that order).
+    last = conn.execute(select(func.max(s.audit_entry.c.seq))).scalar_one()
+    end = head(conn)[0]
+    if last is not None and int(last) > end:
+        return Break(end + 1, "added behind the trail's back (not recorded as the last entry)")
+    return None
 
 
 def _hashable(row: Any) -> dict[str, Any]:
