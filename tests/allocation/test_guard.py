@@ -23,7 +23,7 @@ from matching.allocation.guard import _choose, _greedy, holds, no_worse_than_fir
 from matching.allocation.instance import SCALE, AllocationInstance, Arc, HouseholdRoom, arc_array, arc_values
 from matching.allocation.merge import merge
 from matching.allocation.result import AllocationCheckError
-from matching.allocation.solver import SolverSettings, _cpsat, _search, solve
+from matching.allocation.solver import SolverSettings, _cpsat, _improve, _resolve, _search, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import instance, room, unit
 
@@ -424,3 +424,104 @@ def test_the_guard_asks_highs_even_with_a_small_budget() -> None:
     zero = np.zeros(6)
     assert value[_choose(value, fit, zero, zero, 0.012)].sum() == 58
     assert value[_choose(value, fit, zero, zero, 0.0)].sum() == value[_greedy(value, fit, zero, zero)].sum() == 49
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(contested(), contested_groups()), st.randoms(use_true_random=False))
+def test_a_neighbourhood_searched_under_the_rule_keeps_it_with_the_rest_s_share(
+    inst: AllocationInstance, rnd: Any
+) -> None:
+    """Each neighbourhood of the search under the rule (:func:`_resolve` with the rule's rows) is solved with what the
+    units left in place already add to the rows: the whole answer keeps the rule, whatever part was freed."""
+    first = first_come_first_served(inst)
+    start = no_worse_than_first_come(inst, solve(inst, ONE).assignment, first).assignment
+    assert holds(inst, start, first)
+    rows = rule_rows(inst, first)
+    # Freed: the units paying for the rest (better fit, fewer miles or area than first come, first served's choice
+    # for them), the unplaced, and others at random; what stays may then be behind on the rows.
+    paying = {u for u, k in start.items() if rows[0, k] > 0 or rows[1, k] < 0 or rows[2, k] < 0}
+    hood = paying | {u for u in range(len(inst.units)) if u not in start or rnd.random() < 0.3}
+    found = _resolve(inst, start, hood, ONE, time.perf_counter() + 5, inst.arcs_of_unit(), rule=rows)
+    if found is None:
+        return
+    assert not violations(inst, found)
+    assert holds(inst, found, first)
+    assert objective(inst, found) >= objective(inst, start) - 1e-6  # hinted with where they were: never worse
+    assert {u: k for u, k in found.items() if u not in hood} == {u: k for u, k in start.items() if u not in hood}
+
+
+def test_the_rest_s_share_decides_what_the_neighbourhood_may_do() -> None:
+    """A neighbourhood of B alone (a child first come, first served does not place, so its own rows are zero): with
+    the rest level with first come, first served, B takes H2; with the rest a point of fit behind, nothing B does can
+    make it up, so the neighbourhood has no answer; and where one of B's pairs adds two points to the rows (as a
+    child first come, first served places would), B takes that one, not the better fit."""
+    inst = instance([unit("A"), unit("B", referred=date(2026, 3, 2))], [room("H1"), room("H2")],
+                    [(0, 0, 99), (0, 1, 10), (1, 1, 50)])  # fmt: skip
+    first = first_come_first_served(inst)
+    rows = rule_rows(inst, first)
+    sub = AllocationInstance([inst.units[1]], inst.households, [Arc(0, 1, 50.0, inst.arcs[2].distance_miles)])
+    sub_rows = rows[:, [2]]  # B is not placed by first come, first served: its row is zero
+    assert not sub_rows.any()
+    free, code = _cpsat(sub, ONE, time.perf_counter() + 5, {}, rule=sub_rows, rule_offset=np.zeros(3, np.int64))
+    assert code == cp_model.OPTIMAL
+    assert free == {0: 0}
+    behind = np.array([-1_000_000, 0, 0], dtype=np.int64)  # the rest's fit a point below first come, first served's
+    _, code = _cpsat(sub, ONE, time.perf_counter() + 5, {}, rule=sub_rows, rule_offset=behind)
+    assert code == cp_model.INFEASIBLE
+    arcs = [Arc(0, 1, 50.0, None), Arc(0, 0, 40.0, None)]
+    priced = np.array([[0, 2_000_000], [0, 0], [0, 0]], dtype=np.int64)  # the second pair adds 2 points of fit
+    sub = AllocationInstance([inst.units[1]], inst.households, arcs)
+    found, code = _cpsat(sub, ONE, time.perf_counter() + 5, {}, rule=priced, rule_offset=behind)
+    assert (found, code) == ({0: 1}, cp_model.OPTIMAL)  # the better fit (50) breaks it; 40 makes up for the rest
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(contested(), contested_groups()))
+def test_the_search_under_the_rule_keeps_it_and_never_loses_value(inst: AllocationInstance) -> None:
+    first = first_come_first_served(inst)
+    start = no_worse_than_first_come(inst, solve(inst, ONE).assignment, first).assignment
+    unplaced = [u for u in range(len(inst.units)) if u not in start]
+    found = _improve(
+        inst,
+        start,
+        ONE,
+        time.perf_counter() + 5,
+        inst.arcs_of_unit(),
+        rule=rule_rows(inst, first),
+        first=unplaced[::-1],
+    )
+    assert not violations(inst, found)
+    assert holds(inst, found, first)
+    assert objective(inst, found) >= objective(inst, start) - 1e-6
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_neighbourhoods_under_the_rule_keep_it_on_larger_seeded_instances(seed: int) -> None:
+    """As above, on 40 children and 12 households (seeded): every neighbourhood re-solved under the rule, from an
+    answer keeping it, keeps it over the whole answer (ignoring what the rest adds breaks it on most seeds)."""
+    rnd = np.random.default_rng(seed)
+    units = [
+        unit(f"U{i}", size=int(rnd.choice([1, 1, 1, 2])), referred=date(2026, 3, 1 + int(rnd.integers(0, 20))),
+             la=str(rnd.choice(["L1", "L2"])))
+        for i in range(40)
+    ]  # fmt: skip
+    rooms = [HouseholdRoom(f"H{h}", str(rnd.choice(["L1", "L2"])), int(rnd.integers(1, 4)), 3, True) for h in range(12)]
+    arcs = [
+        Arc(u, h, float(rnd.integers(1, 100)), float(rnd.integers(0, 60)))
+        for u in range(40)
+        for h in range(12)
+        if rnd.random() < 0.35
+    ]
+    inst = AllocationInstance(units, rooms, arcs)
+    first = first_come_first_served(inst)
+    rows = rule_rows(inst, first)
+    start = no_worse_than_first_come(inst, solve(inst, ONE).assignment, first).assignment
+    assert holds(inst, start, first)
+    for _ in range(6):
+        hood = {u for u in range(40) if u not in start or rnd.random() < 0.4}
+        found = _resolve(inst, start, hood, ONE, time.perf_counter() + 5, inst.arcs_of_unit(), rule=rows)
+        assert found is not None  # the hint keeps the rule: there is always an answer
+        assert not violations(inst, found)
+        assert holds(inst, found, first)
+        assert objective(inst, found) >= objective(inst, start) - 1e-6
+        start = found
