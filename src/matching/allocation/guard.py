@@ -85,8 +85,7 @@ def steered(instance: AllocationInstance, first_come: dict[int, int]) -> Allocat
     on the steered objective bounds the children such an allocation places."""
     if not instance.arcs or not first_come:
         return instance
-    fit, miles, away = rule_rows(instance, first_come)
-    priced = (STEER_FIT * fit - STEER_MILES * miles) / MICRO - STEER_AWAY * away  # in children
+    priced = rule_prices(instance, first_come)
     weight = np.array([u.weight for u in instance.units], dtype=np.float64)[arc_array(instance, "unit")]
     # At least one hundredth of a point of value left: placing a child is never made worth nothing or less.
     floor = -weight * instance.child_weight + 1.0 / SCALE
@@ -109,6 +108,14 @@ def steered(instance: AllocationInstance, first_come: dict[int, int]) -> Allocat
         cached_array(on, name, partial(_same, array))
     cached_array(on, "score", partial(_same, raw))
     return on
+
+
+def rule_prices(instance: AllocationInstance, first_come: dict[int, int]) -> np.ndarray:
+    """What each pair adds to the like-for-like rule's rows (:func:`rule_rows`) at the steering prices
+    (:data:`STEER_FIT`, :data:`STEER_MILES`, :data:`STEER_AWAY`), in urgency-weighted children: positive where it
+    does better than first come, first served's choice for the unit, zero for units it does not place."""
+    fit, miles, away = rule_rows(instance, first_come)
+    return np.asarray((STEER_FIT * fit - STEER_MILES * miles) / MICRO - STEER_AWAY * away, dtype=np.float64)
 
 
 def _same(array: np.ndarray) -> np.ndarray:

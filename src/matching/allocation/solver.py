@@ -87,6 +87,7 @@ from matching.allocation.instance import (
 from matching.allocation.merge import merge
 from matching.allocation.model import build_model, usable
 from matching.allocation.report import report, reporting_seconds, summarise
+from matching.allocation.reseat import reseat_under_rule
 from matching.allocation.result import OPTIMAL_GAP, AllocationResult, relative_gap, split_gap
 from matching.allocation.rounding import FitFloor, flow_bound, round_flow
 from matching.allocation.validate import objective
@@ -205,6 +206,8 @@ class _Search:
     #: the rule then placed again (urgency-weighted), for the result's notes.
     mended: Mended | None = None
     regained: int = 0
+    #: ... and the scale of the steering prices at which re-seating the free units kept most (None: mending alone).
+    reseat_scale: float | None = None
 
 
 def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Deadline) -> AllocationResult:
@@ -255,13 +258,21 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     guarded = False
     children_given_back = 0
     left = deadline.remaining() - reporting
-    if search.mended is not None and search.mended.reverted:  # mended already, then searched under the rule
+    if search.mended is not None and (search.mended.reverted or search.reseat_scale is not None):
+        # Made to keep the rule already (mended, or re-seated and mended), then searched under it.
         guarded = True
         children_given_back = max(0, search.mended.children_lost - search.regained)
+        how = (
+            f"kept first come, first served's choices in {search.mended.reverted:,} part(s) of the answer"
+            if search.reseat_scale is None
+            else "re-seated the children who can live with anyone, weighing how the children first come, first "
+            f"served places fare at {search.reseat_scale:g} times the search's prices"
+            + (f", and kept its choices in {search.mended.reverted:,} part(s)" if search.mended.reverted else "")
+        )
         notes.append(
-            f"kept first come, first served's choices in {search.mended.reverted:,} part(s) of the answer, so that "
-            "the children both place fare no worse under it (mean fit, miles from home, placements out of area): "
-            f"{search.mended.children_lost:,} fewer children placed (urgency-weighted) than the answer found"
+            f"{how}, so that the children both place fare no worse under it (mean fit, miles from home, placements "
+            f"out of area): {search.mended.children_lost:,} fewer children placed (urgency-weighted) than the "
+            "answer found"
             + (f"; searching again under that rule placed {search.regained:,} more" if search.regained > 0 else "")
         )
     elif guarding and not search.keeps_rule:  # found under the rule's rows, or already checked: nothing to mend
@@ -419,11 +430,13 @@ def _under_rule(
     end: float,
     seconds: float,
 ) -> None:
-    """``answer`` (the steered search's) mended, then searched by neighbourhoods on the instance itself with the
-    like-for-like rule's rows kept in each (:func:`_improve`), from the units the mending unplaced, until ``end``.
-    Nationally the neighbourhoods on the steered instance placed no child more in 19 s, while here, starting from
-    the mended answer, they place again some of the children mending gave back."""
-    mended = no_worse_than_first_come(instance, answer.assignment, first_come, seconds=seconds)
+    """``answer`` (the steered search's) made to keep the like-for-like rule, by mending it or by re-seating the
+    children who can live with anyone at higher prices first (:func:`matching.allocation.reseat.reseat_under_rule`,
+    whichever keeps more), then searched by neighbourhoods on the instance itself with the rule's rows kept in each
+    (:func:`_improve`), from the units it unplaced, until ``end``.  Nationally the neighbourhoods on the steered
+    instance placed no child more in 19 s; under the rule they raise the fit of the answer kept."""
+    reseat = reseat_under_rule(instance, answer.assignment, first_come, end - MIN_SOLVE_SECONDS, seconds=seconds)
+    mended = reseat.mended
     assignment = mended.assignment
     if _short(instance, assignment, answer.bound) and end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS:
         lost = sorted(
@@ -437,6 +450,7 @@ def _under_rule(
         answer.code = cp_model.FEASIBLE
     answer.regained = weighted_children(instance, assignment) - weighted_children(instance, mended.assignment)
     answer.assignment, answer.mended, answer.keeps_rule = assignment, mended, True
+    answer.reseat_scale = reseat.scale
 
 
 def _children_proven(instance: AllocationInstance, search: _Search) -> bool:
