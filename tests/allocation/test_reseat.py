@@ -16,7 +16,7 @@ from matching.allocation.baselines import first_come_first_served
 from matching.allocation.guard import holds, no_worse_than_first_come
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom, weighted_children
 from matching.allocation.reseat import free_units, reseat_under_rule, reseated
-from matching.allocation.solver import SolverSettings, solve
+from matching.allocation.solver import SolverSettings, _kept_rule_note, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import LIVE, RISKS, unit
 
@@ -124,3 +124,42 @@ def test_reseating_larger_seeded_instances_stays_valid(seed: int) -> None:
     out = reseat_under_rule(inst, start, first, time.perf_counter() + 5, seconds=0.1)
     assert holds(inst, out.mended.assignment, first)
     assert not violations(inst, out.mended.assignment)
+
+
+def test_the_note_says_more_children_when_keeping_the_rule_placed_more() -> None:
+    # Re-seating also places free children the search's answer left out: against that answer, it can place more.  The
+    # note said "-4 fewer children placed" (the review of 2026-11-30, on a search stopped at a weak first answer).
+    assert "4 more children placed (urgency-weighted) than the answer found" in _kept_rule_note("re-seated", -4, 0)
+    assert "-4" not in _kept_rule_note("re-seated", -4, 0)
+    note = _kept_rule_note("kept its choices in 2 part(s)", 3, 1)
+    assert note.startswith("kept its choices in 2 part(s), so that the children both place fare no worse")
+    assert (
+        "3 fewer children placed (urgency-weighted) than the answer found; searching again under that rule placed 1 more"
+        in note
+    )
+
+
+def test_the_same_seats_at_another_scale_are_not_mended_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no free unit to move, every scale gives the answer back as it was: it is mended once for the answer
+    and once as the first candidate, not once a scale (six HiGHS runs for nothing, the review found)."""
+    import matching.allocation.reseat as module
+
+    a, b = unit("A", live="solo"), unit("B", referred=date(2026, 3, 2), live="solo")
+    inst = AllocationInstance(
+        [a, b], [HouseholdRoom("H1", "L1", 1, 3, True), HouseholdRoom("H2", "L1", 1, 3, True)],
+        [Arc(0, 0, 99.0, 1.0), Arc(0, 1, 10.0, 1.0), Arc(1, 0, 10.0, 1.0)],
+    )  # fmt: skip
+    first = first_come_first_served(inst)
+    assert first == {0: 0}
+    calls = []
+    real = module.no_worse_than_first_come
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "no_worse_than_first_come", counted)
+    out = reseat_under_rule(inst, {0: 1, 1: 2}, first, time.perf_counter() + 5, seconds=0.1)
+    assert len(out.tried) == 6
+    assert len(calls) == 2
+    assert holds(inst, out.mended.assignment, first)

@@ -103,8 +103,8 @@ def reseated(
     )
     flow.set_node_supply(source, n)
     flow.set_node_supply(sink, -n)
-    if flow.solve() != flow.OPTIMAL:
-        raise RuntimeError("minimum-cost flow failed on a finite network")  # not expected: leaving all out is feasible
+    if flow.solve() != flow.OPTIMAL:  # not expected (leaving every free unit out is feasible): nothing re-seated
+        return dict(assignment)
     used = np.array([flow.flow(i) for i in range(n, n + len(arcs))], dtype=np.int64) > 0
     return kept | {int(unit[k]): int(k) for k in arcs[used].tolist()}
 
@@ -120,22 +120,27 @@ def reseat_under_rule(
     """The most valuable answer keeping the like-for-like rule among ``assignment`` mended and ``assignment``
     re-seated (:func:`reseated`) at each scale tried, then mended (``seconds``: the mending's choice of parts), by
     ``until`` (a :func:`time.perf_counter` value): the scales halve the interval between :data:`LOWEST_SCALE` and
-    :data:`HIGHEST_SCALE` towards where the re-seated answer just keeps the rule."""
+    :data:`HIGHEST_SCALE` towards where the re-seated answer just keeps the rule.  The result's ``children_lost`` is
+    against ``assignment``: negative when the flow placed more children than it had (free units it left out)."""
     best, best_scale = no_worse_than_first_come(instance, assignment, first_come, seconds=seconds), None
     if not best.reverted:
         return Reseated(best, None, ())
     found = weighted_children(instance, assignment)
     low, high = LOWEST_SCALE, HIGHEST_SCALE
     tried: list[float] = []
+    seen: list[dict[int, int]] = []
     need = SECONDS_PER_ARC * len(instance.arcs)
     while time.perf_counter() + need <= until and len(tried) < 6:
         scale = (low + high) / 2
         tried.append(scale)
         candidate = reseated(instance, assignment, first_come, scale)
         keeps = holds(instance, candidate, first_come)
+        low, high = (low, scale) if keeps else (scale, high)
+        if candidate in seen:  # the same seats at another scale: mended already
+            continue
+        seen.append(candidate)
         mended = no_worse_than_first_come(instance, candidate, first_come, seconds=seconds)
         if objective(instance, mended.assignment) > objective(instance, best.assignment):
             lost = found - weighted_children(instance, mended.assignment)
             best, best_scale = Mended(mended.assignment, mended.reverted, lost, mended.value_lost), scale
-        low, high = (low, scale) if keeps else (scale, high)
     return Reseated(best, best_scale, tuple(tried))

@@ -34,9 +34,11 @@ The greedy answer is a floor: the search never returns worse.  **The like-for-li
 worse under the answer; the search weighs the rule's three rows at fixed prices (a Lagrangian relaxation: a child
 placed against what it costs those children in fit, miles and area), and its answer is mended where it still breaks
 the rule (:mod:`matching.allocation.guard`), which can cost children the search placed, never below first come,
-first served's own answer.  On a large instance the steered search stops at its first answer; the neighbourhoods (4.)
-are then searched on the instance itself from that answer mended, each keeping the rule's rows with what the rest of
-the answer adds to them, so that the time goes to the objective itself under the rule rather than to its prices.  Solver settings (time limit, seed, workers) are explicit, and so is the status: "optimal",
+first served's own answer.  The steered search (on an instance too large for the exact model with the rule's rows)
+stops before its neighbourhoods; its answer is made to keep the rule (re-seating the children who limit nobody at
+higher prices, :mod:`matching.allocation.reseat`, or mending, whichever keeps more), and the neighbourhoods (4.) are
+then searched on the instance itself, each keeping the rule's rows with what the rest of the answer adds to them, so
+that the time goes to the objective itself under the rule rather than to its prices.  Solver settings (time limit, seed, workers) are explicit, and so is the status: "optimal",
 "feasible" (with its gap) or "baseline" (the greedy answer: nothing better was found in time).
 
 **One deadline** (:class:`matching.allocation.deadline.Deadline`) bounds the whole allocation,
@@ -269,12 +271,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
             f"served places fare at {search.reseat_scale:g} times the search's prices"
             + (f", and kept its choices in {search.mended.reverted:,} part(s)" if search.mended.reverted else "")
         )
-        notes.append(
-            f"{how}, so that the children both place fare no worse under it (mean fit, miles from home, placements "
-            f"out of area): {search.mended.children_lost:,} fewer children placed (urgency-weighted) than the "
-            "answer found"
-            + (f"; searching again under that rule placed {search.regained:,} more" if search.regained > 0 else "")
-        )
+        notes.append(_kept_rule_note(how, search.mended.children_lost, search.regained))
     elif guarding and not search.keeps_rule:  # found under the rule's rows, or already checked: nothing to mend
         # Placing more children never at the cost of the children first come, first served would place.  Always
         # applied when asked, late or not: with no time left at all, the greedy choice of parts rather than HiGHS's
@@ -282,13 +279,10 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
         choosing = 0.6 * min(left, guard_time) if left >= MIN_CHOICE_SECONDS else 0.0
         mended = no_worse_than_first_come(instance, assignment, first_come, seconds=choosing)
         if mended.reverted:
-            guarded, children_given_back = True, mended.children_lost
+            guarded, children_given_back = True, max(0, mended.children_lost)
             assignment, value = mended.assignment, objective(instance, mended.assignment)
-            notes.append(
-                f"kept first come, first served's choices in {mended.reverted:,} part(s) of the answer, so that the "
-                "children both place fare no worse under it (mean fit, miles from home, placements out of area): "
-                f"{mended.children_lost:,} fewer children placed (urgency-weighted) than the answer found"
-            )
+            how = f"kept first come, first served's choices in {mended.reverted:,} part(s) of the answer"
+            notes.append(_kept_rule_note(how, mended.children_lost, 0))
     worst = _worst_fit_bound(instance, search, deadline.keeping(reporting)) if fairness else None
     searched = time.perf_counter()
     bound = max(value, bound)
@@ -329,6 +323,22 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     result.seconds = {"solving": searched - started, "reporting": time.perf_counter() - searched}
     result.time_limit_seconds = deadline.seconds
     return result
+
+
+def _kept_rule_note(how: str, lost: int, regained: int) -> str:
+    """The note on how an answer was made to keep the like-for-like rule (``how``), and what that changed in
+    urgency-weighted children placed: ``lost`` against the answer found (negative: more placed), then ``regained`` by
+    searching again under the rule."""
+    change = (
+        f"{lost:,} fewer children placed (urgency-weighted) than the answer found"
+        if lost >= 0
+        else f"{-lost:,} more children placed (urgency-weighted) than the answer found"
+    )
+    again = f"; searching again under that rule placed {regained:,} more" if regained > 0 else ""
+    return (
+        f"{how}, so that the children both place fare no worse under it (mean fit, miles from home, placements out "
+        f"of area): {change}{again}"
+    )
 
 
 def _guarded_search(
