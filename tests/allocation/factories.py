@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 from hypothesis import strategies as st
 
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom, Unit
@@ -109,3 +110,52 @@ def drawn_room(draw: st.DrawFn, hid: str) -> HouseholdRoom:
         usual_room=draw(st.sampled_from([None, 1, 2, 3])),
         empty=draw(st.booleans()),
     )
+
+
+def drawn_rooms(draw: st.DrawFn, n_households: int, most_places: int) -> list[HouseholdRoom]:
+    """Households in two areas (L1, L2) of 1 to ``most_places`` free places, within the usual limit, empty."""
+    return [
+        HouseholdRoom(f"H{h}", draw(st.sampled_from(["L1", "L2"])), draw(st.integers(1, most_places)), 3, True)
+        for h in range(n_households)
+    ]
+
+
+def drawn_arcs(draw: st.DrawFn, n_units: int, n_households: int, unknown_miles: bool = False) -> list[Arc]:
+    """Any of the pairs, each its own fit (1-100) and miles (0-60; some unknown with ``unknown_miles``)."""
+    miles = st.integers(0, 60).map(float)
+    return [
+        Arc(u, h, draw(st.integers(1, 100)) * 1.0, draw(st.one_of(st.none(), miles) if unknown_miles else miles))
+        for u in range(n_units)
+        for h in range(n_households)
+        if draw(st.booleans())
+    ]
+
+
+def seeded_instance(
+    seed: int, n_units: int, n_households: int, share: float, sizes: list[int], limits: bool = False
+) -> tuple[AllocationInstance, np.random.Generator]:
+    """A larger instance from ``seed``, and its generator (to draw on from): units of ``sizes`` referred over 20
+    days in two areas (with ``limits``, of any age, each its first child's rule and risks), households of 1-3
+    places, and each pair with probability ``share``, its own fit and miles."""
+    rnd = np.random.default_rng(seed)
+    units = []
+    for i in range(n_units):
+        size = int(rnd.choice(sizes))
+        rule = (
+            {"age": int(rnd.integers(0, 18)), "live": str(rnd.choice(LIVE)), "risks": RISKS[int(rnd.integers(0, 5))]}
+            if limits
+            else {}
+        )
+        referred = date(2026, 3, 1 + int(rnd.integers(0, 20)))
+        units.append(unit(f"U{i}", size=size, referred=referred, la=str(rnd.choice(["L1", "L2"])), **rule))  # type: ignore[arg-type]
+    rooms = [
+        HouseholdRoom(f"H{h}", str(rnd.choice(["L1", "L2"])), int(rnd.integers(1, 4)), 3, True)
+        for h in range(n_households)
+    ]
+    arcs = [
+        Arc(u, h, float(rnd.integers(1, 100)), float(rnd.integers(0, 60)))
+        for u in range(n_units)
+        for h in range(n_households)
+        if rnd.random() < share
+    ]
+    return AllocationInstance(units, rooms, arcs), rnd

@@ -25,7 +25,7 @@ from matching.allocation.merge import merge
 from matching.allocation.result import AllocationCheckError
 from matching.allocation.solver import SolverSettings, _cpsat, _improve, _resolve, _search, solve
 from matching.allocation.validate import objective, violations
-from tests.allocation.factories import instance, room, unit
+from tests.allocation.factories import drawn_arcs, drawn_rooms, instance, room, seeded_instance, unit
 
 ONE = SolverSettings(time_limit_seconds=5, random_seed=1, workers=1, no_worse_than_first_come=False)  # children first
 GUARDED = SolverSettings(time_limit_seconds=5, random_seed=1, workers=1, no_worse_than_first_come=True)
@@ -88,17 +88,8 @@ def contested(draw: st.DrawFn) -> AllocationInstance:
         unit(f"U{i}", referred=date(2026, 3, 1 + draw(st.integers(0, 5))), la=draw(st.sampled_from(["L1", "L2"])))
         for i in range(n_units)
     ]
-    rooms = [
-        HouseholdRoom(f"H{h}", draw(st.sampled_from(["L1", "L2"])), draw(st.integers(1, 2)), 3, True)
-        for h in range(n_households)
-    ]
-    arcs = [
-        Arc(u, h, draw(st.integers(1, 100)) * 1.0, draw(st.integers(0, 60)) * 1.0)
-        for u in range(n_units)
-        for h in range(n_households)
-        if draw(st.booleans())
-    ]
-    return AllocationInstance(units, rooms, arcs)
+    rooms = drawn_rooms(draw, n_households, 2)
+    return AllocationInstance(units, rooms, drawn_arcs(draw, n_units, n_households))
 
 
 @st.composite
@@ -115,17 +106,8 @@ def contested_groups(draw: st.DrawFn) -> AllocationInstance:
         )
         for i in range(n_units)
     ]
-    rooms = [
-        HouseholdRoom(f"H{h}", draw(st.sampled_from(["L1", "L2"])), draw(st.integers(1, 4)), 3, True)
-        for h in range(n_households)
-    ]
-    arcs = [
-        Arc(u, h, draw(st.integers(1, 100)) * 1.0, draw(st.one_of(st.none(), st.integers(0, 60).map(float))))
-        for u in range(n_units)
-        for h in range(n_households)
-        if draw(st.booleans())
-    ]
-    return AllocationInstance(units, rooms, arcs)
+    rooms = drawn_rooms(draw, n_households, 4)
+    return AllocationInstance(units, rooms, drawn_arcs(draw, n_units, n_households, unknown_miles=True))
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -499,20 +481,7 @@ def test_the_search_under_the_rule_keeps_it_and_never_loses_value(inst: Allocati
 def test_neighbourhoods_under_the_rule_keep_it_on_larger_seeded_instances(seed: int) -> None:
     """As above, on 40 children and 12 households (seeded): every neighbourhood re-solved under the rule, from an
     answer keeping it, keeps it over the whole answer (ignoring what the rest adds breaks it on most seeds)."""
-    rnd = np.random.default_rng(seed)
-    units = [
-        unit(f"U{i}", size=int(rnd.choice([1, 1, 1, 2])), referred=date(2026, 3, 1 + int(rnd.integers(0, 20))),
-             la=str(rnd.choice(["L1", "L2"])))
-        for i in range(40)
-    ]  # fmt: skip
-    rooms = [HouseholdRoom(f"H{h}", str(rnd.choice(["L1", "L2"])), int(rnd.integers(1, 4)), 3, True) for h in range(12)]
-    arcs = [
-        Arc(u, h, float(rnd.integers(1, 100)), float(rnd.integers(0, 60)))
-        for u in range(40)
-        for h in range(12)
-        if rnd.random() < 0.35
-    ]
-    inst = AllocationInstance(units, rooms, arcs)
+    inst, rnd = seeded_instance(seed, 40, 12, 0.35, [1, 1, 1, 2])
     first = first_come_first_served(inst)
     rows = rule_rows(inst, first)
     start = no_worse_than_first_come(inst, solve(inst, ONE).assignment, first).assignment

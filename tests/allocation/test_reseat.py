@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from datetime import date
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +17,7 @@ from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom,
 from matching.allocation.reseat import free_units, reseat_under_rule, reseated
 from matching.allocation.solver import SolverSettings, _kept_rule_note, solve
 from matching.allocation.validate import objective, violations
-from tests.allocation.factories import LIVE, RISKS, unit
+from tests.allocation.factories import LIVE, RISKS, drawn_arcs, drawn_rooms, seeded_instance, unit
 
 ONE = SolverSettings(time_limit_seconds=5, random_seed=1, workers=1, no_worse_than_first_come=False)
 
@@ -41,17 +40,8 @@ def mixed(draw: st.DrawFn) -> AllocationInstance:
         )
         for i in range(n_units)
     ]
-    rooms = [
-        HouseholdRoom(f"H{h}", draw(st.sampled_from(["L1", "L2"])), draw(st.integers(1, 3)), 3, True)
-        for h in range(n_households)
-    ]
-    arcs = [
-        Arc(u, h, draw(st.integers(1, 100)) * 1.0, draw(st.integers(0, 60)) * 1.0)
-        for u in range(n_units)
-        for h in range(n_households)
-        if draw(st.booleans())
-    ]
-    return AllocationInstance(units, rooms, arcs)
+    rooms = drawn_rooms(draw, n_households, 3)
+    return AllocationInstance(units, rooms, drawn_arcs(draw, n_units, n_households))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -101,21 +91,7 @@ def test_a_free_child_never_goes_where_a_child_staying_rules_out_their_age() -> 
 @pytest.mark.parametrize("seed", range(6))
 def test_reseating_larger_seeded_instances_stays_valid(seed: int) -> None:
     """60 units (a tenth sibling pairs, some with limits on others) and 20 households: valid at every scale."""
-    rnd = np.random.default_rng(seed)
-    units = [
-        unit(f"U{i}", size=int(rnd.choice([1] * 9 + [2])), age=int(rnd.integers(0, 18)),
-             live=str(rnd.choice(LIVE)), risks=RISKS[int(rnd.integers(0, len(RISKS)))],
-             referred=date(2026, 3, 1 + int(rnd.integers(0, 20))), la=str(rnd.choice(["L1", "L2"])))
-        for i in range(60)
-    ]  # fmt: skip
-    rooms = [HouseholdRoom(f"H{h}", str(rnd.choice(["L1", "L2"])), int(rnd.integers(1, 4)), 3, True) for h in range(20)]
-    arcs = [
-        Arc(u, h, float(rnd.integers(1, 100)), float(rnd.integers(0, 60)))
-        for u in range(60)
-        for h in range(20)
-        if rnd.random() < 0.3
-    ]
-    inst = AllocationInstance(units, rooms, arcs)
+    inst, _ = seeded_instance(seed, 60, 20, 0.3, [1] * 9 + [2], limits=True)
     first = first_come_first_served(inst)
     start = solve(inst, ONE).assignment
     for scale in (0.0, 1.0, 1.5, 3.0):
