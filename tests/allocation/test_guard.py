@@ -157,12 +157,15 @@ def test_the_guard_is_applied_however_late() -> None:
     greedy_breaks = instance([unit("A"), unit("B", referred=date(2026, 3, 2))], [room("H1"), room("H2")],
                              [(0, 0, 50), (0, 1, 40), (1, 0, 90)])  # fmt: skip
     assert not holds(greedy_breaks, greedy_best_pair(greedy_breaks), first_come_first_served(greedy_breaks))
-    # With no time, a small instance's first answer is mended before it is returned: the rule kept, nothing to say.
+    # With no time, a small instance's first answer is mended before it is returned, and the note says what that
+    # cost (it said nothing until the review of 2026-11-30: the mending there was never reported).
     small = solve(greedy_breaks, GUARDED, Deadline.start(0.0))
     assert holds(greedy_breaks, small.assignment, first_come_first_served(greedy_breaks))
     assert not any("guard was not applied" in n for n in small.notes)
-    # A larger one (no exact model) goes straight to the priced search; with no time left even for the guard, its
-    # greedy choice still mends the answer (it was returned breaking the rule, with a note, until 2026-11-30).
+    assert any(n.startswith("kept first come, first served's choices in 1 part(s)") for n in small.notes)
+    # A larger one (no exact model) goes straight to the priced search; with no time left even for the guard, the
+    # greedy choice of parts still mends the answer (it was returned breaking the rule, with a note, until
+    # 2026-11-30).
     late = solve(greedy_breaks, replace(GUARDED, full_model_max_arcs=0), Deadline.start(0.0))
     late.check(greedy_breaks)
     assert holds(greedy_breaks, late.assignment, first_come_first_served(greedy_breaks))

@@ -259,7 +259,8 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
             bound, bound_source, bound_keeps_rule = flow, "flow", False
     guarded = False
     children_given_back = 0
-    left = deadline.remaining() - reporting
+    # Guarding, every search's answer keeps the rule by now (found under its rows, checked, or made to keep it by
+    # :func:`_under_rule`, however late): what making it keep the rule cost is said here.
     if search.mended is not None and (search.mended.reverted or search.reseat_scale is not None):
         # Made to keep the rule already (mended, or re-seated and mended), then searched under it.
         guarded = True
@@ -272,17 +273,6 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
             + (f", and kept its choices in {search.mended.reverted:,} part(s)" if search.mended.reverted else "")
         )
         notes.append(_kept_rule_note(how, search.mended.children_lost, search.regained))
-    elif guarding and not search.keeps_rule:  # found under the rule's rows, or already checked: nothing to mend
-        # Placing more children never at the cost of the children first come, first served would place.  Always
-        # applied when asked, late or not: with no time left at all, the greedy choice of parts rather than HiGHS's
-        # (a few hundredths of a second past the deadline rather than an answer breaking the rule).
-        choosing = 0.6 * min(left, guard_time) if left >= MIN_CHOICE_SECONDS else 0.0
-        mended = no_worse_than_first_come(instance, assignment, first_come, seconds=choosing)
-        if mended.reverted:
-            guarded, children_given_back = True, max(0, mended.children_lost)
-            assignment, value = mended.assignment, objective(instance, mended.assignment)
-            how = f"kept first come, first served's choices in {mended.reverted:,} part(s) of the answer"
-            notes.append(_kept_rule_note(how, mended.children_lost, 0))
     worst = _worst_fit_bound(instance, search, deadline.keeping(reporting)) if fairness else None
     searched = time.perf_counter()
     bound = max(value, bound)
@@ -388,7 +378,7 @@ def _guarded_search(
     if first is not None and kept is not None and end - time.perf_counter() < 2 * MIN_SOLVE_SECONDS:
         # No time for the rule's own search: the better answer keeping the rule, bounded as the first search was.
         notes.extend(first_notes)
-        first.assignment, first.proven, first.keeps_rule = kept.assignment, False, True
+        first.assignment, first.proven, first.keeps_rule, first.mended = kept.assignment, False, True, kept
         first.children_proven = _children_proven(instance, first)
         return first
     if first is not None and kept is not None and len(instance.arcs) <= CHILDREN_FIRST_ARCS:
@@ -445,7 +435,11 @@ def _under_rule(
     whichever keeps more), then searched by neighbourhoods on the instance itself with the rule's rows kept in each
     (:func:`_improve`), from the units it unplaced, until ``end``.  Nationally the neighbourhoods on the steered
     instance placed no child more in 19 s; under the rule they raise the fit of the answer kept."""
-    reseat = reseat_under_rule(instance, answer.assignment, first_come, end - MIN_SOLVE_SECONDS, seconds=seconds)
+    # Always made to keep the rule, late or not: the guard's own time follows ``end``; with none of it left, the
+    # greedy choice of parts rather than HiGHS's (a few hundredths of a second late rather than an answer breaking it).
+    left = end + guard_seconds(len(instance.arcs)) - time.perf_counter()
+    choosing = min(seconds, 0.6 * left) if left >= MIN_CHOICE_SECONDS else 0.0
+    reseat = reseat_under_rule(instance, answer.assignment, first_come, end - MIN_SOLVE_SECONDS, seconds=choosing)
     mended = reseat.mended
     assignment = mended.assignment
     if _short(instance, assignment, answer.bound) and end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS:
