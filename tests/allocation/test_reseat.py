@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.allocation.baselines import first_come_first_served
-from matching.allocation.guard import holds, no_worse_than_first_come
+from matching.allocation.guard import Mended, holds, no_worse_than_first_come
 from matching.allocation.instance import AllocationInstance, Arc, HouseholdRoom, weighted_children
-from matching.allocation.reseat import free_units, reseat_under_rule, reseated
+from matching.allocation.reseat import Reseated, free_units, reseat_under_rule, reseated
 from matching.allocation.solver import SolverSettings, _kept_rule_note, solve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import LIVE, RISKS, drawn_arcs, drawn_rooms, seeded_instance, unit
@@ -70,6 +70,7 @@ def test_the_search_over_prices_keeps_the_rule_and_at_least_what_mending_keeps(i
     plain = no_worse_than_first_come(inst, start, first, seconds=0.1)
     assert objective(inst, out.mended.assignment) >= objective(inst, plain.assignment) - 1e-6
     assert out.mended.children_lost == weighted_children(inst, start) - weighted_children(inst, out.mended.assignment)
+    assert out.mended.value_lost == round((objective(inst, start) - objective(inst, out.mended.assignment)) * 100)
 
 
 def test_a_free_child_never_goes_where_a_child_staying_rules_out_their_age() -> None:
@@ -105,10 +106,15 @@ def test_reseating_larger_seeded_instances_stays_valid(seed: int) -> None:
 def test_the_note_says_more_children_when_keeping_the_rule_placed_more() -> None:
     # Re-seating also places free children the search's answer left out: against that answer, it can place more.  The
     # note said "-4 fewer children placed" (the review of 2026-11-30, on a search stopped at a weak first answer).
-    assert "4 more children placed (urgency-weighted) than the answer found" in _kept_rule_note("re-seated", -4, 0)
-    assert "-4" not in _kept_rule_note("re-seated", -4, 0)
-    note = _kept_rule_note("kept its choices in 2 part(s)", 3, 1)
-    assert note.startswith("kept its choices in 2 part(s), so that the children both place fare no worse")
+    more = _kept_rule_note(Reseated(Mended({}, 0, -4, 0), 1.5, (1.5,)), 0)
+    assert more.startswith("re-seated the children who can live with anyone, weighing how the children first come")
+    assert "4 more children placed (urgency-weighted) than the answer found" in more
+    assert "-4" not in more
+    note = _kept_rule_note(Reseated(Mended({}, 2, 3, 0), None, ()), 1)
+    assert note.startswith(
+        "kept first come, first served's choices in 2 part(s) of the answer, so that the children both place fare no "
+        "worse"
+    )
     assert (
         "3 fewer children placed (urgency-weighted) than the answer found; searching again under that rule placed 1 more"
         in note

@@ -278,6 +278,20 @@ def cached_array(
     return kept[1]
 
 
+def units_by_household(instance: AllocationInstance, assignment: dict[int, int]) -> dict[int, list[int]]:
+    """The units of ``assignment`` (unit -> arc) in each household."""
+    out: dict[int, list[int]] = {}
+    for u, k in assignment.items():
+        out.setdefault(instance.arcs[k].household, []).append(u)
+    return out
+
+
+def rooms_after(instance: AllocationInstance, fixed: dict[int, int]) -> list[HouseholdRoom]:
+    """Every household's room once the ``fixed`` units (unit -> arc) are in."""
+    taken = units_by_household(instance, fixed)
+    return [room.after([instance.units[u] for u in taken.get(h, ())]) for h, room in enumerate(instance.households)]
+
+
 def weighted_children(instance: AllocationInstance, units: Iterable[int]) -> int:
     """The urgency-weighted children of ``units`` (indexes; an assignment's keys): the objective's first part."""
     return sum(instance.units[u].weight for u in units)

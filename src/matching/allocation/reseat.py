@@ -13,20 +13,27 @@ back little or nothing), and keeps the best.
 
 National benchmark (the steered answer of a 14 s solve, 12,205 urgency-weighted children, the rule broken by 675
 points of fit, 138 miles and 20 placements out of area): mended alone, 12,182 kept (25 parts given back); re-seated
-at 1.5 times the prices, 12,191 keeping the rule with nothing to mend; at 1.41 and mended, 12,195 (six flows, 3.6 s).
+at 1.5 times the prices, 12,191 keeping the rule with nothing to mend; at 1.41 and mended, 12,195 (six flows, 1.9 s
+with the problem made once; 3.6 s when each flow made it again).
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from matching.allocation.guard import Mended, holds, no_worse_than_first_come, rule_prices
-from matching.allocation.instance import SCALE, AllocationInstance, arc_array, weighted_children
+from matching.allocation.instance import (
+    SCALE,
+    AllocationInstance,
+    arc_array,
+    rooms_after,
+    units_by_household,
+    weighted_children,
+)
 from matching.allocation.validate import objective
 
 #: The scales of the steering prices tried: first the middle, then halving the interval towards the scale at which
@@ -34,7 +41,8 @@ from matching.allocation.validate import objective
 #: flow gives up more children than needed).
 LOWEST_SCALE, HIGHEST_SCALE = 1.0, 2.0
 #: A flow on England's free units and their pairs, with the mending after it, takes about this much a pair, with room
-#: to spare (measured: 0.45-0.65 s for 385,000 pairs); no flow is started with less time than that left.
+#: to spare (measured: the first 0.45-0.65 s for 385,000 pairs, its setup 0.23 s of it; each later flow 0.19-0.34 s);
+#: no flow is started with less time than that left.
 SECONDS_PER_ARC = 2e-6
 
 
@@ -53,6 +61,61 @@ def free_units(instance: AllocationInstance) -> np.ndarray:
     return np.array([u.size == 1 and u.masks[0] == 0 for u in instance.units], dtype=bool)
 
 
+class Seating:
+    """The free units' transportation problem around ``assignment`` (:func:`reseated`): the pairs open to them, the
+    places the other units leave, and each pair's value apart from the rule's prices, made once; :meth:`at` solves it
+    at a scale of those prices."""
+
+    def __init__(self, instance: AllocationInstance, assignment: dict[int, int], first_come: dict[int, int]) -> None:
+        free = free_units(instance)
+        self.kept = {u: k for u, k in assignment.items() if not free[u]}
+        self.assignment = assignment
+        staying = units_by_household(instance, self.kept)
+        self.places = np.array([room.places for room in rooms_after(instance, self.kept)], dtype=np.int64)
+        ruled_out = np.zeros(len(instance.households), dtype=np.int64)  # ages the units staying rule out (bits < 18)
+        for h, units in staying.items():
+            for u in units:
+                ruled_out[h] |= instance.units[u].masks[0]
+        ages = np.array([u.masks[1] for u in instance.units], dtype=np.int64)
+        unit, home = arc_array(instance, "unit"), arc_array(instance, "household")
+        candidates = free[unit] & (self.places[home] >= 1)
+        self.arcs = np.flatnonzero(candidates & ((ages[unit] & ruled_out[home]) == 0))
+        self.unit, self.home = unit[self.arcs], home[self.arcs]
+        # Each pair's value in hundredths of a point (the objective's units): the child's worth first, then fit; the
+        # rule's rows, at the steering prices in the same units, are added at each scale.
+        self.child = instance.child_weight * SCALE
+        weight = np.array([u.weight for u in instance.units], dtype=np.float64)[self.unit]
+        self.value = weight * self.child + np.round(arc_array(instance, "score")[self.arcs] * SCALE)
+        self.priced = rule_prices(instance, first_come)[self.arcs] * self.child
+        self.units = np.unique(self.unit)
+        position = np.full(len(instance.units), -1, dtype=np.int64)
+        position[self.units] = np.arange(len(self.units))
+        n, m = len(self.units), len(instance.households)
+        self.source, self.sink = n + m, n + m + 1
+        self.tails = np.concatenate([np.full(n, self.source), position[self.unit], n + np.arange(m), [self.source]])
+        self.heads = np.concatenate([np.arange(n), n + self.home, np.full(m, self.sink), [self.sink]])
+        self.capacities = np.concatenate([np.ones(n + len(self.arcs), dtype=np.int64), self.places, [n]])
+        self.pairs = np.arange(n, n + len(self.arcs))  # the flow's arcs for the pairs
+
+    def at(self, scale: float) -> dict[int, int]:
+        """The answer with the free units placed by the flow at ``scale`` times the steering prices."""
+        if not len(self.arcs):
+            return dict(self.assignment)
+        # Kept positive, as in the steered instance.
+        value = np.maximum(self.value + np.ceil(scale * self.priced), 1.0).astype(np.int64)
+        n = len(self.units)
+        flow = min_cost_flow.SimpleMinCostFlow()
+        zeros = np.zeros(len(self.tails) - n - len(self.arcs), dtype=np.int64)
+        costs = np.concatenate([np.zeros(n, dtype=np.int64), -value, zeros])
+        flow.add_arcs_with_capacity_and_unit_cost(self.tails, self.heads, self.capacities, costs)
+        flow.set_node_supply(self.source, n)
+        flow.set_node_supply(self.sink, -n)
+        if flow.solve() != flow.OPTIMAL:  # not expected (leaving every free unit out is feasible): nothing re-seated
+            return dict(self.assignment)
+        used = flow.flows(self.pairs) > 0
+        return self.kept | dict(zip(self.unit[used].tolist(), self.arcs[used].tolist(), strict=True))
+
+
 def reseated(
     instance: AllocationInstance, assignment: dict[int, int], first_come: dict[int, int], scale: float
 ) -> dict[int, int]:
@@ -61,52 +124,7 @@ def reseated(
     ``scale`` times the steering prices plus fit; every other unit stays where ``assignment`` put it.  Never places
     fewer children than ``assignment`` at ``scale`` 0; at a higher scale it may, where a child placed costs the
     children first come, first served places more than it is worth at those prices."""
-    free = free_units(instance)
-    kept = {u: k for u, k in assignment.items() if not free[u]}
-    n_households = len(instance.households)
-    places = np.zeros(n_households, dtype=np.int64)
-    ruled_out = np.zeros(n_households, dtype=object)  # ages ruled out by the units staying (bits)
-    staying: dict[int, list[int]] = defaultdict(list)
-    for u, k in kept.items():
-        staying[instance.arcs[k].household].append(u)
-    for h, room in enumerate(instance.households):
-        living = [instance.units[u] for u in staying.get(h, ())]
-        places[h] = room.after(living).places
-        ruled_out[h] = 0
-        for other in living:
-            ruled_out[h] |= other.masks[0]
-    unit, home = arc_array(instance, "unit"), arc_array(instance, "household")
-    candidates = np.flatnonzero(free[unit] & (places[home] >= 1))
-    ages = np.array([u.masks[1] for u in instance.units], dtype=object)
-    clear = np.array([not (ages[unit[k]] & ruled_out[home[k]]) for k in candidates.tolist()], dtype=bool)
-    arcs = candidates[clear] if len(candidates) else candidates
-    if not len(arcs):
-        return dict(assignment)
-    # Each pair's value in hundredths of a point (the objective's units): the child's worth first, the rule's rows at
-    # the scaled prices, then fit; kept positive, as in the steered instance.
-    weight = np.array([u.weight for u in instance.units], dtype=np.float64)[unit[arcs]]
-    child = instance.child_weight * SCALE
-    value = weight * child + np.round(arc_array(instance, "score")[arcs] * SCALE)
-    value += np.ceil(scale * rule_prices(instance, first_come)[arcs] * child)
-    value = np.maximum(value, 1.0).astype(np.int64)
-    units = np.unique(unit[arcs])
-    position = np.full(len(instance.units), -1, dtype=np.int64)
-    position[units] = np.arange(len(units))
-    n = len(units)
-    source, sink = n + n_households, n + n_households + 1
-    flow = min_cost_flow.SimpleMinCostFlow()
-    flow.add_arcs_with_capacity_and_unit_cost(
-        np.concatenate([np.full(n, source), position[unit[arcs]], n + np.arange(n_households), [source]]),
-        np.concatenate([np.arange(n), n + home[arcs], np.full(n_households, sink), [sink]]),
-        np.concatenate([np.ones(n + len(arcs), dtype=np.int64), places, [n]]),
-        np.concatenate([np.zeros(n, dtype=np.int64), -value, np.zeros(n_households + 1, dtype=np.int64)]),
-    )
-    flow.set_node_supply(source, n)
-    flow.set_node_supply(sink, -n)
-    if flow.solve() != flow.OPTIMAL:  # not expected (leaving every free unit out is feasible): nothing re-seated
-        return dict(assignment)
-    used = np.array([flow.flow(i) for i in range(n, n + len(arcs))], dtype=np.int64) > 0
-    return kept | {int(unit[k]): int(k) for k in arcs[used].tolist()}
+    return Seating(instance, assignment, first_come).at(scale)
 
 
 def reseat_under_rule(
@@ -120,27 +138,33 @@ def reseat_under_rule(
     """The most valuable answer keeping the like-for-like rule among ``assignment`` mended and ``assignment``
     re-seated (:func:`reseated`) at each scale tried, then mended (``seconds``: the mending's choice of parts), by
     ``until`` (a :func:`time.perf_counter` value): the scales halve the interval between :data:`LOWEST_SCALE` and
-    :data:`HIGHEST_SCALE` towards where the re-seated answer just keeps the rule.  The result's ``children_lost`` is
-    against ``assignment``: negative when the flow placed more children than it had (free units it left out)."""
+    :data:`HIGHEST_SCALE` towards where the re-seated answer just keeps the rule.  The result's ``children_lost`` and
+    ``value_lost`` are against ``assignment`` (``children_lost`` negative when the flow placed more children than it
+    had: free units it left out)."""
     best, best_scale = no_worse_than_first_come(instance, assignment, first_come, seconds=seconds), None
     if not best.reverted:
         return Reseated(best, None, ())
-    found = weighted_children(instance, assignment)
+    found, worth = weighted_children(instance, assignment), objective(instance, assignment)
     low, high = LOWEST_SCALE, HIGHEST_SCALE
     tried: list[float] = []
     seen: list[dict[int, int]] = []
     need = SECONDS_PER_ARC * len(instance.arcs)
+    seating: Seating | None = None
     while time.perf_counter() + need <= until and len(tried) < 6:
         scale = (low + high) / 2
         tried.append(scale)
-        candidate = reseated(instance, assignment, first_come, scale)
+        seating = seating or Seating(instance, assignment, first_come)
+        candidate = seating.at(scale)
         keeps = holds(instance, candidate, first_come)
         low, high = (low, scale) if keeps else (scale, high)
         if candidate in seen:  # the same seats at another scale: mended already
             continue
         seen.append(candidate)
         mended = no_worse_than_first_come(instance, candidate, first_come, seconds=seconds)
-        if objective(instance, mended.assignment) > objective(instance, best.assignment):
+        value = objective(instance, mended.assignment)
+        if value > objective(instance, best.assignment):
+            # What keeping the rule cost, against ``assignment`` (the mending's own figures are against the candidate).
             lost = found - weighted_children(instance, mended.assignment)
-            best, best_scale = Mended(mended.assignment, mended.reverted, lost, mended.value_lost), scale
+            best = Mended(mended.assignment, mended.reverted, lost, round((worth - value) * SCALE))
+            best_scale = scale
     return Reseated(best, best_scale, tuple(tried))

@@ -38,8 +38,9 @@ first served's own answer.  The steered search (on an instance too large for the
 stops before its neighbourhoods; its answer is made to keep the rule (re-seating the children who limit nobody at
 higher prices, :mod:`matching.allocation.reseat`, or mending, whichever keeps more), and the neighbourhoods (4.) are
 then searched on the instance itself, each keeping the rule's rows with what the rest of the answer adds to them, so
-that the time goes to the objective itself under the rule rather than to its prices.  Solver settings (time limit, seed, workers) are explicit, and so is the status: "optimal",
-"feasible" (with its gap) or "baseline" (the greedy answer: nothing better was found in time).
+that the time goes to the objective itself under the rule rather than to its prices.  Solver settings (time limit,
+seed, workers) are explicit, and so is the status: "optimal", "feasible" (with its gap) or "baseline" (the greedy
+answer: nothing better was found in time).
 
 **One deadline** (:class:`matching.allocation.deadline.Deadline`) bounds the whole allocation,
 from the command or job's start: the shares above are of the time left when solving begins, less
@@ -63,7 +64,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -79,17 +79,18 @@ from matching.allocation.instance import (
     SCALE,
     AllocationInstance,
     Arc,
-    HouseholdRoom,
     arc_array,
     arc_values,
     canonical,
+    rooms_after,
+    units_by_household,
     units_conflict,
     weighted_children,
 )
 from matching.allocation.merge import merge
 from matching.allocation.model import build_model, usable
 from matching.allocation.report import report, reporting_seconds, summarise
-from matching.allocation.reseat import reseat_under_rule
+from matching.allocation.reseat import Reseated, reseat_under_rule
 from matching.allocation.result import OPTIMAL_GAP, AllocationResult, relative_gap, split_gap
 from matching.allocation.rounding import FitFloor, flow_bound, round_flow
 from matching.allocation.validate import objective
@@ -204,12 +205,10 @@ class _Search:
     worst_bound: int | None = None
     #: Guarding: the answer is known to keep the like-for-like rule (nothing for the guard to mend).
     keeps_rule: bool = False
-    #: Guarding: the search's answer was mended already (:func:`_guarded_search`), and the children the search under
-    #: the rule then placed again (urgency-weighted), for the result's notes.
-    mended: Mended | None = None
+    #: Guarding: how the search's answer was made to keep the rule (:func:`_guarded_search`), and the children the
+    #: search under the rule then placed again (urgency-weighted), for the result's notes.
+    kept_rule: Reseated | None = None
     regained: int = 0
-    #: ... and the scale of the steering prices at which re-seating the free units kept most (None: mending alone).
-    reseat_scale: float | None = None
 
 
 def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Deadline) -> AllocationResult:
@@ -261,18 +260,12 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     children_given_back = 0
     # Guarding, every search's answer keeps the rule by now (found under its rows, checked, or made to keep it by
     # :func:`_under_rule`, however late): what making it keep the rule cost is said here.
-    if search.mended is not None and (search.mended.reverted or search.reseat_scale is not None):
+    kept_rule = search.kept_rule
+    if kept_rule is not None and (kept_rule.mended.reverted or kept_rule.scale is not None):
         # Made to keep the rule already (mended, or re-seated and mended), then searched under it.
         guarded = True
-        children_given_back = max(0, search.mended.children_lost - search.regained)
-        how = (
-            f"kept first come, first served's choices in {search.mended.reverted:,} part(s) of the answer"
-            if search.reseat_scale is None
-            else "re-seated the children who can live with anyone, weighing how the children first come, first "
-            f"served places fare at {search.reseat_scale:g} times the search's prices"
-            + (f", and kept its choices in {search.mended.reverted:,} part(s)" if search.mended.reverted else "")
-        )
-        notes.append(_kept_rule_note(how, search.mended.children_lost, search.regained))
+        children_given_back = max(0, kept_rule.mended.children_lost - search.regained)
+        notes.append(_kept_rule_note(kept_rule, search.regained))
     worst = _worst_fit_bound(instance, search, deadline.keeping(reporting)) if fairness else None
     searched = time.perf_counter()
     bound = max(value, bound)
@@ -315,14 +308,20 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     return result
 
 
-def _kept_rule_note(how: str, lost: int, regained: int) -> str:
-    """The note on how an answer was made to keep the like-for-like rule (``how``), and what that changed in
-    urgency-weighted children placed: ``lost`` against the answer found (negative: more placed), then ``regained`` by
-    searching again under the rule."""
+def _kept_rule_note(kept: Reseated, regained: int) -> str:
+    """The note on how an answer was made to keep the like-for-like rule (``kept``), and what that changed in
+    urgency-weighted children placed: against the answer found (more or fewer), then ``regained`` by searching again
+    under the rule."""
+    parts = f"kept first come, first served's choices in {kept.mended.reverted:,} part(s)"
+    how = (
+        f"{parts} of the answer"
+        if kept.scale is None
+        else "re-seated the children who can live with anyone, weighing how the children first come, first served "
+        f"places fare at {kept.scale:g} times the search's prices" + (f", and {parts}" if kept.mended.reverted else "")
+    )
+    lost = kept.mended.children_lost
     change = (
-        f"{lost:,} fewer children placed (urgency-weighted) than the answer found"
-        if lost >= 0
-        else f"{-lost:,} more children placed (urgency-weighted) than the answer found"
+        f"{abs(lost):,} {'fewer' if lost >= 0 else 'more'} children placed (urgency-weighted) than the answer found"
     )
     again = f"; searching again under that rule placed {regained:,} more" if regained > 0 else ""
     return (
@@ -378,7 +377,8 @@ def _guarded_search(
     if first is not None and kept is not None and end - time.perf_counter() < 2 * MIN_SOLVE_SECONDS:
         # No time for the rule's own search: the better answer keeping the rule, bounded as the first search was.
         notes.extend(first_notes)
-        first.assignment, first.proven, first.keeps_rule, first.mended = kept.assignment, False, True, kept
+        first.assignment, first.proven, first.keeps_rule = kept.assignment, False, True
+        first.kept_rule = Reseated(kept, None, ())
         first.children_proven = _children_proven(instance, first)
         return first
     if first is not None and kept is not None and len(instance.arcs) <= CHILDREN_FIRST_ARCS:
@@ -439,22 +439,20 @@ def _under_rule(
     # greedy choice of parts rather than HiGHS's (a few hundredths of a second late rather than an answer breaking it).
     left = end + guard_seconds(len(instance.arcs)) - time.perf_counter()
     choosing = min(seconds, 0.6 * left) if left >= MIN_CHOICE_SECONDS else 0.0
-    reseat = reseat_under_rule(instance, answer.assignment, first_come, end - MIN_SOLVE_SECONDS, seconds=choosing)
-    mended = reseat.mended
-    assignment = mended.assignment
+    kept = reseat_under_rule(instance, answer.assignment, first_come, end - MIN_SOLVE_SECONDS, seconds=choosing)
+    assignment = kept.mended.assignment
     if _short(instance, assignment, answer.bound) and end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS:
-        lost = sorted(
+        unplaced = sorted(
             (u for u in answer.assignment if u not in assignment), key=lambda u: (-instance.units[u].weight, u)
         )
         rows = rule_rows(instance, first_come)
-        found = _improve(instance, assignment, settings, end, instance.arcs_of_unit(), rule=rows, first=lost)
+        found = _improve(instance, assignment, settings, end, instance.arcs_of_unit(), rule=rows, first=unplaced)
         if found is not assignment and holds(instance, found, first_come):  # each neighbourhood kept the rule's rows
             assignment = found
     if assignment != answer.assignment:
         answer.code = cp_model.FEASIBLE
-    answer.regained = weighted_children(instance, assignment) - weighted_children(instance, mended.assignment)
-    answer.assignment, answer.mended, answer.keeps_rule = assignment, mended, True
-    answer.reseat_scale = reseat.scale
+    answer.regained = weighted_children(instance, assignment) - weighted_children(instance, kept.mended.assignment)
+    answer.assignment, answer.kept_rule, answer.keeps_rule = assignment, kept, True
 
 
 def _children_proven(instance: AllocationInstance, search: _Search) -> bool:
@@ -800,23 +798,9 @@ def _resolve(
 def _still_free(instance: AllocationInstance, fixed: dict[int, int], open_units: set[int]) -> set[int]:
     """The units left to solve once ``fixed`` are in: the ``open`` ones, and every unplaced unit with
     an eligible household that still has room."""
-    places = [room.places for room in _rooms_after(instance, fixed)]
+    places = [room.places for room in rooms_after(instance, fixed)]
     reachable = {arc.unit for arc in instance.arcs if arc.unit not in fixed and places[arc.household] >= 1}
     return set(open_units) | reachable
-
-
-def _rooms_after(instance: AllocationInstance, fixed: dict[int, int]) -> list[HouseholdRoom]:
-    """Every household's room once the ``fixed`` units (unit -> arc) are in."""
-    taken = _units_by_household(instance, fixed)
-    return [room.after([instance.units[u] for u in taken[h]]) for h, room in enumerate(instance.households)]
-
-
-def _units_by_household(instance: AllocationInstance, assignment: dict[int, int]) -> dict[int, list[int]]:
-    """The units of ``assignment`` (unit -> arc) in each household."""
-    out: dict[int, list[int]] = defaultdict(list)
-    for u, k in assignment.items():
-        out[instance.arcs[k].household].append(u)
-    return out
 
 
 def _remainder(
@@ -825,8 +809,8 @@ def _remainder(
     """The free units on the room the fixed ones leave, as an instance of its own, and for each of its
     arcs the original arc: only pairs with room left (:func:`matching.allocation.model.usable`) and
     nobody fixed there the unit cannot live with."""
-    taken = _units_by_household(instance, fixed)
-    rooms = _rooms_after(instance, fixed)
+    taken = units_by_household(instance, fixed)
+    rooms = rooms_after(instance, fixed)
     units = sorted(free)
     position = {u: i for i, u in enumerate(units)}
     arcs: list[Arc] = []
@@ -834,7 +818,7 @@ def _remainder(
     for k in sorted(k for u in units for k in arcs_of_unit.get(u, ())):
         arc = instance.arcs[k]
         me = instance.units[arc.unit]
-        if any(units_conflict(me, instance.units[v]) for v in taken[arc.household]):
+        if any(units_conflict(me, instance.units[v]) for v in taken.get(arc.household, ())):
             continue
         arcs.append(Arc(position[arc.unit], arc.household, arc.score, arc.distance_miles))
         back.append(k)
