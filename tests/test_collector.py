@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import weakref
 
 import pytest
 
@@ -64,3 +65,32 @@ def test_it_decorates_a_function() -> None:
     assert work() is False
     assert work() is False  # a fresh pause each call
     assert gc.isenabled()
+
+
+def test_what_the_pause_made_is_not_left_for_the_first_collection_after_it() -> None:
+    # England's allocation made millions of objects while paused; all of them were young when it ended, and the first
+    # collection after it scanned them all (1.3 s after the allocation had returned).
+    thresholds = gc.get_threshold()
+    gc.set_threshold(10**9)  # no collection of its own while it looks: the youngest generation as the pause left it
+    try:
+        with collector_paused():
+            made = [[i] for i in range(200_000)]
+        young = len(gc.get_objects(generation=0))
+    finally:
+        gc.set_threshold(*thresholds)
+    assert young < 10_000, f"{young:,} objects left in the youngest generation"
+    assert len(made) == 200_000
+
+
+def test_a_cycle_made_while_paused_is_still_collected() -> None:
+    class Node:
+        other: object = None
+
+    with collector_paused():
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        alive = weakref.ref(a)
+        del a, b
+    assert alive() is not None  # a cycle: only the collector frees it
+    gc.collect()
+    assert alive() is None

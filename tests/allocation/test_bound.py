@@ -3,6 +3,7 @@ the rules between children bind."""
 
 from __future__ import annotations
 
+import gc
 import time
 
 import numpy as np
@@ -205,3 +206,21 @@ def test_the_background_bound_starts_from_the_cut_prices() -> None:
     bound = BackgroundBound(instance, time.perf_counter() + 60)
     assert bound.children(time.perf_counter() + 60, enough=2) == pytest.approx(2)
     bound.close()
+
+
+def test_pricing_the_households_leaves_nothing_for_the_collector() -> None:
+    # Each household's branch and bound was a closure calling itself: a reference cycle per household priced, holding
+    # its gains (England: 39,000 of them and 1.8 million tuples, 1.7 s for the collector after the allocation).
+    units = [unit(i, (8 + i,)) for i in range(4)]
+    rooms = [HouseholdRoom("H0", "L001", 3, 3, True), HouseholdRoom("H1", "L001", 2, 3, True)]
+    instance = AllocationInstance(units, rooms, [Arc(u, h, 50.0 + u, 1.0) for u in range(4) for h in range(2)])
+    gc.collect()
+    gc.disable()
+    try:
+        children = household_bound(instance, np.zeros(len(units)))
+        left = gc.collect()
+    finally:
+        gc.enable()
+    # At no prices each household takes its best set as if alone: three units in one, two in the other.
+    assert children == pytest.approx(5 * units[0].weight)
+    assert left == 0
