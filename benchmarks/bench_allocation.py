@@ -276,7 +276,14 @@ def run(
             f"({'proven' if fair['worst_fit_proven'] else 'not proven'} the highest with as many children)"
         )
     seconds, largest = TARGETS[name]
-    met = wall <= seconds and result.gap <= largest and (name != "national" or peak <= MEMORY_TARGET_MIB)
+    # Regional: `optimal` itself (within the tolerance, the children proven, and for the fairness objective the
+    # worst-off fit proven too), not only a gap within the tolerance.
+    met = (
+        wall <= seconds
+        and result.gap <= largest
+        and (name != "national" or peak <= MEMORY_TARGET_MIB)
+        and (name != "regional" or result.status == "optimal")
+    )
     want = "optimal (gap <= 1e-4)" if name == "regional" else f"gap <= {largest:.1%}"
     memory = f", <= {MEMORY_TARGET_MIB:,} MiB" if name == "national" else ""
     print(f"  target: {want} in <= {seconds:g} s end to end{memory}: {'met' if met else 'MISSED'}")
