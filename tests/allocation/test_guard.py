@@ -218,6 +218,29 @@ def test_the_steered_search_places_every_child_without_leaving_anyone_worse_off(
     assert not any("kept first come, first served's choices" in n for n in guarded.notes)
 
 
+def test_the_first_answer_mended_says_what_mending_it_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found on rereading: on an instance of 5,000-60,000 pairs whose first answer breaks the rule, that answer mended
+    is kept when it is worth more than the steered search's, and what the mending cost was in no note."""
+    from matching.allocation import solver as solver_module
+
+    inst = _moved_for_nothing()
+    monkeypatch.setattr(solver_module, "CHILDREN_FIRST_ARCS", 0)  # the mid-size path on three children
+    real_search = solver_module._search
+
+    def steered_finds_nothing(*args: Any, improve: bool = True, **kwargs: Any) -> Any:
+        found = real_search(*args, improve=improve, **kwargs)
+        return found if improve else solver_module._Search({}, cp_model.FEASIBLE, found.bound, found.bound_source)
+
+    monkeypatch.setattr(solver_module, "_search", steered_finds_nothing)
+    guarded = solve(inst, GUARDED)
+    first = first_come_first_served(inst)
+    assert holds(inst, guarded.assignment, first)
+    note = next(n for n in guarded.notes if "kept first come, first served's choices in 1 part(s)" in n)
+    assert "1 fewer children placed" in note  # C, who waits once A and B are given their first homes back
+    regained = len(guarded.assignment) - 2
+    assert guarded.rule["children_given_back"] == 1 - regained
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(contested(), contested_groups()))
 def test_steering_prices_the_rule_into_the_scores_and_keeps_the_pairs(inst: AllocationInstance) -> None:

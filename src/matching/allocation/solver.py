@@ -401,6 +401,7 @@ def _guarded_search(
             exact = _Search(found, code, bound, "exact model", proven, rule_bound=under_rule, keeps_rule=True)
             exact.children_proven = proven or _children_proven(instance, exact)  # first's proof is of more children
             return exact
+    mended_first: Mended | None = None  # the first search's answer mended, when it is kept
     on = steered(instance, first_come)
     # No neighbourhoods on the steered instance: they are searched below on the instance itself, under the rule.
     search = _search(on, settings, (greedy_best_pair(on), first_come), end, notes, improve=False)
@@ -423,7 +424,12 @@ def _guarded_search(
         if kept is not None and objective(instance, kept.assignment) > objective(instance, found):  # worth more
             notes.extend(first_notes)
             answer.assignment, answer.code = kept.assignment, first.code
+            mended_first = kept
     _under_rule(instance, settings, answer, first_come, end, seconds)
+    if mended_first is not None and mended_first.reverted and answer.kept_rule and not answer.kept_rule.mended.reverted:
+        # The first search's answer, mended, was kept (it keeps the rule, so nothing more was mended): what that cost
+        # against the answer found is the note's.
+        answer.kept_rule = Reseated(mended_first, None, ())
     # A proven steered optimum proves only its bound in children (the prices can add value), and the first search's
     # proof is of an answer breaking the rule: checked like any bound.
     answer.children_proven = _children_proven(instance, answer)
