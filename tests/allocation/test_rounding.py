@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import date
 from typing import Any
@@ -23,7 +24,7 @@ from matching.allocation.instance import (
     weighted_children,
 )
 from matching.allocation.model import build_model
-from matching.allocation.rounding import FitFloor, round_flow
+from matching.allocation.rounding import FitFloor, _flow, round_flow
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import make_unit
 from tests.allocation.test_exact import every_allocation, tiny, worst_of
@@ -183,3 +184,14 @@ def test_the_flow_above_a_fit_floor_bounds_every_allocation(inst: AllocationInst
         int(max(floors.levels.max(), round(worst_of(inst, a) * SCALE))),
         len(floors.levels[floors.levels > round(worst_of(inst, a) * SCALE)]) == 0,
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(instances())
+def test_the_floors_children_are_the_min_cost_flows(inst: AllocationInstance) -> None:
+    """:meth:`FitFloor.children` counts by one maximum flow per urgency weight; at every floor it is the children part
+    of the min-cost flow's optimum over the same pairs (children first, then fit), which it replaced."""
+    floors = FitFloor(inst)
+    for floor in [*floors.levels.tolist(), int(floors.levels.max(initial=0)) + 1]:
+        value, _ = _flow(floors.arrays, floors.active & (floors.fits >= floor), floors.cap)
+        assert floors.children(floor) == math.floor(value / inst.child_weight + 1e-9)

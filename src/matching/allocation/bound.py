@@ -25,7 +25,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -121,26 +121,44 @@ def cut_prices(instance: AllocationInstance) -> np.ndarray:
     size = rooms.sizes.astype(np.int64)
     weight = np.array([u.weight for u in instance.units], dtype=np.float64)
     worth = weight / size  # of each child of the unit
+    per_child = np.zeros(m)
+    for step, flow in worth_flows(n, m, unit, home, size, worth, np.asarray(rooms.room(), dtype=np.int64)):
+        cut = np.zeros(n + m + 2, dtype=bool)
+        cut[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
+        per_child += step * cut[n : n + m]
+    cheapest = np.full(n, np.inf)
+    np.minimum.at(cheapest, unit, per_child[home])
+    reachable = np.isfinite(cheapest)
+    return np.where(reachable, np.maximum(0.0, weight - size * np.where(reachable, cheapest, 0.0)), 0.0)
+
+
+def worth_flows(
+    n: int,
+    m: int,
+    unit: np.ndarray,
+    home: np.ndarray,
+    size: np.ndarray,
+    worth: np.ndarray,
+    room: np.ndarray,
+) -> Iterator[tuple[float, max_flow.SimpleMaxFlow]]:
+    """The transportation problem in which siblings may be split (``n`` units of ``size`` children, each child worth
+    ``worth``, its unit's urgency weight; ``m`` households of ``room`` places; the pairs ``unit`` to ``home``), as
+    one maximum flow per distinct worth ``t``, ascending, each solved: the most children worth at least ``t`` that can
+    be placed, with the step to ``t`` from the worth below.  The steps times the flows sum to the most worth that
+    problem places (one flow is optimal for every step at once: the units placeable together form a matroid, and the
+    greedy by worth serves every step)."""
     source, sink = n + m, n + m + 1
     tails = np.concatenate([np.full(n, source), unit, n + np.arange(m)])
     heads = np.concatenate([np.arange(n), n + home, np.full(m, sink)])
-    unbounded = np.full(len(ok), int(size.sum()) + 1)  # never cut: a unit's children are bounded on the way in
-    room = np.asarray(rooms.room(), dtype=np.int64)
-    per_child = np.zeros(m)
+    unbounded = np.full(len(unit), int(size.sum()) + 1)  # never cut: a unit's children are bounded on the way in
     below = 0.0
     for step in np.unique(worth).tolist():
         flow = max_flow.SimpleMaxFlow()
         flow.add_arcs_with_capacity(tails, heads, np.concatenate([np.where(worth >= step, size, 0), unbounded, room]))
         if flow.solve(source, sink) != flow.OPTIMAL:
             raise RuntimeError("maximum flow failed on a finite network")  # not expected: every capacity is finite
-        cut = np.zeros(n + m + 2, dtype=bool)
-        cut[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
-        per_child += (step - below) * cut[n : n + m]
+        yield step - below, flow
         below = step
-    cheapest = np.full(n, np.inf)
-    np.minimum.at(cheapest, unit, per_child[home])
-    reachable = np.isfinite(cheapest)
-    return np.where(reachable, np.maximum(0.0, weight - size * np.where(reachable, cheapest, 0.0)), 0.0)
 
 
 def household_bound(instance: AllocationInstance, prices: np.ndarray, deadline: float = math.inf) -> float | None:

@@ -108,13 +108,16 @@ FAIR_NEIGHBOURHOODS_SHARE = 0.2
 #: when that many flows, as long as the first, take at most this share of the search.
 FLOOR_SHARE = 0.35
 #: Of the time left after it, the share for the search above the floor (the rest is kept for the fairness search as
-#: before, should the pairs above the floor not place as many children as the flow).
-FLOORED_SHARE = 0.5
+#: before, should the pairs above the floor not place as many children as the flow).  A region at 3 s: its floor
+#: search takes 0.06 s, and the search above the floor places its last child in the 0.8 s this leaves it.
+FLOORED_SHARE = 0.8
 BUILD_SECONDS_PER_ARC = 30e-6  # building the exact model from Python (measured: 4.7 s for 218,000 pairs)
 FAIR_BUILD_SECONDS_PER_ARC = 40e-6  # the same with the fairness objective's constraints
 FLOW_SECONDS_PER_ARC = 4e-6  # one round of the flow relaxation (measured: 0.53 s for 218,000 pairs)
-#: The flow alone, without a round's reading and pinning: about half of that (0.75 s for England's 385,000 pairs).
-FLOW_SHARE_OF_ESTIMATE = 0.5
+#: The children above one fit floor (:meth:`matching.allocation.rounding.FitFloor.children`, a maximum flow per
+#: urgency weight): measured 0.004 s for a region's 38,000 pairs and 0.06-0.11 s for England's 385,000, at most 0.3
+#: microseconds a pair; a slow or busy machine's twice that, with room.
+FLOOR_SECONDS_PER_ARC = 0.8e-6
 REMAINDER_SECONDS_PER_ARC = 4e-6  # what rounding leaves open, as an instance, and its greedy answer (at most)
 CHILDREN_FIRST_ARCS = 5_000  # remainders larger than this are solved for children placed first
 #: Of the time left for the exact model on the whole instance, at most this share proves the children placed (on a
@@ -227,9 +230,9 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     guarding = settings.guarding
     guard_time = guard_seconds(len(instance.arcs))
     fairness = settings.objective == "fairness"
-    # The fairness objective's answer is proven the fairest, or its worst-off fit bounded, by a flow at the end (and
-    # its arrays: a tenth of a flow more).
-    proof_time = fairness * 1.1 * FLOW_SECONDS_PER_ARC * len(instance.arcs)
+    # The fairness objective's answer is proven the fairest, or its worst-off fit bounded, by the flows above fit
+    # floors at the end (:func:`_worst_fit_bound`): their arrays and a few floors, the first most often settling it.
+    proof_time = fairness * 4 * FLOOR_SECONDS_PER_ARC * len(instance.arcs)
     reporting = reporting_seconds(len(instance.units), len(instance.arcs))
     end = deadline.keeping(reporting + guarding * guard_time + proof_time)
     households_bound = (
@@ -502,7 +505,10 @@ def _search(
     if not instance.arcs:
         return _Search({}, cp_model.OPTIMAL, 0.0, "flow", proven=True, fair_code=cp_model.OPTIMAL if fairness else None)
     n_arcs = len(instance.arcs)
-    floored = _by_floor(instance, settings, end, notes) if fairness else None
+    # By its parts only where the search above the floor can place as many children as the flow there and so prove
+    # them (nationally the flow, which splits siblings and ignores the rules between children, places 12,282
+    # urgency-weighted children where the best allocation found in 400 s placed 12,230: its floor would prove nothing).
+    floored = _by_floor(instance, settings, end, notes) if fairness and n_arcs <= settings.full_model_max_arcs else None
     if floored is not None and floored.worst_bound is not None:
         return floored  # both of the fairness objective's first parts proven
     # The fairness objective's second solve is the exact model on the whole instance: it gets half the
@@ -689,9 +695,8 @@ def _by_floor(instance: AllocationInstance, settings: SolverSettings, end: float
     floors_end = began + FLOOR_SHARE * (end - began)
     levels = len(np.unique(np.rint(arc_array(instance, "score") * SCALE)))  # the fits, in hundredths (FitFloor's)
     steps = math.ceil(math.log2(levels + 1)) + 1
-    # Judged first by the estimate (a flow takes about half of it: 0.75 s of 1.54 s nationally, where the floor
-    # search would take about 10 s), then by the first flow itself.
-    if began + steps * FLOW_SHARE_OF_ESTIMATE * FLOW_SECONDS_PER_ARC * len(instance.arcs) > floors_end:
+    # Judged first by the estimate, then by the first flow itself.
+    if began + steps * FLOOR_SECONDS_PER_ARC * len(instance.arcs) > floors_end:
         return None
     floors = FitFloor(instance)
     most = floors.children(int(floors.levels[0]))
@@ -736,11 +741,11 @@ def _worst_fit_bound(instance: AllocationInstance, search: _Search, until: float
         bound = search.worst_bound
     elif search.fair_code == cp_model.OPTIMAL:
         bound = worst
-    elif time.perf_counter() + FLOW_SHARE_OF_ESTIMATE * FLOW_SECONDS_PER_ARC * len(instance.arcs) > until:
+    elif time.perf_counter() + FLOOR_SECONDS_PER_ARC * len(instance.arcs) > until:
         bound = max(worst, round(float(arc_array(instance, "score").max()) * SCALE))  # no time: the best fit bounds it
     else:
         floors = FitFloor(instance)
-        floors.last_seconds = FLOW_SHARE_OF_ESTIMATE * FLOW_SECONDS_PER_ARC * len(instance.arcs)  # none run yet
+        floors.last_seconds = FLOOR_SECONDS_PER_ARC * len(instance.arcs)  # none run yet
         bound, _ = floors.highest(weighted_children(instance, assignment), worst, until)
     return {"worst_fit": worst / SCALE, "worst_fit_bound": bound / SCALE, "worst_fit_proven": bound == worst}
 
