@@ -227,9 +227,12 @@ def test_the_first_answer_mended_says_what_mending_it_cost(monkeypatch: pytest.M
     monkeypatch.setattr(solver_module, "CHILDREN_FIRST_ARCS", 0)  # the mid-size path on three children
     real_search = solver_module._search
 
-    def steered_finds_nothing(*args: Any, improve: bool = True, **kwargs: Any) -> Any:
-        found = real_search(*args, improve=improve, **kwargs)
-        return found if improve else solver_module._Search({}, cp_model.FEASIBLE, found.bound, found.bound_source)
+    def steered_finds_nothing(on: AllocationInstance, *args: Any, **kwargs: Any) -> Any:
+        found = real_search(on, *args, **kwargs)
+        steered_search = on.arcs != inst.arcs  # the rule priced into its scores
+        return (
+            solver_module._Search({}, cp_model.FEASIBLE, found.bound, found.bound_source) if steered_search else found
+        )
 
     monkeypatch.setattr(solver_module, "_search", steered_finds_nothing)
     guarded = solve(inst, GUARDED)
@@ -520,3 +523,20 @@ def test_neighbourhoods_under_the_rule_keep_it_on_larger_seeded_instances(seed: 
         assert holds(inst, found, first)
         assert objective(inst, found) >= objective(inst, start) - 1e-6
         start = found
+
+
+def test_a_neighbourhood_of_the_steered_instance_weighs_a_child_as_the_whole_does() -> None:
+    """Found by measuring: a part of the steered instance valued a child by its own count of units, while its scores
+    carry prices in the whole's children, so re-solving it traded children for those prices (every neighbourhood of
+    England's steered answer lost 10-100 children, and was rejected: the neighbourhoods there never placed a child)."""
+    a, b = unit("A"), unit("B", referred=date(2026, 3, 2))
+    fillers = [unit(f"F{i}", referred=date(2026, 3, 3)) for i in range(58)]  # no households: they only count
+    inst = instance([a, b, *fillers], [room("H0"), room("H1")], [(0, 0, 90), (0, 1, 10), (1, 0, 50)])
+    first = first_come_first_served(inst)
+    assert first == {0: 0}  # A first, to its best home; B waits
+    on = steered(inst, first)
+    # A in H1 fits 80 points worse than first come, first served's choice: about 0.8 of a child at the prices.
+    assert on.arcs[1].score < -0.5 * on.child_weight < 0 < on.value(on.arcs[1])
+    ours = {0: 1, 1: 2}  # A to H1, B to H0: both placed
+    found = _resolve(on, ours, {0}, GUARDED, time.perf_counter() + 5, on.arcs_of_unit())
+    assert found == ours  # leaving A out would lose a child worth more than its price

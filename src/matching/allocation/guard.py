@@ -102,6 +102,9 @@ def steered(instance: AllocationInstance, first_come: dict[int, int]) -> Allocat
         instance.context,
         not_considered=set(instance.not_considered),
         regions=dict(instance.regions),
+        # Its scores carry prices in this instance's children: its parts (a neighbourhood's, what rounding leaves open)
+        # must weigh a child as it does, not by their own count of units.
+        children_worth=instance.child_weight,
     )
     # The same pairs, and the scores just computed: kept on it rather than read again from its arcs.
     for name, array in (("unit", arc_array(instance, "unit")), ("household", arc_array(instance, "household"))):

@@ -161,6 +161,10 @@ class AllocationInstance:
     not_considered: set[str] = field(default_factory=set)
     #: The region of each local authority of the units and households, where known (the levers group by it).
     regions: dict[str, str] = field(default_factory=dict)
+    #: The value of one child-equivalent placed, when given rather than counted from the units: a part of an instance
+    #: whose scores carry prices in children (:func:`matching.allocation.guard.steered`) keeps its whole's, so that
+    #: those prices weigh against its children as they do in the whole.
+    children_worth: float | None = None
     #: Arrays over the arcs (:func:`arc_array`, :func:`arc_values`), computed once: read-only.
     _arrays: dict[str, tuple[tuple[int, ...], np.ndarray, object]] = field(
         default_factory=dict, repr=False, compare=False
@@ -169,8 +173,9 @@ class AllocationInstance:
     @property
     def child_weight(self) -> float:
         """Value of one child-equivalent placed: more than all the fit in the instance (fit is 0-100 per unit),
-        so the allocation places as many children (urgency-weighted) as possible, then maximises fit."""
-        return 100.0 * len(self.units) + 1.0
+        so the allocation places as many children (urgency-weighted) as possible, then maximises fit
+        (:attr:`children_worth` when given)."""
+        return 100.0 * len(self.units) + 1.0 if self.children_worth is None else self.children_worth
 
     def value(self, arc: Arc) -> float:
         """Objective value of an arc: urgency-weighted children placed, then the fit score (to 0.01, so the
@@ -226,6 +231,7 @@ def canonical(instance: AllocationInstance) -> tuple[AllocationInstance, list[in
         else RuleContext([ctx.requests[i] for i in u_order], [ctx.households[i] for i in h_order], ctx.cfg),
         not_considered=set(instance.not_considered),
         regions=dict(instance.regions),
+        children_worth=instance.children_worth,
     )
     return same, a_order.tolist()
 

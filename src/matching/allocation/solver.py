@@ -36,10 +36,11 @@ worse under the answer; the search weighs the rule's three rows at fixed prices 
 placed against what it costs those children in fit, miles and area), and its answer is mended where it still breaks
 the rule (:mod:`matching.allocation.guard`), which can cost children the search placed, never below first come,
 first served's own answer.  The steered search (on an instance too large for the exact model with the rule's rows)
-stops before its neighbourhoods; its answer is made to keep the rule (re-seating the children who limit nobody at
-higher prices, :mod:`matching.allocation.reseat`, or mending, whichever keeps more), and the neighbourhoods (4.) are
-then searched on the instance itself, each keeping the rule's rows with what the rest of the answer adds to them, so
-that the time goes to the objective itself under the rule rather than to its prices.  Solver settings (time limit,
+stops its neighbourhoods in time for its answer to be made to keep the rule (re-seating the children who limit nobody
+at higher prices, :mod:`matching.allocation.reseat`, or mending, whichever keeps more); the neighbourhoods (4.) are
+then searched on the instance itself, each keeping the rule's rows with what the rest of the answer adds to them.  A
+part of the steered instance (a neighbourhood, what rounding leaves open) values a child as the whole does: its
+scores carry prices in the whole's children.  Solver settings (time limit,
 seed, workers) are explicit, and so is the status: "optimal", "feasible" (with its gap) or "baseline" (the greedy
 answer: nothing better was found in time).
 
@@ -91,6 +92,7 @@ from matching.allocation.instance import (
 from matching.allocation.merge import merge
 from matching.allocation.model import build_model, usable
 from matching.allocation.report import report, reporting_seconds, summarise
+from matching.allocation.reseat import SECONDS_PER_ARC as RESEAT_SECONDS_PER_ARC
 from matching.allocation.reseat import Reseated, reseat_under_rule
 from matching.allocation.result import OPTIMAL_GAP, AllocationResult, relative_gap, split_gap
 from matching.allocation.rounding import FitFloor, flow_bound, round_flow
@@ -136,6 +138,13 @@ MIN_SOLVE_SECONDS = 0.1  # no CP-SAT model is built with less time than this lef
 #: children placed first (:func:`_widened`), at most :data:`WIDENINGS` times.
 WIDEN_FACTOR = 2
 WIDENINGS = 3
+#: Of the like-for-like rule's search on a large instance, the share for the search with the rule priced in, its
+#: neighbourhoods included (the rest makes its answer keep the rule, then searches under it), while it leaves time
+#: for re-seating at :data:`RESEATS_KEPT` scales at least.  National benchmark at 20 s end to end (solver alone, one-off
+#: runs): 12,197-12,200 urgency-weighted children kept at 0.6 and 0.75, 12,201-12,204 at 0.85; the neighbourhoods under
+#: the rule placed no child in any of them.
+STEERED_SHARE = 0.85
+RESEATS_KEPT = 2
 #: With less time than this left after the search, the guard's parts are chosen greedily, without HiGHS.
 MIN_CHOICE_SECONDS = 0.02
 #: The code of an answer that is the greedy baseline (beside CP-SAT's statuses).
@@ -406,8 +415,11 @@ def _guarded_search(
             return exact
     mended_first: Mended | None = None  # the first search's answer mended, when it is kept
     on = steered(instance, first_come)
-    # No neighbourhoods on the steered instance: they are searched below on the instance itself, under the rule.
-    search = _search(on, settings, (greedy_best_pair(on), first_come), end, notes, improve=False)
+    # The steered search, its neighbourhoods stopping in time to make its answer keep the rule (re-seating at a few
+    # scales) and to search the instance itself under it.
+    now = time.perf_counter()
+    keep = max((1 - STEERED_SHARE) * (end - now), RESEATS_KEPT * RESEAT_SECONDS_PER_ARC * len(instance.arcs))
+    search = _search(on, settings, (greedy_best_pair(on), first_come), end, notes, neighbourhoods_until=end - keep)
     # Over any allocation keeping the rule the priced scores add at least nothing (see ``steered``): a bound on the
     # steered objective, in children, bounds the children any such allocation places.
     steered_bound = objective(on, search.assignment) if search.proven else search.bound
@@ -450,8 +462,8 @@ def _under_rule(
     """``answer`` (the steered search's) made to keep the like-for-like rule, by mending it or by re-seating the
     children who can live with anyone at higher prices first (:func:`matching.allocation.reseat.reseat_under_rule`,
     whichever keeps more), then searched by neighbourhoods on the instance itself with the rule's rows kept in each
-    (:func:`_improve`), from the units it unplaced, until ``end``.  Nationally the neighbourhoods on the steered
-    instance placed no child more in 19 s; under the rule they raise the fit of the answer kept."""
+    (:func:`_improve`), from the units it unplaced, until ``end`` (nationally they raise its fit, and rarely place a
+    child: the steered search's own neighbourhoods, before, place more)."""
     # Always made to keep the rule, late or not: the guard's own time follows ``end``; with none of it left, the
     # greedy choice of parts rather than HiGHS's (a few hundredths of a second late rather than an answer breaking it).
     left = end + guard_seconds(len(instance.arcs)) - time.perf_counter()
@@ -491,15 +503,15 @@ def _search(
     notes: list[str],
     keep_on: Callable[[dict[int, int]], bool] | None = None,
     *,
-    improve: bool = True,
+    neighbourhoods_until: float = math.inf,
 ) -> _Search:
     """The best answer found by ``end`` (a :func:`time.perf_counter` value), never worse than the greedy
     baseline (the first of ``baselines``; the second is first come, first served); with the total objective,
     merged with both (:func:`matching.allocation.merge.merge`), so that no part of it is worse than theirs.
     A phase with no time left is skipped, and said so in ``notes``.  ``keep_on`` is asked of the first complete
     answer (the relaxation rounded and completed, merged): when it says no, that answer is returned at once, and the
-    time left is the caller's.  Without ``improve``, no neighbourhood search: the time after that first answer (and,
-    on an instance small enough, the exact model) is the caller's too."""
+    time left is the caller's.  The neighbourhoods stop by ``neighbourhoods_until`` (when it is before ``end``): the
+    time after it is the caller's too."""
     greedy = baselines[0]
     fairness = settings.objective == "fairness"
     if not instance.arcs:
@@ -564,18 +576,22 @@ def _search(
         return _Search(assignment, code, bound, bound_source, proven)
     # 3. The exact model on the whole instance, when it is small enough and there is time to build and solve it
     # (children placed, then fit); 4. neighbourhoods, with the time left while the gap is above the tolerance.
+    hoods_end = min(total_end, neighbourhoods_until)
     if (
-        improve
-        and not proven
+        not proven
         and CHILDREN_FIRST_ARCS < n_arcs <= settings.full_model_max_arcs
         and _short(instance, assignment, bound)
-        and total_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
+        and hoods_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
     ):
         # Neighbourhoods first, for a share of the time: on a region they place its last children in a few tenths of
         # a second (widened when they must be), where the exact model takes 1.5 s to build and prove them.
         now = time.perf_counter()
         first = _improve(
-            instance, assignment, settings, now + NEIGHBOURHOODS_FIRST_SHARE * (total_end - now), arcs_of_unit
+            instance,
+            assignment,
+            settings,
+            min(now + NEIGHBOURHOODS_FIRST_SHARE * (total_end - now), hoods_end),
+            arcs_of_unit,
         )
         if first is not assignment:
             assignment, code = first, cp_model.FEASIBLE
@@ -616,12 +632,11 @@ def _search(
             if cp_bound and cp_bound[0] < bound:  # the exact model's own bound is valid for the whole instance
                 bound, bound_source = cp_bound[0], "exact model"
     if (
-        improve
-        and not proven
+        not proven
         and _short(instance, assignment, bound)
-        and total_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
+        and min(total_end, neighbourhoods_until) - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
     ):
-        improved = _improve(instance, assignment, settings, total_end, arcs_of_unit)
+        improved = _improve(instance, assignment, settings, min(total_end, neighbourhoods_until), arcs_of_unit)
         if improved is not assignment:
             assignment, code = improved, cp_model.FEASIBLE
     if not fairness:
@@ -851,7 +866,8 @@ def _remainder(
 ) -> tuple[AllocationInstance, list[int]]:
     """The free units on the room the fixed ones leave, as an instance of its own, and for each of its
     arcs the original arc: only pairs with room left (:func:`matching.allocation.model.usable`) and
-    nobody fixed there the unit cannot live with."""
+    nobody fixed there the unit cannot live with.  It values a child as ``instance`` does when that is given
+    (a steered instance's)."""
     taken = units_by_household(instance, fixed)
     rooms = rooms_after(instance, fixed)
     units = sorted(free)
@@ -871,7 +887,7 @@ def _remainder(
         [a for a, keep in zip(arcs, ok, strict=True) if keep],
         [k for k, keep in zip(back, ok, strict=True) if keep],
     )
-    return AllocationInstance(chosen, rooms, arcs), back
+    return AllocationInstance(chosen, rooms, arcs, children_worth=instance.children_worth), back
 
 
 def _improve(
