@@ -94,3 +94,19 @@ def test_a_cycle_made_while_paused_is_still_collected() -> None:
     assert alive() is not None  # a cycle: only the collector frees it
     gc.collect()
     assert alive() is None
+
+
+def test_what_other_code_froze_stays_frozen() -> None:
+    """Found in review: ending a pause unfroze every object, those another part of the program had frozen with
+    ``gc.freeze()`` (before forking workers, so that their pages stay shared) among them."""
+    kept = [[i] for i in range(1_000)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with collector_paused():
+            made = [[i] for i in range(1_000)]
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    assert len(kept) == len(made)

@@ -11,7 +11,8 @@ which move lists of objects without scanning them) before the collector is turne
 made during the pause is still in the youngest generation, and the first collection after it scans them all: 1.3 s
 after England's allocation had returned, on time nobody had budgeted (the allocation's deadline ends before it).  In
 the oldest generation they are scanned only at the collector's next full run, as any long-lived object is, and cycles
-among them are still collected then.
+among them are still collected then.  When other code has frozen objects (``gc.freeze()`` before forking worker
+processes, say), this is not done: unfreezing would undo theirs.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def collector_paused() -> Iterator[None]:
         with _PAUSES.lock:
             _PAUSES.open -= 1
             if _PAUSES.open == 0:
-                gc.freeze()  # every tracked object to the permanent generation (no scan) ...
-                gc.unfreeze()  # ... and from there to the oldest: nothing left young to scan at the next collection
+                if gc.get_freeze_count() == 0:  # never unfreezing what other code froze (before a fork, say)
+                    gc.freeze()  # every tracked object to the permanent generation (no scan) ...
+                    gc.unfreeze()  # ... and from there to the oldest: nothing young left to scan at the next collection
                 if _PAUSES.was_enabled:
                     gc.enable()

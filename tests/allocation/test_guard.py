@@ -244,6 +244,40 @@ def test_the_first_answer_mended_says_what_mending_it_cost(monkeypatch: pytest.M
     assert guarded.rule["children_given_back"] == 1 - regained
 
 
+def test_the_first_complete_answer_kept_says_what_it_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: on an instance of 5,000-60,000 pairs, when the first search's first complete answer (which
+    kept the rule) was worth more than its last answer mended, it was kept with nothing said of the children that cost
+    against the answer found."""
+    from matching.allocation import solver as solver_module
+
+    inst = _moved_for_nothing()
+    first = first_come_first_served(inst)  # A and B: it keeps the rule
+    broken = {0: 1, 1: 3, 2: 5}  # all three, A 58 miles further away: it breaks it
+    monkeypatch.setattr(solver_module, "CHILDREN_FIRST_ARCS", 0)  # the mid-size path on three children
+    real_search, real_mend = solver_module._search, solver_module.no_worse_than_first_come
+
+    def searched(on: AllocationInstance, *args: Any, **kwargs: Any) -> Any:
+        found = real_search(on, *args, **kwargs)
+        if on.arcs != inst.arcs:  # the steered search finds nothing
+            return solver_module._Search({}, cp_model.FEASIBLE, found.bound, found.bound_source)
+        assert kwargs["keep_on"](dict(first))  # the first complete answer, kept aside ...
+        return solver_module._Search(broken, cp_model.FEASIBLE, found.bound, found.bound_source)  # ... then the last
+
+    def mended(instance: AllocationInstance, ours: dict[int, int], *args: Any, **kwargs: Any) -> Any:
+        if ours == broken:  # mended worse than the first complete answer
+            return solver_module.Mended({0: 0}, 1, 2, 0)
+        return real_mend(instance, ours, *args, **kwargs)
+
+    monkeypatch.setattr(solver_module, "_search", searched)
+    monkeypatch.setattr(solver_module, "no_worse_than_first_come", mended)
+    guarded = solve(inst, GUARDED)
+    assert holds(inst, guarded.assignment, first)
+    note = next(n for n in guarded.notes if "first complete answer" in n)
+    assert "1 fewer children placed" in note  # C, placed by the last answer and not the first
+    regained = len(guarded.assignment) - 2
+    assert guarded.rule["children_given_back"] == 1 - regained
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(contested(), contested_groups()))
 def test_steering_prices_the_rule_into_the_scores_and_keeps_the_pairs(inst: AllocationInstance) -> None:

@@ -4,10 +4,14 @@ first (``_widened``), never worse, always valid, keeping the like-for-like rule 
 from __future__ import annotations
 
 import time
+from datetime import date
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from matching.allocation import solver as solver_module
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.guard import holds, rule_rows
 from matching.allocation.instance import AllocationInstance, Arc, weighted_children
@@ -16,13 +20,15 @@ from matching.allocation.validate import objective, violations
 from tests.allocation.factories import drawn_arcs, drawn_rooms, room, unit
 
 
-def chain(length: int) -> tuple[AllocationInstance, dict[int, int]]:
+def chain(length: int, moved_fit: float = 50.0) -> tuple[AllocationInstance, dict[int, int]]:
     """One place in each of ``length + 1`` households; unit i (of ``length``) lives in household i and may also live
-    in i + 1 (the last one is empty); the seed, unplaced, may live only in household 0.  Placing it moves every unit
-    one household along: a neighbourhood must hold the whole chain."""
-    units = [unit(f"U{i}") for i in range(length)] + [unit("SEED")]
+    in i + 1 (the last one is empty), where it fits at ``moved_fit``; the seed, referred last and unplaced, may live
+    only in household 0.  Placing it moves every unit one household along: a neighbourhood must hold the whole
+    chain."""
+    units = [unit(f"U{i}") for i in range(length)] + [unit("SEED", referred=date(2026, 4, 1))]
     rooms = [room(f"H{h}") for h in range(length + 1)]
-    arcs = [Arc(i, h, 50.0, 5.0) for i in range(length) for h in (i, i + 1)] + [Arc(length, 0, 50.0, 5.0)]
+    arcs = [Arc(i, h, 50.0 if h == i else moved_fit, 5.0) for i in range(length) for h in (i, i + 1)]
+    arcs.append(Arc(length, 0, 50.0, 5.0))
     instance = AllocationInstance(units, rooms, arcs)
     return instance, {i: 2 * i for i in range(length)}  # unit i in household i
 
@@ -38,12 +44,87 @@ def test_a_chain_longer_than_a_neighbourhood_is_found_by_widening() -> None:
     assert violations(instance, found) == []
 
 
-def test_no_widening_without_the_time() -> None:
+def counting_resolves(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Each neighbourhood re-solved from here on, as whether it was for the children alone."""
+    calls: list[bool] = []
+    real = solver_module._resolve
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(bool(kwargs.get("children_only")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(solver_module, "_resolve", counted)
+    return calls
+
+
+def test_no_widening_without_the_time(monkeypatch: pytest.MonkeyPatch) -> None:
     instance, start = chain(3)
+    calls = counting_resolves(monkeypatch)
     found = _improve(
         instance, start, SolverSettings(neighbourhood_units=2), time.perf_counter(), instance.arcs_of_unit()
     )
     assert found == start
+    assert calls == []  # not even tried
+
+
+def crowded() -> tuple[AllocationInstance, dict[int, int]]:
+    """Three children who may each live in either of two households with one place each: one always waits."""
+    units = [unit(f"U{i}") for i in range(3)]
+    rooms = [room("H0"), room("H1")]
+    arcs = [Arc(u, h, 50.0 + u + h, 5.0) for u in range(3) for h in range(2)]
+    instance = AllocationInstance(units, rooms, arcs)
+    return instance, greedy_best_pair(instance)
+
+
+def test_a_whole_component_is_re_solved_once_however_wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: once a neighbourhood held its seed's whole component, each wider one was the same problem from
+    the same answer, and was solved again (up to three times a seed)."""
+    instance, start = crowded()
+    assert len(start) == 2
+    calls = counting_resolves(monkeypatch)
+    found = _improve(
+        instance, start, SolverSettings(neighbourhood_units=2), time.perf_counter() + 10, instance.arcs_of_unit()
+    )
+    assert weighted_children(instance, found) == weighted_children(instance, start)
+    assert calls.count(True) == 1  # the three children, at the first width; the same three at the next two are not
+
+
+def test_no_widening_once_the_bound_proves_the_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Widening only ever places more children: with a bound proving none can be, it is not tried."""
+    instance, start = crowded()
+    calls = counting_resolves(monkeypatch)
+    bound = objective(instance, start) + 1.0  # the children placed are the most; only the fit could be more
+    _improve(
+        instance,
+        start,
+        SolverSettings(neighbourhood_units=2),
+        time.perf_counter() + 10,
+        instance.arcs_of_unit(),
+        bound=bound,
+    )
+    assert True not in calls
+
+
+def test_a_widened_neighbourhood_keeps_the_rule() -> None:
+    """Placing the seed moves every child of the chain to a household that fits them less well than the one first
+    come, first served gives them: without the rule widening does it, with it, it must not."""
+    instance, _ = chain(3, moved_fit=40.0)
+    first_come = first_come_first_served(instance)
+    seed = len(instance.units) - 1
+    assert seed not in first_come
+    assert len(first_come) == 3
+    arcs_of_unit = instance.arcs_of_unit()
+    without = _improve(
+        instance, first_come, SolverSettings(neighbourhood_units=2), time.perf_counter() + 10, arcs_of_unit
+    )
+    assert seed in without
+    assert not holds(instance, without, first_come)
+    rule = rule_rows(instance, first_come)
+    found = _improve(
+        instance, first_come, SolverSettings(neighbourhood_units=2), time.perf_counter() + 10, arcs_of_unit, rule=rule
+    )
+    assert holds(instance, found, first_come)
+    assert seed not in found
 
 
 @st.composite

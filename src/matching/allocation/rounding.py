@@ -146,7 +146,6 @@ class FitFloor:
     which bounds the worst-off placed child's fit (the fairness objective's second part)."""
 
     def __init__(self, instance: AllocationInstance) -> None:
-        self.instance = instance
         self.arrays = _Arrays(instance)
         rooms = _rooms(self.arrays, instance, {})
         self.cap = rooms.cap

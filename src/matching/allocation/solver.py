@@ -17,7 +17,9 @@ boolean each, linear constraints whose relaxation is tight).  Solving, within on
    is solved exactly by CP-SAT on the room the rest leave (on a large remainder, for children placed
    first);
 3. on an instance small enough, and with time to build it, the exact model on the whole instance,
-   hinted with that answer, one objective after the other: the urgency-weighted children placed
+   hinted with that answer (above :data:`CHILDREN_FIRST_ARCS` pairs, only after the neighbourhoods of 4. have had
+   :data:`NEIGHBOURHOODS_FIRST_SHARE` of the time, and only while the answer is short of the bound by more than the
+   tolerance or by any child), one objective after the other: the urgency-weighted children placed
    (small coefficients: CP-SAT's presolve proves them on a region's 40,000 pairs in about 1.5 s),
    then, only while the gap is above the tolerance, the fit among allocations placing as many; its
    proven bound replaces the flow's when tighter;
@@ -53,10 +55,10 @@ estimate was wrong), and ``notes`` says what was cut short.  The household bound
 deadline and is joined before the answer is returned.
 
 **The fairness objective** (the most children, then the worst-off placed child's fit, then total fit) is solved
-by its parts when the flow is quick enough (:func:`_by_floor`): the flows above ever higher fit floors find the
+by its parts on an instance small enough for the exact model, when the flow is quick enough (:func:`_by_floor`): the flows above ever higher fit floors find the
 highest floor that still places the most children; the search above runs on only the pairs reaching it, and
 when it places as many, both parts are proven and its bound is the fairness objective's own (a region: proven in
-about 3 s, where the model below had not proven it in 10).  Otherwise the total objective is searched first; the
+about 2.1-2.5 s end to end, where the model below had not proven it in 10).  Otherwise the total objective is searched first; the
 fairness model's solve gets half the search when its model can be built in it; when it cannot, a fifth of the
 search re-solves the worst-off children's neighbourhoods with that objective instead (said in ``notes``).  Either
 way, the result's ``fairness`` says the worst-off fit and its proven bound (a flow above it, at the end).
@@ -158,8 +160,9 @@ class SolverSettings:
     time_limit_seconds: float = 10.0
     random_seed: int = 2024
     workers: int = 2
-    #: Up to this many eligible pairs, an answer with a gap is re-solved with the exact model on the
-    #: whole instance (hinted with it) to close or prove it.
+    #: Up to this many eligible pairs, an answer short of its bound is re-solved with the exact model on the
+    #: whole instance (hinted with it) to close or prove it (see the module's 3.); the fairness objective is solved
+    #: by its parts.
     full_model_max_arcs: int = 60_000
     #: "total": children placed (urgency-weighted), then total fit.  "fairness": as many children
     #: placed, then the worst-off placed child's fit as high as it can be, then total fit.
@@ -281,7 +284,9 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     # Guarding, every search's answer keeps the rule by now (found under its rows, checked, or made to keep it by
     # :func:`_under_rule`, however late): what making it keep the rule cost is said here.
     kept_rule = search.kept_rule
-    if kept_rule is not None and (kept_rule.mended.reverted or kept_rule.scale is not None):
+    if kept_rule is not None and (
+        kept_rule.mended.reverted or kept_rule.scale is not None or kept_rule.mended.children_lost
+    ):
         # Made to keep the rule already (mended, or re-seated and mended), then searched under it.
         guarded = True
         children_given_back = max(0, kept_rule.mended.children_lost - search.regained)
@@ -334,7 +339,9 @@ def _kept_rule_note(kept: Reseated, regained: int) -> str:
     under the rule."""
     parts = f"kept first come, first served's choices in {kept.mended.reverted:,} part(s)"
     how = (
-        f"{parts} of the answer"
+        "kept the search's first complete answer, which kept the rule where its last did not"
+        if kept.scale is None and not kept.mended.reverted
+        else f"{parts} of the answer"
         if kept.scale is None
         else "re-seated the children who can live with anyone, weighing how the children first come, first served "
         f"places fare at {kept.scale:g} times the search's prices" + (f", and {parts}" if kept.mended.reverted else "")
@@ -392,8 +399,16 @@ def _guarded_search(
     # The first answer mended (or, when worth more, its first complete answer, which kept the rule): the exact model's
     # hint, or the answer to beat.
     kept = None if first is None else no_worse_than_first_come(instance, first.assignment, first_come, seconds=seconds)
-    if kept is not None and early and objective(instance, early[0]) > objective(instance, kept.assignment):
-        kept = Mended(early[0], 0, 0, 0)
+    if (
+        first is not None
+        and kept is not None
+        and early
+        and objective(instance, early[0]) > objective(instance, kept.assignment)
+    ):
+        # What keeping the search's first complete answer cost against its last, which breaks the rule.
+        lost = weighted_children(instance, first.assignment) - weighted_children(instance, early[0])
+        value_lost = round((objective(instance, first.assignment) - objective(instance, early[0])) * SCALE)
+        kept = Mended(early[0], 0, lost, value_lost)
     if first is not None and kept is not None and end - time.perf_counter() < 2 * MIN_SOLVE_SECONDS:
         # No time for the rule's own search: the better answer keeping the rule, bounded as the first search was.
         notes.extend(first_notes)
@@ -418,8 +433,8 @@ def _guarded_search(
     # The steered search, its neighbourhoods stopping in time to make its answer keep the rule (re-seating at a few
     # scales) and to search the instance itself under it.
     now = time.perf_counter()
-    keep = max((1 - STEERED_SHARE) * (end - now), RESEATS_KEPT * RESEAT_SECONDS_PER_ARC * len(instance.arcs))
-    search = _search(on, settings, (greedy_best_pair(on), first_come), end, notes, neighbourhoods_until=end - keep)
+    keep = max((1 - STEERED_SHARE) * (end - now), _reseating_seconds(len(instance.arcs), seconds))
+    search = _search(on, settings, (greedy_best_pair(on), first_come), end, notes, improve_until=end - keep)
     # Over any allocation keeping the rule the priced scores add at least nothing (see ``steered``): a bound on the
     # steered objective, in children, bounds the children any such allocation places.
     steered_bound = objective(on, search.assignment) if search.proven else search.bound
@@ -441,14 +456,26 @@ def _guarded_search(
             answer.assignment, answer.code = kept.assignment, first.code
             mended_first = kept
     _under_rule(instance, settings, answer, first_come, end, seconds)
-    if mended_first is not None and mended_first.reverted and answer.kept_rule and not answer.kept_rule.mended.reverted:
-        # The first search's answer, mended, was kept (it keeps the rule, so nothing more was mended): what that cost
-        # against the answer found is the note's.
+    if (
+        mended_first is not None
+        and (mended_first.reverted or mended_first.children_lost)
+        and answer.kept_rule
+        and not answer.kept_rule.mended.reverted
+    ):
+        # The first search's answer mended, or its first complete answer, was kept (it keeps the rule, so nothing more
+        # was mended): what that cost against the answer found is the note's.
         answer.kept_rule = Reseated(mended_first, None, ())
     # A proven steered optimum proves only its bound in children (the prices can add value), and the first search's
     # proof is of an answer breaking the rule: checked like any bound.
     answer.children_proven = _children_proven(instance, answer)
     return answer
+
+
+def _reseating_seconds(arcs: int, choosing: float) -> float:
+    """The time :func:`_under_rule` needs to re-seat an answer at :data:`RESEATS_KEPT` scales on an instance of
+    ``arcs`` eligible pairs, with ``choosing`` seconds for each mending's choice of parts: the answer mended once, then
+    each scale's flow and mending, finished :data:`MIN_SOLVE_SECONDS` before its end."""
+    return MIN_SOLVE_SECONDS + choosing + RESEATS_KEPT * (RESEAT_SECONDS_PER_ARC * arcs + choosing)
 
 
 def _under_rule(
@@ -475,7 +502,9 @@ def _under_rule(
             (u for u in answer.assignment if u not in assignment), key=lambda u: (-instance.units[u].weight, u)
         )
         rows = rule_rows(instance, first_come)
-        found = _improve(instance, assignment, settings, end, instance.arcs_of_unit(), rule=rows, first=unplaced)
+        found = _improve(
+            instance, assignment, settings, end, instance.arcs_of_unit(), rule=rows, first=unplaced, bound=answer.bound
+        )
         if found is not assignment and holds(instance, found, first_come):  # each neighbourhood kept the rule's rows
             assignment = found
     if assignment != answer.assignment:
@@ -503,15 +532,16 @@ def _search(
     notes: list[str],
     keep_on: Callable[[dict[int, int]], bool] | None = None,
     *,
-    neighbourhoods_until: float = math.inf,
+    improve_until: float = math.inf,
 ) -> _Search:
     """The best answer found by ``end`` (a :func:`time.perf_counter` value), never worse than the greedy
     baseline (the first of ``baselines``; the second is first come, first served); with the total objective,
     merged with both (:func:`matching.allocation.merge.merge`), so that no part of it is worse than theirs.
     A phase with no time left is skipped, and said so in ``notes``.  ``keep_on`` is asked of the first complete
     answer (the relaxation rounded and completed, merged): when it says no, that answer is returned at once, and the
-    time left is the caller's.  The neighbourhoods stop by ``neighbourhoods_until`` (when it is before ``end``): the
-    time after it is the caller's too."""
+    time left is the caller's.  What follows the first complete answer for the total objective (the exact model and
+    the neighbourhoods) stops by ``improve_until`` when it is earlier; the fairness objective's part still ends by
+    ``end``."""
     greedy = baselines[0]
     fairness = settings.objective == "fairness"
     if not instance.arcs:
@@ -576,12 +606,12 @@ def _search(
         return _Search(assignment, code, bound, bound_source, proven)
     # 3. The exact model on the whole instance, when it is small enough and there is time to build and solve it
     # (children placed, then fit); 4. neighbourhoods, with the time left while the gap is above the tolerance.
-    hoods_end = min(total_end, neighbourhoods_until)
+    improve_end = min(total_end, improve_until)
     if (
         not proven
         and CHILDREN_FIRST_ARCS < n_arcs <= settings.full_model_max_arcs
         and _short(instance, assignment, bound)
-        and hoods_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
+        and improve_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
     ):
         # Neighbourhoods first, for a share of the time: on a region they place its last children in a few tenths of
         # a second (widened when they must be), where the exact model takes 1.5 s to build and prove them.
@@ -590,15 +620,16 @@ def _search(
             instance,
             assignment,
             settings,
-            min(now + NEIGHBOURHOODS_FIRST_SHARE * (total_end - now), hoods_end),
+            min(now + NEIGHBOURHOODS_FIRST_SHARE * (improve_end - now), improve_end),
             arcs_of_unit,
+            bound=bound,
         )
         if first is not assignment:
             assignment, code = first, cp_model.FEASIBLE
     build_seconds = BUILD_SECONDS_PER_ARC * n_arcs
     whole_model = (
         n_arcs <= settings.full_model_max_arcs
-        and total_end - time.perf_counter() >= 2 * build_seconds + 4 * MIN_SOLVE_SECONDS
+        and improve_end - time.perf_counter() >= 2 * build_seconds + 4 * MIN_SOLVE_SECONDS
     )
     gap = relative_gap(objective(instance, assignment), bound)
     # Within the tolerance with the children proven by the bound, only a small instance's fit is worth proving.
@@ -608,7 +639,7 @@ def _search(
         and whole_model
     ):
         now = time.perf_counter()
-        most = _most_children(instance, settings, now + CHILDREN_SHARE * (total_end - now), assignment)
+        most = _most_children(instance, settings, now + CHILDREN_SHARE * (improve_end - now), assignment)
         if most.children_bound is not None:
             children_bound = objective_bound(instance, most.children_bound)
             if children_bound < bound:  # proven on the whole instance by the exact model
@@ -623,7 +654,9 @@ def _search(
             # small instance, where it proves the fit too in a moment (on a large one it rarely improves it).
             now = time.perf_counter()
             cp_bound: list[float] = []
-            whole, whole_code = _cpsat(instance, settings, now + WHOLE_SHARE * (total_end - now), assignment, cp_bound)
+            whole, whole_code = _cpsat(
+                instance, settings, now + WHOLE_SHARE * (improve_end - now), assignment, cp_bound
+            )
             if whole_code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and objective(instance, whole) >= objective(
                 instance, assignment
             ):
@@ -634,9 +667,9 @@ def _search(
     if (
         not proven
         and _short(instance, assignment, bound)
-        and min(total_end, neighbourhoods_until) - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
+        and improve_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
     ):
-        improved = _improve(instance, assignment, settings, min(total_end, neighbourhoods_until), arcs_of_unit)
+        improved = _improve(instance, assignment, settings, improve_end, arcs_of_unit, bound=bound)
         if improved is not assignment:
             assignment, code = improved, cp_model.FEASIBLE
     if not fairness:
@@ -899,12 +932,13 @@ def _improve(
     *,
     rule: np.ndarray | None = None,
     first: Iterable[int] = (),
+    bound: float | None = None,
 ) -> dict[int, int]:
     """Large-neighbourhood search until ``deadline``: around each unplaced unit (those of ``first`` first, then
     most urgent first), free the units that compete for the same households, and those units' other households,
     and re-solve that neighbourhood exactly on the room the rest leave; keep an answer only if it is better.
     ``rule``: the like-for-like rule's rows (:func:`matching.allocation.guard.rule_rows`), which every answer kept
-    goes on keeping when ``assignment`` does."""
+    goes on keeping when ``assignment`` does.  ``bound``: a proven bound on the objective, for :func:`_widened`."""
     arcs_of_household = instance.arcs_of_household()
     current = objective(instance, assignment)
     tried: set[int] = set()
@@ -927,7 +961,7 @@ def _improve(
         value = objective(instance, candidate)
         if value > current:
             assignment, current = candidate, value
-    return _widened(instance, assignment, settings, deadline, arcs_of_unit, rule=rule)
+    return _widened(instance, assignment, settings, deadline, arcs_of_unit, rule=rule, bound=bound)
 
 
 def _widened(
@@ -938,25 +972,35 @@ def _widened(
     arcs_of_unit: dict[int, list[int]],
     *,
     rule: np.ndarray | None = None,
+    bound: float | None = None,
 ) -> dict[int, int]:
     """Once every unplaced unit's neighbourhood has been tried (:func:`_improve`) and time is left: neighbourhoods
     :data:`WIDEN_FACTOR` times as large, then as large again (at most :data:`WIDENINGS` times), around each unit still
     unplaced (most urgent first), re-solved for the children placed alone, which CP-SAT decides far faster than the
     whole objective on as many units; where that places more, the neighbourhood is re-solved for the whole
     objective from there, and the better answer kept.  (A region at 3 s: its one unplaced unit's 150 units placed
-    no child more; 300 did, in 0.22 s, where the whole objective took 1.05 s.)  ``rule`` as in :func:`_improve`."""
+    no child more; 300 did, in 0.22 s, where the whole objective took 1.05 s.)  ``rule`` as in :func:`_improve`.
+    It stops once ``bound`` (when given) proves that no allocation places more children: it only ever places more.
+    A neighbourhood already re-solved from the same answer (a seed's whole component, smaller than the width) is not
+    re-solved."""
     arcs_of_household = instance.arcs_of_household()
     current = objective(instance, assignment)
     units = settings.neighbourhood_units
+    solved: set[frozenset[int]] = set()  # the neighbourhoods re-solved from ``assignment`` as it is
     for _ in range(WIDENINGS):
         units *= WIDEN_FACTOR
         seeds = sorted((u for u in arcs_of_unit if u not in assignment), key=lambda u: (-instance.units[u].weight, u))
         for seed in seeds:
             if deadline - time.perf_counter() < 2 * MIN_SOLVE_SECONDS:
                 return assignment
+            if bound is not None and split_gap(instance, assignment, bound)["children"] == 0:
+                return assignment
             if seed in assignment:  # placed by a wider neighbourhood around another seed
                 continue
             hood = _neighbourhood(instance, seed, arcs_of_unit, arcs_of_household, units)
+            if frozenset(hood) in solved:
+                continue
+            solved.add(frozenset(hood))
             began = time.perf_counter()
             until = min(began + settings.neighbourhood_seconds, deadline)
             more = _resolve(instance, assignment, hood, settings, until, arcs_of_unit, rule=rule, children_only=True)
@@ -972,6 +1016,7 @@ def _widened(
             for candidate in (more, whole):  # the whole objective's, when it found one, is worth at least as much
                 if candidate is not None and objective(instance, candidate) > current:
                     assignment, current = candidate, objective(instance, candidate)
+                    solved.clear()  # from another answer, every neighbourhood is another problem
     return assignment
 
 
