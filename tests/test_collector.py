@@ -106,7 +106,8 @@ def test_what_other_code_froze_stays_frozen() -> None:
         assert frozen > 0
         with collector_paused():
             made = [[i] for i in range(1_000)]
-        assert gc.get_freeze_count() == frozen
+        # Still frozen (less any frozen object freed meanwhile), and nothing more: what the pause made is not.
+        assert 0 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
     assert len(kept) == len(made)
