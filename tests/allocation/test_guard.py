@@ -278,6 +278,38 @@ def test_the_first_complete_answer_kept_says_what_it_cost(monkeypatch: pytest.Mo
     assert guarded.rule["children_given_back"] == 1 - regained
 
 
+def test_the_first_complete_answer_kept_for_fit_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: when the first complete answer was kept over a last answer placing as many children (breaking
+    the rule on miles), what that cost in fit was in no note."""
+    from matching.allocation import solver as solver_module
+
+    inst = _moved_for_nothing()
+    first = first_come_first_served(inst)  # A in H1 (90), B in H2 (70)
+    broken = {0: 1, 1: 3}  # A in H3 (88, 58 miles further), B in H1 (85): 13 points more, the rule broken on miles
+    assert not holds(inst, broken, first)
+    monkeypatch.setattr(solver_module, "CHILDREN_FIRST_ARCS", 0)
+    real_search, real_mend = solver_module._search, solver_module.no_worse_than_first_come
+
+    def searched(on: AllocationInstance, *args: Any, **kwargs: Any) -> Any:
+        found = real_search(on, *args, **kwargs)
+        if on.arcs != inst.arcs:
+            return solver_module._Search({}, cp_model.FEASIBLE, found.bound, found.bound_source)
+        assert kwargs["keep_on"](dict(first))
+        return solver_module._Search(broken, cp_model.FEASIBLE, found.bound, found.bound_source)
+
+    def mended(instance: AllocationInstance, ours: dict[int, int], *args: Any, **kwargs: Any) -> Any:
+        if ours == broken:
+            return solver_module.Mended({0: 0}, 1, 1, 0)
+        return real_mend(instance, ours, *args, **kwargs)
+
+    monkeypatch.setattr(solver_module, "_search", searched)
+    monkeypatch.setattr(solver_module, "no_worse_than_first_come", mended)
+    guarded = solve(inst, GUARDED)
+    assert holds(inst, guarded.assignment, first)
+    note = next(n for n in guarded.notes if "first complete answer" in n)
+    assert "as many children placed (urgency-weighted) as the answer found, 13.00 points of fit fewer" in note
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(contested(), contested_groups()))
 def test_steering_prices_the_rule_into_the_scores_and_keeps_the_pairs(inst: AllocationInstance) -> None:

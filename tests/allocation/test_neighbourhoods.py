@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ortools.sat.python import cp_model
 
 from matching.allocation import solver as solver_module
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
-from matching.allocation.guard import holds, rule_rows
+from matching.allocation.guard import holds, rule_rows, steered
 from matching.allocation.instance import AllocationInstance, Arc, weighted_children
-from matching.allocation.solver import SolverSettings, _improve
+from matching.allocation.solver import SolverSettings, _cpsat, _improve
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import drawn_arcs, drawn_rooms, room, unit
 
@@ -103,6 +104,24 @@ def test_no_widening_once_the_bound_proves_the_children(monkeypatch: pytest.Monk
         bound=bound,
     )
     assert True not in calls
+
+
+def test_on_the_steered_instance_the_bound_does_not_stop_widening() -> None:
+    """Found in review: the steered instance's scores carry prices in children, so its bound's children do not count
+    the children an answer can place; stopping there on that count kept first come, first served's three children
+    where the optimum of the same instance places four."""
+    instance, _ = chain(3, moved_fit=25.0)
+    first_come = first_come_first_served(instance)
+    on = steered(instance, first_come)
+    optimum, code = _cpsat(on, SolverSettings(workers=1), time.perf_counter() + 10, dict(first_come))
+    assert code == cp_model.OPTIMAL
+    assert len(optimum) == 4
+    bound = objective(on, optimum)
+    found = _improve(
+        on, first_come, SolverSettings(neighbourhood_units=2), time.perf_counter() + 10, on.arcs_of_unit(), bound=bound
+    )
+    assert len(found) == 4
+    assert objective(on, found) == pytest.approx(bound)
 
 
 def test_a_widened_neighbourhood_keeps_the_rule() -> None:

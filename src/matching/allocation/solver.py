@@ -58,7 +58,7 @@ deadline and is joined before the answer is returned.
 by its parts on an instance small enough for the exact model, when the flow is quick enough (:func:`_by_floor`): the flows above ever higher fit floors find the
 highest floor that still places the most children; the search above runs on only the pairs reaching it, and
 when it places as many, both parts are proven and its bound is the fairness objective's own (a region: proven in
-about 2.1-2.5 s end to end, where the model below had not proven it in 10).  Otherwise the total objective is searched first; the
+about 2.0-2.5 s end to end, where the model below had not proven it in 10).  Otherwise the total objective is searched first; the
 fairness model's solve gets half the search when its model can be built in it; when it cannot, a fifth of the
 search re-solves the worst-off children's neighbourhoods with that objective instead (said in ``notes``).  Either
 way, the result's ``fairness`` says the worst-off fit and its proven bound (a flow above it, at the end).
@@ -285,7 +285,10 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     # :func:`_under_rule`, however late): what making it keep the rule cost is said here.
     kept_rule = search.kept_rule
     if kept_rule is not None and (
-        kept_rule.mended.reverted or kept_rule.scale is not None or kept_rule.mended.children_lost
+        kept_rule.mended.reverted
+        or kept_rule.scale is not None
+        or kept_rule.mended.children_lost
+        or kept_rule.mended.value_lost
     ):
         # Made to keep the rule already (mended, or re-seated and mended), then searched under it.
         guarded = True
@@ -349,6 +352,9 @@ def _kept_rule_note(kept: Reseated, regained: int) -> str:
     lost = kept.mended.children_lost
     change = (
         f"{abs(lost):,} {'fewer' if lost >= 0 else 'more'} children placed (urgency-weighted) than the answer found"
+        if lost
+        else "as many children placed (urgency-weighted) as the answer found, "
+        f"{kept.mended.value_lost / SCALE:,.2f} points of fit fewer in all"
     )
     again = f"; searching again under that rule placed {regained:,} more" if regained > 0 else ""
     return (
@@ -458,7 +464,7 @@ def _guarded_search(
     _under_rule(instance, settings, answer, first_come, end, seconds)
     if (
         mended_first is not None
-        and (mended_first.reverted or mended_first.children_lost)
+        and (mended_first.reverted or mended_first.children_lost or mended_first.value_lost)
         and answer.kept_rule
         and not answer.kept_rule.mended.reverted
     ):
@@ -620,7 +626,7 @@ def _search(
             instance,
             assignment,
             settings,
-            min(now + NEIGHBOURHOODS_FIRST_SHARE * (improve_end - now), improve_end),
+            now + NEIGHBOURHOODS_FIRST_SHARE * (improve_end - now),
             arcs_of_unit,
             bound=bound,
         )
@@ -981,19 +987,30 @@ def _widened(
     objective from there, and the better answer kept.  (A region at 3 s: its one unplaced unit's 150 units placed
     no child more; 300 did, in 0.22 s, where the whole objective took 1.05 s.)  ``rule`` as in :func:`_improve`.
     It stops once ``bound`` (when given) proves that no allocation places more children: it only ever places more.
+    (Not on a steered instance, whose scores carry prices in children: there the bound's children do not count the
+    children an answer can place.)
     A neighbourhood already re-solved from the same answer (a seed's whole component, smaller than the width) is not
     re-solved."""
     arcs_of_household = instance.arcs_of_household()
     current = objective(instance, assignment)
     units = settings.neighbourhood_units
     solved: set[frozenset[int]] = set()  # the neighbourhoods re-solved from ``assignment`` as it is
+
+    def most_children(answer: dict[int, int]) -> bool:
+        return (
+            bound is not None
+            and instance.children_worth is None
+            and split_gap(instance, answer, bound)["children"] == 0
+        )
+
+    done = most_children(assignment)
     for _ in range(WIDENINGS):
         units *= WIDEN_FACTOR
         seeds = sorted((u for u in arcs_of_unit if u not in assignment), key=lambda u: (-instance.units[u].weight, u))
         for seed in seeds:
             if deadline - time.perf_counter() < 2 * MIN_SOLVE_SECONDS:
                 return assignment
-            if bound is not None and split_gap(instance, assignment, bound)["children"] == 0:
+            if done:
                 return assignment
             if seed in assignment:  # placed by a wider neighbourhood around another seed
                 continue
@@ -1017,6 +1034,7 @@ def _widened(
                 if candidate is not None and objective(instance, candidate) > current:
                     assignment, current = candidate, objective(instance, candidate)
                     solved.clear()  # from another answer, every neighbourhood is another problem
+                    done = most_children(assignment)
     return assignment
 
 
