@@ -244,15 +244,15 @@ def test_the_first_answer_mended_says_what_mending_it_cost(monkeypatch: pytest.M
     assert guarded.rule["children_given_back"] == 1 - regained
 
 
-def test_the_first_complete_answer_kept_says_what_it_cost(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Found in review: on an instance of 5,000-60,000 pairs, when the first search's first complete answer (which
-    kept the rule) was worth more than its last answer mended, it was kept with nothing said of the children that cost
-    against the answer found."""
+def _first_complete_answer_kept(monkeypatch: pytest.MonkeyPatch, broken: dict[int, int]) -> Any:
+    """:func:`_moved_for_nothing` solved on the mid-size path, its first search's first complete answer first come,
+    first served's (which keeps the rule) and its last ``broken`` (which does not), mended to less than the first; the
+    steered search finds nothing: the first complete answer is kept."""
     from matching.allocation import solver as solver_module
 
     inst = _moved_for_nothing()
-    first = first_come_first_served(inst)  # A and B: it keeps the rule
-    broken = {0: 1, 1: 3, 2: 5}  # all three, A 58 miles further away: it breaks it
+    first = first_come_first_served(inst)  # A in H1 (90), B in H2 (70): it keeps the rule
+    assert not holds(inst, broken, first)
     monkeypatch.setattr(solver_module, "CHILDREN_FIRST_ARCS", 0)  # the mid-size path on three children
     real_search, real_mend = solver_module._search, solver_module.no_worse_than_first_come
 
@@ -265,13 +265,21 @@ def test_the_first_complete_answer_kept_says_what_it_cost(monkeypatch: pytest.Mo
 
     def mended(instance: AllocationInstance, ours: dict[int, int], *args: Any, **kwargs: Any) -> Any:
         if ours == broken:  # mended worse than the first complete answer
-            return solver_module.Mended({0: 0}, 1, 2, 0)
+            return solver_module.Mended({0: 0}, 1, 1, 0)
         return real_mend(instance, ours, *args, **kwargs)
 
     monkeypatch.setattr(solver_module, "_search", searched)
     monkeypatch.setattr(solver_module, "no_worse_than_first_come", mended)
     guarded = solve(inst, GUARDED)
     assert holds(inst, guarded.assignment, first)
+    return guarded
+
+
+def test_the_first_complete_answer_kept_says_what_it_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: on an instance of 5,000-60,000 pairs, when the first search's first complete answer (which
+    kept the rule) was worth more than its last answer mended, it was kept with nothing said of the children that cost
+    against the answer found."""
+    guarded = _first_complete_answer_kept(monkeypatch, {0: 1, 1: 3, 2: 5})  # all three, A 58 miles further away
     note = next(n for n in guarded.notes if "first complete answer" in n)
     assert "1 fewer children placed" in note  # C, placed by the last answer and not the first
     regained = len(guarded.assignment) - 2
@@ -281,31 +289,8 @@ def test_the_first_complete_answer_kept_says_what_it_cost(monkeypatch: pytest.Mo
 def test_the_first_complete_answer_kept_for_fit_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     """Found in review: when the first complete answer was kept over a last answer placing as many children (breaking
     the rule on miles), what that cost in fit was in no note."""
-    from matching.allocation import solver as solver_module
-
-    inst = _moved_for_nothing()
-    first = first_come_first_served(inst)  # A in H1 (90), B in H2 (70)
-    broken = {0: 1, 1: 3}  # A in H3 (88, 58 miles further), B in H1 (85): 13 points more, the rule broken on miles
-    assert not holds(inst, broken, first)
-    monkeypatch.setattr(solver_module, "CHILDREN_FIRST_ARCS", 0)
-    real_search, real_mend = solver_module._search, solver_module.no_worse_than_first_come
-
-    def searched(on: AllocationInstance, *args: Any, **kwargs: Any) -> Any:
-        found = real_search(on, *args, **kwargs)
-        if on.arcs != inst.arcs:
-            return solver_module._Search({}, cp_model.FEASIBLE, found.bound, found.bound_source)
-        assert kwargs["keep_on"](dict(first))
-        return solver_module._Search(broken, cp_model.FEASIBLE, found.bound, found.bound_source)
-
-    def mended(instance: AllocationInstance, ours: dict[int, int], *args: Any, **kwargs: Any) -> Any:
-        if ours == broken:
-            return solver_module.Mended({0: 0}, 1, 1, 0)
-        return real_mend(instance, ours, *args, **kwargs)
-
-    monkeypatch.setattr(solver_module, "_search", searched)
-    monkeypatch.setattr(solver_module, "no_worse_than_first_come", mended)
-    guarded = solve(inst, GUARDED)
-    assert holds(inst, guarded.assignment, first)
+    # A in H3 (88, 58 miles further), B in H1 (85): 13 points more than first come, first served, the rule broken
+    guarded = _first_complete_answer_kept(monkeypatch, {0: 1, 1: 3})
     note = next(n for n in guarded.notes if "first complete answer" in n)
     assert "as many children placed (urgency-weighted) as the answer found, 13.00 points of fit fewer" in note
 

@@ -120,7 +120,7 @@ def cut_prices(instance: AllocationInstance) -> np.ndarray:
     rooms = RoomArrays.of(instance)
     size = rooms.sizes.astype(np.int64)
     weight = np.array([u.weight for u in instance.units], dtype=np.float64)
-    worth = weight / size  # of each child of the unit
+    worth = np.array([u.worth for u in instance.units], dtype=np.float64)  # of each child of the unit
     per_child = np.zeros(m)
     for step, flow in worth_flows(n, m, unit, home, size, worth, np.asarray(rooms.room(), dtype=np.int64)):
         cut = np.zeros(n + m + 2, dtype=bool)

@@ -33,8 +33,17 @@ from functools import partial
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from matching.allocation.instance import SCALE, AllocationInstance, Arc, arc_array, arc_values, cached_array
+from matching.allocation.instance import (
+    SCALE,
+    AllocationInstance,
+    Arc,
+    arc_array,
+    arc_values,
+    cached_array,
+    weighted_children,
+)
 from matching.allocation.merge import components
+from matching.allocation.validate import objective
 
 #: Fit and miles are compared in millionths (integers: sums in any order agree exactly).
 MICRO = 1_000_000
@@ -71,6 +80,21 @@ class Mended:
     reverted: int
     children_lost: int
     value_lost: int
+
+    @classmethod
+    def against(
+        cls, instance: AllocationInstance, found: dict[int, int], kept: dict[int, int], reverted: int
+    ) -> Mended:
+        """``kept`` in place of ``found``, with ``reverted`` parts given first come, first served's choices: what that
+        cost against ``found`` in urgency-weighted children and objective value (hundredths)."""
+        children = weighted_children(instance, found) - weighted_children(instance, kept)
+        value = round((objective(instance, found) - objective(instance, kept)) * SCALE)
+        return cls(kept, reverted, children, value)
+
+    @property
+    def changed(self) -> bool:
+        """Whether keeping the rule changed the answer found, or cost anything against it."""
+        return bool(self.reverted or self.children_lost or self.value_lost)
 
 
 def steered(instance: AllocationInstance, first_come: dict[int, int]) -> AllocationInstance:

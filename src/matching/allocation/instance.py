@@ -84,9 +84,14 @@ class Unit:
         return len(self.child_ids)
 
     @property
+    def worth(self) -> int:
+        """Child-equivalents of placing one of its children: the unit's urgency weight."""
+        return URGENCY_WEIGHT[self.urgency]
+
+    @property
     def weight(self) -> int:
         """Child-equivalents of placing the unit: its children, each weighted by urgency."""
-        return URGENCY_WEIGHT[self.urgency] * self.size
+        return self.worth * self.size
 
     @property
     def age(self) -> int:

@@ -32,7 +32,6 @@ from matching.allocation.instance import (
     arc_array,
     rooms_after,
     units_by_household,
-    weighted_children,
 )
 from matching.allocation.validate import objective
 
@@ -54,6 +53,11 @@ class Reseated:
     mended: Mended
     scale: float | None
     tried: tuple[float, ...]
+
+    @property
+    def changed(self) -> bool:
+        """Whether the answer was re-seated, or keeping the rule changed it or cost anything."""
+        return self.scale is not None or self.mended.changed
 
 
 def free_units(instance: AllocationInstance) -> np.ndarray:
@@ -144,7 +148,6 @@ def reseat_under_rule(
     best, best_scale = no_worse_than_first_come(instance, assignment, first_come, seconds=seconds), None
     if not best.reverted:
         return Reseated(best, None, ())
-    found, worth = weighted_children(instance, assignment), objective(instance, assignment)
     low, high = LOWEST_SCALE, HIGHEST_SCALE
     tried: list[float] = []
     seen: list[dict[int, int]] = []
@@ -161,10 +164,8 @@ def reseat_under_rule(
             continue
         seen.append(candidate)
         mended = no_worse_than_first_come(instance, candidate, first_come, seconds=seconds)
-        value = objective(instance, mended.assignment)
-        if value > objective(instance, best.assignment):
+        if objective(instance, mended.assignment) > objective(instance, best.assignment):
             # What keeping the rule cost, against ``assignment`` (the mending's own figures are against the candidate).
-            lost = found - weighted_children(instance, mended.assignment)
-            best = Mended(mended.assignment, mended.reverted, lost, round((worth - value) * SCALE))
+            best = Mended.against(instance, assignment, mended.assignment, mended.reverted)
             best_scale = scale
     return Reseated(best, best_scale, tuple(tried))

@@ -31,7 +31,6 @@ from matching.allocation.bound import worth_flows
 from matching.allocation.constraints.capacity import RoomArrays, room_allows
 from matching.allocation.instance import (
     SCALE,
-    URGENCY_WEIGHT,
     AllocationInstance,
     arc_array,
     arc_values,
@@ -152,7 +151,7 @@ class FitFloor:
         self.active = _active(instance, self.arrays, {}, {}, rooms)
         self.fits = np.rint(arc_array(instance, "score") * SCALE).astype(np.int64)
         self.levels = np.unique(self.fits)
-        self.worth = np.array([URGENCY_WEIGHT[u.urgency] for u in instance.units], dtype=np.int64)  # each child's
+        self.worth = np.array([u.worth for u in instance.units], dtype=np.int64)  # each child's
         #: How long the last flow took (seconds): what the next one is expected to take.
         self.last_seconds = 0.0
 

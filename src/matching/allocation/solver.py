@@ -284,12 +284,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     # Guarding, every search's answer keeps the rule by now (found under its rows, checked, or made to keep it by
     # :func:`_under_rule`, however late): what making it keep the rule cost is said here.
     kept_rule = search.kept_rule
-    if kept_rule is not None and (
-        kept_rule.mended.reverted
-        or kept_rule.scale is not None
-        or kept_rule.mended.children_lost
-        or kept_rule.mended.value_lost
-    ):
+    if kept_rule is not None and kept_rule.changed:
         # Made to keep the rule already (mended, or re-seated and mended), then searched under it.
         guarded = True
         children_given_back = max(0, kept_rule.mended.children_lost - search.regained)
@@ -341,14 +336,16 @@ def _kept_rule_note(kept: Reseated, regained: int) -> str:
     urgency-weighted children placed: against the answer found (more or fewer), then ``regained`` by searching again
     under the rule."""
     parts = f"kept first come, first served's choices in {kept.mended.reverted:,} part(s)"
-    how = (
-        "kept the search's first complete answer, which kept the rule where its last did not"
-        if kept.scale is None and not kept.mended.reverted
-        else f"{parts} of the answer"
-        if kept.scale is None
-        else "re-seated the children who can live with anyone, weighing how the children first come, first served "
-        f"places fare at {kept.scale:g} times the search's prices" + (f", and {parts}" if kept.mended.reverted else "")
-    )
+    if kept.scale is not None:
+        how = (
+            "re-seated the children who can live with anyone, weighing how the children first come, first served "
+            f"places fare at {kept.scale:g} times the search's prices"
+            + (f", and {parts}" if kept.mended.reverted else "")
+        )
+    elif kept.mended.reverted:
+        how = f"{parts} of the answer"
+    else:
+        how = "kept the search's first complete answer, which kept the rule where its last did not"
     lost = kept.mended.children_lost
     change = (
         f"{abs(lost):,} {'fewer' if lost >= 0 else 'more'} children placed (urgency-weighted) than the answer found"
@@ -412,9 +409,7 @@ def _guarded_search(
         and objective(instance, early[0]) > objective(instance, kept.assignment)
     ):
         # What keeping the search's first complete answer cost against its last, which breaks the rule.
-        lost = weighted_children(instance, first.assignment) - weighted_children(instance, early[0])
-        value_lost = round((objective(instance, first.assignment) - objective(instance, early[0])) * SCALE)
-        kept = Mended(early[0], 0, lost, value_lost)
+        kept = Mended.against(instance, first.assignment, early[0], 0)
     if first is not None and kept is not None and end - time.perf_counter() < 2 * MIN_SOLVE_SECONDS:
         # No time for the rule's own search: the better answer keeping the rule, bounded as the first search was.
         notes.extend(first_notes)
@@ -462,12 +457,7 @@ def _guarded_search(
             answer.assignment, answer.code = kept.assignment, first.code
             mended_first = kept
     _under_rule(instance, settings, answer, first_come, end, seconds)
-    if (
-        mended_first is not None
-        and (mended_first.reverted or mended_first.children_lost or mended_first.value_lost)
-        and answer.kept_rule
-        and not answer.kept_rule.mended.reverted
-    ):
+    if mended_first is not None and mended_first.changed and answer.kept_rule and not answer.kept_rule.mended.reverted:
         # The first search's answer mended, or its first complete answer, was kept (it keeps the rule, so nothing more
         # was mended): what that cost against the answer found is the note's.
         answer.kept_rule = Reseated(mended_first, None, ())
@@ -504,9 +494,7 @@ def _under_rule(
     kept = reseat_under_rule(instance, answer.assignment, first_come, end - MIN_SOLVE_SECONDS, seconds=choosing)
     assignment = kept.mended.assignment
     if _short(instance, assignment, answer.bound) and end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS:
-        unplaced = sorted(
-            (u for u in answer.assignment if u not in assignment), key=lambda u: (-instance.units[u].weight, u)
-        )
+        unplaced = _most_urgent_first(instance, (u for u in answer.assignment if u not in assignment))
         rows = rule_rows(instance, first_come)
         found = _improve(
             instance, assignment, settings, end, instance.arcs_of_unit(), rule=rows, first=unplaced, bound=answer.bound
@@ -950,7 +938,7 @@ def _improve(
     tried: set[int] = set()
     leading = [u for u in dict.fromkeys(first) if u in arcs_of_unit]
     led = set(leading)
-    order = leading + sorted((u for u in arcs_of_unit if u not in led), key=lambda u: (-instance.units[u].weight, u))
+    order = leading + _most_urgent_first(instance, (u for u in arcs_of_unit if u not in led))
     for seed in order:
         if time.perf_counter() >= deadline - MIN_SOLVE_SECONDS:
             break
@@ -968,6 +956,11 @@ def _improve(
         if value > current:
             assignment, current = candidate, value
     return _widened(instance, assignment, settings, deadline, arcs_of_unit, rule=rule, bound=bound)
+
+
+def _most_urgent_first(instance: AllocationInstance, units: Iterable[int]) -> list[int]:
+    """``units`` (indexes), the most urgency-weighted children first, then by index."""
+    return sorted(units, key=lambda u: (-instance.units[u].weight, u))
 
 
 def _widened(
@@ -1006,11 +999,8 @@ def _widened(
     done = most_children(assignment)
     for _ in range(WIDENINGS):
         units *= WIDEN_FACTOR
-        seeds = sorted((u for u in arcs_of_unit if u not in assignment), key=lambda u: (-instance.units[u].weight, u))
-        for seed in seeds:
-            if deadline - time.perf_counter() < 2 * MIN_SOLVE_SECONDS:
-                return assignment
-            if done:
+        for seed in _most_urgent_first(instance, (u for u in arcs_of_unit if u not in assignment)):
+            if done or deadline - time.perf_counter() < 2 * MIN_SOLVE_SECONDS:
                 return assignment
             if seed in assignment:  # placed by a wider neighbourhood around another seed
                 continue
