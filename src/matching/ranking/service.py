@@ -370,7 +370,13 @@ def waiting_requests(conn: Connection, *, scope: Scope, on: date) -> list[MatchR
     """A request for every open referral in scope made on or before ``on`` for a child under 18 on ``on``
     (siblings referred together are one request each)."""
     children = {c.child_id: c for c in queries.waiting_children(conn, scope=scope)}
-    referrals = queries.open_referrals(conn, scope=scope, children=children)
+    # Waiting on ``on``: an open referral made by then, for a child under 18 then.  The same test for the child
+    # referred and for every sibling placed with them (an 18-year-old sibling, or one referred later, is not waiting).
+    referrals = [
+        r
+        for r in queries.open_referrals(conn, scope=scope, children=children)
+        if r.child_id in children and r.referral_date <= on and age_on(children[r.child_id].birth_month, on) < ADULT_AGE
+    ]
     # The children read with an open referral still open when the referrals were read (a referral closed between
     # the two reads leaves its child out, never half in).
     referred = {r.child_id for r in referrals}
@@ -381,9 +387,7 @@ def waiting_requests(conn: Connection, *, scope: Scope, on: date) -> list[MatchR
     latest = _latest_by_child(referrals)
     out = []
     for r in referrals:
-        child = children.get(r.child_id)
-        if child is None or r.referral_date > on or age_on(child.birth_month, on) >= ADULT_AGE:
-            continue
+        child = children[r.child_id]
         sibs: tuple[Child, ...] = ()
         if child.sibling_group_id is not None and child.place_with_siblings:
             sibs = tuple(
