@@ -88,6 +88,19 @@ def test_keep_current_leaves_a_child_where_they_are_unless_a_move_fits_much_bett
     assert solve(loose, ONE).summary["placed"] == 1
 
 
+def test_a_child_who_stays_with_their_carers_is_said_to_stay_and_wants_no_new_household() -> None:
+    """Found by trying the pages as a new user: with keep-current, children who stay with their carers were listed as
+    'No household with room could take them' and the levers proposed new households for them."""
+    pool, req = _pool_and_request()
+    fit = {h.household_id: float(pool.scores(req, np.array([pool.index[h.household_id]]))[0]) for h in pool.households}
+    strict = build_instance(pool, [req], keep_current=fit["H-NEW"] - fit["H-NOW"] + 1)
+    assert strict.staying == {"C1"}
+    result = solve(strict, ONE)
+    assert [u["reason"] for u in result.unplaced] == ["stays_with_current_carers"]
+    assert result.levers == []
+    assert build_instance(pool, [req]).staying == set()  # without the option nobody stays
+
+
 def test_too_large_for_its_model_fairness_is_applied_around_the_worst_off(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """When the fairness objective's whole model would not build in time, the worst-off children's neighbourhoods
     are re-solved with it: the same two children as above end at the fairer answer, said to be unproven."""

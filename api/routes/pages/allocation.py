@@ -89,6 +89,7 @@ UNPLACED_REASONS = {
     "no_eligible_household": "No household with room could take them",
     "households_taken": "Every household that could take them went to other children",
     "not_considered": "Not considered before the time limit",
+    "stays_with_current_carers": "Staying with their current carers",
 }
 
 

@@ -125,6 +125,7 @@ def steered(instance: AllocationInstance, first_come: dict[int, int]) -> Allocat
         dict(instance.unit_without_arcs),
         instance.context,
         not_considered=set(instance.not_considered),
+        staying=set(instance.staying),
         regions=dict(instance.regions),
         # Its scores carry prices in this instance's children: its parts (a neighbourhood's, what rounding leaves open)
         # must weigh a child as it does, not by their own count of units.

@@ -164,6 +164,8 @@ class AllocationInstance:
     context: RuleContext | None = field(default=None, repr=False, compare=False)
     #: Units whose households were not judged because time ran out while building (they have no arcs).
     not_considered: set[str] = field(default_factory=set)
+    #: Units that stay with their current carers: no household fits them enough better (``keep_current``; no arcs).
+    staying: set[str] = field(default_factory=set)
     #: The region of each local authority of the units and households, where known (the levers group by it).
     regions: dict[str, str] = field(default_factory=dict)
     #: The value of one child-equivalent placed, when given rather than counted from the units: a part of an instance
@@ -235,6 +237,7 @@ def canonical(instance: AllocationInstance) -> tuple[AllocationInstance, list[in
         if ctx is None
         else RuleContext([ctx.requests[i] for i in u_order], [ctx.households[i] for i in h_order], ctx.cfg),
         not_considered=set(instance.not_considered),
+        staying=set(instance.staying),
         regions=dict(instance.regions),
         children_worth=instance.children_worth,
     )
@@ -375,6 +378,7 @@ def build_instance(
     # objective values least (and they are reported as not considered, never silently dropped).
     judged: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
     not_considered: set[str] = set()
+    staying: set[str] = set()
     # Units judged but not yet scored: their households are scored together (one pass over all their pairs).
     pending: list[tuple[tuple[str, ...], MatchRequest, np.ndarray, bool]] = []
 
@@ -401,6 +405,7 @@ def build_instance(
                 min_fit,
                 max_distance_miles,
                 keep_current,
+                staying,
             )
         pending.clear()
 
@@ -459,7 +464,7 @@ def build_instance(
         )
     ]
     context = RuleContext([by_key[k] for k in keys], [pool.households[i] for i in used], pool.cfg)
-    return AllocationInstance(units, households, arcs, missing, context, not_considered=not_considered)
+    return AllocationInstance(units, households, arcs, missing, context, not_considered=not_considered, staying=staying)
 
 
 def _best_arcs(
@@ -474,9 +479,11 @@ def _best_arcs(
     min_fit: float,
     max_distance_miles: float | None,
     keep_current: float | None,
+    staying: set[str],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """A unit's best ``top_k`` households above the thresholds, from its eligible ones (``idx``) and their scores,
-    best first (ties by position); why none, in ``missing``, when none is left."""
+    best first (ties by position); why none, in ``missing``, when none is left (and the unit in ``staying`` when it
+    stays with its current carers)."""
     miles = pool.home_miles(req, idx) if req.child.home is not None else None
     keep = scores >= min_fit
     if max_distance_miles is not None and miles is not None:
@@ -496,6 +503,8 @@ def _best_arcs(
         order = np.lexsort((idx, -np.round(scores, 6)))[:top_k]
         idx, scores = idx[order], scores[order]
         miles = miles[order] if miles is not None else None
+    if len(idx) == 0 and stay_note is not None:
+        staying.add(unit_id)
     if len(idx) == 0:
         missing[unit_id] = stay_note or (
             "no eligible household" if not any_eligible else "no household above the thresholds"

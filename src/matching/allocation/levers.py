@@ -165,8 +165,8 @@ def lever_groups(
     keyed: dict[tuple[str, int, int, int, str], list[int]] = defaultdict(list)
     for u in sorted(range(len(instance.units)), key=lambda i: instance.units[i].unit_id):
         unit = instance.units[u]
-        if u in assignment or unit.unit_id in instance.not_considered:
-            continue
+        if u in assignment or unit.unit_id in instance.not_considered or unit.unit_id in instance.staying:
+            continue  # not reached, or staying where they are: no new household is wanted for them
         lo, hi = _band(min(unit.ages))[0], _band(max(unit.ages))[1]
         need = None if ctx is None else need_of(ctx.requests[u])
         keyed[(_area(instance, unit.la_code), lo, hi, unit.size, need or "")].append(u)

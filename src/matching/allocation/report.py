@@ -127,7 +127,13 @@ def unplaced_reasons(instance: AllocationInstance, assignment: dict[int, int]) -
             continue
         if u not in by_unit:
             reason = instance.unit_without_arcs.get(unit.unit_id, "no eligible household")
-            code = "not_considered" if unit.unit_id in instance.not_considered else "no_eligible_household"
+            code = (
+                "not_considered"
+                if unit.unit_id in instance.not_considered
+                else "stays_with_current_carers"
+                if unit.unit_id in instance.staying
+                else "no_eligible_household"
+            )
             for child in unit.child_ids:
                 out.append({"child_id": child, "reason": code, "detail": reason})
             continue

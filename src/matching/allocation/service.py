@@ -29,6 +29,7 @@ from matching.ranking.pool import HouseholdPool
 from matching.ranking.service import waiting_requests
 from matching.store import queries, schema
 from matching.taxonomy import Taxonomy
+from matching.wording import counted
 
 #: Building the instance stops in time for the greedy and first-come-first-served answers over the units
 #: judged so far and checking one (:func:`~matching.allocation.report.reporting_seconds`, at most
@@ -107,6 +108,14 @@ def allocate(
         result = _out_of_time(instance, deadline, reading - deadline.started, building - reading, solving - building)
     else:
         result = solve(instance, settings, deadline)
+        if instance.staying:
+            children = sum(u.size for u in instance.units if u.unit_id in instance.staying)
+            result.notes.insert(
+                0,
+                f"{counted(children, 'waiting child', 'waiting children')} stay with their current carers: no "
+                f"household with room fits them at least {keep_current:g} points better (the keep-current option), so "
+                "none is proposed for them and they are not counted as placed",
+            )
         if instance.not_considered:
             children = sum(u.size for u in instance.units if u.unit_id in instance.not_considered)
             result.notes.insert(
