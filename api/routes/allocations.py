@@ -19,6 +19,7 @@ from api.deps import Allocator
 from api.jobs import ENDED_ALREADY, NOT_INTERRUPTED, QUEUE_FULL, JobOut
 from api.limits import allocation_seconds, on_or_as_at
 from api.schemas import BAD_BODY, NOT_FOUND, ErrorOut, IsoDate
+from matching.allocation.deadline import MIN_SECONDS
 from matching.allocation.service import area_scope
 from matching.domain import Scope
 from matching.jobs.kinds import allocation_children, allocation_parameters
@@ -37,7 +38,10 @@ class AllocationRequest(BaseModel):
     region: Annotated[str | None, Field(min_length=1, max_length=100)] = None
     placement_date: IsoDate | None = None
     time_limit_seconds: Annotated[float, AfterValidator(allocation_seconds)] = Field(
-        default=10.0, gt=0, le=300, description="At most MATCHING_ALLOCATION_MAX_SECONDS (default 60)."
+        default=10.0,
+        ge=MIN_SECONDS,
+        le=300,
+        description=f"At least {MIN_SECONDS:g}, at most MATCHING_ALLOCATION_MAX_SECONDS (default 60).",
     )
     seed: int = Field(default=2024, ge=0, le=2**31 - 1)
     min_fit: float = Field(default=0.0, ge=0, le=100)

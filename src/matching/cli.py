@@ -23,6 +23,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from matching.access import Actor, Remit, Role
+from matching.allocation.deadline import MIN_SECONDS
 from matching.contract.validate import ContractError, Problem, ValidationReport, validate_folder
 from matching.domain import Scope
 from matching.taxonomy import TaxonomyError, load_taxonomy
@@ -368,7 +369,8 @@ def allocate(
     time_limit: Annotated[
         float,
         typer.Option(
-            min=0.1, help="Time limit in seconds for the whole command: reading, building, solving and reporting."
+            min=MIN_SECONDS,
+            help="Time limit in seconds for the whole command: reading, building, solving and reporting.",
         ),
     ] = 10.0,
     seed: Annotated[int, typer.Option(help="Solver random seed.")] = 2024,

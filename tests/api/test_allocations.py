@@ -64,6 +64,11 @@ def test_unknown_area_job_and_bad_requests(lead: TestClient, client_as: Lead) ->
         ("body", "min_fit"),
         ("body", "colour"),
     }
+    # Found by trying the form as a new user: 0.05 s was accepted here and on the form, where the command refuses
+    # anything under 0.1 (one floor now, MIN_SECONDS).
+    r = client.post("/v1/allocations", json={"la_code": "L001", "time_limit_seconds": 0.05})
+    assert r.status_code == 422
+    assert [e["loc"] for e in r.json()["detail"]] == [["body", "time_limit_seconds"]]
     for not_a_date in (2.2e-309, 0, "2026-13-01", "3000-01-01"):  # schemathesis: a number was read as 1970
         r = client.post("/v1/allocations", json={"la_code": "L001", "placement_date": not_a_date})
         assert r.status_code == 422, not_a_date

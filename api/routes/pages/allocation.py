@@ -29,6 +29,7 @@ from api.routes.allocations import KIND, NOUN, AllocationRequest, _placement_dat
 from api.routes.pages.common import JOB_STATES, check_csrf, day_text, read_form, recent_jobs, when_text
 from api.templating import page_context, templates
 from matching.access import Permission
+from matching.allocation.deadline import MIN_SECONDS
 from matching.allocation.report import quality_words
 from matching.decisions.monitoring import ATTRIBUTE_WORDS
 from matching.jobs import Job
@@ -243,6 +244,7 @@ def _form_page(
             "error_for": {e["field"]: e["text"] for e in errors},
             "jobs": _job_rows(conn, caller),
             "max_seconds": request_settings().allocation_max_seconds,
+            "min_seconds": MIN_SECONDS,
             "max_children": settings.allocation_max_children,
         },
         status_code=status,

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 #: How far past its limit a whole allocation may run (for work that cannot be cut short: checking
 #: the answer, a C++ solver's last step); the tests and benchmarks hold it to this.
 GRACE_SECONDS = 1.0
+#: The shortest time limit an allocation accepts (the command, the API and the form alike): with less, not even the
+#: store's waiting list can be read.
+MIN_SECONDS = 0.1
 
 
 class OutOfTime(Exception):  # noqa: N818 - a signal, caught inside the solver, not an error
