@@ -109,7 +109,7 @@ def test_the_form_says_what_is_wrong(session: Session) -> None:
     page.wait_for_load_state()
     assert page.title().startswith("Error: ")
     summary = page.locator(".govuk-error-summary")
-    assert "Time limit: Input should be greater than 0" in summary.inner_text()
+    assert "Time limit: Input should be greater than or equal to 0.1" in summary.inner_text()  # MIN_SECONDS
     assert "Greatest distance: Input should be a valid number" in summary.inner_text()
     assert page.get_by_label("Greatest distance").input_value() == "far"
     session.check("allocation-form-error")
