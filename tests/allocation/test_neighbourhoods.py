@@ -173,3 +173,83 @@ def test_the_search_never_returns_worse_and_keeps_the_rule(instance: AllocationI
     assert objective(instance, found) >= objective(instance, start)
     if guarded:
         assert holds(instance, found, first_come)
+
+
+def counting_hoods(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, int]]:
+    """Each neighbourhood re-solved from here on, as (whether for the children alone, how many units)."""
+    calls: list[tuple[bool, int]] = []
+    real = solver_module._resolve
+
+    def counted(
+        instance: AllocationInstance, assignment: dict[int, int], hood: set[int], *args: Any, **kwargs: Any
+    ) -> Any:
+        calls.append((bool(kwargs.get("children_only")), len(hood)))
+        return real(instance, assignment, hood, *args, **kwargs)
+
+    monkeypatch.setattr(solver_module, "_resolve", counted)
+    return calls
+
+
+def optimum(instance: AllocationInstance) -> float:
+    """The exact model's optimal objective on ``instance`` (a proven bound)."""
+    found, code = _cpsat(instance, SolverSettings(workers=1), time.perf_counter() + 10, {})
+    assert code == cp_model.OPTIMAL
+    return objective(instance, found)
+
+
+def test_while_children_may_be_missing_each_neighbourhood_is_solved_for_them_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found measuring the regional fairness target at 3 s: the neighbourhoods of the last two unplaced units were
+    re-solved for the whole objective (0.2-0.3 s each, no child placed) before the wider one that places them, which
+    then had no time left; for the children alone each takes 0.07 s.  With a bound leaving room for a child more,
+    the first re-solve is for the children."""
+    instance, start = chain(1)
+    seed = len(instance.units) - 1
+    calls = counting_hoods(monkeypatch)
+    found = _improve(
+        instance,
+        start,
+        SolverSettings(neighbourhood_units=2, workers=1),
+        time.perf_counter() + 10,
+        instance.arcs_of_unit(),
+        bound=optimum(instance),
+    )
+    assert seed in found
+    assert calls[0] == (True, 2)
+
+
+def test_an_answer_within_the_tolerance_is_not_re_solved_for_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found measuring the regional target at 10 s: once the wider neighbourhood placed the last child, its fit was
+    re-solved over the same 300 units for 0.45-0.72 s and nothing found, the answer being optimal already."""
+    instance, start = chain(3)  # every fit 50: the children-alone answer is the optimum
+    calls = counting_hoods(monkeypatch)
+    found = _improve(
+        instance,
+        start,
+        SolverSettings(neighbourhood_units=2, workers=1),
+        time.perf_counter() + 10,
+        instance.arcs_of_unit(),
+        bound=optimum(instance),
+    )
+    assert len(found) == 4
+    assert all(children_only for children_only, _ in calls)
+
+
+def test_the_fit_after_a_wider_neighbourhood_is_re_solved_around_the_seed_at_the_usual_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found measuring the regional target: the whole objective over the wider neighbourhood found nothing in the
+    time it had (300 units, 0.45-0.72 s); over the usual 150 around the seed it is proven in 0.2-0.3 s."""
+    instance, start = chain(3, moved_fit=40.0)
+    calls = counting_hoods(monkeypatch)
+    found = _improve(
+        instance,
+        start,
+        SolverSettings(neighbourhood_units=2, workers=1),
+        time.perf_counter() + 10,
+        instance.arcs_of_unit(),
+    )
+    assert len(found) == 4
+    wider = calls.index((True, 4))  # the children alone, over the whole chain
+    assert calls[wider + 1] == (False, 2)  # then the fit, around the seed

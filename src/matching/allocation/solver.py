@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -374,7 +374,8 @@ def _guarded_search(
     the children first come, first served places fare no worse under it; that search stops at its first complete
     answer when that one already breaks the rule (a region's rarely does: its whole time is then the search's, where
     half of it was kept back in case, and a region's proof of the children placed did not fit in the half on a slow
-    machine).  When it breaks the rule: on a small instance (at most :data:`CHILDREN_FIRST_ARCS`
+    machine).  When it breaks the rule and, mended, is within the tolerance of that search's bound, the mended
+    answer is returned (that bound bounds every allocation keeping the rule too).  Otherwise: on a small instance (at most :data:`CHILDREN_FIRST_ARCS`
     pairs) the exact model with the rule's three rows (:func:`matching.allocation.guard.rule_rows`), hinted with
     the first answer mended, whose bound keeps the rule; otherwise, and on a larger instance at once, the search on
     the instance with the rule priced into its scores (:func:`matching.allocation.guard.steered`), whose bound, in
@@ -410,8 +411,15 @@ def _guarded_search(
     ):
         # What keeping the search's first complete answer cost against its last, which breaks the rule.
         kept = Mended.against(instance, first.assignment, early[0], 0)
-    if first is not None and kept is not None and end - time.perf_counter() < 2 * MIN_SOLVE_SECONDS:
-        # No time for the rule's own search: the better answer keeping the rule, bounded as the first search was.
+    if (
+        first is not None
+        and kept is not None
+        and (end - time.perf_counter() < 2 * MIN_SOLVE_SECONDS or not _short(instance, kept.assignment, first.bound))
+    ):
+        # No time for the rule's own search, or no need (what keeps the rule is within the tolerance of the first
+        # search's bound, which bounds every allocation keeping it too: a region at 10 s searched on to 7.8 s for a
+        # gap of 3.5e-6 where 9.7e-6 was found by 2.5 s): the better answer keeping the rule, bounded as the first
+        # search was.
         notes.extend(first_notes)
         first.assignment, first.proven, first.keeps_rule = kept.assignment, False, True
         first.kept_rule = Reseated(kept, None, ())
@@ -931,15 +939,24 @@ def _improve(
     """Large-neighbourhood search until ``deadline``: around each unplaced unit (those of ``first`` first, then
     most urgent first), free the units that compete for the same households, and those units' other households,
     and re-solve that neighbourhood exactly on the room the rest leave; keep an answer only if it is better.
-    ``rule``: the like-for-like rule's rows (:func:`matching.allocation.guard.rule_rows`), which every answer kept
-    goes on keeping when ``assignment`` does.  ``bound``: a proven bound on the objective, for :func:`_widened`."""
+    While ``bound`` (a proven bound on the objective) leaves room for more children, the neighbourhoods are
+    re-solved for the children first, widening as they must (:func:`_widened`), and then, if the answer is still
+    short of the bound, for the whole objective.  ``rule``: the like-for-like rule's rows
+    (:func:`matching.allocation.guard.rule_rows`), which every answer kept goes on keeping when ``assignment``
+    does."""
+    leading = [u for u in dict.fromkeys(first) if u in arcs_of_unit]
+    if _children_short(instance, assignment, bound):
+        # A region's last children: a neighbourhood of 150 units re-solved for them alone takes 0.07 s, for the
+        # whole objective 0.2-0.3 s, and it is a wider one that places them (300 units, 0.22 s).
+        assignment = _widened(
+            instance, assignment, settings, deadline, arcs_of_unit, rule=rule, bound=bound, first=leading, narrowest=0
+        )
+        if bound is None or _children_short(instance, assignment, bound) or not _short(instance, assignment, bound):
+            return assignment
     arcs_of_household = instance.arcs_of_household()
     current = objective(instance, assignment)
     tried: set[int] = set()
-    leading = [u for u in dict.fromkeys(first) if u in arcs_of_unit]
-    led = set(leading)
-    order = leading + _most_urgent_first(instance, (u for u in arcs_of_unit if u not in led))
-    for seed in order:
+    for seed in _in_order(instance, (u for u in arcs_of_unit if u not in assignment), leading):
         if time.perf_counter() >= deadline - MIN_SOLVE_SECONDS:
             break
         if seed in assignment or seed in tried:
@@ -958,6 +975,25 @@ def _improve(
     return _widened(instance, assignment, settings, deadline, arcs_of_unit, rule=rule, bound=bound)
 
 
+def _children_short(instance: AllocationInstance, assignment: dict[int, int], bound: float | None) -> bool:
+    """Whether ``bound`` (when given) leaves room for more urgency-weighted children than ``assignment`` places.
+    Never on a steered instance, whose scores carry prices in children: there the bound's children do not count
+    the children an answer can place."""
+    return (
+        bound is not None
+        and instance.children_worth is None
+        and split_gap(instance, assignment, bound)["children"] != 0
+    )
+
+
+def _in_order(instance: AllocationInstance, units: Iterable[int], first: Sequence[int] = ()) -> list[int]:
+    """``units`` (indexes), those of ``first`` first in its order, then the most urgency-weighted children first,
+    then by index."""
+    chosen = set(units)
+    leading = [u for u in first if u in chosen]
+    return leading + _most_urgent_first(instance, chosen - set(leading))
+
+
 def _most_urgent_first(instance: AllocationInstance, units: Iterable[int]) -> list[int]:
     """``units`` (indexes), the most urgency-weighted children first, then by index."""
     return sorted(units, key=lambda u: (-instance.units[u].weight, u))
@@ -972,10 +1008,12 @@ def _widened(
     *,
     rule: np.ndarray | None = None,
     bound: float | None = None,
+    first: Sequence[int] = (),
+    narrowest: int = 1,
 ) -> dict[int, int]:
     """Once every unplaced unit's neighbourhood has been tried (:func:`_improve`) and time is left: neighbourhoods
     :data:`WIDEN_FACTOR` times as large, then as large again (at most :data:`WIDENINGS` times), around each unit still
-    unplaced (most urgent first), re-solved for the children placed alone, which CP-SAT decides far faster than the
+    unplaced (those of ``first`` first, then most urgent first), re-solved for the children placed alone, which CP-SAT decides far faster than the
     whole objective on as many units; where that places more, the neighbourhood is re-solved for the whole
     objective from there, and the better answer kept.  (A region at 3 s: its one unplaced unit's 150 units placed
     no child more; 300 did, in 0.22 s, where the whole objective took 1.05 s.)  ``rule`` as in :func:`_improve`.
@@ -983,10 +1021,10 @@ def _widened(
     (Not on a steered instance, whose scores carry prices in children: there the bound's children do not count the
     children an answer can place.)
     A neighbourhood already re-solved from the same answer (a seed's whole component, smaller than the width) is not
-    re-solved."""
+    re-solved.  ``narrowest``: 0 starts at the neighbourhoods' own size (:func:`_improve`, while children are
+    missing), each width being :data:`WIDEN_FACTOR` to that power."""
     arcs_of_household = instance.arcs_of_household()
     current = objective(instance, assignment)
-    units = settings.neighbourhood_units
     solved: set[frozenset[int]] = set()  # the neighbourhoods re-solved from ``assignment`` as it is
 
     def most_children(answer: dict[int, int]) -> bool:
@@ -997,9 +1035,9 @@ def _widened(
         )
 
     done = most_children(assignment)
-    for _ in range(WIDENINGS):
-        units *= WIDEN_FACTOR
-        for seed in _most_urgent_first(instance, (u for u in arcs_of_unit if u not in assignment)):
+    for power in range(narrowest, WIDENINGS + 1):
+        units = settings.neighbourhood_units * WIDEN_FACTOR**power
+        for seed in _in_order(instance, (u for u in arcs_of_unit if u not in assignment), first):
             if done or deadline - time.perf_counter() < 2 * MIN_SOLVE_SECONDS:
                 return assignment
             if seed in assignment:  # placed by a wider neighbourhood around another seed
@@ -1013,13 +1051,19 @@ def _widened(
             more = _resolve(instance, assignment, hood, settings, until, arcs_of_unit, rule=rule, children_only=True)
             if more is None or weighted_children(instance, more) <= weighted_children(instance, assignment):
                 continue
-            # The fit there, from that answer, for at most twice as long as finding it took (the whole objective on
-            # as many units rarely proves itself in a neighbourhood's time, and it is the fit alone at stake).
-            now = time.perf_counter()
-            until = min(
-                now + max(2 * (now - began), 2 * MIN_SOLVE_SECONDS), now + settings.neighbourhood_seconds, deadline
-            )
-            whole = _resolve(instance, more, hood, settings, until, arcs_of_unit, rule=rule)
+            # The fit, from that answer, around the seed at the neighbourhoods' own size, for at most twice as long as
+            # finding it took: the whole objective on the wider neighbourhood rarely finds anything in that time (a
+            # region's 300 units: nothing in 0.45-0.72 s), on the narrower one it is proven in 0.2-0.3 s; it is the
+            # fit alone at stake, the hint keeping the children.  Not when that answer is within the tolerance of
+            # ``bound`` already: it is optimal as it is.
+            whole = None
+            if bound is None or _short(instance, more, bound):
+                now = time.perf_counter()
+                until = min(
+                    now + max(2 * (now - began), 2 * MIN_SOLVE_SECONDS), now + settings.neighbourhood_seconds, deadline
+                )
+                near = _neighbourhood(instance, seed, arcs_of_unit, arcs_of_household, settings.neighbourhood_units)
+                whole = _resolve(instance, more, near, settings, until, arcs_of_unit, rule=rule)
             for candidate in (more, whole):  # the whole objective's, when it found one, is worth at least as much
                 if candidate is not None and objective(instance, candidate) > current:
                     assignment, current = candidate, objective(instance, candidate)
