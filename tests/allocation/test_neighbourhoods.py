@@ -15,8 +15,8 @@ from ortools.sat.python import cp_model
 from matching.allocation import solver as solver_module
 from matching.allocation.baselines import first_come_first_served, greedy_best_pair
 from matching.allocation.guard import holds, rule_rows, steered
-from matching.allocation.instance import AllocationInstance, Arc, weighted_children
-from matching.allocation.solver import SolverSettings, _cpsat, _improve
+from matching.allocation.instance import AllocationInstance, Arc, rooms_after, weighted_children
+from matching.allocation.solver import SolverSettings, _cpsat, _improve, _in_order, _remainder
 from matching.allocation.validate import objective, violations
 from tests.allocation.factories import drawn_arcs, drawn_rooms, room, unit
 
@@ -253,3 +253,50 @@ def test_the_fit_after_a_wider_neighbourhood_is_re_solved_around_the_seed_at_the
     assert len(found) == 4
     wider = calls.index((True, 4))  # the children alone, over the whole chain
     assert calls[wider + 1] == (False, 2)  # then the fit, around the seed
+
+
+@settings(max_examples=80, deadline=None)
+@given(contested(), st.data())
+def test_a_remainder_works_out_the_room_of_the_households_it_reaches(instance: AllocationInstance, data: Any) -> None:
+    """A neighbourhood's households have their room worked out again, the others are left as they are (England: 0.10 s
+    a neighbourhood for all 6,400 households, 0.02 s for those reached): the same instance where it matters."""
+    answer = greedy_best_pair(instance)
+    free = set(data.draw(st.lists(st.sampled_from(range(len(instance.units))), unique=True)))
+    fixed = {u: k for u, k in answer.items() if u not in free}
+    sub, back = _remainder(instance, fixed, free, instance.arcs_of_unit())
+    after = rooms_after(instance, fixed)
+    for arc, k in zip(sub.arcs, back, strict=True):
+        assert sub.households[arc.household] == after[arc.household]
+        original = instance.arcs[k]
+        assert (sub.units[arc.unit], arc.household, arc.score) == (
+            instance.units[original.unit],
+            original.household,
+            original.score,
+        )
+    assert set(back) <= {k for u in free for k in instance.arcs_of_unit().get(u, [])}
+
+
+def test_seeds_in_order_those_given_first_then_the_most_urgent() -> None:
+    units = [unit("A"), unit("B", urgency="today"), unit("C"), unit("D", urgency="today")]
+    instance = AllocationInstance(units, [room("H0")], [Arc(u, 0, 50.0, 1.0) for u in range(4)])
+    assert _in_order(instance, [0, 1, 2, 3], [2, 9]) == [2, 1, 3, 0]  # 9 is not among them
+
+
+def test_a_neighbourhood_is_presolved_only_for_the_children_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured: CP-SAT's presolve took 0.07 s of a national neighbourhood's 0.17 s for the whole objective (0.03 s
+    without it), where for the children alone it pays (a region's 150 units: 0.07 s with it, 0.18 s without)."""
+    instance, start = chain(1)
+    seen: list[tuple[bool, bool]] = []
+    real = solver_module._run
+
+    def run(model: Any, x: Any, inst: AllocationInstance, *args: Any, presolve: bool = True, **kwargs: Any) -> Any:
+        seen.append((len(inst.arcs) > 0, presolve))
+        return real(model, x, inst, *args, presolve=presolve, **kwargs)
+
+    monkeypatch.setattr(solver_module, "_run", run)
+    hood = set(range(len(instance.units)))
+    arcs_of_unit = instance.arcs_of_unit()
+    settings_ = SolverSettings(workers=1)
+    solver_module._resolve(instance, start, hood, settings_, time.perf_counter() + 5, arcs_of_unit, children_only=True)
+    solver_module._resolve(instance, start, hood, settings_, time.perf_counter() + 5, arcs_of_unit)
+    assert seen == [(True, True), (True, False)]

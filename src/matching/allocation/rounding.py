@@ -49,6 +49,8 @@ class Rounding:
     decided: dict[int, int]
     open_units: set[int] = field(default_factory=set)
     rounds: int = 0
+    #: The units the first round's flow placed, whole or in part (for the neighbourhoods' seeds).
+    flowed: frozenset[int] = frozenset()
 
 
 class _Arrays:
@@ -222,6 +224,7 @@ def round_flow(
         rounds += 1
         if rounds == 1:
             bound = value
+            flowed = frozenset(arrays.unit[np.flatnonzero(flows)].tolist())
         whole, split, bad = _read(instance, arrays, flows, by_household)
         decided = dict(pinned)
         open_units = set(split)
@@ -233,16 +236,16 @@ def round_flow(
         now = time.perf_counter()
         last = now - began
         if not open_units or (settle_all and now + last >= latest):
-            return Rounding(bound, decided, open_units, rounds)
+            return Rounding(bound, decided, open_units, rounds, flowed)
         if now + last >= deadline and not settle_all:
             # No time for another round like this one.  Unless told not to narrow, settle everything placed validly
             # and round what is open among what is left, while such a round (far smaller) fits.
             if narrow is False or now + SETTLED_ROUND_SHARE * last >= latest:
-                return Rounding(bound, decided, open_units, rounds)
+                return Rounding(bound, decided, open_units, rounds, flowed)
             settle_all = True
         new = _pins(instance, arrays, flows, whole, split, bad, by_household)
         if not new:
-            return Rounding(bound, decided, open_units, rounds)
+            return Rounding(bound, decided, open_units, rounds, flowed)
         narrowing = narrowing or (narrow is None and now + FULL_ROUNDS * last >= deadline)
         if narrowing or settle_all:
             new |= _settled(arrays, whole, bad, open_units, new, everything=settle_all)

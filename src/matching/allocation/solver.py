@@ -24,9 +24,10 @@ boolean each, linear constraints whose relaxation is tight).  Solving, within on
    then, only while the gap is above the tolerance, the fit among allocations placing as many; its
    proven bound replaces the flow's when tighter;
 4. large-neighbourhood search, with the time left while the gap is above the tolerance: around
-   each unplaced unit, the units competing for its households are freed and re-solved exactly,
-   keeping only improvements; once every unplaced unit's has been tried, wider ones, solved for children placed
-   first (a region's last child within 3 s).
+   each unplaced unit (those the relaxation placed first, then the most urgent), the units competing for its
+   households are freed and re-solved exactly (for the whole objective without CP-SAT's presolve, which took most
+   of a neighbourhood's time), keeping only improvements; while the bound leaves room for more children, for the
+   children alone first, widening as they must (a region's last child within 3 s).
 
 Meanwhile, on a thread of its own, the household bound (:mod:`matching.allocation.bound`: the linear
 relaxation's prices, then each household's best set under every rule) replaces the flow's bound
@@ -87,7 +88,6 @@ from matching.allocation.instance import (
     arc_values,
     canonical,
     rooms_after,
-    units_by_household,
     units_conflict,
     weighted_children,
 )
@@ -572,12 +572,14 @@ def _search(
     fixed: dict[int, int] = {}
     open_units = set(arcs_of_unit)
     rounded = False
+    flowed: list[int] = []  # the units the relaxation placed: the neighbourhoods' seeds first
     now = time.perf_counter()
     if now + FLOW_SECONDS_PER_ARC * n_arcs <= total_end:
         rounding = round_flow(instance, now + ROUNDING_SHARE * (total_end - now), latest=total_end - MIN_SOLVE_SECONDS)
         if rounding.bound < bound:
             bound, bound_source = rounding.bound, "flow"
         fixed, open_units, rounded = rounding.decided, rounding.open_units, True
+        flowed = _most_urgent_first(instance, rounding.flowed)
     else:
         notes.append("no time for the flow relaxation: the bound counts every child with an eligible household")
     # 2. What rounding left open, solved exactly (the whole instance when there was no rounding).
@@ -625,6 +627,7 @@ def _search(
             now + NEIGHBOURHOODS_FIRST_SHARE * (improve_end - now),
             arcs_of_unit,
             bound=bound,
+            first=flowed,
         )
         if first is not assignment:
             assignment, code = first, cp_model.FEASIBLE
@@ -671,7 +674,7 @@ def _search(
         and _short(instance, assignment, bound)
         and improve_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
     ):
-        improved = _improve(instance, assignment, settings, improve_end, arcs_of_unit, bound=bound)
+        improved = _improve(instance, assignment, settings, improve_end, arcs_of_unit, bound=bound, first=flowed)
         if improved is not assignment:
             assignment, code = improved, cp_model.FEASIBLE
     if not fairness:
@@ -877,11 +880,18 @@ def _resolve(
     if fairest:
         found, code = _fairest(sub, settings, until, hint)
     elif rule is None:
-        found, code = _cpsat(sub, settings, until, hint, children_only=children_only)
+        found, code = _cpsat(sub, settings, until, hint, children_only=children_only, presolve=children_only)
     else:
         rest = rule[:, list(fixed.values())].sum(axis=1)
         found, code = _cpsat(
-            sub, settings, until, hint, children_only=children_only, rule=rule[:, back], rule_offset=rest
+            sub,
+            settings,
+            until,
+            hint,
+            children_only=children_only,
+            rule=rule[:, back],
+            rule_offset=rest,
+            presolve=children_only,
         )
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
@@ -902,10 +912,19 @@ def _remainder(
     """The free units on the room the fixed ones leave, as an instance of its own, and for each of its
     arcs the original arc: only pairs with room left (:func:`matching.allocation.model.usable`) and
     nobody fixed there the unit cannot live with.  It values a child as ``instance`` does when that is given
-    (a steered instance's)."""
-    taken = units_by_household(instance, fixed)
-    rooms = rooms_after(instance, fixed)
+    (a steered instance's).  Only the households the free units are eligible for have their room worked out
+    again (a neighbourhood of England's: a few hundred of 6,400); the others, which no pair of it reaches, keep
+    theirs as it is in ``instance``."""
     units = sorted(free)
+    reached = {instance.arcs[k].household for u in units for k in arcs_of_unit.get(u, ())}
+    taken: dict[int, list[int]] = {}
+    for u, k in fixed.items():
+        home = instance.arcs[k].household
+        if home in reached:
+            taken.setdefault(home, []).append(u)
+    rooms = list(instance.households)
+    for home in reached:
+        rooms[home] = rooms[home].after([instance.units[u] for u in taken.get(home, ())])
     position = {u: i for i, u in enumerate(units)}
     arcs: list[Arc] = []
     back: list[int] = []
@@ -1187,6 +1206,7 @@ def _cpsat(
     children_only: bool = False,
     rule: np.ndarray | None = None,
     rule_offset: np.ndarray | None = None,
+    presolve: bool = True,
 ) -> tuple[dict[int, int], Any]:
     """The exact model on ``instance``: its best assignment by ``until`` (a :func:`time.perf_counter`
     value) and the CP-SAT status (and, into ``bound_out``, CP-SAT's proven upper bound in objective
@@ -1219,7 +1239,7 @@ def _cpsat(
         model.maximize(cp_model.LinearExpr.weighted_sum(x, [instance.units[a.unit].weight for a in instance.arcs]))
     else:
         model.maximize(cp_model.LinearExpr.weighted_sum(x, arc_values(instance).tolist()))
-    found = _run(model, x, instance, settings, until, greedy, bound_out)
+    found = _run(model, x, instance, settings, until, greedy, bound_out, presolve=presolve)
     if bound_out:
         bound_out[-1] = bound_out[-1] / SCALE
     return found
