@@ -880,7 +880,9 @@ def _resolve(
     if fairest:
         found, code = _fairest(sub, settings, until, hint)
     elif rule is None:
-        found, code = _cpsat(sub, settings, until, hint, children_only=children_only, presolve=children_only)
+        found, code = _cpsat(
+            sub, settings, until, hint, children_only=children_only, presolve=children_only, complete=True
+        )
     else:
         rest = rule[:, list(fixed.values())].sum(axis=1)
         found, code = _cpsat(
@@ -892,6 +894,7 @@ def _resolve(
             rule=rule[:, back],
             rule_offset=rest,
             presolve=children_only,
+            complete=True,
         )
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
@@ -912,19 +915,18 @@ def _remainder(
     """The free units on the room the fixed ones leave, as an instance of its own, and for each of its
     arcs the original arc: only pairs with room left (:func:`matching.allocation.model.usable`) and
     nobody fixed there the unit cannot live with.  It values a child as ``instance`` does when that is given
-    (a steered instance's).  Only the households the free units are eligible for have their room worked out
-    again (a neighbourhood of England's: a few hundred of 6,400); the others, which no pair of it reaches, keep
-    theirs as it is in ``instance``."""
+    (a steered instance's).  Its households are only those the free units are eligible for (a neighbourhood of
+    England's: a few hundred of 6,400; building its model went over every household of the list), numbered in
+    their order in ``instance``: an answer to it is read through ``back``."""
     units = sorted(free)
-    reached = {instance.arcs[k].household for u in units for k in arcs_of_unit.get(u, ())}
+    homes = sorted({instance.arcs[k].household for u in units for k in arcs_of_unit.get(u, ())})
+    where = {h: i for i, h in enumerate(homes)}
     taken: dict[int, list[int]] = {}
     for u, k in fixed.items():
         home = instance.arcs[k].household
-        if home in reached:
+        if home in where:
             taken.setdefault(home, []).append(u)
-    rooms = list(instance.households)
-    for home in reached:
-        rooms[home] = rooms[home].after([instance.units[u] for u in taken.get(home, ())])
+    rooms = [instance.households[h].after([instance.units[u] for u in taken.get(h, ())]) for h in homes]
     position = {u: i for i, u in enumerate(units)}
     arcs: list[Arc] = []
     back: list[int] = []
@@ -933,7 +935,7 @@ def _remainder(
         me = instance.units[arc.unit]
         if any(units_conflict(me, instance.units[v]) for v in taken.get(arc.household, ())):
             continue
-        arcs.append(Arc(position[arc.unit], arc.household, arc.score, arc.distance_miles))
+        arcs.append(Arc(position[arc.unit], where[arc.household], arc.score, arc.distance_miles))
         back.append(k)
     chosen = [instance.units[u] for u in units]
     ok = usable(AllocationInstance(chosen, rooms, arcs)).tolist()
@@ -1207,6 +1209,7 @@ def _cpsat(
     rule: np.ndarray | None = None,
     rule_offset: np.ndarray | None = None,
     presolve: bool = True,
+    complete: bool = False,
 ) -> tuple[dict[int, int], Any]:
     """The exact model on ``instance``: its best assignment by ``until`` (a :func:`time.perf_counter`
     value) and the CP-SAT status (and, into ``bound_out``, CP-SAT's proven upper bound in objective
@@ -1214,7 +1217,9 @@ def _cpsat(
     ``children_only`` maximises the urgency-weighted children placed alone: small coefficients, which
     CP-SAT solves far faster on large remainders, leaving fit to the neighbourhood search.  ``rule``: the
     like-for-like rule's rows (:func:`matching.allocation.guard.rule_rows`), kept as constraints; ``rule_offset``:
-    what units outside ``instance`` already add to those rows' sums (a neighbourhood's fixed rest)."""
+    what units outside ``instance`` already add to those rows' sums (a neighbourhood's fixed rest).  ``presolve``:
+    CP-SAT's own (a neighbourhood's whole objective is solved faster without it); ``complete``: ``greedy`` is the
+    whole answer, every other pair hinted false too (a neighbourhood's: CP-SAT starts from it at once)."""
     if not instance.arcs:
         return {}, cp_model.OPTIMAL
     if time.perf_counter() + BUILD_SECONDS_PER_ARC * len(instance.arcs) + MIN_SOLVE_SECONDS > until:
@@ -1239,7 +1244,7 @@ def _cpsat(
         model.maximize(cp_model.LinearExpr.weighted_sum(x, [instance.units[a.unit].weight for a in instance.arcs]))
     else:
         model.maximize(cp_model.LinearExpr.weighted_sum(x, arc_values(instance).tolist()))
-    found = _run(model, x, instance, settings, until, greedy, bound_out, presolve=presolve)
+    found = _run(model, x, instance, settings, until, greedy, bound_out, complete=complete, presolve=presolve)
     if bound_out:
         bound_out[-1] = bound_out[-1] / SCALE
     return found

@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from matching.allocation.instance import AllocationInstance, RuleContext, units_conflict
+import numpy as np
+
+from matching.allocation.instance import AllocationInstance, RuleContext, arc_values, units_conflict
 from matching.domain import HouseholdMember
 from matching.eligibility.request import MatchRequest
 from matching.eligibility.rules import failed
@@ -103,5 +105,10 @@ def rule_problems(context: RuleContext, units: list[int], household: int) -> lis
 
 def objective(instance: AllocationInstance, assignment: Mapping[int, int]) -> float:
     """The objective recomputed from scratch: urgency-weighted children placed, then fit (exact to 0.01:
-    summed in whole hundredths so that equal answers compare equal whatever their order)."""
-    return sum(round(instance.value(instance.arcs[a]) * 100) for a in assignment.values()) / 100
+    summed in whole hundredths so that equal answers compare equal whatever their order).  From the instance's
+    arc values in hundredths (:func:`matching.allocation.instance.arc_values`): England's answer in 0.7 ms, where
+    arc by arc took 14 ms, and the search asks it of every neighbourhood's answer."""
+    if not assignment:
+        return 0.0
+    chosen = np.fromiter(assignment.values(), dtype=np.int64, count=len(assignment))
+    return int(arc_values(instance)[chosen].sum()) / 100
