@@ -95,7 +95,8 @@ def test_rounding_decides_only_valid_placements_under_a_sound_bound(
     assert objective(instance, rounding.decided) <= best + 1e-6
     assert rounding.bound >= best - 1e-6
     assert round_flow(instance, 0.0).bound == rounding.bound  # the first round's value
-    assert rounding.flowed <= {arc.unit for arc in instance.arcs}  # the first flow's units, the seeds' first
+    pairs = {(arc.unit, arc.household) for arc in instance.arcs}
+    assert all(pair in pairs for pair in rounding.flowed.items())  # the first flow's units, each where it went
     # With no time for a second round like the first, everything placed validly is settled and the rest rounded
     # while there is time by ``latest``: still valid, never worse-bounded.
     short = round_flow(instance, time.perf_counter(), narrow=narrow, latest=time.perf_counter() + 60)
@@ -199,12 +200,13 @@ def test_the_floors_children_are_the_min_cost_flows(inst: AllocationInstance) ->
 
 
 def test_the_units_the_first_flow_places_are_kept_for_the_neighbourhoods() -> None:
-    """The neighbourhoods start from the units the relaxation placed and the answer did not (nationally they placed
-    9 urgency-weighted children more in 2.5 s, where the most urgent first had placed 2 in 4.6 s): the first round's
-    flow places the child referred today in the one place, not the other."""
+    """The neighbourhoods start from the units the relaxation placed and the answer did not, and follow where it
+    sent them (nationally they placed 9 urgency-weighted children more in 2.5 s, then 12, where the most urgent first
+    had placed 2 in 4.6 s): the first round's flow places the child referred today in the one place, not the
+    other."""
     today, later = unit(0, (9,), urgency="today"), unit(1, (9,))
     instance = AllocationInstance([today, later], [HouseholdRoom("H0", "L001", 1, None, False)],
                                   [Arc(0, 0, 50.0, 1.0), Arc(1, 0, 90.0, 1.0)])  # fmt: skip
     rounding = round_flow(instance, time.perf_counter() + 10)
-    assert rounding.flowed == {0}
+    assert rounding.flowed == {0: 0}
     assert rounding.decided == {0: 0}

@@ -49,8 +49,9 @@ class Rounding:
     decided: dict[int, int]
     open_units: set[int] = field(default_factory=set)
     rounds: int = 0
-    #: The units the first round's flow placed, whole or in part (for the neighbourhoods' seeds).
-    flowed: frozenset[int] = frozenset()
+    #: The units the first round's flow placed, whole or in part, each with the household it sent most of its
+    #: children to (lowest index first on a tie): the neighbourhoods' seeds, and where they lead.
+    flowed: dict[int, int] = field(default_factory=dict)
 
 
 class _Arrays:
@@ -224,7 +225,7 @@ def round_flow(
         rounds += 1
         if rounds == 1:
             bound = value
-            flowed = frozenset(arrays.unit[np.flatnonzero(flows)].tolist())
+            flowed = _flowed(arrays, flows)
         whole, split, bad = _read(instance, arrays, flows, by_household)
         decided = dict(pinned)
         open_units = set(split)
@@ -252,6 +253,17 @@ def round_flow(
         for u, k in new.items():
             pinned[u] = k
             by_household[int(arrays.household[k])].append(u)
+
+
+def _flowed(arrays: _Arrays, flows: np.ndarray) -> dict[int, int]:
+    """Each unit the flow places (whole or in part) and the household it sends most of its children to (the lowest
+    index on a tie)."""
+    used = np.flatnonzero(flows)
+    order = np.lexsort((arrays.household[used], -flows[used], arrays.unit[used]))  # by unit, most flow first
+    best: dict[int, int] = {}
+    for k in used[order].tolist():
+        best.setdefault(int(arrays.unit[k]), int(arrays.household[k]))
+    return best
 
 
 def _settled(

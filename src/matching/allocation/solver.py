@@ -69,8 +69,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,7 @@ from matching.allocation.instance import (
     arc_values,
     canonical,
     rooms_after,
+    units_by_household,
     units_conflict,
     weighted_children,
 )
@@ -140,6 +141,10 @@ MIN_SOLVE_SECONDS = 0.1  # no CP-SAT model is built with less time than this lef
 #: children placed first (:func:`_widened`), at most :data:`WIDENINGS` times.
 WIDEN_FACTOR = 2
 WIDENINGS = 3
+#: Of a neighbourhood, at most this share follows the relaxation's chain of moves from its seed (:class:`_Hoods`).
+#: National benchmark at 20 s, solver alone, urgency-weighted children kept under the rule (4 runs each, noisy): 12,480
+#: on average at a quarter, 12,480 at a half, 12,480 for the whole (3 runs); 12,477 breadth first alone.
+LED_SHARE = 0.25
 #: Of the like-for-like rule's search on a large instance, the share for the search with the rule priced in, its
 #: neighbourhoods included (the rest makes its answer keep the rule, then searches under it), while it leaves time
 #: for re-seating at :data:`RESEATS_KEPT` scales at least.  National benchmark at 20 s end to end (solver alone, one-off
@@ -232,6 +237,9 @@ class _Search:
     #: search under the rule then placed again (urgency-weighted), for the result's notes.
     kept_rule: Reseated | None = None
     regained: int = 0
+    #: Where the relaxation sent each unit it placed (:attr:`matching.allocation.rounding.Rounding.flowed`), for the
+    #: neighbourhoods after it.
+    towards: Mapping[int, int] = field(default_factory=dict)
 
 
 def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Deadline) -> AllocationResult:
@@ -452,7 +460,7 @@ def _guarded_search(
     source, under_rule = (search.bound_source, True) if children < placeable else ("trivial", False)
     code = cp_model.FEASIBLE if search.code == BASELINE and search.assignment != greedy else search.code
     bound = objective_bound(instance, min(children, placeable))  # every child with a household: the trivial bound
-    answer = _Search(search.assignment, code, bound, source, rule_bound=under_rule)
+    answer = _Search(search.assignment, code, bound, source, rule_bound=under_rule, towards=search.towards)
     answer.fair_code, answer.fit_unbounded = search.fair_code, first is None
     if first is not None:
         first_bound = objective(instance, first.assignment) if first.proven else first.bound
@@ -505,7 +513,15 @@ def _under_rule(
         unplaced = _most_urgent_first(instance, (u for u in answer.assignment if u not in assignment))
         rows = rule_rows(instance, first_come)
         found = _improve(
-            instance, assignment, settings, end, instance.arcs_of_unit(), rule=rows, first=unplaced, bound=answer.bound
+            instance,
+            assignment,
+            settings,
+            end,
+            instance.arcs_of_unit(),
+            rule=rows,
+            first=unplaced,
+            bound=answer.bound,
+            towards=answer.towards,
         )
         if found is not assignment and holds(instance, found, first_come):  # each neighbourhood kept the rule's rows
             assignment = found
@@ -573,6 +589,7 @@ def _search(
     open_units = set(arcs_of_unit)
     rounded = False
     flowed: list[int] = []  # the units the relaxation placed: the neighbourhoods' seeds first
+    towards: dict[int, int] = {}  # ... and where it placed them
     now = time.perf_counter()
     if now + FLOW_SECONDS_PER_ARC * n_arcs <= total_end:
         rounding = round_flow(instance, now + ROUNDING_SHARE * (total_end - now), latest=total_end - MIN_SOLVE_SECONDS)
@@ -580,6 +597,7 @@ def _search(
             bound, bound_source = rounding.bound, "flow"
         fixed, open_units, rounded = rounding.decided, rounding.open_units, True
         flowed = _most_urgent_first(instance, rounding.flowed)
+        towards = rounding.flowed
     else:
         notes.append("no time for the flow relaxation: the bound counts every child with an eligible household")
     # 2. What rounding left open, solved exactly (the whole instance when there was no rounding).
@@ -628,6 +646,7 @@ def _search(
             arcs_of_unit,
             bound=bound,
             first=flowed,
+            towards=towards,
         )
         if first is not assignment:
             assignment, code = first, cp_model.FEASIBLE
@@ -674,7 +693,9 @@ def _search(
         and _short(instance, assignment, bound)
         and improve_end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS
     ):
-        improved = _improve(instance, assignment, settings, improve_end, arcs_of_unit, bound=bound, first=flowed)
+        improved = _improve(
+            instance, assignment, settings, improve_end, arcs_of_unit, bound=bound, first=flowed, towards=towards
+        )
         if improved is not assignment:
             assignment, code = improved, cp_model.FEASIBLE
     if not fairness:
@@ -724,7 +745,7 @@ def _search(
         )
     if code == BASELINE and objective(instance, assignment) < bound:
         notes.append("the search found nothing better than the greedy baseline in the time left (allow more time)")
-    return _Search(assignment, code, bound, bound_source, proven, fair_code)
+    return _Search(assignment, code, bound, bound_source, proven, fair_code, towards=towards)
 
 
 def _fairness_key(instance: AllocationInstance, assignment: dict[int, int]) -> tuple[int, int, int, float]:
@@ -956,10 +977,14 @@ def _improve(
     rule: np.ndarray | None = None,
     first: Iterable[int] = (),
     bound: float | None = None,
+    towards: Mapping[int, int] | None = None,
 ) -> dict[int, int]:
     """Large-neighbourhood search until ``deadline``: around each unplaced unit (those of ``first`` first, then
     most urgent first), free the units that compete for the same households, and those units' other households,
     and re-solve that neighbourhood exactly on the room the rest leave; keep an answer only if it is better.
+    ``towards`` (unit -> household: where the relaxation sent each unit it placed) leads each neighbourhood first
+    along the chain of moves the relaxation made: the units in the household it sent the seed to, the units in the
+    households it sent those to, and so on (:func:`_led`).
     While ``bound`` (a proven bound on the objective) leaves room for more children, the neighbourhoods are
     re-solved for the children first, widening as they must (:func:`_widened`), and then, if the answer is still
     short of the bound, for the whole objective.  ``rule``: the like-for-like rule's rows
@@ -970,11 +995,20 @@ def _improve(
         # A region's last children: a neighbourhood of 150 units re-solved for them alone takes 0.07 s, for the
         # whole objective 0.2-0.3 s, and it is a wider one that places them (300 units, 0.22 s).
         assignment = _widened(
-            instance, assignment, settings, deadline, arcs_of_unit, rule=rule, bound=bound, first=leading, narrowest=0
+            instance,
+            assignment,
+            settings,
+            deadline,
+            arcs_of_unit,
+            rule=rule,
+            bound=bound,
+            first=leading,
+            narrowest=0,
+            towards=towards,
         )
         if bound is None or _children_short(instance, assignment, bound) or not _short(instance, assignment, bound):
             return assignment
-    arcs_of_household = instance.arcs_of_household()
+    hoods = _Hoods(instance, arcs_of_unit, towards or {}, assignment)
     current = objective(instance, assignment)
     tried: set[int] = set()
     for seed in _in_order(instance, (u for u in arcs_of_unit if u not in assignment), leading):
@@ -982,7 +1016,7 @@ def _improve(
             break
         if seed in assignment or seed in tried:
             continue
-        hood = _neighbourhood(instance, seed, arcs_of_unit, arcs_of_household, settings.neighbourhood_units)
+        hood = hoods.around(seed, settings.neighbourhood_units)
         tried |= {u for u in hood if u not in assignment}
         until = min(time.perf_counter() + settings.neighbourhood_seconds, deadline)
         if until - time.perf_counter() < MIN_SOLVE_SECONDS:
@@ -993,7 +1027,55 @@ def _improve(
         value = objective(instance, candidate)
         if value > current:
             assignment, current = candidate, value
-    return _widened(instance, assignment, settings, deadline, arcs_of_unit, rule=rule, bound=bound)
+            hoods.follow(assignment)
+    return _widened(instance, assignment, settings, deadline, arcs_of_unit, rule=rule, bound=bound, towards=towards)
+
+
+class _Hoods:
+    """The neighbourhoods of one instance around its seeds, from an answer (:meth:`follow` it as it changes): up to
+    :data:`LED_SHARE` of each along the relaxation's chain of moves from the seed (``towards``: unit -> the household
+    the relaxation sent it to; :func:`_led`), the rest breadth first through shared households
+    (:func:`_neighbourhood`)."""
+
+    def __init__(
+        self,
+        instance: AllocationInstance,
+        arcs_of_unit: dict[int, list[int]],
+        towards: Mapping[int, int],
+        assignment: dict[int, int],
+    ) -> None:
+        self.instance, self.arcs_of_unit, self.towards = instance, arcs_of_unit, towards
+        self.arcs_of_household = instance.arcs_of_household()
+        self.follow(assignment)
+
+    def follow(self, assignment: dict[int, int]) -> None:
+        """Draw the neighbourhoods from ``assignment`` from now on."""
+        self.living = units_by_household(self.instance, assignment) if self.towards else {}
+
+    def around(self, seed: int, limit: int) -> set[int]:
+        """Up to ``limit`` units around ``seed``, the seed among them."""
+        led = _led(seed, self.towards, self.living, int(LED_SHARE * limit))
+        return led | _neighbourhood(
+            self.instance, seed, self.arcs_of_unit, self.arcs_of_household, limit - len(led) + 1
+        )
+
+
+def _led(seed: int, towards: Mapping[int, int], living: Mapping[int, list[int]], limit: int) -> set[int]:
+    """Up to ``limit`` units along the relaxation's chain of moves from ``seed`` (breadth first): the units living
+    (``living``: household -> units, in the answer) where ``towards`` sends the seed, then those living where it sends
+    them, and so on."""
+    hood = {seed}
+    frontier = [seed]
+    while frontier and len(hood) < limit:
+        nxt: list[int] = []
+        for u in frontier:
+            home = towards.get(u)
+            for v in living.get(home, ()) if home is not None else ():
+                if v not in hood and len(hood) < limit:
+                    hood.add(v)
+                    nxt.append(v)
+        frontier = nxt
+    return hood
 
 
 def _children_short(instance: AllocationInstance, assignment: dict[int, int], bound: float | None) -> bool:
@@ -1031,6 +1113,7 @@ def _widened(
     bound: float | None = None,
     first: Sequence[int] = (),
     narrowest: int = 1,
+    towards: Mapping[int, int] | None = None,
 ) -> dict[int, int]:
     """Once every unplaced unit's neighbourhood has been tried (:func:`_improve`) and time is left: neighbourhoods
     :data:`WIDEN_FACTOR` times as large, then as large again (at most :data:`WIDENINGS` times), around each unit still
@@ -1043,8 +1126,8 @@ def _widened(
     children an answer can place.)
     A neighbourhood already re-solved from the same answer (a seed's whole component, smaller than the width) is not
     re-solved.  ``narrowest``: 0 starts at the neighbourhoods' own size (:func:`_improve`, while children are
-    missing), each width being :data:`WIDEN_FACTOR` to that power."""
-    arcs_of_household = instance.arcs_of_household()
+    missing), each width being :data:`WIDEN_FACTOR` to that power.  ``towards`` as in :func:`_improve`."""
+    hoods = _Hoods(instance, arcs_of_unit, towards or {}, assignment)
     current = objective(instance, assignment)
     solved: set[frozenset[int]] = set()  # the neighbourhoods re-solved from ``assignment`` as it is
 
@@ -1063,7 +1146,7 @@ def _widened(
                 return assignment
             if seed in assignment:  # placed by a wider neighbourhood around another seed
                 continue
-            hood = _neighbourhood(instance, seed, arcs_of_unit, arcs_of_household, units)
+            hood = hoods.around(seed, units)
             if frozenset(hood) in solved:
                 continue
             solved.add(frozenset(hood))
@@ -1083,11 +1166,12 @@ def _widened(
                 until = min(
                     now + max(2 * (now - began), 2 * MIN_SOLVE_SECONDS), now + settings.neighbourhood_seconds, deadline
                 )
-                near = _neighbourhood(instance, seed, arcs_of_unit, arcs_of_household, settings.neighbourhood_units)
+                near = hoods.around(seed, settings.neighbourhood_units)
                 whole = _resolve(instance, more, near, settings, until, arcs_of_unit, rule=rule)
             for candidate in (more, whole):  # the whole objective's, when it found one, is worth at least as much
                 if candidate is not None and objective(instance, candidate) > current:
                     assignment, current = candidate, objective(instance, candidate)
+                    hoods.follow(assignment)
                     solved.clear()  # from another answer, every neighbourhood is another problem
                     done = most_children(assignment)
     return assignment
