@@ -673,3 +673,23 @@ def test_the_fairer_steps_keep_what_they_are_told_to() -> None:
     )
     assert (kept, steps, out_of_time) == (start, 0, False)
     assert free != start  # without it, a step is taken
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(contested(), contested_groups()))
+def test_fairer_steps_with_the_rule_s_rows_keep_it(inst: AllocationInstance) -> None:
+    """Found in review: the steps around the worst-off children were solved without the rule's rows and only then
+    checked, so nearly every one was thrown away.  With the rows in each neighbourhood's model, every step keeps the
+    rule by construction."""
+    from matching.allocation import solver as solver_module
+
+    first = first_come_first_served(inst)
+    rows = rule_rows(inst, first)
+    fair, _, _ = solver_module._fairer(
+        inst, dict(first), GUARDED, time.perf_counter() + 5, inst.arcs_of_unit(), rule=rows
+    )
+    assert holds(inst, fair, first)
+    assert violations(inst, fair) == []
+    assert len(fair) >= len(first) or sum(inst.units[u].weight for u in fair) >= sum(
+        inst.units[u].weight for u in first
+    )

@@ -356,3 +356,25 @@ def test_the_chain_of_moves_is_followed_breadth_first_up_to_its_limit() -> None:
     assert _led(3, towards, living, 10) == {3, 0, 1, 2}
     assert _led(3, towards, living, 2) == {3, 0}
     assert _led(3, {}, living, 10) == {3}  # the relaxation did not place it
+
+
+def test_the_fit_is_still_searched_when_the_bound_counts_a_child_no_allocation_places() -> None:
+    """Found in review: while the bound left room for another child, only the children were searched for; a bound that
+    splits siblings or ignores the rules between children always does (nationally by about 50), so the fit of the
+    answer was never improved.  A and B swap to fit better; C can never be placed, whatever the bound says."""
+    units = [unit("A"), unit("B"), unit("C", referred=date(2026, 4, 1))]
+    rooms = [room("H0"), room("H1")]
+    arcs = [Arc(0, 0, 10.0, 5.0), Arc(0, 1, 90.0, 5.0), Arc(1, 0, 80.0, 5.0), Arc(1, 1, 20.0, 5.0), Arc(2, 0, 5.0, 5.0)]
+    instance = AllocationInstance(units, rooms, arcs)
+    start = {0: 0, 1: 3}  # A in H0 (10), B in H1 (20)
+    best = optimum(instance)
+    found = _improve(
+        instance,
+        start,
+        SolverSettings(neighbourhood_units=3, workers=1),
+        time.perf_counter() + 10,
+        instance.arcs_of_unit(),
+        bound=best + instance.child_weight,  # one child too many
+    )
+    assert found == {0: 1, 1: 2}
+    assert objective(instance, found) == best

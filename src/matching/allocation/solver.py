@@ -110,9 +110,9 @@ FAIRNESS_SHARE = 0.5  # of the search time, for the fairness objective's second 
 #: them (:func:`_fairer`).
 FAIR_NEIGHBOURHOODS_SHARE = 0.2
 #: ... and keeping the like-for-like rule, the share left for them after the total objective's guarded search
-#: (:func:`_fair_steered`); nationally at 20 s a fifth cost the guarded search 0.02 points of gap, and the
-#: neighbourhoods found no step keeping the rule.
-FAIR_STEERED_SHARE = 0.1
+#: (:func:`_fair_steered`).  National benchmark at 20 s: at a fifth the gap was 5.12e-3, at a tenth 4.88e-3-5.20e-3
+#: (3 runs), at a twentieth 4.88e-3 (2 runs); no step around the worst-off fitted in the time left at any of them.
+FAIR_STEERED_SHARE = 0.05
 #: The fairness objective searches for the highest fit floor that still places the most children (:func:`_by_floor`)
 #: when that many flows, as long as the first, take at most this share of the search.
 FLOOR_SHARE = 0.35
@@ -267,7 +267,7 @@ def _solve(instance: AllocationInstance, settings: SolverSettings, deadline: Dea
     # The fairness objective keeping the like-for-like rule on an instance too large for its own search by parts: the
     # total objective's guarded search, then fairness around the worst-off children where it keeps the rule.
     fair_steered = settings.fair_guarding and len(instance.arcs) > settings.full_model_max_arcs
-    end = deadline.keeping(reporting + (guarding or fair_steered) * guard_time + proof_time)
+    end = deadline.keeping(reporting + (guarding or settings.fair_guarding) * guard_time + proof_time)
     households_bound = (
         BackgroundBound(instance, deadline.share(BOUND_SHARE, end))
         if instance.arcs and end - started >= MIN_SOLVE_SECONDS
@@ -390,7 +390,8 @@ def _fair_steered(
     """The fairness objective keeping the like-for-like rule on an instance too large for its search by parts: the
     total objective's guarded search (:func:`_guarded_search`: the most children keeping the rule, then fit) for all
     but :data:`FAIR_STEERED_SHARE` of the time, then the worst-off children's neighbourhoods re-solved with the
-    fairness objective (:func:`_fairer`), each step kept only while the answer still keeps the rule."""
+    fairness objective (:func:`_fairer`) with the rule's rows in each neighbourhood's model, each step kept only
+    while the whole answer still keeps the rule."""
     first_come = baselines[1]
     now = time.perf_counter()
     search = _guarded_search(
@@ -409,6 +410,7 @@ def _fair_steered(
         end,
         instance.arcs_of_unit(),
         keep=lambda answer: holds(instance, answer, first_come),
+        rule=rule_rows(instance, first_come),
     )
     if steps:
         search.assignment, search.code, search.proven = fair, cp_model.FEASIBLE, False
@@ -980,7 +982,7 @@ def _resolve(
     others leave, by ``until`` (None when CP-SAT finds nothing, or there is no time): for the total objective (or
     ``children_only``, the urgency-weighted children placed alone), or when ``fairest`` the fairness objective's
     (:func:`_fairest`: as many children, the worst-off there first).  ``rule``: the like-for-like rule's rows over
-    ``instance``'s arcs, kept over the whole answer (not with ``fairest``)."""
+    ``instance``'s arcs, kept over the whole answer."""
     if until - time.perf_counter() < MIN_SOLVE_SECONDS:
         return None
     fixed = {u: k for u, k in assignment.items() if u not in hood}
@@ -988,7 +990,8 @@ def _resolve(
     position = {k: j for j, k in enumerate(back)}
     hint = {sub.arcs[position[k]].unit: position[k] for u, k in assignment.items() if u in hood and k in position}
     if fairest:
-        found, code = _fairest(sub, settings, until, hint)
+        rest = None if rule is None else rule[:, list(fixed.values())].sum(axis=1)
+        found, code = _fairest(sub, settings, until, hint, None if rule is None else rule[:, back], rest)
     elif rule is None:
         found, code = _cpsat(
             sub, settings, until, hint, children_only=children_only, presolve=children_only, complete=True
@@ -1075,12 +1078,13 @@ def _improve(
     along the chain of moves the relaxation made: the units in the household it sent the seed to, the units in the
     households it sent those to, and so on (:func:`_led`).
     While ``bound`` (a proven bound on the objective) leaves room for more children, the neighbourhoods are
-    re-solved for the children first, widening as they must (:func:`_widened`), and then, if the answer is still
-    short of the bound, for the whole objective.  ``rule``: the like-for-like rule's rows
+    re-solved for the children first, widening as they must (:func:`_widened`), and then, while the answer is still
+    short of the bound and time is left, for the whole objective (the fit).  ``rule``: the like-for-like rule's rows
     (:func:`matching.allocation.guard.rule_rows`), which every answer kept goes on keeping when ``assignment``
     does."""
     leading = [u for u in dict.fromkeys(first) if u in arcs_of_unit]
-    if _children_short(instance, assignment, bound):
+    widened = _children_short(instance, assignment, bound)
+    if widened:
         # A region's last children: a neighbourhood of 150 units re-solved for them alone takes 0.07 s, for the
         # whole objective 0.2-0.3 s, and it is a wider one that places them (300 units, 0.22 s).
         assignment = _widened(
@@ -1095,12 +1099,14 @@ def _improve(
             narrowest=0,
             towards=towards,
         )
-        if bound is None or _children_short(instance, assignment, bound) or not _short(instance, assignment, bound):
+        if bound is None or not _short(instance, assignment, bound):
             return assignment
+        # Still short (a bound that splits siblings or ignores the rules between children counts children no
+        # allocation places): the fit, by the whole objective, with the time left.
     hoods = _Hoods(instance, arcs_of_unit, towards or {}, assignment)
     current = objective(instance, assignment)
     tried: set[int] = set()
-    for seed in _in_order(instance, (u for u in arcs_of_unit if u not in assignment), leading):
+    for seed in _in_order(instance, arcs_of_unit, leading):  # a unit placed now may be unplaced by a later answer
         if time.perf_counter() >= deadline - MIN_SOLVE_SECONDS:
             break
         if seed in assignment or seed in tried:
@@ -1117,7 +1123,11 @@ def _improve(
         if value > current:
             assignment, current = candidate, value
             hoods.follow(assignment)
-    return _widened(instance, assignment, settings, deadline, arcs_of_unit, rule=rule, bound=bound, towards=towards)
+    if widened:  # widened already, for the children, from the first width
+        return assignment
+    return _widened(
+        instance, assignment, settings, deadline, arcs_of_unit, rule=rule, bound=bound, first=leading, towards=towards
+    )
 
 
 class _Hoods:
@@ -1206,10 +1216,12 @@ def _widened(
 ) -> dict[int, int]:
     """Once every unplaced unit's neighbourhood has been tried (:func:`_improve`) and time is left: neighbourhoods
     :data:`WIDEN_FACTOR` times as large, then as large again (at most :data:`WIDENINGS` times), around each unit still
-    unplaced (those of ``first`` first, then most urgent first), re-solved for the children placed alone, which CP-SAT decides far faster than the
-    whole objective on as many units; where that places more, the neighbourhood is re-solved for the whole
-    objective from there, and the better answer kept.  (A region at 3 s: its one unplaced unit's 150 units placed
-    no child more; 300 did, in 0.22 s, where the whole objective took 1.05 s.)  ``rule`` as in :func:`_improve`.
+    unplaced (those of ``first`` first, then most urgent first), re-solved for the children placed alone, which
+    CP-SAT decides far faster than the whole objective on as many units; where that places more, the units around the
+    seed, at the neighbourhoods' own size, are re-solved for the whole objective from there (not when that answer is
+    within the tolerance of ``bound``), and the better answer kept.  (A region at 3 s: its one unplaced unit's 150
+    units placed no child more; 300 did, in 0.22 s, where the whole objective took 1.05 s.)  ``rule`` as in
+    :func:`_improve`.
     It stops once ``bound`` (when given) proves that no allocation places more children: it only ever places more.
     (Not on a steered instance, whose scores carry prices in children: there the bound's children do not count the
     children an answer can place.)
@@ -1286,13 +1298,15 @@ def _fairer(
     deadline: float,
     arcs_of_unit: dict[int, list[int]],
     keep: Callable[[dict[int, int]], bool] | None = None,
+    rule: np.ndarray | None = None,
 ) -> tuple[dict[int, int], int, bool]:
     """The fairness objective where its exact model is too large to build in time: around the worst-off placed
     children, the units competing for their households are freed and re-solved with that objective on the room
     the rest leave (as many children there, the worst-off fit as high as it can be, then total fit), while that
     raises the worst-off fit, or leaves fewer children at it, and time is left.  Returns the answer, how many
     neighbourhoods improved it, and whether it stopped for want of time (not because nothing could improve).
-    ``keep``: what every step's answer must also pass (the like-for-like rule)."""
+    ``keep``: what every step's answer must also pass; ``rule``: the like-for-like rule's rows, kept in each
+    neighbourhood's model (:func:`_resolve`)."""
     arcs_of_household = instance.arcs_of_household()
     improved = 0
     while assignment:
@@ -1305,7 +1319,7 @@ def _fairer(
                 break
             hood |= _neighbourhood(instance, seed, arcs_of_unit, arcs_of_household, settings.neighbourhood_units)
         until = min(time.perf_counter() + settings.neighbourhood_seconds, deadline)
-        candidate = _resolve(instance, assignment, hood, settings, until, arcs_of_unit, fairest=True)
+        candidate = _resolve(instance, assignment, hood, settings, until, arcs_of_unit, fairest=True, rule=rule)
         if candidate is None:
             return assignment, improved, True  # CP-SAT found nothing in the time it had
         if (
@@ -1347,17 +1361,25 @@ def _neighbourhood(
 
 
 def _fairest(
-    instance: AllocationInstance, settings: SolverSettings, until: float, best: dict[int, int]
+    instance: AllocationInstance,
+    settings: SolverSettings,
+    until: float,
+    best: dict[int, int],
+    rule: np.ndarray | None = None,
+    rule_offset: np.ndarray | None = None,
 ) -> tuple[dict[int, int], Any]:
     """Among allocations placing as many (urgency-weighted) children as ``best``, the one whose worst-off
     placed child fits best, then the most total fit (exact model, hinted with ``best``), found by ``until``
-    (``best`` and UNKNOWN when there is no time to build the model or CP-SAT finds nothing)."""
+    (``best`` and UNKNOWN when there is no time to build the model or CP-SAT finds nothing).  ``rule`` and
+    ``rule_offset`` as in :func:`_cpsat`: the like-for-like rule kept."""
     if not instance.arcs:
         return {}, cp_model.OPTIMAL
     try:
         model, x = build_model(instance, until=until - MIN_SOLVE_SECONDS)
     except OutOfTime:
         return best, cp_model.UNKNOWN
+    if rule is not None and not _add_rule(model, x, rule, rule_offset):
+        return best, cp_model.INFEASIBLE
     placed = [round(instance.value(arc) * SCALE) - round(arc.score * SCALE) for arc in instance.arcs]
     model.add(cp_model.LinearExpr.weighted_sum(x, placed) >= sum(placed[k] for k in best.values()))
     scores = [round(arc.score * SCALE) for arc in instance.arcs]
@@ -1404,18 +1426,8 @@ def _cpsat(
         model, x = build_model(instance, until=until - MIN_SOLVE_SECONDS)
     except OutOfTime:
         return greedy, cp_model.UNKNOWN
-    if rule is not None:
-        offset = np.zeros(3, dtype=np.int64) if rule_offset is None else rule_offset
-        for row, sign, rest in zip(rule, (1, -1, -1), offset.tolist(), strict=True):
-            # Fit at least theirs; miles, out of area at most (with the rest's share).
-            used = np.flatnonzero(row).tolist()
-            if used:
-                model.add(
-                    cp_model.LinearExpr.weighted_sum([x[k] for k in used], [sign * int(row[k]) for k in used])
-                    >= -sign * int(rest)
-                )
-            elif sign * rest < 0:
-                return greedy, cp_model.INFEASIBLE  # the rest alone breaks it: nothing here can mend it
+    if rule is not None and not _add_rule(model, x, rule, rule_offset):
+        return greedy, cp_model.INFEASIBLE  # the rest alone breaks it: nothing here can mend it
     if children_only:
         model.maximize(cp_model.LinearExpr.weighted_sum(x, [instance.units[a.unit].weight for a in instance.arcs]))
     else:
@@ -1424,6 +1436,26 @@ def _cpsat(
     if bound_out:
         bound_out[-1] = bound_out[-1] / SCALE
     return found
+
+
+def _add_rule(
+    model: cp_model.CpModel, x: list[cp_model.IntVar], rule: np.ndarray, rule_offset: np.ndarray | None
+) -> bool:
+    """The like-for-like rule's rows (:func:`matching.allocation.guard.rule_rows`, over ``x``'s arcs) as constraints
+    of ``model``, with ``rule_offset`` what units outside it already add to their sums; False when that rest alone
+    breaks a row nothing in the model can mend."""
+    offset = np.zeros(3, dtype=np.int64) if rule_offset is None else rule_offset
+    for row, sign, rest in zip(rule, (1, -1, -1), offset.tolist(), strict=True):
+        # Fit at least theirs; miles, out of area at most (with the rest's share).
+        used = np.flatnonzero(row).tolist()
+        if used:
+            model.add(
+                cp_model.LinearExpr.weighted_sum([x[k] for k in used], [sign * int(row[k]) for k in used])
+                >= -sign * int(rest)
+            )
+        elif sign * rest < 0:
+            return False
+    return True
 
 
 def _run(
