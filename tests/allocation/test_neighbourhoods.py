@@ -175,6 +175,18 @@ def test_the_search_never_returns_worse_and_keeps_the_rule(instance: AllocationI
         assert holds(instance, found, first_come)
 
 
+def improved(instance: AllocationInstance, start: dict[int, int], units: int, **options: Any) -> dict[int, int]:
+    """:func:`_improve` from ``start`` with neighbourhoods of ``units`` units, one worker and 10 s."""
+    return _improve(
+        instance,
+        start,
+        SolverSettings(neighbourhood_units=units, workers=1),
+        time.perf_counter() + 10,
+        instance.arcs_of_unit(),
+        **options,
+    )
+
+
 def counting_hoods(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, int]]:
     """Each neighbourhood re-solved from here on, as (whether for the children alone, how many units)."""
     calls: list[tuple[bool, int]] = []
@@ -207,14 +219,7 @@ def test_while_children_may_be_missing_each_neighbourhood_is_solved_for_them_fir
     instance, start = chain(1)
     seed = len(instance.units) - 1
     calls = counting_hoods(monkeypatch)
-    found = _improve(
-        instance,
-        start,
-        SolverSettings(neighbourhood_units=2, workers=1),
-        time.perf_counter() + 10,
-        instance.arcs_of_unit(),
-        bound=optimum(instance),
-    )
+    found = improved(instance, start, 2, bound=optimum(instance))
     assert seed in found
     assert calls[0] == (True, 2)
 
@@ -224,14 +229,7 @@ def test_an_answer_within_the_tolerance_is_not_re_solved_for_fit(monkeypatch: py
     re-solved over the same 300 units for 0.45-0.72 s and nothing found, the answer being optimal already."""
     instance, start = chain(3)  # every fit 50: the children-alone answer is the optimum
     calls = counting_hoods(monkeypatch)
-    found = _improve(
-        instance,
-        start,
-        SolverSettings(neighbourhood_units=2, workers=1),
-        time.perf_counter() + 10,
-        instance.arcs_of_unit(),
-        bound=optimum(instance),
-    )
+    found = improved(instance, start, 2, bound=optimum(instance))
     assert len(found) == 4
     assert all(children_only for children_only, _ in calls)
 
@@ -243,13 +241,7 @@ def test_the_fit_after_a_wider_neighbourhood_is_re_solved_around_the_seed_at_the
     time it had (300 units, 0.45-0.72 s); over the usual 150 around the seed it is proven in 0.2-0.3 s."""
     instance, start = chain(3, moved_fit=40.0)
     calls = counting_hoods(monkeypatch)
-    found = _improve(
-        instance,
-        start,
-        SolverSettings(neighbourhood_units=2, workers=1),
-        time.perf_counter() + 10,
-        instance.arcs_of_unit(),
-    )
+    found = improved(instance, start, 2)
     assert len(found) == 4
     wider = calls.index((True, 4))  # the children alone, over the whole chain
     assert calls[wider + 1] == (False, 2)  # then the fit, around the seed
@@ -338,14 +330,7 @@ def test_a_neighbourhood_follows_the_relaxation_s_chain_of_moves(monkeypatch: py
     instance, start, towards = crowded_chain(20)
     seed = 3
     assert violations(instance, start) == []
-    found = _improve(
-        instance,
-        start,
-        SolverSettings(neighbourhood_units=16, workers=1),
-        time.perf_counter() + 10,
-        instance.arcs_of_unit(),
-        towards=towards if led else None,
-    )
+    found = improved(instance, start, 16, towards=towards if led else None)
     assert (seed in found) is led
     assert violations(instance, found) == []
 
@@ -368,13 +353,6 @@ def test_the_fit_is_still_searched_when_the_bound_counts_a_child_no_allocation_p
     instance = AllocationInstance(units, rooms, arcs)
     start = {0: 0, 1: 3}  # A in H0 (10), B in H1 (20)
     best = optimum(instance)
-    found = _improve(
-        instance,
-        start,
-        SolverSettings(neighbourhood_units=3, workers=1),
-        time.perf_counter() + 10,
-        instance.arcs_of_unit(),
-        bound=best + instance.child_weight,  # one child too many
-    )
+    found = improved(instance, start, 3, bound=best + instance.child_weight)  # a bound one child too many
     assert found == {0: 1, 1: 2}
     assert objective(instance, found) == best

@@ -146,8 +146,9 @@ MIN_SOLVE_SECONDS = 0.1  # no CP-SAT model is built with less time than this lef
 WIDEN_FACTOR = 2
 WIDENINGS = 3
 #: Of a neighbourhood, at most this share follows the relaxation's chain of moves from its seed (:class:`_Hoods`).
-#: National benchmark at 20 s, solver alone, urgency-weighted children kept under the rule (4 runs each, noisy): 12,480
-#: on average at a quarter, 12,480 at a half, 12,480 for the whole (3 runs); 12,477 breadth first alone.
+#: National benchmark at 20 s, solver alone, urgency-weighted children kept under the rule (noisy): on average 12,481 at
+#: a quarter (8 runs, 12,479-12,483), 12,480 at a half (4 runs), 12,480 for the whole (3 runs); 12,477 breadth first
+#: alone (the relaxation's units first).
 LED_SHARE = 0.25
 #: Of the like-for-like rule's search on a large instance, the share for the search with the rule priced in, its
 #: neighbourhoods included (the rest makes its answer keep the rule, then searches under it), while it leaves time
@@ -370,9 +371,7 @@ def _fair_under_rule(
     if not search.assignment or holds(instance, search.assignment, first_come):
         search.keeps_rule = True
         return
-    left = until - time.perf_counter()
-    choosing = min(0.3 * guard_time, 0.6 * left) if left >= MIN_CHOICE_SECONDS else 0.0
-    kept = reseat_under_rule(instance, search.assignment, first_come, until - MIN_SOLVE_SECONDS, seconds=choosing)
+    kept = _reseated(instance, search.assignment, first_come, until, until, 0.3 * guard_time)
     search.assignment, search.kept_rule, search.keeps_rule = kept.mended.assignment, kept, True
     search.proven, search.worst_bound = False, None
     search.code = cp_model.FEASIBLE
@@ -414,11 +413,7 @@ def _fair_steered(
     )
     if steps:
         search.assignment, search.code, search.proven = fair, cp_model.FEASIBLE, False
-        notes.append(
-            f"fairness applied around the worst-off children under the like-for-like rule, not proven fairest: the "
-            f"worst-off placed child's fit went from {before / SCALE:g} to {_worst_fit(instance, fair) / SCALE:g} in "
-            f"{steps} step(s), as many children placed"
-        )
+        notes.append(_fairer_note(instance, " (under the like-for-like rule)", before, fair, steps))
     else:
         why = "no time was left" if out_of_time else "nothing found kept as many children and the rule"
         notes.append(
@@ -428,6 +423,15 @@ def _fair_steered(
         )
     search.fair_code = cp_model.FEASIBLE if steps else cp_model.UNKNOWN
     return search
+
+
+def _fairer_note(instance: AllocationInstance, why: str, before: int, fairer: dict[int, int], steps: int) -> str:
+    """The note on :func:`_fairer`'s steps: the worst-off fit ``before`` (hundredths) and in ``fairer``."""
+    return (
+        f"fairness applied around the worst-off children, not proven fairest{why}: the worst-off placed child's fit "
+        f"went from {before / SCALE:g} to {_worst_fit(instance, fairer) / SCALE:g} in {steps} step(s), as many "
+        "children placed"
+    )
 
 
 def _kept_rule_note(kept: Reseated, regained: int) -> str:
@@ -594,11 +598,8 @@ def _under_rule(
     whichever keeps more), then searched by neighbourhoods on the instance itself with the rule's rows kept in each
     (:func:`_improve`), from the units it unplaced, until ``end`` (nationally they raise its fit, and rarely place a
     child: the steered search's own neighbourhoods, before, place more)."""
-    # Always made to keep the rule, late or not: the guard's own time follows ``end``; with none of it left, the
-    # greedy choice of parts rather than HiGHS's (a few hundredths of a second late rather than an answer breaking it).
-    left = end + guard_seconds(len(instance.arcs)) - time.perf_counter()
-    choosing = min(seconds, 0.6 * left) if left >= MIN_CHOICE_SECONDS else 0.0
-    kept = reseat_under_rule(instance, answer.assignment, first_come, end - MIN_SOLVE_SECONDS, seconds=choosing)
+    # Always made to keep the rule, late or not: the guard's own time follows ``end``.
+    kept = _reseated(instance, answer.assignment, first_come, end, end + guard_seconds(len(instance.arcs)), seconds)
     assignment = kept.mended.assignment
     if _short(instance, assignment, answer.bound) and end - time.perf_counter() >= 2 * MIN_SOLVE_SECONDS:
         unplaced = _most_urgent_first(instance, (u for u in answer.assignment if u not in assignment))
@@ -620,6 +621,23 @@ def _under_rule(
         answer.code = cp_model.FEASIBLE
     answer.regained = weighted_children(instance, assignment) - weighted_children(instance, kept.mended.assignment)
     answer.assignment, answer.kept_rule, answer.keeps_rule = assignment, kept, True
+
+
+def _reseated(
+    instance: AllocationInstance,
+    assignment: dict[int, int],
+    first_come: dict[int, int],
+    until: float,
+    choose_by: float,
+    seconds: float,
+) -> Reseated:
+    """``assignment`` made to keep the like-for-like rule (:func:`matching.allocation.reseat.reseat_under_rule`), its
+    flows by ``until``, however late: the mending's choice of parts gets at most ``seconds`` and 0.6 of the time
+    left before ``choose_by``; with none of it left, the greedy choice rather than HiGHS's (a few hundredths of a
+    second late rather than an answer breaking the rule)."""
+    left = choose_by - time.perf_counter()
+    choosing = min(seconds, 0.6 * left) if left >= MIN_CHOICE_SECONDS else 0.0
+    return reseat_under_rule(instance, assignment, first_come, until - MIN_SOLVE_SECONDS, seconds=choosing)
 
 
 def _children_proven(instance: AllocationInstance, search: _Search) -> bool:
@@ -810,11 +828,7 @@ def _search(
             if proven:  # as above: the proven total optimum now bounds the fairer answer
                 bound, bound_source, proven = objective(instance, assignment), "exact model", False
             assignment, code, fair_code = fair, cp_model.FEASIBLE, cp_model.FEASIBLE
-            notes.append(
-                f"fairness applied around the worst-off children, not proven fairest ({why}): the worst-off placed "
-                f"child's fit went from {before / SCALE:g} to {_worst_fit(instance, assignment) / SCALE:g} in "
-                f"{steps} step(s), as many children placed"
-            )
+            notes.append(_fairer_note(instance, f" ({why})", before, assignment, steps))
         elif out_of_time:
             notes.append(
                 f"fairness not applied: {why}, and no time was left to re-solve around the worst-off placed child "
@@ -989,22 +1003,18 @@ def _resolve(
     sub, back = _remainder(instance, fixed, hood, arcs_of_unit)
     position = {k: j for j, k in enumerate(back)}
     hint = {sub.arcs[position[k]].unit: position[k] for u, k in assignment.items() if u in hood and k in position}
+    # The rule's rows over the neighbourhood's pairs, and what the rest of the answer adds to them.
+    rows, rest = (None, None) if rule is None else (rule[:, back], rule[:, list(fixed.values())].sum(axis=1))
     if fairest:
-        rest = None if rule is None else rule[:, list(fixed.values())].sum(axis=1)
-        found, code = _fairest(sub, settings, until, hint, None if rule is None else rule[:, back], rest)
-    elif rule is None:
-        found, code = _cpsat(
-            sub, settings, until, hint, children_only=children_only, presolve=children_only, complete=True
-        )
+        found, code = _fairest(sub, settings, until, hint, rows, rest)
     else:
-        rest = rule[:, list(fixed.values())].sum(axis=1)
         found, code = _cpsat(
             sub,
             settings,
             until,
             hint,
             children_only=children_only,
-            rule=rule[:, back],
+            rule=rows,
             rule_offset=rest,
             presolve=children_only,
             complete=True,
@@ -1083,7 +1093,8 @@ def _improve(
     (:func:`matching.allocation.guard.rule_rows`), which every answer kept goes on keeping when ``assignment``
     does."""
     leading = [u for u in dict.fromkeys(first) if u in arcs_of_unit]
-    widened = _children_short(instance, assignment, bound)
+    hoods = _Hoods(instance, arcs_of_unit, towards or {}, assignment)
+    widened = _children_left(instance, assignment, bound) is True
     if widened:
         # A region's last children: a neighbourhood of 150 units re-solved for them alone takes 0.07 s, for the
         # whole objective 0.2-0.3 s, and it is a wider one that places them (300 units, 0.22 s).
@@ -1097,13 +1108,12 @@ def _improve(
             bound=bound,
             first=leading,
             narrowest=0,
-            towards=towards,
+            hoods=hoods,
         )
         if bound is None or not _short(instance, assignment, bound):
             return assignment
         # Still short (a bound that splits siblings or ignores the rules between children counts children no
         # allocation places): the fit, by the whole objective, with the time left.
-    hoods = _Hoods(instance, arcs_of_unit, towards or {}, assignment)
     current = objective(instance, assignment)
     tried: set[int] = set()
     for seed in _in_order(instance, arcs_of_unit, leading):  # a unit placed now may be unplaced by a later answer
@@ -1126,7 +1136,7 @@ def _improve(
     if widened:  # widened already, for the children, from the first width
         return assignment
     return _widened(
-        instance, assignment, settings, deadline, arcs_of_unit, rule=rule, bound=bound, first=leading, towards=towards
+        instance, assignment, settings, deadline, arcs_of_unit, rule=rule, bound=bound, first=leading, hoods=hoods
     )
 
 
@@ -1177,15 +1187,13 @@ def _led(seed: int, towards: Mapping[int, int], living: Mapping[int, list[int]],
     return hood
 
 
-def _children_short(instance: AllocationInstance, assignment: dict[int, int], bound: float | None) -> bool:
-    """Whether ``bound`` (when given) leaves room for more urgency-weighted children than ``assignment`` places.
-    Never on a steered instance, whose scores carry prices in children: there the bound's children do not count
-    the children an answer can place."""
-    return (
-        bound is not None
-        and instance.children_worth is None
-        and split_gap(instance, assignment, bound)["children"] != 0
-    )
+def _children_left(instance: AllocationInstance, assignment: dict[int, int], bound: float | None) -> bool | None:
+    """Whether ``bound`` leaves room for more urgency-weighted children than ``assignment`` places; None when it
+    cannot say: no bound, or a steered instance, whose scores carry prices in children (there the bound's children
+    do not count the children an answer can place)."""
+    if bound is None or instance.children_worth is not None:
+        return None
+    return split_gap(instance, assignment, bound)["children"] != 0
 
 
 def _in_order(instance: AllocationInstance, units: Iterable[int], first: Sequence[int] = ()) -> list[int]:
@@ -1212,7 +1220,7 @@ def _widened(
     bound: float | None = None,
     first: Sequence[int] = (),
     narrowest: int = 1,
-    towards: Mapping[int, int] | None = None,
+    hoods: _Hoods | None = None,
 ) -> dict[int, int]:
     """Once every unplaced unit's neighbourhood has been tried (:func:`_improve`) and time is left: neighbourhoods
     :data:`WIDEN_FACTOR` times as large, then as large again (at most :data:`WIDENINGS` times), around each unit still
@@ -1227,19 +1235,12 @@ def _widened(
     children an answer can place.)
     A neighbourhood already re-solved from the same answer (a seed's whole component, smaller than the width) is not
     re-solved.  ``narrowest``: 0 starts at the neighbourhoods' own size (:func:`_improve`, while children are
-    missing), each width being :data:`WIDEN_FACTOR` to that power.  ``towards`` as in :func:`_improve`."""
-    hoods = _Hoods(instance, arcs_of_unit, towards or {}, assignment)
+    missing), each width being :data:`WIDEN_FACTOR` to that power.  ``hoods``: the caller's (:func:`_improve`),
+    drawn from ``assignment``; breadth first alone when not given."""
+    hoods = hoods or _Hoods(instance, arcs_of_unit, {}, assignment)
     current = objective(instance, assignment)
     solved: set[frozenset[int]] = set()  # the neighbourhoods re-solved from ``assignment`` as it is
-
-    def most_children(answer: dict[int, int]) -> bool:
-        return (
-            bound is not None
-            and instance.children_worth is None
-            and split_gap(instance, answer, bound)["children"] == 0
-        )
-
-    done = most_children(assignment)
+    done = _children_left(instance, assignment, bound) is False
     for power in range(narrowest, WIDENINGS + 1):
         units = settings.neighbourhood_units * WIDEN_FACTOR**power
         for seed in _in_order(instance, (u for u in arcs_of_unit if u not in assignment), first):
@@ -1274,7 +1275,7 @@ def _widened(
                     assignment, current = candidate, objective(instance, candidate)
                     hoods.follow(assignment)
                     solved.clear()  # from another answer, every neighbourhood is another problem
-                    done = most_children(assignment)
+                    done = _children_left(instance, assignment, bound) is False
     return assignment
 
 
