@@ -59,7 +59,7 @@ class AllocationRequest(BaseModel):
     )
     no_worse_than_first_come: bool = Field(
         default=True,
-        description="Total objective: never let the children first come first served also places fare worse (mean "
+        description="Either objective: never let the children first come first served also places fare worse (mean "
         "fit, miles from home, placements out of area), even at the cost of a few children placed (the default); "
         "false places the most children whatever it does to them.",
     )

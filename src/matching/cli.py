@@ -393,7 +393,7 @@ def allocate(
         bool,
         typer.Option(
             "--no-worse-than-fcfs/--children-first",
-            help="Total objective: never let the children first come first served also places fare worse (mean "
+            help="Either objective: never let the children first come first served also places fare worse (mean "
             "fit, miles, out of area), even at the cost of a few children placed (the default); --children-first "
             "places the most children whatever it does to them.",
         ),

@@ -292,11 +292,15 @@ def test_the_like_for_like_choice_goes_from_the_form_to_the_job(lead_page: TestC
     page = lead_page.get("/pages/allocations")
     assert re.search(r'id="first_come" name="first_come" type="radio" value="no_worse"[^>]*checked', page.text)
     assert 'value="children_first"' in page.text
-    for choice, asked, words in (
-        ("children_first", False, "the most children, even if some"),
-        ("no_worse", True, "none of the children first come first served would place left worse off"),
+    for choice, objective, asked, words in (
+        ("children_first", "total", False, "the most children, even if some"),
+        ("no_worse", "total", True, "none of the children first come first served would place left worse off"),
+        # The fairness objective keeps the rule too (since 2026-12-01): its page said nothing of it.
+        ("no_worse", "fairness", True, "look after the worst-off child; none of the children first come first served"),
     ):
-        r = lead_page.post("/pages/allocations", data=form(lead_page, first_come=choice), follow_redirects=False)
+        r = lead_page.post(
+            "/pages/allocations", data=form(lead_page, first_come=choice, objective=objective), follow_redirects=False
+        )
         assert r.status_code == 303, r.text
         job_id = r.headers["location"].rsplit("/", 1)[1]
         with loaded_sqlite.begin() as conn:

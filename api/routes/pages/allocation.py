@@ -69,8 +69,8 @@ OBJECTIVES = {
     ),
     "fairness": (
         "Place as many children as possible, then look after the worst-off child",
-        "As many children placed; then the lowest fit any placed child gets is made as high as it can be, then the "
-        "total fit.",
+        "As many children placed (within the choice below about the children first come first served would place); "
+        "then the lowest fit any placed child gets is made as high as it can be, then the total fit.",
     ),
 }
 #: The like-for-like rule's choices (``no_worse_than_first_come``): label and hint of each.
